@@ -1,0 +1,139 @@
+//! The negotiated session parameters that decoding and encoding depend on.
+//!
+//! The same bytes mean different things under different negotiations: AS numbers are 2 or 4
+//! octets (RFC 6793), NLRI may carry path identifiers (RFC 7911), and messages may exceed
+//! 4096 octets (RFC 8654). Every decode and encode entry point takes a [`SessionContext`].
+
+use crate::iana::Family;
+
+/// Maximum message length without Extended Message (RFC 4271 §4.1).
+pub const MAX_MESSAGE_LEN: usize = 4096;
+/// Maximum message length once Extended Message is negotiated (RFC 8654 §4).
+pub const MAX_EXTENDED_MESSAGE_LEN: usize = 65535;
+
+/// A small set of address families, stored inline (no allocation).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
+pub struct FamilySet {
+    // Up to 8 families; enough for the families BGP speakers negotiate on one session.
+    items: [Option<Family>; 8],
+}
+
+impl FamilySet {
+    pub const fn new() -> FamilySet {
+        FamilySet { items: [None; 8] }
+    }
+
+    /// Adds `family`; returns false if the set is full (the family is then not recorded).
+    pub fn insert(&mut self, family: Family) -> bool {
+        if self.contains(family) {
+            return true;
+        }
+        for slot in self.items.iter_mut() {
+            if slot.is_none() {
+                *slot = Some(family);
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn remove(&mut self, family: Family) {
+        for slot in self.items.iter_mut() {
+            if *slot == Some(family) {
+                *slot = None;
+            }
+        }
+    }
+
+    pub fn contains(&self, family: Family) -> bool {
+        self.items.contains(&Some(family))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.iter().all(Option::is_none)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Family> + '_ {
+        self.items.iter().filter_map(|f| *f)
+    }
+}
+
+impl FromIterator<Family> for FamilySet {
+    fn from_iter<I: IntoIterator<Item = Family>>(iter: I) -> FamilySet {
+        let mut set = FamilySet::new();
+        for f in iter {
+            set.insert(f);
+        }
+        set
+    }
+}
+
+/// What one session negotiated, as far as the codec cares.
+///
+/// `Default` is the state before any capability exchange: 2-octet AS, IPv4 unicast only, no
+/// ADD-PATH, 4096-octet messages, eBGP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionContext {
+    /// Both sides advertised the 4-octet AS capability (RFC 6793 §3).
+    pub four_octet_as: bool,
+    /// Both sides advertised Extended Message (RFC 8654 §3).
+    pub extended_message: bool,
+    /// Families for which received NLRI carry a Path Identifier (RFC 7911 §3): we advertised
+    /// receive and the peer advertised send.
+    pub add_path_rx: FamilySet,
+    /// Families for which NLRI we send carry a Path Identifier.
+    pub add_path_tx: FamilySet,
+    /// Families negotiated on this session (RFC 4760 §8). MP attributes for other families
+    /// are ignored on receipt (project decision D3).
+    pub families: FamilySet,
+    /// Families for which IPv4 NLRI may use an IPv6 next hop (RFC 8950).
+    pub extended_next_hop: FamilySet,
+    /// The session is internal (same AS on both ends): LOCAL_PREF, ORIGINATOR_ID and
+    /// CLUSTER_LIST are accepted rather than discarded (RFC 7606 §7).
+    pub ibgp: bool,
+    /// The peer's AS, for the first-AS check on eBGP (RFC 4271 §6.3, decision D8).
+    pub peer_asn: u32,
+    /// Treat-as-withdraw when the leftmost AS of an eBGP AS_PATH is not `peer_asn` (D8).
+    pub enforce_first_as: bool,
+    /// Accept AS_SET / AS_CONFED_SET segments; when false they are treat-as-withdraw (D7).
+    pub allow_as_set: bool,
+}
+
+impl Default for SessionContext {
+    fn default() -> SessionContext {
+        SessionContext {
+            four_octet_as: false,
+            extended_message: false,
+            add_path_rx: FamilySet::new(),
+            add_path_tx: FamilySet::new(),
+            families: [Family::IPV4_UNICAST].into_iter().collect(),
+            extended_next_hop: FamilySet::new(),
+            ibgp: false,
+            peer_asn: 0,
+            enforce_first_as: false,
+            allow_as_set: false,
+        }
+    }
+}
+
+impl SessionContext {
+    /// The largest message this session may send or receive (RFC 8654 §4; OPEN and KEEPALIVE
+    /// stay within 4096 regardless).
+    pub fn max_message_len(&self) -> usize {
+        if self.extended_message {
+            MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        }
+    }
+
+    /// Whether received NLRI of `family` carry path identifiers.
+    pub fn add_path_rx(&self, family: Family) -> bool {
+        self.add_path_rx.contains(family)
+    }
+
+    /// Whether NLRI of `family` that we send carry path identifiers.
+    pub fn add_path_tx(&self, family: Family) -> bool {
+        self.add_path_tx.contains(family)
+    }
+}

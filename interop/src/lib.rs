@@ -1,0 +1,1 @@
+//! Test topology helpers: network namespaces, FRR, BIRD and bgpd processes.
