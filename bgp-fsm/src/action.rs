@@ -1,0 +1,90 @@
+//! Outputs of the session, in the order the caller must carry them out.
+
+use std::time::Instant;
+
+use bgp_proto::{AttrType, Family, Nlri, Notification};
+use bytes::Bytes;
+
+use crate::negotiate::Negotiated;
+use crate::rib::Route;
+use crate::timer::Timer;
+
+/// One thing the caller must do. [`crate::Session::handle`] returns them in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a TCP connection to the peer (port 179); report `Connected` or `ConnectFailed`.
+    Connect,
+    /// Write these bytes (one or more complete messages back to back) to the connection,
+    /// after everything sent before.
+    Send(Bytes),
+    /// Arm `timer` to fire at `at` (replacing any earlier deadline for it).
+    StartTimer { timer: Timer, at: Instant },
+    /// Disarm `timer`.
+    StopTimer(Timer),
+    /// Close the TCP connection (after writing what was sent), or abort a connection
+    /// attempt in progress. Stop reading from it.
+    Close,
+    /// The session reached Established.
+    SessionUp(Box<Negotiated>),
+    /// A connection that had exchanged OPENs (OpenSent or later) went away. Every route
+    /// received from the peer is gone with it (the Adj-RIB-In is cleared).
+    SessionDown(DownReason),
+    /// What one received UPDATE did to the Adj-RIB-In.
+    Received(RouteEvents),
+}
+
+/// Who ended a session (like h2's `Initiator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// We did: an operator stop, or an error we detected (a NOTIFICATION was sent).
+    Local,
+    /// The peer did: it sent a NOTIFICATION.
+    Remote,
+    /// The TCP connection broke without a NOTIFICATION.
+    Transport,
+}
+
+/// Why a session went down, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownReason {
+    pub initiator: Initiator,
+    /// The NOTIFICATION we sent, if any.
+    pub sent: Option<Notification>,
+    /// The NOTIFICATION the peer sent, if any.
+    pub received: Option<Notification>,
+    /// The Shutdown Communication (RFC 9003) of the NOTIFICATION sent or received, with
+    /// control characters replaced; a malformed one is described instead.
+    pub shutdown_message: Option<String>,
+    /// Whether the session had been Established.
+    pub was_established: bool,
+    /// A sentence for the log, e.g. "hold timer expired".
+    pub reason: String,
+}
+
+/// The outcome of one received UPDATE, after the RFC 7606 decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteEvents {
+    /// Routes added to or replaced in the Adj-RIB-In.
+    pub announced: Vec<Route>,
+    /// NLRI withdrawn: the peer's withdrawals, every announced NLRI of a treat-as-withdraw
+    /// UPDATE, and routes whose next hop was rejected.
+    pub withdrawn: Vec<Nlri>,
+    /// Set when the whole UPDATE was treat-as-withdraw (RFC 7606 §2), with the attribute
+    /// and reason.
+    pub treat_as_withdraw: Option<(AttrType, &'static str)>,
+    /// Attributes dropped by attribute discard (RFC 7606 §2).
+    pub discarded: Vec<(AttrType, &'static str)>,
+    /// Routes treated as withdrawn because of their next hop (RFC 4271 §6.3, D5).
+    pub rejected_next_hop: Vec<Nlri>,
+    /// This UPDATE was the End-of-RIB marker for the family (RFC 4724 §2).
+    pub end_of_rib: Option<Family>,
+    /// Routes removed at the end of an enhanced route refresh (EoRR, RFC 7313 §4) because the
+    /// peer did not re-announce them (they are also in `withdrawn`).
+    pub stale_removed: usize,
+}
+
+impl RouteEvents {
+    pub fn is_empty(&self) -> bool {
+        *self == RouteEvents::default()
+    }
+}

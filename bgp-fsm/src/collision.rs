@@ -1,0 +1,115 @@
+//! Connection collision detection (RFC 4271 §6.8, RFC 6286 §2.3).
+//!
+//! A speaker that both connects and listens can end up with two connections to one peer,
+//! each with its own [`crate::Session`]. Once the peer's BGP Identifier is known on one of
+//! them (its OPEN arrived: the session is in OpenConfirm, see [`crate::Session::peer_id`]),
+//! the caller asks [`collision_loser`] which connection to close and feeds
+//! [`crate::Event::CollisionLost`] to that connection's session, which sends Cease 6/7
+//! (RFC 4486) and closes. A collision with an Established session normally closes the
+//! newcomer instead (RFC 4271 §6.8, last paragraph); that choice is the caller's.
+
+use std::net::Ipv4Addr;
+
+/// Who opened a TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// We connected to the peer.
+    Outbound,
+    /// The peer connected to us.
+    Inbound,
+}
+
+/// One end's identity for collision resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Speaker {
+    pub bgp_id: Ipv4Addr,
+    pub asn: u32,
+}
+
+/// The connection to close when two connections to one peer collide.
+///
+/// RFC 4271 §6.8: "If the value of the local BGP Identifier is less than the remote one, the
+/// local system closes the BGP connection that already exists (the one that is already in
+/// the OpenConfirm state), and accepts the BGP connection initiated by the remote system."
+/// In other words the connection opened by the speaker with the higher identifier survives.
+/// The identifiers are compared as unsigned 32-bit integers.
+///
+/// RFC 6286 §2.3: with equal identifiers (possible on eBGP only) the connection opened by the
+/// speaker with the larger AS number survives. With both equal (a misconfiguration that the
+/// OPEN checks reject on iBGP with 2/3) the inbound connection is closed.
+pub fn collision_loser(local: Speaker, remote: Speaker) -> Direction {
+    let (l, r) = (u32::from(local.bgp_id), u32::from(remote.bgp_id));
+    if l != r {
+        // The higher identifier's own connection survives.
+        if l > r {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        }
+    } else if local.asn > remote.asn {
+        Direction::Inbound
+    } else if local.asn < remote.asn {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(id: [u8; 4], asn: u32) -> Speaker {
+        Speaker {
+            bgp_id: Ipv4Addr::from(id),
+            asn,
+        }
+    }
+
+    #[test]
+    fn higher_local_id_keeps_outbound() {
+        assert_eq!(
+            collision_loser(sp([10, 0, 0, 2], 1), sp([10, 0, 0, 1], 2)),
+            Direction::Inbound
+        );
+    }
+
+    #[test]
+    fn lower_local_id_keeps_inbound() {
+        assert_eq!(
+            collision_loser(sp([10, 0, 0, 1], 1), sp([10, 0, 0, 2], 2)),
+            Direction::Outbound
+        );
+    }
+
+    #[test]
+    fn ids_compare_as_unsigned_integers() {
+        // 128.0.0.1 > 10.0.0.1 as u32 (a signed compare would get this wrong).
+        assert_eq!(
+            collision_loser(sp([128, 0, 0, 1], 1), sp([10, 0, 0, 1], 1)),
+            Direction::Inbound
+        );
+    }
+
+    #[test]
+    fn equal_ids_larger_asn_keeps_its_connection() {
+        assert_eq!(
+            collision_loser(sp([1, 1, 1, 1], 65002), sp([1, 1, 1, 1], 65001)),
+            Direction::Inbound
+        );
+        assert_eq!(
+            collision_loser(sp([1, 1, 1, 1], 65001), sp([1, 1, 1, 1], 65002)),
+            Direction::Outbound
+        );
+    }
+
+    #[test]
+    fn both_sides_agree() {
+        // Each side's verdict about its own connections must describe the same TCP connection.
+        let a = sp([10, 0, 0, 1], 65001);
+        let b = sp([10, 0, 0, 2], 65002);
+        let a_closes = collision_loser(a, b); // a closes its Outbound = b's Inbound
+        let b_closes = collision_loser(b, a);
+        assert_ne!(a_closes, b_closes);
+    }
+}

@@ -1,0 +1,198 @@
+//! Per-session configuration: what we propose in our OPEN and how we judge the peer's.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use bgp_proto::{CapabilityCode, Family};
+
+/// BGP Role (RFC 9234 §4.1), the value of the BGP Role capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// 0: Provider.
+    Provider,
+    /// 1: Route Server.
+    RouteServer,
+    /// 2: Route Server Client.
+    RouteServerClient,
+    /// 3: Customer.
+    Customer,
+    /// 4: Peer (lateral peer).
+    Peer,
+}
+
+impl Role {
+    /// Whether `self` (ours) and `peer` (theirs) form an allowed pair (RFC 9234 §4.2, Table 2).
+    pub fn matches(self, peer: Role) -> bool {
+        matches!(
+            (self, peer),
+            (Role::Provider, Role::Customer)
+                | (Role::Customer, Role::Provider)
+                | (Role::RouteServer, Role::RouteServerClient)
+                | (Role::RouteServerClient, Role::RouteServer)
+                | (Role::Peer, Role::Peer)
+        )
+    }
+}
+
+/// ADD-PATH for one family (RFC 7911 §4): whether we offer to send and/or receive several
+/// paths per prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddPathConfig {
+    pub family: Family,
+    pub send: bool,
+    pub receive: bool,
+}
+
+/// Our Graceful Restart capability (RFC 4724 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GracefulRestartConfig {
+    /// Restart Time in seconds (12 bits; larger values are capped at 4095).
+    pub restart_time: u16,
+    /// The R bit: we are restarting right now.
+    pub restarting: bool,
+    /// The N bit (RFC 8538): we support the graceful NOTIFICATION procedures.
+    pub notification: bool,
+    /// Families whose forwarding state we preserve across a restart (F bit set).
+    pub preserve_forwarding: Vec<Family>,
+}
+
+impl Default for GracefulRestartConfig {
+    fn default() -> Self {
+        GracefulRestartConfig {
+            restart_time: 120,
+            restarting: false,
+            notification: false,
+            preserve_forwarding: Vec::new(),
+        }
+    }
+}
+
+/// Everything a [`crate::Session`] needs to know about its peer and about us.
+///
+/// Build it with [`SessionConfig::new`] and change the public fields you care about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Our AS; a value above 65535 goes in the 4-octet AS capability with AS_TRANS in the
+    /// OPEN's My Autonomous System field (RFC 6793 §3).
+    pub local_asn: u32,
+    /// The AS the peer must announce (RFC 4271 §6.2: otherwise 2/2). Equal to `local_asn`
+    /// for iBGP.
+    pub peer_asn: u32,
+    /// Our BGP Identifier (RFC 6286: any non-zero value).
+    pub local_id: Ipv4Addr,
+    /// The Hold Time we propose, 0 or >= 3 seconds (RFC 4271 §4.2). Default 90.
+    pub hold_time: u16,
+    /// The smallest non-zero Hold Time we accept from the peer (local policy, RFC 4271 §6.2;
+    /// 2/6 below it). Default 3, the protocol minimum.
+    pub min_hold_time: u16,
+    /// Keepalive interval in seconds. `None`: a third of the negotiated Hold Time
+    /// (RFC 4271 §10). Never more than a third of the negotiated Hold Time, never less
+    /// than 1 s; `Some(0)` is taken as `None` (no tight KEEPALIVE loop).
+    pub keepalive: Option<u16>,
+    /// ConnectRetryTime (RFC 4271 §10, suggested 120 s; default here 5 s, jittered).
+    pub connect_retry: Duration,
+    /// Passive TCP establishment (RFC 4271 §8.1.1, PassiveTcpEstablishment): wait for the
+    /// peer to connect instead of connecting out. `Event::Start { passive: true }` also sets it.
+    pub passive: bool,
+    /// DelayOpen (RFC 4271 §8.1.1): after the TCP connection is up, wait this long for the
+    /// peer's OPEN before sending ours.
+    pub delay_open: Option<Duration>,
+    /// The large Hold Time used in OpenSent while waiting for the peer's OPEN
+    /// (RFC 4271 §8.2.2 suggests 4 minutes).
+    pub open_hold_time: Duration,
+    /// Address families we offer with the Multiprotocol capability (RFC 4760 §8).
+    pub families: Vec<Family>,
+    /// ADD-PATH offers per family (RFC 7911).
+    pub add_path: Vec<AddPathConfig>,
+    /// Advertise Route Refresh (RFC 2918). Receiving a ROUTE-REFRESH when we did not
+    /// advertise it is 1/3 (project decision D4).
+    pub route_refresh: bool,
+    /// Advertise Enhanced Route Refresh (RFC 7313); only with `route_refresh`.
+    pub enhanced_route_refresh: bool,
+    /// Advertise Extended Message (RFC 8654).
+    pub extended_message: bool,
+    /// Advertise Graceful Restart (RFC 4724). Helper mode is not implemented yet: the
+    /// capability is exchanged and reported in [`crate::Negotiated`].
+    pub graceful_restart: Option<GracefulRestartConfig>,
+    /// Our BGP Role (RFC 9234); checked against the peer's on eBGP sessions (2/11).
+    pub role: Option<Role>,
+    /// RFC 9234 §4.2 strict mode: the peer must send a Role capability (else 2/11).
+    pub strict_role: bool,
+    /// Hostname for the FQDN capability (draft-walton-bgp-hostname-capability).
+    pub hostname: Option<String>,
+    /// Domain name for the FQDN capability.
+    pub domain: Option<String>,
+    /// Maximum number of routes kept from the peer (Adj-RIB-In). Exceeding it closes the
+    /// session with Cease 6/1 carrying AFI, SAFI and the limit (RFC 4486 §4, decision D6).
+    pub max_prefixes: Option<u32>,
+    /// SendHoldTime (RFC 9687). `None`: max(8 minutes, 2 x negotiated Hold Time) (D13).
+    /// Never armed when the negotiated Hold Time is 0.
+    pub send_hold_time: Option<Duration>,
+    /// IdleHoldTime (RFC 4271 §8.1.1): how long to stay Idle before an automatic restart.
+    pub idle_hold_time: Duration,
+    /// The ceiling for the doubled IdleHoldTime when damping peer oscillations.
+    pub max_idle_hold_time: Duration,
+    /// DampPeerOscillations (RFC 4271 §8.1.1): double the IdleHoldTime after each
+    /// consecutive failure, up to `max_idle_hold_time`; reset once a session has stayed
+    /// Established for `max_idle_hold_time`.
+    pub damp_peer_oscillations: bool,
+    /// AllowAutomaticStart (RFC 4271 §8.1.1): after the session fails (anything but a
+    /// manual stop) restart it automatically once IdleHoldTime has passed (Events 3/5).
+    pub auto_restart: bool,
+    /// Capabilities the peer must advertise, else 2/7 with our capability as Data
+    /// (RFC 5492 §5).
+    pub required_capabilities: Vec<CapabilityCode>,
+    /// Our own addresses: a received route whose next hop is one of these is treated as
+    /// withdrawn (RFC 4271 §6.3, decision D5).
+    pub local_addresses: Vec<IpAddr>,
+    /// Treat-as-withdraw eBGP routes whose leftmost AS is not the peer's (D8).
+    pub enforce_first_as: bool,
+    /// Accept AS_SET / AS_CONFED_SET (D7: by default such routes are treat-as-withdraw).
+    pub allow_as_set: bool,
+}
+
+impl SessionConfig {
+    /// A configuration with the defaults: hold 90 s, keepalive a third of it, connect retry
+    /// 5 s, IPv4 unicast, route refresh (normal and enhanced), 4-octet AS, no ADD-PATH, no
+    /// extended message, no graceful restart, idle hold 5 s damped up to 300 s, automatic
+    /// restart, first-AS enforcement, no AS_SET.
+    pub fn new(local_asn: u32, peer_asn: u32, local_id: Ipv4Addr) -> SessionConfig {
+        SessionConfig {
+            local_asn,
+            peer_asn,
+            local_id,
+            hold_time: 90,
+            min_hold_time: 3,
+            keepalive: None,
+            connect_retry: Duration::from_secs(5),
+            passive: false,
+            delay_open: None,
+            open_hold_time: Duration::from_secs(240),
+            families: vec![Family::IPV4_UNICAST],
+            add_path: Vec::new(),
+            route_refresh: true,
+            enhanced_route_refresh: true,
+            extended_message: false,
+            graceful_restart: None,
+            role: None,
+            strict_role: false,
+            hostname: None,
+            domain: None,
+            max_prefixes: None,
+            send_hold_time: None,
+            idle_hold_time: Duration::from_secs(5),
+            max_idle_hold_time: Duration::from_secs(300),
+            damp_peer_oscillations: true,
+            auto_restart: true,
+            required_capabilities: Vec::new(),
+            local_addresses: Vec::new(),
+            enforce_first_as: true,
+            allow_as_set: false,
+        }
+    }
+
+    /// Internal BGP: both ends in the same AS.
+    pub fn is_ibgp(&self) -> bool {
+        self.local_asn == self.peer_asn
+    }
+}
