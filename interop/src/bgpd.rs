@@ -1,0 +1,433 @@
+//! Our bgpd, built once per test process and run inside a namespace with its stderr captured.
+//!
+//! The TOML written here follows the configuration contract of the bgpd issue (`[global]`,
+//! `[[peers]]`, `[[services]]`); only keys a test sets are written, so defaults are exercised too.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::topo::{Node, Topology};
+use crate::wait::wait_until;
+
+/// `[global]`.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    /// `None`: key omitted (bgpd's default); `Some(vec![])`: never accept inbound.
+    pub listen: Option<Vec<String>>,
+    pub hold_time: Option<u16>,
+    pub keepalive: Option<u16>,
+    pub connect_retry: Option<u16>,
+}
+
+/// `[[peers]]`.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub name: Option<String>,
+    pub address: IpAddr,
+    pub asn: u32,
+    pub port: Option<u16>,
+    pub passive: Option<bool>,
+    pub local_address: Option<IpAddr>,
+    pub hold_time: Option<u16>,
+    pub password: Option<String>,
+    pub families: Option<Vec<String>>,
+    pub add_path: Option<bool>,
+    pub graceful_restart: Option<bool>,
+}
+
+impl Peer {
+    pub fn new(address: IpAddr, asn: u32) -> Peer {
+        Peer {
+            name: None,
+            address,
+            asn,
+            port: None,
+            passive: None,
+            local_address: None,
+            hold_time: None,
+            password: None,
+            families: None,
+            add_path: None,
+            graceful_restart: None,
+        }
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    pub fn hold_time(mut self, seconds: u16) -> Self {
+        self.hold_time = Some(seconds);
+        self
+    }
+
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_string());
+        self
+    }
+
+    pub fn families(mut self, families: &[&str]) -> Self {
+        self.families = Some(families.iter().map(|f| f.to_string()).collect());
+        self
+    }
+
+    pub fn add_path(mut self) -> Self {
+        self.add_path = Some(true);
+        self
+    }
+
+    pub fn local_address(mut self, addr: IpAddr) -> Self {
+        self.local_address = Some(addr);
+        self
+    }
+}
+
+/// `[[services]]`.
+#[derive(Debug, Clone, Default)]
+pub struct Service {
+    pub name: String,
+    pub prefix: String,
+    /// `None`: key omitted (bgpd's default, "self").
+    pub nexthops: Option<Vec<String>>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub as_path_prepend: Option<u8>,
+    pub peers: Option<Vec<String>>,
+}
+
+impl Service {
+    pub fn new(name: &str, prefix: &str) -> Service {
+        Service {
+            name: name.to_string(),
+            prefix: prefix.to_string(),
+            ..Service::default()
+        }
+    }
+
+    pub fn nexthops(mut self, nexthops: &[&str]) -> Self {
+        self.nexthops = Some(nexthops.iter().map(|n| n.to_string()).collect());
+        self
+    }
+
+    pub fn communities(mut self, c: &[&str]) -> Self {
+        self.communities = c.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn large_communities(mut self, c: &[&str]) -> Self {
+        self.large_communities = c.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn med(mut self, med: u32) -> Self {
+        self.med = Some(med);
+        self
+    }
+
+    pub fn local_pref(mut self, local_pref: u32) -> Self {
+        self.local_pref = Some(local_pref);
+        self
+    }
+
+    pub fn as_path_prepend(mut self, n: u8) -> Self {
+        self.as_path_prepend = Some(n);
+        self
+    }
+}
+
+/// A whole bgpd configuration file.
+#[derive(Debug, Clone)]
+pub struct BgpdConfig {
+    pub global: Global,
+    pub peers: Vec<Peer>,
+    pub services: Vec<Service>,
+}
+
+impl BgpdConfig {
+    /// `[global]` with the ASN and router id, listening nowhere (bgpd connects out), a 9 s hold
+    /// time and a 1 s connect retry so that tests stay short.
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> BgpdConfig {
+        BgpdConfig {
+            global: Global {
+                asn,
+                router_id,
+                listen: Some(Vec::new()),
+                hold_time: Some(9),
+                keepalive: Some(3),
+                connect_retry: Some(1),
+            },
+            peers: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+
+    pub fn peer(mut self, peer: Peer) -> Self {
+        self.peers.push(peer);
+        self
+    }
+
+    pub fn service(mut self, service: Service) -> Self {
+        self.services.push(service);
+        self
+    }
+
+    /// Renders the TOML file.
+    pub fn render(&self) -> String {
+        let g = &self.global;
+        let mut s = String::new();
+        let _ = writeln!(s, "[global]");
+        let _ = writeln!(s, "asn = {}", g.asn);
+        let _ = writeln!(s, "router_id = {}", quote(&g.router_id.to_string()));
+        if let Some(listen) = &g.listen {
+            let _ = writeln!(s, "listen = {}", list(listen));
+        }
+        opt(&mut s, "hold_time", g.hold_time);
+        opt(&mut s, "keepalive", g.keepalive);
+        opt(&mut s, "connect_retry", g.connect_retry);
+        for p in &self.peers {
+            let _ = writeln!(s, "\n[[peers]]");
+            if let Some(name) = &p.name {
+                let _ = writeln!(s, "name = {}", quote(name));
+            }
+            let _ = writeln!(s, "address = {}", quote(&p.address.to_string()));
+            let _ = writeln!(s, "asn = {}", p.asn);
+            opt(&mut s, "port", p.port);
+            opt(&mut s, "passive", p.passive);
+            if let Some(a) = p.local_address {
+                let _ = writeln!(s, "local_address = {}", quote(&a.to_string()));
+            }
+            opt(&mut s, "hold_time", p.hold_time);
+            if let Some(pw) = &p.password {
+                let _ = writeln!(s, "password = {}", quote(pw));
+            }
+            if let Some(f) = &p.families {
+                let _ = writeln!(s, "families = {}", list(f));
+            }
+            opt(&mut s, "add_path", p.add_path);
+            opt(&mut s, "graceful_restart", p.graceful_restart);
+        }
+        for svc in &self.services {
+            let _ = writeln!(s, "\n[[services]]");
+            let _ = writeln!(s, "name = {}", quote(&svc.name));
+            let _ = writeln!(s, "prefix = {}", quote(&svc.prefix));
+            if let Some(n) = &svc.nexthops {
+                let _ = writeln!(s, "nexthops = {}", list(n));
+            }
+            if !svc.communities.is_empty() {
+                let _ = writeln!(s, "communities = {}", list(&svc.communities));
+            }
+            if !svc.large_communities.is_empty() {
+                let _ = writeln!(s, "large_communities = {}", list(&svc.large_communities));
+            }
+            opt(&mut s, "med", svc.med);
+            opt(&mut s, "local_pref", svc.local_pref);
+            opt(&mut s, "as_path_prepend", svc.as_path_prepend);
+            if let Some(p) = &svc.peers {
+                let _ = writeln!(s, "peers = {}", list(p));
+            }
+        }
+        s
+    }
+}
+
+/// A running bgpd.
+pub struct Bgpd<'t> {
+    topo: &'t Topology,
+    pub node: Node,
+    pid: u32,
+    /// The configuration file bgpd was started with (rewritten by [`Bgpd::reload`]).
+    pub config_path: PathBuf,
+    /// bgpd's stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl<'t> Bgpd<'t> {
+    /// Writes the config and starts `bgpd run -c FILE` in `node`'s namespace.
+    pub fn start(topo: &'t Topology, node: &Node, config: &BgpdConfig) -> Bgpd<'t> {
+        let bin = bgpd_binary();
+        let config_path = node.dir.join("bgpd.toml");
+        let log = node.dir.join("bgpd.log");
+        fs::write(&config_path, config.render()).expect("write bgpd config");
+        let conf = config_path.display().to_string();
+        let label = format!("bgpd {} stderr", node.role);
+        let pid = topo.spawn(
+            node,
+            &label,
+            &bin.display().to_string(),
+            &["run", "-c", &conf],
+            &log,
+        );
+        Bgpd {
+            topo,
+            node: node.clone(),
+            pid,
+            config_path,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Everything bgpd logged so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for a log line containing every one of `needles` (case-insensitive);
+    /// returns that line, or `None`.
+    pub fn wait_log(&self, timeout: Duration, needles: &[&str]) -> Option<String> {
+        let find = || {
+            self.log_text()
+                .lines()
+                .find(|l| contains_all(l, needles))
+                .map(str::to_string)
+        };
+        wait_until(timeout, find, Option::is_some)
+    }
+
+    /// Number of log lines containing every one of `needles` (case-insensitive).
+    pub fn count_log(&self, needles: &[&str]) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| contains_all(l, needles))
+            .count()
+    }
+
+    /// Rewrites the config file and sends SIGHUP.
+    pub fn reload(&self, config: &BgpdConfig) {
+        self.reload_raw(&config.render());
+    }
+
+    /// Writes arbitrary text as the config file (e.g. an invalid one) and sends SIGHUP.
+    pub fn reload_raw(&self, text: &str) {
+        fs::write(&self.config_path, text).expect("write bgpd config");
+        self.topo.signal(self.pid, libc::SIGHUP);
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for bgpd to exit.
+    pub fn terminate(&self, timeout: Duration) -> Option<ExitStatus> {
+        self.topo.signal(self.pid, libc::SIGTERM);
+        self.topo.wait_exit(self.pid, timeout)
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&self) -> bool {
+        self.topo.wait_exit(self.pid, Duration::ZERO).is_none()
+    }
+}
+
+/// Builds `target/debug/bgpd` once per test process (`cargo build -p bgpd --bin bgpd`, honouring
+/// `CARGO` and `CARGO_TARGET_DIR`) and returns its path. `BGPD_BIN` overrides the build.
+pub fn bgpd_binary() -> PathBuf {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let result = BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("BGPD_BIN") {
+            return Ok(PathBuf::from(bin));
+        }
+        let workspace = workspace_root();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(t) if Path::new(&t).is_absolute() => PathBuf::from(t),
+            Some(t) => workspace.join(t),
+            None => workspace.join("target"),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(&cargo)
+            .args(["build", "-p", "bgpd", "--bin", "bgpd"])
+            .current_dir(&workspace)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .map_err(|e| format!("cannot run {cargo:?}: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build -p bgpd --bin bgpd failed: {status}"));
+        }
+        Ok(target.join("debug").join("bgpd"))
+    });
+    match result {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The Cargo workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn contains_all(line: &str, needles: &[&str]) -> bool {
+    let lower = line.to_lowercase();
+    needles.iter().all(|n| lower.contains(&n.to_lowercase()))
+}
+
+fn quote(s: &str) -> String {
+    // A JSON string literal is a valid TOML basic string (same escapes; serde_json never emits "\/").
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn opt<T: std::fmt::Display>(s: &mut String, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        let _ = writeln!(s, "{key} = {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_issue_4_shape() {
+        let cfg = BgpdConfig::new(64512, Ipv4Addr::new(10, 255, 0, 2))
+            .peer(
+                Peer::new("10.255.0.1".parse().unwrap(), 64500)
+                    .name("tor-a")
+                    .hold_time(9)
+                    .password("s\"x"),
+            )
+            .service(
+                Service::new("web", "192.0.2.10/32")
+                    .nexthops(&["self"])
+                    .communities(&["64512:100", "no-export"])
+                    .med(10),
+            );
+        let expected = r#"[global]
+asn = 64512
+router_id = "10.255.0.2"
+listen = []
+hold_time = 9
+keepalive = 3
+connect_retry = 1
+
+[[peers]]
+name = "tor-a"
+address = "10.255.0.1"
+asn = 64500
+hold_time = 9
+password = "s\"x"
+
+[[services]]
+name = "web"
+prefix = "192.0.2.10/32"
+nexthops = ["self"]
+communities = ["64512:100", "no-export"]
+med = 10
+"#;
+        assert_eq!(cfg.render(), expected);
+    }
+}
