@@ -3,36 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bgp_proto::{CapabilityCode, Family};
-
-/// BGP Role (RFC 9234 §4.1), the value of the BGP Role capability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// 0: Provider.
-    Provider,
-    /// 1: Route Server.
-    RouteServer,
-    /// 2: Route Server Client.
-    RouteServerClient,
-    /// 3: Customer.
-    Customer,
-    /// 4: Peer (lateral peer).
-    Peer,
-}
-
-impl Role {
-    /// Whether `self` (ours) and `peer` (theirs) form an allowed pair (RFC 9234 §4.2, Table 2).
-    pub fn matches(self, peer: Role) -> bool {
-        matches!(
-            (self, peer),
-            (Role::Provider, Role::Customer)
-                | (Role::Customer, Role::Provider)
-                | (Role::RouteServer, Role::RouteServerClient)
-                | (Role::RouteServerClient, Role::RouteServer)
-                | (Role::Peer, Role::Peer)
-        )
-    }
-}
+use bgp_proto::{CapabilityCode, Family, Role};
 
 /// ADD-PATH for one family (RFC 7911 §4): whether we offer to send and/or receive several
 /// paths per prefix.

@@ -1,8 +1,69 @@
 //! `bgp-fsm`: the RFC 4271 BGP session as a sans-IO state machine. It opens no sockets,
 //! reads no clock and uses no async runtime (no tokio): the caller passes in the current
-//! time and every event, and carries out the [`Action`]s that come back.
+//! time and every event, and carries out the [`Action`]s that come back, in order. The
+//! same inputs and the same seed always give the same actions.
 //!
-//! (Driving contract: see [`Session`].)
+//! # Driving contract
+//!
+//! One [`Session`] per peer connection. The caller (bgpd's per-peer task) does this:
+//!
+//! 1. `Session::new(config, seed)`, optionally `Event::Announce` the routes to send (they
+//!    wait in the Adj-RIB-Out until the session is Established), then
+//!    `handle(now, Event::Start { passive })`.
+//! 2. Carry out every returned [`Action`] in order:
+//!    - `Connect`: start a TCP connect to the peer; report `Event::Connected` or
+//!      `Event::ConnectFailed`.
+//!    - `Send(bytes)`: append to the connection's write queue (complete messages, back to
+//!      back). If the socket stops accepting bytes, report `Event::SendBlocked`, and
+//!      `Event::SendProgress { drained }` as the queue empties (RFC 9687; optional).
+//!    - `StartTimer { timer, at }` / `StopTimer(timer)`: the session keeps its own table of
+//!      deadlines, so the simplest driver ignores these and arms a single sleep at
+//!      [`Session::next_timeout`], then calls [`Session::handle_timeout`] (or
+//!      `handle(now, Event::TimerFired(t))`). Spurious, late or duplicate firings are
+//!      ignored.
+//!    - `Close`: flush what was sent, then close the socket (or abort the connect). Feed no
+//!      more events from that socket.
+//!    - `SessionUp(negotiated)`: set the framer's maximum length to
+//!      `negotiated.max_message_len`; log.
+//!    - `SessionDown(reason)`: every route received from the peer is gone; log the reason.
+//!    - `Received(events)`: routes learned or withdrawn.
+//! 3. Frame the byte stream with `bgp_proto::frame_len` (or `bgp_proto::BgpCodec`) and pass
+//!    each complete message as `Event::Message(bytes)`; a framing error goes in as
+//!    `Event::HeaderError(e)` (the session answers with the RFC 4271 §6.1 NOTIFICATION and
+//!    closes). EOF or a socket error is `Event::Closed`.
+//! 4. An inbound connection for this peer: if the session is in Active, pass it in with
+//!    `Event::Connected`. Otherwise create a second `Session` for it
+//!    (`Start { passive: true }`, `Connected`, with the same announced routes); when either
+//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`collision_loser`] and feed
+//!    `Event::CollisionLost` to the loser (RFC 4271 §6.8: Cease 6/7).
+//! 5. `Event::Stop { notification }` for an operator shutdown (Cease 6/2, with an RFC 9003
+//!    message via `Notification::cease(2, Some(text))`); the session stays Idle until the next
+//!    `Start`. After any other failure the session restarts by itself after the IdleHoldTimer
+//!    (`SessionConfig::auto_restart`), exponentially damped (§8.1.1).
+//!
+//! Timers use `Instant` values only as deadlines; `now` must never go backwards.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use bgp_fsm::{Action, Event, Session, SessionConfig, State};
+//!
+//! let config = SessionConfig::new(64512, 64500, "192.0.2.1".parse().unwrap());
+//! let mut session = Session::new(config, 7);
+//! let t0 = Instant::now(); // the caller's clock, never read by the crate
+//! let actions = session.handle(t0, Event::Start { passive: false });
+//! assert!(actions.contains(&Action::Connect));
+//! assert_eq!(session.state(), State::Connect);
+//!
+//! // The TCP connect succeeded: the session sends its OPEN.
+//! let actions = session.handle(t0 + Duration::from_millis(20), Event::Connected);
+//! assert!(actions.iter().any(|a| matches!(a, Action::Send(_))));
+//! assert_eq!(session.state(), State::OpenSent);
+//! ```
+//!
+//! # Not yet here
+//! Graceful Restart helper mode (RFC 4724 §4.2: keeping the peer's routes stale across a
+//! restart) and LLGR: the capabilities are exchanged and reported in [`Negotiated`], and
+//! received routes are dropped on every session loss.
 
 #![forbid(unsafe_code)]
 
@@ -12,17 +73,21 @@ mod config;
 mod event;
 mod negotiate;
 mod rib;
+mod routes;
 mod session;
 mod timer;
 
 pub use action::{Action, DownReason, Initiator, RouteEvents};
 pub use collision::{collision_loser, Direction, Speaker};
-pub use config::{AddPathConfig, GracefulRestartConfig, Role, SessionConfig};
+pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use event::Event;
-pub use negotiate::{GracefulRestartInfo, LlgrFamily, Negotiated};
+pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
 pub use session::{Counters, MessageCounts, Session, State};
 pub use timer::Timer;
 
 // The codec types that appear in this crate's API.
-pub use bgp_proto::{Family, HeaderError, NextHop, Nlri, Notification, PathAttributes};
+pub use bgp_proto::{
+    Capability, CapabilityCode, Family, GracefulRestart, HeaderError, LlgrFamily, NextHop, Nlri,
+    Notification, PathAttributes, Role, SessionContext,
+};

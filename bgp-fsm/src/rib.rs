@@ -98,8 +98,4 @@ impl AdjRib {
     pub(crate) fn clear(&mut self) {
         self.routes.clear();
     }
-
-    pub(crate) fn count_family(&self, family: Family) -> usize {
-        self.family(family).count()
-    }
 }

@@ -1,0 +1,384 @@
+//! Routes in and out of an established session: the Adj-RIB-Out packed into UPDATEs
+//! (RFC 4271 §9.2), End-of-RIB (RFC 4724 §2), route refresh (RFC 2918, RFC 7313) and
+//! received UPDATEs after the RFC 7606 decision.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bgp_proto::{
+    Family, MessageType, NextHop, Nlri, Notification, PathAttributes, RouteRefresh, SessionContext,
+    UpdateBuilder, UpdateView, Verdict,
+};
+use bytes::{Bytes, BytesMut};
+use ipnet::IpNet;
+
+use crate::action::{Action, RouteEvents};
+use crate::rib::{family_of, Route};
+use crate::session::{Session, State};
+
+/// Routes to announce grouped by (family, next hop, attributes), and withdrawals by family,
+/// in first-seen order so the output is deterministic.
+#[derive(Default)]
+struct Packer {
+    index: HashMap<(Family, NextHop, Arc<PathAttributes>), usize>,
+    announce: Vec<(NextHop, Arc<PathAttributes>, Vec<Nlri>)>,
+    withdraw: Vec<(Family, Vec<Nlri>)>,
+}
+
+impl Packer {
+    fn announce(&mut self, route: &Route, nlri: Nlri) {
+        let key = (route.family(), route.next_hop, route.attrs.clone());
+        match self.index.get(&key) {
+            Some(&i) => {
+                if let Some(group) = self.announce.get_mut(i) {
+                    group.2.push(nlri);
+                }
+            }
+            None => {
+                self.index.insert(key, self.announce.len());
+                self.announce
+                    .push((route.next_hop, route.attrs.clone(), vec![nlri]));
+            }
+        }
+    }
+
+    fn withdraw(&mut self, nlri: Nlri) {
+        let family = family_of(&nlri);
+        match self.withdraw.iter_mut().find(|(f, _)| *f == family) {
+            Some((_, v)) => v.push(nlri),
+            None => self.withdraw.push((family, vec![nlri])),
+        }
+    }
+
+    /// Encodes withdrawals first, then announcements; returns (messages, prefixes announced).
+    fn encode(&self, cx: &SessionContext, buf: &mut BytesMut) -> (usize, usize) {
+        let builder = UpdateBuilder::new(cx);
+        let mut messages = 0usize;
+        for (_, nlri) in &self.withdraw {
+            messages = messages.saturating_add(builder.withdraw(nlri, buf));
+        }
+        let mut prefixes = 0usize;
+        for (next_hop, attrs, nlri) in &self.announce {
+            messages = messages.saturating_add(builder.announce(attrs, next_hop, nlri, buf));
+            prefixes = prefixes.saturating_add(nlri.len());
+        }
+        (messages, prefixes)
+    }
+}
+
+impl Session {
+    /// Event::Announce: update the Adj-RIB-Out; send what changed when Established.
+    pub(crate) fn announce(&mut self, now: Instant, routes: Vec<Route>, out: &mut Vec<Action>) {
+        let mut changed = Vec::new();
+        for route in routes {
+            let nlri = route.nlri;
+            if self.rib_out.insert(route) {
+                changed.push(nlri);
+            }
+        }
+        self.send_changes(now, &changed, out);
+    }
+
+    /// Event::Withdraw: remove from the Adj-RIB-Out; withdraw when Established.
+    pub(crate) fn withdraw(&mut self, now: Instant, nlri: Vec<Nlri>, out: &mut Vec<Action>) {
+        let changed: Vec<Nlri> = nlri
+            .into_iter()
+            .filter(|n| self.rib_out.remove(n).is_some())
+            .collect();
+        self.send_changes(now, &changed, out);
+    }
+
+    /// Adds one changed NLRI to the packer. Without ADD-PATH send for its family only one
+    /// path per prefix goes out (the lowest path id), without a path id.
+    fn pack_change(
+        &self,
+        cx: &SessionContext,
+        packer: &mut Packer,
+        nlri: Nlri,
+        seen: &mut Vec<IpNet>,
+    ) {
+        let family = family_of(&nlri);
+        // Never send a family the peer did not negotiate; the route stays in the RIB.
+        if !cx.families.contains(family) {
+            return;
+        }
+        if cx.add_path_tx(family) {
+            match self.rib_out.get(&nlri) {
+                Some(r) => packer.announce(r, nlri),
+                None => packer.withdraw(nlri),
+            }
+        } else {
+            if seen.contains(&nlri.prefix) {
+                return;
+            }
+            seen.push(nlri.prefix);
+            let bare = Nlri {
+                prefix: nlri.prefix,
+                path_id: None,
+            };
+            match self.rib_out.paths(nlri.prefix).next() {
+                Some(r) => packer.announce(r, bare),
+                None => packer.withdraw(bare),
+            }
+        }
+    }
+
+    fn send_changes(&mut self, now: Instant, changed: &[Nlri], out: &mut Vec<Action>) {
+        if self.state != State::Established || changed.is_empty() {
+            return;
+        }
+        let cx = self.context();
+        let mut packer = Packer::default();
+        let mut seen = Vec::new();
+        for nlri in changed {
+            self.pack_change(&cx, &mut packer, *nlri, &mut seen);
+        }
+        let mut buf = BytesMut::new();
+        let (messages, prefixes) = packer.encode(&cx, &mut buf);
+        self.send_updates(now, buf.freeze(), messages, prefixes, out);
+    }
+
+    /// Encodes every route of `family` into `buf`; returns (messages, prefixes).
+    fn encode_family(
+        &self,
+        cx: &SessionContext,
+        family: Family,
+        buf: &mut BytesMut,
+    ) -> (usize, usize) {
+        let mut packer = Packer::default();
+        let mut seen = Vec::new();
+        for r in self.rib_out.family(family) {
+            self.pack_change(cx, &mut packer, r.nlri, &mut seen);
+        }
+        packer.encode(cx, buf)
+    }
+
+    /// On Established: the whole Adj-RIB-Out, then End-of-RIB for every negotiated family.
+    pub(crate) fn send_initial_table(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let cx = self.context();
+        let families: Vec<Family> = cx.families.iter().collect();
+        let builder = UpdateBuilder::new(&cx);
+        let mut buf = BytesMut::new();
+        let (mut messages, mut prefixes) = (0usize, 0usize);
+        for f in &families {
+            let (m, p) = self.encode_family(&cx, *f, &mut buf);
+            messages = messages.saturating_add(m);
+            prefixes = prefixes.saturating_add(p);
+        }
+        for f in &families {
+            builder.end_of_rib(*f, &mut buf);
+            messages = messages.saturating_add(1);
+        }
+        self.send_updates(now, buf.freeze(), messages, prefixes, out);
+    }
+
+    /// Sends UPDATEs and restarts the KeepaliveTimer (§8.2.2: "Each time the local system
+    /// sends a KEEPALIVE or UPDATE message, it restarts its KeepaliveTimer").
+    fn send_updates(
+        &mut self,
+        now: Instant,
+        bytes: Bytes,
+        messages: usize,
+        prefixes: usize,
+        out: &mut Vec<Action>,
+    ) {
+        if messages == 0 || bytes.is_empty() {
+            return;
+        }
+        self.counters.prefixes_out = self.counters.prefixes_out.saturating_add(prefixes as u64);
+        self.push_send(bytes, MessageType::UPDATE, messages as u64, out);
+        self.restart_keepalive(now, out);
+    }
+
+    /// Event::RequestRefresh: ROUTE-REFRESH for `family` (RFC 2918 §3), only when the peer
+    /// advertised the capability and the family was negotiated.
+    pub(crate) fn request_refresh(&mut self, family: Family, out: &mut Vec<Action>) {
+        let ok = self.state == State::Established
+            && self
+                .negotiated
+                .as_ref()
+                .is_some_and(|n| n.route_refresh && n.families.contains(&family));
+        if ok {
+            let mut buf = BytesMut::new();
+            RouteRefresh::new(family).encode(&mut buf);
+            self.push_send(buf.freeze(), MessageType::ROUTE_REFRESH, 1, out);
+        }
+    }
+
+    /// A received ROUTE-REFRESH (RFC 2918 §4, RFC 7313 §4).
+    pub(crate) fn receive_route_refresh(
+        &mut self,
+        now: Instant,
+        rr: RouteRefresh,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(n) = self.negotiated.as_deref() else {
+            return;
+        };
+        // RFC 2918 §4: a request for an AFI/SAFI not advertised is ignored.
+        if !n.families.contains(&rr.family) {
+            return;
+        }
+        let enhanced = n.enhanced_route_refresh;
+        match rr.subtype {
+            RouteRefresh::NORMAL => {
+                let cx = self.context();
+                let mut buf = BytesMut::new();
+                let mut messages = 0usize;
+                // RFC 7313 §4: with Enhanced Route Refresh, bracket the routes with BoRR/EoRR.
+                if enhanced {
+                    RouteRefresh {
+                        family: rr.family,
+                        subtype: RouteRefresh::BORR,
+                    }
+                    .encode(&mut buf);
+                    self.push_send(buf.split().freeze(), MessageType::ROUTE_REFRESH, 1, out);
+                }
+                let (m, p) = self.encode_family(&cx, rr.family, &mut buf);
+                messages = messages.saturating_add(m);
+                self.send_updates(now, buf.split().freeze(), messages, p, out);
+                if enhanced {
+                    RouteRefresh {
+                        family: rr.family,
+                        subtype: RouteRefresh::EORR,
+                    }
+                    .encode(&mut buf);
+                    self.push_send(buf.freeze(), MessageType::ROUTE_REFRESH, 1, out);
+                }
+            }
+            RouteRefresh::BORR if enhanced => {
+                // RFC 7313 §4: mark the family's routes stale; what is not re-announced by
+                // the EoRR is removed.
+                let stale: Vec<Nlri> = self.rib_in.family(rr.family).map(|r| r.nlri).collect();
+                self.stale.extend(stale);
+            }
+            RouteRefresh::EORR if enhanced => {
+                let gone: Vec<Nlri> = self
+                    .stale
+                    .iter()
+                    .filter(|n| family_of(n) == rr.family)
+                    .copied()
+                    .collect();
+                for n in &gone {
+                    self.stale.remove(n);
+                    self.rib_in.remove(n);
+                }
+                if !gone.is_empty() {
+                    out.push(Action::Received(RouteEvents {
+                        stale_removed: gone.len(),
+                        withdrawn: gone,
+                        ..RouteEvents::default()
+                    }));
+                }
+            }
+            // RFC 7313 §5: unknown subtypes (and BoRR/EoRR without the capability) are
+            // ignored.
+            _ => {}
+        }
+    }
+
+    /// A received UPDATE in Established. `Err` is the NOTIFICATION that ends the session.
+    pub(crate) fn receive_update(
+        &mut self,
+        view: UpdateView<Bytes>,
+        out: &mut Vec<Action>,
+    ) -> Result<(), (Notification, String)> {
+        let mut ev = RouteEvents::default();
+        if let Some(family) = view.end_of_rib() {
+            ev.end_of_rib = Some(family);
+            out.push(Action::Received(ev));
+            return Ok(());
+        }
+        ev.discarded = view.discarded().collect();
+        self.counters.attributes_discarded = self
+            .counters
+            .attributes_discarded
+            .saturating_add(ev.discarded.len() as u64);
+        // RFC 4271 §4.3: a prefix both withdrawn and announced in one UPDATE counts as
+        // announced, so withdrawals go first.
+        for nlri in view.withdrawn() {
+            self.rib_in.remove(&nlri);
+            self.stale.remove(&nlri);
+            ev.withdrawn.push(nlri);
+        }
+        let mut last_family = None;
+        match view.verdict() {
+            Verdict::TreatAsWithdraw { attr, reason } => {
+                // RFC 7606 §2: every NLRI of the UPDATE is handled as withdrawn, which
+                // removes a route learned earlier.
+                self.counters.treat_as_withdraw = self.counters.treat_as_withdraw.saturating_add(1);
+                ev.treat_as_withdraw = Some((attr, reason));
+                for nlri in view.announced() {
+                    self.rib_in.remove(&nlri);
+                    self.stale.remove(&nlri);
+                    ev.withdrawn.push(nlri);
+                }
+            }
+            Verdict::Accept => {
+                let attrs = Arc::new(view.attributes());
+                for nlri in view.announced() {
+                    let family = family_of(&nlri);
+                    self.stale.remove(&nlri);
+                    let next_hop = view.next_hop(family);
+                    match next_hop {
+                        Some(nh) if !is_martian_next_hop(&nh, &self.config.local_addresses) => {
+                            let route = Route {
+                                nlri,
+                                next_hop: nh,
+                                attrs: attrs.clone(),
+                            };
+                            self.rib_in.insert(route.clone());
+                            self.counters.prefixes_in = self.counters.prefixes_in.saturating_add(1);
+                            ev.announced.push(route);
+                            last_family = Some(family);
+                        }
+                        _ => {
+                            // Decision D5: a martian or own next hop is treat-as-withdraw for
+                            // that route.
+                            self.rib_in.remove(&nlri);
+                            self.counters.rejected_next_hop =
+                                self.counters.rejected_next_hop.saturating_add(1);
+                            ev.rejected_next_hop.push(nlri);
+                            ev.withdrawn.push(nlri);
+                        }
+                    }
+                }
+            }
+        }
+        // Decision D6: more routes than max_prefixes ends the session with Cease 6/1.
+        if let (Some(max), Some(family)) = (self.config.max_prefixes, last_family) {
+            if self.rib_in.len() > max as usize {
+                let n = Notification::max_prefixes(family, max);
+                let reason = format!("maximum number of prefixes ({max}) exceeded");
+                return Err((n, reason));
+            }
+        }
+        if !ev.is_empty() {
+            out.push(Action::Received(ev));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 4271 §6.3 and decision D5: next hops that cannot be right (this host, unspecified,
+/// 0/8, loopback, multicast, broadcast).
+pub(crate) fn is_martian_next_hop(nh: &NextHop, local: &[IpAddr]) -> bool {
+    match nh {
+        NextHop::V4(a) => {
+            a.is_unspecified()
+                || a.octets()[0] == 0
+                || a.is_loopback()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || local.contains(&IpAddr::V4(*a))
+        }
+        NextHop::V6 { global, .. } => {
+            global.is_unspecified()
+                || global.is_loopback()
+                || global.is_multicast()
+                || local.contains(&IpAddr::V6(*global))
+        }
+    }
+}
