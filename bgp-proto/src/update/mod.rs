@@ -1,15 +1,47 @@
 //! UPDATE message (RFC 4271 §4.3): a checked view for decoding, with the RFC 7606 verdict,
-//! and a builder that packs many prefixes into as few messages as the session allows.
+//! an owned form for exact round trips, and a builder that packs many prefixes into as few
+//! messages as the session allows.
 //!
-//! SKELETON: the public signatures below are the boundary other crates code against; the
-//! bodies are being written.
+//! ```text
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes Length (2 octets)                |
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes (variable)                       |
+//! +-----------------------------------------------------+
+//! |   Total Path Attribute Length (2 octets)            |
+//! +-----------------------------------------------------+
+//! |   Path Attributes (variable)                        |
+//! +-----------------------------------------------------+
+//! |   Network Layer Reachability Information (variable) |
+//! +-----------------------------------------------------+
+//! ```
+//!
+//! [`UpdateView::new_checked`] walks every length once (header, withdrawn routes, each
+//! attribute, each prefix, the MP_REACH_NLRI / MP_UNREACH_NLRI contents) and records where
+//! each part is. It returns `Err` only where the session must be reset; every other error is
+//! classified per RFC 7606 into the view's [`Verdict`] (treat-as-withdraw) or its
+//! [`UpdateView::discarded`] list (attribute discard). After that no accessor can fail.
 
-use bytes::BytesMut;
+mod builder;
+mod check;
+mod nlri;
+mod owned;
 
-use crate::attr::{NextHop, Nlri, PathAttributes};
-use crate::iana::{AttrType, Family};
+pub use builder::UpdateBuilder;
+pub use nlri::NlriIter;
+pub use owned::{Attr, MpReach, MpUnreach, PathAttr, Update};
+
+use std::net::Ipv4Addr;
+
+use crate::attr::{
+    self, Aggregator, AsPath, Community, ExtCommunity, LargeCommunity, NextHop, Nlri, Origin,
+    PathAttributes, RawAttr, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+};
+use crate::iana::{Afi, AttrType, Family, Safi};
 use crate::session::SessionContext;
 use crate::DecodeError;
+
+use check::{Reason, Slot, Span};
 
 /// The RFC 7606 outcome of an UPDATE whose structure was sound enough to keep the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,103 +49,380 @@ pub enum Verdict {
     /// Use the routes (some attributes may have been discarded: see `discarded`).
     Accept,
     /// Handle every NLRI in the message as withdrawn (RFC 7606 §2), because of `attr`.
-    TreatAsWithdraw { attr: AttrType, reason: &'static str },
+    TreatAsWithdraw {
+        attr: AttrType,
+        reason: &'static str,
+    },
+}
+
+/// Most attribute-discard outcomes one view records; further ones still take effect
+/// (the attribute is skipped) but are not listed.
+pub const MAX_DISCARDED: usize = 8;
+
+/// What the check found about MP_REACH_NLRI or MP_UNREACH_NLRI.
+#[derive(Debug, Clone, Copy, Default)]
+struct MpInfo {
+    /// The attribute was present with at least AFI and SAFI.
+    present: bool,
+    /// Negotiated and supported: its NLRI are reported.
+    active: bool,
+    add_path: bool,
+    family: (u16, u8),
+    next_hop: Span,
+    nlri: Span,
 }
 
 /// A checked view over one whole UPDATE message (header included).
 ///
-/// `new_checked` walks every length once; afterwards accessors cannot fail or panic.
+/// `new_checked` walks every length once; afterwards accessors cannot fail or panic. The view
+/// keeps no reference to the [`SessionContext`], only the few negotiated bits the accessors
+/// need, so `UpdateView<Bytes>` is `'static` and can be handed on.
 #[derive(Debug, Clone)]
 pub struct UpdateView<B> {
     buf: B,
+    withdrawn: Span,
+    attrs: Span,
+    nlri: Span,
+    /// Value span of the first occurrence of each known attribute, by [`Slot`].
+    slots: [Span; check::NSLOTS],
+    /// Bit per slot: present.
+    present: u32,
+    /// Bit per slot: not reported by `attributes()` (invalid or discarded).
+    skip: u32,
+    mp_reach: MpInfo,
+    mp_unreach: MpInfo,
+    /// Attributes the codec does not model (or repeated ones) are present.
+    has_other: bool,
+    /// (type code, reason) of the first treat-as-withdraw cause; reason 0 = accept.
+    taw: (u8, Reason),
+    discarded: [(u8, Reason); MAX_DISCARDED],
+    n_discarded: u8,
+    four_octet_as: bool,
+    add_path_v4: bool,
 }
 
 impl<B: AsRef<[u8]>> UpdateView<B> {
     /// Checks structure and classifies every attribute per RFC 7606. `Err` only where the
     /// session must be reset (e.g. 3/1 length overflow, 3/10 bad NLRI, 3/9 bad MP_REACH).
+    /// Does not allocate unless it returns `Err`.
     pub fn new_checked(buf: B, cx: &SessionContext) -> Result<Self, DecodeError> {
-        let _ = cx;
-        Ok(UpdateView { buf })
+        check::check(buf, cx)
     }
 
     /// The RFC 7606 verdict for this message.
     pub fn verdict(&self) -> Verdict {
-        todo!()
+        match self.taw {
+            (_, Reason::None) => Verdict::Accept,
+            (code, reason) => Verdict::TreatAsWithdraw {
+                attr: AttrType(code),
+                reason: reason.text(),
+            },
+        }
     }
 
-    /// Attributes dropped by "attribute discard" (RFC 7606 §2), with the reason.
+    /// Attributes dropped by "attribute discard" (RFC 7606 §2), with the reason. Also lists
+    /// repeated attributes (RFC 7606 §3 g) and MP attributes of families not negotiated (D3).
     pub fn discarded(&self) -> impl Iterator<Item = (AttrType, &'static str)> + '_ {
-        std::iter::empty()
+        self.discarded
+            .iter()
+            .take(usize::from(self.n_discarded))
+            .map(|&(code, r)| (AttrType(code), r.text()))
     }
 
     /// Withdrawn routes: the Withdrawn Routes field and MP_UNREACH_NLRI (negotiated
     /// families only).
     pub fn withdrawn(&self) -> impl Iterator<Item = Nlri> + '_ {
-        std::iter::empty()
+        self.withdrawn_routes().chain(self.mp_unreach_nlri())
     }
 
     /// Announced routes: the NLRI field and MP_REACH_NLRI (negotiated families only).
     pub fn announced(&self) -> impl Iterator<Item = Nlri> + '_ {
-        std::iter::empty()
+        self.nlri().chain(self.mp_reach_nlri())
     }
 
-    /// The next hop for announced routes of `family`.
+    /// The next hop for announced routes of `family`: MP_REACH_NLRI's when it carries that
+    /// family (RFC 4760 §3, RFC 8950), else NEXT_HOP for IPv4 unicast.
     pub fn next_hop(&self, family: Family) -> Option<NextHop> {
-        let _ = family;
-        todo!()
+        if self.mp_reach.active && self.mp_family(&self.mp_reach) == family {
+            return NextHop::decode_value(self.span(self.mp_reach.next_hop));
+        }
+        if family == Family::IPV4_UNICAST {
+            return attr::decode_ipv4(self.value(Slot::NextHop)?).map(NextHop::V4);
+        }
+        None
     }
 
     /// The attributes as owned values (valid ones only; AS4_PATH merged per RFC 6793 §4.2.3).
+    /// Unrecognised optional transitive attributes are returned in `unknown` with the Partial
+    /// bit set, ready to be passed on (RFC 4271 §5); unrecognised non-transitive ones are
+    /// dropped.
     pub fn attributes(&self) -> PathAttributes {
-        todo!()
+        let asn_len = if self.four_octet_as { 4 } else { 2 };
+        let mut pa = PathAttributes {
+            origin: self.origin().unwrap_or_default(),
+            as_path: self
+                .value(Slot::AsPath)
+                .and_then(|v| AsPath::decode_value(v, asn_len))
+                .unwrap_or_default(),
+            med: self.med(),
+            local_pref: self.local_pref(),
+            atomic_aggregate: self.value(Slot::AtomicAggregate).is_some(),
+            aggregator: self
+                .value(Slot::Aggregator)
+                .and_then(|v| Aggregator::decode_value(v, asn_len)),
+            communities: self.communities().collect(),
+            ext_communities: self.ext_communities().collect(),
+            large_communities: self.large_communities().collect(),
+            originator_id: self.value(Slot::OriginatorId).and_then(attr::decode_ipv4),
+            cluster_list: self
+                .value(Slot::ClusterList)
+                .and_then(attr::decode_ipv4_list)
+                .unwrap_or_default(),
+            otc: self.value(Slot::Otc).and_then(attr::decode_u32),
+            unknown: Vec::new(),
+        };
+        if !self.four_octet_as {
+            self.merge_as4(&mut pa);
+        }
+        if self.has_other {
+            let mut seen = [0u64; 4];
+            for a in self.raw_attributes() {
+                let code = a.type_code.0;
+                let (w, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
+                let Some(word) = seen.get_mut(w) else {
+                    continue;
+                };
+                let dup = *word & bit != 0;
+                *word |= bit;
+                if dup || Slot::of(code) != Slot::Unknown {
+                    continue;
+                }
+                if a.flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == FLAG_OPTIONAL | FLAG_TRANSITIVE {
+                    pa.unknown.push(RawAttr {
+                        flags: a.flags | FLAG_PARTIAL,
+                        ..a
+                    });
+                }
+            }
+        }
+        pa
     }
 
-    /// `Some(family)` when this UPDATE is an End-of-RIB marker (RFC 4724 §2).
+    /// `Some(family)` when this UPDATE is an End-of-RIB marker (RFC 4724 §2): an empty
+    /// UPDATE for IPv4 unicast, or one holding only an MP_UNREACH_NLRI without NLRI.
     pub fn end_of_rib(&self) -> Option<Family> {
-        todo!()
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        if self.attrs.is_empty() {
+            return Some(Family::IPV4_UNICAST);
+        }
+        let only_unreach = self.present == Slot::MpUnreach.bit() && !self.has_other;
+        let u = &self.mp_unreach;
+        // The single attribute is exactly AFI + SAFI (3 octets of value).
+        if only_unreach && u.present && u.nlri.is_empty() && self.span_len_is(Slot::MpUnreach, 3) {
+            return Some(self.mp_family(u));
+        }
+        None
     }
 
     /// The whole message bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.as_ref()
     }
+
+    /// The underlying buffer.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+
+    /// The Withdrawn Routes field only (IPv4 unicast, RFC 4271 §4.3).
+    pub fn withdrawn_routes(&self) -> NlriIter<'_> {
+        NlriIter::new(self.span(self.withdrawn), false, self.add_path_v4)
+    }
+
+    /// The NLRI field only (IPv4 unicast, RFC 4271 §4.3).
+    pub fn nlri(&self) -> NlriIter<'_> {
+        NlriIter::new(self.span(self.nlri), false, self.add_path_v4)
+    }
+
+    /// The NLRI of MP_REACH_NLRI when its family was negotiated (RFC 4760 §3).
+    pub fn mp_reach_nlri(&self) -> NlriIter<'_> {
+        self.mp_iter(&self.mp_reach)
+    }
+
+    /// The withdrawn routes of MP_UNREACH_NLRI when its family was negotiated (RFC 4760 §4).
+    pub fn mp_unreach_nlri(&self) -> NlriIter<'_> {
+        self.mp_iter(&self.mp_unreach)
+    }
+
+    /// The family of MP_REACH_NLRI, when present (negotiated or not).
+    pub fn mp_reach_family(&self) -> Option<Family> {
+        self.mp_reach
+            .present
+            .then(|| self.mp_family(&self.mp_reach))
+    }
+
+    /// The family of MP_UNREACH_NLRI, when present (negotiated or not).
+    pub fn mp_unreach_family(&self) -> Option<Family> {
+        self.mp_unreach
+            .present
+            .then(|| self.mp_family(&self.mp_unreach))
+    }
+
+    /// ORIGIN, when present and valid.
+    pub fn origin(&self) -> Option<Origin> {
+        Origin::decode_value(self.value(Slot::Origin)?)
+    }
+
+    /// The AS_PATH value octets as received (2- or 4-octet ASNs per the session), when valid.
+    pub fn as_path_bytes(&self) -> Option<&[u8]> {
+        self.value(Slot::AsPath)
+    }
+
+    /// MULTI_EXIT_DISC, when present and valid.
+    pub fn med(&self) -> Option<u32> {
+        attr::decode_u32(self.value(Slot::Med)?)
+    }
+
+    /// LOCAL_PREF, when present and valid (never from eBGP: RFC 7606 §7.5).
+    pub fn local_pref(&self) -> Option<u32> {
+        attr::decode_u32(self.value(Slot::LocalPref)?)
+    }
+
+    /// COMMUNITIES, without allocating (RFC 1997).
+    pub fn communities(&self) -> impl Iterator<Item = Community> + '_ {
+        self.value(Slot::Communities)
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .map(|c| Community(attr::be_u32_chunk(c)))
+    }
+
+    /// EXTENDED_COMMUNITIES, without allocating (RFC 4360).
+    pub fn ext_communities(&self) -> impl Iterator<Item = ExtCommunity> + '_ {
+        self.value(Slot::ExtCommunities)
+            .unwrap_or_default()
+            .chunks_exact(8)
+            .filter_map(|c| <[u8; 8]>::try_from(c).ok().map(ExtCommunity))
+    }
+
+    /// LARGE_COMMUNITY, without allocating (RFC 8092).
+    pub fn large_communities(&self) -> impl Iterator<Item = LargeCommunity> + '_ {
+        self.value(Slot::LargeCommunity)
+            .unwrap_or_default()
+            .chunks_exact(12)
+            .map(|c| {
+                let (g, rest) = c.split_at(4.min(c.len()));
+                let (a, b) = rest.split_at(4.min(rest.len()));
+                LargeCommunity::new(
+                    attr::be_u32_chunk(g),
+                    attr::be_u32_chunk(a),
+                    attr::be_u32_chunk(b),
+                )
+            })
+    }
+
+    /// Every attribute as received, in order, flags included, up to the first framing error
+    /// (RFC 7606 §4). Nothing is validated or skipped.
+    pub fn raw_attributes(&self) -> RawAttrIter<'_> {
+        RawAttrIter {
+            rest: self.span(self.attrs),
+        }
+    }
+
+    /// The owned form of the whole message, for exact round trips (see [`Update`]).
+    pub fn to_owned(&self) -> Update {
+        owned::to_owned(self)
+    }
+
+    // --- private helpers ---
+
+    fn span(&self, s: Span) -> &[u8] {
+        self.buf.as_ref().get(s.range()).unwrap_or_default()
+    }
+
+    fn span_len_is(&self, slot: Slot, len: usize) -> bool {
+        self.slots
+            .get(slot as usize)
+            .is_some_and(|s| s.len() == len)
+    }
+
+    /// The value of a known attribute if present and not skipped.
+    fn value(&self, slot: Slot) -> Option<&[u8]> {
+        if (self.present & !self.skip) & slot.bit() == 0 {
+            return None;
+        }
+        Some(self.span(*self.slots.get(slot as usize)?))
+    }
+
+    fn mp_family(&self, m: &MpInfo) -> Family {
+        Family::new(Afi(m.family.0), Safi(m.family.1))
+    }
+
+    fn mp_iter(&self, m: &MpInfo) -> NlriIter<'_> {
+        if !m.active {
+            return NlriIter::new(&[], false, false);
+        }
+        NlriIter::new(self.span(m.nlri), m.family.0 == Afi::IPV6.0, m.add_path)
+    }
+
+    /// RFC 6793 §4.2.3, applied when the session is not 4-octet capable.
+    fn merge_as4(&self, pa: &mut PathAttributes) {
+        let as4_agg = self
+            .value(Slot::As4Aggregator)
+            .and_then(|v| Aggregator::decode_value(v, 4));
+        let mut use_as4_path = true;
+        if let (Some(agg), Some(as4)) = (pa.aggregator, as4_agg) {
+            if agg.asn != u32::from(crate::iana::AS_TRANS) {
+                // AGGREGATOR from a 4-octet speaker further down: ignore both AS4_* (§4.2.3).
+                use_as4_path = false;
+            } else {
+                pa.aggregator = Some(as4);
+            }
+        }
+        if use_as4_path {
+            if let Some(as4) = self
+                .value(Slot::As4Path)
+                .and_then(|v| AsPath::decode_value(v, 4))
+            {
+                pa.as_path = pa.as_path.merge_as4(&as4);
+            }
+        }
+    }
 }
 
-/// Encodes UPDATEs for one session, splitting at the session's maximum message length.
-#[derive(Debug, Clone, Copy)]
-pub struct UpdateBuilder<'a> {
-    cx: &'a SessionContext,
+impl<B: AsRef<[u8]>> AsRef<[u8]> for UpdateView<B> {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.as_ref()
+    }
 }
 
-impl<'a> UpdateBuilder<'a> {
-    pub fn new(cx: &'a SessionContext) -> Self {
-        UpdateBuilder { cx }
-    }
+/// Iterator over the raw attributes of a view: flags, type and value as received.
+#[derive(Debug, Clone)]
+pub struct RawAttrIter<'a> {
+    rest: &'a [u8],
+}
 
-    /// Appends UPDATEs announcing `nlri` (all of one address family) with `attrs` and
-    /// `next_hop` to `dst`; returns the number of messages written. IPv4 NLRI with an IPv4
-    /// next hop use the NLRI field and NEXT_HOP; everything else uses MP_REACH_NLRI.
-    pub fn announce(
-        &self,
-        attrs: &PathAttributes,
-        next_hop: &NextHop,
-        nlri: &[Nlri],
-        dst: &mut BytesMut,
-    ) -> usize {
-        let _ = (self.cx, attrs, next_hop, nlri, dst);
-        todo!()
-    }
+impl Iterator for RawAttrIter<'_> {
+    type Item = RawAttr;
 
-    /// Appends UPDATEs withdrawing `nlri` (all of one address family); returns the number of
-    /// messages written.
-    pub fn withdraw(&self, nlri: &[Nlri], dst: &mut BytesMut) -> usize {
-        let _ = (nlri, dst);
-        todo!()
+    fn next(&mut self) -> Option<RawAttr> {
+        let (flags, code, value, tail) = check::split_attr(self.rest).or_else(|| {
+            self.rest = &[];
+            None
+        })?;
+        self.rest = tail;
+        Some(RawAttr {
+            flags,
+            type_code: AttrType(code),
+            value: bytes::Bytes::copy_from_slice(value),
+        })
     }
+}
 
-    /// Appends an End-of-RIB marker for `family` (RFC 4724 §2).
-    pub fn end_of_rib(&self, family: Family, dst: &mut BytesMut) {
-        let _ = (family, dst);
-        todo!()
-    }
+/// True for next hops that can never be valid (decision D5): 0.0.0.0/8, 127.0.0.0/8,
+/// 224.0.0.0/4 (multicast) and 255.255.255.255.
+pub fn is_martian_v4(a: Ipv4Addr) -> bool {
+    let [o, ..] = a.octets();
+    o == 0 || o == 127 || a.is_multicast() || a.is_broadcast()
 }

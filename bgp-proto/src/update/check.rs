@@ -1,0 +1,783 @@
+//! The one walk over an UPDATE: structure (RFC 4271 §4.3, §6.3) and the RFC 7606
+//! classification of every attribute, with the project decisions D1-D8 of
+//! `shared/ERROR-HANDLING.md`.
+
+use std::net::Ipv6Addr;
+
+use bytes::Bytes;
+
+use super::nlri::{check_nlri, NlriError};
+use super::{is_martian_v4, MpInfo, UpdateView, MAX_DISCARDED};
+use crate::attr::{FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE};
+use crate::error::HeaderError;
+use crate::iana::{AttrType, ErrorCode, Family, MessageType, Safi, AS_TRANS};
+use crate::session::SessionContext;
+use crate::DecodeError;
+
+/// A byte range inside the message (messages are at most 65535 octets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u16,
+    end: u16,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Span {
+        // Callers pass offsets inside a message whose length fits in u16.
+        Span {
+            start: u16::try_from(start).unwrap_or(u16::MAX),
+            end: u16::try_from(end).unwrap_or(u16::MAX),
+        }
+    }
+
+    pub(crate) fn range(self) -> core::ops::Range<usize> {
+        usize::from(self.start)..usize::from(self.end)
+    }
+
+    pub(crate) fn len(self) -> usize {
+        usize::from(self.end.saturating_sub(self.start))
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Index of a modelled attribute in the view's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Slot {
+    Unknown = 0,
+    Origin,
+    AsPath,
+    NextHop,
+    Med,
+    LocalPref,
+    AtomicAggregate,
+    Aggregator,
+    Communities,
+    OriginatorId,
+    ClusterList,
+    MpReach,
+    MpUnreach,
+    ExtCommunities,
+    As4Path,
+    As4Aggregator,
+    LargeCommunity,
+    Otc,
+}
+
+pub(crate) const NSLOTS: usize = 18;
+
+const O: u8 = FLAG_OPTIONAL;
+const T: u8 = FLAG_TRANSITIVE;
+
+impl Slot {
+    #[inline]
+    pub(crate) fn of(code: u8) -> Slot {
+        match code {
+            1 => Slot::Origin,
+            2 => Slot::AsPath,
+            3 => Slot::NextHop,
+            4 => Slot::Med,
+            5 => Slot::LocalPref,
+            6 => Slot::AtomicAggregate,
+            7 => Slot::Aggregator,
+            8 => Slot::Communities,
+            9 => Slot::OriginatorId,
+            10 => Slot::ClusterList,
+            14 => Slot::MpReach,
+            15 => Slot::MpUnreach,
+            16 => Slot::ExtCommunities,
+            17 => Slot::As4Path,
+            18 => Slot::As4Aggregator,
+            32 => Slot::LargeCommunity,
+            35 => Slot::Otc,
+            _ => Slot::Unknown,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// The Optional and Transitive bits the attribute's definition requires.
+    fn expected_flags(self) -> u8 {
+        match self {
+            // Well-known: RFC 4271 §5.
+            Slot::Origin
+            | Slot::AsPath
+            | Slot::NextHop
+            | Slot::LocalPref
+            | Slot::AtomicAggregate => T,
+            // Optional non-transitive: MED (RFC 4271 §5.1.4), RFC 4456 §7, RFC 4760 §3-4.
+            Slot::Med
+            | Slot::OriginatorId
+            | Slot::ClusterList
+            | Slot::MpReach
+            | Slot::MpUnreach => O,
+            // Optional transitive.
+            _ => O | T,
+        }
+    }
+}
+
+/// Why an attribute was treated-as-withdraw or discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Reason {
+    None = 0,
+    Framing,
+    Flags,
+    UnrecognisedWellKnown,
+    BadOrigin,
+    BadAsPath,
+    AsPathAsZero,
+    AsSet,
+    ConfedOnEbgp,
+    FirstAs,
+    NextHopLen,
+    MartianNextHop,
+    MedLen,
+    LocalPrefLen,
+    LocalPrefEbgp,
+    AtomicAggregateLen,
+    AggregatorLen,
+    AggregatorAsZero,
+    CommunitiesLen,
+    OriginatorIdEbgp,
+    OriginatorIdLen,
+    ClusterListEbgp,
+    ClusterListLen,
+    ExtCommunitiesLen,
+    As4PathFromAs4Peer,
+    BadAs4Path,
+    As4AggregatorFromAs4Peer,
+    BadAs4Aggregator,
+    LargeCommunityLen,
+    OtcLen,
+    Ipv6ExtCommunitiesLen,
+    Duplicate,
+    MpReachNotNegotiated,
+    MpUnreachNotNegotiated,
+    MissingOrigin,
+    MissingAsPath,
+    MissingNextHop,
+    MartianMpNextHop,
+}
+
+impl Reason {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            Reason::None => "accepted",
+            Reason::Framing => "attribute runs past the Total Path Attribute Length (RFC 7606 §4)",
+            Reason::Flags => {
+                "Optional/Transitive flags conflict with the attribute (RFC 7606 §3 c)"
+            }
+            Reason::UnrecognisedWellKnown => "unrecognised well-known attribute (decision D1)",
+            Reason::BadOrigin => "ORIGIN length is not 1 or value above 2 (RFC 7606 §7.1)",
+            Reason::BadAsPath => "malformed AS_PATH segments (RFC 7606 §7.2)",
+            Reason::AsPathAsZero => "AS 0 in AS_PATH (RFC 7607 §2)",
+            Reason::AsSet => "AS_SET or AS_CONFED_SET in AS_PATH (RFC 9774, decision D7)",
+            Reason::ConfedOnEbgp => "confederation segment on an eBGP session (RFC 5065 §5)",
+            Reason::FirstAs => "leftmost AS is not the peer's AS (RFC 4271 §6.3, decision D8)",
+            Reason::NextHopLen => "NEXT_HOP length is not 4 (RFC 7606 §7.3)",
+            Reason::MartianNextHop => "martian NEXT_HOP (decision D5)",
+            Reason::MedLen => "MULTI_EXIT_DISC length is not 4 (RFC 7606 §7.4)",
+            Reason::LocalPrefLen => "LOCAL_PREF length is not 4 (RFC 7606 §7.5)",
+            Reason::LocalPrefEbgp => "LOCAL_PREF from an external peer (RFC 7606 §7.5)",
+            Reason::AtomicAggregateLen => "ATOMIC_AGGREGATE length is not 0 (RFC 7606 §7.6)",
+            Reason::AggregatorLen => "AGGREGATOR length wrong for the AS size (RFC 7606 §7.7)",
+            Reason::AggregatorAsZero => "AS 0 in AGGREGATOR (RFC 7607 §2)",
+            Reason::CommunitiesLen => "COMMUNITIES length 0 or not a multiple of 4 (RFC 7606 §7.8)",
+            Reason::OriginatorIdEbgp => "ORIGINATOR_ID from an external peer (RFC 7606 §7.9)",
+            Reason::OriginatorIdLen => "ORIGINATOR_ID length is not 4 (RFC 7606 §7.9)",
+            Reason::ClusterListEbgp => "CLUSTER_LIST from an external peer (RFC 7606 §7.10)",
+            Reason::ClusterListLen => {
+                "CLUSTER_LIST length 0 or not a multiple of 4 (RFC 7606 §7.10)"
+            }
+            Reason::ExtCommunitiesLen => {
+                "EXTENDED_COMMUNITIES length 0 or not a multiple of 8 (RFC 7606 §7.14)"
+            }
+            Reason::As4PathFromAs4Peer => "AS4_PATH from a 4-octet-AS peer (RFC 6793 §6)",
+            Reason::BadAs4Path => "malformed AS4_PATH or AS 0 in it (RFC 6793 §6, RFC 7607 §2)",
+            Reason::As4AggregatorFromAs4Peer => {
+                "AS4_AGGREGATOR from a 4-octet-AS peer (RFC 6793 §6)"
+            }
+            Reason::BadAs4Aggregator => {
+                "AS4_AGGREGATOR length is not 8 or AS 0 (RFC 6793 §6, RFC 7607 §2)"
+            }
+            Reason::LargeCommunityLen => {
+                "LARGE_COMMUNITY length 0 or not a multiple of 12 (RFC 8092 §6)"
+            }
+            Reason::OtcLen => "OTC length is not 4 (RFC 9234 §5)",
+            Reason::Ipv6ExtCommunitiesLen => {
+                "IPv6 EXTENDED_COMMUNITIES length 0 or not a multiple of 20 (RFC 7606 §7.15)"
+            }
+            Reason::Duplicate => "repeated attribute, first kept (RFC 7606 §3 g)",
+            Reason::MpReachNotNegotiated => {
+                "MP_REACH_NLRI for a family not negotiated or not supported (decision D3)"
+            }
+            Reason::MpUnreachNotNegotiated => {
+                "MP_UNREACH_NLRI for a family not negotiated or not supported (decision D3)"
+            }
+            Reason::MissingOrigin => "missing ORIGIN (RFC 7606 §3 d)",
+            Reason::MissingAsPath => "missing AS_PATH (RFC 7606 §3 d)",
+            Reason::MissingNextHop => "missing NEXT_HOP with NLRI field (RFC 7606 §3 d)",
+            Reason::MartianMpNextHop => "martian MP_REACH_NLRI next hop (decision D5)",
+        }
+    }
+}
+
+/// Splits one attribute off the front of `b`: (flags, type, value, rest), or `None` when the
+/// header or the value does not fit (RFC 7606 §4).
+#[inline]
+pub(crate) fn split_attr(b: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
+    let (&[flags, code], rest) = b.split_first_chunk::<2>()?;
+    let (len, rest) = if flags & FLAG_EXTENDED_LENGTH != 0 {
+        let (l, r) = rest.split_first_chunk::<2>()?;
+        (usize::from(u16::from_be_bytes(*l)), r)
+    } else {
+        let (l, r) = rest.split_first()?;
+        (usize::from(*l), r)
+    };
+    let (value, rest) = rest.split_at_checked(len)?;
+    Some((flags, code, value, rest))
+}
+
+fn reset(subcode: u8, reason: &'static str) -> DecodeError {
+    DecodeError::reset(ErrorCode::UPDATE_MESSAGE, subcode, Bytes::new(), reason)
+}
+
+fn reset_attr(data: &[u8], reason: &'static str) -> DecodeError {
+    DecodeError::reset(
+        ErrorCode::UPDATE_MESSAGE,
+        9,
+        Bytes::copy_from_slice(data),
+        reason,
+    )
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(usize::from(u16::from_be_bytes([*s.first()?, *s.get(1)?])))
+}
+
+/// Families whose NLRI this codec parses: IPv4/IPv6 unicast and multicast.
+fn supported(f: Family) -> bool {
+    (f.afi.0 == 1 || f.afi.0 == 2) && (f.safi == Safi::UNICAST || f.safi == Safi::MULTICAST)
+}
+
+struct Walk {
+    taw: (u8, Reason),
+    discarded: [(u8, Reason); MAX_DISCARDED],
+    n_discarded: u8,
+    skip: u32,
+}
+
+impl Walk {
+    #[inline]
+    fn taw(&mut self, code: u8, slot: Slot, r: Reason) {
+        if self.taw.1 == Reason::None {
+            self.taw = (code, r);
+        }
+        self.skip |= slot.bit();
+    }
+
+    #[inline]
+    fn discard(&mut self, code: u8, slot: Slot, r: Reason) {
+        if let Some(d) = self.discarded.get_mut(usize::from(self.n_discarded)) {
+            *d = (code, r);
+            self.n_discarded += 1;
+        }
+        self.skip |= slot.bit();
+    }
+}
+
+pub(crate) fn check<B: AsRef<[u8]>>(
+    buf: B,
+    cx: &SessionContext,
+) -> Result<UpdateView<B>, DecodeError> {
+    let b = buf.as_ref();
+    let len = b.len();
+    // Header (RFC 4271 §4.1, §6.1). Framing normally checked this already.
+    let Some(marker) = b.get(..16) else {
+        return Err(HeaderError::BadLength(u16::try_from(len).unwrap_or(u16::MAX)).into());
+    };
+    if marker.iter().any(|&m| m != 0xff) {
+        return Err(HeaderError::ConnectionNotSynchronized.into());
+    }
+    let field = be16(b, 16).unwrap_or(0);
+    if field != len || !(23..=cx.max_message_len()).contains(&len) {
+        return Err(HeaderError::BadLength(u16::try_from(field).unwrap_or(u16::MAX)).into());
+    }
+    let ty = b.get(18).copied().unwrap_or(0);
+    if ty != MessageType::UPDATE.0 {
+        return Err(HeaderError::BadType(ty).into());
+    }
+
+    // RFC 7606 §3 b: the two length fields must fit the message.
+    let wd_len = be16(b, 19).unwrap_or(0);
+    let wd_end = 21 + wd_len;
+    let attr_len = match be16(b, wd_end) {
+        Some(l) if wd_end + 2 <= len => l,
+        _ => {
+            return Err(reset(
+                1,
+                "Withdrawn Routes Length overruns the message (RFC 7606 §3 b)",
+            ))
+        }
+    };
+    let attrs_start = wd_end + 2;
+    let attrs_end = attrs_start + attr_len;
+    if attrs_end > len {
+        return Err(reset(
+            1,
+            "Total Path Attribute Length overruns the message (RFC 7606 §3 b)",
+        ));
+    }
+    let add_path_v4 = cx.add_path_rx(Family::IPV4_UNICAST);
+    let wd = b.get(21..wd_end).unwrap_or_default();
+    let nl = b.get(attrs_end..).unwrap_or_default();
+    // RFC 7606 §3 i, §5.3: withdrawn routes and NLRI field -> 3/10.
+    for field in [wd, nl] {
+        match check_nlri(field, 32, add_path_v4) {
+            Ok(_) => {}
+            Err(NlriError::TooLong) => {
+                return Err(reset(10, "prefix length above 32 (RFC 7606 §5.3)"));
+            }
+            Err(NlriError::Overrun) => {
+                return Err(reset(10, "prefix overruns the field (RFC 7606 §5.3)"));
+            }
+        }
+    }
+    let has_nlri_field = !nl.is_empty();
+
+    let mut v = UpdateView {
+        withdrawn: Span::new(21, wd_end),
+        attrs: Span::new(attrs_start, attrs_end),
+        nlri: Span::new(attrs_end, len),
+        slots: [Span::default(); NSLOTS],
+        present: 0,
+        skip: 0,
+        mp_reach: MpInfo::default(),
+        mp_unreach: MpInfo::default(),
+        has_other: false,
+        taw: (0, Reason::None),
+        discarded: [(0, Reason::None); MAX_DISCARDED],
+        n_discarded: 0,
+        four_octet_as: cx.four_octet_as,
+        add_path_v4,
+        buf: (),
+    };
+    let mut w = Walk {
+        taw: (0, Reason::None),
+        discarded: v.discarded,
+        n_discarded: 0,
+        skip: 0,
+    };
+    let mut seen_unknown = [0u64; 4];
+    let mut framing_error = false;
+
+    let mut pos = attrs_start;
+    let mut rest = b.get(attrs_start..attrs_end).unwrap_or_default();
+    while !rest.is_empty() {
+        let Some((flags, code, value, tail)) = split_attr(rest) else {
+            // RFC 7606 §4: treat-as-withdraw and find NLRI from Total Path Attribute Length;
+            // a truncated MP_* attribute cannot be parsed (§3 j, §5.3): 3/9 (D2).
+            let code = rest.get(1).copied().unwrap_or(0);
+            if code == AttrType::MP_REACH_NLRI.0 || code == AttrType::MP_UNREACH_NLRI.0 {
+                return Err(reset_attr(
+                    rest,
+                    "MP attribute overruns the path attributes (RFC 7606 §5.3)",
+                ));
+            }
+            w.taw(code, Slot::Unknown, Reason::Framing);
+            framing_error = true;
+            break;
+        };
+        let hdr_len = rest.len() - tail.len() - value.len();
+        let whole = rest.get(..rest.len() - tail.len()).unwrap_or_default();
+        let vstart = pos + hdr_len;
+        pos += whole.len();
+        rest = tail;
+
+        let slot = Slot::of(code);
+        if slot == Slot::Unknown {
+            v.has_other = true;
+            let (wi, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
+            if let Some(word) = seen_unknown.get_mut(wi) {
+                if *word & bit != 0 {
+                    w.discard(code, Slot::Unknown, Reason::Duplicate);
+                    continue;
+                }
+                *word |= bit;
+            }
+            if flags & FLAG_OPTIONAL == 0 {
+                w.taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
+            } else if code == AttrType::IPV6_EXTENDED_COMMUNITIES.0
+                && (value.is_empty() || value.len() % 20 != 0)
+            {
+                w.taw(code, Slot::Unknown, Reason::Ipv6ExtCommunitiesLen);
+            }
+            continue;
+        }
+        if v.present & slot.bit() != 0 {
+            // RFC 7606 §3 g.
+            if slot == Slot::MpReach || slot == Slot::MpUnreach {
+                return Err(reset(
+                    1,
+                    "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice (RFC 7606 §3 g)",
+                ));
+            }
+            v.has_other = true;
+            w.discard(code, Slot::Unknown, Reason::Duplicate);
+            continue;
+        }
+        v.present |= slot.bit();
+        if let Some(s) = v.slots.get_mut(slot as usize) {
+            *s = Span::new(vstart, vstart + value.len());
+        }
+        if flags & (O | T) != slot.expected_flags() {
+            if slot == Slot::MpReach || slot == Slot::MpUnreach {
+                return Err(reset_attr(
+                    whole,
+                    "MP attribute flags are not optional non-transitive (RFC 7606 §5.3)",
+                ));
+            }
+            if !cx.ibgp
+                && matches!(
+                    slot,
+                    Slot::LocalPref | Slot::OriginatorId | Slot::ClusterList
+                )
+            {
+                // Discarded from eBGP whatever its content (RFC 7606 §7.5, §7.9, §7.10).
+                w.discard(code, slot, ebgp_reason(slot));
+                continue;
+            }
+            w.taw(code, slot, Reason::Flags);
+            continue;
+        }
+        let vl = value.len();
+        match slot {
+            Slot::Origin => {
+                if vl != 1 || value.first().is_some_and(|&o| o > 2) {
+                    w.taw(code, slot, Reason::BadOrigin);
+                }
+            }
+            Slot::AsPath => {
+                let asn_len = if cx.four_octet_as { 4 } else { 2 };
+                if let Err(r) = check_as_path(value, asn_len, cx) {
+                    w.taw(code, slot, r);
+                }
+            }
+            Slot::NextHop => {
+                if vl != 4 {
+                    w.taw(code, slot, Reason::NextHopLen);
+                } else if has_nlri_field {
+                    let a = crate::attr::decode_ipv4(value);
+                    if a.is_some_and(is_martian_v4) {
+                        w.taw(code, slot, Reason::MartianNextHop);
+                    }
+                }
+            }
+            Slot::Med => {
+                if vl != 4 {
+                    w.taw(code, slot, Reason::MedLen);
+                }
+            }
+            Slot::LocalPref | Slot::OriginatorId | Slot::ClusterList if !cx.ibgp => {
+                w.discard(code, slot, ebgp_reason(slot));
+            }
+            Slot::LocalPref => {
+                if vl != 4 {
+                    w.taw(code, slot, Reason::LocalPrefLen);
+                }
+            }
+            Slot::OriginatorId => {
+                if vl != 4 {
+                    w.taw(code, slot, Reason::OriginatorIdLen);
+                }
+            }
+            Slot::ClusterList => {
+                if vl == 0 || vl % 4 != 0 {
+                    w.taw(code, slot, Reason::ClusterListLen);
+                }
+            }
+            Slot::AtomicAggregate => {
+                if vl != 0 {
+                    w.discard(code, slot, Reason::AtomicAggregateLen);
+                }
+            }
+            Slot::Aggregator => {
+                let want = if cx.four_octet_as { 8 } else { 6 };
+                if vl != want {
+                    w.discard(code, slot, Reason::AggregatorLen);
+                } else if value.iter().take(want - 4).all(|&x| x == 0) {
+                    w.discard(code, slot, Reason::AggregatorAsZero);
+                }
+            }
+            Slot::Communities => {
+                if vl == 0 || vl % 4 != 0 {
+                    w.taw(code, slot, Reason::CommunitiesLen);
+                }
+            }
+            Slot::ExtCommunities => {
+                if vl == 0 || vl % 8 != 0 {
+                    w.taw(code, slot, Reason::ExtCommunitiesLen);
+                }
+            }
+            Slot::LargeCommunity => {
+                if vl == 0 || vl % 12 != 0 {
+                    w.taw(code, slot, Reason::LargeCommunityLen);
+                }
+            }
+            Slot::Otc => {
+                if vl != 4 {
+                    w.taw(code, slot, Reason::OtcLen);
+                }
+            }
+            Slot::As4Path => {
+                if cx.four_octet_as {
+                    w.discard(code, slot, Reason::As4PathFromAs4Peer);
+                } else if !as4_path_ok(value) {
+                    w.discard(code, slot, Reason::BadAs4Path);
+                }
+            }
+            Slot::As4Aggregator => {
+                if cx.four_octet_as {
+                    w.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
+                } else if vl != 8 || value.iter().take(4).all(|&x| x == 0) {
+                    w.discard(code, slot, Reason::BadAs4Aggregator);
+                }
+            }
+            Slot::MpReach => {
+                let m = check_mp(value, whole, vstart, true, cx)?;
+                if !m.active {
+                    w.discard(code, slot, Reason::MpReachNotNegotiated);
+                } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
+                    w.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
+                }
+                v.mp_reach = m;
+            }
+            Slot::MpUnreach => {
+                let m = check_mp(value, whole, vstart, false, cx)?;
+                if !m.active {
+                    w.discard(code, slot, Reason::MpUnreachNotNegotiated);
+                }
+                v.mp_unreach = m;
+            }
+            Slot::Unknown => {}
+        }
+    }
+
+    // RFC 7606 §3 d with RFC 4760 §3: mandatory attributes when there is something to
+    // announce; NEXT_HOP only with the NLRI field.
+    let reachable = has_nlri_field || (v.mp_reach.present && !v.mp_reach.nlri.is_empty());
+    if reachable && !framing_error {
+        if v.present & Slot::Origin.bit() == 0 {
+            w.taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
+        }
+        if v.present & Slot::AsPath.bit() == 0 {
+            w.taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
+        }
+        if has_nlri_field && v.present & Slot::NextHop.bit() == 0 {
+            w.taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
+        }
+    }
+    // RFC 7606 §5.2: treat-as-withdraw without reachable NLRI would do nothing: reset.
+    if w.taw.1 != Reason::None && !reachable {
+        return Err(reset(
+            1,
+            "attribute error needing treat-as-withdraw in an UPDATE without NLRI (RFC 7606 §5.2)",
+        ));
+    }
+
+    Ok(UpdateView {
+        buf,
+        withdrawn: v.withdrawn,
+        attrs: v.attrs,
+        nlri: v.nlri,
+        slots: v.slots,
+        present: v.present,
+        skip: w.skip,
+        mp_reach: v.mp_reach,
+        mp_unreach: v.mp_unreach,
+        has_other: v.has_other,
+        taw: w.taw,
+        discarded: w.discarded,
+        n_discarded: w.n_discarded,
+        four_octet_as: v.four_octet_as,
+        add_path_v4: v.add_path_v4,
+    })
+}
+
+fn ebgp_reason(slot: Slot) -> Reason {
+    match slot {
+        Slot::LocalPref => Reason::LocalPrefEbgp,
+        Slot::OriginatorId => Reason::OriginatorIdEbgp,
+        _ => Reason::ClusterListEbgp,
+    }
+}
+
+/// AS_PATH checks (RFC 7606 §7.2, RFC 7607, RFC 5065, decisions D7 and D8), one pass.
+#[inline]
+fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Reason> {
+    let mut rest = v;
+    let mut first = true;
+    let mut found = Ok(());
+    while let [t, n, tail @ ..] = rest {
+        let n = usize::from(*n);
+        if n == 0 || !(1..=4).contains(t) {
+            return Err(Reason::BadAsPath);
+        }
+        let Some((asns, tail)) = tail.split_at_checked(n * asn_len) else {
+            return Err(Reason::BadAsPath);
+        };
+        let zero = if asn_len == 4 {
+            asns.chunks_exact(4).any(|c| c == [0, 0, 0, 0])
+        } else {
+            asns.chunks_exact(2).any(|c| c == [0, 0])
+        };
+        if zero && found.is_ok() {
+            found = Err(Reason::AsPathAsZero);
+        }
+        if *t >= 3 && !cx.ibgp && found.is_ok() {
+            found = Err(Reason::ConfedOnEbgp);
+        }
+        if (*t == 1 || *t == 4) && !cx.allow_as_set && found.is_ok() {
+            found = Err(Reason::AsSet);
+        }
+        if first && cx.enforce_first_as && !cx.ibgp && found.is_ok() {
+            let leftmost = if asn_len == 4 {
+                crate::attr::be_u32_chunk(asns)
+            } else {
+                u32::from(crate::attr::be_u16_chunk(asns))
+            };
+            let peer_ok = leftmost == cx.peer_asn
+                || (asn_len == 2 && cx.peer_asn > 0xffff && leftmost == u32::from(AS_TRANS));
+            if *t != 2 || !peer_ok {
+                found = Err(Reason::FirstAs);
+            }
+        }
+        first = false;
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(Reason::BadAsPath);
+    }
+    if first && cx.enforce_first_as && !cx.ibgp {
+        // Empty AS_PATH from an external peer.
+        return Err(Reason::FirstAs);
+    }
+    found
+}
+
+/// AS4_PATH (RFC 6793 §6): well-formed 4-octet segments, no AS 0 (RFC 7607 §2).
+fn as4_path_ok(v: &[u8]) -> bool {
+    let mut rest = v;
+    while let [t, n, tail @ ..] = rest {
+        let n = usize::from(*n);
+        if n == 0 || !(1..=4).contains(t) {
+            return false;
+        }
+        let Some((asns, tail)) = tail.split_at_checked(n * 4) else {
+            return false;
+        };
+        if asns.chunks_exact(4).any(|c| c == [0, 0, 0, 0]) {
+            return false;
+        }
+        rest = tail;
+    }
+    rest.is_empty() && !v.is_empty()
+}
+
+fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
+    match nh {
+        Some(&[a, b, c, d]) => is_martian_v4([a, b, c, d].into()),
+        Some(v) if v.len() >= 16 => match v.first_chunk::<16>() {
+            Some(g) => {
+                let g = Ipv6Addr::from(*g);
+                g.is_unspecified() || g.is_loopback() || g.is_multicast()
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// MP_REACH_NLRI (RFC 4760 §3) or MP_UNREACH_NLRI (§4): every malformation is a session reset
+/// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
+fn check_mp(
+    value: &[u8],
+    whole: &[u8],
+    vstart: usize,
+    reach: bool,
+    cx: &SessionContext,
+) -> Result<MpInfo, DecodeError> {
+    let min = if reach { 5 } else { 3 };
+    let (Some(&[a0, a1, safi]), true) = (value.first_chunk::<3>(), value.len() >= min) else {
+        return Err(reset_attr(
+            whole,
+            if reach {
+                "MP_REACH_NLRI shorter than 5 octets (RFC 7606 §5.3)"
+            } else {
+                "MP_UNREACH_NLRI shorter than 3 octets (RFC 7606 §5.3)"
+            },
+        ));
+    };
+    let afi = u16::from_be_bytes([a0, a1]);
+    let family = Family::new(afi.into(), safi.into());
+    let mut m = MpInfo {
+        present: true,
+        family: (afi, safi),
+        ..MpInfo::default()
+    };
+    if !cx.families.contains(family) || !supported(family) {
+        // Decision D3: ignored, session kept.
+        return Ok(m);
+    }
+    let mut nlri_start = 3;
+    if reach {
+        let nh_len = usize::from(value.get(3).copied().unwrap_or(0));
+        let ok_len = match afi {
+            1 => {
+                nh_len == 4
+                    || ((nh_len == 16 || nh_len == 32) && cx.extended_next_hop.contains(family))
+            }
+            _ => nh_len == 16 || nh_len == 32,
+        };
+        if !ok_len {
+            return Err(reset_attr(
+                whole,
+                "MP_REACH_NLRI next-hop length does not fit the AFI (RFC 7606 §7.11)",
+            ));
+        }
+        // AFI, SAFI, length, next hop, reserved octet.
+        nlri_start = 4 + nh_len + 1;
+        if nlri_start > value.len() {
+            return Err(reset_attr(
+                whole,
+                "MP_REACH_NLRI next hop overruns the attribute (RFC 7606 §5.3)",
+            ));
+        }
+        m.next_hop = Span::new(vstart + 4, vstart + 4 + nh_len);
+    }
+    let nlri = value.get(nlri_start..).unwrap_or_default();
+    let max_bits = if afi == 1 { 32 } else { 128 };
+    m.add_path = cx.add_path_rx(family);
+    if let Err(e) = check_nlri(nlri, max_bits, m.add_path) {
+        return Err(reset_attr(
+            whole,
+            match e {
+                NlriError::TooLong => "MP prefix length too long for the AFI (RFC 7606 §5.3)",
+                NlriError::Overrun => "MP prefix overruns the attribute (RFC 7606 §5.3)",
+            },
+        ));
+    }
+    m.nlri = Span::new(vstart + nlri_start, vstart + value.len());
+    m.active = true;
+    Ok(m)
+}
