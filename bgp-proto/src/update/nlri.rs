@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn iter_clears_trailing_bits() {
-        let v: Vec<Nlri> = NlriIter::new(&[23, 10, 0, 1, 0], false, false).collect();
+        let v: Vec<Nlri> = NlriIter::new(&[23, 10, 0, 1], false, false).collect();
         assert_eq!(v, [Nlri::new("10.0.0.0/23".parse().unwrap())]);
     }
 }
