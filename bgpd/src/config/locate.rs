@@ -1,0 +1,200 @@
+//! Maps key paths to line/column and byte offsets to key paths, using toml_edit's span-keeping
+//! parse of the same text.
+//!
+//! Why not `toml::Spanned<T>` on every raw field: validation needs the location of values that
+//! are absent (a default that conflicts, a missing key: point at the table) and of keys inside
+//! arrays of tables, and serde's own errors carry a span but no key path. One span-preserving
+//! tree answers all three from the path the validator already builds.
+
+use std::fmt;
+use std::ops::Range;
+
+use toml_edit::{ImDocument, Item, Table, Value};
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A key path such as `peers[0].hold_time`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> FieldPath {
+        FieldPath(Vec::new())
+    }
+
+    pub fn key(&self, k: &str) -> FieldPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_owned()));
+        p
+    }
+
+    pub fn index(&self, i: usize) -> FieldPath {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if n == 0 => f.write_str(k)?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct Locator<'a> {
+    text: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+}
+
+#[derive(Clone, Copy)]
+enum Node<'d> {
+    Item(&'d Item),
+    Table(&'d Table),
+    Value(&'d Value),
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str) -> Locator<'a> {
+        Locator {
+            text,
+            doc: ImDocument::parse(text).ok(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+
+    /// Line and column of the value at `path`, or of the deepest part of it that exists
+    /// (e.g. the `[[peers]]` header when the key is missing); 1:1 when nothing does.
+    pub fn locate(&self, path: &FieldPath) -> (usize, usize) {
+        self.line_col(self.span_of(path).map_or(0, |r| r.start))
+    }
+
+    fn span_of(&self, path: &FieldPath) -> Option<Range<usize>> {
+        let doc = self.doc.as_ref()?;
+        let mut node = Node::Table(doc.as_table());
+        let mut best = None;
+        for seg in &path.0 {
+            let next = match (node, seg) {
+                (Node::Table(t), Seg::Key(k)) => t
+                    .get_key_value(k)
+                    .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
+                (Node::Item(Item::Table(t)), Seg::Key(k)) => t
+                    .get_key_value(k)
+                    .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
+                (Node::Item(Item::Value(Value::InlineTable(t))), Seg::Key(k))
+                | (Node::Value(Value::InlineTable(t)), Seg::Key(k)) => t
+                    .get_key_value(k)
+                    .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
+                (Node::Item(Item::ArrayOfTables(a)), Seg::Index(i)) => {
+                    a.get(*i).map(|t| (Node::Table(t), t.span()))
+                }
+                (Node::Item(Item::Value(Value::Array(a))), Seg::Index(i))
+                | (Node::Value(Value::Array(a)), Seg::Index(i)) => {
+                    a.get(*i).map(|v| (Node::Value(v), v.span()))
+                }
+                _ => None,
+            };
+            match next {
+                Some((n, span)) => {
+                    node = n;
+                    if span.is_some() {
+                        best = span;
+                    }
+                }
+                None => break,
+            }
+        }
+        best
+    }
+
+    /// The key path of the innermost key or value whose span holds `offset` (for serde
+    /// errors, which carry a span but no path).
+    pub fn path_at(&self, offset: usize) -> FieldPath {
+        let mut path = FieldPath::root();
+        if let Some(doc) = &self.doc {
+            find_in_table(doc.as_table(), offset, &mut path);
+        }
+        path
+    }
+}
+
+fn contains(span: Option<Range<usize>>, offset: usize) -> bool {
+    span.is_some_and(|r| r.contains(&offset) || (r.is_empty() && r.start == offset))
+}
+
+fn find_in_table(t: &Table, offset: usize, path: &mut FieldPath) -> bool {
+    for (k, item) in t.iter() {
+        path.0.push(Seg::Key(k.to_owned()));
+        let key_span = t.key(k).and_then(|key| key.span());
+        if find_in_item(item, offset, path) || contains(key_span, offset) {
+            return true;
+        }
+        path.0.pop();
+    }
+    false
+}
+
+fn find_in_item(item: &Item, offset: usize, path: &mut FieldPath) -> bool {
+    match item {
+        Item::Table(t) => find_in_table(t, offset, path) || contains(t.span(), offset),
+        Item::ArrayOfTables(a) => {
+            for (i, t) in a.iter().enumerate() {
+                path.0.push(Seg::Index(i));
+                if find_in_table(t, offset, path) || contains(t.span(), offset) {
+                    return true;
+                }
+                path.0.pop();
+            }
+            false
+        }
+        Item::Value(v) => find_in_value(v, offset, path),
+        Item::None => false,
+    }
+}
+
+fn find_in_value(v: &Value, offset: usize, path: &mut FieldPath) -> bool {
+    match v {
+        Value::Array(a) => {
+            for (i, e) in a.iter().enumerate() {
+                path.0.push(Seg::Index(i));
+                if find_in_value(e, offset, path) {
+                    return true;
+                }
+                path.0.pop();
+            }
+            contains(v.span(), offset)
+        }
+        Value::InlineTable(t) => {
+            for (k, e) in t.iter() {
+                path.0.push(Seg::Key(k.to_owned()));
+                let key_span = t.key(k).and_then(|key| key.span());
+                if find_in_value(e, offset, path) || contains(key_span, offset) {
+                    return true;
+                }
+                path.0.pop();
+            }
+            contains(v.span(), offset)
+        }
+        _ => contains(v.span(), offset),
+    }
+}

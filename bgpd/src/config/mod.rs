@@ -1,0 +1,368 @@
+//! bgpd configuration: the TOML file (see `docs/configuration.md`) parsed into validated types.
+//!
+//! "Parse, don't validate": [`Config::load`] reads the file, deserialises it into serde
+//! structs with `deny_unknown_fields` (`raw.rs`), then converts every value into the types
+//! below (`validate.rs`), filling in defaults. Once a [`Config`] exists, every value in it is
+//! usable as is: hold times are 0 or at least 3 s, ASNs are not 0 or AS_TRANS, service `peers`
+//! name configured peers, and so on. A reload builds a whole new `Config` and applies it
+//! completely or not at all (see [`crate::diff`]).
+//!
+//! Every error and warning is a [`Diagnostic`] naming the file, line, column and key path, e.g.
+//! `bgpd.toml:14:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271
+//! §4.2), got 2`.
+
+mod locate;
+mod raw;
+mod render;
+mod validate;
+mod values;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bgp_proto::{Community, Family, LargeCommunity};
+use ipnet::IpNet;
+
+pub use values::{parse_community, parse_large_community};
+
+/// Default `global.listen`: every IPv4 and IPv6 address, port 179.
+pub const DEFAULT_LISTEN: [&str; 2] = ["0.0.0.0:179", "[::]:179"];
+/// Default `global.control_socket`.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/bgpd/bgpd.sock";
+/// Default hold time (RFC 4271 §10 suggests 90 seconds).
+pub const DEFAULT_HOLD_TIME: u16 = 90;
+/// Default ConnectRetryTime. RFC 4271 §10 suggests 120 s; a service announcer wants its
+/// sessions back quickly, and the FSM adds jitter.
+pub const DEFAULT_CONNECT_RETRY: Duration = Duration::from_secs(5);
+/// Default graceful restart time (RFC 4724 §4.1: at most 4095 s).
+pub const DEFAULT_RESTART_TIME: Duration = Duration::from_secs(120);
+/// BGP port (RFC 4271 §8.2.1).
+pub const BGP_PORT: u16 = 179;
+
+/// A validated bgpd configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub global: Global,
+    /// Peers in file order; names are unique.
+    pub peers: Vec<Peer>,
+    /// Services in file order; names are unique.
+    pub services: Vec<Service>,
+    /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
+    /// them, the daemon logs them on start and reload.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `[global]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// Our AS (4-octet allowed, RFC 6793).
+    pub asn: Asn,
+    /// BGP Identifier (RFC 4271 §4.2; non-zero, RFC 6286 §2.1).
+    pub router_id: Ipv4Addr,
+    /// Sockets to accept inbound sessions on; empty = never accept.
+    pub listen: Vec<SocketAddr>,
+    /// Peers inherit these three unless they set their own.
+    pub hold_time: HoldTime,
+    pub keepalive: Duration,
+    pub connect_retry: Duration,
+    /// Unix socket of the control API (issue 6).
+    pub control_socket: PathBuf,
+    /// Prometheus endpoint; `None` = no metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// RFC 8326 graceful shutdown on SIGTERM: announce with GRACEFUL_SHUTDOWN, wait this long,
+    /// then withdraw and close. `None` = close at once.
+    pub drain_time: Option<Duration>,
+}
+
+/// One `[[peers]]` entry with every default resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Unique; defaults to the address.
+    pub name: String,
+    pub address: IpAddr,
+    pub asn: Asn,
+    /// Same AS as `global.asn` (RFC 4271 §1.1 "internal peer").
+    pub ibgp: bool,
+    pub port: u16,
+    /// Never connect out; wait for the peer to connect to a `listen` socket.
+    pub passive: bool,
+    /// Source address to bind before connecting; same family as `address`.
+    pub local_address: Option<IpAddr>,
+    pub hold_time: HoldTime,
+    pub keepalive: Duration,
+    pub connect_retry: Duration,
+    /// TCP MD5 signature key (RFC 2385), at most 80 octets (TCP_MD5SIG_MAXKEYLEN).
+    pub password: Option<String>,
+    pub ttl: Ttl,
+    /// Families offered in the OPEN (RFC 4760 §8), in a stable order.
+    pub families: Vec<Family>,
+    /// Offer ADD-PATH send and receive for every family (RFC 7911).
+    pub add_path: bool,
+    /// Received-prefix limit; beyond it the session ends with Cease 6/1 (RFC 4486 §4).
+    /// `None` = unlimited.
+    pub max_prefixes: Option<u32>,
+    /// `None` = graceful restart capability not offered (RFC 4724).
+    pub graceful_restart: Option<GracefulRestart>,
+    /// DelayOpenTime (RFC 4271 §8.1.1, optional session attribute); `None` = off.
+    pub delay_open: Option<Duration>,
+    /// Treat-as-withdraw eBGP routes whose first AS is not the peer's (RFC 4271 §6.3).
+    pub enforce_first_as: bool,
+    /// Shutdown Communication sent when this peer is stopped (RFC 9003, at most 255 octets).
+    pub shutdown_message: Option<String>,
+    /// Next hop that "self" means for IPv4 routes when the session is IPv6.
+    pub ipv4_nexthop: Option<Ipv4Addr>,
+    /// Next hop that "self" means for IPv6 routes when the session is IPv4.
+    pub ipv6_nexthop: Option<Ipv6Addr>,
+}
+
+/// An AS number (RFC 6793: 4 octets). Never 0 and never AS_TRANS (23456) for a speaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Asn(pub u32);
+
+/// A hold time that RFC 4271 §4.2 allows: 0 (no keepalives) or 3..=65535 seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HoldTime(u16);
+
+/// IP TTL handling for the session's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ttl {
+    /// Operating system default: 1 for eBGP is what routers expect, so the daemon sends with
+    /// TTL 1 on eBGP and 64 on iBGP sessions.
+    Default,
+    /// `ebgp_multihop = N`: send with TTL N.
+    Multihop(u8),
+    /// `ttl_security = true`: GTSM (RFC 5082 §3), send with TTL 255 and drop anything that
+    /// arrives with a TTL below 255.
+    Security,
+}
+
+/// Graceful restart capability parameters (RFC 4724 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GracefulRestart {
+    /// At most 4095 s (12-bit field).
+    pub restart_time: Duration,
+}
+
+/// One `[[services]]` entry: a prefix announced to a set of peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Unique; defaults to the prefix.
+    pub name: String,
+    pub prefix: IpNet,
+    /// Non-empty. Without ADD-PATH only the first is announced.
+    pub nexthops: Vec<NextHopSpec>,
+    pub communities: Vec<Community>,
+    pub large_communities: Vec<LargeCommunity>,
+    pub med: Option<u32>,
+    /// Sent to iBGP peers only (RFC 4271 §5.1.5).
+    pub local_pref: Option<u32>,
+    /// Extra copies of our AS prepended on eBGP sessions.
+    pub as_path_prepend: u8,
+    pub peers: PeerSelection,
+    pub health: Option<HealthCheck>,
+}
+
+/// A configured next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NextHopSpec {
+    /// `"self"`: the session's local address, or the peer's `ipv4_nexthop`/`ipv6_nexthop`
+    /// when the route's family differs from the session's.
+    Local,
+    Addr(IpAddr),
+}
+
+/// Which peers a service is announced to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerSelection {
+    All,
+    /// Names of configured peers (checked).
+    Only(Vec<String>),
+}
+
+/// `[services.health]`: announce the service only while the check passes (issue 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub probe: Probe,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes before a failing service is announced again.
+    pub rise: u32,
+    /// Consecutive failures before an announced service is withdrawn or demoted.
+    pub fall: u32,
+    pub on_fail: OnFail,
+    /// While this file exists the service is withdrawn, whatever the check says.
+    pub disable_file: Option<PathBuf>,
+}
+
+/// What a health check does. In `target` and `command`, `{nexthop}` is replaced by each
+/// explicit next hop so every node is checked on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// TCP connect to `host:port`.
+    Tcp { target: String },
+    /// HTTP GET; success is a 2xx status, or exactly `expect_status`.
+    Http {
+        target: String,
+        expect_status: Option<u16>,
+    },
+    /// Run a program (no shell); success is exit status 0.
+    Exec { command: Vec<String> },
+}
+
+/// What a failing health check does to the service's routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnFail {
+    Withdraw,
+    /// Keep announcing, with these changes applied while failing.
+    Demote {
+        med: Option<u32>,
+        communities: Vec<Community>,
+        as_path_prepend: u8,
+    },
+}
+
+/// A configuration error or warning, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Diagnostic {
+    /// The path as given by the user.
+    pub file: String,
+    /// 1-based line and column (in characters) of the offending value; when the key is
+    /// absent, of the table that should hold it.
+    pub line: usize,
+    pub column: usize,
+    /// Key path, e.g. `peers[0].hold_time`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {message}")]
+    Read { file: String, message: String },
+    /// One or more errors, in file order; `Display` prints one per line.
+    #[error("{}", display_lines(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl Config {
+    /// Reads and validates the file at `path`. Errors name `path` as given.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Validates `text`; `file` is only used in diagnostics.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        validate::parse(text, file)
+    }
+
+    /// The effective configuration as TOML, every default written out (`bgpd check`).
+    pub fn to_toml(&self) -> String {
+        render::to_toml(self)
+    }
+
+    pub fn peer(&self, name: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.name == name)
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The services announced to `peer`, in file order.
+    pub fn services_for<'a>(&'a self, peer: &'a Peer) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services
+            .iter()
+            .filter(move |s| s.applies_to(&peer.name))
+    }
+}
+
+impl Peer {
+    /// Where to connect.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+}
+
+impl Service {
+    pub fn applies_to(&self, peer_name: &str) -> bool {
+        match &self.peers {
+            PeerSelection::All => true,
+            PeerSelection::Only(names) => names.iter().any(|n| n == peer_name),
+        }
+    }
+
+    /// The unicast family of the prefix.
+    pub fn family(&self) -> Family {
+        family_of(self.prefix.addr())
+    }
+}
+
+impl HoldTime {
+    /// `None` for 1 and 2, which RFC 4271 §4.2 forbids.
+    pub const fn new(secs: u16) -> Option<HoldTime> {
+        if secs == 1 || secs == 2 {
+            None
+        } else {
+            Some(HoldTime(secs))
+        }
+    }
+
+    pub const fn secs(self) -> u16 {
+        self.0
+    }
+
+    pub const fn as_duration(self) -> Duration {
+        Duration::from_secs(self.0 as u64)
+    }
+}
+
+impl fmt::Display for Asn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for NextHopSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NextHopSpec::Local => f.write_str("self"),
+            NextHopSpec::Addr(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+fn display_lines(d: &[Diagnostic]) -> String {
+    d.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(crate) fn family_of(addr: IpAddr) -> Family {
+    match addr {
+        IpAddr::V4(_) => Family::IPV4_UNICAST,
+        IpAddr::V6(_) => Family::IPV6_UNICAST,
+    }
+}
+
+#[cfg(test)]
+mod tests;

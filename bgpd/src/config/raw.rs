@@ -1,0 +1,131 @@
+//! The TOML file as written: serde structs with `deny_unknown_fields`, every key optional
+//! where a default exists. Nothing here is checked beyond its TOML type; `validate.rs` turns
+//! these into the types in `mod.rs` and reports errors by key path.
+
+use core::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub global: Option<RawGlobal>,
+    #[serde(default)]
+    pub peers: Vec<RawPeer>,
+    #[serde(default)]
+    pub services: Vec<RawService>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGlobal {
+    pub asn: Option<IntOrStr>,
+    pub router_id: Option<String>,
+    pub listen: Option<Vec<String>>,
+    pub hold_time: Option<IntOrStr>,
+    pub keepalive: Option<IntOrStr>,
+    pub connect_retry: Option<IntOrStr>,
+    pub control_socket: Option<String>,
+    pub metrics_listen: Option<String>,
+    pub drain_time: Option<IntOrStr>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPeer {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub asn: Option<IntOrStr>,
+    pub port: Option<i64>,
+    pub passive: Option<bool>,
+    pub local_address: Option<String>,
+    pub hold_time: Option<IntOrStr>,
+    pub keepalive: Option<IntOrStr>,
+    pub connect_retry: Option<IntOrStr>,
+    pub password: Option<String>,
+    pub ebgp_multihop: Option<i64>,
+    pub ttl_security: Option<bool>,
+    pub families: Option<Vec<String>>,
+    pub add_path: Option<bool>,
+    pub max_prefixes: Option<i64>,
+    pub graceful_restart: Option<bool>,
+    pub restart_time: Option<IntOrStr>,
+    pub delay_open: Option<IntOrStr>,
+    pub enforce_first_as: Option<bool>,
+    pub shutdown_message: Option<String>,
+    pub ipv4_nexthop: Option<String>,
+    pub ipv6_nexthop: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawService {
+    pub name: Option<String>,
+    pub prefix: Option<String>,
+    pub nexthops: Option<Vec<String>>,
+    pub communities: Option<Vec<String>>,
+    pub large_communities: Option<Vec<String>>,
+    pub med: Option<i64>,
+    pub local_pref: Option<i64>,
+    pub as_path_prepend: Option<i64>,
+    pub peers: Option<Vec<String>>,
+    pub health: Option<RawHealth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub target: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub expect_status: Option<i64>,
+    pub interval: Option<IntOrStr>,
+    pub timeout: Option<IntOrStr>,
+    pub rise: Option<i64>,
+    pub fall: Option<i64>,
+    pub on_fail: Option<String>,
+    pub demote: Option<RawDemote>,
+    pub disable_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDemote {
+    pub med: Option<i64>,
+    pub communities: Option<Vec<String>>,
+    pub as_path_prepend: Option<i64>,
+}
+
+/// A value written either as an integer or as a string: durations (`90` or `"1500ms"`) and
+/// AS numbers (`4200000001` or asdot `"64086.59905"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IntOrStr {
+    Int(i64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for IntOrStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IntOrStr, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IntOrStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrStr, E> {
+                Ok(IntOrStr::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrStr, E> {
+                i64::try_from(v)
+                    .map(IntOrStr::Int)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrStr, E> {
+                Ok(IntOrStr::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

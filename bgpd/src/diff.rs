@@ -1,0 +1,1 @@
+//! Reload: what changes between two validated configurations.

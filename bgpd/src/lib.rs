@@ -1,0 +1,27 @@
+//! `bgpd`: a BGP speaker that announces service addresses (/32, /128) to routers.
+//!
+//! This crate is the only one in the workspace that touches the world: TOML files, sockets,
+//! signals, the tracing subscriber (installed by the `bgpd` binary only). The protocol lives
+//! in `bgp-proto` (codec) and `bgp-fsm` (session state machine).
+//!
+//! - [`config`]: the configuration file, parsed into validated types ([`config::Config::load`]).
+//! - [`diff`]: what a reload changes ([`diff::ConfigDiff::between`]).
+//! - [`decode`]: BGP messages (hex, raw, MRT, pcap) to JSON lines, for `bgpd decode`.
+
+// `deny`, not `forbid`: transport.rs needs `setsockopt` for TCP_MD5SIG and IP_MINTTL,
+// which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod decode;
+pub mod diff;
+
+/// Log output format of the daemon (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines on stderr.
+    #[default]
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+}
