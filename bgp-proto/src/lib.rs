@@ -7,6 +7,7 @@
 
 pub mod attr;
 pub mod capability;
+pub mod capture;
 #[cfg(feature = "codec")]
 pub mod codec;
 pub mod error;

@@ -44,16 +44,27 @@ impl Message {
 /// [`frame_len`] delimited it).
 ///
 /// The header is checked again against `cx.max_message_len()`, so `decode` is safe on
-/// arbitrary input too; a `msg` whose length differs from its length field is 1/2. An
+/// arbitrary input too; a `msg` whose length differs from its length field is 1/2 (but a
+/// NOTIFICATION with a bad length is [`DecodeError::BadNotification`]: it must not be
+/// answered, RFC 4271 §6.4). An
 /// UPDATE is checked by [`UpdateView::new_checked`]; its RFC 7606 verdict is on the view.
 pub fn decode(msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
     let declared = msg
         .get(16..18)
         .and_then(|s| s.first_chunk::<2>())
         .map_or(0, |b| u16::from_be_bytes(*b));
-    match frame_len(&msg, cx.max_message_len()) {
-        Ok(Some(len)) if len == msg.len() => {}
-        Ok(_) => return Err(HeaderError::BadLength(declared).into()),
+    let is_notification = msg.get(18) == Some(&MessageType::NOTIFICATION.0);
+    let header = match frame_len(&msg, cx.max_message_len()) {
+        Ok(Some(len)) if len == msg.len() => Ok(()),
+        Ok(_) => Err(HeaderError::BadLength(declared)),
+        Err(e) => Err(e),
+    };
+    match header {
+        Ok(()) => {}
+        // A NOTIFICATION is never answered with a NOTIFICATION (RFC 4271 §6.4).
+        Err(HeaderError::BadLength(_)) if is_notification => {
+            return Err(DecodeError::BadNotification("bad NOTIFICATION length"))
+        }
         Err(e) => return Err(e.into()),
     }
     let kind = MessageType(msg.get(18).copied().unwrap_or(0));

@@ -41,7 +41,8 @@ impl Open {
     ///
     /// - version other than 4: 2/1 with Data `00 04`, the largest version we support
     ///   (RFC 4271 §6.2);
-    /// - an Optional Parameter type other than Capabilities: 2/4 (RFC 4271 §6.2);
+    /// - an Optional Parameter type other than Capabilities: 2/4 with the parameter as Data
+    ///   (RFC 4271 §6.2; BIRD does the same);
     /// - parameter lengths that do not add up, or a capability whose length does not fit
     ///   its format: 2/0 (RFC 5492 §3 leaves the subcode open; BIRD sends 2/0);
     /// - two 4-octet AS capabilities with different values: 2/2 (project decision D11).
@@ -93,6 +94,7 @@ impl Open {
         let mut capabilities = Vec::new();
         let mut p = Reader::new(params);
         while !p.is_empty() {
+            let param_start = p.rest();
             let kind = p
                 .u8()
                 .ok_or_else(|| unspecific("truncated optional parameter"))?;
@@ -108,7 +110,12 @@ impl Open {
                 return Err(DecodeError::reset(
                     ErrorCode::OPEN_MESSAGE,
                     subcode::UNSUPPORTED_OPTIONAL_PARAMETER,
-                    Bytes::new(),
+                    // The whole parameter (type, length, value) as Data, as BIRD sends.
+                    Bytes::copy_from_slice(
+                        param_start
+                            .get(..param_start.len().saturating_sub(p.len()))
+                            .unwrap_or_default(),
+                    ),
                     "unsupported optional parameter",
                 ));
             }
