@@ -91,3 +91,6 @@ pub use bgp_proto::{
     Capability, CapabilityCode, Family, GracefulRestart, HeaderError, LlgrFamily, NextHop, Nlri,
     Notification, PathAttributes, Role, SessionContext,
 };
+
+#[cfg(test)]
+mod tests;

@@ -656,6 +656,8 @@ impl Session {
             // --- OpenConfirm ---------------------------------------------------------
             (S::OpenConfirm | S::Established, I::Start { .. }) => {}
             (S::OpenConfirm | S::Established, I::TcpFails) => {
+                // The connection is already gone: nothing to close.
+                self.conn = Conn::None;
                 let reason = "connection closed by peer without NOTIFICATION".to_string();
                 self.teardown(
                     now,
