@@ -147,6 +147,11 @@ impl BirdConfig {
             if n.passive {
                 let _ = writeln!(s, "  passive on;");
             }
+            if ibgp {
+                // BIRD treats iBGP as multihop by default; our peers share the LAN, and next hops
+                // are resolved directly on it (no IGP would resolve them recursively).
+                let _ = writeln!(s, "  direct;");
+            }
             for (family, on) in [("ipv4", n.ipv4), ("ipv6", n.ipv6)] {
                 if !on {
                     continue;
@@ -155,10 +160,6 @@ impl BirdConfig {
                 let _ = write!(s, "  {family} {{ import all; export {export};");
                 if n.add_path_rx {
                     let _ = write!(s, " add paths rx;");
-                }
-                if ibgp {
-                    // Next hops are on the shared LAN; no IGP resolves them recursively.
-                    let _ = write!(s, " gateway direct;");
                 }
                 let _ = writeln!(s, " }};");
             }

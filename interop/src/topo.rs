@@ -192,6 +192,8 @@ impl Topology {
         let child = Command::new("ip")
             .args(["netns", "exec", &node.ns, program])
             .args(args)
+            // Plain log lines (tracing-subscriber honours NO_COLOR), so tests can grep them.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
