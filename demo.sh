@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README demo. On a fresh Debian 12 machine, as root: installs what is missing (frr, bird2,
+# iproute2, Rust), builds bgpd, runs FRR and three bgpd nodes in throwaway network namespaces,
+# prints FRR's ECMP route for the service and the bgpd logs, then tears everything down.
+set -euo pipefail
+cd "$(dirname "$0")"
+./test.sh --install-only
+export PATH="$HOME/.cargo/bin:$PATH"
+exec cargo run --quiet -p interop --bin demo
