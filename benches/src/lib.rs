@@ -18,6 +18,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
+pub mod floor;
 pub mod ours;
 
 /// All messages of one input, back to back in one buffer (header included in each).

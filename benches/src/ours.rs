@@ -117,3 +117,58 @@ fn next_hop_bits(nh: &bgp_proto::NextHop) -> u64 {
         }
     }
 }
+
+/// Decodes one UPDATE through the view's zero-copy accessors only: checked view, every
+/// withdrawn and announced prefix, ORIGIN, AS_PATH (via `AsPath::decode_value` on
+/// `as_path_bytes()`, the only public AS_PATH decoder), MED, LOCAL_PREF, COMMUNITIES,
+/// EXTENDED_COMMUNITIES, LARGE_COMMUNITY and the next hops. The view has no accessor for
+/// AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST, OTC or ATOMIC_AGGREGATE (only `attributes()`),
+/// so those are not read here: this row is not a full decode.
+#[inline]
+pub fn decode_one_view(m: &[u8], cx: &SessionContext, d: &mut Digest) -> Result<(), DecodeError> {
+    let v = UpdateView::new_checked(m, cx)?;
+    d.messages += 1;
+    for n in v.withdrawn() {
+        d.withdrawn += 1;
+        d.prefix_len_sum += u64::from(n.prefix.prefix_len());
+        d.touch(addr_bits(&n.prefix));
+    }
+    for n in v.announced() {
+        d.announced += 1;
+        d.prefix_len_sum += u64::from(n.prefix.prefix_len());
+        d.touch(addr_bits(&n.prefix));
+    }
+    d.touch(v.origin().map_or(9, |o| o as u64));
+    let asn_len = if cx.four_octet_as { 4 } else { 2 };
+    if let Some(p) = v
+        .as_path_bytes()
+        .and_then(|b| bgp_proto::AsPath::decode_value(b, asn_len))
+    {
+        for s in &p.segments {
+            d.as_path_asns += s.asns.len() as u64;
+            for &asn in &s.asns {
+                d.touch(u64::from(asn));
+            }
+        }
+    }
+    d.touch(u64::from(v.med().unwrap_or(0)));
+    d.touch(u64::from(v.local_pref().unwrap_or(0)));
+    for c in v.communities() {
+        d.communities += 1;
+        d.touch(u64::from(c.0));
+    }
+    for c in v.large_communities() {
+        d.large_communities += 1;
+        d.touch(u64::from(c.global) ^ u64::from(c.local1) ^ u64::from(c.local2));
+    }
+    for c in v.ext_communities() {
+        d.ext_communities += 1;
+        d.touch(u64::from_be_bytes(c.0));
+    }
+    for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+        if let Some(nh) = v.next_hop(f) {
+            d.touch(next_hop_bits(&nh));
+        }
+    }
+    Ok(())
+}
