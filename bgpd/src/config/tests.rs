@@ -1,1 +1,405 @@
+//! Unit tests: defaults, inheritance, warnings. Error messages with line and column are
+//! pinned in `bgpd/tests/config.rs`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp_proto::{Community, Family, LargeCommunity};
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[global]
+asn = 64512
+router_id = "10.255.0.2"
+
+[[peers]]
+address = "10.255.0.1"
+asn = 64500
+
+[[services]]
+prefix = "192.0.2.10/32"
+"#;
+
+fn parse(text: &str) -> Config {
+    match Config::parse(text, "bgpd.toml") {
+        Ok(c) => c,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::parse(text, "bgpd.toml") {
+        Ok(_) => panic!("expected errors"),
+        Err(ConfigError::Invalid(d)) => d.iter().map(ToString::to_string).collect(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+fn warnings(c: &Config) -> Vec<String> {
+    c.warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.field, w.message))
+        .collect()
+}
+
+#[test]
+fn minimal_file_gets_every_default() {
+    let c = parse(MINIMAL);
+    let g = &c.global;
+    assert_eq!(g.asn, Asn(64512));
+    assert_eq!(g.router_id, Ipv4Addr::new(10, 255, 0, 2));
+    let listen: Vec<SocketAddr> = vec!["0.0.0.0:179".parse().unwrap(), "[::]:179".parse().unwrap()];
+    assert_eq!(g.listen, listen);
+    assert_eq!(g.hold_time.secs(), 90);
+    assert_eq!(g.keepalive, Duration::from_secs(30));
+    assert_eq!(g.connect_retry, Duration::from_secs(5));
+    assert_eq!(g.control_socket, PathBuf::from("/run/bgpd/bgpd.sock"));
+    assert_eq!(g.metrics_listen, None);
+    assert_eq!(g.drain_time, None);
+
+    let p = &c.peers[0];
+    assert_eq!(p.name, "10.255.0.1");
+    assert_eq!(p.address, IpAddr::V4(Ipv4Addr::new(10, 255, 0, 1)));
+    assert!(!p.ibgp);
+    assert_eq!(p.port, 179);
+    assert!(!p.passive);
+    assert_eq!(p.local_address, None);
+    assert_eq!(p.hold_time.secs(), 90);
+    assert_eq!(p.keepalive, Duration::from_secs(30));
+    assert_eq!(p.connect_retry, Duration::from_secs(5));
+    assert_eq!(p.password, None);
+    assert_eq!(p.ttl, Ttl::Default);
+    assert_eq!(p.families, [Family::IPV4_UNICAST]);
+    assert!(!p.add_path);
+    assert_eq!(p.max_prefixes, None);
+    assert_eq!(
+        p.graceful_restart,
+        Some(GracefulRestart {
+            restart_time: Duration::from_secs(120)
+        })
+    );
+    assert_eq!(p.delay_open, None);
+    assert!(p.enforce_first_as);
+    assert_eq!(p.shutdown_message, None);
+
+    let s = &c.services[0];
+    assert_eq!(s.name, "192.0.2.10/32");
+    assert_eq!(s.nexthops, [NextHopSpec::Local]);
+    assert_eq!(s.peers, PeerSelection::All);
+    assert!(s.communities.is_empty() && s.large_communities.is_empty());
+    assert_eq!((s.med, s.local_pref, s.as_path_prepend), (None, None, 0));
+    assert_eq!(s.health, None);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn issue_example_parses() {
+    let c = parse(
+        r#"
+[global]
+asn = 64512
+router_id = "10.255.0.2"
+listen = ["0.0.0.0:179", "[::]:179"]
+hold_time = 90
+keepalive = 30
+connect_retry = 5
+control_socket = "/run/bgpd/bgpd.sock"
+
+[[peers]]
+name = "tor-a"
+address = "10.255.0.1"
+asn = 64500
+port = 179
+passive = false
+local_address = "10.255.0.2"
+hold_time = 9
+password = "secret"
+ebgp_multihop = 2
+families = ["ipv4-unicast", "ipv6-unicast"]
+add_path = true
+max_prefixes = 1000
+graceful_restart = true
+
+[[services]]
+name = "web"
+prefix = "192.0.2.10/32"
+nexthops = ["self"]
+communities = ["64512:100", "no-export"]
+large_communities = ["64512:1:100"]
+med = 10
+local_pref = 200
+as_path_prepend = 2
+peers = ["tor-a"]
+"#,
+    );
+    let p = &c.peers[0];
+    assert_eq!(p.hold_time.secs(), 9);
+    assert_eq!(
+        p.keepalive,
+        Duration::from_secs(3),
+        "a third of the peer's own hold time"
+    );
+    assert_eq!(p.ttl, Ttl::Multihop(2));
+    assert_eq!(p.password.as_deref(), Some("secret"));
+    assert_eq!(p.families, [Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    assert_eq!(p.max_prefixes, Some(1000));
+    let s = &c.services[0];
+    assert_eq!(
+        s.communities,
+        [Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
+    );
+    assert_eq!(
+        s.large_communities,
+        [LargeCommunity {
+            global: 64512,
+            local1: 1,
+            local2: 100
+        }]
+    );
+    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()]));
+    assert_eq!(s.as_path_prepend, 2);
+    // local_pref without an iBGP peer is the one warning.
+    assert_eq!(
+        warnings(&c),
+        ["services[0].local_pref: LOCAL_PREF is only sent to iBGP peers (RFC 4271 §5.1.5) and this service has none"]
+    );
+}
+
+#[test]
+fn effective_config_round_trips() {
+    let c = parse(MINIMAL);
+    let text = c.to_toml();
+    assert!(text.contains("keepalive = 30"), "{text}");
+    assert!(text.contains("families = [\"ipv4-unicast\"]"), "{text}");
+    let again = parse(&text);
+    assert_eq!(again, c);
+}
+
+#[test]
+fn effective_config_hides_password() {
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\npassword = \"hunter2\""));
+    let text = c.to_toml();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("password = \"********\""), "{text}");
+}
+
+#[test]
+fn keepalive_inheritance() {
+    // Global keepalive set explicitly; peer sets only its hold time: a third of that.
+    let c = parse(
+        &MINIMAL
+            .replace(
+                "router_id = \"10.255.0.2\"",
+                "router_id = \"10.255.0.2\"\nhold_time = 30\nkeepalive = 5",
+            )
+            .replace("asn = 64500", "asn = 64500\nhold_time = 6"),
+    );
+    assert_eq!(c.global.keepalive, Duration::from_secs(5));
+    assert_eq!(c.peers[0].hold_time.secs(), 6);
+    assert_eq!(c.peers[0].keepalive, Duration::from_secs(2));
+    // Peer sets nothing: both inherited from global.
+    let c = parse(&MINIMAL.replace(
+        "router_id = \"10.255.0.2\"",
+        "router_id = \"10.255.0.2\"\nhold_time = 30\nkeepalive = 5",
+    ));
+    assert_eq!(
+        (c.peers[0].hold_time.secs(), c.peers[0].keepalive),
+        (30, Duration::from_secs(5))
+    );
+    // Hold time 0: no keepalives.
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nhold_time = 0"));
+    assert_eq!(
+        (c.peers[0].hold_time.secs(), c.peers[0].keepalive),
+        (0, Duration::ZERO)
+    );
+}
+
+#[test]
+fn duration_strings() {
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = \"3m\"\nconnect_retry = \"1500ms\"",
+    ));
+    assert_eq!(c.peers[0].hold_time.secs(), 180);
+    assert_eq!(c.peers[0].keepalive, Duration::from_secs(60));
+    assert_eq!(c.peers[0].connect_retry, Duration::from_millis(1500));
+    assert!(c.to_toml().contains("connect_retry = \"1500ms\""));
+}
+
+#[test]
+fn families_follow_services() {
+    let c = parse(
+        r#"
+[global]
+asn = 64512
+router_id = "10.255.0.2"
+[[peers]]
+name = "v4"
+address = "10.255.0.1"
+asn = 64512
+ipv6_nexthop = "2001:db8::2"
+[[peers]]
+name = "v6"
+address = "2001:db8::1"
+asn = 64500
+ipv4_nexthop = "10.0.0.2"
+[[services]]
+prefix = "2001:db8:f::1/128"
+[[services]]
+prefix = "192.0.2.1"
+peers = ["v6"]
+"#,
+    );
+    assert!(c.peers[0].ibgp);
+    assert_eq!(
+        c.peers[0].families,
+        [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+    );
+    assert_eq!(
+        c.peers[1].families,
+        [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+    );
+    assert_eq!(
+        c.services[1].prefix.to_string(),
+        "192.0.2.1/32",
+        "bare address is a host route"
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn warning_self_nexthop_without_other_family_address() {
+    let c = parse(&format!(
+        "{MINIMAL}\n[[services]]\nname = \"v6\"\nprefix = \"2001:db8::10/128\"\n"
+    ));
+    assert_eq!(
+        warnings(&c),
+        ["services[1].nexthops: next hop \"self\" has no IPv6 address on the IPv4 session with 10.255.0.1: set ipv6_nexthop on the peer, or the route is not sent there"]
+    );
+    // No `nexthops` key: the warning points at the `[[services]]` header.
+    assert_eq!((c.warnings[0].line, c.warnings[0].column), (13, 1));
+}
+
+#[test]
+fn warning_several_nexthops_without_add_path() {
+    let c = parse(&MINIMAL.replace(
+        "prefix = \"192.0.2.10/32\"",
+        "prefix = \"192.0.2.10/32\"\nnexthops = [\"10.0.0.1\", \"10.0.0.2\"]",
+    ));
+    assert_eq!(
+        warnings(&c),
+        ["services[0].nexthops: only the first next hop (10.0.0.1) is announced to 10.255.0.1 (add_path is off; RFC 7911 is needed for one path per next hop)"]
+    );
+    let c = parse(
+        &MINIMAL
+            .replace(
+                "prefix = \"192.0.2.10/32\"",
+                "prefix = \"192.0.2.10/32\"\nnexthops = [\"10.0.0.1\", \"10.0.0.2\"]",
+            )
+            .replace("asn = 64500", "asn = 64500\nadd_path = true"),
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn warning_family_not_enabled() {
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nfamilies = [\"ipv6-unicast\"]"));
+    assert_eq!(warnings(&c), ["services[0].prefix: not announced to 10.255.0.1: ipv4-unicast is not in the peer's families"]);
+}
+
+#[test]
+fn warning_local_pref_with_ibgp_peer_is_silent() {
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64512").replace(
+        "prefix = \"192.0.2.10/32\"",
+        "prefix = \"192.0.2.10/32\"\nlocal_pref = 200",
+    ));
+    assert!(c.peers[0].ibgp);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn health_check_defaults_and_demote() {
+    let c = parse(&format!(
+        "{MINIMAL}[services.health]\ntype = \"tcp\"\ntarget = \"{{nexthop}}:80\"\non_fail = \"demote\"\n\
+         [services.health.demote]\nmed = 1000\ncommunities = [\"graceful-shutdown\"]\n"
+    ));
+    let h = c.services[0].health.as_ref().unwrap();
+    assert_eq!(
+        h.probe,
+        Probe::Tcp {
+            target: "{nexthop}:80".into()
+        }
+    );
+    assert_eq!(
+        (h.interval, h.timeout),
+        (Duration::from_secs(5), Duration::from_secs(2))
+    );
+    assert_eq!((h.rise, h.fall), (3, 3));
+    assert_eq!(
+        h.on_fail,
+        OnFail::Demote {
+            med: Some(1000),
+            communities: vec![Community(0xFFFF_0000)],
+            as_path_prepend: 0
+        }
+    );
+    assert_eq!(parse(&c.to_toml()), c);
+}
+
+#[test]
+fn optional_peer_keys() {
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = \"64086.59905\"\npassive = true\nttl_security = true\ndelay_open = 5\nenforce_first_as = false\n\
+         shutdown_message = \"maintenance\"\ngraceful_restart = false\nlocal_address = \"10.255.0.2\"",
+    ));
+    let p = &c.peers[0];
+    assert_eq!(p.asn, Asn(64086 << 16 | 59905));
+    assert!(p.passive);
+    assert_eq!(p.ttl, Ttl::Security);
+    assert_eq!(p.delay_open, Some(Duration::from_secs(5)));
+    assert!(!p.enforce_first_as);
+    assert_eq!(p.shutdown_message.as_deref(), Some("maintenance"));
+    assert_eq!(p.graceful_restart, None);
+    assert_eq!(parse(&c.to_toml()), c);
+}
+
+#[test]
+fn global_optional_keys() {
+    let c = parse(&MINIMAL.replace(
+        "router_id = \"10.255.0.2\"",
+        "router_id = \"10.255.0.2\"\nmetrics_listen = \"127.0.0.1:9179\"\ndrain_time = \"30s\"\nlisten = [\"10.255.0.2\", \"[::1]:1179\"]",
+    ));
+    assert_eq!(
+        c.global.metrics_listen,
+        Some("127.0.0.1:9179".parse().unwrap())
+    );
+    assert_eq!(c.global.drain_time, Some(Duration::from_secs(30)));
+    assert_eq!(
+        c.global.listen,
+        [
+            "10.255.0.2:179".parse::<SocketAddr>().unwrap(),
+            "[::1]:1179".parse().unwrap()
+        ]
+    );
+}
+
+#[test]
+fn several_errors_are_reported_in_file_order() {
+    let e = errors(
+        &MINIMAL
+            .replace("asn = 64500", "asn = 0\nport = 0")
+            .replace("prefix = \"192.0.2.10/32\"", "prefix = \"x\""),
+    );
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("bgpd.toml:8:7: peers[0].asn: AS 0 is reserved"),
+        "{e:?}"
+    );
+    assert!(e[1].starts_with("bgpd.toml:9:8: peers[0].port: "), "{e:?}");
+    assert!(
+        e[2].starts_with("bgpd.toml:12:10: services[0].prefix: "),
+        "{e:?}"
+    );
+}

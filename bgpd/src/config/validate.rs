@@ -30,13 +30,18 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         Err(e) => {
             let offset = e.span().map_or(0, |r| r.start);
             let (line, column) = loc.line_col(offset);
-            let field = loc.path_at(offset).to_string();
+            let field = match loc.path_at(offset) {
+                p if p.0.is_empty() => key_on_line(text, line),
+                p => p.to_string(),
+            };
+            // toml's messages can span lines ("invalid string\nexpected ..."): keep one line.
+            let message = e.message().trim().lines().collect::<Vec<_>>().join("; ");
             return Err(ConfigError::Invalid(vec![Diagnostic {
                 file: file.to_owned(),
                 line,
                 column,
                 field,
-                message: e.message().trim().to_owned(),
+                message,
             }]));
         }
     };
@@ -1038,6 +1043,23 @@ impl Validator<'_> {
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RISE_FALL: u32 = 3;
+
+/// For a syntax error, where no tree exists to look the path up in: the bare key that
+/// starts `line`, if any.
+fn key_on_line(text: &str, line: usize) -> String {
+    let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    match l.split_once('=') {
+        Some((k, _))
+            if !k.trim().is_empty()
+                && k.trim()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
+        {
+            k.trim().to_owned()
+        }
+        _ => String::new(),
+    }
+}
 
 fn nonzero(d: Duration) -> Result<Duration, String> {
     if d.is_zero() {
