@@ -39,8 +39,8 @@ pub enum Capability {
     /// BGP Role, code 9 (RFC 9234 §4.1), one octet.
     Role(Role),
     /// FQDN / hostname, code 73 (draft-walton-bgp-hostname-capability §3, as FRR sends it):
-    /// hostname length (1), hostname, domain length (1), domain. Invalid UTF-8 is replaced
-    /// by U+FFFD on decode.
+    /// hostname length (1), hostname, domain length (1), domain. Each octet of invalid UTF-8
+    /// is replaced by `?` on decode, so the value re-encodes to the same length.
     Fqdn { hostname: String, domain: String },
     /// Any other capability, value kept raw (RFC 5492 §4: unknown capabilities are
     /// ignored, not rejected).
@@ -253,8 +253,8 @@ impl Capability {
                 let dlen = r.u8().ok_or("FQDN capability has no domain length")?;
                 let domain = r.take(usize::from(dlen)).ok_or("FQDN domain overruns")?;
                 Capability::Fqdn {
-                    hostname: String::from_utf8_lossy(host).into_owned(),
-                    domain: String::from_utf8_lossy(domain).into_owned(),
+                    hostname: lossy_ascii(host),
+                    domain: lossy_ascii(domain),
                 }
             }
             code => {
@@ -363,6 +363,17 @@ impl Capability {
         dst.put_u8(u8::try_from(v.len()).unwrap_or(u8::MAX));
         dst.put_slice(&v);
     }
+}
+
+/// UTF-8 text with every octet of an invalid sequence replaced by `?` (one octet for one
+/// octet, unlike U+FFFD).
+fn lossy_ascii(v: &[u8]) -> String {
+    let mut s = String::with_capacity(v.len());
+    for chunk in v.utf8_chunks() {
+        s.push_str(chunk.valid());
+        s.extend(chunk.invalid().iter().map(|_| '?'));
+    }
+    s
 }
 
 /// The longest prefix of `s` that is at most `max` octets and ends at a char boundary.

@@ -413,7 +413,7 @@ fn every_capability_both_directions() {
         // Inside a whole OPEN, both directions.
         let msg = open_with_caps(bytes);
         let open = Open::decode(&msg).unwrap();
-        assert_eq!(open.capabilities, [cap.clone()], "{name}: in OPEN");
+        assert_eq!(open.capabilities, std::slice::from_ref(&cap), "{name}: in OPEN");
         assert_eq!(encoded(|b| open.encode(b)), msg, "{name}: OPEN encode");
     }
 }
@@ -588,7 +588,9 @@ fn header(len: u16, kind: u8) -> Vec<u8> {
 fn header_errors() {
     let mut bad_marker = KEEPALIVE.to_vec();
     bad_marker[7] = 0xfe;
-    let cases: &[(&str, Vec<u8>, usize, u8, u8, Vec<u8>)] = &[
+    // (name, header octets, max length, code, subcode, Data)
+    type Case = (&'static str, Vec<u8>, usize, u8, u8, Vec<u8>);
+    let cases: &[Case] = &[
         ("marker", bad_marker, 4096, 1, 1, vec![]),
         ("length 18", header(18, 4), 4096, 1, 2, vec![0x00, 0x12]),
         ("length 0", header(0, 2), 4096, 1, 2, vec![0x00, 0x00]),
