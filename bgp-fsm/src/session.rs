@@ -815,6 +815,9 @@ impl Session {
             Ok(Message::Notification(n)) => Input::Notification(Some(n)),
             Ok(Message::Keepalive) => Input::Keepalive,
             Ok(Message::RouteRefresh(rr)) => Input::RouteRefresh(rr),
+            // RFC 4271 §6.4 and ERROR-HANDLING 1.6: a NOTIFICATION that cannot be decoded
+            // (short, bad length) is logged and the connection closed, never answered.
+            Err(_) if kind == MessageType::NOTIFICATION => Input::Notification(None),
             Err(DecodeError::BadNotification(_)) => Input::Notification(None),
             Err(DecodeError::Header(h)) => Input::HeaderErr(h.notification()),
             Err(e) => {

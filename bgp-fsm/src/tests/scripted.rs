@@ -1182,7 +1182,10 @@ fn established_treat_as_withdraw_removes_the_earlier_route() {
     let mut s = established();
     let cx = s.context();
     let good = route("203.0.113.0/24", [10, 0, 0, 2], PEER_AS);
-    s.handle(at(3), Event::Message(update_bytes(&cx, &[good.clone()])));
+    s.handle(
+        at(3),
+        Event::Message(update_bytes(&cx, std::slice::from_ref(&good))),
+    );
     assert!(s.adj_rib_in().contains(&good.nlri));
     // D8: first AS is not the peer's: treat-as-withdraw.
     let bad = route("203.0.113.0/24", [10, 0, 0, 2], 65099);
@@ -1205,7 +1208,10 @@ fn established_martian_next_hop_is_treated_as_withdraw() {
     let cx = s.context();
     for nh in [[127, 0, 0, 1], [10, 0, 0, 1], [224, 0, 0, 5]] {
         let r = route("203.0.113.0/24", nh, PEER_AS);
-        let actions = s.handle(at(3), Event::Message(update_bytes(&cx, &[r.clone()])));
+        let actions = s.handle(
+            at(3),
+            Event::Message(update_bytes(&cx, std::slice::from_ref(&r))),
+        );
         let Action::Received(ev) = &actions[1] else {
             panic!()
         };
@@ -1253,7 +1259,10 @@ fn established_enhanced_refresh_removes_routes_not_readvertised() {
         at(4),
         Event::Message(rr_bytes(Family::IPV4_UNICAST, RouteRefresh::BORR)),
     );
-    s.handle(at(4), Event::Message(update_bytes(&cx, &[a.clone()])));
+    s.handle(
+        at(4),
+        Event::Message(update_bytes(&cx, std::slice::from_ref(&a))),
+    );
     let actions = s.handle(
         at(5),
         Event::Message(rr_bytes(Family::IPV4_UNICAST, RouteRefresh::EORR)),
@@ -1456,4 +1465,19 @@ fn same_seed_same_actions_different_seed_different_jitter() {
     };
     assert_eq!(run(42), run(42));
     assert_ne!(run(42), run(43));
+}
+
+#[test]
+fn established_short_notification_closes_without_answering() {
+    let mut s = established();
+    // 19 + 1 octets, type NOTIFICATION: too short to hold a code and subcode.
+    let mut v = vec![0xff; 16];
+    v.extend_from_slice(&[0, 20, 3, 6]);
+    let actions = s.handle(at(3), Event::Message(Bytes::from(v)));
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Send(_))),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::Close));
+    assert_eq!(s.state(), State::Idle);
 }
