@@ -887,6 +887,46 @@ fn bench_corpus(corpus: &Corpus, cx: &mut Cx, iters: usize) -> Vec<Row> {
         .collect()
 }
 
+/// Where our decode time goes: the same corpus decoded up to each stage (on-CPU medians).
+fn breakdown(corpus: &Corpus, cx: &Cx, iters: usize) {
+    let msgs: Vec<&[u8]> = corpus.slices().collect();
+    let bytes = corpus.total_bytes() as f64;
+    println!();
+    println!(
+        "bgp-proto cost by stage on {} (each stage includes the previous; median on-CPU):",
+        corpus.name
+    );
+    println!();
+    println!("| stage | ns/msg | MB/s on-CPU | ns/msg added |");
+    println!("|---|---:|---:|---:|");
+    let mut prev = 0.0;
+    for stage in ours::Stage::ALL {
+        let mut cpu = Vec::new();
+        for round in 0..=iters {
+            let c0 = thread_cpu_ns();
+            let mut d = Digest::default();
+            for m in &msgs {
+                let _ = ours::decode_stage(black_box(m), &cx.ours, stage, &mut d);
+            }
+            black_box(d);
+            let c1 = thread_cpu_ns();
+            if let (Some(c0), Some(c1), true) = (c0, c1, round > 0) {
+                cpu.push((c1 - c0) as f64 / 1e9);
+            }
+        }
+        let secs = median(cpu);
+        let ns = secs * 1e9 / msgs.len() as f64;
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} |",
+            stage.label(),
+            ns,
+            bytes / secs / 1e6,
+            ns - prev
+        );
+        prev = ns;
+    }
+}
+
 fn print_table(corpus: &Corpus, rows: &[Row]) {
     let bytes = corpus.total_bytes() as f64;
     let n = corpus.len() as f64;
@@ -1129,6 +1169,9 @@ fn main() {
         let mut cx = Cx::new(ctx.clone());
         let rows = bench_corpus(corpus, &mut cx, iters);
         print_table(corpus, &rows);
+        if rows.first().is_some_and(|r| r.usable.is_ok()) {
+            breakdown(corpus, &cx, iters);
+        }
     }
     if parts.contains("encode") {
         bench_encode(iters);

@@ -172,3 +172,109 @@ pub fn decode_one_view(m: &[u8], cx: &SessionContext, d: &mut Digest) -> Result<
     }
     Ok(())
 }
+
+/// Stages of our decode, each including the previous ones, for the cost breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `UpdateView::new_checked` only (the RFC 7606 walk).
+    Check,
+    /// + every withdrawn and announced prefix (`withdrawn()`, `announced()`).
+    Prefixes,
+    /// + the zero-copy accessors (ORIGIN, MED, LOCAL_PREF, the three community kinds, next
+    ///   hops), AS_PATH excluded.
+    Accessors,
+    /// + AS_PATH through `AsPath::decode_value` (allocates a Vec per segment).
+    AsPath,
+    /// + `attributes()` (owned values: the full decode).
+    Attributes,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Check,
+        Stage::Prefixes,
+        Stage::Accessors,
+        Stage::AsPath,
+        Stage::Attributes,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Check => "new_checked only",
+            Stage::Prefixes => "+ withdrawn()/announced() prefixes",
+            Stage::Accessors => "+ zero-copy accessors (no AS_PATH)",
+            Stage::AsPath => "+ AsPath::decode_value(as_path_bytes())",
+            Stage::Attributes => "+ attributes() (owned)",
+        }
+    }
+}
+
+/// Runs our decode up to `stage` on one message.
+#[inline]
+pub fn decode_stage(
+    m: &[u8],
+    cx: &SessionContext,
+    stage: Stage,
+    d: &mut Digest,
+) -> Result<(), DecodeError> {
+    let v = UpdateView::new_checked(m, cx)?;
+    d.messages += 1;
+    if stage == Stage::Check {
+        d.touch(v.as_bytes().len() as u64);
+        return Ok(());
+    }
+    for n in v.withdrawn() {
+        d.withdrawn += 1;
+        d.prefix_len_sum += u64::from(n.prefix.prefix_len());
+        d.touch(addr_bits(&n.prefix));
+    }
+    for n in v.announced() {
+        d.announced += 1;
+        d.prefix_len_sum += u64::from(n.prefix.prefix_len());
+        d.touch(addr_bits(&n.prefix));
+    }
+    if stage == Stage::Prefixes {
+        return Ok(());
+    }
+    d.touch(v.origin().map_or(9, |o| o as u64));
+    d.touch(u64::from(v.med().unwrap_or(0)));
+    d.touch(u64::from(v.local_pref().unwrap_or(0)));
+    for c in v.communities() {
+        d.communities += 1;
+        d.touch(u64::from(c.0));
+    }
+    for c in v.large_communities() {
+        d.large_communities += 1;
+        d.touch(u64::from(c.global) ^ u64::from(c.local1) ^ u64::from(c.local2));
+    }
+    for c in v.ext_communities() {
+        d.ext_communities += 1;
+        d.touch(u64::from_be_bytes(c.0));
+    }
+    for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+        if let Some(nh) = v.next_hop(f) {
+            d.touch(next_hop_bits(&nh));
+        }
+    }
+    if stage == Stage::Accessors {
+        return Ok(());
+    }
+    let asn_len = if cx.four_octet_as { 4 } else { 2 };
+    if let Some(p) = v
+        .as_path_bytes()
+        .and_then(|b| bgp_proto::AsPath::decode_value(b, asn_len))
+    {
+        for s in &p.segments {
+            d.as_path_asns += s.asns.len() as u64;
+            for &asn in &s.asns {
+                d.touch(u64::from(asn));
+            }
+        }
+    }
+    if stage == Stage::AsPath {
+        return Ok(());
+    }
+    let a = v.attributes();
+    d.touch(a.as_path.segments.len() as u64 ^ a.communities.len() as u64);
+    Ok(())
+}
