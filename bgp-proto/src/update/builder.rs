@@ -114,36 +114,25 @@ impl<'a> UpdateBuilder<'a> {
         v6: bool,
         dst: &mut BytesMut,
     ) -> usize {
-        let max = self.cx.max_message_len();
         let mut block = BytesMut::with_capacity(256);
         let classic = match (v6, next_hop) {
             (false, NextHop::V4(a)) => Some(*a),
             _ => None,
         };
         encode_attributes(self.cx, attrs, classic, &mut block);
-        if let Some(_nh) = classic {
-            let ap = self.cx.add_path_tx(Family::IPV4_UNICAST);
-            let Some(budget) = max.checked_sub(FIXED + block.len()) else {
-                return 0;
+        let mut pre = BytesMut::with_capacity(64 + block.len());
+        if classic.is_some() {
+            // Withdrawn Routes Length 0, Total Path Attribute Length, attributes; NLRI field.
+            pre.put_u16(0);
+            pre.put_u16(u16::try_from(block.len()).unwrap_or(u16::MAX));
+            pre.put_slice(&block);
+            let layout = Layout {
+                pre: &pre,
+                post: &[],
+                kind: Kind::ClassicAnnounce,
             };
-            let mut msgs = 0;
-            let mut rest = nlri;
-            while !rest.is_empty() {
-                let (take, len) = fit(rest, ap, budget);
-                if take == 0 {
-                    break;
-                }
-                let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-                dst.reserve(FIXED + block.len() + len);
-                put_header(dst, FIXED + block.len() + len);
-                dst.put_u16(0);
-                dst.put_u16(block.len() as u16); // < max message length
-                dst.put_slice(&block);
-                put_nlri(dst, now, ap);
-                rest = later;
-                msgs += 1;
-            }
-            return msgs;
+            let ap = self.cx.add_path_tx(Family::IPV4_UNICAST);
+            return pack(&layout, nlri, ap, self.cx.max_message_len(), dst);
         }
         let family = if v6 {
             Family::IPV6_UNICAST
@@ -157,92 +146,214 @@ impl<'a> UpdateBuilder<'a> {
             },
             (_, nh) => nh,
         };
-        let ap = self.cx.add_path_tx(family);
-        // AFI, SAFI, next-hop length, next hop, reserved.
-        let mp_fixed = 2 + 1 + 1 + nh.encoded_len() + 1;
-        // The MP_REACH_NLRI header is counted at its extended size (4 octets).
-        let Some(budget) = max.checked_sub(FIXED + 4 + mp_fixed + block.len()) else {
-            return 0;
+        // Withdrawn Routes Length 0, Total Path Attribute Length (patched), MP_REACH_NLRI
+        // first (RFC 7606 §5.1) with an extended header (shrunk when short), then the rest.
+        pre.put_u16(0);
+        pre.put_u16(0);
+        pre.put_slice(&[
+            FLAG_OPTIONAL | FLAG_EXTENDED_LENGTH,
+            AttrType::MP_REACH_NLRI.0,
+            0,
+            0,
+        ]);
+        pre.put_u16(family.afi.0);
+        pre.put_u8(family.safi.0);
+        pre.put_u8(nh.encoded_len() as u8); // 4, 16 or 32
+        nh.encode_value(&mut pre);
+        pre.put_u8(0);
+        let fixed_value = 2 + 1 + 1 + nh.encoded_len() + 1;
+        let layout = Layout {
+            pre: &pre,
+            post: &block,
+            kind: Kind::Mp { fixed_value },
         };
-        let mut msgs = 0;
-        let mut rest = nlri;
-        while !rest.is_empty() {
-            let (take, len) = fit(rest, ap, budget);
-            if take == 0 {
-                break;
-            }
-            let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-            let value_len = mp_fixed + len;
-            let hdr = if value_len > 255 { 4 } else { 3 };
-            let attr_len = hdr + value_len + block.len();
-            dst.reserve(FIXED + attr_len);
-            put_header(dst, FIXED + attr_len);
-            dst.put_u16(0);
-            dst.put_u16(attr_len as u16); // < max message length
-            put_attr_header(dst, FLAG_OPTIONAL, AttrType::MP_REACH_NLRI.0, value_len);
-            dst.put_u16(family.afi.0);
-            dst.put_u8(family.safi.0);
-            dst.put_u8(nh.encoded_len() as u8); // 4, 16 or 32
-            nh.encode_value(dst);
-            dst.put_u8(0);
-            put_nlri(dst, now, ap);
-            dst.put_slice(&block);
-            rest = later;
-            msgs += 1;
-        }
-        msgs
+        pack(
+            &layout,
+            nlri,
+            self.cx.add_path_tx(family),
+            self.cx.max_message_len(),
+            dst,
+        )
     }
 
     fn withdraw_family(&self, nlri: &[Nlri], v6: bool, dst: &mut BytesMut) -> usize {
         let max = self.cx.max_message_len();
-        let family = if v6 {
-            Family::IPV6_UNICAST
-        } else {
-            Family::IPV4_UNICAST
-        };
-        let ap = self.cx.add_path_tx(family);
-        let mut msgs = 0;
-        let mut rest = nlri;
         if !v6 {
-            let budget = max - FIXED;
-            while !rest.is_empty() {
-                let (take, len) = fit(rest, ap, budget);
-                if take == 0 {
-                    break;
-                }
-                let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-                dst.reserve(FIXED + len);
-                put_header(dst, FIXED + len);
-                dst.put_u16(len as u16); // < max message length
-                put_nlri(dst, now, ap);
-                dst.put_u16(0);
-                rest = later;
-                msgs += 1;
-            }
-            return msgs;
+            // Withdrawn Routes Length (patched), routes, Total Path Attribute Length 0.
+            let layout = Layout {
+                pre: &[0, 0],
+                post: &[0, 0],
+                kind: Kind::ClassicWithdraw,
+            };
+            return pack(
+                &layout,
+                nlri,
+                self.cx.add_path_tx(Family::IPV4_UNICAST),
+                max,
+                dst,
+            );
         }
-        let budget = max - FIXED - 4 - 3;
-        while !rest.is_empty() {
-            let (take, len) = fit(rest, ap, budget);
-            if take == 0 {
-                break;
-            }
-            let (now, later) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-            let value_len = 3 + len;
-            let hdr = if value_len > 255 { 4 } else { 3 };
-            dst.reserve(FIXED + hdr + value_len);
-            put_header(dst, FIXED + hdr + value_len);
-            dst.put_u16(0);
-            dst.put_u16((hdr + value_len) as u16); // < max message length
-            put_attr_header(dst, FLAG_OPTIONAL, AttrType::MP_UNREACH_NLRI.0, value_len);
-            dst.put_u16(family.afi.0);
-            dst.put_u8(family.safi.0);
-            put_nlri(dst, now, ap);
-            rest = later;
-            msgs += 1;
-        }
-        msgs
+        let family = Family::IPV6_UNICAST;
+        let [a0, a1] = family.afi.0.to_be_bytes();
+        let pre = [
+            0,
+            0,
+            0,
+            0,
+            FLAG_OPTIONAL | FLAG_EXTENDED_LENGTH,
+            AttrType::MP_UNREACH_NLRI.0,
+            0,
+            0,
+            a0,
+            a1,
+            family.safi.0,
+        ];
+        let layout = Layout {
+            pre: &pre,
+            post: &[],
+            kind: Kind::Mp { fixed_value: 3 },
+        };
+        pack(&layout, nlri, self.cx.add_path_tx(family), max, dst)
     }
+}
+
+/// The parts of every message of one run: the octets after the header and before the NLRI,
+/// those after the NLRI, and which length fields depend on the NLRI.
+struct Layout<'a> {
+    pre: &'a [u8],
+    post: &'a [u8],
+    kind: Kind,
+}
+
+enum Kind {
+    /// Lengths are all known in advance.
+    ClassicAnnounce,
+    /// The Withdrawn Routes Length (offset 19) is the NLRI length.
+    ClassicWithdraw,
+    /// `pre` starts with Withdrawn Routes Length 0, Total Path Attribute Length, then an MP_*
+    /// attribute with a 4-octet header whose value is `fixed_value` octets plus the NLRI.
+    Mp { fixed_value: usize },
+}
+
+/// Longest NLRI encoding (path id, length, 16 octets): slack written past the end.
+const SLACK: usize = 21;
+
+/// Writes as many messages as needed for `nlri`, each as full as `max` allows. One pass over
+/// the NLRI, writing straight into `dst`.
+fn pack(layout: &Layout<'_>, nlri: &[Nlri], ap: bool, max: usize, dst: &mut BytesMut) -> usize {
+    let fixed = HEADER + layout.pre.len() + layout.post.len();
+    let Some(budget) = max.checked_sub(fixed) else {
+        return 0;
+    };
+    let mut msgs = 0;
+    let mut rest = nlri;
+    while !rest.is_empty() {
+        let start = dst.len();
+        dst.resize(start + max + SLACK, 0);
+        let Some(msg) = dst.get_mut(start..) else {
+            break;
+        };
+        let (hdr, body) = msg.split_at_mut(HEADER.min(msg.len()));
+        hdr.fill(0xff);
+        if let Some(t) = hdr.last_mut() {
+            *t = 2;
+        }
+        let (pre, body) = body.split_at_mut(layout.pre.len().min(body.len()));
+        pre.copy_from_slice(layout.pre);
+        let (taken, nlri_len) = write_nlri(body, rest, ap, budget);
+        if taken == 0 {
+            dst.truncate(start);
+            break;
+        }
+        if let Some(post) = body.get_mut(nlri_len..nlri_len + layout.post.len()) {
+            post.copy_from_slice(layout.post);
+        }
+        let mut total = fixed + nlri_len;
+        match layout.kind {
+            Kind::ClassicAnnounce => {}
+            Kind::ClassicWithdraw => put16(msg, HEADER, nlri_len),
+            Kind::Mp { fixed_value } => {
+                let value_len = fixed_value + nlri_len;
+                let mut attr_len = total - HEADER - 4;
+                let at = HEADER + 4;
+                if value_len > 255 {
+                    put16(msg, at + 2, value_len);
+                } else {
+                    // Short value: 3-octet header (the Extended Length bit only when needed).
+                    msg.copy_within(at + 4..total, at + 3);
+                    if let Some([f, _, l]) = msg
+                        .get_mut(at..at + 3)
+                        .and_then(|s| s.first_chunk_mut::<3>())
+                    {
+                        *f &= !FLAG_EXTENDED_LENGTH;
+                        *l = value_len as u8;
+                    }
+                    attr_len -= 1;
+                    total -= 1;
+                }
+                put16(msg, HEADER + 2, attr_len);
+            }
+        }
+        put16(msg, 16, total);
+        dst.truncate(start + total);
+        rest = rest.get(taken..).unwrap_or_default();
+        msgs += 1;
+    }
+    msgs
+}
+
+fn put16(buf: &mut [u8], at: usize, v: usize) {
+    if let Some(s) = buf.get_mut(at..at + 2) {
+        s.copy_from_slice(&u16::try_from(v).unwrap_or(u16::MAX).to_be_bytes());
+    }
+}
+
+/// Encodes leading NLRI into `buf` while they fit in `budget` octets; `buf` has `SLACK`
+/// octets beyond the budget. Returns (NLRI written, octets written).
+#[inline]
+fn write_nlri(buf: &mut [u8], nlri: &[Nlri], ap: bool, budget: usize) -> (usize, usize) {
+    let mut pos = 0usize;
+    for (i, n) in nlri.iter().enumerate() {
+        let len = n.prefix.prefix_len();
+        let nb = usize::from(len).div_ceil(8);
+        let l = usize::from(ap) * 4 + 1 + nb;
+        if pos + l > budget {
+            return (i, pos);
+        }
+        let Some(out) = buf
+            .get_mut(pos..)
+            .and_then(|b| b.first_chunk_mut::<SLACK>())
+        else {
+            return (i, pos);
+        };
+        let mut o = 0;
+        if ap {
+            let [a, b, c, d] = n.path_id.unwrap_or(0).to_be_bytes();
+            out[0] = a;
+            out[1] = b;
+            out[2] = c;
+            out[3] = d;
+            o = 4;
+        }
+        match n.prefix {
+            IpNet::V4(p) => {
+                let bits = u32::from(p.network()).to_be_bytes();
+                if let Some((l, w)) = out.get_mut(o..o + 5).and_then(|w| w.split_first_mut()) {
+                    *l = len;
+                    w.copy_from_slice(&bits);
+                }
+            }
+            IpNet::V6(p) => {
+                let bits = u128::from(p.network()).to_be_bytes();
+                if let Some((l, w)) = out.get_mut(o..o + 17).and_then(|w| w.split_first_mut()) {
+                    *l = len;
+                    w.copy_from_slice(&bits);
+                }
+            }
+        }
+        pos += l;
+    }
+    (nlri.len(), pos)
 }
 
 /// Splits NLRI by family, borrowing when there is only one.
@@ -257,49 +368,6 @@ fn split_families(nlri: &[Nlri]) -> (std::borrow::Cow<'_, [Nlri]>, std::borrow::
     }
     let (a, b): (Vec<Nlri>, Vec<Nlri>) = nlri.iter().partition(|n| is_v4(n));
     (Cow::Owned(a), Cow::Owned(b))
-}
-
-/// How many leading NLRI fit in `budget` octets, and their encoded length.
-#[inline]
-fn fit(nlri: &[Nlri], ap: bool, budget: usize) -> (usize, usize) {
-    let extra = if ap { 5 } else { 1 };
-    let mut len = 0;
-    for (i, n) in nlri.iter().enumerate() {
-        let l = extra + usize::from(n.prefix.prefix_len()).div_ceil(8);
-        if len + l > budget {
-            return (i, len);
-        }
-        len += l;
-    }
-    (nlri.len(), len)
-}
-
-#[inline]
-fn put_nlri(dst: &mut BytesMut, nlri: &[Nlri], ap: bool) {
-    let mut tmp = [0u8; 21];
-    let off = if ap { 4 } else { 0 };
-    for n in nlri {
-        if ap {
-            if let Some(id) = tmp.first_chunk_mut::<4>() {
-                *id = n.path_id.unwrap_or(0).to_be_bytes();
-            }
-        }
-        let len = n.prefix.prefix_len();
-        let nb = usize::from(len).div_ceil(8);
-        if let Some(l) = tmp.get_mut(off) {
-            *l = len;
-        }
-        let addr = tmp.get_mut(off + 1..off + 1 + nb).unwrap_or_default();
-        match n.prefix {
-            IpNet::V4(p) => {
-                addr.copy_from_slice(p.network().octets().get(..nb).unwrap_or_default())
-            }
-            IpNet::V6(p) => {
-                addr.copy_from_slice(p.network().octets().get(..nb).unwrap_or_default())
-            }
-        }
-        dst.extend_from_slice(tmp.get(..off + 1 + nb).unwrap_or_default());
-    }
 }
 
 fn put_header(dst: &mut BytesMut, len: usize) {
@@ -366,7 +434,7 @@ pub(crate) fn encode_attributes(
     }
     flush(dst, 7);
     if let Some(agg) = &a.aggregator {
-        put_attr_header(dst, OPT_T, 7, 2 + asn_len);
+        put_attr_header(dst, OPT_T, 7, asn_len + 4);
         agg.encode_value(asn_len, dst);
     }
     flush(dst, 8);

@@ -69,32 +69,40 @@ pub(crate) enum Slot {
 
 pub(crate) const NSLOTS: usize = 18;
 
+/// Type code -> slot, for all 256 codes.
+static SLOT_OF: [Slot; 256] = {
+    let mut t = [Slot::Unknown; 256];
+    t[1] = Slot::Origin;
+    t[2] = Slot::AsPath;
+    t[3] = Slot::NextHop;
+    t[4] = Slot::Med;
+    t[5] = Slot::LocalPref;
+    t[6] = Slot::AtomicAggregate;
+    t[7] = Slot::Aggregator;
+    t[8] = Slot::Communities;
+    t[9] = Slot::OriginatorId;
+    t[10] = Slot::ClusterList;
+    t[14] = Slot::MpReach;
+    t[15] = Slot::MpUnreach;
+    t[16] = Slot::ExtCommunities;
+    t[17] = Slot::As4Path;
+    t[18] = Slot::As4Aggregator;
+    t[32] = Slot::LargeCommunity;
+    t[35] = Slot::Otc;
+    t
+};
+
 const O: u8 = FLAG_OPTIONAL;
 const T: u8 = FLAG_TRANSITIVE;
 
 impl Slot {
     #[inline]
     pub(crate) fn of(code: u8) -> Slot {
-        match code {
-            1 => Slot::Origin,
-            2 => Slot::AsPath,
-            3 => Slot::NextHop,
-            4 => Slot::Med,
-            5 => Slot::LocalPref,
-            6 => Slot::AtomicAggregate,
-            7 => Slot::Aggregator,
-            8 => Slot::Communities,
-            9 => Slot::OriginatorId,
-            10 => Slot::ClusterList,
-            14 => Slot::MpReach,
-            15 => Slot::MpUnreach,
-            16 => Slot::ExtCommunities,
-            17 => Slot::As4Path,
-            18 => Slot::As4Aggregator,
-            32 => Slot::LargeCommunity,
-            35 => Slot::Otc,
-            _ => Slot::Unknown,
-        }
+        // A u8 always indexes a 256-entry table; get() compiles to the same load.
+        SLOT_OF
+            .get(usize::from(code))
+            .copied()
+            .unwrap_or(Slot::Unknown)
     }
 
     #[inline]
@@ -296,6 +304,7 @@ impl Walk {
     }
 }
 
+#[inline]
 pub(crate) fn check<B: AsRef<[u8]>>(
     buf: B,
     cx: &SessionContext,
@@ -303,10 +312,10 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     let b = buf.as_ref();
     let len = b.len();
     // Header (RFC 4271 §4.1, §6.1). Framing normally checked this already.
-    let Some(marker) = b.get(..16) else {
+    let Some(marker) = b.first_chunk::<16>() else {
         return Err(HeaderError::BadLength(u16::try_from(len).unwrap_or(u16::MAX)).into());
     };
-    if marker.iter().any(|&m| m != 0xff) {
+    if u128::from_ne_bytes(*marker) != u128::MAX {
         return Err(HeaderError::ConnectionNotSynchronized.into());
     }
     let field = be16(b, 16).unwrap_or(0);
@@ -355,26 +364,14 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     }
     let has_nlri_field = !nl.is_empty();
 
-    let mut v = UpdateView {
-        withdrawn: Span::new(21, wd_end),
-        attrs: Span::new(attrs_start, attrs_end),
-        nlri: Span::new(attrs_end, len),
-        slots: [Span::default(); NSLOTS],
-        present: 0,
-        skip: 0,
-        mp_reach: MpInfo::default(),
-        mp_unreach: MpInfo::default(),
-        has_other: false,
-        taw: (0, Reason::None),
-        discarded: [(0, Reason::None); MAX_DISCARDED],
-        n_discarded: 0,
-        four_octet_as: cx.four_octet_as,
-        add_path_v4,
-        buf: (),
-    };
+    let mut slots = [Span::default(); NSLOTS];
+    let mut present = 0u32;
+    let mut has_other = false;
+    let mut mp_reach = MpInfo::default();
+    let mut mp_unreach = MpInfo::default();
     let mut w = Walk {
         taw: (0, Reason::None),
-        discarded: v.discarded,
+        discarded: [(0, Reason::None); MAX_DISCARDED],
         n_discarded: 0,
         skip: 0,
     };
@@ -406,7 +403,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
 
         let slot = Slot::of(code);
         if slot == Slot::Unknown {
-            v.has_other = true;
+            has_other = true;
             let (wi, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
             if let Some(word) = seen_unknown.get_mut(wi) {
                 if *word & bit != 0 {
@@ -424,7 +421,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             }
             continue;
         }
-        if v.present & slot.bit() != 0 {
+        if present & slot.bit() != 0 {
             // RFC 7606 §3 g.
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset(
@@ -432,12 +429,12 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice (RFC 7606 §3 g)",
                 ));
             }
-            v.has_other = true;
+            has_other = true;
             w.discard(code, Slot::Unknown, Reason::Duplicate);
             continue;
         }
-        v.present |= slot.bit();
-        if let Some(s) = v.slots.get_mut(slot as usize) {
+        present |= slot.bit();
+        if let Some(s) = slots.get_mut(slot as usize) {
             *s = Span::new(vstart, vstart + value.len());
         }
         if flags & (O | T) != slot.expected_flags() {
@@ -560,14 +557,14 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
                     w.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
                 }
-                v.mp_reach = m;
+                mp_reach = m;
             }
             Slot::MpUnreach => {
                 let m = check_mp(value, whole, vstart, false, cx)?;
                 if !m.active {
                     w.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
-                v.mp_unreach = m;
+                mp_unreach = m;
             }
             Slot::Unknown => {}
         }
@@ -575,15 +572,15 @@ pub(crate) fn check<B: AsRef<[u8]>>(
 
     // RFC 7606 §3 d with RFC 4760 §3: mandatory attributes when there is something to
     // announce; NEXT_HOP only with the NLRI field.
-    let reachable = has_nlri_field || (v.mp_reach.present && !v.mp_reach.nlri.is_empty());
+    let reachable = has_nlri_field || (mp_reach.present && !mp_reach.nlri.is_empty());
     if reachable && !framing_error {
-        if v.present & Slot::Origin.bit() == 0 {
+        if present & Slot::Origin.bit() == 0 {
             w.taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
         }
-        if v.present & Slot::AsPath.bit() == 0 {
+        if present & Slot::AsPath.bit() == 0 {
             w.taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
         }
-        if has_nlri_field && v.present & Slot::NextHop.bit() == 0 {
+        if has_nlri_field && present & Slot::NextHop.bit() == 0 {
             w.taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
         }
     }
@@ -597,20 +594,20 @@ pub(crate) fn check<B: AsRef<[u8]>>(
 
     Ok(UpdateView {
         buf,
-        withdrawn: v.withdrawn,
-        attrs: v.attrs,
-        nlri: v.nlri,
-        slots: v.slots,
-        present: v.present,
+        withdrawn: Span::new(21, wd_end),
+        attrs: Span::new(attrs_start, attrs_end),
+        nlri: Span::new(attrs_end, len),
+        slots,
+        present,
         skip: w.skip,
-        mp_reach: v.mp_reach,
-        mp_unreach: v.mp_unreach,
-        has_other: v.has_other,
+        mp_reach,
+        mp_unreach,
+        has_other,
         taw: w.taw,
         discarded: w.discarded,
         n_discarded: w.n_discarded,
-        four_octet_as: v.four_octet_as,
-        add_path_v4: v.add_path_v4,
+        four_octet_as: cx.four_octet_as,
+        add_path_v4,
     })
 }
 

@@ -105,6 +105,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// Checks structure and classifies every attribute per RFC 7606. `Err` only where the
     /// session must be reset (e.g. 3/1 length overflow, 3/10 bad NLRI, 3/9 bad MP_REACH).
     /// Does not allocate unless it returns `Err`.
+    #[inline]
     pub fn new_checked(buf: B, cx: &SessionContext) -> Result<Self, DecodeError> {
         check::check(buf, cx)
     }
