@@ -897,6 +897,13 @@ fn breakdown(corpus: &Corpus, cx: &Cx, iters: usize) {
         corpus.name
     );
     println!();
+    println!(
+        "(size_of UpdateView<&[u8]> = {} octets, Result<UpdateView<&[u8]>, DecodeError> = {} octets, PathAttributes = {} octets)",
+        std::mem::size_of::<bgp_proto::UpdateView<&[u8]>>(),
+        std::mem::size_of::<Result<bgp_proto::UpdateView<&[u8]>, bgp_proto::DecodeError>>(),
+        std::mem::size_of::<bgp_proto::PathAttributes>()
+    );
+    println!();
     println!("| stage | ns/msg | MB/s on-CPU | ns/msg added |");
     println!("|---|---:|---:|---:|");
     let mut prev = 0.0;
