@@ -71,6 +71,7 @@ mod action;
 mod collision;
 mod config;
 mod event;
+mod fsm;
 mod negotiate;
 mod rib;
 mod routes;

@@ -126,7 +126,7 @@ impl Session {
     }
 
     fn send_changes(&mut self, now: Instant, changed: &[Nlri], out: &mut Vec<Action>) {
-        if self.state != State::Established || changed.is_empty() {
+        if self.state() != State::Established || changed.is_empty() {
             return;
         }
         let cx = self.context();
@@ -195,10 +195,9 @@ impl Session {
     /// Event::RequestRefresh: ROUTE-REFRESH for `family` (RFC 2918 §3), only when the peer
     /// advertised the capability and the family was negotiated.
     pub(crate) fn request_refresh(&mut self, family: Family, out: &mut Vec<Action>) {
-        let ok = self.state == State::Established
+        let ok = self.state() == State::Established
             && self
-                .negotiated
-                .as_ref()
+                .negotiated()
                 .is_some_and(|n| n.route_refresh && n.families.contains(&family));
         if ok {
             let mut buf = BytesMut::new();
@@ -214,7 +213,7 @@ impl Session {
         rr: RouteRefresh,
         out: &mut Vec<Action>,
     ) {
-        let Some(n) = self.negotiated.as_deref() else {
+        let Some(n) = self.negotiated() else {
             return;
         };
         // RFC 2918 §4: a request for an AFI/SAFI not advertised is ignored.
