@@ -1174,6 +1174,16 @@ fn main() {
     });
     for (corpus, ctx) in &corpora {
         let mut cx = Cx::new(ctx.clone());
+        let summary = catch_unwind(AssertUnwindSafe(|| ours::verdict_summary(corpus, ctx)));
+        if let Ok(summary) = summary {
+            println!("  bgp-proto RFC 7606 outcomes on {}:", corpus.name);
+            if summary.is_empty() {
+                println!("    every message accepted, nothing discarded");
+            }
+            for (what, n) in summary {
+                println!("    {n:>6} x {what}");
+            }
+        }
         let rows = bench_corpus(corpus, &mut cx, iters);
         print_table(corpus, &rows);
         if rows.first().is_some_and(|r| r.usable.is_ok()) {

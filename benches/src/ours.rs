@@ -278,3 +278,26 @@ pub fn decode_stage(
     d.touch(a.as_path.segments.len() as u64 ^ a.communities.len() as u64);
     Ok(())
 }
+
+/// RFC 7606 outcomes our decoder reports over a corpus: (treat-as-withdraw reasons with
+/// counts, attribute-discard reasons with counts, session-reset errors with counts).
+pub fn verdict_summary(corpus: &Corpus, cx: &SessionContext) -> Vec<(String, usize)> {
+    use std::collections::BTreeMap;
+    let mut out: BTreeMap<String, usize> = BTreeMap::new();
+    for m in corpus.slices() {
+        match UpdateView::new_checked(m, cx) {
+            Err(e) => *out.entry(format!("reset: {e}")).or_default() += 1,
+            Ok(v) => {
+                if let bgp_proto::Verdict::TreatAsWithdraw { attr, reason } = v.verdict() {
+                    *out.entry(format!("treat-as-withdraw: type {} {reason}", attr.0))
+                        .or_default() += 1;
+                }
+                for (attr, reason) in v.discarded() {
+                    *out.entry(format!("discard: type {} {reason}", attr.0))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
