@@ -1,0 +1,437 @@
+//! The daemon: loads the configuration, binds the listeners, runs one task per peer
+//! ([`crate::peer`]) and handles signals.
+//!
+//! - SIGHUP: reload. The new file is parsed and validated completely; if it is invalid the
+//!   daemon keeps running on the old configuration and logs why. Otherwise the difference is
+//!   applied: service changes become UPDATEs on the live sessions (no reset); peers whose own
+//!   settings changed are reset with Cease 6/6 (Other Configuration Change), removed peers are
+//!   stopped with Cease 6/3 (Peer De-configured) and added peers started (RFC 4486 §4).
+//! - SIGTERM / SIGINT: every session is stopped with Cease 6/2 (Administrative Shutdown)
+//!   carrying the RFC 9003 Shutdown Communication "bgpd shutting down", then `run` returns
+//!   `Ok(())`.
+//!
+//! Inbound connections are matched to peers by source address; a connection from any other
+//! address gets Cease 6/5 (Connection Rejected) and is closed.
+//!
+//! The daemon keeps every peer's [`PeerStatus`] behind a `watch` channel, so a control socket
+//! or a metrics endpoint (issue 6) can read snapshots without touching the peer tasks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bgp_proto::Notification;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, Global, Peer, Service};
+use crate::peer::{self, PeerCommand, PeerHandle, PeerStatus};
+use crate::transport;
+use crate::LogFormat;
+
+/// The Shutdown Communication sent on SIGTERM/SIGINT (RFC 9003).
+pub const SHUTDOWN_MESSAGE: &str = "bgpd shutting down";
+
+/// How long shutdown waits for each session to write its NOTIFICATION.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    #[error(
+        "cannot listen on {addr}: {source} (port 179 needs root or CAP_NET_BIND_SERVICE; \
+         set global.listen = [] for outbound-only peering)"
+    )]
+    Listen { addr: SocketAddr, source: io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signal(io::Error),
+}
+
+/// The entry point of `bgpd run`: runs the daemon on a tokio runtime with `config` (already
+/// loaded and validated from `config_path`, which SIGHUP re-reads) until SIGTERM or SIGINT.
+/// Exit status 0 after a clean shutdown (every peer was sent Cease 6/2), 1 if the daemon
+/// could not start (e.g. a listener cannot be bound).
+pub fn run(config: Config, config_path: PathBuf, log_format: LogFormat) -> ExitCode {
+    let _ = log_format; // the subscriber is installed by main
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_with_signals(config, config_path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
+pub async fn run_with_signals(config: Config, config_path: PathBuf) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let shutdown = async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    info!("received SIGHUP: reloading the configuration");
+                    let _ = reload_tx.send(()).await;
+                }
+                _ = term.recv() => { info!("received SIGTERM"); break; }
+                _ = int.recv() => { info!("received SIGINT"); break; }
+            }
+        }
+    };
+    run_until(config, config_path, reload_rx, shutdown).await
+}
+
+/// Runs the daemon until `shutdown` completes; every message on `reload` re-reads
+/// `config_path`. (The signal-free core of [`run`], for embedding and tests.)
+pub async fn run_until(
+    config: Config,
+    config_path: PathBuf,
+    mut reload: mpsc::Receiver<()>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let mut daemon = Daemon::start(config_path, config)?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(()) = reload.recv() => daemon.reload().await,
+        }
+    }
+    daemon.shutdown().await;
+    Ok(())
+}
+
+/// Peers by address, for the accept loops (read-locked only for a lookup, never across an
+/// await).
+type PeerDirectory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>>;
+
+struct Listener {
+    socket: Arc<TcpListener>,
+    task: JoinHandle<()>,
+}
+
+/// The running daemon.
+struct Daemon {
+    path: PathBuf,
+    config: Config,
+    global: Arc<Global>,
+    services: Arc<Vec<Service>>,
+    peers: BTreeMap<String, PeerHandle>,
+    directory: PeerDirectory,
+    listeners: BTreeMap<SocketAddr, Listener>,
+    /// Every peer's status, for a control socket / metrics (issue 6).
+    statuses: watch::Sender<BTreeMap<String, watch::Receiver<PeerStatus>>>,
+}
+
+impl Daemon {
+    fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
+        let global = Arc::new(config.global.clone());
+        let services = Arc::new(config.services.clone());
+        let (statuses, _) = watch::channel(BTreeMap::new());
+        let mut daemon = Daemon {
+            path,
+            global,
+            services,
+            peers: BTreeMap::new(),
+            directory: Arc::new(RwLock::new(HashMap::new())),
+            listeners: BTreeMap::new(),
+            statuses,
+            config,
+        };
+        let listen = daemon.config.global.listen.clone();
+        for addr in listen {
+            daemon.bind(addr)?;
+        }
+        let peers = daemon.config.peers.clone();
+        for peer in peers {
+            daemon.start_peer(peer);
+        }
+        info!(
+            "bgpd started: AS {}, router id {}, {} peer{}, {} service{}, listening on {}",
+            daemon.config.global.asn,
+            daemon.config.global.router_id,
+            daemon.peers.len(),
+            plural(daemon.peers.len()),
+            daemon.services.len(),
+            plural(daemon.services.len()),
+            if daemon.listeners.is_empty() {
+                "nothing (outbound only)".to_string()
+            } else {
+                daemon
+                    .listeners
+                    .keys()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        );
+        Ok(daemon)
+    }
+
+    fn bind(&mut self, addr: SocketAddr) -> Result<(), DaemonError> {
+        let socket = transport::bind_listener(addr)
+            .map_err(|source| DaemonError::Listen { addr, source })?;
+        let socket = Arc::new(socket);
+        // MD5 keys of the peers already configured.
+        for peer in &self.config.peers {
+            if let Some(key) = &peer.password {
+                if let Err(e) =
+                    transport::set_listener_md5(&socket, peer.address, Some(key.as_bytes()))
+                {
+                    error!(
+                        "cannot set the TCP MD5 key for {} on {addr}: {e}",
+                        peer::label(peer)
+                    );
+                }
+            }
+        }
+        let task = tokio::spawn(accept_loop(socket.clone(), self.directory.clone()));
+        self.listeners.insert(addr, Listener { socket, task });
+        Ok(())
+    }
+
+    fn start_peer(&mut self, peer: Peer) {
+        let peer = Arc::new(peer);
+        if let Some(key) = &peer.password {
+            for (addr, l) in &self.listeners {
+                if let Err(e) =
+                    transport::set_listener_md5(&l.socket, peer.address, Some(key.as_bytes()))
+                {
+                    error!(
+                        "cannot set the TCP MD5 key for {} on {addr}: {e}",
+                        peer::label(&peer)
+                    );
+                }
+            }
+        }
+        let handle = peer::spawn(self.global.clone(), peer.clone(), self.services.clone());
+        if let Ok(mut dir) = self.directory.write() {
+            dir.insert(peer.address, handle.commands.clone());
+        }
+        self.statuses.send_modify(|m| {
+            m.insert(peer.name.clone(), handle.status.clone());
+        });
+        self.peers.insert(peer.name.clone(), handle);
+    }
+
+    async fn stop_peer(&mut self, name: &str, notification: Notification) {
+        let Some(handle) = self.peers.remove(name) else {
+            return;
+        };
+        let peer = handle.peer.clone();
+        if let Ok(mut dir) = self.directory.write() {
+            dir.remove(&peer.address);
+        }
+        self.statuses.send_modify(|m| {
+            m.remove(name);
+        });
+        if peer.password.is_some() {
+            for (addr, l) in &self.listeners {
+                if let Err(e) = transport::set_listener_md5(&l.socket, peer.address, None) {
+                    debug!(
+                        "cannot remove the TCP MD5 key for {} on {addr}: {e}",
+                        peer::label(&peer)
+                    );
+                }
+            }
+        }
+        handle.stop(notification, STOP_TIMEOUT).await;
+    }
+
+    async fn reload(&mut self) {
+        let path = self.path.display().to_string();
+        let new = match Config::load(&self.path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload of {path} failed, still running the previous configuration:\n{e}");
+                return;
+            }
+        };
+        for w in &new.warnings {
+            warn!("configuration: {w}");
+        }
+        let old = std::mem::replace(&mut self.config, new);
+        let new = &self.config;
+
+        // Listeners: bind the new ones first, so a failure leaves the old ones in place.
+        let mut listen_errors = Vec::new();
+        for addr in new.global.listen.clone() {
+            if !self.listeners.contains_key(&addr) {
+                if let Err(e) = self.bind(addr) {
+                    listen_errors.push(e.to_string());
+                }
+            }
+        }
+        let keep: Vec<SocketAddr> = self.config.global.listen.clone();
+        let gone: Vec<SocketAddr> = self
+            .listeners
+            .keys()
+            .filter(|a| !keep.contains(a))
+            .copied()
+            .collect();
+        for addr in gone {
+            if let Some(l) = self.listeners.remove(&addr) {
+                l.task.abort();
+                info!("stopped listening on {addr}");
+            }
+        }
+        for e in listen_errors {
+            error!("reload: {e}");
+        }
+
+        // A change of our AS or identifier changes every session.
+        let global_changed = old.global.asn != self.config.global.asn
+            || old.global.router_id != self.config.global.router_id;
+        self.global = Arc::new(self.config.global.clone());
+
+        let new_peers: BTreeMap<String, Peer> = self
+            .config
+            .peers
+            .iter()
+            .map(|p| (p.name.clone(), p.clone()))
+            .collect();
+        let old_names: Vec<String> = self.peers.keys().cloned().collect();
+        let (mut removed, mut changed) = (0, 0);
+        for name in old_names {
+            match new_peers.get(&name) {
+                None => {
+                    info!("peer {name} removed from the configuration: stopping it (NOTIFICATION 6/3)");
+                    self.stop_peer(&name, Notification::cease(3, None)).await;
+                    removed += 1;
+                }
+                Some(p) => {
+                    let differs = self.peers.get(&name).is_some_and(|h| *h.peer != *p);
+                    if differs || global_changed {
+                        info!("settings of peer {name} changed: resetting its session (NOTIFICATION 6/6)");
+                        self.stop_peer(&name, Notification::cease(6, None)).await;
+                        changed += 1;
+                    }
+                }
+            }
+        }
+
+        let services_changed = old.services != self.config.services;
+        self.services = Arc::new(self.config.services.clone());
+        if services_changed {
+            for handle in self.peers.values() {
+                if handle
+                    .commands
+                    .send(PeerCommand::Services(self.services.clone()))
+                    .await
+                    .is_err()
+                {
+                    warn!("peer task for {} is gone", peer::label(&handle.peer));
+                }
+            }
+        }
+
+        let mut added = 0;
+        for (name, peer) in new_peers {
+            if !self.peers.contains_key(&name) {
+                if !old.peers.iter().any(|p| p.name == name) {
+                    info!("peer {name} added to the configuration: starting it");
+                    added += 1;
+                }
+                self.start_peer(peer);
+            }
+        }
+        info!(
+            "reloaded {path}: {added} peer{} added, {removed} removed, {changed} reset; services {}",
+            plural(added),
+            if services_changed { "updated on the live sessions" } else { "unchanged" }
+        );
+    }
+
+    async fn shutdown(mut self) {
+        info!("shutting down: sending Cease 6/2 \"{SHUTDOWN_MESSAGE}\" to every peer");
+        for (_, l) in std::mem::take(&mut self.listeners) {
+            l.task.abort();
+        }
+        let stops: Vec<_> = std::mem::take(&mut self.peers)
+            .into_values()
+            .map(|h| h.stop(Notification::cease(2, Some(SHUTDOWN_MESSAGE)), STOP_TIMEOUT))
+            .collect();
+        futures::future::join_all(stops).await;
+        info!("bgpd stopped");
+    }
+}
+
+async fn accept_loop(listener: Arc<TcpListener>, directory: PeerDirectory) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                let ip = canonical(remote.ip());
+                let tx = directory.read().ok().and_then(|d| d.get(&ip).cloned());
+                match tx {
+                    Some(tx) => {
+                        // try_send: a peer task that does not keep up must not stall accepts
+                        // for the others.
+                        if tx.try_send(PeerCommand::Inbound(stream)).is_err() {
+                            debug!("dropped a connection from {remote}: its peer task is busy");
+                        }
+                    }
+                    None => {
+                        info!(
+                            "refused a connection from {remote}: not a configured peer (sent \
+                             NOTIFICATION 6/5)"
+                        );
+                        tokio::spawn(reject_unknown(stream));
+                    }
+                }
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Cease / Connection Rejected (RFC 4486 §4, subcode 5) to an unknown source, then close.
+async fn reject_unknown(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let msg = transport::connection_rejected_notification();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(&msg).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it stands for.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

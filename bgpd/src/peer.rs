@@ -1,0 +1,1129 @@
+//! One tokio task per peer: the thin driver around a [`bgp_fsm::Session`].
+//!
+//! The task owns the session, the framed socket, one `sleep_until` for the session's
+//! earliest timer deadline, and a command channel. It `select!`s on socket reads and writes,
+//! the timer, a connect attempt in progress and commands, feeds the session the matching
+//! [`Event`]s and carries out the returned [`Action`]s in order. It makes no protocol
+//! decisions: what to send, when to close and what a message means are the session's.
+//!
+//! Driving contract (bgp-fsm `Session` docs): `Connect` starts one connect attempt, whose
+//! outcome comes back as `Connected` / `ConnectFailed`; `Send` bytes are queued and written in
+//! order; `Close` writes what is queued (bounded by [`CLOSE_FLUSH_TIMEOUT`]) and drops the
+//! socket; the session keeps its own timer table, so `StartTimer`/`StopTimer` need no work
+//! here beyond re-arming the one sleep at [`Session::next_timeout`]. RFC 9687 send hold: when
+//! the socket does not take all queued bytes the session is told `SendBlocked`, and
+//! `SendProgress` as they drain.
+//!
+//! Connection collisions (RFC 4271 §6.8): an inbound connection that arrives while the
+//! session already has one runs a second `Session` until one of the two knows the peer's BGP
+//! Identifier; [`bgp_fsm::collision_loser`] then picks the connection to close with Cease 6/7.
+//! An inbound connection while Established is refused with Cease 6/7 at once.
+//!
+//! A panic inside the task is caught, logged, and the task restarts with a fresh session:
+//! one misbehaving peer never affects another (no locks are shared between peer tasks).
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bgp_fsm::{
+    collision_loser, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
+    Negotiated, Route, Session, SessionConfig, Speaker, State,
+};
+use bgp_proto::codec::BgpCodec;
+use bgp_proto::{HeaderError, Nlri, Notification};
+use bytes::{Bytes, BytesMut};
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
+use tracing::{debug, error, info, warn, Instrument};
+
+use crate::announce::{self, PeerView, RouteSet, Warning};
+use crate::config::{Global, Peer, Service, Ttl};
+use crate::transport::{self, TransportOptions, TtlPolicy};
+
+/// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
+/// is dropped anyway.
+pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Commands from the daemon to a peer task.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// The services changed (reload): recompute this peer's routes and send the difference
+    /// on the live session, without resetting it.
+    Services(Arc<Vec<Service>>),
+    /// The peer connected to one of our listeners.
+    Inbound(TcpStream),
+    /// Stop the session with `notification` (sent if a connection exists) and end the task.
+    /// `done` is answered once the NOTIFICATION was written and the socket closed.
+    Stop {
+        notification: Notification,
+        done: oneshot::Sender<()>,
+    },
+    /// A copy of the Adj-RIB-In (received routes, within `max_prefixes`).
+    AdjRibIn(oneshot::Sender<Vec<Route>>),
+}
+
+/// A snapshot of one peer, updated by its task (for logs, the control socket and metrics:
+/// readers clone it from the `watch` channel and never block the task).
+#[derive(Debug, Clone)]
+pub struct PeerStatus {
+    pub name: String,
+    pub address: IpAddr,
+    pub asn: u32,
+    pub state: State,
+    /// When the current session reached Established.
+    pub established_since: Option<SystemTime>,
+    pub negotiated: Option<Arc<Negotiated>>,
+    /// The session's local address, once connected.
+    pub local_address: Option<SocketAddr>,
+    /// Routes in the Adj-RIB-Out / Adj-RIB-In.
+    pub routes_out: usize,
+    pub routes_in: usize,
+    /// Times the session went down after being Established.
+    pub flaps: u64,
+    pub last_down: Option<String>,
+    pub counters: bgp_fsm::Counters,
+}
+
+/// The daemon's side of a peer task.
+#[derive(Debug)]
+pub struct PeerHandle {
+    pub peer: Arc<Peer>,
+    pub commands: mpsc::Sender<PeerCommand>,
+    pub status: watch::Receiver<PeerStatus>,
+    pub task: JoinHandle<()>,
+}
+
+impl PeerHandle {
+    /// Stops the peer with `notification` and waits (at most `timeout`) until it is closed.
+    pub async fn stop(self, notification: Notification, timeout: Duration) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .commands
+            .send(PeerCommand::Stop { notification, done })
+            .await
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(timeout, wait).await;
+        }
+        self.task.abort();
+    }
+}
+
+/// Starts the task for `peer`.
+pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Vec<Service>>) -> PeerHandle {
+    let (tx, rx) = mpsc::channel(64);
+    let initial = PeerStatus {
+        name: peer.name.clone(),
+        address: peer.address,
+        asn: peer.asn.0,
+        state: State::Idle,
+        established_since: None,
+        negotiated: None,
+        local_address: None,
+        routes_out: 0,
+        routes_in: 0,
+        flaps: 0,
+        last_down: None,
+        counters: bgp_fsm::Counters::default(),
+    };
+    let (status_tx, status_rx) = watch::channel(initial);
+    let span = tracing::info_span!(
+        "peer",
+        name = %peer.name,
+        address = %peer.address,
+        asn = peer.asn.0
+    );
+    let task_peer = peer.clone();
+    let task = tokio::spawn(
+        async move {
+            let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            loop {
+                match AssertUnwindSafe(task.run()).catch_unwind().await {
+                    Ok(()) => break,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".into());
+                        error!(
+                            "peer task for {} failed ({what}); restarting it with a fresh session",
+                            task.label()
+                        );
+                        task.reset_after_failure();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+        .instrument(span),
+    );
+    PeerHandle {
+        peer,
+        commands: tx,
+        status: status_rx,
+        task,
+    }
+}
+
+/// The session configuration for `peer` (RFC 4271 §8.1.1 session attributes).
+pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
+    let mut cfg = SessionConfig::new(global.asn.0, peer.asn.0, global.router_id);
+    cfg.hold_time = peer.hold_time.secs();
+    cfg.keepalive = Some(u16::try_from(peer.keepalive.as_secs()).unwrap_or(u16::MAX));
+    cfg.connect_retry = peer.connect_retry;
+    cfg.passive = peer.passive;
+    cfg.delay_open = peer.delay_open;
+    cfg.families = peer.families.clone();
+    if peer.add_path {
+        cfg.add_path = peer
+            .families
+            .iter()
+            .map(|&family| AddPathConfig {
+                family,
+                send: true,
+                receive: true,
+            })
+            .collect();
+    }
+    cfg.extended_message = true;
+    cfg.graceful_restart = peer.graceful_restart.map(|gr| GracefulRestartConfig {
+        restart_time: u16::try_from(gr.restart_time.as_secs())
+            .unwrap_or(4095)
+            .min(4095),
+        ..GracefulRestartConfig::default()
+    });
+    cfg.max_prefixes = peer.max_prefixes;
+    cfg.enforce_first_as = peer.enforce_first_as;
+    cfg.local_addresses = peer.local_address.into_iter().collect();
+    cfg
+}
+
+/// The socket options for `peer`'s connections.
+pub fn transport_options(peer: &Peer) -> TransportOptions {
+    let ttl = match peer.ttl {
+        // Directly connected eBGP uses TTL 1, as routers expect (RFC 4271 leaves it to
+        // implementations; FRR and BIRD do the same); iBGP keeps the system default.
+        Ttl::Default if peer.ibgp => TtlPolicy::SystemDefault,
+        Ttl::Default => TtlPolicy::Fixed(1),
+        Ttl::Multihop(n) => TtlPolicy::Fixed(n),
+        Ttl::Security => TtlPolicy::Security { hops: 1 },
+    };
+    TransportOptions {
+        local_address: peer.local_address,
+        md5_password: peer.password.clone(),
+        ttl,
+    }
+}
+
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// One TCP connection: the framed reader (dropped after a header error) and the writer with
+/// its queue.
+struct Conn {
+    reader: Option<FramedRead<OwnedReadHalf, BgpCodec>>,
+    writer: Option<Writer>,
+    local: Option<SocketAddr>,
+    direction: Direction,
+}
+
+struct Writer {
+    half: OwnedWriteHalf,
+    queue: VecDeque<Bytes>,
+    /// `SendBlocked` was reported and not yet answered by a drained queue.
+    blocked: bool,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, direction: Direction) -> Conn {
+        let local = stream.local_addr().ok();
+        let (read, write) = stream.into_split();
+        Conn {
+            reader: Some(FramedRead::new(read, BgpCodec::new())),
+            writer: Some(Writer {
+                half: write,
+                queue: VecDeque::new(),
+                blocked: false,
+            }),
+            local,
+            direction,
+        }
+    }
+}
+
+/// A session and its connection: the main one, or the second one of a collision.
+struct Slot {
+    session: Session,
+    conn: Option<Conn>,
+}
+
+enum Which {
+    Main,
+    Second,
+}
+
+/// What `handle_actions` found that the task loop must act on.
+#[derive(Default)]
+struct Outcome {
+    /// The session reached Established.
+    up: bool,
+    /// The session left Established (or an OPEN-exchanged connection went away).
+    down: bool,
+}
+
+struct PeerTask {
+    global: Arc<Global>,
+    peer: Arc<Peer>,
+    services: Arc<Vec<Service>>,
+    rx: mpsc::Receiver<PeerCommand>,
+    status: watch::Sender<PeerStatus>,
+    main: Slot,
+    second: Option<Slot>,
+    connecting: Option<ConnectFuture>,
+    /// What we told the session to announce (our copy of its Adj-RIB-Out).
+    rib_out: RouteSet,
+    warned: HashSet<Warning>,
+    started: bool,
+    seed: u64,
+}
+
+impl PeerTask {
+    fn new(
+        global: Arc<Global>,
+        peer: Arc<Peer>,
+        services: Arc<Vec<Service>>,
+        rx: mpsc::Receiver<PeerCommand>,
+        status: watch::Sender<PeerStatus>,
+    ) -> PeerTask {
+        let seed = seed_for(&peer);
+        let session = Session::new(session_config(&global, &peer), seed);
+        PeerTask {
+            global,
+            peer,
+            services,
+            rx,
+            status,
+            main: Slot {
+                session,
+                conn: None,
+            },
+            second: None,
+            connecting: None,
+            rib_out: RouteSet::new(),
+            warned: HashSet::new(),
+            started: false,
+            seed,
+        }
+    }
+
+    fn label(&self) -> String {
+        label(&self.peer)
+    }
+
+    /// After a panic: drop every connection and start over with a new session.
+    fn reset_after_failure(&mut self) {
+        self.seed = self.seed.wrapping_add(1);
+        self.main = Slot {
+            session: Session::new(session_config(&self.global, &self.peer), self.seed),
+            conn: None,
+        };
+        self.second = None;
+        self.connecting = None;
+        self.rib_out.clear();
+        self.started = false;
+        self.publish(None);
+    }
+
+    async fn run(&mut self) {
+        if !self.started {
+            self.started = true;
+            let passive = self.peer.passive;
+            self.feed(Which::Main, Event::Start { passive }).await;
+        }
+        loop {
+            let deadline = earliest(
+                self.main.session.next_timeout(),
+                self.second.as_ref().and_then(|s| s.session.next_timeout()),
+            );
+            let (main_reader, main_writer) = split_conn(self.main.conn.as_mut());
+            let (second_reader, second_writer) =
+                split_conn(self.second.as_mut().and_then(|s| s.conn.as_mut()));
+            let main_writes = main_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
+            let second_writes = second_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => {
+                        if self.on_command(cmd).await {
+                            return;
+                        }
+                    }
+                    None => {
+                        // The daemon is gone: close politely (Peer De-configured).
+                        self.stop(Notification::cease(3, None)).await;
+                        return;
+                    }
+                },
+                frame = read_frame(main_reader) => {
+                    self.on_frame(Which::Main, frame).await;
+                }
+                frame = read_frame(second_reader) => {
+                    self.on_frame(Which::Second, frame).await;
+                }
+                res = write_some(main_writer), if main_writes => {
+                    self.on_written(Which::Main, res).await;
+                }
+                res = write_some(second_writer), if second_writes => {
+                    self.on_written(Which::Second, res).await;
+                }
+                res = poll_connect(&mut self.connecting) => {
+                    self.connecting = None;
+                    self.on_connected(res).await;
+                }
+                () = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    let actions = self.main.session.handle_timeout(now);
+                    self.handle_actions(Which::Main, actions).await;
+                    if let Some(second) = self.second.as_mut() {
+                        let actions = second.session.handle_timeout(now);
+                        self.handle_actions(Which::Second, actions).await;
+                    }
+                }
+            }
+            self.publish(None);
+        }
+    }
+
+    /// Returns true when the task must end.
+    async fn on_command(&mut self, cmd: PeerCommand) -> bool {
+        match cmd {
+            PeerCommand::Services(services) => {
+                self.services = services;
+                self.sync_routes().await;
+                false
+            }
+            PeerCommand::Inbound(stream) => {
+                self.on_inbound(stream).await;
+                false
+            }
+            PeerCommand::Stop { notification, done } => {
+                self.stop(notification).await;
+                let _ = done.send(());
+                true
+            }
+            PeerCommand::AdjRibIn(reply) => {
+                let _ = reply.send(self.main.session.adj_rib_in().iter().cloned().collect());
+                false
+            }
+        }
+    }
+
+    async fn stop(&mut self, notification: Notification) {
+        if self.second.is_some() {
+            self.feed(
+                Which::Second,
+                Event::Stop {
+                    notification: Some(notification.clone()),
+                },
+            )
+            .await;
+            self.second = None;
+        }
+        self.feed(
+            Which::Main,
+            Event::Stop {
+                notification: Some(notification),
+            },
+        )
+        .await;
+        self.connecting = None;
+        if let Some(conn) = self.main.conn.take() {
+            close_conn(conn).await;
+        }
+        self.publish(None);
+    }
+
+    async fn on_inbound(&mut self, stream: TcpStream) {
+        let remote = stream.peer_addr().ok();
+        if let Err(e) = transport::prepare_accepted(&stream, &transport_options(&self.peer)) {
+            warn!(
+                "cannot set socket options on the connection from {}: {e}",
+                self.label()
+            );
+        }
+        match self.main.session.state() {
+            State::Idle => {
+                debug!("refused a connection from {} while Idle", self.label());
+                // Dropping the stream closes it; the peer retries later.
+            }
+            State::Connect | State::Active if self.main.conn.is_none() => {
+                info!("accepted a connection from {} ({:?})", self.label(), remote);
+                self.connecting = None;
+                self.main.conn = Some(Conn::new(stream, Direction::Inbound));
+                self.feed(Which::Main, Event::Connected).await;
+            }
+            State::Established => {
+                info!(
+                    "refused a second connection from {}: session already established \
+                     (sent NOTIFICATION 6/7)",
+                    self.label()
+                );
+                reject(stream, Notification::cease(7, None)).await;
+            }
+            _ if self.second.is_none() => {
+                info!(
+                    "connection collision with {}: running both connections until OPENs are \
+                     exchanged (RFC 4271 §6.8)",
+                    self.label()
+                );
+                let cfg = session_config(&self.global, &self.peer);
+                let mut slot = Slot {
+                    session: Session::new(cfg, self.seed.wrapping_add(0x5eed)),
+                    conn: Some(Conn::new(stream, Direction::Inbound)),
+                };
+                let now = Instant::now();
+                let mut actions = slot.session.handle(now, Event::Start { passive: true });
+                self.second = Some(slot);
+                actions.extend(
+                    self.second
+                        .as_mut()
+                        .map(|s| s.session.handle(now, Event::Connected))
+                        .unwrap_or_default(),
+                );
+                self.handle_actions(Which::Second, actions).await;
+            }
+            _ => {
+                info!(
+                    "refused a third connection from {} during a collision (sent NOTIFICATION 6/7)",
+                    self.label()
+                );
+                reject(stream, Notification::cease(7, None)).await;
+            }
+        }
+    }
+
+    async fn on_connected(&mut self, res: io::Result<TcpStream>) {
+        match res {
+            Ok(stream) => {
+                if self.main.conn.is_some() {
+                    // An inbound connection won the race; this one is surplus.
+                    return;
+                }
+                debug!("connected to {}", self.label());
+                self.main.conn = Some(Conn::new(stream, Direction::Outbound));
+                self.feed(Which::Main, Event::Connected).await;
+            }
+            Err(e) => {
+                debug!("connection to {} failed: {e}", self.label());
+                self.feed(Which::Main, Event::ConnectFailed).await;
+            }
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        which: Which,
+        frame: Option<Result<Result<Bytes, HeaderError>, io::Error>>,
+    ) {
+        let event = match frame {
+            Some(Ok(Ok(msg))) => Event::Message(msg),
+            Some(Ok(Err(header))) => {
+                if let Some(conn) = self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
+                    conn.reader = None;
+                }
+                Event::HeaderError(header)
+            }
+            Some(Err(e)) => {
+                debug!("read from {} failed: {e}", self.label());
+                self.drop_conn(&which);
+                Event::Closed
+            }
+            None => {
+                self.drop_conn(&which);
+                Event::Closed
+            }
+        };
+        self.feed(which, event).await;
+    }
+
+    async fn on_written(&mut self, which: Which, res: io::Result<bool>) {
+        match res {
+            Ok(drained) => {
+                let report = match self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
+                    Some(Conn {
+                        writer: Some(w), ..
+                    }) if w.blocked => {
+                        if drained {
+                            w.blocked = false;
+                        }
+                        true
+                    }
+                    _ => false,
+                };
+                if report {
+                    self.feed(which, Event::SendProgress { drained }).await;
+                }
+            }
+            Err(e) => {
+                debug!("write to {} failed: {e}", self.label());
+                self.drop_conn(&which);
+                self.feed(which, Event::Closed).await;
+            }
+        }
+    }
+
+    fn slot_mut(&mut self, which: &Which) -> Option<&mut Slot> {
+        match which {
+            Which::Main => Some(&mut self.main),
+            Which::Second => self.second.as_mut(),
+        }
+    }
+
+    fn drop_conn(&mut self, which: &Which) {
+        if let Some(slot) = self.slot_mut(which) {
+            slot.conn = None;
+        }
+    }
+
+    /// Feeds one event to a slot's session and carries out the actions.
+    async fn feed(&mut self, which: Which, event: Event) {
+        let Some(slot) = self.slot_mut(&which) else {
+            return;
+        };
+        let actions = slot.session.handle(Instant::now(), event);
+        self.handle_actions(which, actions).await;
+    }
+
+    /// Carries out `actions` in order, then whatever they lead to (collision resolution,
+    /// route announcements after SessionUp).
+    async fn handle_actions(&mut self, which: Which, actions: Vec<Action>) {
+        let mut work: VecDeque<(Which, Vec<Action>)> = VecDeque::from([(which, actions)]);
+        while let Some((which, actions)) = work.pop_front() {
+            let outcome = self.execute(&which, actions).await;
+            if let Which::Second = which {
+                if self.second.as_ref().is_some_and(|s| s.conn.is_none()) {
+                    // The second connection is finished (lost the collision or failed).
+                    self.second = None;
+                }
+            }
+            self.resolve_collision();
+            if outcome.down {
+                // The Adj-RIB-Out is recomputed when the next session comes up: the local
+                // address, families and ADD-PATH may differ.
+                if !self.rib_out.is_empty() {
+                    let all: Vec<Nlri> = self.rib_out.keys().copied().collect();
+                    self.rib_out.clear();
+                    let actions = self
+                        .main
+                        .session
+                        .handle(Instant::now(), Event::Withdraw(all));
+                    work.push_back((Which::Main, actions));
+                }
+            }
+            if outcome.up {
+                if let Some(actions) = self.route_actions() {
+                    work.push_back((Which::Main, actions));
+                }
+            }
+        }
+        self.flush_now();
+    }
+
+    /// Writes as much queued data as the sockets take without waiting, and reports a blocked
+    /// send to the session (RFC 9687). The rest is written by the `select!` loop.
+    fn flush_now(&mut self) {
+        let mut blocked = Vec::new();
+        for (i, slot) in [Some(&mut self.main), self.second.as_mut()]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(Conn {
+                writer: Some(w), ..
+            }) = slot.and_then(|s| s.conn.as_mut())
+            else {
+                continue;
+            };
+            while let Some(front) = w.queue.front_mut() {
+                match w.half.try_write(front) {
+                    Ok(n) if n == front.len() => {
+                        w.queue.pop_front();
+                    }
+                    Ok(n) => {
+                        let _ = front.split_to(n);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !w.queue.is_empty() && !w.blocked {
+                w.blocked = true;
+                blocked.push(i);
+            }
+        }
+        let now = Instant::now();
+        for i in blocked {
+            // Not re-entering handle_actions: the session only (re)arms its SendHoldTimer here.
+            let actions = if i == 0 {
+                self.main.session.handle(now, Event::SendBlocked)
+            } else {
+                self.second
+                    .as_mut()
+                    .map(|s| s.session.handle(now, Event::SendBlocked))
+                    .unwrap_or_default()
+            };
+            for action in actions {
+                if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
+                    debug!("unexpected action after SendBlocked: {action:?}");
+                }
+            }
+        }
+    }
+
+    async fn execute(&mut self, which: &Which, actions: Vec<Action>) -> Outcome {
+        let mut outcome = Outcome::default();
+        for action in actions {
+            match action {
+                Action::Connect => {
+                    if matches!(which, Which::Main) {
+                        let remote = self.peer.socket_addr();
+                        let opts = transport_options(&self.peer);
+                        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
+                        self.connecting = Some(Box::pin(async move {
+                            transport::connect(remote, &opts, timeout).await
+                        }));
+                    }
+                }
+                Action::Send(bytes) => {
+                    if let Some(Conn {
+                        writer: Some(w), ..
+                    }) = self.slot_mut(which).and_then(|s| s.conn.as_mut())
+                    {
+                        w.queue.push_back(bytes);
+                    }
+                }
+                Action::StartTimer { .. } | Action::StopTimer(_) => {
+                    // The session keeps the deadlines; the loop sleeps until next_timeout().
+                }
+                Action::Close => {
+                    if matches!(which, Which::Main) {
+                        self.connecting = None;
+                    }
+                    if let Some(conn) = self.slot_mut(which).and_then(|s| s.conn.take()) {
+                        close_conn(conn).await;
+                    }
+                }
+                Action::SessionUp(negotiated) => {
+                    if matches!(which, Which::Second) {
+                        // Cannot normally happen: collisions are resolved in OpenConfirm.
+                        // Promote the second connection so the established one is kept.
+                        if let Some(second) = self.second.take() {
+                            let old = std::mem::replace(&mut self.main, second);
+                            if let Some(conn) = old.conn {
+                                close_conn(conn).await;
+                            }
+                        }
+                    }
+                    if let Some(conn) = self.main.conn.as_mut() {
+                        if let Some(reader) = conn.reader.as_mut() {
+                            reader.decoder_mut().set_max_len(negotiated.max_message_len);
+                        }
+                    }
+                    info!("{}", established_sentence(&self.peer, &negotiated));
+                    self.publish(Some(SystemTime::now()));
+                    outcome.up = true;
+                }
+                Action::SessionDown(reason) => {
+                    let sentence = down_sentence(&self.peer, &reason);
+                    if reason.was_established {
+                        warn!("{sentence}");
+                        self.status.send_modify(|s| {
+                            s.flaps += 1;
+                            s.established_since = None;
+                            s.last_down = Some(sentence.clone());
+                        });
+                    } else {
+                        info!("{sentence}");
+                        self.status
+                            .send_modify(|s| s.last_down = Some(sentence.clone()));
+                    }
+                    if matches!(which, Which::Main) {
+                        outcome.down = true;
+                    }
+                }
+                Action::Received(events) => {
+                    if let Some((attr, why)) = events.treat_as_withdraw {
+                        warn!(
+                            "UPDATE from {} treated as withdraw: {why} (attribute {attr})",
+                            self.label()
+                        );
+                    }
+                    for (attr, why) in &events.discarded {
+                        info!("attribute {attr} from {} discarded: {why}", self.label());
+                    }
+                    debug!(
+                        "received {} routes and {} withdrawals from {}",
+                        events.announced.len(),
+                        events.withdrawn.len(),
+                        self.label()
+                    );
+                }
+                #[allow(unreachable_patterns)]
+                other => debug!("unhandled action {other:?}"),
+            }
+        }
+        outcome
+    }
+
+    /// RFC 4271 §6.8: once one of two connections knows the peer's BGP Identifier, close the
+    /// one `collision_loser` names (Cease 6/7, sent by the losing session). The loser's
+    /// actions are carried out on its own task so the survivor is not delayed.
+    fn resolve_collision(&mut self) {
+        let Some(second) = self.second.as_ref() else {
+            return;
+        };
+        let states = (self.main.session.state(), second.session.state());
+        let open = |s: State| matches!(s, State::OpenSent | State::OpenConfirm);
+        if !(open(states.0) && open(states.1)) {
+            return;
+        }
+        let Some(peer_id) = self.main.session.peer_id().or(second.session.peer_id()) else {
+            return;
+        };
+        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
+            return;
+        };
+        let local = Speaker {
+            bgp_id: self.global.router_id,
+            asn: self.global.asn.0,
+        };
+        let remote = Speaker {
+            bgp_id: peer_id,
+            asn: self.peer.asn.0,
+        };
+        let loser = collision_loser(local, remote);
+        info!(
+            "connection collision with {} resolved: closing the {} connection (sent \
+             NOTIFICATION 6/7)",
+            self.label(),
+            if loser == Direction::Outbound {
+                "outbound"
+            } else {
+                "inbound"
+            }
+        );
+        let Some(second) = self.second.take() else {
+            return;
+        };
+        let mut lost = if main_dir == loser {
+            // The second connection survives and becomes the main one.
+            std::mem::replace(&mut self.main, second)
+        } else {
+            second
+        };
+        let actions = lost.session.handle(Instant::now(), Event::CollisionLost);
+        tokio::spawn(finish_loser(lost.conn.take(), actions));
+    }
+
+    /// On SessionUp: compute this peer's routes and announce them.
+    fn route_actions(&mut self) -> Option<Vec<Action>> {
+        let diff = self.compute_diff()?;
+        Some(self.apply_diff(diff))
+    }
+
+    async fn sync_routes(&mut self) {
+        if self.main.session.state() != State::Established {
+            return;
+        }
+        if let Some(diff) = self.compute_diff() {
+            let actions = self.apply_diff(diff);
+            self.handle_actions(Which::Main, actions).await;
+        }
+    }
+
+    fn compute_diff(&mut self) -> Option<(RouteSet, announce::Diff)> {
+        let negotiated = self.main.session.negotiated()?;
+        let local = self.main.conn.as_ref().and_then(|c| c.local)?;
+        let view = PeerView {
+            name: self.peer.name.clone(),
+            local_asn: self.global.asn.0,
+            peer_asn: self.peer.asn.0,
+            local_address: local.ip(),
+            next_hop_v4: self.peer.ipv4_nexthop,
+            next_hop_v6: self.peer.ipv6_nexthop,
+            families: negotiated.families.iter().copied().collect(),
+            add_path_tx: negotiated.add_path_send.iter().copied().collect(),
+            extended_next_hop: negotiated.context.extended_next_hop,
+        };
+        let (routes, warnings) = announce::routes_for_peer(&self.services, &view);
+        for w in warnings {
+            if self.warned.insert(w.clone()) {
+                warn!("{w} (peer {})", self.label());
+            }
+        }
+        let diff = announce::diff(&self.rib_out, &routes);
+        Some((routes, diff))
+    }
+
+    fn apply_diff(&mut self, (routes, diff): (RouteSet, announce::Diff)) -> Vec<Action> {
+        let now = Instant::now();
+        let mut actions = Vec::new();
+        if !diff.withdraw.is_empty() {
+            info!("{}", withdrew_sentence(&self.peer, &diff.withdraw));
+            actions.extend(
+                self.main
+                    .session
+                    .handle(now, Event::Withdraw(diff.withdraw.clone())),
+            );
+        }
+        let count = diff.announced_count();
+        if count > 0 {
+            let fsm_routes: Vec<Route> = diff
+                .announce
+                .iter()
+                .flat_map(|g| {
+                    g.nlri.iter().map(|nlri| Route {
+                        nlri: *nlri,
+                        next_hop: g.next_hop,
+                        attrs: g.attrs.clone(),
+                    })
+                })
+                .collect();
+            actions.extend(self.main.session.handle(now, Event::Announce(fsm_routes)));
+            info!(
+                "announced {count} prefix{} to {}",
+                if count == 1 { "" } else { "es" },
+                self.peer.name
+            );
+        }
+        self.rib_out = routes;
+        actions
+    }
+
+    fn publish(&self, established: Option<SystemTime>) {
+        let session = &self.main.session;
+        let negotiated = session.negotiated().map(|n| Arc::new(n.clone()));
+        let local = self.main.conn.as_ref().and_then(|c| c.local);
+        self.status.send_if_modified(|s| {
+            let mut changed = false;
+            if s.state != session.state() {
+                s.state = session.state();
+                changed = true;
+            }
+            if established.is_some() {
+                s.established_since = established;
+                changed = true;
+            }
+            if s.negotiated.as_deref() != negotiated.as_deref() {
+                s.negotiated = negotiated;
+                changed = true;
+            }
+            if s.local_address != local {
+                s.local_address = local;
+                changed = true;
+            }
+            let (out, inn) = (session.adj_rib_out().len(), session.adj_rib_in().len());
+            if s.routes_out != out || s.routes_in != inn || s.counters != *session.counters() {
+                s.routes_out = out;
+                s.routes_in = inn;
+                s.counters = *session.counters();
+                changed = true;
+            }
+            changed
+        });
+    }
+}
+
+/// Carries out the actions of a connection that lost collision resolution (Send of the
+/// Cease 6/7, Close) on its own, so the surviving session is not delayed.
+async fn finish_loser(conn: Option<Conn>, actions: Vec<Action>) {
+    let Some(mut conn) = conn else { return };
+    for action in actions {
+        match action {
+            Action::Send(bytes) => {
+                if let Some(w) = conn.writer.as_mut() {
+                    w.queue.push_back(bytes);
+                }
+            }
+            Action::Close => break,
+            _ => {}
+        }
+    }
+    close_conn(conn).await;
+}
+
+/// Writes the queued bytes (bounded in time), then shuts the connection down.
+async fn close_conn(mut conn: Conn) {
+    conn.reader = None;
+    if let Some(mut w) = conn.writer.take() {
+        let flush = async {
+            while let Some(front) = w.queue.pop_front() {
+                w.half.write_all(&front).await?;
+            }
+            w.half.shutdown().await
+        };
+        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
+    }
+}
+
+/// Sends `notification` on a connection we will not use, then closes it.
+async fn reject(mut stream: TcpStream, notification: Notification) {
+    let mut buf = BytesMut::new();
+    notification.encode(&mut buf);
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
+        stream.write_all(&buf).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+type Reader = FramedRead<OwnedReadHalf, BgpCodec>;
+
+fn split_conn(conn: Option<&mut Conn>) -> (Option<&mut Reader>, Option<&mut Writer>) {
+    match conn {
+        Some(c) => (c.reader.as_mut(), c.writer.as_mut()),
+        None => (None, None),
+    }
+}
+
+async fn read_frame(
+    reader: Option<&mut Reader>,
+) -> Option<Result<Result<Bytes, HeaderError>, io::Error>> {
+    match reader {
+        Some(reader) => reader.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes from the front of the queue once; returns whether the queue is now empty.
+/// Cancel-safe: `write` either wrote (and the queue is updated) or did nothing.
+async fn write_some(writer: Option<&mut Writer>) -> io::Result<bool> {
+    let Some(w) = writer else {
+        return std::future::pending().await;
+    };
+    let Some(front) = w.queue.front_mut() else {
+        return Ok(true);
+    };
+    let n = w.half.write(front).await?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "connection closed while writing",
+        ));
+    }
+    if n >= front.len() {
+        w.queue.pop_front();
+    } else {
+        let _ = front.split_to(n);
+    }
+    Ok(w.queue.is_empty())
+}
+
+async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {
+    match connecting.as_mut() {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn seed_for(peer: &Peer) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    peer.address.hash(&mut h);
+    SystemTime::now().hash(&mut h);
+    h.finish()
+}
+
+/// "tor-a (10.255.0.1)", or just the address when the name is the address.
+pub fn label(peer: &Peer) -> String {
+    let addr = peer.address.to_string();
+    if peer.name == addr {
+        addr
+    } else {
+        format!("{} ({addr})", peer.name)
+    }
+}
+
+/// "session with tor-a (10.255.0.1) established, hold 9s, families ipv4-unicast
+/// ipv6-unicast, add-path send ipv4-unicast"
+pub fn established_sentence(peer: &Peer, n: &Negotiated) -> String {
+    let mut s = format!(
+        "session with {} established, hold {}s",
+        label(peer),
+        n.hold_time
+    );
+    s.push_str(", families");
+    for f in &n.families {
+        let _ = write!(s, " {f}");
+    }
+    if !n.add_path_send.is_empty() {
+        s.push_str(", add-path send");
+        for f in &n.add_path_send {
+            let _ = write!(s, " {f}");
+        }
+    }
+    s
+}
+
+/// "session with tor-a (10.255.0.1) down: hold timer expired (sent NOTIFICATION 4/0)"
+pub fn down_sentence(peer: &Peer, reason: &DownReason) -> String {
+    let mut s = format!("session with {} down: {}", label(peer), reason.reason);
+    if let Some(n) = &reason.sent {
+        let _ = write!(s, " (sent NOTIFICATION {}/{}", n.code.0, n.subcode);
+        if let Some(name) = n.subcode_name() {
+            let _ = write!(s, " {name}");
+        }
+        s.push(')');
+    }
+    if let Some(n) = &reason.received {
+        let _ = write!(s, " (received NOTIFICATION {}/{}", n.code.0, n.subcode);
+        if let Some(name) = n.subcode_name() {
+            let _ = write!(s, " {name}");
+        }
+        s.push(')');
+    }
+    if let Some(text) = &reason.shutdown_message {
+        let _ = write!(s, ", message \"{text}\"");
+    }
+    s
+}
+
+/// "withdrew 192.0.2.10/32 from tor-a", or a count when there are many.
+fn withdrew_sentence(peer: &Peer, withdrawn: &[Nlri]) -> String {
+    if withdrawn.len() <= 8 {
+        let list: Vec<String> = withdrawn
+            .iter()
+            .map(|n| match n.path_id {
+                Some(id) => format!("{} (path {id})", n.prefix),
+                None => n.prefix.to_string(),
+            })
+            .collect();
+        format!("withdrew {} from {}", list.join(", "), peer.name)
+    } else {
+        format!("withdrew {} prefixes from {}", withdrawn.len(), peer.name)
+    }
+}
