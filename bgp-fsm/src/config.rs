@@ -71,7 +71,8 @@ pub struct SessionConfig {
     /// The large Hold Time used in OpenSent while waiting for the peer's OPEN
     /// (RFC 4271 §8.2.2 suggests 4 minutes).
     pub open_hold_time: Duration,
-    /// Address families we offer with the Multiprotocol capability (RFC 4760 §8).
+    /// Address families we offer with the Multiprotocol capability (RFC 4760 §8). Empty is
+    /// taken as IPv4 unicast.
     pub families: Vec<Family>,
     /// ADD-PATH offers per family (RFC 7911).
     pub add_path: Vec<AddPathConfig>,
@@ -82,6 +83,10 @@ pub struct SessionConfig {
     pub enhanced_route_refresh: bool,
     /// Advertise Extended Message (RFC 8654).
     pub extended_message: bool,
+    /// Families whose NLRI may carry an IPv6 next hop (RFC 8950 Extended Next Hop
+    /// Encoding; in practice `[IPV4_UNICAST]`, to announce IPv4 prefixes with an IPv6 next
+    /// hop over an IPv6 session). Used only where the peer advertises the same.
+    pub extended_next_hop: Vec<Family>,
     /// Advertise Graceful Restart (RFC 4724). Helper mode is not implemented yet: the
     /// capability is exchanged and reported in [`crate::Negotiated`].
     pub graceful_restart: Option<GracefulRestartConfig>,
@@ -144,6 +149,7 @@ impl SessionConfig {
             route_refresh: true,
             enhanced_route_refresh: true,
             extended_message: false,
+            extended_next_hop: Vec::new(),
             graceful_restart: None,
             role: None,
             strict_role: false,

@@ -67,6 +67,15 @@ impl Session {
     // ---------------------------------------------------------------------------------
 
     pub(crate) fn fsm(&mut self, now: Instant, input: Input, out: &mut Vec<Action>) {
+        let before = self.state();
+        self.transition(now, input, out);
+        let after = self.state();
+        if before != after {
+            tracing::debug!(from = ?before, to = ?after, "BGP state change");
+        }
+    }
+
+    fn transition(&mut self, now: Instant, input: Input, out: &mut Vec<Action>) {
         use Input as I;
         use State as S;
         match (self.state(), input) {

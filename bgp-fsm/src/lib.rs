@@ -66,6 +66,11 @@
 //! received routes are dropped on every session loss.
 
 #![forbid(unsafe_code)]
+// No panics on any input: no unchecked indexing or unwrap outside tests.
+#![cfg_attr(
+    not(test),
+    warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
 
 mod action;
 mod collision;

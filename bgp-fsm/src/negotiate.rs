@@ -5,8 +5,9 @@ use std::net::Ipv4Addr;
 
 use bgp_proto::notification::open as open_err;
 use bgp_proto::{
-    AddPathFamily, Capability, CapabilityCode, ErrorCode, Family, FamilySet, GrFamily,
-    GracefulRestart, LlgrFamily, Notification, Open, Role, SessionContext, AS_TRANS,
+    AddPathFamily, Afi, Capability, CapabilityCode, ErrorCode, ExtendedNextHopEntry, Family,
+    FamilySet, GrFamily, GracefulRestart, LlgrFamily, Notification, Open, Role, SessionContext,
+    AS_TRANS,
 };
 use bytes::{Bytes, BytesMut};
 
@@ -41,6 +42,8 @@ pub struct Negotiated {
     pub add_path_receive: Vec<Family>,
     /// Both sides advertised Extended Message (RFC 8654).
     pub extended_message: bool,
+    /// Families whose routes may carry an IPv6 next hop (RFC 8950), both sides agreeing.
+    pub extended_next_hop: Vec<Family>,
     /// The longest message either side may send on this session; give it to the framer
     /// (`BgpCodec::set_max_len`).
     pub max_message_len: usize,
@@ -101,8 +104,7 @@ pub(crate) fn local_open(config: &SessionConfig) -> Open {
 }
 
 fn local_capabilities(config: &SessionConfig) -> Vec<Capability> {
-    let mut caps: Vec<Capability> = config
-        .families
+    let mut caps: Vec<Capability> = local_families(config)
         .iter()
         .map(|f| Capability::Multiprotocol(*f))
         .collect();
@@ -132,6 +134,17 @@ fn local_capabilities(config: &SessionConfig) -> Vec<Capability> {
     if config.extended_message {
         caps.push(Capability::ExtendedMessage);
     }
+    let enh: Vec<ExtendedNextHopEntry> = config
+        .extended_next_hop
+        .iter()
+        .map(|f| ExtendedNextHopEntry {
+            nlri: *f,
+            next_hop_afi: Afi::IPV6,
+        })
+        .collect();
+    if !enh.is_empty() {
+        caps.push(Capability::ExtendedNextHop(enh));
+    }
     if let Some(role) = config.role {
         caps.push(Capability::Role(role));
     }
@@ -144,13 +157,21 @@ fn local_capabilities(config: &SessionConfig) -> Vec<Capability> {
     caps
 }
 
+/// The families we offer: the configured ones, IPv4 unicast when none are.
+fn local_families(config: &SessionConfig) -> Vec<Family> {
+    if config.families.is_empty() {
+        vec![Family::IPV4_UNICAST]
+    } else {
+        config.families.clone()
+    }
+}
+
 fn local_graceful_restart(config: &SessionConfig) -> Option<GracefulRestart> {
     config.graceful_restart.as_ref().map(|gr| GracefulRestart {
         restart_state: gr.restarting,
         notification: gr.notification,
         restart_time: gr.restart_time.min(4095),
-        families: config
-            .families
+        families: local_families(config)
             .iter()
             .map(|f| GrFamily {
                 family: *f,
@@ -246,7 +267,7 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         }
     };
     let mut families: Vec<Family> = Vec::new();
-    for f in &config.families {
+    for f in &local_families(config) {
         if peer_families.contains(f) && !families.contains(f) {
             families.push(*f);
         }
@@ -274,6 +295,21 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
             add_path_receive.push(a.family);
         }
     }
+    // RFC 8950 §3: IPv6 next hops for a family only where both sides advertised it.
+    let extended_next_hop: FamilySet = config
+        .extended_next_hop
+        .iter()
+        .copied()
+        .filter(|f| families.contains(f))
+        .filter(|f| {
+            open.capabilities.iter().any(|c| match c {
+                Capability::ExtendedNextHop(v) => v
+                    .iter()
+                    .any(|e| e.nlri == *f && e.next_hop_afi == Afi::IPV6),
+                _ => false,
+            })
+        })
+        .collect();
     let four_octet_as = open.has(CapabilityCode::FOUR_OCTET_AS);
     let extended_message = config.extended_message && open.has(CapabilityCode::EXTENDED_MESSAGE);
     let route_refresh =
@@ -305,7 +341,7 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         add_path_rx: add_path_receive.iter().copied().collect::<FamilySet>(),
         add_path_tx: add_path_send.iter().copied().collect::<FamilySet>(),
         families: families.iter().copied().collect::<FamilySet>(),
-        extended_next_hop: FamilySet::new(),
+        extended_next_hop,
         ibgp,
         peer_asn,
         enforce_first_as: config.enforce_first_as && !ibgp,
@@ -324,6 +360,7 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         add_path_send,
         add_path_receive,
         extended_message,
+        extended_next_hop: extended_next_hop.iter().collect(),
         max_message_len: context.max_message_len(),
         route_refresh,
         enhanced_route_refresh,

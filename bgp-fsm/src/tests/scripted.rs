@@ -1481,3 +1481,149 @@ fn established_short_notification_closes_without_answering() {
     assert!(actions.contains(&Action::Close));
     assert_eq!(s.state(), State::Idle);
 }
+
+#[test]
+fn damping_is_forgotten_after_a_long_established_period() {
+    let mut c = config();
+    c.max_idle_hold_time = Duration::from_secs(40);
+    let mut s = open_sent_with(c);
+    // Two quick failures: 5 s, then 10 s.
+    for want in [5, 10] {
+        let hold = s.timer(Timer::Hold).unwrap();
+        s.handle(hold, Event::TimerFired(Timer::Hold));
+        let idle = s.timer(Timer::IdleHold).unwrap();
+        assert_eq!((idle - hold).as_secs(), want);
+        s.handle(idle, Event::TimerFired(Timer::IdleHold));
+        s.handle(idle, Event::Connected);
+    }
+    // Established for longer than max_idle_hold_time, then a failure: back to 5 s.
+    let t = s.timer(Timer::Hold).unwrap() - Duration::from_secs(200);
+    s.handle(t, Event::Message(open_bytes(&peer_open(90))));
+    s.handle(t, Event::Message(keepalive()));
+    assert_eq!(s.state(), State::Established);
+    let later = t + Duration::from_secs(60);
+    s.handle(later, Event::Closed);
+    assert_eq!(
+        s.timer(Timer::IdleHold),
+        Some(later + Duration::from_secs(5))
+    );
+}
+
+#[test]
+fn handle_timeout_fires_expired_timers_in_deadline_order() {
+    let mut s = established();
+    let ka = s.timer(Timer::Keepalive).unwrap();
+    assert_eq!(s.next_timeout(), Some(ka));
+    // Far past every deadline: keepalive first (and re-armed), then the hold timer ends it.
+    let actions = s.handle_timeout(at(500));
+    assert_eq!(actions[0], Action::Send(keepalive()));
+    assert_eq!(
+        sent_notification(&actions),
+        Some(Notification::hold_timer_expired())
+    );
+    assert_eq!(s.state(), State::Idle);
+    // The IdleHoldTimer was armed from `now` = 500 s, so it is not yet due.
+    assert_eq!(s.next_timeout(), Some(at(505)));
+}
+
+#[test]
+fn extended_next_hop_is_negotiated_only_when_both_sides_offer_it() {
+    let mut c = config();
+    c.extended_next_hop = vec![Family::IPV4_UNICAST];
+    let s = established_with(c.clone(), &peer_open(90));
+    assert!(s.negotiated().unwrap().extended_next_hop.is_empty());
+    let mut o = peer_open(90);
+    o.capabilities.push(Capability::ExtendedNextHop(vec![
+        bgp_proto::ExtendedNextHopEntry {
+            nlri: Family::IPV4_UNICAST,
+            next_hop_afi: bgp_proto::Afi::IPV6,
+        },
+    ]));
+    let mut s = established_with(c, &o);
+    assert_eq!(
+        s.negotiated().unwrap().extended_next_hop,
+        vec![Family::IPV4_UNICAST]
+    );
+    assert!(s.context().extended_next_hop.contains(Family::IPV4_UNICAST));
+    // An IPv4 prefix with an IPv6 next hop goes out in MP_REACH_NLRI.
+    let r = Route {
+        nlri: Nlri {
+            prefix: "192.0.2.10/32".parse().unwrap(),
+            path_id: None,
+        },
+        next_hop: NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None,
+        },
+        attrs: attrs(LOCAL_AS),
+    };
+    let actions = s.handle(at(3), Event::Announce(vec![r.clone()]));
+    let msgs = sent_messages(&actions, &s.context());
+    let Message::Update(u) = &msgs[0] else {
+        panic!("{msgs:?}")
+    };
+    assert_eq!(u.announced().collect::<Vec<_>>(), vec![r.nlri]);
+    assert_eq!(u.next_hop(Family::IPV4_UNICAST), Some(r.next_hop));
+}
+
+#[test]
+fn no_configured_family_means_ipv4_unicast() {
+    let mut c = config();
+    c.families = vec![];
+    let o = local_open(&c);
+    assert_eq!(o.families().collect::<Vec<_>>(), vec![Family::IPV4_UNICAST]);
+    let s = established_with(c, &peer_open(90));
+    assert_eq!(s.negotiated().unwrap().families, vec![Family::IPV4_UNICAST]);
+}
+
+#[test]
+fn peer_without_multiprotocol_capability_is_ipv4_unicast_only() {
+    let mut o = peer_open(90);
+    o.capabilities
+        .retain(|c| c.code() != CapabilityCode::MULTIPROTOCOL);
+    let s = established_with(config(), &o);
+    assert_eq!(s.negotiated().unwrap().families, vec![Family::IPV4_UNICAST]);
+}
+
+#[test]
+fn negotiated_reports_both_sides_capabilities() {
+    let mut c = config();
+    c.graceful_restart = Some(crate::GracefulRestartConfig::default());
+    c.extended_message = true;
+    c.hostname = Some("node1".into());
+    let mut o = peer_open(90);
+    o.capabilities.push(Capability::ExtendedMessage);
+    o.capabilities
+        .push(Capability::GracefulRestart(bgp_proto::GracefulRestart {
+            restart_state: false,
+            notification: true,
+            restart_time: 120,
+            families: vec![bgp_proto::GrFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding: true,
+            }],
+        }));
+    o.capabilities
+        .push(Capability::LongLivedGracefulRestart(vec![
+            bgp_proto::LlgrFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding: false,
+                stale_time: 3600,
+            },
+        ]));
+    o.capabilities.push(Capability::Fqdn {
+        hostname: "tor-a".into(),
+        domain: "example".into(),
+    });
+    let s = established_with(c, &o);
+    let n = s.negotiated().unwrap();
+    assert!(n.extended_message);
+    assert_eq!(n.max_message_len, 65535);
+    assert_eq!(n.local_graceful_restart.as_ref().unwrap().restart_time, 120);
+    assert!(n.peer_graceful_restart.as_ref().unwrap().notification);
+    assert_eq!(n.peer_llgr.as_ref().unwrap()[0].stale_time, 3600);
+    assert_eq!(n.peer_hostname.as_deref(), Some("tor-a"));
+    assert_eq!(n.peer_domain.as_deref(), Some("example"));
+    let ours = local_open(s.config());
+    assert!(ours.has(CapabilityCode::FQDN) && ours.has(CapabilityCode::GRACEFUL_RESTART));
+}
