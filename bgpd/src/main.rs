@@ -47,7 +47,7 @@ struct ConfigArg {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "input", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(false)))]
 struct DecodeArgs {
     /// Hex of one or more whole messages (spaces, colons and newlines are ignored).
     #[arg(long, group = "input", value_name = "HEX")]
@@ -114,13 +114,7 @@ fn run(config_path: PathBuf, log_format: LogFormat) -> ExitCode {
 
 /// Hands over to the runtime (bgpd::daemon).
 fn daemon_run(config: Config, config_path: PathBuf, log_format: LogFormat) -> ExitCode {
-    // PLACEHOLDER until bgpd::daemon lands: `bgpd::daemon::run(config, config_path, log_format)`.
-    let _ = (config, log_format);
-    tracing::error!(
-        "daemon not built yet: {} is valid, but this bgpd has no runtime (bgpd::daemon)",
-        config_path.display()
-    );
-    ExitCode::FAILURE
+    bgpd::daemon::run(config, config_path, log_format)
 }
 
 fn check(config_path: PathBuf) -> ExitCode {
@@ -166,6 +160,8 @@ fn decode(a: DecodeArgs) -> ExitCode {
     match bgpd::decode::run(&input, &opts, &mut out) {
         Ok(summary) if summary.errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
+        // `bgpd decode ... | head`: the reader is gone, which is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bgpd decode: {e}");
             ExitCode::from(EXIT_INVALID)

@@ -7,73 +7,27 @@ use bgp_proto::{Community, LargeCommunity};
 
 use super::raw::IntOrStr;
 
-/// Well-known communities by name (IANA "BGP Well-known Communities" registry,
-/// <https://www.iana.org/assignments/bgp-well-known-communities/>).
-pub(crate) const WELL_KNOWN_COMMUNITIES: [(&str, u32); 9] = [
-    ("graceful-shutdown", 0xFFFF_0000),   // RFC 8326
-    ("accept-own", 0xFFFF_0001),          // RFC 7611
-    ("llgr-stale", 0xFFFF_0006),          // RFC 9494
-    ("no-llgr", 0xFFFF_0007),             // RFC 9494
-    ("blackhole", 0xFFFF_029A),           // RFC 7999
-    ("no-export", 0xFFFF_FF01),           // RFC 1997
-    ("no-advertise", 0xFFFF_FF02),        // RFC 1997
-    ("no-export-subconfed", 0xFFFF_FF03), // RFC 1997
-    ("no-peer", 0xFFFF_FF04),             // RFC 3765
-];
-
-/// `"64512:100"` (two 16-bit halves, RFC 1997) or a well-known name such as `"no-export"`.
+/// `"64512:100"` (two 16-bit halves, RFC 1997) or a well-known name such as `"no-export"`
+/// (bgp-proto's `FromStr`, with a message that says what is expected).
 pub fn parse_community(s: &str) -> Result<Community, String> {
-    if let Some((_, v)) = WELL_KNOWN_COMMUNITIES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(s))
-    {
-        return Ok(Community(*v));
-    }
-    let bad = || {
+    s.parse().map_err(|_| {
         format!(
             "expected \"ASN:VALUE\" with two numbers 0..=65535 or a well-known name \
              (no-export, no-advertise, ...), got \"{s}\""
         )
-    };
-    let (a, b) = s.split_once(':').ok_or_else(bad)?;
-    let a: u16 = a.parse().map_err(|_| bad())?;
-    let b: u16 = b.parse().map_err(|_| bad())?;
-    Ok(Community(u32::from(a) << 16 | u32::from(b)))
+    })
 }
 
 /// `"64512:1:100"`: three 32-bit numbers (RFC 8092 §3).
 pub fn parse_large_community(s: &str) -> Result<LargeCommunity, String> {
-    let bad = || {
+    s.parse().map_err(|_| {
         format!("expected \"GLOBAL:LOCAL1:LOCAL2\" with three numbers 0..=4294967295, got \"{s}\"")
-    };
-    let mut it = s.split(':');
-    let mut next =
-        || -> Result<u32, String> { it.next().ok_or_else(bad)?.parse().map_err(|_| bad()) };
-    let (global, local1, local2) = (next()?, next()?, next()?);
-    if it.next().is_some() {
-        return Err(bad());
-    }
-    Ok(LargeCommunity {
-        global,
-        local1,
-        local2,
     })
 }
 
-/// The name of a well-known community, for display.
-pub(crate) fn community_name(c: Community) -> Option<&'static str> {
-    WELL_KNOWN_COMMUNITIES
-        .iter()
-        .find(|(_, v)| *v == c.0)
-        .map(|(n, _)| *n)
-}
-
-/// Writes a community the way the config accepts it.
+/// Writes a community the way the config accepts it (`no-export`, `64512:100`).
 pub(crate) fn community_to_string(c: Community) -> String {
-    match community_name(c) {
-        Some(n) => n.to_owned(),
-        None => format!("{}:{}", c.0 >> 16, c.0 & 0xFFFF),
-    }
+    c.to_string()
 }
 
 /// An integer number of seconds, or a string with a unit: `"90s"`, `"1500ms"`, `"2m"`,
