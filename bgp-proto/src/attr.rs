@@ -258,7 +258,15 @@ impl AsPath {
                 _ => segments.push(seg.clone()),
             }
         }
-        segments.extend(as4.segments);
+        let mut rest = as4.segments.into_iter();
+        // Join the kept AS_SEQUENCE with a leading AS4_PATH AS_SEQUENCE into one segment.
+        if let (Some(last), Some(first)) = (segments.last_mut(), rest.as_slice().first()) {
+            if last.kind == AsSegmentType::Sequence && first.kind == AsSegmentType::Sequence {
+                last.asns.extend_from_slice(&first.asns);
+                rest.next();
+            }
+        }
+        segments.extend(rest);
         AsPath { segments }
     }
 }
