@@ -1035,7 +1035,7 @@ fn bench_encode(iters: usize) {
     use bgp_proto::{AsPath, AsSegment, AsSegmentType, Community, NextHop, Nlri, PathAttributes};
     println!();
     println!(
-        "### encode: bgp_proto::UpdateBuilder::announce, 100k IPv4 /32s sharing one attribute set"
+        "### encode: bgp_proto::UpdateBuilder::announce (100k IPv4 /32s sharing one attribute set) and ::withdraw (the same 100k)"
     );
     println!();
     let nlri: Vec<Nlri> = (0..100_000u32)
@@ -1059,9 +1059,10 @@ fn bench_encode(iters: usize) {
         ..PathAttributes::default()
     };
     let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
-    for (label, extended) in [
-        ("4096-octet messages", false),
-        ("65535-octet messages (RFC 8654)", true),
+    for (label, extended, withdraw) in [
+        ("announce, 4096-octet messages", false, false),
+        ("announce, 65535-octet messages (RFC 8654)", true, false),
+        ("withdraw, 4096-octet messages", false, true),
     ] {
         let cx = bgp_proto::SessionContext {
             four_octet_as: true,
@@ -1077,7 +1078,11 @@ fn bench_encode(iters: usize) {
             for round in 0..=iters.max(5) * 4 {
                 dst.clear();
                 let t0 = Instant::now();
-                let n = b.announce(&attrs, &nh, black_box(&nlri), &mut dst);
+                let n = if withdraw {
+                    b.withdraw(black_box(&nlri), &mut dst)
+                } else {
+                    b.announce(&attrs, &nh, black_box(&nlri), &mut dst)
+                };
                 let dt = t0.elapsed().as_secs_f64();
                 if round > 0 {
                     times.push(dt);
@@ -1092,6 +1097,7 @@ fn bench_encode(iters: usize) {
             while at + 19 <= frozen.len() {
                 let len = usize::from(u16::from_be_bytes([frozen[at + 16], frozen[at + 17]]));
                 match bgp_proto::UpdateView::new_checked(&frozen[at..at + len], &cx) {
+                    Ok(v) if withdraw => count += v.withdrawn().count(),
                     Ok(v) => count += v.announced().count(),
                     Err(e) => {
                         println!("  encoded message at offset {at} does not decode: {e:?}");
@@ -1104,9 +1110,10 @@ fn bench_encode(iters: usize) {
         }));
         match r {
             Ok((secs, (msgs, bytes), count)) => println!(
-                "{label}: {msgs} messages, {bytes} octets, median {:.3} ms, {:.0} MB/s of output (target >= 1000), {:.1} M prefixes/s; re-decoded {count} prefixes{}",
+                "{label}: {msgs} messages, {bytes} octets, median {:.3} ms, {:.0} MB/s of output{}, {:.1} M prefixes/s; re-decoded {count} prefixes{}",
                 secs * 1e3,
                 bytes as f64 / secs / 1e6,
+                if withdraw { "" } else { " (target >= 1000)" },
                 nlri.len() as f64 / secs / 1e6,
                 if count == nlri.len() { "" } else { " (MISMATCH)" }
             ),

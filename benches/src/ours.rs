@@ -61,7 +61,7 @@ pub fn decode_one(m: &[u8], cx: &SessionContext, d: &mut Digest) -> Result<(), D
         d.touch(addr_bits(&n.prefix));
     }
     let a = v.attributes();
-    d.touch(a.origin as u64);
+    d.touch(a.origin as u64 ^ u64::from(a.atomic_aggregate) << 8);
     for s in &a.as_path.segments {
         d.as_path_asns += s.asns.len() as u64;
         for &asn in &s.asns {
