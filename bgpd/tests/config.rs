@@ -288,3 +288,14 @@ fn load_names_the_path_as_given() {
         format!("{}:8:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271 §4.2), got 1", path.display())
     );
 }
+
+/// The shipped example must stay valid and warning-free.
+#[test]
+fn dist_example_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/bgpd.toml");
+    let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.peers.len(), 2);
+    assert_eq!(c.services.len(), 2);
+    assert!(c.services[1].health.is_some());
+}
