@@ -10,11 +10,15 @@
 
 // `deny`, not `forbid`: transport.rs needs `setsockopt` for TCP_MD5SIG and IP_MINTTL,
 // which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod announce;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod diff;
+pub mod peer;
+pub mod transport;
 
 /// Log output format of the daemon (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
