@@ -238,7 +238,7 @@ impl AsPath {
         let mut need = n_as - n_as4;
         let mut segments = Vec::new();
         for seg in &self.segments {
-            if need == 0 {
+            if need == 0 && !seg.kind.is_confed() {
                 break;
             }
             match seg.kind {
