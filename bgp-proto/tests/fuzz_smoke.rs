@@ -2,6 +2,8 @@
 //! few hundred thousand inputs made by mutating every message of the test captures, plus
 //! pure random inputs. Deterministic (fixed seed); set `FUZZ_SMOKE_ITERS` to change the
 //! number of inputs per target and `FUZZ_SMOKE_SEED` to explore other inputs.
+//! `FUZZ_SMOKE_WRITE_CORPUS=fuzz/corpus` also writes the seed messages as a cargo-fuzz
+//! corpus.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod fuzz_bodies;
@@ -151,6 +153,7 @@ fn seed() -> u64 {
 fn run(name: &str, target: fn(&[u8])) {
     let seeds = seeds();
     assert!(seeds.len() > 3000, "only {} seeds", seeds.len());
+    write_corpus(name, &seeds);
     let mut rng = Rng(seed());
     // Every seed once, unmutated, under every context bit on its own.
     for s in &seeds {
@@ -163,6 +166,21 @@ fn run(name: &str, target: fn(&[u8])) {
     for _ in 0..iterations() {
         let v = input(&mut rng, &seeds);
         check(name, target, &v);
+    }
+}
+
+/// With `FUZZ_SMOKE_WRITE_CORPUS=<dir>`, writes the seeds (context octet 0x11: 4-octet AS,
+/// IPv6) to `<dir>/<target>/` as a starting corpus for `cargo fuzz run`.
+fn write_corpus(name: &str, seeds: &[Vec<u8>]) {
+    let Some(dir) = std::env::var_os("FUZZ_SMOKE_WRITE_CORPUS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, s) in seeds.iter().enumerate() {
+        let mut v = vec![0x11];
+        v.extend_from_slice(s);
+        std::fs::write(dir.join(format!("seed-{i:05}")), v).unwrap();
     }
 }
 

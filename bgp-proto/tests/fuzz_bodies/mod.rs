@@ -87,10 +87,8 @@ pub fn decode_message(data: &[u8]) {
         exercise_update(&v, &cx);
     }
     // The capture readers take arbitrary files.
-    for rec in MrtReader::new(rest).take(64) {
-        if let Ok(rec) = rec {
-            let _ = frame_len(rec.message, 65535);
-        }
+    for rec in MrtReader::new(rest).take(64).flatten() {
+        let _ = frame_len(rec.message, 65535);
     }
     let _ = read_pcap(rest);
 }
