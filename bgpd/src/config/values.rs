@@ -1,11 +1,15 @@
 //! Parsers for the scalar values a config file holds as strings or integers. Each returns a
 //! message fit to follow the key path in a diagnostic.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use bgp_proto::{Community, LargeCommunity};
 
 use super::raw::IntOrStr;
+use super::HoldTime;
 
 /// `"64512:100"` (two 16-bit halves, RFC 1997) or a well-known name such as `"no-export"`
 /// (bgp-proto's `FromStr`, with a message that says what is expected).
@@ -97,6 +101,93 @@ pub(crate) fn parse_asn(v: &IntOrStr) -> Result<u32, String> {
         return Err("AS 23456 is AS_TRANS and cannot be a speaker's AS (RFC 6793 §9)".to_owned());
     }
     Ok(n)
+}
+
+pub(crate) fn nonzero(d: Duration) -> Result<Duration, String> {
+    if d.is_zero() {
+        Err("must be more than 0".to_owned())
+    } else {
+        Ok(d)
+    }
+}
+
+pub(crate) fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse()
+        .map_err(|_| format!("expected an IPv4 or IPv6 address, got \"{s}\""))
+}
+
+/// RFC 4271 §4.2: a 4-octet unsigned, non-zero BGP Identifier (RFC 6286 §2.1).
+pub(crate) fn parse_router_id(s: &str) -> Result<Ipv4Addr, String> {
+    let id: Ipv4Addr = s
+        .parse()
+        .map_err(|_| format!("expected an IPv4 address such as \"10.255.0.2\", got \"{s}\""))?;
+    if id.is_unspecified() {
+        return Err("the BGP identifier must not be 0.0.0.0 (RFC 6286 §2.1)".to_owned());
+    }
+    Ok(id)
+}
+
+/// `ADDR:PORT`, `[V6]:PORT`, or a bare address with `default_port`.
+pub(crate) fn parse_socket_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(format!("expected an address with an optional port like \"0.0.0.0:179\" or \"[::]:179\", got \"{s}\""))
+}
+
+/// A prefix (`192.0.2.10/32`) or a bare address (a host route). Host bits must be clear.
+pub(crate) fn parse_prefix(s: &str) -> Result<IpNet, String> {
+    let net = match s.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => match s.parse::<IpAddr>() {
+            Ok(a) => IpNet::from(a),
+            Err(_) => {
+                return Err(format!(
+                    "expected a prefix like \"192.0.2.10/32\" or \"2001:db8::10/128\", got \"{s}\""
+                ))
+            }
+        },
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "host bits are set in {net}; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// RFC 4271 §4.2: "Hold Time ... MUST be either zero or at least three seconds."
+pub(crate) fn parse_hold_time(v: &IntOrStr) -> Result<HoldTime, String> {
+    let d = parse_whole_seconds(v)?;
+    let secs = u16::try_from(d.as_secs()).map_err(|_| {
+        format!(
+            "hold time is a 16-bit number of seconds, at most 65535, got {}",
+            d.as_secs()
+        )
+    })?;
+    HoldTime::new(secs).ok_or_else(|| {
+        format!("hold time must be 0 or at least 3 seconds (RFC 4271 §4.2), got {secs}")
+    })
+}
+
+/// Timers carried in whole seconds on the wire.
+pub(crate) fn parse_whole_seconds(v: &IntOrStr) -> Result<Duration, String> {
+    let d = parse_duration(v)?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!(
+            "must be a whole number of seconds, got {}ms",
+            d.as_millis()
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -1,0 +1,264 @@
+//! `[[peers]]` entries.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use bgp_proto::Family;
+
+use super::{PeerDraft, Validator};
+use crate::config::locate::FieldPath;
+use crate::config::raw::RawPeer;
+use crate::config::values::{parse_asn, parse_ip, parse_whole_seconds};
+use crate::config::*;
+
+/// RFC 2385 keys are limited by Linux's TCP_MD5SIG_MAXKEYLEN.
+const MAX_PASSWORD_LEN: usize = 80;
+/// RFC 9003 §2: the Shutdown Communication is at most 255 octets of UTF-8.
+const MAX_SHUTDOWN_MESSAGE_LEN: usize = 255;
+/// RFC 4724 §3: Restart Time is a 12-bit number of seconds.
+const MAX_RESTART_TIME: u64 = 4095;
+
+impl Validator<'_> {
+    pub(super) fn peer(
+        &mut self,
+        r: &RawPeer,
+        path: &FieldPath,
+        global: &Global,
+    ) -> Option<PeerDraft> {
+        let address = match &r.address {
+            Some(a) => self.check(&path.key("address"), parse_ip(a)),
+            None => {
+                self.err(
+                    &path.key("address"),
+                    "missing key: the peer's IPv4 or IPv6 address is required",
+                );
+                None
+            }
+        };
+        let asn = match &r.asn {
+            Some(a) => self.check(&path.key("asn"), parse_asn(a)).map(Asn),
+            None => {
+                self.err(
+                    &path.key("asn"),
+                    "missing key: the peer's AS number is required",
+                );
+                None
+            }
+        };
+        let name = match &r.name {
+            Some(n) if n.trim().is_empty() => {
+                self.err(
+                    &path.key("name"),
+                    "must not be empty (leave it out to use the address)",
+                );
+                None
+            }
+            Some(n) => Some(n.clone()),
+            None => address.map(|a| a.to_string()),
+        };
+        let port = match r.port {
+            None => BGP_PORT,
+            Some(p) => self
+                .check(
+                    &path.key("port"),
+                    match u16::try_from(p) {
+                        Ok(p) if p != 0 => Ok(p),
+                        _ => Err(format!("port must be 1..=65535, got {p}")),
+                    },
+                )
+                .unwrap_or(BGP_PORT),
+        };
+        let passive = r.passive.unwrap_or(false);
+        if passive && global.listen.is_empty() {
+            self.err(
+                &path.key("passive"),
+                "a passive peer can never connect: global.listen is empty",
+            );
+        }
+        let local_address = r.local_address.as_ref().and_then(|s| {
+            let p = path.key("local_address");
+            let a = self.check(&p, parse_ip(s))?;
+            match address {
+                Some(peer) if peer.is_ipv4() != a.is_ipv4() => {
+                    self.err(
+                        &p,
+                        format!(
+                            "local address {a} and peer address {peer} are of different families"
+                        ),
+                    );
+                    None
+                }
+                _ => Some(a),
+            }
+        });
+        let (hold_time, keepalive) = self.timers(
+            path,
+            r.hold_time.as_ref(),
+            r.keepalive.as_ref(),
+            Some((global.hold_time, global.keepalive)),
+        );
+        let connect_retry = self
+            .connect_retry(&path.key("connect_retry"), r.connect_retry.as_ref())
+            .unwrap_or(global.connect_retry);
+        let password = r.password.as_ref().and_then(|pw| {
+            let p = path.key("password");
+            if pw.is_empty() {
+                self.err(&p, "must not be empty (leave it out for no TCP MD5 signature)");
+                None
+            } else if pw.len() > MAX_PASSWORD_LEN {
+                self.err(&p, format!(
+                    "TCP MD5 keys are at most {MAX_PASSWORD_LEN} bytes (RFC 2385, Linux TCP_MD5SIG_MAXKEYLEN), got {}",
+                    pw.len()
+                ));
+                None
+            } else {
+                Some(pw.clone())
+            }
+        });
+        let mut ttl = Ttl::Default;
+        if let Some(h) = r.ebgp_multihop {
+            let p = path.key("ebgp_multihop");
+            match u8::try_from(h) {
+                Ok(h) if h >= 1 => ttl = Ttl::Multihop(h),
+                _ => self.err(&p, format!("TTL must be 1..=255, got {h}")),
+            }
+        }
+        if r.ttl_security == Some(true) {
+            if r.ebgp_multihop.is_some() {
+                self.err(
+                    &path.key("ttl_security"),
+                    "ttl_security (GTSM, RFC 5082) and ebgp_multihop cannot both be set",
+                );
+            }
+            ttl = Ttl::Security;
+        }
+        let families_set = r.families.is_some();
+        let families = match &r.families {
+            None => Vec::new(),
+            Some(list) => {
+                let p = path.key("families");
+                if list.is_empty() {
+                    self.err(
+                        &p,
+                        "must list at least one family (leave it out for the default)",
+                    );
+                }
+                let mut out = Vec::new();
+                for (i, f) in list.iter().enumerate() {
+                    let fp = p.index(i);
+                    match Family::from_str(f) {
+                        Ok(f) if out.contains(&f) => self.err(&fp, format!("{f} is listed twice")),
+                        Ok(f) => out.push(f),
+                        Err(e) => self.err(&fp, format!("{e}, got \"{f}\"")),
+                    }
+                }
+                out
+            }
+        };
+        let max_prefixes = r.max_prefixes.and_then(|m| {
+            let p = path.key("max_prefixes");
+            match u32::try_from(m) {
+                Ok(m) if m > 0 => Some(m),
+                _ => {
+                    self.err(
+                        &p,
+                        format!("must be 1..=4294967295 (leave it out for no limit), got {m}"),
+                    );
+                    None
+                }
+            }
+        });
+        let gr_on = r.graceful_restart.unwrap_or(true);
+        let restart_time = match &r.restart_time {
+            None => DEFAULT_RESTART_TIME,
+            Some(v) => {
+                let p = path.key("restart_time");
+                if !gr_on {
+                    self.warn(&p, "ignored: graceful_restart is false");
+                }
+                match self.check(&p, parse_whole_seconds(v)) {
+                    Some(d) if d.as_secs() <= MAX_RESTART_TIME => d,
+                    Some(d) => {
+                        self.err(&p, format!(
+                            "restart time is a 12-bit field, at most {MAX_RESTART_TIME} seconds (RFC 4724 §3), got {}",
+                            d.as_secs()
+                        ));
+                        DEFAULT_RESTART_TIME
+                    }
+                    None => DEFAULT_RESTART_TIME,
+                }
+            }
+        };
+        let graceful_restart = gr_on.then_some(GracefulRestart { restart_time });
+        let delay_open = r.delay_open.as_ref().and_then(|v| {
+            let p = path.key("delay_open");
+            match self.check(&p, parse_whole_seconds(v))? {
+                d if d.is_zero() || d.as_secs() > 240 => {
+                    self.err(
+                        &p,
+                        format!(
+                            "delay open time must be 1..=240 seconds, got {}",
+                            d.as_secs()
+                        ),
+                    );
+                    None
+                }
+                d => Some(d),
+            }
+        });
+        let shutdown_message = r.shutdown_message.as_ref().and_then(|m| {
+            if m.len() > MAX_SHUTDOWN_MESSAGE_LEN {
+                self.err(&path.key("shutdown_message"), format!(
+                    "a Shutdown Communication is at most {MAX_SHUTDOWN_MESSAGE_LEN} bytes of UTF-8 (RFC 9003 §2), got {}",
+                    m.len()
+                ));
+                None
+            } else {
+                Some(m.clone())
+            }
+        });
+        let ipv4_nexthop = r.ipv4_nexthop.as_ref().and_then(|s| {
+            let p = path.key("ipv4_nexthop");
+            self.check(
+                &p,
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("expected an IPv4 address, got \"{s}\"")),
+            )
+        });
+        let ipv6_nexthop = r.ipv6_nexthop.as_ref().and_then(|s| {
+            let p = path.key("ipv6_nexthop");
+            self.check(
+                &p,
+                s.parse::<Ipv6Addr>()
+                    .map_err(|_| format!("expected an IPv6 address, got \"{s}\"")),
+            )
+        });
+        let asn = asn?;
+        Some(PeerDraft {
+            peer: Peer {
+                name: name?,
+                address: address?,
+                asn,
+                ibgp: asn == global.asn,
+                port,
+                passive,
+                local_address,
+                hold_time,
+                keepalive,
+                connect_retry,
+                password,
+                ttl,
+                families,
+                add_path: r.add_path.unwrap_or(false),
+                max_prefixes,
+                graceful_restart,
+                delay_open,
+                enforce_first_as: r.enforce_first_as.unwrap_or(true),
+                shutdown_message,
+                ipv4_nexthop,
+                ipv6_nexthop,
+            },
+            families_set,
+        })
+    }
+}

@@ -1,0 +1,361 @@
+//! `[[services]]` entries and their health checks.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Validator;
+use crate::config::locate::FieldPath;
+use crate::config::raw::{RawDemote, RawHealth, RawService};
+use crate::config::values::{
+    nonzero, parse_community, parse_duration, parse_large_community, parse_prefix,
+};
+use crate::config::*;
+
+const MAX_AS_PATH_PREPEND: i64 = 64;
+const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_RISE_FALL: u32 = 3;
+
+impl Validator<'_> {
+    pub(super) fn service(
+        &mut self,
+        r: &RawService,
+        path: &FieldPath,
+        peer_names: &[String],
+    ) -> Option<Service> {
+        let prefix = match &r.prefix {
+            Some(p) => self.check(&path.key("prefix"), parse_prefix(p)),
+            None => {
+                self.err(
+                    &path.key("prefix"),
+                    "missing key: the prefix to announce is required",
+                );
+                None
+            }
+        };
+        let name = match &r.name {
+            Some(n) if n.trim().is_empty() => {
+                self.err(
+                    &path.key("name"),
+                    "must not be empty (leave it out to use the prefix)",
+                );
+                None
+            }
+            Some(n) => Some(n.clone()),
+            None => prefix.map(|p| p.to_string()),
+        };
+        let nexthops =
+            match &r.nexthops {
+                None => vec![NextHopSpec::Local],
+                Some(list) => {
+                    let p = path.key("nexthops");
+                    if list.is_empty() {
+                        self.err(
+                            &p,
+                            "must list at least one next hop (\"self\" or an address)",
+                        );
+                    }
+                    let mut out = Vec::new();
+                    for (i, s) in list.iter().enumerate() {
+                        let np = p.index(i);
+                        let nh =
+                            if s == "self" {
+                                NextHopSpec::Local
+                            } else {
+                                let Some(a) = self.check(&np, s.parse::<IpAddr>().map_err(|_| {
+                            format!("expected \"self\" or an IPv4/IPv6 address, got \"{s}\"")
+                        })) else {
+                            continue;
+                        };
+                                if let Some(pf) = prefix {
+                                    if pf.addr().is_ipv4() != a.is_ipv4() {
+                                        self.err(
+                                            &np,
+                                            format!(
+                                    "next hop {a} is not of the same family as the prefix {pf}"
+                                ),
+                                        );
+                                        continue;
+                                    }
+                                }
+                                NextHopSpec::Addr(a)
+                            };
+                        if out.contains(&nh) {
+                            self.err(&np, format!("next hop {nh} is listed twice"));
+                        } else {
+                            out.push(nh);
+                        }
+                    }
+                    out
+                }
+            };
+        let communities = self.communities(&path.key("communities"), r.communities.as_deref());
+        let large_communities = match &r.large_communities {
+            None => Vec::new(),
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    self.check(
+                        &path.key("large_communities").index(i),
+                        parse_large_community(s),
+                    )
+                })
+                .collect(),
+        };
+        let med = r.med.and_then(|m| self.u32_value(&path.key("med"), m));
+        let local_pref = r
+            .local_pref
+            .and_then(|m| self.u32_value(&path.key("local_pref"), m));
+        let as_path_prepend = self.prepend(&path.key("as_path_prepend"), r.as_path_prepend);
+        let peers = match &r.peers {
+            None => PeerSelection::All,
+            Some(list) => {
+                if list.is_empty() {
+                    self.warn(&path.key("peers"), "the service is announced to no peer");
+                }
+                let mut out = Vec::new();
+                for (i, n) in list.iter().enumerate() {
+                    let pp = path.key("peers").index(i);
+                    if !peer_names.contains(n) {
+                        let known = if peer_names.is_empty() {
+                            "none are configured".to_owned()
+                        } else {
+                            format!("configured: {}", peer_names.join(", "))
+                        };
+                        self.err(&pp, format!("no peer named \"{n}\" ({known})"));
+                    } else if out.contains(n) {
+                        self.err(&pp, format!("peer \"{n}\" is listed twice"));
+                    } else {
+                        out.push(n.clone());
+                    }
+                }
+                PeerSelection::Only(out)
+            }
+        };
+        let health = r
+            .health
+            .as_ref()
+            .and_then(|h| self.health(h, &path.key("health")));
+        Some(Service {
+            name: name?,
+            prefix: prefix?,
+            nexthops,
+            communities,
+            large_communities,
+            med,
+            local_pref,
+            as_path_prepend,
+            peers,
+            health,
+        })
+    }
+
+    fn communities(
+        &mut self,
+        path: &FieldPath,
+        list: Option<&[String]>,
+    ) -> Vec<bgp_proto::Community> {
+        list.unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.check(&path.index(i), parse_community(s)))
+            .collect()
+    }
+
+    fn u32_value(&mut self, path: &FieldPath, v: i64) -> Option<u32> {
+        self.check(
+            path,
+            u32::try_from(v).map_err(|_| format!("must be 0..=4294967295, got {v}")),
+        )
+    }
+
+    fn prepend(&mut self, path: &FieldPath, v: Option<i64>) -> u8 {
+        match v {
+            None => 0,
+            Some(n) if (0..=MAX_AS_PATH_PREPEND).contains(&n) => n as u8,
+            Some(n) => {
+                self.err(path, format!("must be 0..={MAX_AS_PATH_PREPEND}, got {n}"));
+                0
+            }
+        }
+    }
+
+    fn health(&mut self, h: &RawHealth, path: &FieldPath) -> Option<HealthCheck> {
+        let kind = match h.kind.as_deref() {
+            Some(k @ ("tcp" | "http" | "exec")) => k,
+            Some(k) => {
+                self.err(
+                    &path.key("type"),
+                    format!("expected \"tcp\", \"http\" or \"exec\", got \"{k}\""),
+                );
+                return None;
+            }
+            None => {
+                self.err(
+                    &path.key("type"),
+                    "missing key: the check type (\"tcp\", \"http\" or \"exec\") is required",
+                );
+                return None;
+            }
+        };
+        let only =
+            |types: &str| format!("only used with type = {types}, this check is type = \"{kind}\"");
+        if kind != "exec" && h.command.is_some() {
+            self.err(&path.key("command"), only("\"exec\""));
+        }
+        if kind == "exec" && h.target.is_some() {
+            self.err(&path.key("target"), only("\"tcp\" or \"http\""));
+        }
+        if kind != "http" && h.expect_status.is_some() {
+            self.err(&path.key("expect_status"), only("\"http\""));
+        }
+        let probe = match kind {
+            "tcp" | "http" => {
+                let p = path.key("target");
+                let Some(t) = &h.target else {
+                    let what = if kind == "tcp" {
+                        "HOST:PORT"
+                    } else {
+                        "an http:// URL"
+                    };
+                    self.err(
+                        &p,
+                        format!("missing key: a {kind} check needs a target ({what})"),
+                    );
+                    return None;
+                };
+                if kind == "tcp" {
+                    let port = t
+                        .rsplit_once(':')
+                        .and_then(|(_, port)| port.parse::<u16>().ok());
+                    if !matches!(port, Some(p) if p != 0) {
+                        self.err(
+                            &p,
+                            format!("expected HOST:PORT, e.g. \"{{nexthop}}:80\", got \"{t}\""),
+                        );
+                    }
+                    Probe::Tcp { target: t.clone() }
+                } else {
+                    if !t.starts_with("http://") {
+                        self.err(&p, format!("expected an http:// URL, e.g. \"http://{{nexthop}}:8080/healthz\", got \"{t}\""));
+                    }
+                    let expect_status = h.expect_status.and_then(|s| {
+                        let sp = path.key("expect_status");
+                        self.check(
+                            &sp,
+                            match u16::try_from(s) {
+                                Ok(s) if (100..=599).contains(&s) => Ok(s),
+                                _ => Err(format!("an HTTP status is 100..=599, got {s}")),
+                            },
+                        )
+                    });
+                    Probe::Http {
+                        target: t.clone(),
+                        expect_status,
+                    }
+                }
+            }
+            _ => match &h.command {
+                Some(c) if c.first().is_some_and(|p| !p.is_empty()) => {
+                    Probe::Exec { command: c.clone() }
+                }
+                Some(_) => {
+                    self.err(
+                        &path.key("command"),
+                        "must name a program: [\"/path/to/check\", \"arg\", ...]",
+                    );
+                    return None;
+                }
+                None => {
+                    self.err(&path.key("command"), "missing key: an exec check needs a command ([\"/path/to/check\", \"arg\", ...])");
+                    return None;
+                }
+            },
+        };
+        let interval = h
+            .interval
+            .as_ref()
+            .and_then(|v| self.check(&path.key("interval"), parse_duration(v).and_then(nonzero)))
+            .unwrap_or(DEFAULT_HEALTH_INTERVAL);
+        let timeout = match &h.timeout {
+            None => DEFAULT_HEALTH_TIMEOUT.min(interval),
+            Some(v) => {
+                let p = path.key("timeout");
+                let t = self
+                    .check(&p, parse_duration(v).and_then(nonzero))
+                    .unwrap_or(interval);
+                if t > interval {
+                    self.err(
+                        &p,
+                        format!(
+                            "timeout ({}ms) must not be longer than the interval ({}ms)",
+                            t.as_millis(),
+                            interval.as_millis()
+                        ),
+                    );
+                }
+                t
+            }
+        };
+        let mut count = |key: &str, v: Option<i64>| -> u32 {
+            match v {
+                None => DEFAULT_RISE_FALL,
+                Some(n) if (1..=1000).contains(&n) => n as u32,
+                Some(n) => {
+                    self.err(&path.key(key), format!("must be 1..=1000, got {n}"));
+                    DEFAULT_RISE_FALL
+                }
+            }
+        };
+        let rise = count("rise", h.rise);
+        let fall = count("fall", h.fall);
+        let on_fail = match (h.on_fail.as_deref(), &h.demote) {
+            (None | Some("withdraw"), None) => OnFail::Withdraw,
+            (None | Some("withdraw"), Some(_)) => {
+                self.err(&path.key("demote"), "only used with on_fail = \"demote\"");
+                OnFail::Withdraw
+            }
+            (Some("demote"), None) => {
+                self.err(&path.key("on_fail"), "on_fail = \"demote\" needs a [services.health.demote] table (med, communities, as_path_prepend)");
+                OnFail::Withdraw
+            }
+            (Some("demote"), Some(d)) => self.demote(d, &path.key("demote")),
+            (Some(o), _) => {
+                self.err(
+                    &path.key("on_fail"),
+                    format!("expected \"withdraw\" or \"demote\", got \"{o}\""),
+                );
+                OnFail::Withdraw
+            }
+        };
+        let disable_file = h.disable_file.as_ref().map(PathBuf::from);
+        Some(HealthCheck {
+            probe,
+            interval,
+            timeout,
+            rise,
+            fall,
+            on_fail,
+            disable_file,
+        })
+    }
+
+    fn demote(&mut self, d: &RawDemote, path: &FieldPath) -> OnFail {
+        let med = d.med.and_then(|m| self.u32_value(&path.key("med"), m));
+        let communities = self.communities(&path.key("communities"), d.communities.as_deref());
+        let as_path_prepend = self.prepend(&path.key("as_path_prepend"), d.as_path_prepend);
+        if med.is_none() && communities.is_empty() && as_path_prepend == 0 {
+            self.err(
+                path,
+                "a demotion must set at least one of med, communities, as_path_prepend",
+            );
+        }
+        OnFail::Demote {
+            med,
+            communities,
+            as_path_prepend,
+        }
+    }
+}
