@@ -680,6 +680,57 @@ mod tests {
     }
 
     #[test]
+    fn linux_sll_ipv6_and_bsd_null_ipv4() {
+        // Linux cooked capture (113): 14 octets, then protocol 0x86dd.
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x86, 0xdd]);
+        // IPv6 header: version 6, payload length, next header 6 (TCP), hop limit.
+        let tcp_len = 20 + 19;
+        sll.extend_from_slice(&[0x60, 0, 0, 0]);
+        sll.extend_from_slice(&(tcp_len as u16).to_be_bytes());
+        sll.extend_from_slice(&[6, 64]);
+        let src: [u8; 16] = "2001:db8::1".parse::<Ipv6Addr>().unwrap().octets();
+        let dst: [u8; 16] = "2001:db8::2".parse::<Ipv6Addr>().unwrap().octets();
+        sll.extend_from_slice(&src);
+        sll.extend_from_slice(&dst);
+        sll.extend_from_slice(&179u16.to_be_bytes());
+        sll.extend_from_slice(&50000u16.to_be_bytes());
+        sll.extend_from_slice(&7u32.to_be_bytes());
+        sll.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        sll.extend_from_slice(&keepalive());
+        let mut file = pcap(&[sll]);
+        file[20..24].copy_from_slice(&113u32.to_le_bytes());
+        let flows = read_pcap(&file).unwrap();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].src, "[2001:db8::1]:179".parse().unwrap());
+        assert_eq!(flows[0].messages.len(), 1);
+
+        // BSD loopback (0): address family 2 in host byte order, then IPv4.
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ipv4_tcp(1, 0x18, &keepalive()));
+        let mut file = pcap(&[null]);
+        file[20..24].copy_from_slice(&0u32.to_le_bytes());
+        let flows = read_pcap(&file).unwrap();
+        assert_eq!(flows[0].messages.len(), 1);
+        assert_eq!(flows[0].src, "10.0.0.1:40000".parse().unwrap());
+    }
+
+    #[test]
+    fn not_a_capture() {
+        assert_eq!(
+            read_pcap(b"hello world, not a pcap"),
+            Err(CaptureError::UnknownFormat)
+        );
+        assert_eq!(read_pcap(&[]), Err(CaptureError::UnknownFormat));
+        let mut truncated = pcap(&[ipv4_tcp(1, 0x18, &keepalive())]);
+        truncated.truncate(truncated.len() - 1);
+        assert!(matches!(
+            read_pcap(&truncated),
+            Err(CaptureError::Truncated(24))
+        ));
+    }
+
+    #[test]
     fn mrt_bgp4mp_message_as4() {
         let mut rec = Vec::new();
         rec.extend_from_slice(&1_546_300_800u32.to_be_bytes());

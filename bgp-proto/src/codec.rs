@@ -141,6 +141,26 @@ mod tests {
     }
 
     #[test]
+    fn encoder_passes_messages_through_and_max_len_is_settable() {
+        let mut codec = BgpCodec::new();
+        let mut dst = BytesMut::new();
+        codec.encode(Bytes::from(keepalive()), &mut dst).unwrap();
+        assert_eq!(&dst[..], &keepalive()[..]);
+        // A 5000-octet UPDATE header: an error at 4096, a partial message at 65535.
+        let mut big = MARKER.to_vec();
+        big.extend_from_slice(&[0x13, 0x88, 2]);
+        let mut buf = BytesMut::from(&big[..]);
+        codec.set_max_len(65535);
+        assert_eq!(codec.max_len(), 65535);
+        assert_eq!(codec.decode(&mut buf).ok().flatten(), None);
+        let mut codec = BgpCodec::new();
+        assert_eq!(
+            codec.decode(&mut buf).ok().flatten(),
+            Some(Err(HeaderError::BadLength(5000)))
+        );
+    }
+
+    #[test]
     fn eof_mid_message_is_an_error() {
         let mut codec = BgpCodec::new();
         let mut buf = BytesMut::from(&keepalive()[..5]);

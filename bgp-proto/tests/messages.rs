@@ -413,7 +413,11 @@ fn every_capability_both_directions() {
         // Inside a whole OPEN, both directions.
         let msg = open_with_caps(bytes);
         let open = Open::decode(&msg).unwrap();
-        assert_eq!(open.capabilities, std::slice::from_ref(&cap), "{name}: in OPEN");
+        assert_eq!(
+            open.capabilities,
+            std::slice::from_ref(&cap),
+            "{name}: in OPEN"
+        );
         assert_eq!(encoded(|b| open.encode(b)), msg, "{name}: OPEN encode");
     }
 }
@@ -1142,6 +1146,55 @@ proptest! {
         prop_assert!(text.starts_with(&back) || text.chars().any(char::is_control));
         let bytes = encoded(|b| n.encode(b));
         prop_assert_eq!(Notification::decode(&bytes).unwrap(), n);
+    }
+
+    #[test]
+    fn frame_len_stays_in_bounds(
+        mut buf in prop::collection::vec(any::<u8>(), 0..64),
+        marker in any::<bool>(),
+        max in 0usize..70_000,
+    ) {
+        if marker && buf.len() >= 16 {
+            buf[..16].copy_from_slice(&M);
+        }
+        if let Ok(Some(n)) = frame_len(&buf, max) {
+            prop_assert!(n >= 19 && n <= buf.len() && n <= max);
+        }
+    }
+
+    /// The codec yields the same messages however the stream is cut into reads.
+    #[cfg(feature = "codec")]
+    #[test]
+    fn codec_reassembles_any_chunking(
+        opens in prop::collection::vec(open(), 1..4),
+        rrs in prop::collection::vec((family(), any::<u8>()), 0..4),
+        cuts in prop::collection::vec(1usize..200, 1..40),
+    ) {
+        use tokio_util::codec::Decoder;
+        let mut msgs: Vec<Vec<u8>> = Vec::new();
+        for o in &opens {
+            msgs.push(encoded(|b| o.encode(b)));
+            msgs.push(KEEPALIVE.to_vec());
+        }
+        for (family, subtype) in rrs {
+            msgs.push(encoded(|b| RouteRefresh { family, subtype }.encode(b)));
+        }
+        let stream = msgs.concat();
+        let mut codec = bgp_proto::BgpCodec::new();
+        let mut buf = BytesMut::new();
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let (mut pos, mut i) = (0, 0);
+        while pos < stream.len() {
+            let n = cuts[i % cuts.len()].min(stream.len() - pos);
+            buf.extend_from_slice(&stream[pos..pos + n]);
+            pos += n;
+            i += 1;
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                got.push(item.unwrap().to_vec());
+            }
+        }
+        prop_assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+        prop_assert_eq!(got, msgs);
     }
 
     #[test]
