@@ -299,3 +299,18 @@ fn dist_example_is_valid() {
     assert_eq!(c.services.len(), 2);
     assert!(c.services[1].health.is_some());
 }
+
+#[test]
+fn integer_keys_say_integer() {
+    assert_eq!(
+        error(&with_peer_line("port = 179.0")),
+        "bgpd.toml:8:8: peers[0].port: invalid type: floating point `179.0`, expected an integer"
+    );
+    assert_eq!(
+        error(&BASE.replace(
+            "router_id = \"10.255.0.2\"",
+            "router_id = \"10.255.0.2\"\nlisten = [1]"
+        )),
+        "bgpd.toml:4:11: global.listen[0]: invalid type: integer `1`, expected a string"
+    );
+}

@@ -37,6 +37,7 @@ pub(crate) struct RawPeer {
     pub name: Option<String>,
     pub address: Option<String>,
     pub asn: Option<IntOrStr>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub port: Option<i64>,
     pub passive: Option<bool>,
     pub local_address: Option<String>,
@@ -44,10 +45,12 @@ pub(crate) struct RawPeer {
     pub keepalive: Option<IntOrStr>,
     pub connect_retry: Option<IntOrStr>,
     pub password: Option<String>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub ebgp_multihop: Option<i64>,
     pub ttl_security: Option<bool>,
     pub families: Option<Vec<String>>,
     pub add_path: Option<bool>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub max_prefixes: Option<i64>,
     pub graceful_restart: Option<bool>,
     pub restart_time: Option<IntOrStr>,
@@ -66,8 +69,11 @@ pub(crate) struct RawService {
     pub nexthops: Option<Vec<String>>,
     pub communities: Option<Vec<String>>,
     pub large_communities: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub med: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub local_pref: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub as_path_prepend: Option<i64>,
     pub peers: Option<Vec<String>>,
     pub health: Option<RawHealth>,
@@ -80,10 +86,13 @@ pub(crate) struct RawHealth {
     pub kind: Option<String>,
     pub target: Option<String>,
     pub command: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub expect_status: Option<i64>,
     pub interval: Option<IntOrStr>,
     pub timeout: Option<IntOrStr>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub rise: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub fall: Option<i64>,
     pub on_fail: Option<String>,
     pub demote: Option<RawDemote>,
@@ -93,8 +102,10 @@ pub(crate) struct RawHealth {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDemote {
+    #[serde(default, deserialize_with = "opt_int")]
     pub med: Option<i64>,
     pub communities: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub as_path_prepend: Option<i64>,
 }
 
@@ -128,4 +139,22 @@ impl<'de> Deserialize<'de> for IntOrStr {
         }
         d.deserialize_any(V)
     }
+}
+
+/// An optional integer, with "expected an integer" rather than serde's "expected i64".
+fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("integer out of range"))
+        }
+    }
+    d.deserialize_any(V).map(Some)
 }
