@@ -129,6 +129,25 @@ impl Notification {
         Notification::new(ErrorCode::CEASE, cease::MAX_PREFIXES, data.freeze())
     }
 
+    /// OPEN Message Error / Unsupported Capability (RFC 5492 §5): Data is the capabilities
+    /// we require and the peer did not advertise, each as code, length and value.
+    pub fn unsupported_capability(required: &[crate::capability::Capability]) -> Notification {
+        let mut data = BytesMut::new();
+        for c in required {
+            c.encode(&mut data);
+        }
+        Notification::new(
+            ErrorCode::OPEN_MESSAGE,
+            open::UNSUPPORTED_CAPABILITY,
+            data.freeze(),
+        )
+    }
+
+    /// OPEN Message Error / Role Mismatch (RFC 9234 §4.2).
+    pub fn role_mismatch() -> Notification {
+        Notification::new(ErrorCode::OPEN_MESSAGE, open::ROLE_MISMATCH, Bytes::new())
+    }
+
     /// Hold Timer Expired (RFC 4271 §6.5).
     pub fn hold_timer_expired() -> Notification {
         Notification::new(ErrorCode::HOLD_TIMER_EXPIRED, 0, Bytes::new())

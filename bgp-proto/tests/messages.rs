@@ -883,6 +883,16 @@ fn subcode_constants() {
     assert_eq!(rr::INVALID_MESSAGE_LENGTH, 1);
     let n = Notification::max_prefixes(Family::IPV4_UNICAST, 1000);
     assert_eq!(n.data.as_ref(), &[0, 1, 1, 0, 0, 0x03, 0xe8]);
+    let n = Notification::unsupported_capability(&[
+        Capability::FourOctetAs(65001),
+        Capability::RouteRefresh,
+    ]);
+    assert_eq!((n.code, n.subcode), (ErrorCode::OPEN_MESSAGE, 7));
+    assert_eq!(n.data.as_ref(), &[0x41, 4, 0, 0, 0xfd, 0xe9, 0x02, 0x00]);
+    assert_eq!(
+        Notification::role_mismatch().to_string(),
+        "2/11 (OPEN Message Error / Role Mismatch)"
+    );
     let n = Notification::fsm_error(fsm::UNEXPECTED_IN_OPEN_CONFIRM, Some(MessageType::UPDATE));
     assert_eq!(
         (n.code, n.subcode, n.data.as_ref()),
