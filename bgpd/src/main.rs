@@ -55,16 +55,19 @@ struct DecodeArgs {
     /// An MRT file (RFC 6396), plain or gzip.
     #[arg(long, group = "input", value_name = "FILE")]
     mrt: Option<PathBuf>,
-    /// A pcap file with BGP over TCP.
+    /// A pcap or pcapng file with BGP over TCP (ports 179 and 1179).
     #[arg(long, group = "input", value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// A file of raw concatenated BGP messages.
     #[arg(group = "input", value_name = "FILE")]
     file: Option<PathBuf>,
     /// The session did not negotiate 4-octet AS numbers (RFC 6793): AS_PATH has 2-octet ASNs.
+    /// For hex and raw input, and pcap flows whose OPENs are not in the capture; MRT records
+    /// and captured OPENs say themselves.
     #[arg(long)]
     as2: bool,
-    /// The session negotiated ADD-PATH receive for IPv4 and IPv6 unicast (RFC 7911).
+    /// The session negotiated ADD-PATH receive for IPv4 and IPv6 unicast (RFC 7911): NLRI
+    /// carry path ids. Same scope as --as2.
     #[arg(long)]
     add_path: bool,
 }
