@@ -27,7 +27,9 @@ pub enum Action {
     /// The session reached Established.
     SessionUp(Box<Negotiated>),
     /// A connection that had exchanged OPENs (OpenSent or later) went away. Every route
-    /// received from the peer is gone with it (the Adj-RIB-In is cleared).
+    /// received from the peer is gone with it, except those kept stale for Graceful Restart
+    /// (`DownReason::stale_routes_kept`, still in `Session::adj_rib_in`); those leave later
+    /// through `Received` (End-of-RIB after the peer's return, or the restart timer).
     SessionDown(DownReason),
     /// What one received UPDATE did to the Adj-RIB-In.
     Received(RouteEvents),
@@ -57,6 +59,8 @@ pub struct DownReason {
     pub shutdown_message: Option<String>,
     /// Whether the session had been Established.
     pub was_established: bool,
+    /// Routes kept (stale) in the Adj-RIB-In for the peer's graceful restart (RFC 4724 §4.2).
+    pub stale_routes_kept: usize,
     /// A sentence for the log, e.g. "hold timer expired".
     pub reason: String,
 }
@@ -78,8 +82,9 @@ pub struct RouteEvents {
     pub rejected_next_hop: Vec<Nlri>,
     /// This UPDATE was the End-of-RIB marker for the family (RFC 4724 §2).
     pub end_of_rib: Option<Family>,
-    /// Routes removed at the end of an enhanced route refresh (EoRR, RFC 7313 §4) because the
-    /// peer did not re-announce them (they are also in `withdrawn`).
+    /// Stale routes removed because the peer did not re-announce them: at the end of an
+    /// enhanced route refresh (EoRR, RFC 7313 §4), or of a graceful restart (End-of-RIB or
+    /// timer, RFC 4724 §4.2). They are also in `withdrawn`.
     pub stale_removed: usize,
 }
 

@@ -25,6 +25,10 @@ pub struct GracefulRestartConfig {
     pub notification: bool,
     /// Families whose forwarding state we preserve across a restart (F bit set).
     pub preserve_forwarding: Vec<Family>,
+    /// Helper mode (RFC 4724 §4.2): once the restarted peer is back, how long its stale
+    /// routes may wait for its End-of-RIB before they are removed. Default 360 s (FRR's
+    /// stalepath-time).
+    pub stale_routes_time: Duration,
 }
 
 impl Default for GracefulRestartConfig {
@@ -34,6 +38,7 @@ impl Default for GracefulRestartConfig {
             restarting: false,
             notification: false,
             preserve_forwarding: Vec::new(),
+            stale_routes_time: Duration::from_secs(360),
         }
     }
 }
@@ -87,8 +92,11 @@ pub struct SessionConfig {
     /// Encoding; in practice `[IPV4_UNICAST]`, to announce IPv4 prefixes with an IPv6 next
     /// hop over an IPv6 session). Used only where the peer advertises the same.
     pub extended_next_hop: Vec<Family>,
-    /// Advertise Graceful Restart (RFC 4724). Helper mode is not implemented yet: the
-    /// capability is exchanged and reported in [`crate::Negotiated`].
+    /// Advertise Graceful Restart (RFC 4724) and act as its helper (Receiving Speaker,
+    /// §4.2): when a peer that advertised it goes away without a NOTIFICATION (or, with the
+    /// RFC 8538 N bit on both sides, with any NOTIFICATION but Hard Reset), its routes of the
+    /// families in its capability stay in the Adj-RIB-In, marked stale, until it is back and
+    /// sends End-of-RIB, or its Restart Time runs out.
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// Our BGP Role (RFC 9234); checked against the peer's on eBGP sessions (2/11).
     pub role: Option<Role>,

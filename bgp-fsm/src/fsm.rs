@@ -106,8 +106,10 @@ impl Session {
                     automatic: false, ..
                 },
             ) => {
-                // A manual stop also cancels a pending automatic restart.
+                // A manual stop also cancels a pending automatic restart, and ends a
+                // graceful restart we were helping with.
                 self.stop_timer(Timer::IdleHold, out);
+                self.purge_stale(None, out);
                 self.counters.connect_retry_counter = 0;
             }
             (S::Idle, I::Timer(Timer::IdleHold)) => {
@@ -335,6 +337,7 @@ impl Session {
                     received: None,
                     shutdown_message: None,
                     was_established: false,
+                    stale_routes_kept: self.gr_stale.len(),
                     reason: "connection closed in OpenSent".into(),
                 }));
                 self.phase = Phase::Active;
@@ -574,6 +577,7 @@ impl Session {
         out: &mut Vec<Action>,
     ) {
         let hold = n.hold_time;
+        self.graceful_reopen(&n, out);
         self.phase = Phase::OpenConfirm(Box::new(n));
         let mut buf = BytesMut::new();
         bgp_proto::encode_keepalive(&mut buf);
@@ -600,6 +604,7 @@ impl Session {
         self.phase = Phase::Established(n);
         self.established_at = Some(now);
         self.counters.established = self.counters.established.saturating_add(1);
+        self.graceful_established(now, out);
         // Send the whole Adj-RIB-Out, then End-of-RIB per negotiated family (RFC 4724 §2).
         self.send_initial_table(now, out);
     }
@@ -628,7 +633,22 @@ impl Session {
             out.push(Action::Close);
             self.conn = Conn::None;
         }
+        // Decide on graceful restart (RFC 4724 §4.2) while the negotiated values are here.
+        let (gr_families, restart_time) =
+            self.graceful_families(after, sent.as_ref(), received.as_ref());
         self.stop_all_timers(out);
+        self.stale.clear();
+        let stale_routes_kept = if gr_families.is_empty() {
+            if matches!(self.state(), State::Idle | State::Connect | State::Active) {
+                // No SessionDown follows, so report the end of the stale routes here.
+                self.purge_stale(None, out);
+            }
+            self.rib_in.clear();
+            self.gr_stale.clear();
+            0
+        } else {
+            self.retain_stale(now, &gr_families, restart_time, out)
+        };
         let was_established = self.state() == State::Established;
         if matches!(
             self.state(),
@@ -648,11 +668,10 @@ impl Session {
                 received,
                 shutdown_message,
                 was_established,
+                stale_routes_kept,
                 reason,
             }));
         }
-        self.rib_in.clear();
-        self.stale.clear();
         match after {
             After::Manual => self.counters.connect_retry_counter = 0,
             After::Failure => {

@@ -61,9 +61,10 @@
 //! ```
 //!
 //! # Not yet here
-//! Graceful Restart helper mode (RFC 4724 §4.2: keeping the peer's routes stale across a
-//! restart) and LLGR: the capabilities are exchanged and reported in [`Negotiated`], and
-//! received routes are dropped on every session loss.
+//! Graceful Restart is implemented on the helper side only (RFC 4724 §4.2: we keep a
+//! restarting peer's routes stale); as the restarting side we only advertise the
+//! capability. Long-Lived Graceful Restart (RFC 9494) is exchanged and reported in
+//! [`Negotiated`] but not acted on.
 
 #![forbid(unsafe_code)]
 // No panics on any input: no unchecked indexing or unwrap outside tests.
@@ -77,6 +78,7 @@ mod collision;
 mod config;
 mod event;
 mod fsm;
+mod graceful;
 mod negotiate;
 mod rib;
 mod routes;

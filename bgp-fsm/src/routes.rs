@@ -287,6 +287,11 @@ impl Session {
         let mut ev = RouteEvents::default();
         if let Some(family) = view.end_of_rib() {
             ev.end_of_rib = Some(family);
+            // RFC 4724 §4.2: End-of-RIB ends the graceful restart for the family; routes
+            // still stale were not re-announced and go.
+            let gone = self.take_stale(Some(family), out);
+            ev.stale_removed = gone.len();
+            ev.withdrawn = gone;
             out.push(Action::Received(ev));
             return Ok(());
         }
@@ -300,6 +305,7 @@ impl Session {
         for nlri in view.withdrawn() {
             self.rib_in.remove(&nlri);
             self.stale.remove(&nlri);
+            self.gr_stale.remove(&nlri);
             ev.withdrawn.push(nlri);
         }
         let mut last_family = None;
@@ -312,6 +318,7 @@ impl Session {
                 for nlri in view.announced() {
                     self.rib_in.remove(&nlri);
                     self.stale.remove(&nlri);
+                    self.gr_stale.remove(&nlri);
                     ev.withdrawn.push(nlri);
                 }
             }
@@ -320,6 +327,7 @@ impl Session {
                 for nlri in view.announced() {
                     let family = family_of(&nlri);
                     self.stale.remove(&nlri);
+                    self.gr_stale.remove(&nlri);
                     let next_hop = view.next_hop(family);
                     match next_hop {
                         Some(nh) if !is_martian_next_hop(&nh, &self.config.local_addresses) => {
@@ -337,6 +345,7 @@ impl Session {
                             // Decision D5: a martian or own next hop is treat-as-withdraw for
                             // that route.
                             self.rib_in.remove(&nlri);
+                            self.gr_stale.remove(&nlri);
                             self.counters.rejected_next_hop =
                                 self.counters.rejected_next_hop.saturating_add(1);
                             ev.rejected_next_hop.push(nlri);

@@ -126,6 +126,8 @@ pub struct Session {
     pub(crate) rib_out: AdjRib,
     /// Routes marked stale by a BoRR, removed at the EoRR (RFC 7313 §4).
     pub(crate) stale: BTreeSet<bgp_proto::Nlri>,
+    /// Routes kept stale for the peer's graceful restart (RFC 4724 §4.2).
+    pub(crate) gr_stale: BTreeSet<bgp_proto::Nlri>,
     pub(crate) counters: Counters,
     /// The IdleHoldTime to use at the next failure (doubled by damping).
     pub(crate) idle_hold: Duration,
@@ -148,6 +150,7 @@ impl Session {
             rib_in: AdjRib::new(),
             rib_out: AdjRib::new(),
             stale: BTreeSet::new(),
+            gr_stale: BTreeSet::new(),
             counters: Counters::default(),
             idle_hold,
             established_at: None,
@@ -194,6 +197,12 @@ impl Session {
             Event::ConnectFailed | Event::Closed => {
                 if self.conn != Conn::None {
                     self.fsm(now, Input::TcpFails, &mut out)
+                }
+            }
+            Event::TimerFired(Timer::GracefulRestart) => {
+                // The restart (or stale-routes) time ran out in whatever state we are.
+                if self.timers.take_expired(Timer::GracefulRestart, now) {
+                    self.purge_stale(None, &mut out);
                 }
             }
             Event::TimerFired(timer) => {
@@ -273,7 +282,8 @@ impl Session {
         self.negotiated().map(|n| n.peer_id)
     }
 
-    /// Routes received from the peer (cleared when the session goes down).
+    /// Routes received from the peer. Cleared when the session goes down, except routes kept
+    /// stale for the peer's graceful restart ([`Session::is_stale`]).
     pub fn adj_rib_in(&self) -> &AdjRib {
         &self.rib_in
     }
@@ -282,6 +292,11 @@ impl Session {
     /// Established.
     pub fn adj_rib_out(&self) -> &AdjRib {
         &self.rib_out
+    }
+
+    /// Whether a received route is kept stale for the peer's graceful restart (RFC 4724).
+    pub fn is_stale(&self, nlri: &bgp_proto::Nlri) -> bool {
+        self.gr_stale.contains(nlri)
     }
 
     pub fn counters(&self) -> &Counters {

@@ -21,16 +21,21 @@ pub enum Timer {
     IdleHold,
     /// SendHoldTimer (RFC 9687 §3): the peer has not read from us for SendHoldTime.
     SendHold,
+    /// Graceful Restart helper (RFC 4724 §4.2): the peer's Restart Time while its session is
+    /// down, then our stale-routes limit once it is back; on expiry the routes still marked
+    /// stale are removed.
+    GracefulRestart,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 6] = [
+    pub const ALL: [Timer; 7] = [
         Timer::ConnectRetry,
         Timer::Hold,
         Timer::Keepalive,
         Timer::DelayOpen,
         Timer::IdleHold,
         Timer::SendHold,
+        Timer::GracefulRestart,
     ];
 
     fn index(self) -> usize {
@@ -41,13 +46,14 @@ impl Timer {
             Timer::DelayOpen => 3,
             Timer::IdleHold => 4,
             Timer::SendHold => 5,
+            Timer::GracefulRestart => 6,
         }
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 6],
+    deadlines: [Option<Instant>; 7],
 }
 
 impl TimerTable {

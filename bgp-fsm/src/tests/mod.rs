@@ -1,6 +1,7 @@
 //! Scripted tests per state and event, following RFC 4271 §8.2.2, plus the two-session
 //! harness (pair.rs) and the property test (prop.rs).
 
+mod graceful;
 mod pair;
 mod prop;
 mod scripted;

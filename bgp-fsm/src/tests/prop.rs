@@ -115,11 +115,16 @@ fn check_invariants(s: &Session) {
     }
     if s.state() == State::Idle {
         for t in Timer::ALL {
-            if t != Timer::IdleHold {
+            if t != Timer::IdleHold && t != Timer::GracefulRestart {
                 assert_eq!(s.timer(t), None, "{t:?} armed in Idle");
             }
         }
-        assert!(s.adj_rib_in().is_empty());
+        // Only routes kept for a graceful restart survive the session.
+        assert!(s.adj_rib_in().iter().all(|r| s.is_stale(&r.nlri)));
+        assert_eq!(
+            s.adj_rib_in().is_empty(),
+            s.timer(Timer::GracefulRestart).is_none()
+        );
     }
     if s.state() == State::Established {
         let hold = n.map_or(0, |n| n.hold_time);

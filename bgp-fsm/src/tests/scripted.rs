@@ -38,6 +38,7 @@ fn down(
         received,
         shutdown_message: None,
         was_established: established,
+        stale_routes_kept: 0,
         reason: reason.into(),
     })
 }
@@ -598,6 +599,7 @@ fn open_sent_notification_closes_without_answering() {
                 received: Some(n.clone()),
                 shutdown_message: Some("maintenance".into()),
                 was_established: false,
+                stale_routes_kept: 0,
                 reason: format!("peer sent NOTIFICATION {n}"),
             }),
             idle_hold(at(6)),
