@@ -235,3 +235,68 @@ fn speed_full_decode_and_packed_encode() {
         eprintln!("packed encode {name}: {:.2} GB/s", total as f64 / dt / 1e9);
     }
 }
+
+/// `new_checked` alone over the RIS corpus, for profiling (`perf record`).
+#[test]
+#[ignore]
+fn speed_new_checked_only() {
+    let msgs = mrt_updates(FILES[0]);
+    let cx = cx(true);
+    let bytes: usize = msgs.iter().map(|(_, m)| m.len()).sum();
+    let slices: Vec<&[u8]> = msgs.iter().map(|(_, m)| &m[..]).collect();
+    let rounds = 100;
+    let t = CpuClock::now();
+    let mut ok = 0usize;
+    for _ in 0..rounds {
+        for m in &slices {
+            ok += UpdateView::new_checked(*m, &cx).is_ok() as usize;
+        }
+    }
+    let dt = t.secs();
+    eprintln!(
+        "new_checked only: {:.2} GB/s ({ok})",
+        (bytes * rounds) as f64 / dt / 1e9
+    );
+}
+
+/// Every UPDATE in the packet captures of `shared/testdata/bgp/pcap/` decodes and
+/// re-encodes byte for byte under one of the session contexts a capture can have (2- or
+/// 4-octet AS, with or without ADD-PATH; families the codec does not parse, such as
+/// FlowSpec and labeled unicast, stay raw inside MP_REACH_NLRI).
+#[test]
+fn pcap_updates_decode_and_reencode_byte_for_byte() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bgp/pcap");
+    let mut total = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let Ok(flows) = bgp_proto::capture::read_pcap(&data) else {
+            continue;
+        };
+        for m in flows
+            .iter()
+            .flat_map(|f| f.messages.iter())
+            .filter(|m| m.get(18) == Some(&2))
+        {
+            total += 1;
+            let ok = (0..8).any(|bits| {
+                let (as4, ap, ibgp) = (bits & 1 == 0, bits & 2 != 0, bits & 4 != 0);
+                let mut c = SessionContext {
+                    allow_as_set: true,
+                    ibgp,
+                    ..cx(as4)
+                };
+                if ap {
+                    c.add_path_rx.insert(Family::IPV4_UNICAST);
+                    c.add_path_tx.insert(Family::IPV4_UNICAST);
+                }
+                UpdateView::new_checked(m.clone(), &c).is_ok_and(|v| {
+                    v.verdict() == Verdict::Accept && v.to_owned().to_bytes(&c) == *m
+                })
+            });
+            assert!(ok, "{}: {}", path.display(), hex::encode(m));
+        }
+    }
+    assert!(total >= 60, "only {total} UPDATEs found");
+    eprintln!("{total} UPDATEs from pcaps round-trip");
+}

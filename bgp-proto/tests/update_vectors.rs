@@ -296,3 +296,89 @@ fn as4_path_merge_on_two_octet_session() {
     let v = UpdateView::new_checked(&m[..], &cx4()).unwrap();
     assert!(matches!(v.verdict(), Verdict::TreatAsWithdraw { .. }));
 }
+
+/// The zero-copy accessors agree with the owned `attributes()`.
+#[test]
+fn zero_copy_accessors_match_owned_attributes() {
+    let cx = SessionContext {
+        ibgp: true,
+        allow_as_set: true,
+        ..cx4()
+    };
+    let a = PathAttributes {
+        origin: Origin::Egp,
+        as_path: AsPath {
+            segments: vec![
+                AsSegment {
+                    kind: AsSegmentType::Sequence,
+                    asns: vec![64512, 4_200_000_000],
+                },
+                AsSegment {
+                    kind: AsSegmentType::Set,
+                    asns: vec![1, 2],
+                },
+            ],
+        },
+        med: Some(5),
+        local_pref: Some(100),
+        atomic_aggregate: true,
+        aggregator: Some(Aggregator {
+            asn: 64512,
+            address: Ipv4Addr::new(192, 0, 2, 3),
+        }),
+        communities: vec![Community::NO_EXPORT],
+        ext_communities: vec![ExtCommunity::route_target(1, 2)],
+        large_communities: vec![LargeCommunity::new(1, 2, 3)],
+        originator_id: Some(Ipv4Addr::new(192, 0, 2, 4)),
+        cluster_list: vec![Ipv4Addr::new(192, 0, 2, 5), Ipv4Addr::new(192, 0, 2, 6)],
+        otc: Some(64512),
+        unknown: vec![],
+    };
+    let mut buf = BytesMut::new();
+    UpdateBuilder::new(&cx).announce(
+        &a,
+        &NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        &[net("10.0.0.0/8")],
+        &mut buf,
+    );
+    let v = UpdateView::new_checked(buf.freeze(), &cx).unwrap();
+    assert_eq!(v.attributes(), a);
+    assert_eq!(v.origin(), Some(a.origin));
+    let segs: Vec<AsSegment> = v
+        .as_path()
+        .map(|(kind, asns)| AsSegment {
+            kind,
+            asns: asns.collect(),
+        })
+        .collect();
+    assert_eq!(segs, a.as_path.segments);
+    assert_eq!(
+        (v.med(), v.local_pref(), v.atomic_aggregate()),
+        (a.med, a.local_pref, true)
+    );
+    assert_eq!(v.aggregator(), a.aggregator);
+    assert_eq!(v.communities().collect::<Vec<_>>(), a.communities);
+    assert_eq!(v.ext_communities().collect::<Vec<_>>(), a.ext_communities);
+    assert_eq!(
+        v.large_communities().collect::<Vec<_>>(),
+        a.large_communities
+    );
+    assert_eq!(v.originator_id(), a.originator_id);
+    assert_eq!(v.cluster_list().collect::<Vec<_>>(), a.cluster_list);
+    assert_eq!(v.otc(), a.otc);
+}
+
+/// On a 2-octet session `aggregator()` applies AS4_AGGREGATOR (RFC 6793 §4.2.3).
+#[test]
+fn aggregator_accessor_applies_as4_aggregator() {
+    let attrs = h("40 01 01 00 | 40 02 04 02 01 5ba0 | 40 03 04 c0000201 | \
+                   c0 07 06 5ba0 c0000201 | c0 12 08 fa56ea00 c0000201");
+    let m = wrap(&attrs, &[24, 10, 0, 0]);
+    let v = UpdateView::new_checked(&m[..], &cx2()).unwrap();
+    let want = Some(Aggregator {
+        asn: 4_200_000_000,
+        address: Ipv4Addr::new(192, 0, 2, 1),
+    });
+    assert_eq!(v.aggregator(), want);
+    assert_eq!(v.attributes().aggregator, want);
+}

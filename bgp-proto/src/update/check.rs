@@ -22,11 +22,13 @@ pub(crate) struct Span {
 }
 
 impl Span {
+    #[inline]
     fn new(start: usize, end: usize) -> Span {
-        // Callers pass offsets inside a message whose length fits in u16.
+        // Callers pass offsets inside a message, whose length (checked against its 2-octet
+        // length field) fits in u16, so the casts are exact.
         Span {
-            start: u16::try_from(start).unwrap_or(u16::MAX),
-            end: u16::try_from(end).unwrap_or(u16::MAX),
+            start: start as u16,
+            end: end as u16,
         }
     }
 
@@ -395,11 +397,13 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             framing_error = true;
             break;
         };
-        let hdr_len = rest.len() - tail.len() - value.len();
-        let whole = rest.get(..rest.len() - tail.len()).unwrap_or_default();
-        let vstart = pos + hdr_len;
-        pos += whole.len();
+        let attr_start = pos;
+        let attr_len = rest.len() - tail.len();
+        let vstart = pos + attr_len - value.len();
+        pos += attr_len;
         rest = tail;
+        // The whole attribute, for NOTIFICATION data (error paths only).
+        let whole = || b.get(attr_start..attr_start + attr_len).unwrap_or_default();
 
         let slot = Slot::of(code);
         if slot == Slot::Unknown {
@@ -440,7 +444,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         if flags & (O | T) != slot.expected_flags() {
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset_attr(
-                    whole,
+                    whole(),
                     "MP attribute flags are not optional non-transitive (RFC 7606 §5.3)",
                 ));
             }
@@ -551,7 +555,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 }
             }
             Slot::MpReach => {
-                let m = check_mp(value, whole, vstart, true, cx)?;
+                let m = check_mp(value, &whole, vstart, true, cx)?;
                 if !m.active {
                     w.discard(code, slot, Reason::MpReachNotNegotiated);
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
@@ -560,7 +564,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 mp_reach = m;
             }
             Slot::MpUnreach => {
-                let m = check_mp(value, whole, vstart, false, cx)?;
+                let m = check_mp(value, &whole, vstart, false, cx)?;
                 if !m.active {
                     w.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
@@ -707,9 +711,9 @@ fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
 
 /// MP_REACH_NLRI (RFC 4760 §3) or MP_UNREACH_NLRI (§4): every malformation is a session reset
 /// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
-fn check_mp(
+fn check_mp<'b>(
     value: &[u8],
-    whole: &[u8],
+    whole: &dyn Fn() -> &'b [u8],
     vstart: usize,
     reach: bool,
     cx: &SessionContext,
@@ -717,7 +721,7 @@ fn check_mp(
     let min = if reach { 5 } else { 3 };
     let (Some(&[a0, a1, safi]), true) = (value.first_chunk::<3>(), value.len() >= min) else {
         return Err(reset_attr(
-            whole,
+            whole(),
             if reach {
                 "MP_REACH_NLRI shorter than 5 octets (RFC 7606 §5.3)"
             } else {
@@ -748,7 +752,7 @@ fn check_mp(
         };
         if !ok_len {
             return Err(reset_attr(
-                whole,
+                whole(),
                 "MP_REACH_NLRI next-hop length does not fit the AFI (RFC 7606 §7.11)",
             ));
         }
@@ -756,7 +760,7 @@ fn check_mp(
         nlri_start = 4 + nh_len + 1;
         if nlri_start > value.len() {
             return Err(reset_attr(
-                whole,
+                whole(),
                 "MP_REACH_NLRI next hop overruns the attribute (RFC 7606 §5.3)",
             ));
         }
@@ -767,7 +771,7 @@ fn check_mp(
     m.add_path = cx.add_path_rx(family);
     if let Err(e) = check_nlri(nlri, max_bits, m.add_path) {
         return Err(reset_attr(
-            whole,
+            whole(),
             match e {
                 NlriError::TooLong => "MP prefix length too long for the AFI (RFC 7606 §5.3)",
                 NlriError::Overrun => "MP prefix overruns the attribute (RFC 7606 §5.3)",

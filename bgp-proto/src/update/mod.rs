@@ -34,8 +34,8 @@ pub use owned::{Attr, MpReach, MpUnreach, PathAttr, Update};
 use std::net::Ipv4Addr;
 
 use crate::attr::{
-    self, Aggregator, AsPath, Community, ExtCommunity, LargeCommunity, NextHop, Nlri, Origin,
-    PathAttributes, RawAttr, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+    self, Aggregator, AsPath, AsSegmentType, Community, ExtCommunity, LargeCommunity, NextHop,
+    Nlri, Origin, PathAttributes, RawAttr, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
 use crate::iana::{Afi, AttrType, Family, Safi};
 use crate::session::SessionContext;
@@ -291,6 +291,54 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
         attr::decode_u32(self.value(Slot::LocalPref)?)
     }
 
+    /// ATOMIC_AGGREGATE is present and valid (RFC 4271 §5.1.6).
+    pub fn atomic_aggregate(&self) -> bool {
+        self.value(Slot::AtomicAggregate).is_some()
+    }
+
+    /// AGGREGATOR when present and valid, with AS4_AGGREGATOR applied on a 2-octet session
+    /// (RFC 6793 §4.2.3).
+    pub fn aggregator(&self) -> Option<Aggregator> {
+        let asn_len = if self.four_octet_as { 4 } else { 2 };
+        let agg = Aggregator::decode_value(self.value(Slot::Aggregator)?, asn_len)?;
+        if !self.four_octet_as && agg.asn == u32::from(crate::iana::AS_TRANS) {
+            if let Some(a4) = self
+                .value(Slot::As4Aggregator)
+                .and_then(|v| Aggregator::decode_value(v, 4))
+            {
+                return Some(a4);
+            }
+        }
+        Some(agg)
+    }
+
+    /// ORIGINATOR_ID when present and valid (RFC 4456 §7; never from eBGP).
+    pub fn originator_id(&self) -> Option<Ipv4Addr> {
+        attr::decode_ipv4(self.value(Slot::OriginatorId)?)
+    }
+
+    /// CLUSTER_LIST, without allocating (RFC 4456 §8; never from eBGP).
+    pub fn cluster_list(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.value(Slot::ClusterList)
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .map(|c| Ipv4Addr::from(attr::be_u32_chunk(c)))
+    }
+
+    /// OTC (RFC 9234 §5) when present and valid.
+    pub fn otc(&self) -> Option<u32> {
+        attr::decode_u32(self.value(Slot::Otc)?)
+    }
+
+    /// AS_PATH segments as received, without allocating: 2- or 4-octet ASNs per the session,
+    /// no AS4_PATH merge (use [`UpdateView::attributes`] for the merged path).
+    pub fn as_path(&self) -> AsPathIter<'_> {
+        AsPathIter {
+            rest: self.value(Slot::AsPath).unwrap_or_default(),
+            asn_len: if self.four_octet_as { 4 } else { 2 },
+        }
+    }
+
     /// COMMUNITIES, without allocating (RFC 1997).
     pub fn communities(&self) -> impl Iterator<Item = Community> + '_ {
         self.value(Slot::Communities)
@@ -397,6 +445,63 @@ impl<B: AsRef<[u8]>> AsRef<[u8]> for UpdateView<B> {
         self.buf.as_ref()
     }
 }
+
+/// Zero-copy iterator over AS_PATH segments (RFC 4271 §4.3): `(segment type, ASNs)`.
+#[derive(Debug, Clone)]
+pub struct AsPathIter<'a> {
+    rest: &'a [u8],
+    asn_len: usize,
+}
+
+impl<'a> Iterator for AsPathIter<'a> {
+    type Item = (AsSegmentType, AsnIter<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&[t, n], tail) = self.rest.split_first_chunk::<2>()?;
+        let (asns, tail) = tail.split_at_checked(usize::from(n) * self.asn_len)?;
+        let kind = AsSegmentType::from_code(t)?;
+        self.rest = tail;
+        Some((
+            kind,
+            AsnIter {
+                rest: asns,
+                asn_len: self.asn_len,
+            },
+        ))
+    }
+}
+
+/// The ASNs of one AS_PATH segment, widened to `u32`.
+#[derive(Debug, Clone)]
+pub struct AsnIter<'a> {
+    rest: &'a [u8],
+    asn_len: usize,
+}
+
+impl Iterator for AsnIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.asn_len == 4 {
+            let (a, tail) = self.rest.split_first_chunk::<4>()?;
+            self.rest = tail;
+            Some(u32::from_be_bytes(*a))
+        } else {
+            let (a, tail) = self.rest.split_first_chunk::<2>()?;
+            self.rest = tail;
+            Some(u32::from(u16::from_be_bytes(*a)))
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.rest.len() / self.asn_len.max(1);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for AsnIter<'_> {}
 
 /// Iterator over the raw attributes of a view: flags, type and value as received.
 #[derive(Debug, Clone)]

@@ -86,15 +86,24 @@ impl<'a> NlriIter<'a> {
         let n = usize::from(len).div_ceil(8);
         let (bytes, tail) = tail.split_at_checked(n)?;
         let prefix = if self.v6 {
-            let mut a = [0u8; 16];
-            a.get_mut(..n)?.copy_from_slice(bytes);
-            let bits = u128::from_be_bytes(a) & mask128(len);
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits), len).ok()?)
+            if bytes.len() > 16 {
+                return None;
+            }
+            let mut bits = 0u128;
+            for (i, &x) in bytes.iter().enumerate() {
+                bits |= u128::from(x) << (120 - 8 * i);
+            }
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask128(len)), len).ok()?)
         } else {
-            let mut a = [0u8; 4];
-            a.get_mut(..n)?.copy_from_slice(bytes);
-            let bits = u32::from_be_bytes(a) & mask32(len);
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits), len).ok()?)
+            let bits = match *bytes {
+                [] => 0,
+                [a] => u32::from(a) << 24,
+                [a, b] => u32::from_be_bytes([a, b, 0, 0]),
+                [a, b, c] => u32::from_be_bytes([a, b, c, 0]),
+                [a, b, c, d] => u32::from_be_bytes([a, b, c, d]),
+                _ => return None,
+            };
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits & mask32(len)), len).ok()?)
         };
         self.buf = tail;
         Some(Nlri { prefix, path_id })
