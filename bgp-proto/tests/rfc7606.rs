@@ -345,6 +345,15 @@ fn cases() -> Vec<Case> {
             Discard(14),
         ),
         case(
+            "mp_reach_family_not_negotiated_with_attribute_error_keeps_session_d3",
+            SessionContext {
+                families: [Family::IPV4_UNICAST].into_iter().collect(),
+                ..ebgp()
+            },
+            update(&[], &[mp_only.clone(), attr(0xc0, 8, &[1])].concat(), &[]),
+            Taw(8),
+        ),
+        case(
             "mp_unreach_family_not_negotiated_ignored_d3",
             SessionContext {
                 families: [Family::IPV4_UNICAST].into_iter().collect(),

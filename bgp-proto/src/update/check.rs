@@ -576,7 +576,10 @@ pub(crate) fn check<B: AsRef<[u8]>>(
 
     // RFC 7606 §3 d with RFC 4760 §3: mandatory attributes when there is something to
     // announce; NEXT_HOP only with the NLRI field.
-    let reachable = has_nlri_field || (mp_reach.present && !mp_reach.nlri.is_empty());
+    // An MP_REACH_NLRI of an ignored family (D3) counts as reachable: treat-as-withdraw is
+    // then a no-op for us, and D3 keeps the session rather than resetting it under §5.2.
+    let reachable =
+        has_nlri_field || (mp_reach.present && (!mp_reach.active || !mp_reach.nlri.is_empty()));
     if reachable && !framing_error {
         if present & Slot::Origin.bit() == 0 {
             w.taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);

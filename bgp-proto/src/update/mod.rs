@@ -131,7 +131,8 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     }
 
     /// Withdrawn routes: the Withdrawn Routes field and MP_UNREACH_NLRI (negotiated
-    /// families only).
+    /// families only). A prefix that is also announced in the same UPDATE must end up
+    /// announced (RFC 4271 §4.3): apply these withdrawals before [`UpdateView::announced`].
     pub fn withdrawn(&self) -> impl Iterator<Item = Nlri> + '_ {
         self.withdrawn_routes().chain(self.mp_unreach_nlri())
     }
