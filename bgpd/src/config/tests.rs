@@ -403,3 +403,55 @@ fn several_errors_are_reported_in_file_order() {
         "{e:?}"
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lines_of(text: &str) -> usize {
+        text.split('\n').count()
+    }
+
+    proptest! {
+        /// Arbitrary text: an error (or a config), never a panic, and every location inside
+        /// the file.
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            if let Err(ConfigError::Invalid(d)) = Config::parse(&text, "f.toml") {
+                prop_assert!(!d.is_empty());
+                for e in d {
+                    prop_assert!(e.line >= 1 && e.line <= lines_of(&text));
+                    prop_assert!(e.column >= 1);
+                }
+            }
+        }
+
+        /// The minimal file with one line replaced by TOML-shaped noise.
+        #[test]
+        fn mutated_minimal(
+            line in 1usize..12,
+            key in "(asn|router_id|address|prefix|hold_time|keepalive|listen|nexthops|peers|families|é|x)",
+            value in "(-?[0-9]{1,12}|\"[a-z0-9:./é -]{0,20}\"|\\[\"[a-z0-9:.]{0,10}\"\\]|true|\\{\\}|1\\.5)",
+        ) {
+            let mut lines: Vec<String> = MINIMAL.split('\n').map(str::to_owned).collect();
+            if let Some(l) = lines.get_mut(line) {
+                *l = format!("{key} = {value}");
+            }
+            let text = lines.join("\n");
+            match Config::parse(&text, "f.toml") {
+                Ok(c) => {
+                    // Same values; warnings may point at other lines in the rendered text.
+                    let strip = |mut c: Config| { c.warnings.clear(); c };
+                    let again = Config::parse(&c.to_toml(), "f.toml").ok().map(strip);
+                    prop_assert_eq!(again, Some(strip(c)));
+                }
+                Err(ConfigError::Invalid(d)) => {
+                    for e in d {
+                        prop_assert!(e.line >= 1 && e.line <= lines_of(&text), "{}", e);
+                    }
+                }
+                Err(e) => prop_assert!(false, "{}", e),
+            }
+        }
+    }
+}
