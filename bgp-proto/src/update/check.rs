@@ -242,7 +242,7 @@ impl Reason {
 
 /// Splits one attribute off the front of `b`: (flags, type, value, rest), or `None` when the
 /// header or the value does not fit (RFC 7606 §4).
-#[inline]
+#[inline(always)]
 pub(crate) fn split_attr(b: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
     let (&[flags, code], rest) = b.split_first_chunk::<2>()?;
     let (len, rest) = if flags & FLAG_EXTENDED_LENGTH != 0 {
@@ -627,7 +627,7 @@ fn ebgp_reason(slot: Slot) -> Reason {
 }
 
 /// AS_PATH checks (RFC 7606 §7.2, RFC 7607, RFC 5065, decisions D7 and D8), one pass.
-#[inline]
+#[inline(always)]
 fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Reason> {
     let mut rest = v;
     let mut first = true;

@@ -188,8 +188,9 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
         }
         if self.has_other {
             let mut seen = [0u64; 4];
-            for a in self.raw_attributes() {
-                let code = a.type_code.0;
+            let mut rest = self.span(self.attrs);
+            while let Some((flags, code, value, tail)) = check::split_attr(rest) {
+                rest = tail;
                 let (w, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
                 let Some(word) = seen.get_mut(w) else {
                     continue;
@@ -199,10 +200,11 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
                 if dup || Slot::of(code) != Slot::Unknown {
                     continue;
                 }
-                if a.flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == FLAG_OPTIONAL | FLAG_TRANSITIVE {
+                if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == FLAG_OPTIONAL | FLAG_TRANSITIVE {
                     pa.unknown.push(RawAttr {
-                        flags: a.flags | FLAG_PARTIAL,
-                        ..a
+                        flags: flags | FLAG_PARTIAL,
+                        type_code: AttrType(code),
+                        value: bytes::Bytes::copy_from_slice(value),
                     });
                 }
             }

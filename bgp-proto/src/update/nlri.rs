@@ -18,7 +18,7 @@ pub(crate) enum NlriError {
 
 /// Walks an NLRI field once: every prefix length is within `max_bits` and no prefix overruns.
 /// Returns the number of prefixes.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_nlri(buf: &[u8], max_bits: u8, add_path: bool) -> Result<usize, NlriError> {
     let mut pos = 0usize;
     let mut n = 0usize;
