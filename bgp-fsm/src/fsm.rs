@@ -645,6 +645,7 @@ impl Session {
             }
             self.rib_in.clear();
             self.gr_stale.clear();
+            self.stop_timer(Timer::GracefulRestart, out);
             0
         } else {
             self.retain_stale(now, &gr_families, restart_time, out)

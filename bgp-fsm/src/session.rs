@@ -412,9 +412,13 @@ impl Session {
         }
     }
 
+    /// Stops every connection timer. The graceful-restart timer outlives connections and is
+    /// managed by the graceful-restart code.
     pub(crate) fn stop_all_timers(&mut self, out: &mut Vec<Action>) {
         for t in Timer::ALL {
-            self.stop_timer(t, out);
+            if t != Timer::GracefulRestart {
+                self.stop_timer(t, out);
+            }
         }
     }
 

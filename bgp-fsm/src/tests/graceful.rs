@@ -197,3 +197,17 @@ fn gr_manual_stop_ends_the_helper_role() {
     assert_eq!(s.next_timeout(), None);
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn gr_timer_survives_a_failed_reconnection() {
+    let (mut s, _, _) = restarting(true);
+    s.handle(at(15), Event::TimerFired(Timer::IdleHold));
+    s.handle(at(15), Event::Connected);
+    // The new connection breaks in OpenSent: the stale routes and their timer stay.
+    let actions = s.handle(at(16), Event::Closed);
+    assert_eq!(kept(&actions), 2);
+    assert_eq!(s.timer(Timer::GracefulRestart), Some(at(130)));
+    let actions = s.handle(at(130), Event::TimerFired(Timer::GracefulRestart));
+    assert!(matches!(&actions[..], [Action::Received(ev)] if ev.stale_removed == 2));
+    assert!(s.adj_rib_in().is_empty());
+}

@@ -48,6 +48,7 @@ fn message() -> impl Strategy<Value = Bytes> {
         (prop_oneof![Just(0u16), Just(1), Just(3), Just(9), Just(90)])
             .prop_map(|h| open_bytes(&peer_open(h))),
         Just(keepalive()),
+        Just(open_bytes(&gr_open())),
         (0u8..5, prop_oneof![Just(PEER_AS), Just(65099)]).prop_map(|(n, asn)| update_msg(n, asn)),
         Just(notification_bytes(&Notification::cease(
             cease::ADMINISTRATIVE_SHUTDOWN,
@@ -72,6 +73,22 @@ fn message() -> impl Strategy<Value = Bytes> {
             Bytes::from(v)
         }),
     ]
+}
+
+fn gr_open() -> Open {
+    let mut o = peer_open(9);
+    o.capabilities.push(bgp_proto::Capability::GracefulRestart(
+        bgp_proto::GracefulRestart {
+            restart_state: true,
+            notification: true,
+            restart_time: 30,
+            families: vec![bgp_proto::GrFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding: true,
+            }],
+        },
+    ));
+    o
 }
 
 fn timer() -> impl Strategy<Value = Timer> {
@@ -145,8 +162,12 @@ proptest! {
         passive in any::<bool>(),
         max_prefixes in prop_oneof![Just(None), Just(Some(2u32))],
         seed in any::<u64>(),
+        graceful in any::<bool>(),
     ) {
         let mut c = config();
+        if graceful {
+            c.graceful_restart = Some(crate::GracefulRestartConfig { notification: true, ..Default::default() });
+        }
         c.hold_time = 9;
         c.passive = passive;
         c.max_prefixes = max_prefixes;
@@ -185,10 +206,19 @@ proptest! {
     fn any_event_sequence_from_established(
         steps in proptest::collection::vec((0u64..5_000, event(), any::<bool>()), 1..60),
         max_prefixes in prop_oneof![Just(None), Just(Some(2u32))],
+        graceful in any::<bool>(),
     ) {
         let mut c = config();
         c.max_prefixes = max_prefixes;
-        let mut s = established_with(c, &peer_open(90));
+        let open = if graceful {
+            c.graceful_restart = Some(crate::GracefulRestartConfig { notification: true, ..Default::default() });
+            gr_open()
+        } else {
+            peer_open(90)
+        };
+        let mut s = established_with(c, &open);
+        // Start with routes from the peer, so graceful restart has something to keep.
+        s.handle(at(2), Event::Message(update_msg(2, PEER_AS)));
         let mut now = at(2);
         for (ms, event, timeout) in steps {
             now += Duration::from_millis(ms);
