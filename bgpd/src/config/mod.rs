@@ -128,8 +128,7 @@ pub struct HoldTime(u16);
 /// IP TTL handling for the session's packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ttl {
-    /// Operating system default: 1 for eBGP is what routers expect, so the daemon sends with
-    /// TTL 1 on eBGP and 64 on iBGP sessions.
+    /// No key set: TTL 1 on eBGP (directly connected routers), the system default on iBGP.
     Default,
     /// `ebgp_multihop = N`: send with TTL N.
     Multihop(u8),
