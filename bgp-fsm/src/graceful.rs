@@ -40,9 +40,12 @@ impl Session {
         }
         // RFC 4724 §4.2 covers a session that ends without a NOTIFICATION. RFC 8538 §3: with
         // the N bit on both sides, any NOTIFICATION but Cease/Hard Reset counts as well.
-        let graceful = match sent.or(received) {
-            None => true,
-            Some(x) => {
+        // The Cease NOTIFICATIONs we send (prefix limit, administrative, collision) are the
+        // ones RFC 8538 §5 says to send as Hard Reset, so they never keep routes.
+        let graceful = match (sent, received) {
+            (None, None) => true,
+            (Some(x), _) if x.code == ErrorCode::CEASE => false,
+            (Some(x), _) | (None, Some(x)) => {
                 local.notification
                     && peer.notification
                     && !(x.code == ErrorCode::CEASE && x.subcode == cease::HARD_RESET)

@@ -211,3 +211,14 @@ fn gr_timer_survives_a_failed_reconnection() {
     assert!(matches!(&actions[..], [Action::Received(ev)] if ev.stale_removed == 2));
     assert!(s.adj_rib_in().is_empty());
 }
+
+#[test]
+fn gr_prefix_limit_keeps_nothing_even_with_n_bit() {
+    let mut c = gr_config(true);
+    c.max_prefixes = Some(1);
+    let mut s = established_with(c, &gr_open(true, true));
+    let (a, b) = two_routes();
+    announce(&mut s, at(3), &[a, b]);
+    assert_eq!(s.state(), State::Idle);
+    assert!(s.adj_rib_in().is_empty());
+}
