@@ -277,8 +277,6 @@ enum Which {
 /// What `handle_actions` found that the task loop must act on.
 #[derive(Default)]
 struct Outcome {
-    /// The session reached Established.
-    up: bool,
     /// The session left Established (or an OPEN-exchanged connection went away).
     down: bool,
 }
@@ -295,6 +293,10 @@ struct PeerTask {
     /// What we told the session to announce (our copy of its Adj-RIB-Out).
     rib_out: RouteSet,
     warned: HashSet<Warning>,
+    /// The routes were handed to the current session (from OpenConfirm on).
+    routes_loaded: bool,
+    /// "announced N prefixes" for routes loaded before Established.
+    deferred_log: Option<String>,
     started: bool,
     seed: u64,
 }
@@ -323,6 +325,8 @@ impl PeerTask {
             connecting: None,
             rib_out: RouteSet::new(),
             warned: HashSet::new(),
+            routes_loaded: false,
+            deferred_log: None,
             started: false,
             seed,
         }
@@ -342,6 +346,8 @@ impl PeerTask {
         self.second = None;
         self.connecting = None;
         self.rib_out.clear();
+        self.routes_loaded = false;
+        self.deferred_log = None;
         self.started = false;
         self.publish(None);
     }
@@ -631,8 +637,19 @@ impl PeerTask {
                     work.push_back((Which::Main, actions));
                 }
             }
-            if outcome.up {
+            if outcome.down {
+                self.routes_loaded = false;
+                self.deferred_log = None;
+            }
+            // Load the routes as soon as the OPENs are exchanged (OpenConfirm): the session
+            // then sends them right after Established and before End-of-RIB (RFC 4724 §2).
+            let ready = matches!(
+                self.main.session.state(),
+                State::OpenConfirm | State::Established
+            );
+            if ready && !self.routes_loaded && self.second.is_none() {
                 if let Some(actions) = self.route_actions() {
+                    self.routes_loaded = true;
                     work.push_back((Which::Main, actions));
                 }
             }
@@ -740,8 +757,10 @@ impl PeerTask {
                         }
                     }
                     info!("{}", established_sentence(&self.peer, &negotiated));
+                    if let Some(sentence) = self.deferred_log.take() {
+                        info!("{sentence}");
+                    }
                     self.publish(Some(SystemTime::now()));
-                    outcome.up = true;
                 }
                 Action::SessionDown(reason) => {
                     let sentence = down_sentence(&self.peer, &reason);
@@ -826,7 +845,11 @@ impl PeerTask {
             return;
         };
         let mut lost = if main_dir == loser {
-            // The second connection survives and becomes the main one.
+            // The second connection survives and becomes the main one, with a fresh
+            // session (its Adj-RIB-Out is empty; routes are loaded below).
+            self.rib_out.clear();
+            self.routes_loaded = false;
+            self.deferred_log = None;
             std::mem::replace(&mut self.main, second)
         } else {
             second
@@ -835,7 +858,7 @@ impl PeerTask {
         tokio::spawn(finish_loser(lost.conn.take(), actions));
     }
 
-    /// On SessionUp: compute this peer's routes and announce them.
+    /// Computes this peer's routes for the current session and hands them to it.
     fn route_actions(&mut self) -> Option<Vec<Action>> {
         let diff = self.compute_diff()?;
         Some(self.apply_diff(diff))
@@ -900,11 +923,17 @@ impl PeerTask {
                 })
                 .collect();
             actions.extend(self.main.session.handle(now, Event::Announce(fsm_routes)));
-            info!(
+            let sentence = format!(
                 "announced {count} prefix{} to {}",
                 if count == 1 { "" } else { "es" },
                 self.peer.name
             );
+            if self.main.session.state() == State::Established {
+                info!("{sentence}");
+            } else {
+                // Logged after the "established" line, when the routes actually leave.
+                self.deferred_log = Some(sentence);
+            }
         }
         self.rib_out = routes;
         actions
@@ -1092,22 +1121,18 @@ pub fn established_sentence(peer: &Peer, n: &Negotiated) -> String {
 /// "session with tor-a (10.255.0.1) down: hold timer expired (sent NOTIFICATION 4/0)"
 pub fn down_sentence(peer: &Peer, reason: &DownReason) -> String {
     let mut s = format!("session with {} down: {}", label(peer), reason.reason);
-    if let Some(n) = &reason.sent {
-        let _ = write!(s, " (sent NOTIFICATION {}/{}", n.code.0, n.subcode);
-        if let Some(name) = n.subcode_name() {
-            let _ = write!(s, " {name}");
+    for (dir, n) in [("sent", &reason.sent), ("received", &reason.received)] {
+        if let Some(n) = n {
+            let code = format!("{}/{}", n.code.0, n.subcode);
+            if !s.contains(&code) {
+                let _ = write!(s, " ({dir} NOTIFICATION {code})");
+            }
         }
-        s.push(')');
-    }
-    if let Some(n) = &reason.received {
-        let _ = write!(s, " (received NOTIFICATION {}/{}", n.code.0, n.subcode);
-        if let Some(name) = n.subcode_name() {
-            let _ = write!(s, " {name}");
-        }
-        s.push(')');
     }
     if let Some(text) = &reason.shutdown_message {
-        let _ = write!(s, ", message \"{text}\"");
+        if !s.contains(text.as_str()) {
+            let _ = write!(s, ", message \"{text}\"");
+        }
     }
     s
 }
