@@ -516,7 +516,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 let want = if cx.four_octet_as { 8 } else { 6 };
                 if vl != want {
                     w.discard(code, slot, Reason::AggregatorLen);
-                } else if value.iter().take(want - 4).all(|&x| x == 0) {
+                } else if has_as_zero(value.get(..want - 4).unwrap_or_default(), want - 4) {
                     w.discard(code, slot, Reason::AggregatorAsZero);
                 }
             }
@@ -550,7 +550,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             Slot::As4Aggregator => {
                 if cx.four_octet_as {
                     w.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
-                } else if vl != 8 || value.iter().take(4).all(|&x| x == 0) {
+                } else if vl != 8 || has_as_zero(value.get(..4).unwrap_or_default(), 4) {
                     w.discard(code, slot, Reason::BadAs4Aggregator);
                 }
             }
@@ -640,12 +640,7 @@ fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Re
         let Some((asns, tail)) = tail.split_at_checked(n * asn_len) else {
             return Err(Reason::BadAsPath);
         };
-        let zero = if asn_len == 4 {
-            asns.chunks_exact(4).any(|c| c == [0, 0, 0, 0])
-        } else {
-            asns.chunks_exact(2).any(|c| c == [0, 0])
-        };
-        if zero && found.is_ok() {
+        if found.is_ok() && has_as_zero(asns, asn_len) {
             found = Err(Reason::AsPathAsZero);
         }
         if *t >= 3 && !cx.ibgp && found.is_ok() {
@@ -679,6 +674,27 @@ fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Re
     found
 }
 
+/// Whether a segment body holds AS 0 (RFC 7607 §2).
+#[inline(always)]
+fn has_as_zero(mut asns: &[u8], asn_len: usize) -> bool {
+    if asn_len == 4 {
+        while let Some((a, tail)) = asns.split_first_chunk::<4>() {
+            if u32::from_ne_bytes(*a) == 0 {
+                return true;
+            }
+            asns = tail;
+        }
+    } else {
+        while let Some((a, tail)) = asns.split_first_chunk::<2>() {
+            if u16::from_ne_bytes(*a) == 0 {
+                return true;
+            }
+            asns = tail;
+        }
+    }
+    false
+}
+
 /// AS4_PATH (RFC 6793 §6): well-formed 4-octet segments, no AS 0 (RFC 7607 §2).
 fn as4_path_ok(v: &[u8]) -> bool {
     let mut rest = v;
@@ -690,7 +706,7 @@ fn as4_path_ok(v: &[u8]) -> bool {
         let Some((asns, tail)) = tail.split_at_checked(n * 4) else {
             return false;
         };
-        if asns.chunks_exact(4).any(|c| c == [0, 0, 0, 0]) {
+        if has_as_zero(asns, 4) {
             return false;
         }
         rest = tail;
