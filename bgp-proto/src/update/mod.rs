@@ -21,6 +21,28 @@
 //! each part is. It returns `Err` only where the session must be reset; every other error is
 //! classified per RFC 7606 into the view's [`Verdict`] (treat-as-withdraw) or its
 //! [`UpdateView::discarded`] list (attribute discard). After that no accessor can fail.
+//!
+//! ```
+//! use bgp_proto::attr::{AsPath, NextHop, Nlri, PathAttributes};
+//! use bgp_proto::{Family, SessionContext, UpdateBuilder, UpdateView, Verdict};
+//! use bytes::BytesMut;
+//!
+//! let cx = SessionContext { four_octet_as: true, ..SessionContext::default() };
+//! let attrs = PathAttributes { as_path: AsPath::from_sequence([64512]), ..Default::default() };
+//! let routes = [Nlri::new("192.0.2.0/24".parse().unwrap())];
+//! let next_hop = NextHop::V4("198.51.100.1".parse().unwrap());
+//!
+//! // Encode: as few messages as the session's maximum length allows.
+//! let mut out = BytesMut::new();
+//! assert_eq!(UpdateBuilder::new(&cx).announce(&attrs, &next_hop, &routes, &mut out), 1);
+//!
+//! // Decode: one checked walk, then infallible accessors over the same bytes.
+//! let view = UpdateView::new_checked(out.freeze(), &cx).expect("no session reset");
+//! assert_eq!(view.verdict(), Verdict::Accept);
+//! assert_eq!(view.announced().collect::<Vec<_>>(), routes);
+//! assert_eq!(view.next_hop(Family::IPV4_UNICAST), Some(next_hop));
+//! assert_eq!(view.attributes(), attrs);
+//! ```
 
 mod builder;
 mod check;
