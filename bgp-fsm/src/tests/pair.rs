@@ -58,6 +58,8 @@ struct Pair {
     last_in_flight: [Instant; 2],
     ups: [u32; 2],
     downs: [u32; 2],
+    /// Routes kept stale for graceful restart, summed over SessionDown actions.
+    stale_kept: usize,
 }
 
 fn pair_config(local: u32, peer: u32, id: [u8; 4]) -> SessionConfig {
@@ -78,8 +80,22 @@ fn routes_of(asn: u32, n: u32, nh: [u8; 4]) -> Vec<Route> {
 
 impl Pair {
     fn new(seed: u64) -> Pair {
-        let a = Session::new(pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]), seed);
+        Pair::with(seed, false)
+    }
+
+    fn with(seed: u64, graceful: bool) -> Pair {
+        let mut ac = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]);
         let mut bc = pair_config(PEER_AS, LOCAL_AS, [10, 0, 0, 2]);
+        if graceful {
+            for c in [&mut ac, &mut bc] {
+                c.graceful_restart = Some(crate::GracefulRestartConfig {
+                    notification: true,
+                    preserve_forwarding: vec![Family::IPV4_UNICAST],
+                    ..Default::default()
+                });
+            }
+        }
+        let a = Session::new(ac, seed);
         bc.passive = true;
         let b = Session::new(bc, seed.wrapping_add(1));
         Pair {
@@ -96,6 +112,7 @@ impl Pair {
             last_in_flight: [at(0); 2],
             ups: [0; 2],
             downs: [0; 2],
+            stale_kept: 0,
         }
     }
 
@@ -210,6 +227,7 @@ impl Pair {
                     assert!(n.hold_time == 9 && n.keepalive == 3, "{n:?}");
                 }
                 Action::SessionDown(d) => {
+                    self.stale_kept += d.stale_routes_kept;
                     if d.was_established {
                         self.downs[side as usize] += 1;
                     }
@@ -278,7 +296,13 @@ fn nlri_set<'a>(routes: impl Iterator<Item = &'a Route>) -> BTreeSet<Nlri> {
 }
 
 fn run_pair(seed: u64, drops: usize) -> (u32, u32) {
-    let mut p = Pair::new(seed);
+    let (ups, downs, kept) = run_pair_with(seed, drops, false);
+    assert_eq!(kept, 0);
+    (ups, downs)
+}
+
+fn run_pair_with(seed: u64, drops: usize, graceful: bool) -> (u32, u32, usize) {
+    let mut p = Pair::with(seed, graceful);
     let routes_a = routes_of(LOCAL_AS, 40, [10, 0, 0, 1]);
     let routes_b = routes_of(PEER_AS, 25, [10, 0, 0, 2]);
     let now = p.now;
@@ -326,7 +350,15 @@ fn run_pair(seed: u64, drops: usize) -> (u32, u32) {
     p.carry_out(Side::A, actions);
     p.run_until(at(185));
     assert!(!p.b.adj_rib_in().contains(&extra.nlri), "seed {seed}");
-    (p.ups[0], p.downs[0])
+    // Nothing is left stale once both sides sent End-of-RIB.
+    for s in [&p.a, &p.b] {
+        assert!(
+            s.adj_rib_in().iter().all(|r| !s.is_stale(&r.nlri)),
+            "seed {seed}"
+        );
+        assert_eq!(s.timer(Timer::GracefulRestart), None, "seed {seed}");
+    }
+    (p.ups[0], p.downs[0], p.stale_kept)
 }
 
 #[test]
@@ -494,4 +526,25 @@ fn collision_higher_local_id_keeps_its_outbound_connection() {
 #[test]
 fn collision_lower_local_id_keeps_the_peers_connection() {
     assert_eq!(collision([10, 0, 0, 1], [10, 0, 0, 9]), Direction::Outbound);
+}
+
+#[test]
+fn pair_with_graceful_restart_recovers_after_drops() {
+    let mut kept_total = 0;
+    for seed in 300..400 {
+        let (ups, downs, kept) = run_pair_with(seed, 1 + (seed as usize % 3), true);
+        assert_eq!(ups, downs + 1, "seed {seed}");
+        kept_total += kept;
+    }
+    // The drops really exercised the helper.
+    assert!(kept_total > 1000, "{kept_total}");
+}
+
+/// Soak: `cargo test -p bgp-fsm --release -- --ignored pair_soak`.
+#[test]
+#[ignore]
+fn pair_soak() {
+    for seed in 1000..4000 {
+        run_pair_with(seed, (seed as usize) % 6, seed % 2 == 0);
+    }
 }
