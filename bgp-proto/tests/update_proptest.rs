@@ -390,6 +390,7 @@ proptest! {
         let cx = ibgp(true);
         let u = Update { withdrawn, attrs, nlri };
         let bytes = u.to_bytes(&cx);
+        prop_assert_eq!(u.encoded_len(&cx), bytes.len());
         let v = UpdateView::new_checked(bytes.clone(), &cx).unwrap();
         let back = v.to_owned();
         prop_assert_eq!(&back, &u);

@@ -115,6 +115,35 @@ impl PathAttr {
         }
     }
 
+    /// Octets `encode_value` writes.
+    pub fn value_len(&self, cx: &SessionContext) -> usize {
+        let asn_len = if cx.four_octet_as { 4 } else { 2 };
+        let nlri_len = |f: Family, n: &[Nlri]| {
+            let ap = cx.add_path_tx(f);
+            n.iter().map(|x| x.encoded_len(ap)).sum::<usize>()
+        };
+        match self {
+            PathAttr::Origin(_) => 1,
+            PathAttr::AsPath(p) => p.encoded_len(asn_len),
+            PathAttr::NextHop(_)
+            | PathAttr::OriginatorId(_)
+            | PathAttr::Med(_)
+            | PathAttr::LocalPref(_)
+            | PathAttr::Otc(_) => 4,
+            PathAttr::AtomicAggregate => 0,
+            PathAttr::Aggregator(_) => asn_len + 4,
+            PathAttr::Communities(c) => c.len() * 4,
+            PathAttr::ClusterList(c) => c.len() * 4,
+            PathAttr::MpReach(m) => 5 + m.next_hop.encoded_len() + nlri_len(m.family, &m.nlri),
+            PathAttr::MpUnreach(m) => 3 + nlri_len(m.family, &m.nlri),
+            PathAttr::ExtCommunities(c) => c.len() * 8,
+            PathAttr::As4Path(p) => p.encoded_len(4),
+            PathAttr::As4Aggregator(_) => 8,
+            PathAttr::LargeCommunities(c) => c.len() * 12,
+            PathAttr::Raw { value, .. } => value.len(),
+        }
+    }
+
     /// Writes the value octets. AS_PATH and AGGREGATOR use 4-octet ASNs when
     /// `cx.four_octet_as`; NLRI carry path ids when `cx.add_path_tx` has their family.
     pub fn encode_value(&self, cx: &SessionContext, dst: &mut impl BufMut) {
@@ -163,6 +192,13 @@ impl Attr {
             flags: value.default_flags(),
             value,
         }
+    }
+
+    /// Octets `encode` writes: header (3, or 4 with a 2-octet length) and value.
+    pub fn encoded_len(&self, cx: &SessionContext) -> usize {
+        let v = self.value.value_len(cx);
+        let ext = self.flags & FLAG_EXTENDED_LENGTH != 0 || v > 255;
+        v + if ext { 4 } else { 3 }
     }
 
     /// Writes flags, type, length and value (RFC 4271 §4.3).
@@ -224,6 +260,15 @@ impl Update {
         self.nlri.iter().for_each(|n| n.encode(ap, dst));
         let total = dst.len() - start;
         patch_u16(dst, start + 16, total);
+    }
+
+    /// Octets `encode` writes, header included.
+    pub fn encoded_len(&self, cx: &SessionContext) -> usize {
+        let ap = cx.add_path_tx(Family::IPV4_UNICAST);
+        let nlri = |n: &[Nlri]| n.iter().map(|x| x.encoded_len(ap)).sum::<usize>();
+        23 + nlri(&self.withdrawn)
+            + self.attrs.iter().map(|a| a.encoded_len(cx)).sum::<usize>()
+            + nlri(&self.nlri)
     }
 
     /// The encoded message as `Bytes`.
