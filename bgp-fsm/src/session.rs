@@ -425,7 +425,8 @@ impl Session {
     /// RFC 4271 §10: jitter by a random factor in [0.75, 1].
     pub(crate) fn jitter(&mut self, d: Duration) -> Duration {
         let factor: f64 = self.rng.gen_range(0.75..=1.0);
-        d.mul_f64(factor)
+        // `mul_f64` panics when the product does not fit; a huge configured time stays as is.
+        Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d)
     }
 
     pub(crate) fn start_connect_retry(&mut self, now: Instant, out: &mut Vec<Action>) {

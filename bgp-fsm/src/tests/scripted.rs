@@ -1629,3 +1629,23 @@ fn negotiated_reports_both_sides_capabilities() {
     let ours = local_open(s.config());
     assert!(ours.has(CapabilityCode::FQDN) && ours.has(CapabilityCode::GRACEFUL_RESTART));
 }
+
+#[test]
+fn huge_configured_times_do_not_panic() {
+    let mut c = config();
+    c.connect_retry = Duration::MAX;
+    c.open_hold_time = Duration::MAX;
+    c.idle_hold_time = Duration::MAX;
+    c.max_idle_hold_time = Duration::MAX;
+    c.send_hold_time = Some(Duration::MAX);
+    c.delay_open = Some(Duration::MAX);
+    let mut s = Session::new(c, 3);
+    s.handle(at(0), Event::Start { passive: false });
+    s.handle(at(0), Event::Connected);
+    s.handle(at(1), Event::Message(open_bytes(&peer_open(90))));
+    s.handle(at(1), Event::SendBlocked);
+    s.handle(at(2), Event::Message(keepalive()));
+    s.handle(at(3), Event::Closed);
+    assert_eq!(s.state(), State::Idle);
+    s.handle_timeout(at(1_000_000));
+}
