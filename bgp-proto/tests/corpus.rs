@@ -251,7 +251,10 @@ fn every_pcap_message_decodes_and_reencodes() {
     eprintln!("all pcaps: {total:?}");
     // The ADD-PATH capture negotiates path identifiers (RFC 7911 §4) in some direction, so
     // its UPDATEs were decoded and re-encoded with them.
-    assert!(add_path_directions > 0, "bgp-add-path.cap: no ADD-PATH direction negotiated");
+    assert!(
+        add_path_directions > 0,
+        "bgp-add-path.cap: no ADD-PATH direction negotiated"
+    );
     // Every message type occurs in the captures.
     for t in [
         "OPEN",
