@@ -66,16 +66,24 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub fn reset(code: ErrorCode, subcode: u8, data: Bytes, reason: &'static str) -> DecodeError {
-        DecodeError::Reset { code, subcode, data, reason }
+        DecodeError::Reset {
+            code,
+            subcode,
+            data,
+            reason,
+        }
     }
 
     /// The NOTIFICATION to send before closing, or `None` when none may be sent.
     pub fn notification(&self) -> Option<Notification> {
         match self {
             DecodeError::Header(h) => Some(h.notification()),
-            DecodeError::Reset { code, subcode, data, .. } => {
-                Some(Notification::new(*code, *subcode, data.clone()))
-            }
+            DecodeError::Reset {
+                code,
+                subcode,
+                data,
+                ..
+            } => Some(Notification::new(*code, *subcode, data.clone())),
             DecodeError::BadNotification(_) => None,
         }
     }

@@ -99,7 +99,7 @@ pub use attr::{
     Nlri, Origin, PathAttributes, RawAttr,
 };
 pub use capability::{
-    AddPathFamily, Capability, ExtendedNextHopEntry, GracefulRestart, GrFamily, LlgrFamily, Role,
+    AddPathFamily, Capability, ExtendedNextHopEntry, GrFamily, GracefulRestart, LlgrFamily, Role,
 };
 #[cfg(feature = "codec")]
 pub use codec::BgpCodec;
