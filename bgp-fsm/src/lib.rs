@@ -25,8 +25,11 @@
 //!      more events from that socket.
 //!    - `SessionUp(negotiated)`: set the framer's maximum length to
 //!      `negotiated.max_message_len`; log.
-//!    - `SessionDown(reason)`: every route received from the peer is gone; log the reason.
-//!    - `Received(events)`: routes learned or withdrawn.
+//!    - `SessionDown(reason)`: every route received from the peer is gone, except
+//!      `reason.stale_routes_kept` routes kept for the peer's graceful restart (RFC 4724; still
+//!      in [`Session::adj_rib_in`], they leave later through `Received`); log the reason.
+//!    - `Received(events)`: routes learned or withdrawn (the Adj-RIB-In already reflects
+//!      them).
 //! 3. Frame the byte stream with `bgp_proto::frame_len` (or `bgp_proto::BgpCodec`) and pass
 //!    each complete message as `Event::Message(bytes)`; a framing error goes in as
 //!    `Event::HeaderError(e)` (the session answers with the RFC 4271 §6.1 NOTIFICATION and
@@ -59,6 +62,18 @@
 //! assert!(actions.iter().any(|a| matches!(a, Action::Send(_))));
 //! assert_eq!(session.state(), State::OpenSent);
 //! ```
+//!
+//! # Choices where RFC 4271 §8 leaves room (or where we differ)
+//! - One TCP connection per `Session`; a second connection gets its own session and the
+//!   caller resolves the collision ([`collision_loser`], §6.8).
+//! - A failed connection in Connect or Active waits in Active for the ConnectRetryTimer
+//!   (as FRR and BIRD do) instead of going to Idle; the ConnectRetryCounter still counts it.
+//! - Passive sessions never connect out (no ConnectRetryTimer in Active).
+//! - SendNOTIFICATIONwithoutOPEN is on: errors during DelayOpen are answered.
+//! - After a failure the session restarts itself after the IdleHoldTimer (AllowAutomaticStart),
+//!   doubled per consecutive failure with DampPeerOscillations (§8.1.1). A collision loser
+//!   does not restart.
+//! - No MinRouteAdvertisementIntervalTimer (§9.2.1.1): changes go out at once, packed.
 //!
 //! # Not yet here
 //! Graceful Restart is implemented on the helper side only (RFC 4724 §4.2: we keep a
