@@ -71,7 +71,7 @@ pub fn decode(msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
     match kind {
         MessageType::OPEN => Open::decode(&msg).map(Message::Open),
         MessageType::UPDATE => UpdateView::new_checked(msg, cx).map(Message::Update),
-        MessageType::NOTIFICATION => Notification::decode(&msg).map(Message::Notification),
+        MessageType::NOTIFICATION => Notification::decode_bytes(&msg).map(Message::Notification),
         MessageType::KEEPALIVE => Ok(Message::Keepalive),
         MessageType::ROUTE_REFRESH => RouteRefresh::decode(&msg).map(Message::RouteRefresh),
         other => Err(HeaderError::BadType(other.0).into()),

@@ -5,7 +5,7 @@ use core::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::DecodeError;
-use crate::header::{frame_len, put_header, HEADER_LEN, MIN_NOTIFICATION_LEN};
+use crate::header::{frame_len, put_header, MIN_NOTIFICATION_LEN};
 use crate::iana::{ErrorCode, MessageType};
 use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 
@@ -174,6 +174,28 @@ impl Notification {
     /// the connection closed, never answered (RFC 4271 §6.4). Unknown codes and subcodes
     /// are not errors.
     pub fn decode(msg: &[u8]) -> Result<Notification, DecodeError> {
+        let (code, subcode) = Notification::check(msg)?;
+        let data = msg.get(MIN_NOTIFICATION_LEN..).unwrap_or_default();
+        Ok(Notification::new(
+            code,
+            subcode,
+            Bytes::copy_from_slice(data),
+        ))
+    }
+
+    /// Like [`Notification::decode`], but Data is a slice of `msg`, not a copy.
+    pub fn decode_bytes(msg: &Bytes) -> Result<Notification, DecodeError> {
+        let (code, subcode) = Notification::check(msg)?;
+        // `check` proved msg.len() >= 21, so the range is in bounds.
+        Ok(Notification::new(
+            code,
+            subcode,
+            msg.slice(MIN_NOTIFICATION_LEN..),
+        ))
+    }
+
+    /// Header checks for a whole NOTIFICATION; returns code and subcode.
+    fn check(msg: &[u8]) -> Result<(ErrorCode, u8), DecodeError> {
         if msg.len() < MIN_NOTIFICATION_LEN {
             return Err(DecodeError::BadNotification("shorter than 21 octets"));
         }
@@ -181,22 +203,12 @@ impl Notification {
             Ok(Some(len)) if len == msg.len() => {}
             _ => return Err(DecodeError::BadNotification("bad header")),
         }
-        if msg.get(18) != Some(&MessageType::NOTIFICATION.0) {
-            return Err(DecodeError::BadNotification("not a NOTIFICATION"));
+        match (msg.get(18), msg.get(19), msg.get(20)) {
+            (Some(&t), Some(&code), Some(&subcode)) if t == MessageType::NOTIFICATION.0 => {
+                Ok((ErrorCode(code), subcode))
+            }
+            _ => Err(DecodeError::BadNotification("not a NOTIFICATION")),
         }
-        Notification::decode_body(msg.get(HEADER_LEN..).unwrap_or_default())
-            .ok_or(DecodeError::BadNotification("shorter than 21 octets"))
-    }
-
-    /// Decodes the part after the header: code, subcode, data.
-    pub(crate) fn decode_body(body: &[u8]) -> Option<Notification> {
-        let (&code, rest) = body.split_first()?;
-        let (&subcode, data) = rest.split_first()?;
-        Some(Notification::new(
-            ErrorCode(code),
-            subcode,
-            Bytes::copy_from_slice(data),
-        ))
     }
 
     /// The encoded length, header included.

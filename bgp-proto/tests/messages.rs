@@ -747,6 +747,10 @@ fn notification_vectors_both_directions() {
     ];
     for (bytes, n) in cases {
         assert_eq!(Notification::decode(bytes).unwrap(), n);
+        assert_eq!(
+            Notification::decode_bytes(&Bytes::from_static(bytes)).unwrap(),
+            n
+        );
         assert_eq!(encoded(|b| n.encode(b)), bytes);
         assert_eq!(n.encoded_len(), bytes.len());
         let m = decode(Bytes::from_static(bytes), &cx()).unwrap();
@@ -786,6 +790,10 @@ fn short_notification_is_reported_not_answered() {
     let e = decode(Bytes::from(short), &cx()).unwrap_err();
     assert!(matches!(e, DecodeError::BadNotification(_)));
     assert_eq!(e.notification(), None);
+    assert!(matches!(
+        Notification::decode_bytes(&Bytes::from(header(19, 3))),
+        Err(DecodeError::BadNotification(_))
+    ));
     assert!(matches!(
         Notification::decode(&header(19, 3)),
         Err(DecodeError::BadNotification(_))
