@@ -75,7 +75,7 @@ impl Negotiated {
     }
 
     /// Whether ADD-PATH send was negotiated for `family`.
-    pub fn add_path_send(&self, family: Family) -> bool {
+    pub fn sends_add_path(&self, family: Family) -> bool {
         self.add_path_send.contains(&family)
     }
 }

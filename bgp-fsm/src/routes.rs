@@ -2,7 +2,7 @@
 //! (RFC 4271 §9.2), End-of-RIB (RFC 4724 §2), route refresh (RFC 2918, RFC 7313) and
 //! received UPDATEs after the RFC 7606 decision.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,7 +97,7 @@ impl Session {
         cx: &SessionContext,
         packer: &mut Packer,
         nlri: Nlri,
-        seen: &mut Vec<IpNet>,
+        seen: &mut HashSet<IpNet>,
     ) {
         let family = family_of(&nlri);
         // Never send a family the peer did not negotiate; the route stays in the RIB.
@@ -110,10 +110,9 @@ impl Session {
                 None => packer.withdraw(nlri),
             }
         } else {
-            if seen.contains(&nlri.prefix) {
+            if !seen.insert(nlri.prefix) {
                 return;
             }
-            seen.push(nlri.prefix);
             let bare = Nlri {
                 prefix: nlri.prefix,
                 path_id: None,
@@ -131,7 +130,7 @@ impl Session {
         }
         let cx = self.context();
         let mut packer = Packer::default();
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for nlri in changed {
             self.pack_change(&cx, &mut packer, *nlri, &mut seen);
         }
@@ -148,7 +147,7 @@ impl Session {
         buf: &mut BytesMut,
     ) -> (usize, usize) {
         let mut packer = Packer::default();
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for r in self.rib_out.family(family) {
             self.pack_change(cx, &mut packer, r.nlri, &mut seen);
         }

@@ -1649,3 +1649,30 @@ fn huge_configured_times_do_not_panic() {
     assert_eq!(s.state(), State::Idle);
     s.handle_timeout(at(1_000_000));
 }
+
+/// `cargo test -p bgp-fsm --release -- --ignored announce_100k` prints the time.
+#[test]
+#[ignore]
+fn announce_100k_routes_is_fast() {
+    let mut s = established();
+    let attrs = attrs(LOCAL_AS);
+    let routes: Vec<Route> = (0..100_000u32)
+        .map(|i| Route {
+            nlri: Nlri {
+                prefix: ipnet::IpNet::V4(
+                    ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + i), 32).unwrap(),
+                ),
+                path_id: None,
+            },
+            next_hop: NextHop::V4("192.0.2.1".parse().unwrap()),
+            attrs: attrs.clone(),
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let actions = s.handle(at(3), Event::Announce(routes));
+    let took = start.elapsed();
+    let msgs = sent_messages(&actions, &s.context());
+    println!("100k routes: {} UPDATEs in {took:?}", msgs.len());
+    assert!(msgs.len() < 200);
+    assert!(took < Duration::from_secs(5));
+}
