@@ -293,6 +293,8 @@ struct PeerTask {
     /// What we told the session to announce (our copy of its Adj-RIB-Out).
     rib_out: RouteSet,
     warned: HashSet<Warning>,
+    /// RFC 7606 outcomes already logged in this session (attribute type, reason).
+    logged_errors: HashSet<(u8, &'static str)>,
     /// The routes were handed to the current session (from OpenConfirm on).
     routes_loaded: bool,
     /// "announced N prefixes" for routes loaded before Established.
@@ -325,6 +327,7 @@ impl PeerTask {
             connecting: None,
             rib_out: RouteSet::new(),
             warned: HashSet::new(),
+            logged_errors: HashSet::new(),
             routes_loaded: false,
             deferred_log: None,
             started: false,
@@ -756,6 +759,7 @@ impl PeerTask {
                             reader.decoder_mut().set_max_len(negotiated.max_message_len);
                         }
                     }
+                    self.logged_errors.clear();
                     info!("{}", established_sentence(&self.peer, &negotiated));
                     if let Some(sentence) = self.deferred_log.take() {
                         info!("{sentence}");
@@ -781,14 +785,23 @@ impl PeerTask {
                     }
                 }
                 Action::Received(events) => {
+                    // RFC 7606 §6 asks for a log; once per kind and session keeps a peer that
+                    // repeats the same error from flooding it (the counters keep the totals).
                     if let Some((attr, why)) = events.treat_as_withdraw {
-                        warn!(
-                            "UPDATE from {} treated as withdraw: {why} (attribute {attr})",
-                            self.label()
-                        );
+                        if self.logged_errors.insert((attr.0, why)) {
+                            warn!(
+                                "UPDATE from {} treated as withdraw: {why} (attribute {attr}; \
+                                 further ones of this kind are logged at debug level)",
+                                self.label()
+                            );
+                        } else {
+                            debug!("UPDATE from {} treated as withdraw: {why}", self.label());
+                        }
                     }
                     for (attr, why) in &events.discarded {
-                        info!("attribute {attr} from {} discarded: {why}", self.label());
+                        if self.logged_errors.insert((attr.0, why)) {
+                            info!("attribute {attr} from {} discarded: {why}", self.label());
+                        }
                     }
                     debug!(
                         "received {} routes and {} withdrawals from {}",

@@ -60,22 +60,63 @@ impl Drop for TestPeer {
     }
 }
 
+/// How the test peer behaves.
+#[derive(Clone, Default)]
+struct Behaviour {
+    /// Routes the test peer announces to bgpd.
+    announce: Vec<Route>,
+    /// After Established, send nothing more and ignore the peer's timers (the connection
+    /// stays open): bgpd's hold timer must expire.
+    mute_when_established: bool,
+    /// Hold each accepted connection until this is notified (to stage collisions).
+    gate: Option<Arc<Notify>>,
+}
+
 impl TestPeer {
     /// A passive peer on 127.0.0.1 (OS-chosen port) with `cfg`.
     async fn start(cfg: SessionConfig) -> TestPeer {
+        TestPeer::start_with(cfg, Behaviour::default()).await
+    }
+
+    async fn start_with(cfg: SessionConfig, behaviour: Behaviour) -> TestPeer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind test peer");
         let addr = listener.local_addr().expect("addr");
         let observed = Arc::new(Mutex::new(Observed::default()));
         let changed = Arc::new(Notify::new());
-        let task = tokio::spawn(serve(listener, cfg, observed.clone(), changed.clone()));
+        let (o, c) = (observed.clone(), changed.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (cfg, b, o, c) = (cfg.clone(), behaviour.clone(), o.clone(), c.clone());
+                tokio::spawn(async move {
+                    if let Some(gate) = &b.gate {
+                        gate.notified().await;
+                    }
+                    run_conn(stream, cfg, b, o, c).await;
+                });
+            }
+        });
         TestPeer {
             addr,
             observed,
             changed,
             task,
         }
+    }
+
+    /// Also connects to bgpd at `to` from 127.0.0.1, running a session on that connection.
+    async fn connect(&self, to: SocketAddr, cfg: SessionConfig) {
+        let stream = tokio::net::TcpStream::connect(to)
+            .await
+            .expect("connect to bgpd");
+        tokio::spawn(run_conn(
+            stream,
+            cfg,
+            Behaviour::default(),
+            self.observed.clone(),
+            self.changed.clone(),
+        ));
     }
 
     fn snapshot(&self) -> Observed {
@@ -101,35 +142,42 @@ impl TestPeer {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
+/// Runs one session on `stream` until the connection ends.
+async fn run_conn(
+    stream: tokio::net::TcpStream,
     cfg: SessionConfig,
+    behaviour: Behaviour,
     observed: Arc<Mutex<Observed>>,
     changed: Arc<Notify>,
 ) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
-        };
+    {
         observed.lock().expect("lock").connections += 1;
         changed.notify_waiters();
         let mut session = Session::new(cfg.clone(), 7);
         let now = Instant::now();
         let mut actions = session.handle(now, Event::Start { passive: true });
+        if !behaviour.announce.is_empty() {
+            actions.extend(session.handle(now, Event::Announce(behaviour.announce.clone())));
+        }
         actions.extend(session.handle(now, Event::Connected));
+        let mut muted = false;
+        let mut write_failed = false;
+        let mut got_updates = false;
         let (read, mut write) = stream.into_split();
         let mut reader = FramedRead::new(read, BgpCodec::new());
         // The test peer keeps its own copy of what bgpd sent, decoded straight from the
         // UPDATEs: the session's Adj-RIB-In would (rightly) drop loopback next hops (D5).
         let mut context: Option<bgp_proto::SessionContext> = None;
-        observed.lock().expect("lock").routes.clear();
         'conn: loop {
             let mut close = false;
             for action in actions.drain(..) {
                 match action {
+                    Action::Send(_) | Action::Close if muted => {}
                     Action::Send(bytes) => {
-                        if write.write_all(&bytes).await.is_err() {
-                            close = true;
+                        // After a failed write keep reading: a NOTIFICATION may still be
+                        // waiting in the receive queue.
+                        if !write_failed && write.write_all(&bytes).await.is_err() {
+                            write_failed = true;
                         }
                     }
                     Action::Close => close = true,
@@ -137,11 +185,16 @@ async fn serve(
                         observed.lock().expect("lock").established += 1;
                         reader.decoder_mut().set_max_len(n.max_message_len);
                         context = Some(n.context.clone());
+                        muted = behaviour.mute_when_established;
                     }
                     Action::SessionDown(reason) => {
                         let mut o = observed.lock().expect("lock");
                         o.downs.push(reason);
-                        o.routes.clear();
+                        // Routes are shared by the test peer's connections; only the one that
+                        // received them takes them away.
+                        if got_updates {
+                            o.routes.clear();
+                        }
                     }
                     _ => {}
                 }
@@ -150,7 +203,7 @@ async fn serve(
             if close {
                 break 'conn;
             }
-            let deadline = session.next_timeout();
+            let deadline = if muted { None } else { session.next_timeout() };
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -167,6 +220,7 @@ async fn serve(
                                 match msg.get(18) {
                                     Some(2) => {
                                         o.updates += 1;
+                                        got_updates = true;
                                         if let Some(cx) = &context {
                                             let o = &mut *o;
                                             if let Some(f) = record_update(&mut o.routes, &msg, cx) {
@@ -185,6 +239,7 @@ async fn serve(
                         _ => {
                             let mut a = session.handle(now, Event::Closed);
                             a.push(Action::Close);
+                            muted = false;
                             a
                         }
                     };
@@ -697,4 +752,141 @@ async fn two_bgpd_processes_peer_with_each_other() {
     b.wait_log("session with a (127.0.0.2) established").await;
     a.wait_log("announced 1 prefix to b").await;
     b.wait_log("received 1 routes").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peer_hold_timer_expires_with_4_0_and_a_readable_log() {
+    let mut cfg = peer_config(64500, 64512);
+    cfg.hold_time = 3;
+    let behaviour = Behaviour {
+        mute_when_established: true,
+        ..Behaviour::default()
+    };
+    let tp = TestPeer::start_with(cfg, behaviour).await;
+    let config = global("10.0.0.2", "")
+        + &peer_toml(&tp, 64500, "")
+        + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
+    let bgpd = Bgpd::start(&config);
+    let o = tp
+        .wait_for("the hold timer NOTIFICATION", |o| !o.downs.is_empty())
+        .await;
+    let n = o.downs[0].received.as_ref().expect("NOTIFICATION received");
+    assert_eq!((n.code.0, n.subcode), (4, 0), "Hold Timer Expired");
+    bgpd.wait_log("session with tp (127.0.0.1) down: hold timer expired (sent NOTIFICATION 4/0)")
+        .await;
+}
+
+/// Stages an RFC 4271 §6.8 collision: bgpd connects to the test peer, which holds that
+/// connection and connects to bgpd itself; then the held connection proceeds.
+async fn collision(test_peer_id: Ipv4Addr) -> (TestPeer, Bgpd) {
+    let mut cfg = peer_config(64500, 64512);
+    cfg.local_id = test_peer_id;
+    let gate = Arc::new(Notify::new());
+    let behaviour = Behaviour {
+        gate: Some(gate.clone()),
+        ..Behaviour::default()
+    };
+    let tp = TestPeer::start_with(cfg.clone(), behaviour).await;
+    let port = free_port("127.0.0.1");
+    let config = global("10.0.0.2", &format!("\"127.0.0.1:{port}\""))
+        + &peer_toml(&tp, 64500, "")
+        + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
+    let bgpd = Bgpd::start(&config);
+    // bgpd's outbound connection is accepted and held.
+    bgpd.wait_log("connected to tp (127.0.0.1)").await;
+    bgpd.wait_log("BGP state change from=Connect to=OpenSent")
+        .await;
+    tp.connect(SocketAddr::from(([127, 0, 0, 1], port)), cfg)
+        .await;
+    bgpd.wait_log("connection collision with tp (127.0.0.1): running both")
+        .await;
+    gate.notify_waiters();
+    (tp, bgpd)
+}
+
+/// The connection was closed with Cease / Connection Collision Resolution (RFC 4486).
+fn cease_7(d: &DownReason) -> bool {
+    d.received
+        .as_ref()
+        .is_some_and(|n| (n.code.0, n.subcode) == (6, 7))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collision_keeps_our_connection_when_our_id_is_higher() {
+    let (tp, bgpd) = collision(Ipv4Addr::new(10, 0, 0, 1)).await;
+    let o = tp
+        .wait_for("one session up with the route, one closed with 6/7", |o| {
+            o.routes.len() == 1 && o.downs.iter().any(|d| cease_7(d)) && o.connections == 2
+        })
+        .await;
+    let n = o.downs[0].received.as_ref().expect("6/7 received");
+    assert_eq!(
+        (n.code.0, n.subcode),
+        (6, 7),
+        "Cease / Connection Collision Resolution"
+    );
+    bgpd.wait_log("resolved: closing the inbound connection")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collision_keeps_the_peers_connection_when_its_id_is_higher() {
+    let (tp, bgpd) = collision(Ipv4Addr::new(10, 0, 0, 9)).await;
+    let o = tp
+        .wait_for("one session up with the route, one closed with 6/7", |o| {
+            o.routes.len() == 1 && o.downs.iter().any(|d| cease_7(d)) && o.connections == 2
+        })
+        .await;
+    assert_eq!(
+        o.downs.len(),
+        1,
+        "only the losing connection went down: {:?}",
+        o.downs
+    );
+    bgpd.wait_log("resolved: closing the outbound connection")
+        .await;
+    bgpd.wait_log("session with tp (127.0.0.1) established")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn received_routes_beyond_max_prefixes_end_the_session_with_6_1() {
+    let route = |p: &str| {
+        let nlri = nlri(p);
+        Route {
+            nlri,
+            next_hop: NextHop::V4(Ipv4Addr::new(10, 9, 9, 9)),
+            attrs: Arc::new(bgp_proto::PathAttributes {
+                as_path: bgp_proto::AsPath {
+                    segments: vec![AsSegment {
+                        kind: AsSegmentType::Sequence,
+                        asns: vec![64500],
+                    }],
+                },
+                ..Default::default()
+            }),
+        }
+    };
+    let behaviour = Behaviour {
+        announce: vec![
+            route("198.51.100.1/32"),
+            route("198.51.100.2/32"),
+            route("198.51.100.3/32"),
+        ],
+        ..Behaviour::default()
+    };
+    let tp = TestPeer::start_with(peer_config(64500, 64512), behaviour).await;
+    let config = global("10.0.0.2", "") + &peer_toml(&tp, 64500, "max_prefixes = 2");
+    let bgpd = Bgpd::start(&config);
+    let o = tp
+        .wait_for("the session to end", |o| !o.downs.is_empty())
+        .await;
+    let n = o.downs[0].received.as_ref().expect("NOTIFICATION received");
+    assert_eq!(
+        (n.code.0, n.subcode),
+        (6, 1),
+        "Cease / Maximum Number of Prefixes Reached"
+    );
+    bgpd.wait_log("maximum number of prefixes (2) exceeded")
+        .await;
 }
