@@ -131,8 +131,9 @@ struct Listener {
     task: JoinHandle<()>,
 }
 
-/// The running daemon.
-struct Daemon {
+/// The running daemon: listeners and one task per peer. [`run`] drives it from signals; a
+/// control socket (issue 6) can drive it through the same methods.
+pub struct Daemon {
     path: PathBuf,
     config: Config,
     global: Arc<Global>,
@@ -145,7 +146,9 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
+    /// Binds the listeners and starts every peer of `config` (read from `path`, which
+    /// [`Daemon::reload`] re-reads).
+    pub fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
         let global = Arc::new(config.global.clone());
         let services = Arc::new(config.services.clone());
         let (statuses, _) = watch::channel(BTreeMap::new());
@@ -259,7 +262,57 @@ impl Daemon {
         handle.stop(notification, STOP_TIMEOUT).await;
     }
 
-    async fn reload(&mut self) {
+    /// Every peer's status by name; the map changes when peers are added or removed.
+    pub fn statuses(&self) -> watch::Receiver<BTreeMap<String, watch::Receiver<PeerStatus>>> {
+        self.statuses.subscribe()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The routes received from `peer` (Adj-RIB-In), or `None` for an unknown peer.
+    pub async fn adj_rib_in(&self, peer: &str) -> Option<Vec<bgp_fsm::Route>> {
+        let handle = self.peers.get(peer)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle.commands.send(PeerCommand::AdjRibIn(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The routes announced to `peer` (Adj-RIB-Out), or `None` for an unknown peer.
+    pub async fn adj_rib_out(&self, peer: &str) -> Option<Vec<bgp_fsm::Route>> {
+        let handle = self.peers.get(peer)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle
+            .commands
+            .send(PeerCommand::AdjRibOut(tx))
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Replaces the services announced (e.g. configured plus runtime ones from the control
+    /// API): each live session gets UPDATEs for the difference, nothing is reset.
+    pub async fn set_services(&mut self, services: Vec<Service>) {
+        if *self.services == services {
+            return;
+        }
+        self.services = Arc::new(services);
+        for handle in self.peers.values() {
+            if handle
+                .commands
+                .send(PeerCommand::Services(self.services.clone()))
+                .await
+                .is_err()
+            {
+                warn!("peer task for {} is gone", peer::label(&handle.peer));
+            }
+        }
+    }
+
+    /// Re-reads the configuration file and applies the difference (see the module docs).
+    pub async fn reload(&mut self) {
         let path = self.path.display().to_string();
         let new = match Config::load(&self.path) {
             Ok(c) => c,
@@ -363,7 +416,9 @@ impl Daemon {
         );
     }
 
-    async fn shutdown(mut self) {
+    /// Stops every session with Cease 6/2 and the Shutdown Communication
+    /// [`SHUTDOWN_MESSAGE`], waiting at most [`STOP_TIMEOUT`] for each.
+    pub async fn shutdown(mut self) {
         info!("shutting down: sending Cease 6/2 \"{SHUTDOWN_MESSAGE}\" to every peer");
         for (_, l) in std::mem::take(&mut self.listeners) {
             l.task.abort();

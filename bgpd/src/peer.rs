@@ -72,6 +72,8 @@ pub enum PeerCommand {
     },
     /// A copy of the Adj-RIB-In (received routes, within `max_prefixes`).
     AdjRibIn(oneshot::Sender<Vec<Route>>),
+    /// A copy of the Adj-RIB-Out (routes announced, or to be announced once Established).
+    AdjRibOut(oneshot::Sender<Vec<Route>>),
 }
 
 /// A snapshot of one peer, updated by its task (for logs, the control socket and metrics:
@@ -433,6 +435,10 @@ impl PeerTask {
             }
             PeerCommand::AdjRibIn(reply) => {
                 let _ = reply.send(self.main.session.adj_rib_in().iter().cloned().collect());
+                false
+            }
+            PeerCommand::AdjRibOut(reply) => {
+                let _ = reply.send(self.main.session.adj_rib_out().iter().cloned().collect());
                 false
             }
         }

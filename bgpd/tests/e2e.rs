@@ -173,12 +173,10 @@ async fn run_conn(
             for action in actions.drain(..) {
                 match action {
                     Action::Send(_) | Action::Close if muted => {}
-                    Action::Send(bytes) => {
-                        // After a failed write keep reading: a NOTIFICATION may still be
-                        // waiting in the receive queue.
-                        if !write_failed && write.write_all(&bytes).await.is_err() {
-                            write_failed = true;
-                        }
+                    // After a failed write keep reading: a NOTIFICATION may still be waiting
+                    // in the receive queue.
+                    Action::Send(bytes) if !write_failed => {
+                        write_failed = write.write_all(&bytes).await.is_err();
                     }
                     Action::Close => close = true,
                     Action::SessionUp(n) => {
@@ -816,7 +814,7 @@ async fn collision_keeps_our_connection_when_our_id_is_higher() {
     let (tp, bgpd) = collision(Ipv4Addr::new(10, 0, 0, 1)).await;
     let o = tp
         .wait_for("one session up with the route, one closed with 6/7", |o| {
-            o.routes.len() == 1 && o.downs.iter().any(|d| cease_7(d)) && o.connections == 2
+            o.routes.len() == 1 && o.downs.iter().any(cease_7) && o.connections == 2
         })
         .await;
     let n = o.downs[0].received.as_ref().expect("6/7 received");
@@ -834,7 +832,7 @@ async fn collision_keeps_the_peers_connection_when_its_id_is_higher() {
     let (tp, bgpd) = collision(Ipv4Addr::new(10, 0, 0, 9)).await;
     let o = tp
         .wait_for("one session up with the route, one closed with 6/7", |o| {
-            o.routes.len() == 1 && o.downs.iter().any(|d| cease_7(d)) && o.connections == 2
+            o.routes.len() == 1 && o.downs.iter().any(cease_7) && o.connections == 2
         })
         .await;
     assert_eq!(
@@ -889,4 +887,77 @@ async fn received_routes_beyond_max_prefixes_end_the_session_with_6_1() {
     );
     bgpd.wait_log("maximum number of prefixes (2) exceeded")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_md5_session_is_accepted_with_the_right_key_only() {
+    // bgpd listens (passive peer 127.0.0.1 with a password); the test dials with
+    // bgpd::transport::connect, with and without the key.
+    let port = free_port("127.0.0.1");
+    let config = global("10.0.0.2", &format!("\"127.0.0.1:{port}\""))
+        + "[[peers]]\nname = \"tp\"\naddress = \"127.0.0.1\"\nasn = 64500\npassive = true\n\
+           password = \"s3cret\"\n\n"
+        + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
+    let bgpd = Bgpd::start(&config);
+    bgpd.wait_log("bgpd started").await;
+    let to = SocketAddr::from(([127, 0, 0, 1], port));
+    let short = Duration::from_millis(700);
+    let wrong = bgpd::transport::TransportOptions {
+        md5_password: Some("wrong".into()),
+        ..Default::default()
+    };
+    assert!(
+        bgpd::transport::connect(to, &wrong, short).await.is_err(),
+        "a wrong key must never connect"
+    );
+    assert!(
+        bgpd::transport::connect(to, &Default::default(), short)
+            .await
+            .is_err(),
+        "no key must never connect"
+    );
+    let right = bgpd::transport::TransportOptions {
+        md5_password: Some("s3cret".into()),
+        ..Default::default()
+    };
+    let stream = bgpd::transport::connect(to, &right, WAIT)
+        .await
+        .expect("the right key connects");
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let changed = Arc::new(Notify::new());
+    let tp = TestPeer {
+        addr: to,
+        observed: observed.clone(),
+        changed: changed.clone(),
+        task: tokio::spawn(run_conn(
+            stream,
+            peer_config(64500, 64512),
+            Behaviour::default(),
+            observed,
+            changed,
+        )),
+    };
+    tp.wait_for("the route over the MD5 session", |o| o.routes.len() == 1)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bgpd_processes_with_md5_and_gtsm() {
+    let port = free_port("127.0.0.5");
+    let a = Bgpd::start(
+        &(global("10.0.0.4", "")
+            + &format!(
+                "[[peers]]\nname = \"b\"\naddress = \"127.0.0.5\"\nport = {port}\nasn = 64513\n\
+                 local_address = \"127.0.0.4\"\npassword = \"k\"\nttl_security = true\n\n"
+            )
+            + &service_toml("web", "192.0.2.10/32", "nexthops = [\"10.1.0.1\"]")),
+    );
+    let b = Bgpd::start(&format!(
+        "[global]\nasn = 64513\nrouter_id = \"10.0.0.5\"\nlisten = [\"127.0.0.5:{port}\"]\n\
+         hold_time = 9\n\n[[peers]]\nname = \"a\"\naddress = \"127.0.0.4\"\nasn = 64512\n\
+         passive = true\npassword = \"k\"\nttl_security = true\n"
+    ));
+    a.wait_log("session with b (127.0.0.5) established").await;
+    b.wait_log("session with a (127.0.0.4) established").await;
+    b.wait_log("received 1 routes").await;
 }
