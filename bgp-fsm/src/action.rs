@@ -86,6 +86,10 @@ pub struct RouteEvents {
     /// enhanced route refresh (EoRR, RFC 7313 §4), or of a graceful restart (End-of-RIB or
     /// timer, RFC 4724 §4.2). They are also in `withdrawn`.
     pub stale_removed: usize,
+    /// Stale routes kept for the peer's long-lived graceful restart (RFC 9494 §4.2) when its
+    /// restart time ended; the ones that gained the LLGR_STALE community are also in
+    /// `announced`, with it.
+    pub llgr_stale: usize,
 }
 
 impl RouteEvents {

@@ -29,6 +29,13 @@ pub struct GracefulRestartConfig {
     /// routes may wait for its End-of-RIB before they are removed. Default 360 s (FRR's
     /// stalepath-time).
     pub stale_routes_time: Duration,
+    /// Long-Lived Graceful Restart (RFC 9494): `Some(seconds)` advertises the LLGR capability
+    /// (code 71) for every family with this Long-lived Stale Time (24 bits; larger values
+    /// are capped at 16777215) and the F bit of `preserve_forwarding`, and acts as its
+    /// helper: when the peer's restart time ends before it is back, and it advertised LLGR
+    /// for the family, its routes stay for its long-lived stale time, tagged LLGR_STALE
+    /// (RFC 9494 §4.2). `None`: no LLGR.
+    pub llgr_stale_time: Option<u32>,
 }
 
 impl Default for GracefulRestartConfig {
@@ -39,6 +46,7 @@ impl Default for GracefulRestartConfig {
             notification: false,
             preserve_forwarding: Vec::new(),
             stale_routes_time: Duration::from_secs(360),
+            llgr_stale_time: None,
         }
     }
 }
@@ -109,6 +117,11 @@ pub struct SessionConfig {
     /// Maximum number of routes kept from the peer (Adj-RIB-In). Exceeding it closes the
     /// session with Cease 6/1 carrying AFI, SAFI and the limit (RFC 4486 §4, decision D6).
     pub max_prefixes: Option<u32>,
+    /// The IdleHoldTime after a prefix-limit reset (Cease 6/1): the session restarts by
+    /// itself this long after it closed (with `auto_restart`), instead of after the damped
+    /// `idle_hold_time`, so that a peer that sends too many routes is not retried at once.
+    /// Default 30 s (decision D6: close with 6/1 and restart timer).
+    pub max_prefixes_restart: Duration,
     /// SendHoldTime (RFC 9687). `None`: max(8 minutes, 2 x negotiated Hold Time) (D13).
     /// Never armed when the negotiated Hold Time is 0.
     pub send_hold_time: Option<Duration>,
@@ -164,6 +177,7 @@ impl SessionConfig {
             hostname: None,
             domain: None,
             max_prefixes: None,
+            max_prefixes_restart: Duration::from_secs(30),
             send_hold_time: None,
             idle_hold_time: Duration::from_secs(5),
             max_idle_hold_time: Duration::from_secs(300),

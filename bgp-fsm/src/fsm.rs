@@ -605,6 +605,11 @@ impl Session {
         self.established_at = Some(now);
         self.counters.established = self.counters.established.saturating_add(1);
         self.graceful_established(now, out);
+        // RFC 4724 §4.1: the Restart State bit belongs to the OPENs after a restart only;
+        // once a session was Established, later OPENs go without it.
+        if let Some(gr) = self.config.graceful_restart.as_mut() {
+            gr.restarting = false;
+        }
         // Send the whole Adj-RIB-Out, then End-of-RIB per negotiated family (RFC 4724 §2).
         self.send_initial_table(now, out);
     }
@@ -622,6 +627,9 @@ impl Session {
         reason: String,
         after: After,
     ) {
+        // RFC 8538 §5: Cease 6/1-6/3 go out as Hard Reset when both sides set the N bit.
+        let sent = sent.map(|n| self.wrap_hard_reset(n));
+        let prefix_limit = sent.as_ref().is_some_and(is_prefix_limit);
         if let Some(n) = &sent {
             if self.conn == Conn::Up {
                 let mut buf = BytesMut::new();
@@ -634,21 +642,21 @@ impl Session {
             self.conn = Conn::None;
         }
         // Decide on graceful restart (RFC 4724 §4.2) while the negotiated values are here.
-        let (gr_families, restart_time) =
-            self.graceful_families(after, sent.as_ref(), received.as_ref());
+        let plan = self.graceful_plan(after, sent.as_ref(), received.as_ref());
         self.stop_all_timers(out);
         self.stale.clear();
-        let stale_routes_kept = if gr_families.is_empty() {
+        let stale_routes_kept = if plan.families.is_empty() {
             if matches!(self.state(), State::Idle | State::Connect | State::Active) {
                 // No SessionDown follows, so report the end of the stale routes here.
                 self.purge_stale(None, out);
             }
             self.rib_in.clear();
             self.gr_stale.clear();
+            self.gr = crate::graceful::GrState::default();
             self.stop_timer(Timer::GracefulRestart, out);
             0
         } else {
-            self.retain_stale(now, &gr_families, restart_time, out)
+            self.retain_stale(now, plan, out)
         };
         let was_established = self.state() == State::Established;
         if matches!(
@@ -692,7 +700,12 @@ impl Session {
         }
         self.established_at = None;
         self.phase = Phase::Idle;
-        if after == After::Failure && self.config.auto_restart {
+        if after == After::Failure && self.config.auto_restart && prefix_limit {
+            // Decision D6: after Cease 6/1 the session waits the configured idle time
+            // (`max_prefixes_restart`) before it restarts, undamped.
+            let delay = self.config.max_prefixes_restart;
+            self.start_timer(now, Timer::IdleHold, delay, out);
+        } else if after == After::Failure && self.config.auto_restart {
             let delay = self.idle_hold;
             if self.config.damp_peer_oscillations {
                 self.idle_hold = self.idle_hold.saturating_mul(2).min(
@@ -718,6 +731,15 @@ fn default_stop(automatic: bool) -> Notification {
     } else {
         Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN, None)
     }
+}
+
+/// Cease / Maximum Number of Prefixes Reached (RFC 4486), possibly inside a Hard Reset
+/// (RFC 8538 §3: Data = code, subcode, data of the original).
+fn is_prefix_limit(n: &Notification) -> bool {
+    n.code == ErrorCode::CEASE
+        && (n.subcode == cease::MAX_PREFIXES
+            || (n.subcode == cease::HARD_RESET
+                && n.data.get(..2) == Some(&[ErrorCode::CEASE.0, cease::MAX_PREFIXES][..])))
 }
 
 fn collision_notification() -> Notification {

@@ -75,11 +75,16 @@
 //!   does not restart.
 //! - No MinRouteAdvertisementIntervalTimer (§9.2.1.1): changes go out at once, packed.
 //!
-//! # Not yet here
-//! Graceful Restart is implemented on the helper side only (RFC 4724 §4.2: we keep a
-//! restarting peer's routes stale); as the restarting side we only advertise the
-//! capability. Long-Lived Graceful Restart (RFC 9494) is exchanged and reported in
-//! [`Negotiated`] but not acted on.
+//! # Graceful restart
+//! - Helper (RFC 4724 §4.2): a restarting peer's routes stay stale until its End-of-RIB or
+//!   its restart time; with Long-Lived Graceful Restart on both sides (RFC 9494) they then
+//!   stay for its long-lived stale time with the LLGR_STALE community (NO_LLGR routes go).
+//! - Restarting speaker (RFC 4724 §4.1): the caller sets `GracefulRestartConfig::restarting`
+//!   (R bit) and `preserve_forwarding` (F bits) when the process starts; the session clears
+//!   the R bit once it has been Established, and always sends its whole Adj-RIB-Out then
+//!   End-of-RIB per family.
+//! - Notification (RFC 8538): with the N bit on both sides a NOTIFICATION other than Hard
+//!   Reset keeps the routes; Cease 6/1-6/3 we send go out as Hard Reset ([`hard_reset`]).
 
 #![forbid(unsafe_code)]
 // No panics on any input: no unchecked indexing or unwrap outside tests.
@@ -104,6 +109,7 @@ pub use action::{Action, DownReason, Initiator, RouteEvents};
 pub use collision::{collision_loser, Direction, Speaker};
 pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use event::Event;
+pub use graceful::{hard_reset, is_hard_reset};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
 pub use session::{Counters, MessageCounts, Session, State};

@@ -57,6 +57,8 @@ pub struct Negotiated {
     pub peer_graceful_restart: Option<GracefulRestart>,
     /// The peer's Long-Lived Graceful Restart families, if it sent the capability (RFC 9494).
     pub peer_llgr: Option<Vec<LlgrFamily>>,
+    /// Our Long-Lived Graceful Restart families, if we sent the capability (RFC 9494).
+    pub local_llgr: Option<Vec<LlgrFamily>>,
     /// Our BGP Role and the peer's (RFC 9234).
     pub local_role: Option<Role>,
     pub peer_role: Option<Role>,
@@ -131,6 +133,9 @@ fn local_capabilities(config: &SessionConfig) -> Vec<Capability> {
     if let Some(gr) = local_graceful_restart(config) {
         caps.push(Capability::GracefulRestart(gr));
     }
+    if let Some(llgr) = local_llgr(config) {
+        caps.push(Capability::LongLivedGracefulRestart(llgr));
+    }
     if config.extended_message {
         caps.push(Capability::ExtendedMessage);
     }
@@ -179,6 +184,24 @@ fn local_graceful_restart(config: &SessionConfig) -> Option<GracefulRestart> {
             })
             .collect(),
     })
+}
+
+/// RFC 9494 §3: one entry per family we offer, with our Long-lived Stale Time (24 bits) and
+/// the same F bit as in the Graceful Restart capability. RFC 9494 §3 also requires the
+/// Graceful Restart capability, so LLGR is only offered with it.
+fn local_llgr(config: &SessionConfig) -> Option<Vec<LlgrFamily>> {
+    let gr = config.graceful_restart.as_ref()?;
+    let stale_time = gr.llgr_stale_time?.min(0x00FF_FFFF);
+    Some(
+        local_families(config)
+            .iter()
+            .map(|f| LlgrFamily {
+                family: *f,
+                forwarding: gr.preserve_forwarding.contains(f),
+                stale_time,
+            })
+            .collect(),
+    )
 }
 
 fn open_error(subcode: u8, data: Bytes) -> Notification {
@@ -367,6 +390,7 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         local_graceful_restart: local_graceful_restart(config),
         peer_graceful_restart,
         peer_llgr,
+        local_llgr: local_llgr(config),
         local_role: config.role,
         peer_role,
         peer_hostname,

@@ -128,6 +128,8 @@ pub struct Session {
     pub(crate) stale: BTreeSet<bgp_proto::Nlri>,
     /// Routes kept stale for the peer's graceful restart (RFC 4724 §4.2).
     pub(crate) gr_stale: BTreeSet<bgp_proto::Nlri>,
+    /// Where the helper is in the peer's restart (restart time, long-lived phase, back).
+    pub(crate) gr: crate::graceful::GrState,
     pub(crate) counters: Counters,
     /// The IdleHoldTime to use at the next failure (doubled by damping).
     pub(crate) idle_hold: Duration,
@@ -151,6 +153,7 @@ impl Session {
             rib_out: AdjRib::new(),
             stale: BTreeSet::new(),
             gr_stale: BTreeSet::new(),
+            gr: crate::graceful::GrState::default(),
             counters: Counters::default(),
             idle_hold,
             established_at: None,
@@ -200,9 +203,10 @@ impl Session {
                 }
             }
             Event::TimerFired(Timer::GracefulRestart) => {
-                // The restart (or stale-routes) time ran out in whatever state we are.
+                // The restart, long-lived stale or stale-routes time ran out in whatever
+                // state we are.
                 if self.timers.take_expired(Timer::GracefulRestart, now) {
-                    self.purge_stale(None, &mut out);
+                    self.graceful_timer(now, &mut out);
                 }
             }
             Event::TimerFired(timer) => {

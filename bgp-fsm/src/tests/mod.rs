@@ -4,6 +4,7 @@
 mod graceful;
 mod pair;
 mod prop;
+mod restart;
 mod scripted;
 
 use std::net::Ipv4Addr;
