@@ -13,10 +13,15 @@
 #![deny(unsafe_code)]
 
 pub mod announce;
+pub mod api;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod decode;
 pub mod diff;
+pub mod events;
+pub mod health;
+pub mod metrics;
 pub mod peer;
 pub mod transport;
 

@@ -1,0 +1,580 @@
+//! The control API: versioned JSON request/response types shared by the server
+//! ([`crate::control`]) and `bgpctl`.
+//!
+//! Protocol (documented in `docs/operations.md`): a client connects to the Unix socket
+//! `global.control_socket`, writes one request as one line of JSON, and reads one response
+//! line per request; it may send several requests on one connection. Every request and
+//! response carries `"v": 1` ([`API_VERSION`]); a server refuses a request of another version
+//! with an error response. `events` with `"follow": true` is the only streaming request:
+//! after its response, the server writes one `{"v":1,"event":{...}}` line per new event
+//! until the client closes the connection.
+//!
+//! ```text
+//! > {"v":1,"cmd":"withdraw","prefix":"192.0.2.10/32"}
+//! < {"v":1,"ok":true,"data":{"prefix":"192.0.2.10/32","note":"runtime change ..."}}
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version spoken by this build.
+pub const API_VERSION: u32 = 1;
+
+/// Longest request line the server accepts, in bytes.
+pub const MAX_REQUEST_LEN: usize = 64 * 1024;
+
+/// Environment variable that overrides the default socket path of `bgpctl`.
+pub const SOCKET_ENV: &str = "BGPD_SOCKET";
+
+/// One request line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Protocol version ([`API_VERSION`]).
+    pub v: u32,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+impl Request {
+    pub fn new(command: Command) -> Request {
+        Request {
+            v: API_VERSION,
+            command,
+        }
+    }
+}
+
+/// What a request asks for; `cmd` on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Command {
+    /// Every peer ([`Neighbor`] list).
+    Neighbors,
+    /// One peer by name (or address).
+    Neighbor { name: String },
+    /// Adj-RIB-Out (or, with `received`, Adj-RIB-In) of every peer or of `peer`.
+    Routes {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default)]
+        received: bool,
+    },
+    /// Every service ([`ServiceInfo`] list).
+    Services,
+    /// Announce a runtime service (not written to the configuration file).
+    Announce(AnnounceArgs),
+    /// Withdraw a runtime service, or suppress a configured one until restart or `announce`.
+    Withdraw { prefix: String },
+    /// The event timeline; `since_ms` limits it to the last milliseconds; `follow` streams.
+    Events {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_ms: Option<u64>,
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Why `prefix` is or is not announced to each peer.
+    Explain { prefix: String },
+    /// RFC 8326 graceful shutdown of every session: GRACEFUL_SHUTDOWN for `time_ms`
+    /// (default `global.drain_time`, else 30 s), then withdraw and Cease 6/2.
+    Drain {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_ms: Option<u64>,
+    },
+    /// Cancel a drain: sessions start again and routes are announced normally.
+    Undrain,
+}
+
+/// Arguments of `announce`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceArgs {
+    pub prefix: String,
+    /// `"self"` or addresses; empty means `["self"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    /// Peer names; empty means every peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+}
+
+/// One response line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub v: u32,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl Response {
+    pub fn ok(data: impl Serialize) -> Response {
+        match serde_json::to_value(data) {
+            Ok(v) => Response {
+                v: API_VERSION,
+                ok: true,
+                error: None,
+                data: Some(v),
+            },
+            Err(e) => Response::error(format!("cannot encode the response: {e}")),
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Response {
+        Response {
+            v: API_VERSION,
+            ok: false,
+            error: Some(message.into()),
+            data: None,
+        }
+    }
+
+    /// The data as `T`, or the server's error.
+    pub fn into_data<T: for<'de> Deserialize<'de>>(self) -> Result<T, String> {
+        if !self.ok {
+            return Err(self.error.unwrap_or_else(|| "unknown error".into()));
+        }
+        serde_json::from_value(self.data.unwrap_or(serde_json::Value::Null))
+            .map_err(|e| format!("unexpected response from bgpd: {e}"))
+    }
+}
+
+/// A streamed event line of `events --follow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub v: u32,
+    pub event: EventInfo,
+}
+
+/// Parses one request line. Errors are sentences for the error response.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("request is not JSON: {e}"))?;
+    let v = value
+        .get("v")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or("request lacks the protocol version \"v\"")?;
+    if v != u64::from(API_VERSION) {
+        return Err(format!(
+            "unsupported protocol version {v}; this bgpd speaks version {API_VERSION}"
+        ));
+    }
+    let request: Request =
+        serde_json::from_value(value.clone()).map_err(|e| format!("bad request: {e}"))?;
+    // serde ignores unknown keys next to a flattened enum; a typo must not be silent.
+    let known = serde_json::to_value(&request).unwrap_or_default();
+    if let (Some(given), Some(known)) = (value.as_object(), known.as_object()) {
+        if let Some((k, _)) = given
+            .iter()
+            .find(|(k, v)| !known.contains_key(*k) && !v.is_null())
+        {
+            return Err(format!("bad request: unknown field \"{k}\""));
+        }
+    }
+    Ok(request)
+}
+
+// ---------------------------------------------------------------------------------------
+// Response data
+
+/// Messages per type (RFC 4271 §4.1 types, RFC 2918 ROUTE-REFRESH).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageCounts {
+    pub open: u64,
+    pub update: u64,
+    pub notification: u64,
+    pub keepalive: u64,
+    pub route_refresh: u64,
+}
+
+impl From<bgp_fsm::MessageCounts> for MessageCounts {
+    fn from(c: bgp_fsm::MessageCounts) -> Self {
+        MessageCounts {
+            open: c.open,
+            update: c.update,
+            notification: c.notification,
+            keepalive: c.keepalive,
+            route_refresh: c.route_refresh,
+        }
+    }
+}
+
+impl MessageCounts {
+    pub fn total(&self) -> u64 {
+        self.open + self.update + self.notification + self.keepalive + self.route_refresh
+    }
+}
+
+/// Capabilities one side offered (ours from the configuration, the peer's as far as the
+/// negotiation reveals them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideCapabilities {
+    pub hold_time: u16,
+    pub families: Vec<String>,
+    pub add_path: Vec<String>,
+    pub graceful_restart: Option<u16>,
+    pub route_refresh: bool,
+    pub extended_message: bool,
+}
+
+/// What the session negotiated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NegotiatedInfo {
+    pub hold_time: u16,
+    pub keepalive: u16,
+    pub families: Vec<String>,
+    pub add_path_send: Vec<String>,
+    pub add_path_receive: Vec<String>,
+    pub four_octet_as: bool,
+    pub extended_message: bool,
+    pub extended_next_hop: Vec<String>,
+    pub peer_id: String,
+}
+
+/// A NOTIFICATION as seen in the last session-down sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationInfo {
+    /// "6/2"
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_message: Option<String>,
+}
+
+/// One peer (`neighbors`, `neighbor NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Neighbor {
+    pub name: String,
+    pub address: String,
+    pub asn: u32,
+    pub local_asn: u32,
+    pub ibgp: bool,
+    pub state: String,
+    /// Seconds since Established (0 when not Established).
+    pub uptime_secs: u64,
+    /// Unix time (seconds) of the last Established.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub established_since: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_address: Option<String>,
+    pub local: SideCapabilities,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<SideCapabilities>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiated: Option<NegotiatedInfo>,
+    pub messages_in: MessageCounts,
+    pub messages_out: MessageCounts,
+    pub prefixes_announced: usize,
+    pub prefixes_received: usize,
+    pub flaps: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_notification_sent: Option<NotificationInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_notification_received: Option<NotificationInfo>,
+    /// PeerCommands waiting in the peer task's queue.
+    pub queue_depth: usize,
+    /// Stopped by `drain` (started again by `undrain`).
+    pub drained: bool,
+}
+
+/// One route of an Adj-RIB (`routes`, `explain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    pub peer: String,
+    /// "out" (Adj-RIB-Out) or "in" (Adj-RIB-In).
+    pub direction: String,
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_id: Option<u32>,
+    pub next_hop: String,
+    pub origin: String,
+    pub as_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    /// The service it comes from (Adj-RIB-Out only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// Health of one checked target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// The next hop this check is for, or "service" for one check of the whole service.
+    pub nexthop: String,
+    pub target: String,
+    /// "init", "up", "down" or "disabled".
+    pub state: String,
+    /// Unix seconds of the last transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<String>,
+}
+
+/// One service (`services`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub prefix: String,
+    /// "config" or "runtime".
+    pub source: String,
+    pub nexthops: Vec<String>,
+    /// "announced", "demoted", "withdrawn (health)", "disabled", "withdrawn (bgpctl)",
+    /// "draining", "drained", "replaced by runtime".
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    pub targets: Vec<TargetHealth>,
+    /// Peers with an Established session that currently receive it.
+    pub announced_to: Vec<String>,
+}
+
+/// One timeline event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInfo {
+    pub seq: u64,
+    /// Unix time in milliseconds.
+    pub ts_ms: u64,
+    /// "session", "notification", "announce", "withdraw", "health", "reload", "drain", "api".
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub message: String,
+}
+
+/// `explain PREFIX`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub prefix: String,
+    pub services: Vec<String>,
+    pub peers: Vec<PeerExplanation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerExplanation {
+    pub peer: String,
+    pub announced: bool,
+    pub reason: String,
+    /// Unix seconds since when this has been so (as far as bgpd knows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    pub routes: Vec<RouteInfo>,
+}
+
+/// Result of `announce` / `withdraw`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    pub prefix: String,
+    pub action: String,
+    /// Peers whose routes changed.
+    pub peers: Vec<String>,
+    pub note: String,
+}
+
+/// Result of `drain` / `undrain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainInfo {
+    /// "normal", "draining", "drained".
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    pub message: String,
+}
+
+/// The note every runtime change carries.
+pub const RUNTIME_NOTE: &str = "runtime change only: not written to the configuration file; \
+     a restart returns to the file's services (a reload keeps runtime changes)";
+
+// ---------------------------------------------------------------------------------------
+// Durations
+
+/// Parses "500ms", "30s", "2m", "1h" or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!(
+            "invalid duration {s:?}: expected e.g. \"30s\", \"500ms\", \"2m\""
+        ));
+    }
+    let (num, unit) = s.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: number too large"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        other => {
+            return Err(format!(
+                "invalid duration {s:?}: unknown unit {other:?} (ms, s, m, h)"
+            ))
+        }
+    };
+    ms.map(Duration::from_millis)
+        .ok_or_else(|| format!("invalid duration {s:?}: too large"))
+}
+
+/// "1h2m3s", "45s", "250ms".
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_secs(1) {
+            return write!(f, "{}ms", d.as_millis());
+        }
+        let s = d.as_secs();
+        let (days, h, m, sec) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
+        if days > 0 {
+            write!(f, "{days}d{h}h{m}m")
+        } else if h > 0 {
+            write!(f, "{h}h{m}m{sec}s")
+        } else if m > 0 {
+            write!(f, "{m}m{sec}s")
+        } else {
+            write!(f, "{sec}s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_through_one_line() {
+        let cases = vec![
+            Command::Neighbors,
+            Command::Neighbor {
+                name: "tor-a".into(),
+            },
+            Command::Routes {
+                peer: Some("tor-a".into()),
+                received: true,
+            },
+            Command::Services,
+            Command::Announce(AnnounceArgs {
+                prefix: "192.0.2.10/32".into(),
+                nexthops: vec!["10.0.0.1".into()],
+                communities: vec!["64512:1".into()],
+                large_communities: vec!["64512:1:2".into()],
+                med: Some(5),
+                local_pref: Some(200),
+                peers: vec![],
+            }),
+            Command::Withdraw {
+                prefix: "192.0.2.10/32".into(),
+            },
+            Command::Events {
+                since_ms: Some(60_000),
+                follow: true,
+            },
+            Command::Explain {
+                prefix: "192.0.2.10/32".into(),
+            },
+            Command::Drain { time_ms: Some(500) },
+            Command::Undrain,
+        ];
+        for cmd in cases {
+            let line = serde_json::to_string(&Request::new(cmd.clone())).expect("encode");
+            assert!(!line.contains('\n'));
+            assert_eq!(parse_request(&line), Ok(Request::new(cmd)), "{line}");
+        }
+    }
+
+    #[test]
+    fn wire_format_is_stable() {
+        let line = serde_json::to_string(&Request::new(Command::Withdraw {
+            prefix: "192.0.2.10/32".into(),
+        }))
+        .expect("encode");
+        assert_eq!(line, r#"{"v":1,"cmd":"withdraw","prefix":"192.0.2.10/32"}"#);
+        assert_eq!(
+            parse_request(r#"{"cmd":"neighbors","v":1}"#),
+            Ok(Request::new(Command::Neighbors))
+        );
+        assert_eq!(
+            parse_request(r#"{"v":1,"cmd":"routes"}"#),
+            Ok(Request::new(Command::Routes {
+                peer: None,
+                received: false
+            }))
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_sentences_not_panics() {
+        let err = |s: &str| parse_request(s).expect_err(s);
+        assert!(err("").contains("not JSON"));
+        assert!(err("[1,2]").contains("\"v\""));
+        assert!(err(r#"{"cmd":"neighbors"}"#).contains("\"v\""));
+        assert!(err(r#"{"v":2,"cmd":"neighbors"}"#).contains("unsupported protocol version 2"));
+        assert!(err(r#"{"v":1,"cmd":"reboot"}"#).contains("bad request"));
+        assert!(err(r#"{"v":1,"cmd":"neighbor"}"#).contains("name"));
+        assert!(err(r#"{"v":1,"cmd":"neighbors","x":1}"#).contains("bad request"));
+        assert!(err(r#"{"v":1,"cmd":"drain","time_ms":-1}"#).contains("bad request"));
+    }
+
+    #[test]
+    fn responses_carry_data_or_error() {
+        let ok = Response::ok(DrainInfo {
+            state: "normal".into(),
+            time_ms: None,
+            message: "m".into(),
+        });
+        let line = serde_json::to_string(&ok).expect("encode");
+        assert_eq!(
+            line,
+            r#"{"v":1,"ok":true,"data":{"state":"normal","message":"m"}}"#
+        );
+        let back: Response = serde_json::from_str(&line).expect("decode");
+        let info: DrainInfo = back.into_data().expect("data");
+        assert_eq!(info.state, "normal");
+        let err = Response::error("no peer named x");
+        let line = serde_json::to_string(&err).expect("encode");
+        assert_eq!(line, r#"{"v":1,"ok":false,"error":"no peer named x"}"#);
+        let back: Response = serde_json::from_str(&line).expect("decode");
+        assert_eq!(back.into_data::<DrainInfo>(), Err("no peer named x".into()));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert_eq!(
+            HumanDuration(Duration::from_secs(3723)).to_string(),
+            "1h2m3s"
+        );
+        assert_eq!(
+            HumanDuration(Duration::from_millis(250)).to_string(),
+            "250ms"
+        );
+    }
+}

@@ -1,0 +1,659 @@
+//! `bgpctl`: the command line client of bgpd's control socket (see `docs/operations.md`).
+//!
+//! Every command prints a readable table, or with `--json` the response data as JSON.
+//! Exit status: 0 on success, 1 when bgpd answered with an error or cannot be reached,
+//! 2 on bad usage.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+
+use bgpd::api::{
+    self, AnnounceArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine, Explanation,
+    HumanDuration, Neighbor, Request, Response, RouteInfo, ServiceInfo,
+};
+
+/// Query and steer a running bgpd.
+#[derive(Debug, Parser)]
+#[command(name = "bgpctl", version)]
+struct Cli {
+    /// Control socket of bgpd [default: $BGPD_SOCKET, else /run/bgpd/bgpd.sock].
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    /// Print the response data as JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Every peer: state, uptime, prefixes, messages, flaps.
+    Neighbors,
+    /// One peer in detail: timers, capabilities of both sides, messages per type, last errors.
+    Neighbor { name: String },
+    /// Routes announced to peers (Adj-RIB-Out), or received from them with --received.
+    Routes {
+        /// Only this peer.
+        #[arg(long)]
+        peer: Option<String>,
+        /// Adj-RIB-In instead of Adj-RIB-Out.
+        #[arg(long)]
+        received: bool,
+    },
+    /// Every service: next hops, health, where it is announced.
+    Services,
+    /// Announce a runtime service (not written to the configuration file).
+    Announce {
+        prefix: String,
+        /// Next hop ("self" or an address); repeat for several (ADD-PATH).
+        #[arg(long = "nexthop")]
+        nexthops: Vec<String>,
+        /// Community, e.g. 64512:100 or no-export; repeatable.
+        #[arg(long = "community")]
+        communities: Vec<String>,
+        /// Large community, e.g. 64512:1:100; repeatable.
+        #[arg(long = "large-community")]
+        large_communities: Vec<String>,
+        #[arg(long)]
+        med: Option<u32>,
+        /// LOCAL_PREF (sent to iBGP peers only).
+        #[arg(long)]
+        local_pref: Option<u32>,
+        /// Only to this peer; repeatable (default: every peer).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+    },
+    /// Withdraw a runtime service, or a configured one until `announce` or a restart.
+    Withdraw { prefix: String },
+    /// The event timeline.
+    Events {
+        /// Keep printing new events until interrupted.
+        #[arg(long, short)]
+        follow: bool,
+        /// Only events of the last DURATION (e.g. 10m, 30s).
+        #[arg(long, value_name = "DURATION", value_parser = api::parse_duration)]
+        since: Option<Duration>,
+    },
+    /// Why PREFIX is or is not announced to each peer.
+    Explain { prefix: String },
+    /// Graceful shutdown (RFC 8326): GRACEFUL_SHUTDOWN, wait, withdraw, Cease 6/2.
+    Drain {
+        /// How long routes stay announced with GRACEFUL_SHUTDOWN [default: global.drain_time, else 30s].
+        #[arg(long, value_name = "DURATION", value_parser = api::parse_duration)]
+        time: Option<Duration>,
+    },
+    /// Cancel a drain: restart stopped sessions and announce normally.
+    Undrain,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let socket = cli
+        .socket
+        .clone()
+        .or_else(|| std::env::var_os(api::SOCKET_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(bgpd::config::DEFAULT_CONTROL_SOCKET));
+    match run(&cli, &socket) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bgpctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn command_of(cmd: &Cmd) -> Command {
+    match cmd {
+        Cmd::Neighbors => Command::Neighbors,
+        Cmd::Neighbor { name } => Command::Neighbor { name: name.clone() },
+        Cmd::Routes { peer, received } => Command::Routes {
+            peer: peer.clone(),
+            received: *received,
+        },
+        Cmd::Services => Command::Services,
+        Cmd::Announce {
+            prefix,
+            nexthops,
+            communities,
+            large_communities,
+            med,
+            local_pref,
+            peers,
+        } => Command::Announce(AnnounceArgs {
+            prefix: prefix.clone(),
+            nexthops: nexthops.clone(),
+            communities: communities.clone(),
+            large_communities: large_communities.clone(),
+            med: *med,
+            local_pref: *local_pref,
+            peers: peers.clone(),
+        }),
+        Cmd::Withdraw { prefix } => Command::Withdraw {
+            prefix: prefix.clone(),
+        },
+        Cmd::Events { follow, since } => Command::Events {
+            since_ms: since.map(|d| d.as_millis() as u64),
+            follow: *follow,
+        },
+        Cmd::Explain { prefix } => Command::Explain {
+            prefix: prefix.clone(),
+        },
+        Cmd::Drain { time } => Command::Drain {
+            time_ms: time.map(|d| d.as_millis() as u64),
+        },
+        Cmd::Undrain => Command::Undrain,
+    }
+}
+
+fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
+    let stream = UnixStream::connect(socket).map_err(|e| {
+        format!(
+            "cannot connect to bgpd at {}: {e} (is bgpd running? see --socket or ${})",
+            socket.display(),
+            api::SOCKET_ENV
+        )
+    })?;
+    let mut writer = stream
+        .try_clone()
+        .map_err(|e| format!("control socket: {e}"))?;
+    let mut reader = BufReader::new(stream);
+    let request = Request::new(command_of(&cli.command));
+    let line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+    writeln!(writer, "{line}").map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut answer = String::new();
+    reader
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the response: {e}"))?;
+    if answer.is_empty() {
+        return Err("bgpd closed the connection without answering".into());
+    }
+    let response: Response =
+        serde_json::from_str(&answer).map_err(|e| format!("unexpected response from bgpd: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        if !response.ok {
+            return Err(response.error.unwrap_or_else(|| "unknown error".into()));
+        }
+        let data = response.data.unwrap_or(serde_json::Value::Null);
+        let text = serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "{text}");
+        if let Cmd::Events { follow: true, .. } = cli.command {
+            let _ = out.flush();
+            follow(reader, |e| {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string(&e).unwrap_or_default()
+                );
+            })?;
+        }
+        return Ok(());
+    }
+    let text = match &cli.command {
+        Cmd::Neighbors => neighbors_table(&response.into_data::<Vec<Neighbor>>()?),
+        Cmd::Neighbor { .. } => neighbor_detail(&response.into_data::<Neighbor>()?),
+        Cmd::Routes { .. } => routes_table(&response.into_data::<Vec<RouteInfo>>()?),
+        Cmd::Services => services_table(&response.into_data::<Vec<ServiceInfo>>()?),
+        Cmd::Announce { .. } | Cmd::Withdraw { .. } => {
+            let r = response.into_data::<ChangeResult>()?;
+            format!(
+                "{} {}{}\nnote: {}\n",
+                r.prefix,
+                r.action,
+                if r.peers.is_empty() {
+                    " (no established session affected)".to_string()
+                } else {
+                    format!(" (UPDATE to {})", r.peers.join(", "))
+                },
+                r.note
+            )
+        }
+        Cmd::Events { follow: f, .. } => {
+            let events = response.into_data::<Vec<EventInfo>>()?;
+            let mut s = String::new();
+            for e in &events {
+                s.push_str(&event_line(e));
+                s.push('\n');
+            }
+            if *f {
+                let _ = write!(out, "{s}");
+                let _ = out.flush();
+                return follow(reader, |e| {
+                    let mut o = std::io::stdout().lock();
+                    let _ = writeln!(o, "{}", event_line(&e));
+                    let _ = o.flush();
+                });
+            }
+            s
+        }
+        Cmd::Explain { .. } => explain_text(&response.into_data::<Explanation>()?),
+        Cmd::Drain { .. } | Cmd::Undrain => {
+            let d = response.into_data::<DrainInfo>()?;
+            format!("{}: {}\n", d.state, d.message)
+        }
+    };
+    let _ = write!(out, "{text}");
+    Ok(())
+}
+
+fn follow(
+    mut reader: BufReader<UnixStream>,
+    mut each: impl FnMut(EventInfo),
+) -> Result<(), String> {
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) => return Err("bgpd closed the connection".into()),
+            Ok(_) => {
+                if let Ok(l) = serde_json::from_str::<EventLine>(&line) {
+                    each(l.event);
+                }
+            }
+            Err(e) => return Err(format!("control socket: {e}")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tables
+
+/// Left-aligned columns separated by two spaces.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let n = cells.len();
+        for (i, c) in cells.into_iter().enumerate() {
+            if i + 1 == n {
+                out.push_str(&c);
+            } else {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                out.push_str(&c);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.iter().map(|s| s.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+    out
+}
+
+fn ago(unix_secs: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "{} ago",
+        HumanDuration(Duration::from_secs(now.saturating_sub(unix_secs)))
+    )
+}
+
+fn neighbors_table(list: &[Neighbor]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.address.clone(),
+                n.asn.to_string(),
+                n.state.clone(),
+                if n.state == "Established" {
+                    HumanDuration(Duration::from_secs(n.uptime_secs)).to_string()
+                } else {
+                    "-".into()
+                },
+                n.prefixes_announced.to_string(),
+                n.prefixes_received.to_string(),
+                format!("{}/{}", n.messages_in.total(), n.messages_out.total()),
+                n.flaps.to_string(),
+                n.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "PEER",
+            "ADDRESS",
+            "AS",
+            "STATE",
+            "UPTIME",
+            "OUT",
+            "IN",
+            "MSGS IN/OUT",
+            "FLAPS",
+            "LAST ERROR",
+        ],
+        &rows,
+    )
+}
+
+fn neighbor_detail(n: &Neighbor) -> String {
+    let mut s = String::new();
+    let mut kv = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
+    kv("peer", format!("{} ({})", n.name, n.address));
+    kv(
+        "AS",
+        format!(
+            "{} ({}, local AS {})",
+            n.asn,
+            if n.ibgp { "iBGP" } else { "eBGP" },
+            n.local_asn
+        ),
+    );
+    kv("state", n.state.clone());
+    if n.state == "Established" {
+        kv(
+            "uptime",
+            HumanDuration(Duration::from_secs(n.uptime_secs)).to_string(),
+        );
+    }
+    if let Some(a) = &n.local_address {
+        kv("local address", a.clone());
+    }
+    if let Some(neg) = &n.negotiated {
+        kv("peer id", neg.peer_id.clone());
+        kv(
+            "hold / keepalive",
+            format!("{}s / {}s (negotiated)", neg.hold_time, neg.keepalive),
+        );
+        kv("families", neg.families.join(" "));
+        kv("add-path send", join_or_none(&neg.add_path_send));
+        kv("add-path receive", join_or_none(&neg.add_path_receive));
+        kv("4-octet AS", yes(neg.four_octet_as));
+        kv("extended message", yes(neg.extended_message));
+        kv("extended next hop", join_or_none(&neg.extended_next_hop));
+    }
+    kv(
+        "local capabilities",
+        format!(
+            "hold {}s, families {}, add-path {}, graceful restart {}, route refresh {}",
+            n.local.hold_time,
+            n.local.families.join(" "),
+            join_or_none(&n.local.add_path),
+            n.local
+                .graceful_restart
+                .map(|t| format!("{t}s"))
+                .unwrap_or("off".into()),
+            yes(n.local.route_refresh)
+        ),
+    );
+    if let Some(r) = &n.remote {
+        kv(
+            "peer capabilities",
+            format!(
+                "hold {}s, families {}, add-path {}, graceful restart {}, route refresh {}",
+                r.hold_time,
+                r.families.join(" "),
+                join_or_none(&r.add_path),
+                r.graceful_restart
+                    .map(|t| format!("{t}s"))
+                    .unwrap_or("off".into()),
+                yes(r.route_refresh)
+            ),
+        );
+    }
+    kv(
+        "prefixes",
+        format!(
+            "{} announced, {} received",
+            n.prefixes_announced, n.prefixes_received
+        ),
+    );
+    kv("flaps", n.flaps.to_string());
+    kv("update queue", n.queue_depth.to_string());
+    if let Some(e) = &n.last_error {
+        kv("last error", e.clone());
+    }
+    for (what, v) in [
+        ("last NOTIFICATION sent", &n.last_notification_sent),
+        ("last NOTIFICATION recv", &n.last_notification_received),
+    ] {
+        if let Some(x) = v {
+            kv(
+                what,
+                match &x.shutdown_message {
+                    Some(m) => format!("{} \"{m}\"", x.code),
+                    None => x.code.clone(),
+                },
+            );
+        }
+    }
+    s.push('\n');
+    let rows: Vec<Vec<String>> = [
+        ("OPEN", n.messages_in.open, n.messages_out.open),
+        ("UPDATE", n.messages_in.update, n.messages_out.update),
+        (
+            "NOTIFICATION",
+            n.messages_in.notification,
+            n.messages_out.notification,
+        ),
+        (
+            "KEEPALIVE",
+            n.messages_in.keepalive,
+            n.messages_out.keepalive,
+        ),
+        (
+            "ROUTE-REFRESH",
+            n.messages_in.route_refresh,
+            n.messages_out.route_refresh,
+        ),
+        ("total", n.messages_in.total(), n.messages_out.total()),
+    ]
+    .iter()
+    .map(|(t, i, o)| vec![t.to_string(), i.to_string(), o.to_string()])
+    .collect();
+    s.push_str(&table(&["MESSAGES", "RECEIVED", "SENT"], &rows));
+    s
+}
+
+fn yes(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn join_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+fn route_rows(routes: &[RouteInfo]) -> Vec<Vec<String>> {
+    routes
+        .iter()
+        .map(|r| {
+            let mut attrs = Vec::new();
+            if let Some(m) = r.med {
+                attrs.push(format!("med {m}"));
+            }
+            if let Some(l) = r.local_pref {
+                attrs.push(format!("local-pref {l}"));
+            }
+            if !r.communities.is_empty() {
+                attrs.push(format!("communities {}", r.communities.join(" ")));
+            }
+            if !r.large_communities.is_empty() {
+                attrs.push(format!("large {}", r.large_communities.join(" ")));
+            }
+            vec![
+                r.peer.clone(),
+                r.direction.clone(),
+                r.prefix.clone(),
+                r.path_id.map(|p| p.to_string()).unwrap_or("-".into()),
+                r.next_hop.clone(),
+                if r.as_path.is_empty() {
+                    "(empty)".into()
+                } else {
+                    r.as_path.clone()
+                },
+                r.origin.clone(),
+                attrs.join(", "),
+            ]
+        })
+        .collect()
+}
+
+fn routes_table(routes: &[RouteInfo]) -> String {
+    if routes.is_empty() {
+        return "no routes\n".into();
+    }
+    table(
+        &[
+            "PEER",
+            "DIR",
+            "PREFIX",
+            "PATH",
+            "NEXT HOP",
+            "AS PATH",
+            "ORIGIN",
+            "ATTRIBUTES",
+        ],
+        &route_rows(routes),
+    )
+}
+
+fn services_table(list: &[ServiceInfo]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|s| {
+            let health = if s.targets.is_empty() {
+                "-".to_string()
+            } else {
+                s.targets
+                    .iter()
+                    .map(|t| format!("{}={}", t.nexthop, t.state))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            vec![
+                s.name.clone(),
+                s.prefix.clone(),
+                s.source.clone(),
+                s.nexthops.join(" "),
+                health,
+                s.state.clone(),
+                if s.announced_to.is_empty() {
+                    "-".into()
+                } else {
+                    s.announced_to.join(" ")
+                },
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "SERVICE",
+            "PREFIX",
+            "SOURCE",
+            "NEXT HOPS",
+            "HEALTH",
+            "STATE",
+            "ANNOUNCED TO",
+        ],
+        &rows,
+    )
+}
+
+fn event_line(e: &EventInfo) -> String {
+    let secs = e.ts_ms / 1000;
+    let ms = e.ts_ms % 1000;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    let date = civil_date(secs / 86400);
+    format!(
+        "{date}T{h:02}:{m:02}:{s:02}.{ms:03}Z  {:<12}  {}",
+        e.kind, e.message
+    )
+}
+
+/// Days since 1970-01-01 to "YYYY-MM-DD" (Howard Hinnant's civil_from_days).
+fn civil_date(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn explain_text(x: &Explanation) -> String {
+    let mut s = format!(
+        "{}: {}\n",
+        x.prefix,
+        if x.services.is_empty() {
+            "no service".to_string()
+        } else {
+            format!("service {}", x.services.join(", "))
+        }
+    );
+    for p in &x.peers {
+        s.push_str(&format!(
+            "  {}: {}{} — {}\n",
+            p.peer,
+            if p.announced {
+                "announced"
+            } else {
+                "not announced"
+            },
+            p.since
+                .map(|t| format!(" since {}", ago(t)))
+                .unwrap_or_default(),
+            p.reason
+        ));
+        for r in route_rows(&p.routes) {
+            s.push_str(&format!(
+                "      path {} next hop {} as-path {} {} {}\n",
+                r[3], r[4], r[5], r[6], r[7]
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_414), "2025-11-22");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y\n");
+    }
+}
