@@ -264,12 +264,12 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
 
     /// The Withdrawn Routes field only (IPv4 unicast, RFC 4271 §4.3).
     pub fn withdrawn_routes(&self) -> NlriIter<'_> {
-        NlriIter::new(self.span(self.withdrawn), false, self.add_path_v4)
+        self.nlri_iter(self.withdrawn, false, self.add_path_v4)
     }
 
     /// The NLRI field only (IPv4 unicast, RFC 4271 §4.3).
     pub fn nlri(&self) -> NlriIter<'_> {
-        NlriIter::new(self.span(self.nlri), false, self.add_path_v4)
+        self.nlri_iter(self.nlri, false, self.add_path_v4)
     }
 
     /// The NLRI of MP_REACH_NLRI when its family was negotiated (RFC 4760 §3).
@@ -429,6 +429,15 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
         Some(self.span(*self.slots.get(slot as usize)?))
     }
 
+    /// The NLRI in `s`, iterated over the message so that prefix octets can be loaded in
+    /// fixed-size chunks.
+    #[inline]
+    fn nlri_iter(&self, s: Span, v6: bool, add_path: bool) -> NlriIter<'_> {
+        let r = s.range();
+        let msg = self.buf.as_ref().get(..r.end).unwrap_or_default();
+        NlriIter::in_message(msg, r.start, v6, add_path)
+    }
+
     fn mp_family(&self, m: &MpInfo) -> Family {
         Family::new(Afi(m.family.0), Safi(m.family.1))
     }
@@ -437,7 +446,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
         if !m.active {
             return NlriIter::new(&[], false, false);
         }
-        NlriIter::new(self.span(m.nlri), m.family.0 == Afi::IPV6.0, m.add_path)
+        self.nlri_iter(m.nlri, m.family.0 == Afi::IPV6.0, m.add_path)
     }
 
     /// RFC 6793 §4.2.3, applied when the session is not 4-octet capable.

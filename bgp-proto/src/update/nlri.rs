@@ -20,22 +20,31 @@ pub(crate) enum NlriError {
 /// Returns the number of prefixes.
 #[inline(always)]
 pub(crate) fn check_nlri(buf: &[u8], max_bits: u8, add_path: bool) -> Result<usize, NlriError> {
-    let mut pos = 0usize;
+    if add_path {
+        check_prefixes::<4>(buf, max_bits)
+    } else {
+        check_prefixes::<0>(buf, max_bits)
+    }
+}
+
+/// [`check_nlri`] with `SKIP` octets of path identifier before each prefix. One load, one
+/// compare and one bounds check per prefix.
+#[inline(always)]
+fn check_prefixes<const SKIP: usize>(buf: &[u8], max_bits: u8) -> Result<usize, NlriError> {
+    let mut rest = buf;
     let mut n = 0usize;
-    let skip = if add_path { 4 } else { 0 };
-    while pos < buf.len() {
-        pos += skip;
-        let Some(&len) = buf.get(pos) else {
+    while !rest.is_empty() {
+        let Some((&len, tail)) = rest.get(SKIP..).and_then(<[u8]>::split_first) else {
             return Err(NlriError::Overrun);
         };
         if len > max_bits {
             return Err(NlriError::TooLong);
         }
-        pos += 1 + usize::from(len).div_ceil(8);
+        let Some(tail) = tail.get(usize::from(len).div_ceil(8)..) else {
+            return Err(NlriError::Overrun);
+        };
+        rest = tail;
         n += 1;
-    }
-    if pos > buf.len() {
-        return Err(NlriError::Overrun);
     }
     Ok(n)
 }
@@ -46,7 +55,11 @@ pub(crate) fn check_nlri(buf: &[u8], max_bits: u8, add_path: bool) -> Result<usi
 /// never contains).
 #[derive(Debug, Clone)]
 pub struct NlriIter<'a> {
+    /// The field, preceded by the octets before it in the message (if any): the prefix octets
+    /// are read with one fixed-size load that ends where the prefix ends.
     buf: &'a [u8],
+    /// Start of the next entry in `buf`.
+    pos: usize,
     v6: bool,
     add_path: bool,
 }
@@ -55,13 +68,31 @@ impl<'a> NlriIter<'a> {
     /// An iterator over `buf` (IPv6 prefixes when `v6`), with 4-octet path identifiers before
     /// each prefix when `add_path`.
     pub fn new(buf: &'a [u8], v6: bool, add_path: bool) -> NlriIter<'a> {
-        NlriIter { buf, v6, add_path }
+        NlriIter {
+            buf,
+            pos: 0,
+            v6,
+            add_path,
+        }
+    }
+
+    /// An iterator over `msg[start..]`, where `msg[..start]` may be read (never returned) to
+    /// load prefix octets in fixed-size chunks.
+    #[inline]
+    pub(crate) fn in_message(msg: &'a [u8], start: usize, v6: bool, add_path: bool) -> Self {
+        NlriIter {
+            buf: msg,
+            pos: start,
+            v6,
+            add_path,
+        }
     }
 
     /// An empty iterator.
     pub fn empty() -> NlriIter<'static> {
         NlriIter {
             buf: &[],
+            pos: 0,
             v6: false,
             add_path: false,
         }
@@ -69,45 +100,80 @@ impl<'a> NlriIter<'a> {
 
     /// The raw octets not yet iterated.
     pub fn as_bytes(&self) -> &'a [u8] {
-        self.buf
+        self.buf.get(self.pos..).unwrap_or_default()
     }
 
-    #[inline]
+    #[inline(always)]
     fn next_inner(&mut self) -> Option<Nlri> {
-        let mut rest = self.buf;
+        let buf = self.buf;
+        let mut pos = self.pos;
         let path_id = if self.add_path {
-            let (id, tail) = rest.split_first_chunk::<4>()?;
-            rest = tail;
+            let id = buf.get(pos..)?.first_chunk::<4>()?;
+            pos += 4;
             Some(u32::from_be_bytes(*id))
         } else {
             None
         };
-        let (&len, tail) = rest.split_first()?;
+        let len = *buf.get(pos)?;
+        if len > if self.v6 { 128 } else { 32 } {
+            return None;
+        }
+        // At most 4 (16) octets.
         let n = usize::from(len).div_ceil(8);
-        let (bytes, tail) = tail.split_at_checked(n)?;
+        let end = pos + 1 + n;
+        if end > buf.len() {
+            return None;
+        }
+        // The prefix octets are `buf[pos + 1..end]`. They are read with one fixed-size load of
+        // the 4 (16) octets ending at `end`, shifted into place and masked to the prefix
+        // length: no variable-length copy and no per-octet branches. Only when fewer octets
+        // precede `end` (a bare field at the start of `buf`) are they gathered one by one.
         let prefix = if self.v6 {
-            if bytes.len() > 16 {
-                return None;
-            }
-            let mut bits = 0u128;
-            for (i, &x) in bytes.iter().enumerate() {
-                bits |= u128::from(x) << (120 - 8 * i);
-            }
+            let bits = match end.checked_sub(16).and_then(|s| buf.get(s..end)) {
+                Some(c) => be_u128(c).checked_shl(128 - 8 * n as u32).unwrap_or(0),
+                None => gather_u128(buf.get(pos + 1..end)?),
+            };
             IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask128(len)), len).ok()?)
         } else {
-            let bits = match *bytes {
-                [] => 0,
-                [a] => u32::from(a) << 24,
-                [a, b] => u32::from_be_bytes([a, b, 0, 0]),
-                [a, b, c] => u32::from_be_bytes([a, b, c, 0]),
-                [a, b, c, d] => u32::from_be_bytes([a, b, c, d]),
-                _ => return None,
+            let bits = match end.checked_sub(4).and_then(|s| buf.get(s..end)) {
+                Some(c) => be_u32(c).checked_shl(32 - 8 * n as u32).unwrap_or(0),
+                None => gather_u32(buf.get(pos + 1..end)?),
             };
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits & mask32(len)), len).ok()?)
         };
-        self.buf = tail;
+        self.pos = end;
         Some(Nlri { prefix, path_id })
     }
+}
+
+#[inline(always)]
+fn be_u32(c: &[u8]) -> u32 {
+    c.first_chunk::<4>().map_or(0, |c| u32::from_be_bytes(*c))
+}
+
+#[inline(always)]
+fn be_u128(c: &[u8]) -> u128 {
+    c.first_chunk::<16>().map_or(0, |c| u128::from_be_bytes(*c))
+}
+
+/// Up to 4 octets, most significant first, left-aligned in a `u32`.
+#[inline(always)]
+fn gather_u32(b: &[u8]) -> u32 {
+    let mut v = 0u32;
+    for (i, &x) in b.iter().take(4).enumerate() {
+        v |= u32::from(x) << (24 - 8 * i);
+    }
+    v
+}
+
+/// Up to 16 octets, most significant first, left-aligned in a `u128`.
+#[inline(always)]
+fn gather_u128(b: &[u8]) -> u128 {
+    let mut v = 0u128;
+    for (i, &x) in b.iter().take(16).enumerate() {
+        v |= u128::from(x) << (120 - 8 * i);
+    }
+    v
 }
 
 impl Iterator for NlriIter<'_> {
@@ -118,7 +184,7 @@ impl Iterator for NlriIter<'_> {
         match self.next_inner() {
             Some(n) => Some(n),
             None => {
-                self.buf = &[];
+                self.pos = usize::MAX;
                 None
             }
         }
@@ -140,7 +206,7 @@ fn mask128(len: u8) -> u128 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -160,5 +226,85 @@ mod tests {
     fn iter_clears_trailing_bits() {
         let v: Vec<Nlri> = NlriIter::new(&[23, 10, 0, 1], false, false).collect();
         assert_eq!(v, [Nlri::new("10.0.0.0/23".parse().unwrap())]);
+    }
+
+    /// Straightforward decoder to compare the fixed-size-load iterator with.
+    fn reference(mut b: &[u8], v6: bool, add_path: bool) -> Vec<Nlri> {
+        let mut out = Vec::new();
+        loop {
+            let mut path_id = None;
+            if add_path {
+                let Some((id, t)) = b.split_first_chunk::<4>() else {
+                    return out;
+                };
+                path_id = Some(u32::from_be_bytes(*id));
+                b = t;
+            }
+            let Some((&len, t)) = b.split_first() else {
+                return out;
+            };
+            let n = usize::from(len).div_ceil(8);
+            let Some((p, t)) = t.split_at_checked(n) else {
+                return out;
+            };
+            let mut a = [0u8; 16];
+            if n > if v6 { 16 } else { 4 } {
+                return out;
+            }
+            a[..n].copy_from_slice(p);
+            let prefix = if v6 {
+                IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), len).unwrap().trunc())
+            } else {
+                let a4 = Ipv4Addr::new(a[0], a[1], a[2], a[3]);
+                match Ipv4Net::new(a4, len) {
+                    Ok(p) => IpNet::V4(p.trunc()),
+                    Err(_) => return out,
+                }
+            };
+            out.push(Nlri { prefix, path_id });
+            b = t;
+        }
+    }
+
+    #[test]
+    fn fixed_size_loads_match_reference_at_any_offset() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..4000 {
+            let v6 = round % 2 == 0;
+            let add_path = round % 3 == 0;
+            let max: u8 = if v6 { 128 } else { 32 };
+            let mut field = Vec::new();
+            for _ in 0..rnd() % 5 {
+                if add_path {
+                    field.extend_from_slice(&(rnd() as u32).to_be_bytes());
+                }
+                // Mostly valid lengths, sometimes one too long.
+                let len = (rnd() % (u64::from(max) + 2)) as u8;
+                field.push(len);
+                for _ in 0..usize::from(len).div_ceil(8) {
+                    field.push(rnd() as u8);
+                }
+            }
+            // Sometimes cut the field short.
+            if rnd() % 4 == 0 && !field.is_empty() {
+                field.truncate((rnd() as usize) % field.len());
+            }
+            let want = reference(&field, v6, add_path);
+            let bare: Vec<Nlri> = NlriIter::new(&field, v6, add_path).collect();
+            assert_eq!(bare, want, "bare {field:02x?}");
+            for pad in [1usize, 3, 19] {
+                let mut msg = vec![0xa5u8; pad];
+                msg.extend_from_slice(&field);
+                let it = NlriIter::in_message(&msg, pad, v6, add_path);
+                assert_eq!(it.as_bytes(), &field[..]);
+                assert_eq!(it.collect::<Vec<_>>(), want, "pad {pad} {field:02x?}");
+            }
+        }
     }
 }
