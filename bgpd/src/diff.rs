@@ -168,6 +168,10 @@ impl PeerChange {
             families: _,
             add_path: _,
             max_prefixes: _,
+            max_prefixes_restart: _,
+            max_queued_bytes: _,
+            idle_hold_time: _,
+            damp_peer_oscillations: _,
             graceful_restart: _,
             delay_open: _,
             enforce_first_as: _,
@@ -177,7 +181,8 @@ impl PeerChange {
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
             ttl, families, add_path, graceful_restart, delay_open, enforce_first_as);
-        cmp!(live: connect_retry, max_prefixes, shutdown_message, ipv4_nexthop, ipv6_nexthop);
+        cmp!(live: connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
+            idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop);
         PeerChange {
             old: old.clone(),
             new: new.clone(),

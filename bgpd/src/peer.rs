@@ -201,13 +201,27 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
             .collect();
     }
     cfg.extended_message = true;
+    // Graceful restart (RFC 4724 §4.1, issue 7): a session built here belongs to a bgpd that
+    // has just started, so the R bit is set (the session clears it once Established). bgpd
+    // installs no forwarding state, so forwarding is preserved for every family (F bits):
+    // the routers keep using the nodes while bgpd restarts.
     cfg.graceful_restart = peer.graceful_restart.map(|gr| GracefulRestartConfig {
         restart_time: u16::try_from(gr.restart_time.as_secs())
             .unwrap_or(4095)
             .min(4095),
+        restarting: true,
+        notification: gr.notification,
+        preserve_forwarding: peer.families.clone(),
+        llgr_stale_time: gr
+            .llgr_stale_time
+            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
         ..GracefulRestartConfig::default()
     });
     cfg.max_prefixes = peer.max_prefixes;
+    cfg.max_prefixes_restart = peer.max_prefixes_restart;
+    cfg.idle_hold_time = peer.idle_hold_time;
+    cfg.max_idle_hold_time = crate::config::MAX_IDLE_HOLD_TIME;
+    cfg.damp_peer_oscillations = peer.damp_peer_oscillations;
     cfg.enforce_first_as = peer.enforce_first_as;
     cfg.local_addresses = peer.local_address.into_iter().collect();
     cfg
@@ -502,7 +516,15 @@ impl PeerTask {
                      exchanged (RFC 4271 §6.8)",
                     self.label()
                 );
-                let cfg = session_config(&self.global, &self.peer);
+                let mut cfg = session_config(&self.global, &self.peer);
+                // RFC 4724 §4.1: the R bit only until a session was Established, which the
+                // main session knows (it clears its own copy).
+                if let (Some(gr), Some(main)) = (
+                    cfg.graceful_restart.as_mut(),
+                    self.main.session.config().graceful_restart.as_ref(),
+                ) {
+                    gr.restarting = main.restarting;
+                }
                 let mut slot = Slot {
                     session: Session::new(cfg, self.seed.wrapping_add(0x5eed)),
                     conn: Some(Conn::new(stream, Direction::Inbound)),
@@ -626,11 +648,18 @@ impl PeerTask {
         let mut work: VecDeque<(Which, Vec<Action>)> = VecDeque::from([(which, actions)]);
         while let Some((which, actions)) = work.pop_front() {
             let outcome = self.execute(&which, actions).await;
+            // Write what the socket takes now, so only data the peer has not read counts.
+            self.flush_now();
+            let over_cap = self.queue_over_cap(&which);
             if let Which::Second = which {
                 if self.second.as_ref().is_some_and(|s| s.conn.is_none()) {
                     // The second connection is finished (lost the collision or failed).
                     self.second = None;
                 }
+            }
+            if let Some(actions) = over_cap {
+                // The slot's own session answers with NOTIFICATION 6/8 and Close.
+                work.push_back((which, actions));
             }
             self.resolve_collision();
             if outcome.down {
@@ -664,6 +693,33 @@ impl PeerTask {
             }
         }
         self.flush_now();
+    }
+
+    /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a slot's connection
+    /// exceeds the cap, the peer is not reading fast enough. Rather than letting memory grow,
+    /// drop the queued messages that have not started to go out (the partly written one is
+    /// kept so the stream stays framed) and stop the session with Cease 6/8, Out of Resources
+    /// (RFC 4486). It restarts after the IdleHoldTime like any failure; with the RFC 8538 N
+    /// bit on both sides this Cease keeps graceful-restart semantics (routes stay stale).
+    fn queue_over_cap(&mut self, which: &Which) -> Option<Vec<Action>> {
+        let cap = self.peer.max_queued_bytes;
+        let name = self.label();
+        let slot = self.slot_mut(which)?;
+        let w = slot.conn.as_mut()?.writer.as_mut()?;
+        let queued: u64 = w.queue.iter().map(|b| b.len() as u64).sum();
+        if queued <= cap {
+            return None;
+        }
+        warn!(
+            "{queued} bytes are queued for {name}, more than max_queued_bytes ({cap}): the peer \
+             is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
+             Resources)"
+        );
+        w.queue.truncate(1);
+        let stop = Event::AutomaticStop {
+            notification: Some(Notification::cease(8, None)),
+        };
+        Some(slot.session.handle(Instant::now(), stop))
     }
 
     /// Writes as much queued data as the sockets take without waiting, and reports a blocked

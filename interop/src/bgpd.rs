@@ -40,6 +40,8 @@ pub struct Peer {
     pub families: Option<Vec<String>>,
     pub add_path: Option<bool>,
     pub graceful_restart: Option<bool>,
+    /// Further `key = value` lines, written as given (TOML values, e.g. `"\"100ms\""`).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Peer {
@@ -56,7 +58,14 @@ impl Peer {
             families: None,
             add_path: None,
             graceful_restart: None,
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds a `key = value` line to this peer's table; `value` is TOML (quote strings).
+    pub fn key(mut self, key: &str, value: &str) -> Self {
+        self.extra.push((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn name(mut self, name: &str) -> Self {
@@ -215,6 +224,9 @@ impl BgpdConfig {
             }
             opt(&mut s, "add_path", p.add_path);
             opt(&mut s, "graceful_restart", p.graceful_restart);
+            for (k, v) in &p.extra {
+                let _ = writeln!(s, "{k} = {v}");
+            }
         }
         for svc in &self.services {
             let _ = writeln!(s, "\n[[services]]");

@@ -38,6 +38,17 @@ pub const DEFAULT_HOLD_TIME: u16 = 90;
 pub const DEFAULT_CONNECT_RETRY: Duration = Duration::from_secs(5);
 /// Default graceful restart time (RFC 4724 §4.1: at most 4095 s).
 pub const DEFAULT_RESTART_TIME: Duration = Duration::from_secs(120);
+/// Default `max_prefixes_restart`: how long a peer closed for its prefix limit waits
+/// before the session restarts (decision D6).
+pub const DEFAULT_MAX_PREFIXES_RESTART: Duration = Duration::from_secs(30);
+/// Default `max_queued_bytes`: unsent data allowed per peer before it is reset with Cease 6/8.
+pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 32 * 1024 * 1024;
+/// Default `idle_hold_time`: the wait before an automatic restart after a failure
+/// (RFC 4271 §8.1.1 IdleHoldTime), doubled per consecutive failure up to
+/// [`MAX_IDLE_HOLD_TIME`] unless `damp_peer_oscillations = false`.
+pub const DEFAULT_IDLE_HOLD_TIME: Duration = Duration::from_secs(5);
+/// The ceiling of the damped IdleHoldTime.
+pub const MAX_IDLE_HOLD_TIME: Duration = Duration::from_secs(300);
 /// BGP port (RFC 4271 §8.2.1).
 pub const BGP_PORT: u16 = 179;
 
@@ -103,6 +114,17 @@ pub struct Peer {
     /// Received-prefix limit; beyond it the session ends with Cease 6/1 (RFC 4486 §4).
     /// `None` = unlimited.
     pub max_prefixes: Option<u32>,
+    /// How long the session stays down after a prefix-limit reset before it restarts.
+    pub max_prefixes_restart: Duration,
+    /// Unsent data allowed in this peer's send queue; beyond it the session is reset with
+    /// Cease 6/8 Out of Resources (RFC 4486) instead of growing memory for a slow peer.
+    pub max_queued_bytes: u64,
+    /// IdleHoldTime (RFC 4271 §8.1.1): wait this long after a failure before the automatic
+    /// restart.
+    pub idle_hold_time: Duration,
+    /// DampPeerOscillations (RFC 4271 §8.1.1): double the IdleHoldTime per consecutive
+    /// failure, up to [`MAX_IDLE_HOLD_TIME`].
+    pub damp_peer_oscillations: bool,
     /// `None` = graceful restart capability not offered (RFC 4724).
     pub graceful_restart: Option<GracefulRestart>,
     /// DelayOpenTime (RFC 4271 §8.1.1, optional session attribute); `None` = off.
@@ -142,6 +164,11 @@ pub enum Ttl {
 pub struct GracefulRestart {
     /// At most 4095 s (12-bit field).
     pub restart_time: Duration,
+    /// Long-Lived Graceful Restart stale time (RFC 9494), at most 16777215 s (24 bits);
+    /// `None` = LLGR capability not offered.
+    pub llgr_stale_time: Option<Duration>,
+    /// The N bit (RFC 8538): NOTIFICATIONs other than Hard Reset keep graceful restart.
+    pub notification: bool,
 }
 
 /// One `[[services]]` entry: a prefix announced to a set of peers.

@@ -54,6 +54,13 @@ pub(crate) struct RawPeer {
     pub max_prefixes: Option<i64>,
     pub graceful_restart: Option<bool>,
     pub restart_time: Option<IntOrStr>,
+    pub llgr_stale_time: Option<IntOrStr>,
+    pub graceful_notification: Option<bool>,
+    pub max_prefixes_restart: Option<IntOrStr>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub max_queued_bytes: Option<i64>,
+    pub idle_hold_time: Option<IntOrStr>,
+    pub damp_peer_oscillations: Option<bool>,
     pub delay_open: Option<IntOrStr>,
     pub enforce_first_as: Option<bool>,
     pub shutdown_message: Option<String>,

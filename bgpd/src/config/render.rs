@@ -72,9 +72,17 @@ fn peer(p: &Peer) -> Table {
     if let Some(m) = p.max_prefixes {
         t["max_prefixes"] = value(i64::from(m));
     }
+    t["max_prefixes_restart"] = Item::Value(duration_to_toml(p.max_prefixes_restart));
+    t["max_queued_bytes"] = value(i64::try_from(p.max_queued_bytes).unwrap_or(i64::MAX));
+    t["idle_hold_time"] = Item::Value(duration_to_toml(p.idle_hold_time));
+    t["damp_peer_oscillations"] = value(p.damp_peer_oscillations);
     t["graceful_restart"] = value(p.graceful_restart.is_some());
     if let Some(gr) = p.graceful_restart {
         t["restart_time"] = Item::Value(duration_to_toml(gr.restart_time));
+        if let Some(d) = gr.llgr_stale_time {
+            t["llgr_stale_time"] = Item::Value(duration_to_toml(d));
+        }
+        t["graceful_notification"] = value(gr.notification);
     }
     if let Some(d) = p.delay_open {
         t["delay_open"] = Item::Value(duration_to_toml(d));

@@ -76,7 +76,9 @@ fn minimal_file_gets_every_default() {
     assert_eq!(
         p.graceful_restart,
         Some(GracefulRestart {
-            restart_time: Duration::from_secs(120)
+            restart_time: Duration::from_secs(120),
+            llgr_stale_time: None,
+            notification: true,
         })
     );
     assert_eq!(p.delay_open, None);
@@ -401,6 +403,67 @@ fn several_errors_are_reported_in_file_order() {
     assert!(
         e[2].starts_with("bgpd.toml:12:10: services[0].prefix: "),
         "{e:?}"
+    );
+}
+
+#[test]
+fn resilience_keys_parse_with_defaults() {
+    let p = &parse(MINIMAL).peers[0];
+    assert_eq!(p.max_prefixes_restart, DEFAULT_MAX_PREFIXES_RESTART);
+    assert_eq!(p.max_queued_bytes, DEFAULT_MAX_QUEUED_BYTES);
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nmax_prefixes = 10\nmax_prefixes_restart = \"2m\"\n\
+         max_queued_bytes = 1048576\nllgr_stale_time = 86400\ngraceful_notification = false",
+    ));
+    let p = &c.peers[0];
+    assert_eq!(p.max_prefixes_restart, Duration::from_secs(120));
+    assert_eq!(p.max_queued_bytes, 1_048_576);
+    assert_eq!(
+        p.graceful_restart,
+        Some(GracefulRestart {
+            restart_time: DEFAULT_RESTART_TIME,
+            llgr_stale_time: Some(Duration::from_secs(86400)),
+            notification: false,
+        })
+    );
+    assert_eq!(warnings(&c), Vec::<String>::new());
+}
+
+#[test]
+fn resilience_keys_out_of_range_are_located_errors() {
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nllgr_stale_time = 16777216\nmax_queued_bytes = 100\nmax_prefixes_restart = 0",
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "bgpd.toml:9:19: peers[0].llgr_stale_time: long-lived stale time is a 24-bit field"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("bgpd.toml:10:20: peers[0].max_queued_bytes: must be at least 65535"),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with(
+            "bgpd.toml:11:24: peers[0].max_prefixes_restart: must be at least 1 second"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn llgr_without_graceful_restart_is_a_warning() {
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\ngraceful_restart = false\nllgr_stale_time = 60",
+    ));
+    assert_eq!(
+        warnings(&c),
+        ["peers[0].llgr_stale_time: ignored: graceful_restart is false"]
     );
 }
 

@@ -17,6 +17,10 @@ const MAX_PASSWORD_LEN: usize = 80;
 const MAX_SHUTDOWN_MESSAGE_LEN: usize = 255;
 /// RFC 4724 §3: Restart Time is a 12-bit number of seconds.
 const MAX_RESTART_TIME: u64 = 4095;
+/// RFC 9494 §3: Long-lived Stale Time is a 24-bit number of seconds.
+const MAX_LLGR_STALE_TIME: u64 = 0x00FF_FFFF;
+/// The smallest send-queue cap: one maximum-size (RFC 8654) message must fit.
+const MIN_QUEUED_BYTES: i64 = 65535;
 
 impl Validator<'_> {
     pub(super) fn peer(
@@ -189,7 +193,82 @@ impl Validator<'_> {
                 }
             }
         };
-        let graceful_restart = gr_on.then_some(GracefulRestart { restart_time });
+        let llgr_stale_time = r.llgr_stale_time.as_ref().and_then(|v| {
+            let p = path.key("llgr_stale_time");
+            if !gr_on {
+                self.warn(&p, "ignored: graceful_restart is false");
+            }
+            match self.check(&p, parse_whole_seconds(v))? {
+                d if d.is_zero() => None,
+                d if d.as_secs() > MAX_LLGR_STALE_TIME => {
+                    self.err(&p, format!(
+                        "long-lived stale time is a 24-bit field, at most {MAX_LLGR_STALE_TIME} seconds (RFC 9494 §3), got {}",
+                        d.as_secs()
+                    ));
+                    None
+                }
+                d => Some(d),
+            }
+        });
+        if r.graceful_notification.is_some() && !gr_on {
+            self.warn(
+                &path.key("graceful_notification"),
+                "ignored: graceful_restart is false",
+            );
+        }
+        let graceful_restart = gr_on.then_some(GracefulRestart {
+            restart_time,
+            llgr_stale_time,
+            notification: r.graceful_notification.unwrap_or(true),
+        });
+        let max_prefixes_restart = match &r.max_prefixes_restart {
+            None => DEFAULT_MAX_PREFIXES_RESTART,
+            Some(v) => {
+                let p = path.key("max_prefixes_restart");
+                match self.check(&p, crate::config::values::parse_duration(v)) {
+                    Some(d) if d.is_zero() => {
+                        self.err(&p, "must be at least 1 second, got 0");
+                        DEFAULT_MAX_PREFIXES_RESTART
+                    }
+                    Some(d) => d,
+                    None => DEFAULT_MAX_PREFIXES_RESTART,
+                }
+            }
+        };
+        let idle_hold_time = match &r.idle_hold_time {
+            None => DEFAULT_IDLE_HOLD_TIME,
+            Some(v) => {
+                let p = path.key("idle_hold_time");
+                match self.check(&p, crate::config::values::parse_duration(v)) {
+                    Some(d) if d > MAX_IDLE_HOLD_TIME => {
+                        self.err(
+                            &p,
+                            format!(
+                                "must be at most {} seconds, got {}",
+                                MAX_IDLE_HOLD_TIME.as_secs(),
+                                d.as_secs()
+                            ),
+                        );
+                        DEFAULT_IDLE_HOLD_TIME
+                    }
+                    Some(d) => d,
+                    None => DEFAULT_IDLE_HOLD_TIME,
+                }
+            }
+        };
+        let max_queued_bytes = match r.max_queued_bytes {
+            None => DEFAULT_MAX_QUEUED_BYTES,
+            Some(m) if m >= MIN_QUEUED_BYTES => m as u64,
+            Some(m) => {
+                self.err(
+                    &path.key("max_queued_bytes"),
+                    format!(
+                        "must be at least {MIN_QUEUED_BYTES} bytes (one maximum-size message), got {m}"
+                    ),
+                );
+                DEFAULT_MAX_QUEUED_BYTES
+            }
+        };
         let delay_open = r.delay_open.as_ref().and_then(|v| {
             let p = path.key("delay_open");
             match self.check(&p, parse_whole_seconds(v))? {
@@ -251,6 +330,10 @@ impl Validator<'_> {
                 families,
                 add_path: r.add_path.unwrap_or(false),
                 max_prefixes,
+                max_prefixes_restart,
+                max_queued_bytes,
+                idle_hold_time,
+                damp_peer_oscillations: r.damp_peer_oscillations.unwrap_or(true),
                 graceful_restart,
                 delay_open,
                 enforce_first_as: r.enforce_first_as.unwrap_or(true),
