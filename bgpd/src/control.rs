@@ -127,10 +127,25 @@ struct PeerOps {
     /// The routes this peer should have (computed like the peer task does), while
     /// Established.
     desired: RouteSet,
-    /// A change waiting for its UPDATE: when and why.
-    pending: Option<(Instant, Cause)>,
-    /// NLRI of the pending change (the UPDATE queue depth as far as Ops can tell).
-    pending_nlri: usize,
+    /// Changes waiting for their UPDATEs, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    /// UPDATEs seen written but not yet matched to a pending change.
+    credit: u64,
+}
+
+/// A change whose UPDATEs the peer task has not yet been seen writing.
+struct Pending {
+    at: Instant,
+    cause: Cause,
+    /// UPDATEs the change needs: one for the withdrawals, one per attribute group.
+    updates: u64,
+    nlri: usize,
+}
+
+impl PeerOps {
+    fn pending_nlri(&self) -> usize {
+        self.pending.iter().map(|p| p.nlri).sum()
+    }
 }
 
 /// How a service is treated right now.
@@ -519,8 +534,12 @@ impl Shared {
                     po.desired = new;
                     continue;
                 }
-                po.pending = Some((now, cause));
-                po.pending_nlri = diff.announced_count() + diff.withdraw.len();
+                po.pending.push_back(Pending {
+                    at: now,
+                    cause,
+                    updates: u64::from(!diff.withdraw.is_empty()) + diff.announce.len() as u64,
+                    nlri: diff.announced_count() + diff.withdraw.len(),
+                });
                 let announced: BTreeSet<String> = diff
                     .announce
                     .iter()
@@ -593,7 +612,8 @@ impl Shared {
                 let n = routes.len();
                 let po = st.peers.entry(name.to_string()).or_default();
                 po.desired = routes;
-                po.pending = None;
+                po.pending.clear();
+                po.credit = 0;
                 let hold = cur.negotiated.as_ref().map(|n| n.hold_time).unwrap_or(0);
                 events.push((
                     Kind::Session,
@@ -613,18 +633,31 @@ impl Shared {
             if was_up && !is_up {
                 if let Some(po) = st.peers.get_mut(name) {
                     po.desired.clear();
-                    po.pending = None;
+                    po.pending.clear();
+                    po.credit = 0;
                 }
             }
-            if let (Some(p), true) = (prev, cur.counters.messages_out.update > 0) {
-                if cur.counters.messages_out.update > p.counters.messages_out.update {
-                    if let Some(po) = st.peers.get_mut(name) {
-                        po.pending_nlri = 0;
-                        if let Some((t0, cause)) = po.pending.take() {
-                            let d = t0.elapsed();
-                            st.latency.entry(cause).or_default().observe(d);
+            if let Some(p) = prev {
+                let sent = cur
+                    .counters
+                    .messages_out
+                    .update
+                    .saturating_sub(p.counters.messages_out.update);
+                let mut done = Vec::new();
+                if let (true, Some(po)) = (sent > 0, st.peers.get_mut(name)) {
+                    po.credit += sent;
+                    while po.pending.front().is_some_and(|f| f.updates <= po.credit) {
+                        if let Some(f) = po.pending.pop_front() {
+                            po.credit -= f.updates;
+                            done.push((f.cause, f.at.elapsed()));
                         }
                     }
+                    if po.pending.is_empty() {
+                        po.credit = 0;
+                    }
+                }
+                for (cause, d) in done {
+                    st.latency.entry(cause).or_default().observe(d);
                 }
             }
         }
@@ -676,7 +709,7 @@ impl Shared {
     fn neighbors(&self, only: Option<&str>) -> Vec<api::Neighbor> {
         let statuses = self.statuses();
         let st = self.lock();
-        let depth = |name: &str| st.peers.get(name).map(|p| p.pending_nlri).unwrap_or(0);
+        let depth = |name: &str| st.peers.get(name).map(PeerOps::pending_nlri).unwrap_or(0);
         st.config
             .peers
             .iter()
@@ -813,6 +846,31 @@ impl Shared {
     }
 
     fn announce(&self, args: api::AnnounceArgs) -> Response {
+        // `announce PREFIX` alone for a configured service withdrawn with `bgpctl withdraw`
+        // brings the configured one back.
+        let bare = api::AnnounceArgs {
+            prefix: args.prefix.clone(),
+            ..api::AnnounceArgs::default()
+        } == args;
+        if let (true, Ok(prefix)) = (bare, parse_prefix(&args.prefix)) {
+            let restored = self.lock().suppressed.remove(&prefix).is_some();
+            if restored {
+                self.events.record(
+                    Kind::Api,
+                    None,
+                    Some(&prefix.to_string()),
+                    format!("bgpctl announce {prefix}: configured service announced again"),
+                );
+                let peers =
+                    self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+                return Response::ok(api::ChangeResult {
+                    prefix: prefix.to_string(),
+                    action: "announced (configured service restored)".into(),
+                    peers,
+                    note: api::RUNTIME_NOTE.into(),
+                });
+            }
+        }
         let service = {
             let st = self.lock();
             match runtime_service(&args, &st.config) {
@@ -888,7 +946,7 @@ impl Shared {
         let st = self.lock();
         st.peers
             .iter()
-            .filter(|(_, p)| p.pending.is_some())
+            .filter(|(_, p)| !p.pending.is_empty())
             .map(|(n, _)| n.clone())
             .collect()
     }
@@ -1246,7 +1304,11 @@ impl Shared {
             "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
         );
         for p in &peers {
-            let depth = st.peers.get(&p.name).map(|o| o.pending_nlri).unwrap_or(0);
+            let depth = st
+                .peers
+                .get(&p.name)
+                .map(PeerOps::pending_nlri)
+                .unwrap_or(0);
             w.sample("bgpd_bgp_update_queue_depth", &[("peer", &p.name)], depth);
         }
         w.family(
@@ -1736,21 +1798,55 @@ fn neighbor_info(
     }
 }
 
-/// "(sent NOTIFICATION 6/2)" and `message "..."` out of a session-down sentence.
+/// The NOTIFICATION sent or received, read from a session-down sentence such as
+/// `... (sent NOTIFICATION 6/2), message "text"` or `peer sent NOTIFICATION 6/9 (Cease /
+/// Hard Reset) data 06 02 18 ...`. A Hard Reset (RFC 8538 §3) wraps a Cease; its data is
+/// the inner code, subcode and, for 6/2 and 6/4, the RFC 9003 length and text.
 fn notification_in(sentence: &str, dir: &str) -> Option<api::NotificationInfo> {
-    let key = format!("{dir} NOTIFICATION ");
-    let at = sentence.find(&key)? + key.len();
-    let code: String = sentence[at..]
+    let keys: &[&str] = if dir == "received" {
+        &["received NOTIFICATION ", "peer sent NOTIFICATION "]
+    } else {
+        &["(sent NOTIFICATION ", "we sent NOTIFICATION "]
+    };
+    let at = keys
+        .iter()
+        .find_map(|k| sentence.find(k).map(|i| i + k.len()))?;
+    let rest = &sentence[at..];
+    let mut code: String = rest
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '/')
         .collect();
     if code.is_empty() {
         return None;
     }
-    let shutdown_message = sentence.find("message \"").and_then(|i| {
-        let rest = &sentence[i + 9..];
-        rest.rfind('"').map(|j| rest[..j].to_string())
-    });
+    let mut shutdown_message = None;
+    if let Some(d) = rest.find(" data ") {
+        let bytes: Vec<u8> = rest[d + 6..]
+            .split_whitespace()
+            .map_while(|t| u8::from_str_radix(t, 16).ok())
+            .collect();
+        if code == "6/9" && bytes.len() >= 2 {
+            code = format!("6/9 (hard reset of {}/{})", bytes[0], bytes[1]);
+            if bytes[0] == 6 && matches!(bytes[1], 2 | 4) && bytes.len() >= 3 {
+                let len = usize::from(bytes[2]);
+                if let Some(text) = bytes.get(3..3 + len) {
+                    shutdown_message = Some(String::from_utf8_lossy(text).into_owned());
+                }
+            }
+        }
+    }
+    if shutdown_message.is_none() {
+        shutdown_message = sentence.find("message \"").and_then(|i| {
+            let rest = &sentence[i + 9..];
+            rest.rfind('"').map(|j| rest[..j].to_string())
+        });
+    }
+    if shutdown_message.is_none()
+        && (code.starts_with("6/2") || code.starts_with("6/4") || code.starts_with("6/9"))
+    {
+        // "stopped (6/2 (Cease / Administrative Shutdown) "text") (sent NOTIFICATION 6/9)"
+        shutdown_message = sentence.split('"').nth(1).map(str::to_string);
+    }
     Some(api::NotificationInfo {
         code,
         shutdown_message,
@@ -1919,22 +2015,28 @@ mod tests {
 
     #[test]
     fn notifications_are_read_from_down_sentences() {
-        let s = "session with tor-a (10.0.0.1) down: administrative shutdown (received NOTIFICATION 6/2), message \"bgpd \\\"x\\\" shutting down\"";
+        let s = "session with tor-a (10.0.0.1) down: administrative shutdown (received NOTIFICATION 6/2), message \"bgpd shutting down\"";
         let got = notification_in(s, "received").expect("found");
         assert_eq!(got.code, "6/2");
-        assert_eq!(
-            got.shutdown_message.as_deref(),
-            Some("bgpd \\\"x\\\" shutting down")
-        );
+        assert_eq!(got.shutdown_message.as_deref(), Some("bgpd shutting down"));
         assert!(notification_in(s, "sent").is_none());
         assert_eq!(
             notification_in(
                 "session with a down: hold timer expired (sent NOTIFICATION 4/0)",
                 "sent"
             )
-            .map(|n| n.code),
-            Some("4/0".into())
+            .map(|n| (n.code, n.shutdown_message)),
+            Some(("4/0".into(), None))
         );
+        // Hard Reset wrapping a 6/2 with "bgpd" (RFC 8538).
+        let hr = "session with a (127.0.0.2) down: peer sent NOTIFICATION 6/9 (Cease / Hard Reset) data 06 02 04 62 67 70 64";
+        let got = notification_in(hr, "received").expect("found");
+        assert_eq!(got.code, "6/9 (hard reset of 6/2)");
+        assert_eq!(got.shutdown_message.as_deref(), Some("bgpd"));
+        let ours = "session with b (127.0.0.3) down: stopped (6/2 (Cease / Administrative Shutdown) \"bye\") (sent NOTIFICATION 6/9)";
+        let got = notification_in(ours, "sent").expect("found");
+        assert_eq!(got.code, "6/9");
+        assert_eq!(got.shutdown_message.as_deref(), Some("bye"));
     }
 
     #[test]
