@@ -678,6 +678,7 @@ impl fmt::Display for Nlri {
     }
 }
 
+#[inline]
 pub(crate) fn be_u16_chunk(c: &[u8]) -> u16 {
     match c {
         [a, b, ..] => u16::from_be_bytes([*a, *b]),
@@ -685,6 +686,7 @@ pub(crate) fn be_u16_chunk(c: &[u8]) -> u16 {
     }
 }
 
+#[inline]
 pub(crate) fn be_u32_chunk(c: &[u8]) -> u32 {
     match c {
         [a, b, d, e, ..] => u32::from_be_bytes([*a, *b, *d, *e]),
@@ -729,10 +731,12 @@ pub(crate) fn decode_ipv4_list(v: &[u8]) -> Option<Vec<Ipv4Addr>> {
     decode_list::<4, _>(v, Ipv4Addr::from)
 }
 
+#[inline]
 pub(crate) fn decode_u32(v: &[u8]) -> Option<u32> {
     <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes)
 }
 
+#[inline]
 pub(crate) fn decode_ipv4(v: &[u8]) -> Option<Ipv4Addr> {
     <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from)
 }

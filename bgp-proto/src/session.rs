@@ -45,10 +45,12 @@ impl FamilySet {
         }
     }
 
+    #[inline]
     pub fn contains(&self, family: Family) -> bool {
         self.items.contains(&Some(family))
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.items.iter().all(Option::is_none)
     }
@@ -119,6 +121,7 @@ impl Default for SessionContext {
 impl SessionContext {
     /// The largest message this session may send or receive (RFC 8654 §4; OPEN and KEEPALIVE
     /// stay within 4096 regardless).
+    #[inline]
     pub fn max_message_len(&self) -> usize {
         if self.extended_message {
             MAX_EXTENDED_MESSAGE_LEN
@@ -128,11 +131,13 @@ impl SessionContext {
     }
 
     /// Whether received NLRI of `family` carry path identifiers.
+    #[inline]
     pub fn add_path_rx(&self, family: Family) -> bool {
         self.add_path_rx.contains(family)
     }
 
     /// Whether NLRI of `family` that we send carry path identifiers.
+    #[inline]
     pub fn add_path_tx(&self, family: Family) -> bool {
         self.add_path_tx.contains(family)
     }

@@ -71,29 +71,6 @@ pub(crate) enum Slot {
 
 pub(crate) const NSLOTS: usize = 18;
 
-/// Type code -> slot, for all 256 codes.
-static SLOT_OF: [Slot; 256] = {
-    let mut t = [Slot::Unknown; 256];
-    t[1] = Slot::Origin;
-    t[2] = Slot::AsPath;
-    t[3] = Slot::NextHop;
-    t[4] = Slot::Med;
-    t[5] = Slot::LocalPref;
-    t[6] = Slot::AtomicAggregate;
-    t[7] = Slot::Aggregator;
-    t[8] = Slot::Communities;
-    t[9] = Slot::OriginatorId;
-    t[10] = Slot::ClusterList;
-    t[14] = Slot::MpReach;
-    t[15] = Slot::MpUnreach;
-    t[16] = Slot::ExtCommunities;
-    t[17] = Slot::As4Path;
-    t[18] = Slot::As4Aggregator;
-    t[32] = Slot::LargeCommunity;
-    t[35] = Slot::Otc;
-    t
-};
-
 const O: u8 = FLAG_OPTIONAL;
 const T: u8 = FLAG_TRANSITIVE;
 
@@ -101,37 +78,155 @@ impl Slot {
     #[inline]
     pub(crate) fn of(code: u8) -> Slot {
         // A u8 always indexes a 256-entry table; get() compiles to the same load.
-        SLOT_OF
+        RULES
             .get(usize::from(code))
-            .copied()
-            .unwrap_or(Slot::Unknown)
+            .map_or(Slot::Unknown, |r| r.slot)
     }
 
     #[inline]
     pub(crate) fn bit(self) -> u32 {
         1 << (self as u32)
     }
+}
 
-    /// The Optional and Transitive bits the attribute's definition requires.
-    fn expected_flags(self) -> u8 {
-        match self {
-            // Well-known: RFC 4271 §5.
-            Slot::Origin
-            | Slot::AsPath
-            | Slot::NextHop
-            | Slot::LocalPref
-            | Slot::AtomicAggregate => T,
-            // Optional non-transitive: MED (RFC 4271 §5.1.4), RFC 4456 §7, RFC 4760 §3-4.
-            Slot::Med
-            | Slot::OriginatorId
-            | Slot::ClusterList
-            | Slot::MpReach
-            | Slot::MpUnreach => O,
-            // Optional transitive.
-            _ => O | T,
+/// How the walk treats one attribute type code (a 256-entry table, so one load replaces a
+/// `match` per attribute): the slot, the Optional and Transitive bits the attribute's
+/// definition requires, and for the attributes whose only syntax rule is their length
+/// (RFC 7606 §7) that rule and the outcome of breaking it.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    slot: Slot,
+    /// Optional | Transitive as the definition requires (RFC 4271 §5, §4.3).
+    flags: u8,
+    /// Checked by the per-slot `match` (content checks or session-dependent rules), not by
+    /// the length rule below.
+    special: bool,
+    /// Discarded whatever its content when received from an external peer (RFC 7606 §7.5,
+    /// §7.9, §7.10).
+    ebgp_discard: bool,
+    /// Length rule: `min <= len <= max`, `len & mask == 0` (a multiple of a power of two) and
+    /// `len * mul <= lim` in wrapping `u32` arithmetic (a multiple of an odd number: with
+    /// `mul` its inverse modulo 2^32 and `lim` = `u32::MAX / odd`).
+    min: u16,
+    max: u16,
+    mask: u16,
+    mul: u32,
+    lim: u32,
+    /// A length error is treat-as-withdraw (else attribute discard), for `reason`.
+    taw: bool,
+    reason: Reason,
+}
+
+impl Rule {
+    const UNKNOWN: Rule = Rule {
+        slot: Slot::Unknown,
+        flags: 0,
+        special: true,
+        ebgp_discard: false,
+        min: 0,
+        max: u16::MAX,
+        mask: 0,
+        mul: 0,
+        lim: 0,
+        taw: false,
+        reason: Reason::None,
+    };
+
+    /// An attribute with content checks in the per-slot `match`.
+    const fn special(slot: Slot, flags: u8) -> Rule {
+        Rule {
+            slot,
+            flags,
+            ..Rule::UNKNOWN
         }
     }
+
+    /// Exactly `n` octets.
+    const fn exact(slot: Slot, flags: u8, n: u16, taw: bool, reason: Reason) -> Rule {
+        Rule {
+            slot,
+            flags,
+            special: false,
+            min: n,
+            max: n,
+            taw,
+            reason,
+            ..Rule::UNKNOWN
+        }
+    }
+
+    /// A non-zero multiple of `n` octets (`n` = 4, 8 or 12).
+    const fn multiple(slot: Slot, flags: u8, n: u16, reason: Reason) -> Rule {
+        let (mask, mul, lim) = match n {
+            4 => (3, 0, 0),
+            8 => (7, 0, 0),
+            // 12 = 4 * 3; 0xAAAA_AAAB * 3 = 1 (mod 2^32).
+            _ => (3, 0xAAAA_AAAB, u32::MAX / 3),
+        };
+        Rule {
+            slot,
+            flags,
+            special: false,
+            min: 1,
+            max: u16::MAX,
+            mask,
+            mul,
+            lim,
+            taw: true,
+            reason,
+            ..Rule::UNKNOWN
+        }
+    }
+
+    const fn ebgp_discard(self) -> Rule {
+        Rule {
+            ebgp_discard: true,
+            ..self
+        }
+    }
+
+    /// Whether a value of `len` octets satisfies the length rule.
+    #[inline(always)]
+    fn len_ok(&self, len: usize) -> bool {
+        let l = len as u32; // attribute lengths are at most 65535
+        (l >= u32::from(self.min))
+            & (l <= u32::from(self.max))
+            & (l & u32::from(self.mask) == 0)
+            & (l.wrapping_mul(self.mul) <= self.lim)
+    }
 }
+
+/// Type code -> rule, for all 256 codes. Flags: well-known attributes are transitive
+/// (RFC 4271 §5); MED (RFC 4271 §5.1.4), ORIGINATOR_ID and CLUSTER_LIST (RFC 4456 §7-8) and
+/// the MP attributes (RFC 4760 §3-4) are optional non-transitive; the rest optional
+/// transitive.
+static RULES: [Rule; 256] = {
+    let mut t = [Rule::UNKNOWN; 256];
+    t[1] = Rule::special(Slot::Origin, T);
+    t[2] = Rule::special(Slot::AsPath, T);
+    t[3] = Rule::special(Slot::NextHop, T);
+    t[4] = Rule::exact(Slot::Med, O, 4, true, Reason::MedLen);
+    t[5] = Rule::exact(Slot::LocalPref, T, 4, true, Reason::LocalPrefLen).ebgp_discard();
+    t[6] = Rule::exact(
+        Slot::AtomicAggregate,
+        T,
+        0,
+        false,
+        Reason::AtomicAggregateLen,
+    );
+    t[7] = Rule::special(Slot::Aggregator, O | T);
+    t[8] = Rule::multiple(Slot::Communities, O | T, 4, Reason::CommunitiesLen);
+    t[9] = Rule::exact(Slot::OriginatorId, O, 4, true, Reason::OriginatorIdLen).ebgp_discard();
+    t[10] = Rule::multiple(Slot::ClusterList, O, 4, Reason::ClusterListLen).ebgp_discard();
+    t[14] = Rule::special(Slot::MpReach, O);
+    t[15] = Rule::special(Slot::MpUnreach, O);
+    t[16] = Rule::multiple(Slot::ExtCommunities, O | T, 8, Reason::ExtCommunitiesLen);
+    t[17] = Rule::special(Slot::As4Path, O | T);
+    t[18] = Rule::special(Slot::As4Aggregator, O | T);
+    t[32] = Rule::multiple(Slot::LargeCommunity, O | T, 12, Reason::LargeCommunityLen);
+    t[35] = Rule::exact(Slot::Otc, O | T, 4, true, Reason::OtcLen);
+    t
+};
 
 /// Why an attribute was treated-as-withdraw or discarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,14 +375,18 @@ fn supported(f: Family) -> bool {
     (f.afi.0 == 1 || f.afi.0 == 2) && (f.safi == Safi::UNICAST || f.safi == Safi::MULTICAST)
 }
 
-struct Walk {
-    taw: (u8, Reason),
-    discarded: [(u8, Reason); MAX_DISCARDED],
-    n_discarded: u8,
-    skip: u32,
+/// The RFC 7606 outcome gathered by the walk (a field of the view).
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// (type code, reason) of the first treat-as-withdraw cause; reason 0 = accept.
+    pub(crate) taw: (u8, Reason),
+    pub(crate) discarded: [(u8, Reason); MAX_DISCARDED],
+    pub(crate) n_discarded: u8,
+    /// Bit per slot: not reported by the accessors (invalid or discarded).
+    pub(crate) skip: u32,
 }
 
-impl Walk {
+impl Outcome {
     #[inline]
     fn taw(&mut self, code: u8, slot: Slot, r: Reason) {
         if self.taw.1 == Reason::None {
@@ -366,17 +465,27 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     }
     let has_nlri_field = !nl.is_empty();
 
-    let mut slots = [Span::default(); NSLOTS];
-    let mut present = 0u32;
-    let mut has_other = false;
-    let mut mp_reach = MpInfo::default();
-    let mut mp_unreach = MpInfo::default();
-    let mut w = Walk {
-        taw: (0, Reason::None),
-        discarded: [(0, Reason::None); MAX_DISCARDED],
-        n_discarded: 0,
-        skip: 0,
+    // The view is filled in place (it is what `new_checked` returns, so there is no copy).
+    let mut v = UpdateView {
+        buf,
+        withdrawn: Span::new(21, wd_end),
+        attrs: Span::new(attrs_start, attrs_end),
+        nlri: Span::new(attrs_end, len),
+        slots: [Span::default(); NSLOTS],
+        present: 0,
+        mp_reach: MpInfo::default(),
+        mp_unreach: MpInfo::default(),
+        has_other: false,
+        out: Outcome {
+            taw: (0, Reason::None),
+            discarded: [(0, Reason::None); MAX_DISCARDED],
+            n_discarded: 0,
+            skip: 0,
+        },
+        four_octet_as: cx.four_octet_as,
+        add_path_v4,
     };
+    let b = v.buf.as_ref();
     let mut seen_unknown = [0u64; 4];
     let mut framing_error = false;
 
@@ -393,7 +502,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP attribute overruns the path attributes (RFC 7606 §5.3)",
                 ));
             }
-            w.taw(code, Slot::Unknown, Reason::Framing);
+            v.out.taw(code, Slot::Unknown, Reason::Framing);
             framing_error = true;
             break;
         };
@@ -405,27 +514,30 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         // The whole attribute, for NOTIFICATION data (error paths only).
         let whole = || b.get(attr_start..attr_start + attr_len).unwrap_or_default();
 
-        let slot = Slot::of(code);
+        let rule = RULES.get(usize::from(code)).unwrap_or(&Rule::UNKNOWN);
+        let slot = rule.slot;
         if slot == Slot::Unknown {
-            has_other = true;
+            v.has_other = true;
             let (wi, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
             if let Some(word) = seen_unknown.get_mut(wi) {
                 if *word & bit != 0 {
-                    w.discard(code, Slot::Unknown, Reason::Duplicate);
+                    v.out.discard(code, Slot::Unknown, Reason::Duplicate);
                     continue;
                 }
                 *word |= bit;
             }
             if flags & FLAG_OPTIONAL == 0 {
-                w.taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
+                v.out
+                    .taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
             } else if code == AttrType::IPV6_EXTENDED_COMMUNITIES.0
                 && (value.is_empty() || value.len() % 20 != 0)
             {
-                w.taw(code, Slot::Unknown, Reason::Ipv6ExtCommunitiesLen);
+                v.out
+                    .taw(code, Slot::Unknown, Reason::Ipv6ExtCommunitiesLen);
             }
             continue;
         }
-        if present & slot.bit() != 0 {
+        if v.present & slot.bit() != 0 {
             // RFC 7606 §3 g.
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset(
@@ -433,144 +545,118 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice (RFC 7606 §3 g)",
                 ));
             }
-            has_other = true;
-            w.discard(code, Slot::Unknown, Reason::Duplicate);
+            v.has_other = true;
+            v.out.discard(code, Slot::Unknown, Reason::Duplicate);
             continue;
         }
-        present |= slot.bit();
-        if let Some(s) = slots.get_mut(slot as usize) {
+        v.present |= slot.bit();
+        if let Some(s) = v.slots.get_mut(slot as usize) {
             *s = Span::new(vstart, vstart + value.len());
         }
-        if flags & (O | T) != slot.expected_flags() {
+        let vl = value.len();
+        let flags_ok = flags & (O | T) == rule.flags;
+        let ebgp_discard = rule.ebgp_discard & !cx.ibgp;
+        // The common case, one branch: right flags, an attribute checked by length alone,
+        // and the length is right.
+        if flags_ok & !rule.special & !ebgp_discard & rule.len_ok(vl) {
+            continue;
+        }
+        if !flags_ok {
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset_attr(
                     whole(),
                     "MP attribute flags are not optional non-transitive (RFC 7606 §5.3)",
                 ));
             }
-            if !cx.ibgp
-                && matches!(
-                    slot,
-                    Slot::LocalPref | Slot::OriginatorId | Slot::ClusterList
-                )
-            {
+            if ebgp_discard {
                 // Discarded from eBGP whatever its content (RFC 7606 §7.5, §7.9, §7.10).
-                w.discard(code, slot, ebgp_reason(slot));
+                v.out.discard(code, slot, ebgp_reason(slot));
                 continue;
             }
-            w.taw(code, slot, Reason::Flags);
+            v.out.taw(code, slot, Reason::Flags);
             continue;
         }
-        let vl = value.len();
+        if !rule.special {
+            if ebgp_discard {
+                v.out.discard(code, slot, ebgp_reason(slot));
+            } else if rule.taw {
+                v.out.taw(code, slot, rule.reason);
+            } else {
+                v.out.discard(code, slot, rule.reason);
+            }
+            continue;
+        }
         match slot {
             Slot::Origin => {
                 if vl != 1 || value.first().is_some_and(|&o| o > 2) {
-                    w.taw(code, slot, Reason::BadOrigin);
+                    v.out.taw(code, slot, Reason::BadOrigin);
                 }
             }
             Slot::AsPath => {
                 let asn_len = if cx.four_octet_as { 4 } else { 2 };
                 if let Err(r) = check_as_path(value, asn_len, cx) {
-                    w.taw(code, slot, r);
+                    v.out.taw(code, slot, r);
                 }
             }
             Slot::NextHop => {
                 if vl != 4 {
-                    w.taw(code, slot, Reason::NextHopLen);
+                    v.out.taw(code, slot, Reason::NextHopLen);
                 } else if has_nlri_field {
                     let a = crate::attr::decode_ipv4(value);
                     if a.is_some_and(is_martian_v4) {
-                        w.taw(code, slot, Reason::MartianNextHop);
+                        v.out.taw(code, slot, Reason::MartianNextHop);
                     }
-                }
-            }
-            Slot::Med => {
-                if vl != 4 {
-                    w.taw(code, slot, Reason::MedLen);
-                }
-            }
-            Slot::LocalPref | Slot::OriginatorId | Slot::ClusterList if !cx.ibgp => {
-                w.discard(code, slot, ebgp_reason(slot));
-            }
-            Slot::LocalPref => {
-                if vl != 4 {
-                    w.taw(code, slot, Reason::LocalPrefLen);
-                }
-            }
-            Slot::OriginatorId => {
-                if vl != 4 {
-                    w.taw(code, slot, Reason::OriginatorIdLen);
-                }
-            }
-            Slot::ClusterList => {
-                if vl == 0 || vl % 4 != 0 {
-                    w.taw(code, slot, Reason::ClusterListLen);
-                }
-            }
-            Slot::AtomicAggregate => {
-                if vl != 0 {
-                    w.discard(code, slot, Reason::AtomicAggregateLen);
                 }
             }
             Slot::Aggregator => {
                 let want = if cx.four_octet_as { 8 } else { 6 };
                 if vl != want {
-                    w.discard(code, slot, Reason::AggregatorLen);
+                    v.out.discard(code, slot, Reason::AggregatorLen);
                 } else if has_as_zero(value.get(..want - 4).unwrap_or_default(), want - 4) {
-                    w.discard(code, slot, Reason::AggregatorAsZero);
-                }
-            }
-            Slot::Communities => {
-                if vl == 0 || vl % 4 != 0 {
-                    w.taw(code, slot, Reason::CommunitiesLen);
-                }
-            }
-            Slot::ExtCommunities => {
-                if vl == 0 || vl % 8 != 0 {
-                    w.taw(code, slot, Reason::ExtCommunitiesLen);
-                }
-            }
-            Slot::LargeCommunity => {
-                if vl == 0 || vl % 12 != 0 {
-                    w.taw(code, slot, Reason::LargeCommunityLen);
-                }
-            }
-            Slot::Otc => {
-                if vl != 4 {
-                    w.taw(code, slot, Reason::OtcLen);
+                    v.out.discard(code, slot, Reason::AggregatorAsZero);
                 }
             }
             Slot::As4Path => {
                 if cx.four_octet_as {
-                    w.discard(code, slot, Reason::As4PathFromAs4Peer);
+                    v.out.discard(code, slot, Reason::As4PathFromAs4Peer);
                 } else if !as4_path_ok(value) {
-                    w.discard(code, slot, Reason::BadAs4Path);
+                    v.out.discard(code, slot, Reason::BadAs4Path);
                 }
             }
             Slot::As4Aggregator => {
                 if cx.four_octet_as {
-                    w.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
+                    v.out.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
                 } else if vl != 8 || has_as_zero(value.get(..4).unwrap_or_default(), 4) {
-                    w.discard(code, slot, Reason::BadAs4Aggregator);
+                    v.out.discard(code, slot, Reason::BadAs4Aggregator);
                 }
             }
             Slot::MpReach => {
                 let m = check_mp(value, &whole, vstart, true, cx)?;
                 if !m.active {
-                    w.discard(code, slot, Reason::MpReachNotNegotiated);
+                    v.out.discard(code, slot, Reason::MpReachNotNegotiated);
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
-                    w.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
+                    v.out.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
                 }
-                mp_reach = m;
+                v.mp_reach = m;
             }
             Slot::MpUnreach => {
                 let m = check_mp(value, &whole, vstart, false, cx)?;
                 if !m.active {
-                    w.discard(code, slot, Reason::MpUnreachNotNegotiated);
+                    v.out.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
-                mp_unreach = m;
+                v.mp_unreach = m;
             }
-            Slot::Unknown => {}
+            // Checked by the length rule above.
+            Slot::Unknown
+            | Slot::Med
+            | Slot::LocalPref
+            | Slot::AtomicAggregate
+            | Slot::Communities
+            | Slot::OriginatorId
+            | Slot::ClusterList
+            | Slot::ExtCommunities
+            | Slot::LargeCommunity
+            | Slot::Otc => {}
         }
     }
 
@@ -578,44 +664,31 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     // announce; NEXT_HOP only with the NLRI field.
     // An MP_REACH_NLRI of an ignored family (D3) counts as reachable: treat-as-withdraw is
     // then a no-op for us, and D3 keeps the session rather than resetting it under §5.2.
-    let reachable =
-        has_nlri_field || (mp_reach.present && (!mp_reach.active || !mp_reach.nlri.is_empty()));
+    let reachable = has_nlri_field
+        || (v.mp_reach.present && (!v.mp_reach.active || !v.mp_reach.nlri.is_empty()));
     if reachable && !framing_error {
-        if present & Slot::Origin.bit() == 0 {
-            w.taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
+        if v.present & Slot::Origin.bit() == 0 {
+            v.out
+                .taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
         }
-        if present & Slot::AsPath.bit() == 0 {
-            w.taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
+        if v.present & Slot::AsPath.bit() == 0 {
+            v.out
+                .taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
         }
-        if has_nlri_field && present & Slot::NextHop.bit() == 0 {
-            w.taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
+        if has_nlri_field && v.present & Slot::NextHop.bit() == 0 {
+            v.out
+                .taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
         }
     }
     // RFC 7606 §5.2: treat-as-withdraw without reachable NLRI would do nothing: reset.
-    if w.taw.1 != Reason::None && !reachable {
+    if v.out.taw.1 != Reason::None && !reachable {
         return Err(reset(
             1,
             "attribute error needing treat-as-withdraw in an UPDATE without NLRI (RFC 7606 §5.2)",
         ));
     }
 
-    Ok(UpdateView {
-        buf,
-        withdrawn: Span::new(21, wd_end),
-        attrs: Span::new(attrs_start, attrs_end),
-        nlri: Span::new(attrs_end, len),
-        slots,
-        present,
-        skip: w.skip,
-        mp_reach,
-        mp_unreach,
-        has_other,
-        taw: w.taw,
-        discarded: w.discarded,
-        n_discarded: w.n_discarded,
-        four_octet_as: cx.four_octet_as,
-        add_path_v4,
-    })
+    Ok(v)
 }
 
 fn ebgp_reason(slot: Slot) -> Reason {
@@ -714,6 +787,7 @@ fn as4_path_ok(v: &[u8]) -> bool {
     rest.is_empty() && !v.is_empty()
 }
 
+#[inline]
 fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
     match nh {
         Some(&[a, b, c, d]) => is_martian_v4([a, b, c, d].into()),
@@ -732,7 +806,7 @@ fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
 /// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
 fn check_mp<'b>(
     value: &[u8],
-    whole: &dyn Fn() -> &'b [u8],
+    whole: &impl Fn() -> &'b [u8],
     vstart: usize,
     reach: bool,
     cx: &SessionContext,
@@ -800,4 +874,36 @@ fn check_mp<'b>(
     m.nlri = Span::new(vstart + nlri_start, vstart + value.len());
     m.active = true;
     Ok(m)
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// The table's length rules say exactly what RFC 7606 §7 says, for every length.
+    #[test]
+    fn length_rules_match_rfc7606_for_every_length() {
+        let rule = |code: u8| RULES[usize::from(code)];
+        for len in 0..=65535usize {
+            let multiple = |n: usize| len != 0 && len % n == 0;
+            assert_eq!(rule(4).len_ok(len), len == 4, "MED {len}");
+            assert_eq!(rule(5).len_ok(len), len == 4, "LOCAL_PREF {len}");
+            assert_eq!(rule(6).len_ok(len), len == 0, "ATOMIC_AGGREGATE {len}");
+            assert_eq!(rule(8).len_ok(len), multiple(4), "COMMUNITIES {len}");
+            assert_eq!(rule(9).len_ok(len), len == 4, "ORIGINATOR_ID {len}");
+            assert_eq!(rule(10).len_ok(len), multiple(4), "CLUSTER_LIST {len}");
+            assert_eq!(rule(16).len_ok(len), multiple(8), "EXT_COMMUNITIES {len}");
+            assert_eq!(rule(32).len_ok(len), multiple(12), "LARGE_COMMUNITY {len}");
+            assert_eq!(rule(35).len_ok(len), len == 4, "OTC {len}");
+        }
+        for code in 0..=255u8 {
+            let r = rule(code);
+            assert_eq!(Slot::of(code), r.slot);
+            // Everything not checked by length alone goes through the per-slot match.
+            let by_length = matches!(code, 4 | 5 | 6 | 8 | 9 | 10 | 16 | 32 | 35);
+            assert_eq!(!r.special, by_length, "code {code}");
+            assert_eq!(r.ebgp_discard, matches!(code, 5 | 9 | 10), "code {code}");
+        }
+    }
 }

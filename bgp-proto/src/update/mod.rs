@@ -109,16 +109,12 @@ pub struct UpdateView<B> {
     slots: [Span; check::NSLOTS],
     /// Bit per slot: present.
     present: u32,
-    /// Bit per slot: not reported by `attributes()` (invalid or discarded).
-    skip: u32,
     mp_reach: MpInfo,
     mp_unreach: MpInfo,
     /// Attributes the codec does not model (or repeated ones) are present.
     has_other: bool,
-    /// (type code, reason) of the first treat-as-withdraw cause; reason 0 = accept.
-    taw: (u8, Reason),
-    discarded: [(u8, Reason); MAX_DISCARDED],
-    n_discarded: u8,
+    /// The RFC 7606 verdict, discarded attributes and the slots not to report.
+    out: check::Outcome,
     four_octet_as: bool,
     add_path_v4: bool,
 }
@@ -134,7 +130,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
 
     /// The RFC 7606 verdict for this message.
     pub fn verdict(&self) -> Verdict {
-        match self.taw {
+        match self.out.taw {
             (_, Reason::None) => Verdict::Accept,
             (code, reason) => Verdict::TreatAsWithdraw {
                 attr: AttrType(code),
@@ -146,9 +142,10 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// Attributes dropped by "attribute discard" (RFC 7606 §2), with the reason. Also lists
     /// repeated attributes (RFC 7606 §3 g) and MP attributes of families not negotiated (D3).
     pub fn discarded(&self) -> impl Iterator<Item = (AttrType, &'static str)> + '_ {
-        self.discarded
+        self.out
+            .discarded
             .iter()
-            .take(usize::from(self.n_discarded))
+            .take(usize::from(self.out.n_discarded))
             .map(|&(code, r)| (AttrType(code), r.text()))
     }
 
@@ -423,7 +420,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
 
     /// The value of a known attribute if present and not skipped.
     fn value(&self, slot: Slot) -> Option<&[u8]> {
-        if (self.present & !self.skip) & slot.bit() == 0 {
+        if (self.present & !self.out.skip) & slot.bit() == 0 {
             return None;
         }
         Some(self.span(*self.slots.get(slot as usize)?))
