@@ -110,14 +110,21 @@ pub async fn run_until(
     mut reload: mpsc::Receiver<()>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let mut daemon = Daemon::start(config_path, config)?;
+    // Operations (issue 6): control socket, metrics, health checks, runtime services, drain.
+    let mut ops = crate::control::Ops::start(&config);
+    let mut ops_rx = ops.take_commands();
+    let mut daemon = Daemon::start(config_path, ops.initial_config(config))?;
+    ops.attach(daemon.statuses());
+    daemon.ops = Some(ops);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             Some(()) = reload.recv() => daemon.reload().await,
+            Some(cmd) = ops_rx.recv() => daemon.on_ops(cmd).await,
         }
     }
+    daemon.drain_before_exit().await;
     daemon.shutdown().await;
     Ok(())
 }
@@ -143,6 +150,8 @@ pub struct Daemon {
     listeners: BTreeMap<SocketAddr, Listener>,
     /// Every peer's status, for a control socket / metrics (issue 6).
     statuses: watch::Sender<BTreeMap<String, watch::Receiver<PeerStatus>>>,
+    /// Operations (issue 6): decides the services sent ([`crate::control`]).
+    ops: Option<crate::control::Ops>,
 }
 
 impl Daemon {
@@ -161,6 +170,7 @@ impl Daemon {
             listeners: BTreeMap::new(),
             statuses,
             config,
+            ops: None,
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -385,7 +395,10 @@ impl Daemon {
         }
 
         let services_changed = old.services != self.config.services;
-        self.services = Arc::new(self.config.services.clone());
+        self.services = match &self.ops {
+            Some(ops) => ops.set_config(&self.config),
+            None => Arc::new(self.config.services.clone()),
+        };
         if services_changed {
             for handle in self.peers.values() {
                 if handle
@@ -414,6 +427,56 @@ impl Daemon {
             plural(added),
             if services_changed { "updated on the live sessions" } else { "unchanged" }
         );
+    }
+
+    /// Carries out a request of [`crate::control::Ops`] (issue 6).
+    async fn on_ops(&mut self, cmd: crate::control::DaemonCommand) {
+        use crate::control::DaemonCommand;
+        match cmd {
+            DaemonCommand::Resync => {
+                if let Some(services) = self.ops.as_ref().map(|o| o.services()) {
+                    self.set_services(services.to_vec()).await;
+                }
+            }
+            DaemonCommand::StopPeers(notification) => {
+                let names: Vec<String> = self.peers.keys().cloned().collect();
+                for name in names {
+                    self.stop_peer(&name, notification.clone()).await;
+                }
+            }
+            DaemonCommand::StartPeers => {
+                for peer in self.config.peers.clone() {
+                    if !self.peers.contains_key(&peer.name) {
+                        self.start_peer(peer);
+                    }
+                }
+            }
+            DaemonCommand::AdjRib {
+                peer,
+                received,
+                reply,
+            } => {
+                let routes = if received {
+                    self.adj_rib_in(&peer).await
+                } else {
+                    self.adj_rib_out(&peer).await
+                };
+                let _ = reply.send(routes);
+            }
+        }
+    }
+
+    /// SIGTERM with `global.drain_time` (RFC 8326): GRACEFUL_SHUTDOWN, wait, withdraw.
+    async fn drain_before_exit(&mut self) {
+        let Some(wait) = self.ops.as_ref().and_then(|o| o.begin_shutdown_drain()) else {
+            return;
+        };
+        self.on_ops(crate::control::DaemonCommand::Resync).await;
+        tokio::time::sleep(wait).await;
+        if let Some(ops) = &self.ops {
+            ops.finish_drain();
+        }
+        self.on_ops(crate::control::DaemonCommand::Resync).await;
     }
 
     /// Stops every session with Cease 6/2 and the Shutdown Communication

@@ -1227,3 +1227,116 @@ fn withdrew_sentence(peer: &Peer, withdrawn: &[Nlri]) -> String {
         format!("withdrew {} prefixes from {}", withdrawn.len(), peer.name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn config(peer_extra: &str) -> Config {
+        let text = format!(
+            "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = [\"127.0.0.1:11179\"]\n\n\
+             [[peers]]\nname = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n{peer_extra}\n"
+        );
+        match Config::parse(&text, "test.toml") {
+            Ok(c) => c,
+            Err(e) => panic!("test config invalid: {e}"),
+        }
+    }
+
+    #[test]
+    fn label_names_the_peer_and_its_address() {
+        let c = config("");
+        assert_eq!(label(&c.peers[0]), "tor-a (10.255.0.1)");
+        let c = Config::parse(
+            "[global]\nasn = 1\nrouter_id = \"1.1.1.1\"\n[[peers]]\naddress = \"10.0.0.1\"\nasn = 2\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(
+            label(&c.peers[0]),
+            "10.0.0.1",
+            "no repetition when the name is the address"
+        );
+    }
+
+    #[test]
+    fn withdrawals_are_listed_or_counted() {
+        let c = config("");
+        let one = [Nlri {
+            prefix: "192.0.2.10/32".parse().expect("p"),
+            path_id: None,
+        }];
+        assert_eq!(
+            withdrew_sentence(&c.peers[0], &one),
+            "withdrew 192.0.2.10/32 from tor-a"
+        );
+        let two = [
+            Nlri {
+                prefix: "192.0.2.10/32".parse().expect("p"),
+                path_id: Some(1),
+            },
+            Nlri {
+                prefix: "192.0.2.10/32".parse().expect("p"),
+                path_id: Some(2),
+            },
+        ];
+        assert_eq!(
+            withdrew_sentence(&c.peers[0], &two),
+            "withdrew 192.0.2.10/32 (path 1), 192.0.2.10/32 (path 2) from tor-a"
+        );
+        let many: Vec<Nlri> = (0..20u8)
+            .map(|i| Nlri {
+                prefix: format!("192.0.2.{i}/32").parse().expect("p"),
+                path_id: None,
+            })
+            .collect();
+        assert_eq!(
+            withdrew_sentence(&c.peers[0], &many),
+            "withdrew 20 prefixes from tor-a"
+        );
+    }
+
+    #[test]
+    fn ttl_policy_follows_the_peer_settings() {
+        let ebgp = config("");
+        assert_eq!(transport_options(&ebgp.peers[0]).ttl, TtlPolicy::Fixed(1));
+        let multihop = config("ebgp_multihop = 3");
+        assert_eq!(
+            transport_options(&multihop.peers[0]).ttl,
+            TtlPolicy::Fixed(3)
+        );
+        let gtsm = config("ttl_security = true");
+        assert_eq!(
+            transport_options(&gtsm.peers[0]).ttl,
+            TtlPolicy::Security { hops: 1 }
+        );
+        let keyed = config("password = \"secret\"\nlocal_address = \"10.255.0.2\"");
+        let opts = transport_options(&keyed.peers[0]);
+        assert_eq!(opts.md5_password.as_deref(), Some("secret"));
+        assert_eq!(opts.local_address, Some("10.255.0.2".parse().expect("ip")));
+    }
+
+    #[test]
+    fn session_config_carries_the_peer_settings() {
+        let c = config(
+            "hold_time = 9\npassive = true\nadd_path = true\nmax_prefixes = 10\n\
+             families = [\"ipv4-unicast\", \"ipv6-unicast\"]",
+        );
+        let s = session_config(&c.global, &c.peers[0]);
+        assert_eq!((s.local_asn, s.peer_asn), (64512, 64500));
+        assert_eq!(s.local_id, std::net::Ipv4Addr::new(10, 255, 0, 2));
+        assert_eq!(s.hold_time, 9);
+        assert!(s.passive);
+        assert_eq!(s.max_prefixes, Some(10));
+        assert_eq!(
+            s.families,
+            vec![
+                bgp_proto::Family::IPV4_UNICAST,
+                bgp_proto::Family::IPV6_UNICAST
+            ]
+        );
+        assert_eq!(s.add_path.len(), 2);
+        assert!(s.add_path.iter().all(|a| a.send && a.receive));
+    }
+}

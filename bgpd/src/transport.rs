@@ -94,7 +94,68 @@ pub async fn connect(
     }
     match tokio::time::timeout(timeout, socket.connect(remote)).await {
         Ok(result) => result,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+        Err(_) => {
+            // The kernel drops segments with a wrong or missing MD5 signature (RFC 2385) and,
+            // under GTSM, segments that arrive with too low a TTL (RFC 5082) without telling
+            // the socket: a silent timeout is all bgpd can observe, so say what it may mean.
+            let hint = silent_drop_hint(opts);
+            if let Some(hint) = hint {
+                if should_warn(remote) {
+                    tracing::warn!("no answer from {remote} within {timeout:?}: {hint}");
+                }
+            }
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                match hint {
+                    Some(hint) => format!("connect timed out ({hint})"),
+                    None => "connect timed out".to_string(),
+                },
+            ))
+        }
+    }
+}
+
+/// What a connection attempt that times out may mean when the kernel drops segments silently
+/// (TCP MD5, RFC 2385 §2: "unsigned or badly signed segments are silently discarded"; GTSM,
+/// RFC 5082 §3), `None` when neither is configured. The kernel counts such drops
+/// (`TCPMD5Failure`, `TCPMD5NotFound`, `TCPMD5Unexpected` in `/proc/net/netstat`) and logs
+/// them only to dmesg.
+pub fn silent_drop_hint(opts: &TransportOptions) -> Option<&'static str> {
+    let md5 = opts.md5_password.is_some();
+    let gtsm = opts.ttl.min_ttl().is_some();
+    match (md5, gtsm) {
+        (true, true) => Some(
+            "a TCP MD5 password is configured: check it matches the router's; with \
+             ttl_security (GTSM) the router must also be directly connected and send with TTL 255",
+        ),
+        (true, false) => {
+            Some("a TCP MD5 password is configured: check it matches the router's (RFC 2385)")
+        }
+        (false, true) => Some(
+            "ttl_security (GTSM) is on: the router must be directly connected and send with \
+             TTL 255 (RFC 5082)",
+        ),
+        (false, false) => None,
+    }
+}
+
+/// At most one such warning per remote address per minute, so a retrying session does not
+/// flood the log.
+fn should_warn(remote: SocketAddr) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Instant;
+    static LAST: OnceLock<Mutex<HashMap<SocketAddr, Instant>>> = OnceLock::new();
+    let Ok(mut last) = LAST.get_or_init(Default::default).lock() else {
+        return true;
+    };
+    let now = Instant::now();
+    match last.get(&remote) {
+        Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
+        _ => {
+            last.insert(remote, now);
+            true
+        }
     }
 }
 
@@ -293,6 +354,33 @@ mod tests {
         assert_eq!(TtlPolicy::Fixed(2).send_ttl(), Some(2));
         assert_eq!(TtlPolicy::Fixed(2).min_ttl(), None);
         assert_eq!(TtlPolicy::SystemDefault.send_ttl(), None);
+    }
+
+    #[test]
+    fn silent_drop_hint_names_md5_and_gtsm() {
+        let mut opts = TransportOptions::default();
+        assert_eq!(silent_drop_hint(&opts), None);
+        opts.md5_password = Some("x".into());
+        assert!(silent_drop_hint(&opts).is_some_and(|h| h.contains("MD5 password")));
+        opts.md5_password = None;
+        opts.ttl = TtlPolicy::Security { hops: 1 };
+        assert!(silent_drop_hint(&opts).is_some_and(|h| h.contains("GTSM")));
+    }
+
+    #[tokio::test]
+    async fn md5_mismatch_timeout_names_the_password() {
+        let listener = bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        set_listener_md5(&listener, addr.ip(), Some(b"right")).expect("md5");
+        let opts = TransportOptions {
+            md5_password: Some("wrong".into()),
+            ..TransportOptions::default()
+        };
+        let err = connect(addr, &opts, Duration::from_millis(500))
+            .await
+            .expect_err("a wrong key never connects");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("MD5 password"), "{err}");
     }
 
     #[test]

@@ -79,9 +79,12 @@ impl TestPeer {
     }
 
     async fn start_with(cfg: SessionConfig, behaviour: Behaviour) -> TestPeer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind test peer");
+        TestPeer::start_on("127.0.0.1:0", cfg, behaviour).await
+    }
+
+    /// A passive peer listening on `bind` (e.g. `[::1]:0`).
+    async fn start_on(bind: &str, cfg: SessionConfig, behaviour: Behaviour) -> TestPeer {
+        let listener = TcpListener::bind(bind).await.expect("bind test peer");
         let addr = listener.local_addr().expect("addr");
         let observed = Arc::new(Mutex::new(Observed::default()));
         let changed = Arc::new(Notify::new());
@@ -960,4 +963,39 @@ async fn two_bgpd_processes_with_md5_and_gtsm() {
     a.wait_log("session with b (127.0.0.5) established").await;
     b.wait_log("session with a (127.0.0.4) established").await;
     b.wait_log("received 1 routes").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_session_carries_both_families() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    }
+    let tp = TestPeer::start_on("[::1]:0", peer_config(64500, 64512), Behaviour::default()).await;
+    let config = global("10.0.0.2", "")
+        + &format!(
+            "[[peers]]\nname = \"tp6\"\naddress = \"::1\"\nport = {}\nasn = 64500\n\
+             local_address = \"::1\"\nfamilies = [\"ipv6-unicast\", \"ipv4-unicast\"]\n\
+             ipv4_nexthop = \"10.0.0.2\"\n\n",
+            tp.addr.port()
+        )
+        + &service_toml("web6", "2001:db8::10/128", "nexthops = [\"2001:db8::1\"]")
+        + &service_toml("web", "192.0.2.10/32", "nexthops = [\"self\"]");
+    let bgpd = Bgpd::start(&config);
+    let o = tp.wait_for("two routes", |o| o.routes.len() == 2).await;
+    let v6 = &o.routes[&nlri("2001:db8::10/128")];
+    assert_eq!(
+        v6.next_hop,
+        NextHop::V6 {
+            global: "2001:db8::1".parse().expect("v6"),
+            link_local: None
+        }
+    );
+    let v4 = &o.routes[&nlri("192.0.2.10/32")];
+    assert_eq!(
+        v4.next_hop,
+        NextHop::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        "ipv4_nexthop stands in for self"
+    );
+    bgpd.wait_log("session with tp6 (::1) established").await;
 }
