@@ -1016,20 +1016,24 @@ impl PeerTask {
 
     fn publish(&self, established: Option<SystemTime>) {
         let session = &self.main.session;
-        let negotiated = session.negotiated().map(|n| Arc::new(n.clone()));
         let local = self.main.conn.as_ref().and_then(|c| c.local);
         self.status.send_if_modified(|s| {
             let mut changed = false;
+            // The negotiated parameters change only with the state (OpenConfirm onwards) or
+            // with a new connection; clone them only then (this runs once per message).
+            let renegotiated = s.state != session.state()
+                || s.local_address != local
+                || s.negotiated.is_some() != session.negotiated().is_some();
+            if renegotiated {
+                s.negotiated = session.negotiated().map(|n| Arc::new(n.clone()));
+                changed = true;
+            }
             if s.state != session.state() {
                 s.state = session.state();
                 changed = true;
             }
             if established.is_some() {
                 s.established_since = established;
-                changed = true;
-            }
-            if s.negotiated.as_deref() != negotiated.as_deref() {
-                s.negotiated = negotiated;
                 changed = true;
             }
             if s.local_address != local {
