@@ -999,3 +999,64 @@ async fn ipv6_session_carries_both_families() {
     );
     bgpd.wait_log("session with tp6 (::1) established").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_garbage_gets_1_1_and_the_other_session_is_untouched() {
+    use tokio::io::AsyncReadExt;
+    let tp = TestPeer::start(peer_config(64500, 64512)).await;
+    let port = free_port("127.0.0.1");
+    // Peer "bad" is passive at 127.0.0.7; the test dials from there and sends garbage.
+    let config = global("10.0.0.2", &format!("\"127.0.0.1:{port}\""))
+        + &peer_toml(&tp, 64500, "")
+        + "[[peers]]\nname = \"bad\"\naddress = \"127.0.0.7\"\nasn = 64501\npassive = true\n\n"
+        + &service_toml(
+            "a",
+            "192.0.2.1/32",
+            "nexthops = [\"self\"]\npeers = [\"tp\"]",
+        );
+    let bgpd = Bgpd::start(&config);
+    tp.wait_for("the route", |o| o.routes.len() == 1).await;
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 7], 0)))
+        .expect("bind 127.0.0.7");
+    let mut stream = socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .expect("connect");
+    stream.write_all(&[0x00; 40]).await.expect("write garbage");
+    // bgpd sends its OPEN first, then the NOTIFICATION: read until EOF and find type 3.
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut buf))
+        .await
+        .expect("bgpd closes the connection")
+        .ok();
+    let notification = find_message(&buf, 3).expect("a NOTIFICATION");
+    assert_eq!(
+        &notification[19..21],
+        &[1, 1],
+        "Message Header Error / Connection Not Synchronized"
+    );
+    bgpd.wait_log("session with bad (127.0.0.7) down").await;
+
+    let o = tp.snapshot();
+    assert_eq!((o.connections, o.established, o.routes.len()), (1, 1, 1));
+    assert!(o.downs.is_empty(), "{:?}", o.downs);
+}
+
+/// The first whole BGP message of `msg_type` in a byte stream.
+fn find_message(mut stream: &[u8], msg_type: u8) -> Option<&[u8]> {
+    while stream.len() >= 19 {
+        let len = usize::from(u16::from_be_bytes([stream[16], stream[17]]));
+        if len < 19 || len > stream.len() {
+            return None;
+        }
+        let (msg, rest) = stream.split_at(len);
+        if msg[18] == msg_type {
+            return Some(msg);
+        }
+        stream = rest;
+    }
+    None
+}
