@@ -939,8 +939,10 @@ impl PeerTask {
         Some(self.apply_diff(diff))
     }
 
+    /// After a services change: send the difference to the current session. Routes not
+    /// loaded yet (before OpenConfirm) are computed from the new services when they are.
     async fn sync_routes(&mut self) {
-        if self.main.session.state() != State::Established {
+        if !self.routes_loaded {
             return;
         }
         if let Some(diff) = self.compute_diff() {
