@@ -405,7 +405,10 @@ impl Outcome {
     }
 }
 
-#[inline]
+/// Inlined into the caller (through [`UpdateView::new_checked`]): the view is then built in
+/// the caller's frame, field by field, instead of being assembled here and copied out (168
+/// octets per message), and a caller that reads only some fields pays only for those.
+#[inline(always)]
 pub(crate) fn check<B: AsRef<[u8]>>(
     buf: B,
     cx: &SessionContext,
@@ -465,27 +468,17 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     }
     let has_nlri_field = !nl.is_empty();
 
-    // The view is filled in place (it is what `new_checked` returns, so there is no copy).
-    let mut v = UpdateView {
-        buf,
-        withdrawn: Span::new(21, wd_end),
-        attrs: Span::new(attrs_start, attrs_end),
-        nlri: Span::new(attrs_end, len),
-        slots: [Span::default(); NSLOTS],
-        present: 0,
-        mp_reach: MpInfo::default(),
-        mp_unreach: MpInfo::default(),
-        has_other: false,
-        out: Outcome {
-            taw: (0, Reason::None),
-            discarded: [(0, Reason::None); MAX_DISCARDED],
-            n_discarded: 0,
-            skip: 0,
-        },
-        four_octet_as: cx.four_octet_as,
-        add_path_v4,
+    let mut slots = [Span::default(); NSLOTS];
+    let mut present = 0u32;
+    let mut has_other = false;
+    let mut mp_reach = MpInfo::default();
+    let mut mp_unreach = MpInfo::default();
+    let mut out = Outcome {
+        taw: (0, Reason::None),
+        discarded: [(0, Reason::None); MAX_DISCARDED],
+        n_discarded: 0,
+        skip: 0,
     };
-    let b = v.buf.as_ref();
     let mut seen_unknown = [0u64; 4];
     let mut framing_error = false;
 
@@ -502,7 +495,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP attribute overruns the path attributes (RFC 7606 §5.3)",
                 ));
             }
-            v.out.taw(code, Slot::Unknown, Reason::Framing);
+            out.taw(code, Slot::Unknown, Reason::Framing);
             framing_error = true;
             break;
         };
@@ -517,27 +510,25 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         let rule = RULES.get(usize::from(code)).unwrap_or(&Rule::UNKNOWN);
         let slot = rule.slot;
         if slot == Slot::Unknown {
-            v.has_other = true;
+            has_other = true;
             let (wi, bit) = (usize::from(code >> 6), 1u64 << (code & 63));
             if let Some(word) = seen_unknown.get_mut(wi) {
                 if *word & bit != 0 {
-                    v.out.discard(code, Slot::Unknown, Reason::Duplicate);
+                    out.discard(code, Slot::Unknown, Reason::Duplicate);
                     continue;
                 }
                 *word |= bit;
             }
             if flags & FLAG_OPTIONAL == 0 {
-                v.out
-                    .taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
+                out.taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
             } else if code == AttrType::IPV6_EXTENDED_COMMUNITIES.0
                 && (value.is_empty() || value.len() % 20 != 0)
             {
-                v.out
-                    .taw(code, Slot::Unknown, Reason::Ipv6ExtCommunitiesLen);
+                out.taw(code, Slot::Unknown, Reason::Ipv6ExtCommunitiesLen);
             }
             continue;
         }
-        if v.present & slot.bit() != 0 {
+        if present & slot.bit() != 0 {
             // RFC 7606 §3 g.
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset(
@@ -545,12 +536,12 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice (RFC 7606 §3 g)",
                 ));
             }
-            v.has_other = true;
-            v.out.discard(code, Slot::Unknown, Reason::Duplicate);
+            has_other = true;
+            out.discard(code, Slot::Unknown, Reason::Duplicate);
             continue;
         }
-        v.present |= slot.bit();
-        if let Some(s) = v.slots.get_mut(slot as usize) {
+        present |= slot.bit();
+        if let Some(s) = slots.get_mut(slot as usize) {
             *s = Span::new(vstart, vstart + value.len());
         }
         let vl = value.len();
@@ -570,81 +561,81 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             }
             if ebgp_discard {
                 // Discarded from eBGP whatever its content (RFC 7606 §7.5, §7.9, §7.10).
-                v.out.discard(code, slot, ebgp_reason(slot));
+                out.discard(code, slot, ebgp_reason(slot));
                 continue;
             }
-            v.out.taw(code, slot, Reason::Flags);
+            out.taw(code, slot, Reason::Flags);
             continue;
         }
         if !rule.special {
             if ebgp_discard {
-                v.out.discard(code, slot, ebgp_reason(slot));
+                out.discard(code, slot, ebgp_reason(slot));
             } else if rule.taw {
-                v.out.taw(code, slot, rule.reason);
+                out.taw(code, slot, rule.reason);
             } else {
-                v.out.discard(code, slot, rule.reason);
+                out.discard(code, slot, rule.reason);
             }
             continue;
         }
         match slot {
             Slot::Origin => {
                 if vl != 1 || value.first().is_some_and(|&o| o > 2) {
-                    v.out.taw(code, slot, Reason::BadOrigin);
+                    out.taw(code, slot, Reason::BadOrigin);
                 }
             }
             Slot::AsPath => {
                 let asn_len = if cx.four_octet_as { 4 } else { 2 };
                 if let Err(r) = check_as_path(value, asn_len, cx) {
-                    v.out.taw(code, slot, r);
+                    out.taw(code, slot, r);
                 }
             }
             Slot::NextHop => {
                 if vl != 4 {
-                    v.out.taw(code, slot, Reason::NextHopLen);
+                    out.taw(code, slot, Reason::NextHopLen);
                 } else if has_nlri_field {
                     let a = crate::attr::decode_ipv4(value);
                     if a.is_some_and(is_martian_v4) {
-                        v.out.taw(code, slot, Reason::MartianNextHop);
+                        out.taw(code, slot, Reason::MartianNextHop);
                     }
                 }
             }
             Slot::Aggregator => {
                 let want = if cx.four_octet_as { 8 } else { 6 };
                 if vl != want {
-                    v.out.discard(code, slot, Reason::AggregatorLen);
+                    out.discard(code, slot, Reason::AggregatorLen);
                 } else if has_as_zero(value.get(..want - 4).unwrap_or_default(), want - 4) {
-                    v.out.discard(code, slot, Reason::AggregatorAsZero);
+                    out.discard(code, slot, Reason::AggregatorAsZero);
                 }
             }
             Slot::As4Path => {
                 if cx.four_octet_as {
-                    v.out.discard(code, slot, Reason::As4PathFromAs4Peer);
+                    out.discard(code, slot, Reason::As4PathFromAs4Peer);
                 } else if !as4_path_ok(value) {
-                    v.out.discard(code, slot, Reason::BadAs4Path);
+                    out.discard(code, slot, Reason::BadAs4Path);
                 }
             }
             Slot::As4Aggregator => {
                 if cx.four_octet_as {
-                    v.out.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
+                    out.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
                 } else if vl != 8 || has_as_zero(value.get(..4).unwrap_or_default(), 4) {
-                    v.out.discard(code, slot, Reason::BadAs4Aggregator);
+                    out.discard(code, slot, Reason::BadAs4Aggregator);
                 }
             }
             Slot::MpReach => {
                 let m = check_mp(value, &whole, vstart, true, cx)?;
                 if !m.active {
-                    v.out.discard(code, slot, Reason::MpReachNotNegotiated);
+                    out.discard(code, slot, Reason::MpReachNotNegotiated);
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
-                    v.out.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
+                    out.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
                 }
-                v.mp_reach = m;
+                mp_reach = m;
             }
             Slot::MpUnreach => {
                 let m = check_mp(value, &whole, vstart, false, cx)?;
                 if !m.active {
-                    v.out.discard(code, slot, Reason::MpUnreachNotNegotiated);
+                    out.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
-                v.mp_unreach = m;
+                mp_unreach = m;
             }
             // Checked by the length rule above.
             Slot::Unknown
@@ -664,31 +655,41 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     // announce; NEXT_HOP only with the NLRI field.
     // An MP_REACH_NLRI of an ignored family (D3) counts as reachable: treat-as-withdraw is
     // then a no-op for us, and D3 keeps the session rather than resetting it under §5.2.
-    let reachable = has_nlri_field
-        || (v.mp_reach.present && (!v.mp_reach.active || !v.mp_reach.nlri.is_empty()));
+    let reachable =
+        has_nlri_field || (mp_reach.present && (!mp_reach.active || !mp_reach.nlri.is_empty()));
     if reachable && !framing_error {
-        if v.present & Slot::Origin.bit() == 0 {
-            v.out
-                .taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
+        if present & Slot::Origin.bit() == 0 {
+            out.taw(AttrType::ORIGIN.0, Slot::Unknown, Reason::MissingOrigin);
         }
-        if v.present & Slot::AsPath.bit() == 0 {
-            v.out
-                .taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
+        if present & Slot::AsPath.bit() == 0 {
+            out.taw(AttrType::AS_PATH.0, Slot::Unknown, Reason::MissingAsPath);
         }
-        if has_nlri_field && v.present & Slot::NextHop.bit() == 0 {
-            v.out
-                .taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
+        if has_nlri_field && present & Slot::NextHop.bit() == 0 {
+            out.taw(AttrType::NEXT_HOP.0, Slot::Unknown, Reason::MissingNextHop);
         }
     }
     // RFC 7606 §5.2: treat-as-withdraw without reachable NLRI would do nothing: reset.
-    if v.out.taw.1 != Reason::None && !reachable {
+    if out.taw.1 != Reason::None && !reachable {
         return Err(reset(
             1,
             "attribute error needing treat-as-withdraw in an UPDATE without NLRI (RFC 7606 §5.2)",
         ));
     }
 
-    Ok(v)
+    Ok(UpdateView {
+        buf,
+        withdrawn: Span::new(21, wd_end),
+        attrs: Span::new(attrs_start, attrs_end),
+        nlri: Span::new(attrs_end, len),
+        slots,
+        present,
+        mp_reach,
+        mp_unreach,
+        has_other,
+        out,
+        four_octet_as: cx.four_octet_as,
+        add_path_v4,
+    })
 }
 
 fn ebgp_reason(slot: Slot) -> Reason {
