@@ -302,6 +302,19 @@ impl Daemon {
         rx.await.ok()
     }
 
+    /// Resets the session with `peer` (close with `notification`, e.g. Cease 6/4, and start
+    /// again after the IdleHoldTime). Returns false for an unknown peer.
+    pub async fn reset_peer(&self, peer: &str, notification: Notification) -> bool {
+        match self.peers.get(peer) {
+            Some(h) => h
+                .commands
+                .send(PeerCommand::Reset(notification))
+                .await
+                .is_ok(),
+            None => false,
+        }
+    }
+
     /// Replaces the services announced (e.g. configured plus runtime ones from the control
     /// API): each live session gets UPDATEs for the difference, nothing is reset.
     pub async fn set_services(&mut self, services: Vec<Service>) {

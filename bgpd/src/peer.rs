@@ -70,6 +70,9 @@ pub enum PeerCommand {
         notification: Notification,
         done: oneshot::Sender<()>,
     },
+    /// Reset the session: close it with `notification` (e.g. Cease 6/4, Administrative
+    /// Reset) and start again after the IdleHoldTime (AutomaticStop, RFC 4271 Event 8).
+    Reset(Notification),
     /// A copy of the Adj-RIB-In (received routes, within `max_prefixes`).
     AdjRibIn(oneshot::Sender<Vec<Route>>),
     /// A copy of the Adj-RIB-Out (routes announced, or to be announced once Established).
@@ -447,6 +450,24 @@ impl PeerTask {
                 let _ = done.send(());
                 true
             }
+            PeerCommand::Reset(notification) => {
+                info!(
+                    "resetting the session with {} ({notification})",
+                    self.label()
+                );
+                if self.second.is_some() {
+                    let stop = Event::Stop {
+                        notification: Some(notification.clone()),
+                    };
+                    self.feed(Which::Second, stop).await;
+                    self.second = None;
+                }
+                let stop = Event::AutomaticStop {
+                    notification: Some(notification),
+                };
+                self.feed(Which::Main, stop).await;
+                false
+            }
             PeerCommand::AdjRibIn(reply) => {
                 let _ = reply.send(self.main.session.adj_rib_in().iter().cloned().collect());
                 false
@@ -799,6 +820,14 @@ impl PeerTask {
                 }
                 Action::Close => {
                     if matches!(which, Which::Main) {
+                        // A pending connect dropped for a retry (still in Connect) got no
+                        // answer: with MD5 or GTSM configured, say what that usually means.
+                        if self.connecting.is_some() && self.main.session.state() == State::Connect
+                        {
+                            let opts = transport_options(&self.peer);
+                            let waited = self.peer.connect_retry;
+                            transport::report_unanswered(self.peer.socket_addr(), &opts, waited);
+                        }
                         self.connecting = None;
                     }
                     if let Some(conn) = self.slot_mut(which).and_then(|s| s.conn.take()) {

@@ -1060,3 +1060,52 @@ fn find_message(mut stream: &[u8], msg_type: u8) -> Option<&[u8]> {
     }
     None
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_daemon_resets_a_peer_and_reports_its_ribs() {
+    let tp = TestPeer::start(peer_config(64500, 64512)).await;
+    let text = global("10.0.0.2", "")
+        + &peer_toml(&tp, 64500, "")
+        + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
+    let config = bgpd::config::Config::parse(&text, "inline.toml").expect("valid config");
+    let daemon =
+        bgpd::daemon::Daemon::start(PathBuf::from("inline.toml"), config).expect("daemon starts");
+    tp.wait_for("the route", |o| o.routes.len() == 1).await;
+
+    let out = daemon.adj_rib_out("tp").await.expect("known peer");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].nlri, nlri("192.0.2.1/32"));
+    assert_eq!(daemon.adj_rib_in("tp").await.map(|r| r.len()), Some(0));
+    assert!(daemon.adj_rib_out("nobody").await.is_none());
+    let statuses = daemon.statuses().borrow().clone();
+    let status = statuses["tp"].borrow().clone();
+    assert_eq!(status.state, bgp_fsm::State::Established);
+    assert_eq!(status.routes_out, 1);
+
+    assert!(
+        daemon
+            .reset_peer("tp", Notification::cease(4, Some("operator reset")))
+            .await
+    );
+    let o = tp
+        .wait_for("the session back with the route", |o| {
+            o.established == 2 && o.routes.len() == 1
+        })
+        .await;
+    let n = o.downs[0].received.as_ref().expect("NOTIFICATION received");
+    assert_eq!(
+        (n.code.0, n.subcode),
+        (6, 4),
+        "Cease / Administrative Reset"
+    );
+    assert_eq!(
+        n.shutdown_message().and_then(Result::ok).as_deref(),
+        Some("operator reset")
+    );
+    daemon.shutdown().await;
+    let o = tp
+        .wait_for("the shutdown NOTIFICATION", |o| o.downs.len() == 2)
+        .await;
+    let n = o.downs[1].received.as_ref().expect("NOTIFICATION received");
+    assert_eq!((n.code.0, n.subcode), (6, 2));
+}
