@@ -151,7 +151,10 @@ impl PeerOps {
 /// How a service is treated right now.
 #[derive(Debug, Clone, PartialEq)]
 enum Verdict {
-    Announce { service: Service, state: String },
+    Announce {
+        service: Box<Service>,
+        state: String,
+    },
     Withheld(String),
 }
 
@@ -661,17 +664,26 @@ impl Shared {
                 }
             }
         }
-        let down_changed =
-            prev.is_some_and(|p| p.last_down != cur.last_down) && cur.last_down.is_some();
-        if down_changed {
-            if let Some(sentence) = &cur.last_down {
-                let kind = if sentence.contains("NOTIFICATION") {
-                    Kind::Notification
-                } else {
-                    Kind::Session
-                };
-                if was_up || kind == Kind::Notification {
-                    events.push((kind, sentence.clone()));
+        // The peer task bumps `flaps` and sets `last_down` together when an Established
+        // session goes down; a failed attempt changes only `last_down`.
+        if let Some(p) = prev {
+            let sentence = cur.last_down.clone();
+            let has_notification = sentence
+                .as_deref()
+                .is_some_and(|d| d.contains("NOTIFICATION"));
+            let kind = if has_notification {
+                Kind::Notification
+            } else {
+                Kind::Session
+            };
+            if cur.flaps > p.flaps {
+                events.push((
+                    kind,
+                    sentence.unwrap_or_else(|| format!("session with {name} down")),
+                ));
+            } else if cur.last_down != p.last_down && has_notification {
+                if let Some(s) = sentence {
+                    events.push((kind, s));
                 }
             }
         }
@@ -1415,7 +1427,7 @@ impl State {
         self.all_services()
             .into_iter()
             .filter_map(|(s, source)| match self.verdict(&s, source) {
-                Verdict::Announce { service, .. } => Some(service),
+                Verdict::Announce { service, .. } => Some(*service),
                 Verdict::Withheld(_) => None,
             })
             .collect()
@@ -1515,7 +1527,10 @@ impl State {
                 api::HumanDuration(until.saturating_duration_since(Instant::now()))
             );
         }
-        Verdict::Announce { service, state }
+        Verdict::Announce {
+            service: Box::new(service),
+            state,
+        }
     }
 
     /// The routes `name` should have now (None unless Established).
@@ -2037,6 +2052,178 @@ mod tests {
         let got = notification_in(ours, "sent").expect("found");
         assert_eq!(got.code, "6/9");
         assert_eq!(got.shutdown_message.as_deref(), Some("bye"));
+    }
+
+    fn state_with(toml: &str) -> State {
+        let config = Config::parse(toml, "t.toml").expect("valid config");
+        let mut health_map = BTreeMap::new();
+        for svc in &config.services {
+            let Some(check) = svc.health.clone() else {
+                continue;
+            };
+            let targets = health::targets(&check.probe, &svc.nexthops, false)
+                .into_iter()
+                .map(|target| TargetState {
+                    target,
+                    machine: Hysteresis::new(check.rise, check.fall),
+                    since: SystemTime::now(),
+                    last_result: None,
+                })
+                .collect();
+            health_map.insert(
+                svc.name.clone(),
+                ServiceHealth {
+                    check,
+                    nexthops: svc.nexthops.clone(),
+                    targets,
+                    disabled: false,
+                    tasks: Vec::new(),
+                },
+            );
+        }
+        State {
+            config,
+            runtime: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+            health: health_map,
+            drain: DrainPhase::Normal,
+            drain_since: SystemTime::now(),
+            drain_generation: 0,
+            peers: BTreeMap::new(),
+            latency: BTreeMap::new(),
+            service_since: BTreeMap::new(),
+        }
+    }
+
+    fn feed(st: &mut State, service: &str, target: usize, ok: bool, times: usize) {
+        let h = st.health.get_mut(service).expect("health");
+        for _ in 0..times {
+            h.targets[target].machine.observe(ok);
+        }
+    }
+
+    const BASE: &str = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+        [[peers]]\nname = \"tor\"\naddress = \"10.0.0.1\"\nasn = 64500\n\n";
+
+    #[test]
+    fn per_nexthop_health_announces_only_healthy_nexthops() {
+        let mut st = state_with(&format!(
+            "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+             nexthops = [\"10.1.0.1\", \"10.1.0.2\", \"10.1.0.3\"]\n\
+             [services.health]\ntype = \"http\"\ntarget = \"http://{{nexthop}}:8080/healthz\"\n\
+             rise = 2\nfall = 2\n"
+        ));
+        assert_eq!(st.health["web"].targets.len(), 3);
+        assert!(
+            st.effective().is_empty(),
+            "nothing announced before a verdict"
+        );
+        feed(&mut st, "web", 0, true, 2);
+        feed(&mut st, "web", 2, true, 2);
+        feed(&mut st, "web", 1, false, 2);
+        let eff = st.effective();
+        assert_eq!(eff.len(), 1);
+        let hops: Vec<String> = eff[0].nexthops.iter().map(ToString::to_string).collect();
+        assert_eq!(hops, vec!["10.1.0.1", "10.1.0.3"]);
+        feed(&mut st, "web", 0, false, 2);
+        feed(&mut st, "web", 2, false, 2);
+        let svc = st.config.services[0].clone();
+        match st.verdict(&svc, "config") {
+            Verdict::Withheld(why) => assert!(why.contains("health check failing"), "{why}"),
+            other => panic!("expected a withdraw, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demotion_disable_file_suppression_runtime_and_drain() {
+        let mut st = state_with(&format!(
+            "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\nmed = 10\n\
+             communities = [\"64512:1\"]\n\
+             [services.health]\ntype = \"exec\"\ncommand = [\"/bin/check\"]\nrise = 1\nfall = 1\n\
+             on_fail = \"demote\"\n[services.health.demote]\nmed = 1000\n\
+             communities = [\"64512:666\"]\nas_path_prepend = 3\n\n\
+             [[services]]\nname = \"api\"\nprefix = \"192.0.2.11/32\"\n"
+        ));
+        // Failing (and before any verdict): announced, demoted.
+        let eff = st.effective();
+        assert_eq!(eff.len(), 2);
+        assert_eq!(eff[0].med, Some(1000));
+        assert_eq!(eff[0].as_path_prepend, 3);
+        assert_eq!(
+            eff[0].communities,
+            vec![Community::new(64512, 1), Community::new(64512, 666)]
+        );
+        feed(&mut st, "web", 0, true, 1);
+        assert_eq!(
+            st.effective()[0].med,
+            Some(10),
+            "healthy: configured attributes"
+        );
+        // The disable file withdraws even a demoting service.
+        if let Some(h) = st.health.get_mut("web") {
+            h.disabled = true;
+        }
+        assert_eq!(st.effective().len(), 1);
+        if let Some(h) = st.health.get_mut("web") {
+            h.disabled = false;
+        }
+        // bgpctl withdraw of a configured service, then a runtime service replacing one.
+        let api: IpNet = "192.0.2.11/32".parse().expect("p");
+        st.suppressed.insert(api, SystemTime::now());
+        assert_eq!(st.effective().len(), 1);
+        st.suppressed.clear();
+        let args = api::AnnounceArgs {
+            prefix: "192.0.2.11/32".into(),
+            med: Some(7),
+            ..api::AnnounceArgs::default()
+        };
+        let rt = runtime_service(&args, &st.config).expect("runtime service");
+        st.runtime.insert(api, RuntimeService { service: rt });
+        let eff = st.effective();
+        assert_eq!(eff.len(), 2);
+        assert_eq!(
+            eff[1].med,
+            Some(7),
+            "the runtime service replaces the configured one"
+        );
+        // Drain: GRACEFUL_SHUTDOWN and LOCAL_PREF 0 (RFC 8326 §4), then nothing.
+        st.drain = DrainPhase::Draining {
+            until: Instant::now() + Duration::from_secs(60),
+        };
+        for svc in st.effective() {
+            assert!(svc.communities.contains(&Community::GRACEFUL_SHUTDOWN));
+            assert_eq!(svc.local_pref, Some(0));
+        }
+        st.drain = DrainPhase::Drained;
+        assert!(st.effective().is_empty());
+    }
+
+    #[test]
+    fn runtime_services_are_validated() {
+        let st = state_with(BASE);
+        let bad =
+            |args: api::AnnounceArgs| runtime_service(&args, &st.config).expect_err("invalid");
+        let base = api::AnnounceArgs {
+            prefix: "192.0.2.1/32".into(),
+            ..api::AnnounceArgs::default()
+        };
+        assert!(bad(api::AnnounceArgs {
+            nexthops: vec!["2001:db8::1".into()],
+            ..base.clone()
+        })
+        .contains("family"));
+        assert!(bad(api::AnnounceArgs {
+            communities: vec!["x".into()],
+            ..base.clone()
+        })
+        .contains('x'));
+        assert!(bad(api::AnnounceArgs {
+            peers: vec!["nope".into()],
+            ..base.clone()
+        })
+        .contains("nope"));
+        let ok = runtime_service(&base, &st.config).expect("valid");
+        assert_eq!(ok.nexthops, vec![NextHopSpec::Local]);
     }
 
     #[test]
