@@ -1234,7 +1234,10 @@ pub fn down_sentence(peer: &Peer, reason: &DownReason) -> String {
     for (dir, n) in [("sent", &reason.sent), ("received", &reason.received)] {
         if let Some(n) = n {
             let code = format!("{}/{}", n.code.0, n.subcode);
-            if !s.contains(&code) {
+            if (n.code.0, n.subcode) == (6, 9) {
+                // RFC 8538 §3: with the N bit on both sides a Cease travels inside Hard Reset.
+                let _ = write!(s, " ({dir} as NOTIFICATION 6/9 Hard Reset, RFC 8538)");
+            } else if !s.contains(&code) {
                 let _ = write!(s, " ({dir} NOTIFICATION {code})");
             }
         }
