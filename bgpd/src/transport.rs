@@ -99,11 +99,7 @@ pub async fn connect(
             // under GTSM, segments that arrive with too low a TTL (RFC 5082) without telling
             // the socket: a silent timeout is all bgpd can observe, so say what it may mean.
             let hint = silent_drop_hint(opts);
-            if let Some(hint) = hint {
-                if should_warn(remote) {
-                    tracing::warn!("no answer from {remote} within {timeout:?}: {hint}");
-                }
-            }
+            report_unanswered(remote, opts, timeout);
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 match hint {
@@ -111,6 +107,18 @@ pub async fn connect(
                     None => "connect timed out".to_string(),
                 },
             ))
+        }
+    }
+}
+
+/// Logs (at most once a minute per address) that a connection attempt to `remote` got no
+/// answer for `waited`, with [`silent_drop_hint`], when MD5 or GTSM is configured: the only
+/// trace bgpd can see of segments the kernel drops silently. Called when an attempt times out
+/// and when the session gives up on a pending attempt to start a new one (ConnectRetryTimer).
+pub fn report_unanswered(remote: SocketAddr, opts: &TransportOptions, waited: Duration) {
+    if let Some(hint) = silent_drop_hint(opts) {
+        if should_warn(remote) {
+            tracing::warn!("no answer from {remote} within {waited:?}: {hint}");
         }
     }
 }

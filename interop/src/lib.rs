@@ -11,6 +11,7 @@
 pub mod bgpd;
 pub mod bird;
 pub mod frr;
+pub mod hostile;
 pub mod topo;
 pub mod wait;
 
