@@ -1109,3 +1109,45 @@ async fn in_process_daemon_resets_a_peer_and_reports_its_ribs() {
     let n = o.downs[1].received.as_ref().expect("NOTIFICATION received");
     assert_eq!((n.code.0, n.subcode), (6, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
+    // Services pushed through the Daemon API (the path runtime services take), 100k /32s
+    // with one attribute set: with Extended Message (RFC 8654) about 13 000 /32s fit in one
+    // UPDATE, so 100k take 8.
+    let mut cfg = peer_config(64500, 64512);
+    cfg.extended_message = true;
+    let tp = TestPeer::start(cfg).await;
+    let text = global("10.0.0.2", "") + &peer_toml(&tp, 64500, "");
+    let config = bgpd::config::Config::parse(&text, "inline.toml").expect("valid config");
+    let mut daemon =
+        bgpd::daemon::Daemon::start(PathBuf::from("inline.toml"), config).expect("daemon starts");
+    tp.wait_for("the session", |o| o.established == 1).await;
+    let template = bgpd::config::Config::parse(
+        &(text.clone() + &service_toml("t", "10.0.0.0/32", "nexthops = [\"self\"]")),
+        "inline.toml",
+    )
+    .expect("valid")
+    .services
+    .remove(0);
+    let services: Vec<bgpd::config::Service> = (0..100_000u32)
+        .map(|i| {
+            let mut s = template.clone();
+            s.name = format!("s{i}");
+            s.prefix = format!("{}/32", Ipv4Addr::from(0x0a00_0000 + i))
+                .parse()
+                .expect("prefix");
+            s
+        })
+        .collect();
+    let before = tp.snapshot().updates;
+    let started = Instant::now();
+    daemon.set_services(services).await;
+    let o = tp
+        .wait_for("100k routes", |o| o.routes.len() == 100_000)
+        .await;
+    let updates = o.updates - before;
+    eprintln!("100k routes in {updates} UPDATEs, {:?}", started.elapsed());
+    assert!(updates <= 12, "100k routes took {updates} UPDATEs");
+    daemon.shutdown().await;
+}
