@@ -175,10 +175,14 @@ pub fn routes_for_peer(services: &[Service], peer: &PeerView) -> (RouteSet, Vec<
             continue;
         };
         let attrs = build_attributes(service, peer);
-        let attrs = interned
-            .entry(attrs.clone())
-            .or_insert_with(|| Arc::new(attrs))
-            .clone();
+        let attrs = match interned.get(&attrs) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = Arc::new(attrs);
+                interned.insert(PathAttributes::clone(&shared), shared.clone());
+                shared
+            }
+        };
         if add_path {
             for (i, next_hop) in resolved {
                 let path_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
