@@ -969,3 +969,62 @@ async fn api_change_to_update_latency() {
     );
     assert!(mw < Duration::from_millis(50), "API -> wire median {mw:?}");
 }
+
+/// A reload keeps runtime services, applies service changes through Ops (a health-checked
+/// service added by the reload is withheld until its check passes), and is in the timeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_runtime_services_and_checks_new_health() {
+    let tp = TestPeer::start(64500, 64512).await;
+    let base = global("10.0.0.2", "", "")
+        + &tp_peer(&tp)
+        + "[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\nnexthops = [\"10.1.0.1\"]\n";
+    let a = Bgpd::start(&base);
+    tp.wait_for("web", |o| o.routes.contains_key("192.0.2.10/32"))
+        .await;
+    a.ctl_ok(&["announce", "198.51.100.1/32", "--nexthop", "10.1.0.2"]);
+    tp.wait_for("runtime route", |o| {
+        o.routes.contains_key("198.51.100.1/32")
+    })
+    .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("ok");
+    let config = std::fs::read_to_string(a.dir.path().join("bgpd.toml")).expect("config");
+    let new = config
+        + &format!(
+            "\n[[services]]\nname = \"api\"\nprefix = \"192.0.2.11/32\"\nnexthops = [\"10.1.0.1\"]\n\
+             [services.health]\ntype = \"exec\"\ncommand = [\"test\", \"-e\", \"{}\"]\n\
+             interval = \"100ms\"\ntimeout = \"100ms\"\nrise = 2\nfall = 2\n",
+            flag.display()
+        );
+    std::fs::write(a.dir.path().join("bgpd.toml"), new).expect("rewrite");
+    a.signal(libc::SIGHUP);
+    a.wait("the reload event", || {
+        a.ctl_ok(&["events"]).contains("configuration reloaded")
+    });
+    // The new service is checked (and failing): not announced; the runtime one stays.
+    a.wait("api withheld", || {
+        a.json(&["services"]).as_array().is_some_and(|l| {
+            l.iter().any(|s| {
+                s["name"] == "api"
+                    && s["state"]
+                        .as_str()
+                        .is_some_and(|x| x.contains("health check failing"))
+            })
+        })
+    });
+    let o = tp.snapshot();
+    assert!(o.routes.contains_key("198.51.100.1/32"), "{o:?}");
+    assert!(
+        o.updates
+            .iter()
+            .all(|u| !u.announced.contains(&"192.0.2.11/32".to_string())),
+        "an unchecked service must never be announced: {o:?}"
+    );
+    std::fs::write(&flag, "").expect("flag");
+    tp.wait_for("api after its check passes", |o| {
+        o.routes.contains_key("192.0.2.11/32")
+    })
+    .await;
+    assert_eq!(tp.snapshot().established, 1, "no session reset");
+}

@@ -419,3 +419,69 @@ fn ops_metrics_count_what_frr_saw() {
     assert_eq!(count, 20.0);
     assert!(api < 0.005, "API -> UPDATE median {api} s exceeds 5 ms");
 }
+
+/// SIGTERM with `global.drain_time`: FRR sees 65535:0 first, the withdraw after the drain time,
+/// then Cease with "bgpd shutting down"; bgpd exits 0.
+#[test]
+fn ops_sigterm_with_drain_time_drains_at_frr() {
+    let _ = bgpctl_binary();
+    let topo = Topology::new("ops-sigterm-drain");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Router::start(
+        Kind::Frr,
+        &topo,
+        &r,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let bgpd = OpsBgpd::start(
+        &topo,
+        &n,
+        &r,
+        &[Service::new("web", WEB).nexthops(&["self"])],
+        "drain_time = \"3s\"\n",
+        "",
+    );
+    router.assert_established(&n, false);
+    assert_eq!(
+        wait_eq(ROUTES, &web(), || router.prefixes(&n, false)),
+        web()
+    );
+    topo.signal(bgpd.pid, libc::SIGTERM);
+    let t0 = Instant::now();
+    let paths = wait_until(
+        Duration::from_secs(3),
+        || router.frr().paths(WEB),
+        |p| {
+            p.iter()
+                .any(|p| p.communities.contains("graceful-shutdown"))
+        },
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.communities.contains("graceful-shutdown")),
+        "FRR never saw 65535:0 after SIGTERM: {paths:?}"
+    );
+    assert_eq!(
+        wait_eq(Duration::from_secs(10), &BTreeSet::new(), || router
+            .prefixes(&n, false)),
+        BTreeSet::new()
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(2500),
+        "withdrawn before the drain time"
+    );
+    let status = topo.wait_exit(bgpd.pid, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit status {status:?}"
+    );
+    let desc = interop::frr::str_of(
+        &router.frr().neighbor(n.addr(false)),
+        "lastShutdownDescription",
+    );
+    assert_eq!(desc, SHUTDOWN_MESSAGE);
+}
