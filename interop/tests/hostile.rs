@@ -23,7 +23,9 @@
 //!   the bgpd process stays alive.
 //!
 //! Observation is through bgpd's log (stderr with `bgpd::peer` at debug level: one line per
-//! received UPDATE, "received N routes and M withdrawals from NAME (ADDRESS)").
+//! received UPDATE, "received N routes and M withdrawals from NAME (ADDRESS)") and, once the
+//! session survived, through the control API's Adj-RIB-In (`bgpctl routes --received`): the
+//! sentinel must be in it, and a poisoned victim must not.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -557,8 +559,32 @@ fn run_case(d: &Daemon, i: usize, c: &Case) -> Result<String, String> {
         ));
     }
     raw.expect_no_notification(Duration::from_millis(200))?;
+    // The Adj-RIB-In itself (control API): the sentinel is there, a poisoned victim is not.
+    let rib = d.received(&peer_name(i))?;
+    let sentinel = "198.51.100.0/24";
+    let victim = "203.0.113.0/24";
+    if !rib.iter().any(|p| p == sentinel) {
+        return Err(format!("sentinel missing from the Adj-RIB-In: {rib:?}"));
+    }
+    match c.expect {
+        Taw | Withdrawn if rib.iter().any(|p| p == victim) => {
+            return Err(format!("victim still in the Adj-RIB-In: {rib:?}"));
+        }
+        Discard if !rib.iter().any(|p| p == victim) => {
+            return Err(format!("route with a discarded attribute missing: {rib:?}"));
+        }
+        AcceptMany(k) if rib.len() != k + 1 => {
+            return Err(format!(
+                "Adj-RIB-In holds {} routes, want {}",
+                rib.len(),
+                k + 1
+            ));
+        }
+        _ => {}
+    }
     Ok(format!(
-        "survived; sentinel accepted after {accepted_before} route(s)"
+        "survived; sentinel accepted after {accepted_before} route(s); Adj-RIB-In {} route(s)",
+        rib.len()
     ))
 }
 
@@ -598,6 +624,9 @@ fn start_witness(d: &Daemon, addr: IpAddr) -> Witness {
     Witness { stop, thread }
 }
 
+/// (case index, outcome, duration).
+type CaseResult = (usize, Result<String, String>, Duration);
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -631,7 +660,7 @@ fn hostile_peers() {
     let witness = start_witness(&d, witness_addr);
 
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<String, String>, Duration)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<CaseResult>> = Mutex::new(Vec::new());
     let only = std::env::var("HOSTILE_ONLY").ok();
     std::thread::scope(|s| {
         for _ in 0..8 {
