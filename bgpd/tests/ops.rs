@@ -236,6 +236,7 @@ impl Bgpd {
     fn start(config: &str) -> Bgpd {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("bgpd.sock");
+        let ours = config.contains("{socket}");
         let config = config.replace("{socket}", &socket.display().to_string());
         let path = dir.path().join("bgpd.toml");
         std::fs::write(&path, config).expect("write config");
@@ -255,7 +256,9 @@ impl Bgpd {
             dir,
             socket,
         };
-        b.wait("the control socket", || b.socket.exists());
+        if ours {
+            b.wait("the control socket", || b.socket.exists());
+        }
         b
     }
 
@@ -1027,4 +1030,57 @@ async fn reload_keeps_runtime_services_and_checks_new_health() {
     })
     .await;
     assert_eq!(tp.snapshot().established, 1, "no session reset");
+}
+
+/// Protocol errors get an error response and leave the connection usable; a path that is not
+/// a socket is never deleted; `$BGPD_SOCKET` selects the socket.
+#[test]
+fn control_protocol_errors_keep_the_connection() {
+    let a = Bgpd::start(&global("10.0.0.2", "", ""));
+    let mut s = std::os::unix::net::UnixStream::connect(&a.socket).expect("connect");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut ask = |line: &str| -> Value {
+        writeln!(s, "{line}").expect("write");
+        let mut answer = String::new();
+        r.read_line(&mut answer).expect("read");
+        serde_json::from_str(&answer).expect("JSON")
+    };
+    let bad = ask("this is not json");
+    assert_eq!(bad["ok"], false);
+    assert!(bad["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("not JSON")));
+    let v2 = ask(r#"{"v":2,"cmd":"neighbors"}"#);
+    assert!(v2["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("unsupported protocol version 2")));
+    let typo = ask(r#"{"v":1,"cmd":"routes","recieved":true}"#);
+    assert!(typo["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("unknown field") && e.contains("recieved")));
+    let ok = ask(r#"{"v":1,"cmd":"services"}"#);
+    assert_eq!(ok["ok"], true);
+    assert_eq!(ok["data"], serde_json::json!([]));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_bgpctl"))
+        .env("BGPD_SOCKET", &a.socket)
+        .args(["--json", "neighbors"])
+        .output()
+        .expect("bgpctl");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+
+    // A second bgpd whose control_socket names a regular file leaves it alone.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("precious");
+    std::fs::write(&file, "keep me").expect("write");
+    let b =
+        Bgpd::start(&global("10.0.0.3", "", "").replace("{socket}", &file.display().to_string()));
+    b.wait("the error in the log", || {
+        b.log().contains("is not a socket")
+    });
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("still there"),
+        "keep me"
+    );
 }
