@@ -1,0 +1,178 @@
+//! Resilience over loopback (issue 7): a peer that stops reading is reset with Cease 6/8
+//! (Out of Resources) once bgpd's unsent data for it exceeds `max_queued_bytes`, instead of
+//! bgpd's memory growing; bgpd logs it in one clear sentence.
+//!
+//! The test peer is a raw TCP socket with a tiny receive buffer: it completes the OPEN
+//! exchange, then reads nothing while bgpd sends a table of 40,000 routes (about 200 KB).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bgp_proto::{Capability, Family, Message, Open, SessionContext};
+use bytes::{Bytes, BytesMut};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Bgpd {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Bgpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "---- bgpd log (last lines) ----\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
+
+impl Bgpd {
+    fn start(config: &str) -> Bgpd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bgpd.toml");
+        std::fs::write(&path, config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("bgpd.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn bgpd");
+        Bgpd { child, dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bgpd.log")).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bgpd never logged {needle:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Reads one whole BGP message (blocking).
+fn read_message(s: &mut TcpStream, buf: &mut BytesMut) -> Option<Bytes> {
+    loop {
+        if let Ok(Some(len)) = bgp_proto::frame_len(buf, 65535) {
+            return Some(buf.split_to(len).freeze());
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn decode(msg: Bytes) -> Message {
+    bgp_proto::decode(msg, &SessionContext::default()).expect("bgpd sends valid messages")
+}
+
+#[test]
+fn slow_peer_over_max_queued_bytes_is_reset_with_cease_6_8() {
+    // A listener whose accepted sockets have a small receive buffer (inherited).
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    // A small MSS keeps bgpd's kernel send buffer small too (on loopback the 64 KiB MSS lets
+    // the kernel take a megabyte before the socket blocks).
+    socket.set_mss(536).expect("TCP_MAXSEG");
+    socket
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind");
+    socket.listen(1).expect("listen");
+    let listener: TcpListener = socket.into();
+    let port = listener.local_addr().expect("addr").port();
+
+    let mut config = format!(
+        "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = []\nhold_time = 90\n\
+         connect_retry = 1\n\n[[peers]]\nname = \"slow\"\naddress = \"127.0.0.1\"\nport = {port}\n\
+         asn = 64500\nlocal_address = \"127.0.0.1\"\ngraceful_restart = false\n\
+         max_queued_bytes = 65535\nidle_hold_time = 60\n"
+    );
+    for i in 0..40_000u32 {
+        let [_, _, a, b] = i.to_be_bytes();
+        config.push_str(&format!(
+            "\n[[services]]\nprefix = \"10.{}.{a}.{b}/32\"\nnexthops = [\"192.0.2.1\"]\n",
+            1 + (i >> 16)
+        ));
+    }
+    let bgpd = Bgpd::start(&config);
+
+    let (mut s, _) = listener.accept().expect("bgpd connects");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut buf = BytesMut::new();
+    let open = read_message(&mut s, &mut buf).expect("bgpd's OPEN");
+    assert!(matches!(decode(open), Message::Open(_)));
+    let ours = Open {
+        my_as: 64500,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
+        capabilities: vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::FourOctetAs(64500),
+        ],
+    };
+    let mut out = BytesMut::new();
+    ours.encode(&mut out);
+    bgp_proto::encode_keepalive(&mut out);
+    s.write_all(&out).expect("send OPEN and KEEPALIVE");
+    let ka = read_message(&mut s, &mut buf).expect("bgpd's KEEPALIVE");
+    assert!(matches!(decode(ka), Message::Keepalive));
+
+    // Now read nothing: bgpd's table piles up in its send queue.
+    let line = bgpd.wait_log("more than max_queued_bytes (65535)");
+    println!("{line}");
+    assert!(
+        line.contains("slow (127.0.0.1)")
+            && line.contains("the peer is not reading fast enough")
+            && line.contains("NOTIFICATION 6/8 (Out of Resources)"),
+        "{line}"
+    );
+    // Drain: what bgpd had started to send, then the NOTIFICATION, then EOF.
+    let mut last = None;
+    let mut updates = 0usize;
+    while let Some(msg) = read_message(&mut s, &mut buf) {
+        match decode(msg) {
+            Message::Update(_) => updates += 1,
+            m => last = Some(m),
+        }
+    }
+    match last {
+        Some(Message::Notification(n)) => {
+            assert_eq!((n.code.0, n.subcode), (6, 8), "{n:?}");
+        }
+        other => panic!("expected NOTIFICATION 6/8 last, got {other:?} after {updates} UPDATEs"),
+    }
+    // The message being written when the cap was hit is completed (the stream stays
+    // framed); everything queued behind it was dropped.
+    assert!(updates > 0, "{updates} UPDATEs");
+    // bgpd itself is fine and says the session went down.
+    bgpd.wait_log("Out of Resources");
+    assert!(bgpd.log().contains("session with slow"));
+}
