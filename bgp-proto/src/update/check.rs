@@ -189,8 +189,9 @@ impl Rule {
     #[inline(always)]
     fn len_ok(&self, len: usize) -> bool {
         let l = len as u32; // attribute lengths are at most 65535
-        (l >= u32::from(self.min))
-            & (l <= u32::from(self.max))
+        let (min, max) = (u32::from(self.min), u32::from(self.max));
+        // One compare for min <= l <= max (min <= max in every rule).
+        (l.wrapping_sub(min) <= max - min)
             & (l & u32::from(self.mask) == 0)
             & (l.wrapping_mul(self.mul) <= self.lim)
     }
@@ -482,9 +483,10 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     let mut seen_unknown = [0u64; 4];
     let mut framing_error = false;
 
-    let mut pos = attrs_start;
+    // `rest` always ends at `attrs_end`, so offsets follow from its length.
     let mut rest = b.get(attrs_start..attrs_end).unwrap_or_default();
     while !rest.is_empty() {
+        let here = rest;
         let Some((flags, code, value, tail)) = split_attr(rest) else {
             // RFC 7606 §4: treat-as-withdraw and find NLRI from Total Path Attribute Length;
             // a truncated MP_* attribute cannot be parsed (§3 j, §5.3): 3/9 (D2).
@@ -499,13 +501,11 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             framing_error = true;
             break;
         };
-        let attr_start = pos;
-        let attr_len = rest.len() - tail.len();
-        let vstart = pos + attr_len - value.len();
-        pos += attr_len;
+        let vend = attrs_end - tail.len();
+        let vstart = vend - value.len();
         rest = tail;
         // The whole attribute, for NOTIFICATION data (error paths only).
-        let whole = || b.get(attr_start..attr_start + attr_len).unwrap_or_default();
+        let whole = || here.get(..here.len() - tail.len()).unwrap_or_default();
 
         let rule = RULES.get(usize::from(code)).unwrap_or(&Rule::UNKNOWN);
         let slot = rule.slot;
@@ -542,14 +542,28 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         }
         present |= slot.bit();
         if let Some(s) = slots.get_mut(slot as usize) {
-            *s = Span::new(vstart, vstart + value.len());
+            *s = Span::new(vstart, vend);
         }
         let vl = value.len();
         let flags_ok = flags & (O | T) == rule.flags;
-        let ebgp_discard = rule.ebgp_discard & !cx.ibgp;
-        // The common case, one branch: right flags, an attribute checked by length alone,
-        // and the length is right.
-        if flags_ok & !rule.special & !ebgp_discard & rule.len_ok(vl) {
+        if !rule.special {
+            // Checked by length alone. The common case is one branch: right flags, not an
+            // attribute discarded from eBGP, right length.
+            let ebgp_discard = rule.ebgp_discard & !cx.ibgp;
+            if flags_ok & !ebgp_discard & rule.len_ok(vl) {
+                continue;
+            }
+            if ebgp_discard {
+                // Discarded from eBGP whatever its flags and content (RFC 7606 §7.5, §7.9,
+                // §7.10).
+                out.discard(code, slot, ebgp_reason(slot));
+            } else if !flags_ok {
+                out.taw(code, slot, Reason::Flags);
+            } else if rule.taw {
+                out.taw(code, slot, rule.reason);
+            } else {
+                out.discard(code, slot, rule.reason);
+            }
             continue;
         }
         if !flags_ok {
@@ -559,22 +573,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     "MP attribute flags are not optional non-transitive (RFC 7606 §5.3)",
                 ));
             }
-            if ebgp_discard {
-                // Discarded from eBGP whatever its content (RFC 7606 §7.5, §7.9, §7.10).
-                out.discard(code, slot, ebgp_reason(slot));
-                continue;
-            }
             out.taw(code, slot, Reason::Flags);
-            continue;
-        }
-        if !rule.special {
-            if ebgp_discard {
-                out.discard(code, slot, ebgp_reason(slot));
-            } else if rule.taw {
-                out.taw(code, slot, rule.reason);
-            } else {
-                out.discard(code, slot, rule.reason);
-            }
             continue;
         }
         match slot {
