@@ -24,6 +24,9 @@ pub struct Global {
     pub hold_time: Option<u16>,
     pub keepalive: Option<u16>,
     pub connect_retry: Option<u16>,
+    /// `None`: [`Bgpd::start`] puts it in the node's directory, so that bgpd processes running
+    /// at the same time never share the default `/run/bgpd/bgpd.sock`.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// `[[peers]]`.
@@ -174,6 +177,7 @@ impl BgpdConfig {
                 hold_time: Some(9),
                 keepalive: Some(3),
                 connect_retry: Some(1),
+                control_socket: None,
             },
             peers: Vec::new(),
             services: Vec::new(),
@@ -203,6 +207,9 @@ impl BgpdConfig {
         opt(&mut s, "hold_time", g.hold_time);
         opt(&mut s, "keepalive", g.keepalive);
         opt(&mut s, "connect_retry", g.connect_retry);
+        if let Some(path) = &g.control_socket {
+            let _ = writeln!(s, "control_socket = {}", quote(&path.display().to_string()));
+        }
         for p in &self.peers {
             let _ = writeln!(s, "\n[[peers]]");
             if let Some(name) = &p.name {
@@ -269,7 +276,8 @@ impl<'t> Bgpd<'t> {
         let bin = bgpd_binary();
         let config_path = node.dir.join("bgpd.toml");
         let log = node.dir.join("bgpd.log");
-        fs::write(&config_path, config.render()).expect("write bgpd config");
+        fs::write(&config_path, with_node_socket(config, node).render())
+            .expect("write bgpd config");
         let conf = config_path.display().to_string();
         let label = format!("bgpd {} stderr", node.role);
         let pid = topo.spawn(
@@ -309,6 +317,29 @@ impl<'t> Bgpd<'t> {
         wait_until(timeout, find, Option::is_some)
     }
 
+    /// Current length of the log in bytes, a mark for [`Bgpd::wait_log_from`].
+    pub fn log_len(&self) -> usize {
+        self.log_text().len()
+    }
+
+    /// Like [`Bgpd::wait_log`], but only lines logged after byte offset `mark`.
+    pub fn wait_log_from(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        needles: &[&str],
+    ) -> Option<String> {
+        let find = || {
+            let text = self.log_text();
+            let after = text.get(mark..).unwrap_or_default();
+            after
+                .lines()
+                .find(|l| contains_all(l, needles))
+                .map(str::to_string)
+        };
+        wait_until(timeout, find, Option::is_some)
+    }
+
     /// Number of log lines containing every one of `needles` (case-insensitive).
     pub fn count_log(&self, needles: &[&str]) -> usize {
         self.log_text()
@@ -319,7 +350,7 @@ impl<'t> Bgpd<'t> {
 
     /// Rewrites the config file and sends SIGHUP.
     pub fn reload(&self, config: &BgpdConfig) {
-        self.reload_raw(&config.render());
+        self.reload_raw(&with_node_socket(config, &self.node).render());
     }
 
     /// Writes arbitrary text as the config file (e.g. an invalid one) and sends SIGHUP.
@@ -376,6 +407,15 @@ pub fn bgpd_binary() -> PathBuf {
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The config with `control_socket` defaulted to the node's directory.
+fn with_node_socket(config: &BgpdConfig, node: &Node) -> BgpdConfig {
+    let mut config = config.clone();
+    if config.global.control_socket.is_none() {
+        config.global.control_socket = Some(node.dir.join("bgpd.sock"));
+    }
+    config
 }
 
 fn contains_all(line: &str, needles: &[&str]) -> bool {

@@ -63,10 +63,13 @@ fn sigterm(kind: Kind) {
                 got, expected,
                 "(last notification, shutdown communication) FRR reports"
             );
-            // FRR's own log line: %NOTIFICATION: received from neighbor X 6/2 (...) "message".
+            // FRR's own log line: `%NOTIFICATION: received from neighbor X 6/2 (...) "message"`,
+            // spelled `%NOTIFICATION(Hard Reset)` when graceful restart is negotiated (RFC 8538).
             let log = f.log_text();
             let line = log.lines().find(|l| {
-                l.contains("%NOTIFICATION: received from neighbor") && l.contains(" 6/2 ")
+                l.contains("%NOTIFICATION")
+                    && l.contains("received from neighbor")
+                    && l.contains(" 6/2 ")
             });
             assert!(
                 line.is_some_and(|l| l.contains(&format!("\"{SHUTDOWN_MESSAGE}\""))),

@@ -26,15 +26,19 @@ fn router_restart(kind: Kind) {
         expected
     );
 
+    let before_restart = bgpd.log_len();
     router.restart();
-    assert!(
-        router.prefixes(&n, false).is_empty(),
-        "a freshly started router has no routes yet"
-    );
     router.assert_established(&n, false);
     assert_eq!(
         wait_eq(ROUTES, &expected, || router.prefixes(&n, false)),
         expected
+    );
+    // The routes came over a new session: bgpd logged an establishment after the restart.
+    let line = bgpd.wait_log_from(before_restart, ROUTES, &["session with r", "established"]);
+    assert!(
+        line.is_some(),
+        "bgpd logged no new session after the restart:\n{}",
+        bgpd.log_text()
     );
     assert!(bgpd.running(), "bgpd must survive the router's restart");
 }

@@ -45,6 +45,7 @@ fn scale(kind: Kind) {
             .get("messageStats")
             .and_then(|m| m.get("updatesRecv"))
             .and_then(Value::as_u64);
+        eprintln!("FRR received {updates:?} UPDATE messages for {COUNT} prefixes");
         assert!(
             updates.is_some_and(|u| (1..=50).contains(&u)),
             "bgpd sent {updates:?} UPDATEs for {COUNT} prefixes; packed UPDATEs need about 13"
