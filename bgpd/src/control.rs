@@ -1447,13 +1447,9 @@ impl State {
                 "drained: withdrawn (bgpctl undrain to announce again)".into(),
             );
         }
-        if source == "config" {
-            if let Some(at) = self.suppressed.get(&svc.prefix.trunc()) {
-                return Verdict::Withheld(format!(
-                    "withdrawn by bgpctl withdraw {} ago",
-                    api::HumanDuration(at.elapsed().unwrap_or_default())
-                ));
-            }
+        // The state strings never change with time ("since" carries the time).
+        if source == "config" && self.suppressed.contains_key(&svc.prefix.trunc()) {
+            return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
         }
         let mut service = svc.clone();
         let mut state = "announced".to_string();
@@ -1524,16 +1520,13 @@ impl State {
                 );
             }
         }
-        if let DrainPhase::Draining { until } = self.drain {
+        if let DrainPhase::Draining { .. } = self.drain {
             if !service.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
                 service.communities.push(Community::GRACEFUL_SHUTDOWN);
             }
             // RFC 8326 §4: LOCAL_PREF 0 towards iBGP peers (announce sends it on iBGP only).
             service.local_pref = Some(0);
-            state = format!(
-                "{state}, draining: GRACEFUL_SHUTDOWN for {} more",
-                api::HumanDuration(until.saturating_duration_since(Instant::now()))
-            );
+            state = format!("{state}, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw");
         }
         Verdict::Announce {
             service: Box::new(service),
