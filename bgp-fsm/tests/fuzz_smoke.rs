@@ -156,3 +156,21 @@ fn fsm_events_smoke() {
         }
     }
 }
+
+/// Inputs the fuzzer found, replayed on every run (`fuzz/artifacts-found/fsm_events-*`).
+#[test]
+fn fsm_events_regressions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/artifacts-found");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with("fsm_events-"))
+        {
+            fuzz_bodies::session_events(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    eprintln!("{n} regression inputs");
+}

@@ -28,7 +28,8 @@
 //!   connection is closed immediately after it is sent");
 //! - outside Established the Adj-RIB-In only holds routes kept stale for Graceful Restart;
 //! - the peer (which decodes exactly what we send) never answers with a Message Header, OPEN
-//!   or UPDATE error (codes 1-3): we never send a malformed message;
+//!   or UPDATE error (codes 1-3) on a connection where it only ever heard its own messages
+//!   delivered intact: we never send a malformed message;
 //! - the same input with the same seed gives the same actions (determinism, STYLE.md §2).
 #![allow(dead_code, clippy::indexing_slicing, clippy::unwrap_used)]
 
@@ -107,6 +108,16 @@ struct Wire {
     to_peer: Vec<u8>,
     /// Whole messages the peer sent, not yet delivered to the session under test.
     to_us: VecDeque<Bytes>,
+    /// Something other than the peer's own messages reached the session under test on this
+    /// connection (a mutated, truncated or raw message): the two ends may now disagree about
+    /// what was negotiated, so the peer rejecting our messages proves nothing.
+    tainted: bool,
+}
+
+/// `FSM_FUZZ_DEBUG=1` prints every event, our actions and what the peer saw.
+fn debug() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FSM_FUZZ_DEBUG").is_some())
 }
 
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -278,6 +289,7 @@ fn run(data: &[u8]) -> Trace {
                         peer,
                         to_peer: Vec::new(),
                         to_us: VecDeque::new(),
+                        tainted: false,
                     };
                     if peer_side(&mut w, acts) {
                         wire = Some(w);
@@ -338,6 +350,7 @@ fn run(data: &[u8]) -> Trace {
                 let Some(m) = wire.as_mut().and_then(|w| w.to_us.pop_front()) else {
                     continue;
                 };
+                taint(&mut wire);
                 let mut v = m.to_vec();
                 let at = usize::from(inp.u16()) % v.len().max(1);
                 let val = inp.byte();
@@ -352,6 +365,7 @@ fn run(data: &[u8]) -> Trace {
                 let Some(m) = wire.as_mut().and_then(|w| w.to_us.pop_front()) else {
                     continue;
                 };
+                taint(&mut wire);
                 let mut v = m.to_vec();
                 let cut = usize::from(inp.byte());
                 let extra = usize::from(inp.byte() % 32);
@@ -365,6 +379,7 @@ fn run(data: &[u8]) -> Trace {
             15 => {
                 // Raw bytes behind a valid marker, type and length: a framed message whose
                 // body is anything.
+                taint(&mut wire);
                 let kind = 1 + inp.byte() % 5;
                 let n = usize::from(inp.byte());
                 let body = inp.take(n).to_vec();
@@ -408,8 +423,13 @@ fn run(data: &[u8]) -> Trace {
                     let msgs = frames(&mut w.to_peer);
                     let mut alive = true;
                     for m in msgs {
-                        let pacts = w.peer.handle(now, Event::Message(m));
-                        if !peer_side(w, pacts) {
+                        let pstate = w.peer.state();
+                        let pcx = w.peer.context();
+                        let pacts = w.peer.handle(now, Event::Message(m.clone()));
+                        if debug() {
+                            eprintln!("to peer in {pstate:?} ({pcx:?}): {m:02x?} -> {pacts:?}");
+                        }
+                        if !peer_side_after(w, pacts, Some(&m)) {
                             alive = false;
                             break;
                         }
@@ -444,11 +464,26 @@ fn run(data: &[u8]) -> Trace {
         let before = session.state();
         let what = format!("{event:?}");
         let acts = session.handle(now, event);
+        if debug() {
+            eprintln!(
+                "us {before:?} -> {:?} on {what}: {:?} {acts:02x?}",
+                session.state(),
+                session
+                    .negotiated()
+                    .map(|n| (&n.add_path_send, &n.add_path_receive))
+            );
+        }
         check(&session, now, &acts, &mut trace, t0, &what);
         check_updates_gated(before, &session, &acts);
         to_wire(&mut wire, &acts);
     }
     trace
+}
+
+fn taint(wire: &mut Option<Wire>) {
+    if let Some(w) = wire.as_mut() {
+        w.tainted = true;
+    }
 }
 
 /// Carries the session's `Send` and `Close` to the wire.
@@ -467,21 +502,30 @@ fn to_wire(wire: &mut Option<Wire>, acts: &[Action]) {
 }
 
 /// Queues the peer's sent messages for us; returns false when the peer closed. Panics when
-/// the peer reports a Message Header, OPEN or UPDATE error: what we sent was malformed.
+/// the peer reports a Message Header, OPEN or UPDATE error on an untainted connection: what
+/// we sent was malformed.
 fn peer_side(w: &mut Wire, acts: Vec<Action>) -> bool {
+    peer_side_after(w, acts, None)
+}
+
+/// [`peer_side`] for the peer's reaction to `cause` (one message we sent), named in the panic.
+fn peer_side_after(w: &mut Wire, acts: Vec<Action>, cause: Option<&Bytes>) -> bool {
     let mut alive = true;
     for a in acts {
         match a {
             Action::Send(b) => {
                 let mut buf = b.to_vec();
                 for m in frames(&mut buf) {
-                    if m.get(18) == Some(&MessageType::NOTIFICATION.0) {
+                    if m.get(18) == Some(&MessageType::NOTIFICATION.0) && !w.tainted {
                         let code = m.get(19).copied().unwrap_or(0);
                         assert!(
                             !(1..=3).contains(&code),
-                            "the peer rejected what we sent with NOTIFICATION {}/{}",
+                            "the peer rejected what we sent with NOTIFICATION {}/{}: {:02x?} \
+                             (peer context {:?})",
                             code,
-                            m.get(20).copied().unwrap_or(0)
+                            m.get(20).copied().unwrap_or(0),
+                            cause,
+                            w.peer.context()
                         );
                     }
                     w.to_us.push_back(m);
