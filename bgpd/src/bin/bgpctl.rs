@@ -290,7 +290,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             if i + 1 == n {
                 out.push_str(&c);
             } else {
-                let pad = widths[i].saturating_sub(c.chars().count());
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(c.chars().count());
                 out.push_str(&c);
                 out.push_str(&" ".repeat(pad + 2));
             }
