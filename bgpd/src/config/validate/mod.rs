@@ -355,11 +355,19 @@ impl Validator<'_> {
 
     /// Two services with the same prefix sent to the same peer would replace each other.
     fn overlapping_prefixes(&mut self, services: &[(usize, Service)], peers: &[String]) {
-        for (n, (i, a)) in services.iter().enumerate() {
-            for (j, b) in services.iter().take(n) {
-                if a.prefix != b.prefix {
-                    continue;
-                }
+        // Group by prefix first: a file may hold 100k services, so no pairwise walk.
+        let mut by_prefix: HashMap<IpNet, Vec<&(usize, Service)>> =
+            HashMap::with_capacity(services.len());
+        for entry in services {
+            by_prefix.entry(entry.1.prefix).or_default().push(entry);
+        }
+        // `services` is in file order, so "earlier" is a smaller file index.
+        for (i, a) in services {
+            let Some(same) = by_prefix.get(&a.prefix) else { continue };
+            if same.len() < 2 {
+                continue;
+            }
+            for (j, b) in same.iter().map(|e| (e.0, &e.1)).filter(|(j, _)| j < i) {
                 if let Some(p) = peers.iter().find(|p| a.applies_to(p) && b.applies_to(p)) {
                     let path = FieldPath::root().key("services").index(*i).key("prefix");
                     self.err(&path, format!(
