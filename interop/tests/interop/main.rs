@@ -15,4 +15,5 @@ mod s07_router_restart;
 mod s08_hold_timer;
 mod s09_md5;
 mod s10_scale;
+mod s11_hold_time;
 mod selftest;
