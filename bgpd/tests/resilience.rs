@@ -176,3 +176,92 @@ fn slow_peer_over_max_queued_bytes_is_reset_with_cease_6_8() {
     bgpd.wait_log("Out of Resources");
     assert!(bgpd.log().contains("session with slow"));
 }
+
+/// A listener on 127.0.0.1 for bgpd to connect to.
+fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    (l, port)
+}
+
+/// Accepts bgpd's connection and completes the OPEN exchange (bgpd's OPEN, ours with AS
+/// 64500, both KEEPALIVEs).
+fn establish(l: &TcpListener) -> (TcpStream, BytesMut) {
+    let (mut s, _) = l.accept().expect("bgpd connects");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut buf = BytesMut::new();
+    let open = read_message(&mut s, &mut buf).expect("bgpd's OPEN");
+    assert!(matches!(decode(open), Message::Open(_)));
+    let ours = Open {
+        my_as: 64500,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
+        capabilities: vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::FourOctetAs(64500),
+        ],
+    };
+    let mut out = BytesMut::new();
+    ours.encode(&mut out);
+    bgp_proto::encode_keepalive(&mut out);
+    s.write_all(&out).expect("send OPEN and KEEPALIVE");
+    let ka = read_message(&mut s, &mut buf).expect("bgpd's KEEPALIVE");
+    assert!(matches!(decode(ka), Message::Keepalive));
+    (s, buf)
+}
+
+#[test]
+fn prefix_limit_sends_6_1_and_reconnects_after_max_prefixes_restart() {
+    let (l, port) = listener();
+    let config = format!(
+        "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = []\nhold_time = 90\n\
+         connect_retry = 1\n\n[[peers]]\nname = \"greedy\"\naddress = \"127.0.0.1\"\n\
+         port = {port}\nasn = 64500\nlocal_address = \"127.0.0.1\"\nmax_prefixes = 2\n\
+         max_prefixes_restart = 3\nidle_hold_time = \"100ms\"\n"
+    );
+    let bgpd = Bgpd::start(&config);
+    let (mut s, mut buf) = establish(&l);
+    // Three routes from AS 64500 where two are allowed.
+    let cx = SessionContext {
+        four_octet_as: true,
+        peer_asn: 64512,
+        ..SessionContext::default()
+    };
+    let attrs = bgp_proto::PathAttributes {
+        as_path: bgp_proto::AsPath::from_sequence([64500]),
+        ..bgp_proto::PathAttributes::default()
+    };
+    let nlri: Vec<bgp_proto::Nlri> = (1..=3)
+        .map(|i| bgp_proto::Nlri::new(format!("203.0.{i}.0/24").parse().expect("prefix")))
+        .collect();
+    let mut out = BytesMut::new();
+    bgp_proto::UpdateBuilder::new(&cx).announce(
+        &attrs,
+        &bgp_proto::NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        &nlri,
+        &mut out,
+    );
+    s.write_all(&out).expect("send UPDATE");
+    let sent = Instant::now();
+    let mut notification = None;
+    while let Some(msg) = read_message(&mut s, &mut buf) {
+        if let Message::Notification(n) = decode(msg) {
+            notification = Some(n);
+        }
+    }
+    let n = notification.expect("a NOTIFICATION before the close");
+    // Cease 6/1, Data: AFI 1, SAFI 1, limit 2 (RFC 4486 §4).
+    assert_eq!((n.code.0, n.subcode), (6, 1), "{n:?}");
+    assert_eq!(&n.data[..], &[0, 1, 1, 0, 0, 0, 2]);
+    // bgpd stays down for max_prefixes_restart (3 s), not its 100 ms idle hold time.
+    let (_again, _) = l.accept().expect("bgpd reconnects");
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(10),
+        "reconnected after {waited:?}"
+    );
+    println!("bgpd reconnected {waited:?} after the prefix-limit reset");
+    assert!(bgpd
+        .log()
+        .contains("maximum number of prefixes (2) exceeded"));
+}
