@@ -452,7 +452,10 @@ fn every_bgpctl_command_against_two_bgpd() {
     assert_eq!(n["prefixes_announced"], 1);
     assert_eq!(n["flaps"], 0);
     let detail = a.ctl_ok(&["neighbor", "b"]);
-    assert!(detail.contains("hold / keepalive      9s / 3s"), "{detail}");
+    assert!(
+        detail.contains("hold / keepalive        9s / 3s"),
+        "{detail}"
+    );
     assert!(detail.contains("MESSAGES"), "{detail}");
     let missing = a.ctl(&["neighbor", "nope"]);
     assert!(!missing.status.success());

@@ -360,7 +360,7 @@ fn neighbors_table(list: &[Neighbor]) -> String {
 
 fn neighbor_detail(n: &Neighbor) -> String {
     let mut s = String::new();
-    let mut kv = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
+    let mut kv = |k: &str, v: String| s.push_str(&format!("{k:<24}{v}\n"));
     kv("peer", format!("{} ({})", n.name, n.address));
     kv(
         "AS",
