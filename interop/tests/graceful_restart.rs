@@ -435,3 +435,99 @@ fn soak_1000_flaps_frr() {
     );
     assert!(bgpd.running());
 }
+
+/// Long-Lived Graceful Restart (RFC 9494) with BIRD: bgpd offers LLGR (stale time 60 s) with a
+/// 2 s restart time. After kill -9 BIRD keeps the routes through the restart time, then keeps
+/// them as long-lived stale with the LLGR_STALE community (65535,6); when bgpd is back they are
+/// refreshed without it. No route ever leaves BIRD's table.
+#[test]
+fn llgr_bird_keeps_routes_with_llgr_stale_after_restart_time() {
+    let topo = Topology::new("llgr-bird");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Router::start(
+        Kind::Bird,
+        &topo,
+        &r,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let services = 5;
+    let want = expected(services);
+    let cfg = {
+        let mut cfg = BgpdConfig::new(BGPD_AS, n.ipv4).peer(
+            interop::Peer::new(r.addr(false), ROUTER_AS)
+                .name("r")
+                .key("restart_time", "2")
+                .key("llgr_stale_time", "60"),
+        );
+        for i in 1..=services {
+            cfg = cfg.service(Service::new(&format!("svc{i}"), &prefix(i)).nexthops(&["self"]));
+        }
+        cfg
+    };
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    router.assert_established(&n, false);
+    assert_eq!(wait_eq(ROUTES, &want, || router.prefixes(&n, false)), want);
+    let bird = router.bird();
+    let llgr_stale = || -> usize {
+        bird.routes("n1")
+            .iter()
+            .filter(|r| r.communities.contains("(65535,6)"))
+            .count()
+    };
+    assert_eq!(llgr_stale(), 0);
+
+    let t0 = Instant::now();
+    topo.signal(bgpd.pid(), libc::SIGKILL);
+    assert!(topo.wait_exit(bgpd.pid(), Duration::from_secs(5)).is_some());
+    // Past the 2 s restart time every route is still there, now with LLGR_STALE.
+    let mut tagged = 0;
+    while t0.elapsed() < Duration::from_secs(12) {
+        let prefixes = router.prefixes(&n, false);
+        assert_eq!(
+            prefixes,
+            want,
+            "BIRD lost a route {:?} after the kill",
+            t0.elapsed()
+        );
+        tagged = llgr_stale();
+        if tagged == services && t0.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gap_proto = bird.birdc("show protocols all n1").unwrap_or_default();
+    let gap_routes = bird.birdc("show route all protocol n1").unwrap_or_default();
+    println!(
+        "BIRD {:?} after the kill:\n{gap_proto}\n{gap_routes}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        tagged, services,
+        "routes with LLGR_STALE after the restart time"
+    );
+    assert!(
+        gap_proto.contains("Neighbor graceful restart active") && gap_proto.contains("Long-lived"),
+        "{gap_proto}"
+    );
+
+    let _bgpd2 = Bgpd::start(&topo, &n, &cfg);
+    let done = wait_until(
+        ESTABLISH,
+        || {
+            let p = router.prefixes(&n, false);
+            assert_eq!(p, want, "BIRD lost a route while bgpd came back");
+            (router.state(&n, false), llgr_stale())
+        },
+        |(state, tagged)| state == "Established" && *tagged == 0,
+    );
+    assert_eq!(done, ("Established".to_string(), 0));
+    let log = bird.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.to_lowercase().contains("graceful"))
+        .collect();
+    println!("BIRD log:\n{}", lines.join("\n"));
+}
