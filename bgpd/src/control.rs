@@ -311,6 +311,28 @@ impl Ops {
         self.services()
     }
 
+    /// A reload was refused (invalid file): recorded in the timeline; nothing changes.
+    pub fn reload_failed(&self, errors: &str) {
+        let first = errors.lines().next().unwrap_or("invalid configuration");
+        let more = errors.lines().count().saturating_sub(1);
+        self.shared.events.record(
+            Kind::Reload,
+            None,
+            None,
+            format!(
+                "reload refused, still running the previous configuration: {first}{}",
+                if more > 0 {
+                    format!(
+                        " (and {more} more error{})",
+                        if more == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+
     /// SIGTERM with `global.drain_time` set: starts (or continues) the drain and returns how
     /// long to wait before withdrawing; `None` when there is nothing to drain.
     pub fn begin_shutdown_drain(&self) -> Option<Duration> {

@@ -341,6 +341,9 @@ impl Daemon {
             Ok(c) => c,
             Err(e) => {
                 error!("reload of {path} failed, still running the previous configuration:\n{e}");
+                if let Some(ops) = &self.ops {
+                    ops.reload_failed(&e.to_string());
+                }
                 return;
             }
         };

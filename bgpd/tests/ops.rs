@@ -1035,6 +1035,15 @@ async fn reload_keeps_runtime_services_and_checks_new_health() {
     })
     .await;
     assert_eq!(tp.snapshot().established, 1, "no session reset");
+
+    // An invalid file is refused, and the timeline says so.
+    std::fs::write(a.dir.path().join("bgpd.toml"), "[global]\nasn = \"x\"\n").expect("rewrite");
+    a.signal(libc::SIGHUP);
+    a.wait("the refused reload event", || {
+        a.ctl_ok(&["events"])
+            .contains("reload refused, still running the previous configuration")
+    });
+    assert!(tp.snapshot().routes.contains_key("192.0.2.11/32"));
 }
 
 /// Protocol errors get an error response and leave the connection usable; a path that is not
