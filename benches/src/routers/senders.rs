@@ -1,0 +1,366 @@
+//! The four senders, each told about its N routes in its own bulk way (preparation, such as
+//! writing files, happens before the clock starts; [`Sender::apply`] is what is timed):
+//!
+//! | sender | announce | withdraw |
+//! | --- | --- | --- |
+//! | bgpd | config with N `[[services]]`, SIGHUP | config without services, SIGHUP |
+//! | BIRD | `protocol static` with N `blackhole` routes, `birdc configure` | same protocol empty, `birdc configure` |
+//! | FRR | `vtysh -f FILE` with N `network` lines | `vtysh -f FILE` with N `no network` lines |
+//! | GoBGP | `gobgp mrt inject global FILE` (TABLE_DUMP_V2 with N entries; the missing tail re-injected, see [`Sender::apply`]) | `gobgp global rib del all -a ipv4` |
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use interop::{Frr, FrrConfig, FrrNeighbor, Node, Topology};
+
+use super::{poll_until, route, run, run_in, sibling_binary};
+
+/// Padding entries at the end of GoBGP's MRT file (see [`Sender::gobgp_inject`]).
+const GOBGP_PAD: u32 = 256;
+
+/// Which implementation sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bgpd,
+    Bird,
+    Frr,
+    Gobgp,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Bgpd, Kind::Bird, Kind::Frr, Kind::Gobgp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Bgpd => "bgpd",
+            Kind::Bird => "BIRD",
+            Kind::Frr => "FRR",
+            Kind::Gobgp => "GoBGP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The sender's AS (each differs, so a receiver log tells them apart).
+    pub fn asn(self) -> u32 {
+        match self {
+            Kind::Bgpd => 65001,
+            Kind::Bird => 65002,
+            Kind::Frr => 65003,
+            Kind::Gobgp => 65004,
+        }
+    }
+}
+
+/// A change the sender is told about: announce N routes, or withdraw them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Announce(u32),
+    WithdrawAll(u32),
+}
+
+/// A running sender in its own namespace, passive towards the receiver (the receiver
+/// connects, so that the session start can be triggered from the receiver).
+pub struct Sender<'t> {
+    pub kind: Kind,
+    node: Node,
+    peer: Ipv4Addr,
+    peer_as: u32,
+    pid: u32,
+    conf: PathBuf,
+    ctl: PathBuf,
+    topo: &'t Topology,
+    frr: Option<Frr<'t>>,
+}
+
+impl<'t> Sender<'t> {
+    /// Starts the sender with no routes and a passive session towards `peer`.
+    pub fn start(
+        kind: Kind,
+        topo: &'t Topology,
+        node: &Node,
+        peer: Ipv4Addr,
+        peer_as: u32,
+    ) -> Result<Sender<'t>, String> {
+        let mut s = Sender {
+            kind,
+            node: node.clone(),
+            peer,
+            peer_as,
+            pid: 0,
+            conf: PathBuf::new(),
+            ctl: node.dir.join("ctl.sock"),
+            topo,
+            frr: None,
+        };
+        match kind {
+            Kind::Bgpd => {
+                s.conf = node.dir.join("bgpd.toml");
+                fs::write(&s.conf, s.bgpd_config(0)).map_err(|e| e.to_string())?;
+                let bin = sibling_binary("bgpd", "BGPD_BIN").display().to_string();
+                let conf = s.conf.display().to_string();
+                let log = node.dir.join("bgpd.log");
+                // Info level: one line per session change, nothing per route.
+                s.pid = topo.spawn(node, "bgpd", &bin, &["run", "-c", &conf], &log);
+            }
+            Kind::Bird => {
+                s.conf = node.dir.join("bird.conf");
+                fs::write(&s.conf, s.bird_config(0)).map_err(|e| e.to_string())?;
+                let conf = s.conf.display().to_string();
+                let ctl = s.ctl.display().to_string();
+                let pidfile = node.dir.join("bird.pid").display().to_string();
+                let out = node.dir.join("bird.out");
+                s.pid = topo.spawn(
+                    node,
+                    "bird sender",
+                    interop::bird::BIRD,
+                    &["-f", "-c", &conf, "-s", &ctl, "-P", &pidfile],
+                    &out,
+                );
+                poll_until(
+                    Duration::from_secs(15),
+                    || run("birdc", &["-s", &ctl, "show", "status"]).is_ok(),
+                    |ok| *ok,
+                )
+                .map_err(|(e, _)| format!("BIRD sender did not answer birdc: {e}"))?;
+            }
+            Kind::Frr => {
+                let config = FrrConfig::new(kind.asn(), node.ipv4).neighbor(
+                    FrrNeighbor::new(IpAddr::V4(peer), peer_as)
+                        .hold_time(90)
+                        .passive(),
+                );
+                let frr = Frr::start(topo, node, config);
+                s.pid = frr.pid();
+                s.frr = Some(frr);
+                s.conf = node.dir.join("frr-routes.conf");
+            }
+            Kind::Gobgp => {
+                s.conf = node.dir.join("gobgpd.toml");
+                fs::write(&s.conf, s.gobgp_config()).map_err(|e| e.to_string())?;
+                let conf = s.conf.display().to_string();
+                let out = node.dir.join("gobgpd.log");
+                s.pid = topo.spawn(
+                    node,
+                    "gobgpd",
+                    "/usr/bin/gobgpd",
+                    &[
+                        "-f",
+                        &conf,
+                        "-p",
+                        "-l",
+                        "warn",
+                        "--api-hosts",
+                        "127.0.0.1:50051",
+                        "--pprof-disable",
+                    ],
+                    &out,
+                );
+                let ns = node.ns.clone();
+                poll_until(
+                    Duration::from_secs(15),
+                    || run_in(&ns, "gobgp", &["global"]).is_ok(),
+                    |ok| *ok,
+                )
+                .map_err(|(e, _)| format!("gobgpd did not answer its API: {e}"))?;
+            }
+        }
+        Ok(s)
+    }
+
+    /// The daemon's PID (the process whose RSS and CPU are reported).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Writes what [`Sender::apply`] needs (config, command or MRT file); not timed.
+    pub fn prepare(&self, change: Change) -> Result<(), String> {
+        let write = |text: &[u8]| fs::write(&self.conf, text).map_err(|e| e.to_string());
+        match (self.kind, change) {
+            (Kind::Bgpd, Change::Announce(n)) => write(self.bgpd_config(n).as_bytes()),
+            (Kind::Bgpd, Change::WithdrawAll(_)) => write(self.bgpd_config(0).as_bytes()),
+            (Kind::Bird, Change::Announce(n)) => write(self.bird_config(n).as_bytes()),
+            (Kind::Bird, Change::WithdrawAll(_)) => write(self.bird_config(0).as_bytes()),
+            (Kind::Frr, Change::Announce(n)) => write(self.frr_networks(n, false).as_bytes()),
+            (Kind::Frr, Change::WithdrawAll(n)) => write(self.frr_networks(n, true).as_bytes()),
+            (Kind::Gobgp, Change::Announce(n)) => {
+                let addr = self.node.ipv4;
+                // N routes, then GOBGP_PAD copies of the first ones (see `gobgp_inject`).
+                write(&super::mrt::table_dump(
+                    (0..n).chain(0..GOBGP_PAD.min(n)).map(route),
+                    addr,
+                    self.kind.asn(),
+                    addr,
+                ))
+            }
+            (Kind::Gobgp, Change::WithdrawAll(_)) => Ok(()),
+        }
+    }
+
+    /// Tells the sender about the prepared change; returns when the command returned.
+    pub fn apply(&self, change: Change) -> Result<(), String> {
+        let conf = self.conf.display().to_string();
+        match (self.kind, change) {
+            (Kind::Bgpd, _) => {
+                self.topo.signal(self.pid, libc::SIGHUP);
+                Ok(())
+            }
+            (Kind::Bird, _) => {
+                let ctl = self.ctl.display().to_string();
+                let out = run("birdc", &["-s", &ctl, "configure"])?;
+                if out.contains("Reconfigur") {
+                    Ok(())
+                } else {
+                    Err(format!("birdc configure: {}", out.trim()))
+                }
+            }
+            (Kind::Frr, _) => {
+                let dir = self.node.dir.display().to_string();
+                run("vtysh", &["--vty_socket", &dir, "-d", "bgpd", "-f", &conf]).map(|_| ())
+            }
+            (Kind::Gobgp, Change::Announce(n)) => self.gobgp_inject(&conf, n),
+            (Kind::Gobgp, Change::WithdrawAll(_)) => run_in(
+                &self.node.ns,
+                "gobgp",
+                &["global", "rib", "del", "all", "-a", "ipv4"],
+            )
+            .map(|_| ()),
+        }
+    }
+
+    /// `gobgp mrt inject global FILE COUNT SKIP` until gobgpd's RIB holds all `n` routes.
+    ///
+    /// The GoBGP 3.10 CLI returns before gobgpd has taken every path of its stream: a tail of
+    /// the file (always the last path, often 5-40 % of the file in our tests) never reaches
+    /// the RIB. gobgpd takes the paths in file order, so what is missing is a suffix. The file
+    /// therefore ends with [`GOBGP_PAD`] copies of already-sent routes (re-adding an identical
+    /// path changes nothing at the receiver), and a missing suffix is injected again until
+    /// the RIB is complete.
+    fn gobgp_inject(&self, conf: &str, n: u32) -> Result<(), String> {
+        let ns = &self.node.ns;
+        let rib_count = || -> Result<u32, String> {
+            let out = run_in(ns, "gobgp", &["global", "rib", "summary", "-a", "ipv4"])?;
+            Ok(out
+                .split("Destination:")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|d| d.trim().parse().ok())
+                .unwrap_or(0))
+        };
+        let mut have = 0u32;
+        for call in 1..=100 {
+            let count = (n - have + GOBGP_PAD.min(n)).to_string();
+            let skip = have.to_string();
+            run_in(
+                ns,
+                "gobgp",
+                &["mrt", "inject", "global", conf, &count, &skip],
+            )?;
+            // Wait until gobgpd has finished taking what it received (two equal counts).
+            let mut last = u32::MAX;
+            loop {
+                let c = rib_count()?;
+                if c == last || c >= n {
+                    have = c;
+                    break;
+                }
+                last = c;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if have >= n {
+                if call > 1 {
+                    eprintln!("    gobgp mrt inject: {call} calls for {n} routes");
+                }
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "gobgp mrt inject: RIB has {have} of {n} routes after 100 calls"
+        ))
+    }
+
+    fn bgpd_config(&self, n: u32) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "[global]\nasn = {}", self.kind.asn());
+        let _ = writeln!(s, "router_id = \"{}\"", self.node.ipv4);
+        let _ = writeln!(s, "listen = [\"{}:179\"]", self.node.ipv4);
+        let _ = writeln!(s, "hold_time = 90\nconnect_retry = 1");
+        let _ = writeln!(s, "control_socket = \"{}\"", self.ctl.display());
+        let _ = writeln!(s, "\n[[peers]]\nname = \"rx\"");
+        let _ = writeln!(s, "address = \"{}\"\nasn = {}", self.peer, self.peer_as);
+        let _ = writeln!(s, "passive = true\nfamilies = [\"ipv4-unicast\"]");
+        for i in 0..n {
+            let _ = writeln!(s, "\n[[services]]\nprefix = \"{}/32\"", route(i));
+        }
+        s
+    }
+
+    fn bird_config(&self, n: u32) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "router id {};", self.node.ipv4);
+        let _ = writeln!(
+            s,
+            "log \"{}\" {{ info, warning, error, fatal }};",
+            self.node.dir.join("bird.log").display()
+        );
+        let _ = writeln!(s, "protocol device {{ scan time 10; }}");
+        let _ = writeln!(s, "protocol static bench {{\n  ipv4;");
+        for i in 0..n {
+            let _ = writeln!(s, "  route {}/32 blackhole;", route(i));
+        }
+        let _ = writeln!(s, "}}");
+        let _ = writeln!(s, "protocol bgp bench_rx {{");
+        let _ = writeln!(s, "  local {} as {};", self.node.ipv4, self.kind.asn());
+        let _ = writeln!(s, "  neighbor {} as {};", self.peer, self.peer_as);
+        let _ = writeln!(s, "  passive on;\n  hold time 90;\n  error wait time 1, 4;");
+        let _ = writeln!(s, "  ipv4 {{ import none; export all; }};\n}}");
+        s
+    }
+
+    fn frr_networks(&self, n: u32, no: bool) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "router bgp {}", self.kind.asn());
+        let _ = writeln!(s, " address-family ipv4 unicast");
+        let no = if no { "no " } else { "" };
+        for i in 0..n {
+            let _ = writeln!(s, "  {no}network {}/32", route(i));
+        }
+        let _ = writeln!(s, " exit-address-family");
+        s
+    }
+
+    fn gobgp_config(&self) -> String {
+        format!(
+            r#"[global.config]
+  as = {asn}
+  router-id = "{id}"
+  port = 179
+  local-address-list = ["{id}"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{peer}"
+    peer-as = {peer_as}
+  [neighbors.timers.config]
+    hold-time = 90
+    keepalive-interval = 30
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"#,
+            asn = self.kind.asn(),
+            id = self.node.ipv4,
+            peer = self.peer,
+            peer_as = self.peer_as,
+        )
+    }
+}

@@ -1,0 +1,220 @@
+//! N host routes from one sender to one receiver, in a fresh pair of namespaces per run.
+//!
+//! One run: start the sender (no routes, passive) and the receiver (connects), wait for
+//! Established, then
+//! 1. **announce**: tell the sender about N routes ([`Sender::apply`]); time until the
+//!    receiver reports N received;
+//! 2. **session start**: the receiver disables the session (waits until it is down with 0
+//!    routes) and enables it again; time from the first poll that sees Established until it
+//!    reports N (the routes are already configured on the sender). The reconnect time before
+//!    Established is kept separately;
+//! 3. **withdraw**: tell the sender to withdraw all N; time until the receiver reports 0.
+//!
+//! The sender's VmHWM (peak RSS over the whole run), VmRSS once N routes are announced, and
+//! CPU seconds (utime+stime, all threads) per phase come from /proc. The CPU of the command
+//! line tools (vtysh, birdc, gobgp) is not included: only the daemon's own.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use interop::Topology;
+
+use super::receivers::{Receiver, RxKind, RECEIVER_AS};
+use super::senders::{Change, Kind, Sender};
+use super::{check_stop, poll_until, sample};
+
+/// One run's figures (seconds, KiB).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub announce_s: f64,
+    /// Receiver enabled the session -> first poll seeing Established.
+    pub connect_s: f64,
+    /// First poll seeing Established -> N received.
+    pub start_s: f64,
+    pub withdraw_s: f64,
+    pub hwm_kb: u64,
+    /// VmRSS right after the receiver had all N (announce phase).
+    pub rss_loaded_kb: u64,
+    pub cpu_announce_s: f64,
+    pub cpu_start_s: f64,
+    pub cpu_withdraw_s: f64,
+    pub cpu_total_s: f64,
+}
+
+fn phase_timeout(n: u32) -> Duration {
+    Duration::from_secs(60 + u64::from(n) / 1000)
+}
+
+/// `perf record -g -p PID` while one phase runs (stopped with SIGINT afterwards).
+struct Perf {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Perf {
+    fn start(pid: u32, out: &Path) -> Option<Perf> {
+        let child = Command::new("perf")
+            .args(["record", "-g", "-F", "999", "-p", &pid.to_string(), "-o"])
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // perf needs a moment to attach before the phase starts.
+        std::thread::sleep(Duration::from_millis(300));
+        Some(Perf {
+            child,
+            out: out.to_path_buf(),
+        })
+    }
+
+    fn stop(mut self) -> PathBuf {
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+        let _ = self.child.wait();
+        self.out.clone()
+    }
+}
+
+impl Drop for Perf {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One run of `tx` sending `n` routes to `rx`. With `perf_dir`, bgpd's announce and withdraw
+/// phases are recorded with `perf record -g` (files `perf-<rx>-<n>-{announce,withdraw}.data`).
+pub fn run_one(rx: RxKind, tx: Kind, n: u32, perf_dir: Option<&Path>) -> Result<Sample, String> {
+    check_stop()?;
+    let topo = Topology::new(&format!("routers-{}-{}-{n}", rx.name(), tx.name()));
+    let r = run_in_topology(&topo, rx, tx, n, perf_dir);
+    if r.is_err() {
+        dump_logs(topo.dir());
+    }
+    r
+}
+
+/// Prints the tail of every log the run wrote (the guard deletes the directory afterwards).
+fn dump_logs(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "log" || x == "out") {
+                eprintln!("----- {} -----", p.display());
+                eprintln!("{}", interop::topo::tail(&p, 20));
+            }
+        }
+    }
+}
+
+fn run_in_topology(
+    topo: &Topology,
+    rx: RxKind,
+    tx: Kind,
+    n: u32,
+    perf_dir: Option<&Path>,
+) -> Result<Sample, String> {
+    let rx_node = topo.add_node("rx");
+    let tx_node = topo.add_node("tx");
+    let sender = Sender::start(tx, topo, &tx_node, rx_node.ipv4, RECEIVER_AS)?;
+    let receiver = Receiver::start(rx, topo, &rx_node, tx_node.ipv4, tx.asn());
+    let pid = sender.pid();
+    let timeout = phase_timeout(n);
+    poll_until(
+        Duration::from_secs(60),
+        || receiver.status(),
+        |s| s.is_some_and(|s| s.established),
+    )
+    .map_err(|(e, s)| format!("session never established ({e}): {s:?}"))?;
+    let cpu = || sample(pid).map(|s| s.cpu_s).unwrap_or(f64::NAN);
+    let perf = |phase: &str| {
+        perf_dir
+            .filter(|_| tx == Kind::Bgpd)
+            .and_then(|d| Perf::start(pid, &d.join(format!("perf-{}-{n}-{phase}.data", rx.name()))))
+    };
+    let mut out = Sample::default();
+
+    // 1. Announce.
+    sender.prepare(Change::Announce(n))?;
+    let p = perf("announce");
+    let c0 = cpu();
+    let t0 = Instant::now();
+    sender.apply(Change::Announce(n))?;
+    let (t1, _) = poll_until(
+        timeout,
+        || receiver.status(),
+        |s| s.is_some_and(|s| s.count >= u64::from(n)),
+    )
+    .map_err(|(e, s)| format!("announce: {e}; receiver has {s:?}"))?;
+    out.announce_s = (t1 - t0).as_secs_f64();
+    let loaded = sample(pid).unwrap_or_default();
+    out.rss_loaded_kb = loaded.rss_kb;
+    out.cpu_announce_s = loaded.cpu_s - c0;
+    if let Some(p) = p {
+        eprintln!("    perf: {}", p.stop().display());
+    }
+
+    // 2. Session start with the routes configured.
+    receiver.disable()?;
+    poll_until(
+        Duration::from_secs(30),
+        || receiver.status(),
+        |s| s.is_some_and(|s| !s.established && s.count == 0),
+    )
+    .map_err(|(e, s)| format!("disable: {e}; receiver has {s:?}"))?;
+    let c0 = cpu();
+    let t0 = Instant::now();
+    receiver.enable()?;
+    let (t_est, st) = poll_until(
+        timeout,
+        || receiver.status(),
+        |s| s.is_some_and(|s| s.established),
+    )
+    .map_err(|(e, s)| format!("re-establish: {e}; receiver has {s:?}"))?;
+    let t_full = if st.is_some_and(|s| s.count >= u64::from(n)) {
+        t_est
+    } else {
+        poll_until(
+            timeout,
+            || receiver.status(),
+            |s| s.is_some_and(|s| s.count >= u64::from(n)),
+        )
+        .map_err(|(e, s)| format!("session start: {e}; receiver has {s:?}"))?
+        .0
+    };
+    out.connect_s = (t_est - t0).as_secs_f64();
+    out.start_s = (t_full - t_est).as_secs_f64();
+    out.cpu_start_s = cpu() - c0;
+
+    // 3. Withdraw all.
+    sender.prepare(Change::WithdrawAll(n))?;
+    let p = perf("withdraw");
+    let c0 = cpu();
+    let t0 = Instant::now();
+    sender.apply(Change::WithdrawAll(n))?;
+    let (t1, _) = poll_until(
+        timeout,
+        || receiver.status(),
+        |s| s.is_some_and(|s| s.established && s.count == 0),
+    )
+    .map_err(|(e, s)| format!("withdraw: {e}; receiver has {s:?}"))?;
+    out.withdraw_s = (t1 - t0).as_secs_f64();
+    out.cpu_withdraw_s = cpu() - c0;
+    if let Some(p) = p {
+        eprintln!("    perf: {}", p.stop().display());
+    }
+    let end = sample(pid).ok_or("sender exited")?;
+    out.hwm_kb = end.hwm_kb;
+    out.cpu_total_s = end.cpu_s;
+    Ok(out)
+}
