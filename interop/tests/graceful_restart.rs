@@ -531,3 +531,52 @@ fn llgr_bird_keeps_routes_with_llgr_stale_after_restart_time() {
         .collect();
     println!("BIRD log:\n{}", lines.join("\n"));
 }
+
+/// RFC 8538: with the N bit on both sides, bgpd's SIGTERM Cease 6/2 goes out as Hard Reset
+/// (6/9 carrying 6/2 and the Shutdown Communication), so FRR removes the routes at once
+/// instead of keeping them stale as it would for a graceful NOTIFICATION.
+#[test]
+fn sigterm_with_n_bit_is_a_hard_reset_and_frr_withdraws_frr() {
+    let topo = Topology::new("hard-reset-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Router::start(
+        Kind::Frr,
+        &topo,
+        &r,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let want = expected(3);
+    let bgpd = Bgpd::start(&topo, &n, &config(&n, &r, 3));
+    router.assert_established(&n, false);
+    assert_eq!(wait_eq(ROUTES, &want, || router.prefixes(&n, false)), want);
+    let frr = router.frr();
+    let gr = frr.neighbor(n.ipv4.into())["gracefulRestartInfo"].clone();
+    assert_eq!(gr["nBit"], Value::Bool(true), "{gr}");
+    assert!(bgpd.terminate(Duration::from_secs(10)).is_some());
+    let empty = BTreeSet::new();
+    assert_eq!(
+        wait_eq(Duration::from_secs(5), &empty, || router
+            .prefixes(&n, false)),
+        empty,
+        "FRR must drop the routes after a Hard Reset, not keep them stale"
+    );
+    let log = frr.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("%NOTIFICATION") && l.contains("received from neighbor"))
+        .unwrap_or_default()
+        .to_string();
+    println!("FRR: {line}");
+    let nb = frr.neighbor(n.ipv4.into());
+    println!(
+        "FRR lastNotificationReason {} lastNotificationHardReset {}",
+        nb["lastNotificationReason"], nb["lastNotificationHardReset"]
+    );
+    assert!(
+        line.contains("Hard Reset") || line.contains("6/9"),
+        "{line}"
+    );
+}
