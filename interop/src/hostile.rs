@@ -49,7 +49,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `bgpd run -c FILE` listening on `listen` with `peers` (all passive, families
     /// IPv4 and IPv6 unicast unless a peer's `extra` says otherwise). `global_extra` lines go
-    /// into `[global]`. Waits until bgpd logs that it listens.
+    /// into `[global]`. Waits until bgpd logs "bgpd started" (its peers are registered).
     pub fn start(
         tag: &str,
         asn: u32,

@@ -87,8 +87,20 @@ enum Expect {
     SilentClose(&'static str),
 }
 
+/// The kind of session a case runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// eBGP with 4-octet AS numbers (the default).
+    Ebgp4,
+    /// iBGP (the raw peer is in bgpd's AS).
+    Ibgp,
+    /// eBGP without the 4-octet AS capability: 2-octet AS_PATH (RFC 6793 §4.1).
+    Ebgp2,
+}
+
 struct Case {
     id: &'static str,
+    kind: Kind,
     /// Where the expectation comes from: RFC, ERROR-HANDLING.md row, CVE or incident.
     cite: &'static str,
     /// The OPEN we send (ignored when the hostile bytes replace it).
@@ -101,6 +113,7 @@ struct Case {
 fn case(id: &'static str, cite: &'static str, when: When, send: Vec<u8>, expect: Expect) -> Case {
     Case {
         id,
+        kind: Kind::Ebgp4,
         cite,
         open: wire::open(PEER_AS, 0, ID),
         when,
@@ -111,6 +124,25 @@ fn case(id: &'static str, cite: &'static str, when: When, send: Vec<u8>, expect:
 
 fn with_open(mut c: Case, open: Vec<u8>) -> Case {
     c.open = open;
+    c
+}
+
+/// The case on an iBGP session.
+fn ibgp(mut c: Case) -> Case {
+    c.kind = Kind::Ibgp;
+    c.open = wire::open(BGPD_AS, 0, ID);
+    c
+}
+
+/// The case on an eBGP session without the 4-octet AS capability.
+fn as2(mut c: Case) -> Case {
+    c.kind = Kind::Ebgp2;
+    c.open = open_caps(
+        PEER_AS as u16,
+        0,
+        ID,
+        &[cap_mp(1, 1), cap_mp(2, 1), cap_rr(), cap_err()],
+    );
     c
 }
 
@@ -141,6 +173,32 @@ fn victim() -> Vec<u8> {
 /// A valid UPDATE for `p`/24.
 fn announce(p: [u8; 4]) -> Vec<u8> {
     update(&[], &base(), &prefix4(p, 24))
+}
+
+/// iBGP: ORIGIN, an empty AS_PATH, NEXT_HOP, LOCAL_PREF 100.
+fn base_ibgp() -> Vec<u8> {
+    [
+        origin(0),
+        attr(WK, 2, &[]),
+        next_hop(NH),
+        attr(WK, 5, &[0, 0, 0, 100]),
+    ]
+    .concat()
+}
+
+/// 2-octet session: ORIGIN, AS_PATH [PEER_AS] in 2 octets, NEXT_HOP.
+fn base_as2() -> Vec<u8> {
+    [origin(0), attr(WK, 2, &[2, 1, 0xfd, 0xe9]), next_hop(NH)].concat()
+}
+
+/// A valid UPDATE for `p`/24 on a session of `kind`.
+fn announce_on(kind: Kind, p: [u8; 4]) -> Vec<u8> {
+    let attrs = match kind {
+        Kind::Ebgp4 => base(),
+        Kind::Ibgp => base_ibgp(),
+        Kind::Ebgp2 => base_as2(),
+    };
+    update(&[], &attrs, &prefix4(p, 24))
 }
 
 /// An UPDATE for the victim prefix with `attrs`.
@@ -377,6 +435,18 @@ fn cases() -> Vec<Case> {
     v.push(case("attr-missing-next-hop", "RFC 7606 §3 (d): missing NEXT_HOP with IPv4 NLRI: TAW", Established, upd(&[origin(0), as_path(&[PEER_AS])].concat()), Taw));
     v.push(case("attr-several-errors", "RFC 7606 §3 (h): bad ORIGIN and bad ATOMIC_AGGREGATE: the strongest (TAW)", Established, upd(&[origin(7), as_path(&[PEER_AS]), next_hop(NH), attr(WK, 6, &[1])].concat()), Taw));
 
+    // --- iBGP and 2-octet-AS sessions (RFC 7606 §7.5, §7.9, §7.10; RFC 6793) ----------------
+    v.push(ibgp(case("ibgp-local-pref-len-3", "RFC 7606 §7.5: iBGP LOCAL_PREF length != 4: TAW", Established, upd(&[origin(0), attr(WK, 2, &[]), next_hop(NH), attr(WK, 5, &[0, 0, 1])].concat()), Taw)));
+    v.push(ibgp(case("ibgp-originator-id-len-3", "RFC 7606 §7.9: iBGP ORIGINATOR_ID length != 4: TAW", Established, upd(&[base_ibgp(), attr(ONT, 9, &[10, 0, 0])].concat()), Taw)));
+    v.push(ibgp(case("ibgp-cluster-list-len-5", "RFC 7606 §7.10: iBGP CLUSTER_LIST not a multiple of 4: TAW", Established, upd(&[base_ibgp(), attr(ONT, 10, &[10, 0, 0, 8, 1])].concat()), Taw)));
+    v.push(ibgp(case("ibgp-cluster-list-len-0", "RFC 7606 §7.10: iBGP CLUSTER_LIST of length 0: TAW", Established, upd(&[base_ibgp(), attr(ONT, 10, &[])].concat()), Taw)));
+    v.push(ibgp(case("ibgp-reflected-route", "RFC 4456: ORIGINATOR_ID and CLUSTER_LIST on iBGP are valid", Established, upd(&[base_ibgp(), attr(ONT, 9, &[10, 0, 0, 9]), attr(ONT, 10, &[10, 0, 0, 8])].concat()), Accept("received 1 routes and 0 withdrawals"))));
+    v.push(as2(case("as2-aggregator-len-8", "RFC 7606 §7.7: AGGREGATOR not 6 octets without 4-octet AS: discard", Established, upd(&[base_as2(), attr(OT, 7, &[0, 0, 0xfd, 0xe9, 10, 0, 0, 2])].concat()), Discard)));
+    v.push(as2(case("as2-as4-path-valid", "RFC 6793 §4.2.3: AS_PATH [65001, AS_TRANS] + AS4_PATH [4200000001] from a 2-octet peer is merged", Established, upd(&[origin(0), attr(WK, 2, &[2, 2, 0xfd, 0xe9, 0x5b, 0xa0]), next_hop(NH), attr(OT, 17, &segment(2, &[4_200_000_001]))].concat()), Accept("received 1 routes and 0 withdrawals"))));
+    v.push(as2(case("as2-as4-path-odd-len", "RFC 6793 §6: malformed AS4_PATH: discard (V15 OpenBGPD)", Established, upd(&[base_as2(), attr(OT, 17, &[2, 1, 0, 0, 0xfd])].concat()), Discard)));
+    v.push(as2(case("as2-as4-aggregator-len-7", "RFC 6793 §6: malformed AS4_AGGREGATOR: discard", Established, upd(&[base_as2(), attr(OT, 18, &[0, 0, 0xfd, 0xe9, 10, 0, 0])].concat()), Discard)));
+    v.push(as2(case("as2-as-path-as0", "RFC 7607 §2: AS 0 in a 2-octet AS_PATH: TAW", Established, upd(&[origin(0), attr(WK, 2, &[2, 2, 0xfd, 0xe9, 0, 0]), next_hop(NH)].concat()), Taw)));
+
     // --- Timing and volume (EH 1.7) ------------------------------------------------------
     v.push(with_send(case("time-drip-update", "RFC 4271 §4.1: a message may arrive one octet at a time", Established, vec![], Accept("received 1 routes and 0 withdrawals")), Send::Drip(announce(VICTIM), Duration::from_millis(15))));
     v.push(with_open(with_send(case("time-drip-keepalive-past-hold", "EH 1.7: only complete messages restart the hold timer: 4/0", Established, vec![], n(4, 0, &[])), Send::Drip(keepalive(), Duration::from_millis(250))), wire::open(PEER_AS, 3, ID)));
@@ -443,7 +513,7 @@ fn run_case(d: &Daemon, i: usize, c: &Case) -> Result<String, String> {
     }
     // A TAW/withdrawn case first installs the victim route it will poison.
     if matches!(c.expect, Taw | Withdrawn) {
-        raw.send(&announce(VICTIM))
+        raw.send(&announce_on(c.kind, VICTIM))
             .map_err(|e| format!("send victim: {e}"))?;
         if d.wait_count(WAIT, 1, &[&recv1]) < 1 {
             return Err("the victim route was never accepted".into());
@@ -550,7 +620,7 @@ fn run_case(d: &Daemon, i: usize, c: &Case) -> Result<String, String> {
         Survive => {}
     }
     // The sentinel: proves the session survived and the hostile bytes were fully consumed.
-    raw.send(&announce(SENTINEL))
+    raw.send(&announce_on(c.kind, SENTINEL))
         .map_err(|e| format!("send sentinel: {e}"))?;
     if d.wait_count(WAIT, accepted_before + 1, &[&recv1]) < accepted_before + 1 {
         return Err(format!(
@@ -639,11 +709,17 @@ fn hostile_peers() {
     let cases = cases();
     assert!(cases.len() >= 60, "the ledger has {} cases", cases.len());
     assert!(cases.len() < 250, "one 127.0.1.x address per case");
-    let mut peers: Vec<DaemonPeer> = (0..cases.len())
-        .map(|i| DaemonPeer {
+    let mut peers: Vec<DaemonPeer> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| DaemonPeer {
             name: peer_name(i),
             address: peer_addr(i),
-            asn: PEER_AS,
+            asn: if c.kind == Kind::Ibgp {
+                BGPD_AS
+            } else {
+                PEER_AS
+            },
             extra: vec![],
         })
         .collect();
