@@ -262,6 +262,9 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
     let family = family_of(&prefix);
     let ext_nh = peer.extended_next_hop.contains(family);
     let addr = match spec {
+        // 0.0.0.0 and :: are never sent as a next hop: the health checks (crate::control) put
+        // them in place of a failing next hop, so the others keep their path ids.
+        NextHopSpec::Addr(addr) if addr.is_unspecified() => return None,
         NextHopSpec::Addr(addr) => addr,
         NextHopSpec::Local => match (prefix, peer.local_address) {
             (IpNet::V4(_), IpAddr::V4(_)) | (IpNet::V6(_), IpAddr::V6(_)) => peer.local_address,

@@ -1530,9 +1530,24 @@ impl State {
                     }
                 }
             } else if healthy.len() < svc.nexthops.len() {
-                service.nexthops = healthy
+                // A failing next hop becomes the unspecified address, which announce never
+                // sends: the healthy ones keep their positions, so their ADD-PATH path ids
+                // (RFC 7911) stay the same.
+                let unspecified = match svc.prefix {
+                    IpNet::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    IpNet::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                service.nexthops = svc
+                    .nexthops
                     .iter()
-                    .filter_map(|&i| svc.nexthops.get(i).copied())
+                    .enumerate()
+                    .map(|(i, nh)| {
+                        if healthy.contains(&i) {
+                            *nh
+                        } else {
+                            NextHopSpec::Addr(unspecified)
+                        }
+                    })
                     .collect();
                 state = format!(
                     "announced with {} of {} next hops ({} failing)",
@@ -2146,8 +2161,42 @@ mod tests {
         feed(&mut st, "web", 1, false, 2);
         let eff = st.effective();
         assert_eq!(eff.len(), 1);
-        let hops: Vec<String> = eff[0].nexthops.iter().map(ToString::to_string).collect();
-        assert_eq!(hops, vec!["10.1.0.1", "10.1.0.3"]);
+        // With ADD-PATH the healthy next hops keep their path ids (1 and 3); without it the
+        // first healthy one is sent.
+        let mut view = PeerView {
+            name: "tor".into(),
+            local_asn: 64512,
+            peer_asn: 64500,
+            local_address: "10.0.0.2".parse().expect("a"),
+            next_hop_v4: None,
+            next_hop_v6: None,
+            families: [bgp_proto::Family::IPV4_UNICAST].into_iter().collect(),
+            add_path_tx: [bgp_proto::Family::IPV4_UNICAST].into_iter().collect(),
+            extended_next_hop: bgp_proto::FamilySet::new(),
+        };
+        let paths: Vec<(Option<u32>, NextHop)> = announce::routes_for_peer(&eff, &view)
+            .0
+            .into_iter()
+            .map(|(n, r)| (n.path_id, r.next_hop))
+            .collect();
+        let v4 = |s: &str| NextHop::V4(s.parse().expect("v4"));
+        assert_eq!(
+            paths,
+            vec![(Some(1), v4("10.1.0.1")), (Some(3), v4("10.1.0.3"))]
+        );
+        view.add_path_tx = bgp_proto::FamilySet::new();
+        let (routes, _) = announce::routes_for_peer(&eff, &view);
+        assert_eq!(
+            routes.values().map(|r| r.next_hop).collect::<Vec<_>>(),
+            vec![v4("10.1.0.1")]
+        );
+        feed(&mut st, "web", 0, false, 2);
+        let (routes, _) = announce::routes_for_peer(&st.effective(), &view);
+        assert_eq!(
+            routes.values().map(|r| r.next_hop).collect::<Vec<_>>(),
+            vec![v4("10.1.0.3")],
+            "without ADD-PATH the first healthy next hop"
+        );
         feed(&mut st, "web", 0, false, 2);
         feed(&mut st, "web", 2, false, 2);
         let svc = st.config.services[0].clone();
