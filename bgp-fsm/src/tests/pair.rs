@@ -548,3 +548,58 @@ fn pair_soak() {
         run_pair_with(seed, (seed as usize) % 6, seed % 2 == 0);
     }
 }
+
+/// RFC 4724 §4.1 end to end: A's process restarts (a fresh Session with the R bit, F bit for
+/// IPv4 unicast, one route fewer). B, the helper, keeps every route of A through the gap and
+/// until A's End-of-RIB, never withdrawing one that A announces again, and ends with exactly
+/// A's new table.
+#[test]
+fn pair_process_restart_helper_keeps_routes_until_end_of_rib() {
+    let mut p = Pair::with(11, true);
+    let routes_a = routes_of(LOCAL_AS, 40, [10, 0, 0, 1]);
+    let now = p.now;
+    p.a.handle(now, Event::Announce(routes_a.clone()));
+    p.feed(Side::B, Event::Start { passive: true });
+    p.feed(Side::A, Event::Start { passive: false });
+    p.run_until(at(20));
+    assert_eq!(p.b.state(), State::Established);
+    assert_eq!(nlri_set(p.b.adj_rib_in().iter()), nlri_set(routes_a.iter()));
+
+    // kill -9 of A's process: B sees the connection close; A starts over from scratch.
+    p.conn_a = None;
+    p.conn_b = None;
+    p.feed(Side::B, Event::Closed);
+    assert_eq!(p.b.adj_rib_in().len(), 40);
+    let mut cfg = p.a.config().clone();
+    if let Some(gr) = cfg.graceful_restart.as_mut() {
+        gr.restarting = true;
+    }
+    p.a = Session::new(cfg, 99);
+    let kept: Vec<Route> = routes_a[..39].to_vec();
+    let gone = routes_a[39].nlri;
+    let now = p.now + Duration::from_secs(3);
+    p.now = now;
+    p.a.handle(now, Event::Announce(kept.clone()));
+    let actions = p.a.handle(now, Event::Start { passive: false });
+    p.carry_out(Side::A, actions);
+    let want: BTreeSet<Nlri> = nlri_set(kept.iter());
+    let mut saw_r_bit = false;
+    while p.now < at(60) && p.step() {
+        let rib = nlri_set(p.b.adj_rib_in().iter());
+        assert!(want.is_subset(&rib), "B lost a route at {:?}", p.now);
+        if let Some(n) = p.b.negotiated() {
+            saw_r_bit |= n
+                .peer_graceful_restart
+                .as_ref()
+                .is_some_and(|g| g.restart_state);
+        }
+        // The route A dropped stays until B is Established again (End-of-RIB removes it).
+        if !rib.contains(&gone) {
+            assert_eq!(p.b.state(), State::Established);
+        }
+    }
+    assert!(saw_r_bit, "A's OPEN after the restart carries the R bit");
+    assert_eq!(nlri_set(p.b.adj_rib_in().iter()), want);
+    assert!(p.b.adj_rib_in().iter().all(|r| !p.b.is_stale(&r.nlri)));
+    assert_eq!(p.b.timer(Timer::GracefulRestart), None);
+}
