@@ -663,9 +663,11 @@ impl Session {
             self.state(),
             State::OpenSent | State::OpenConfirm | State::Established
         ) {
+            // A Hard Reset (RFC 8538 §3) carries the Cease with the text inside.
             let shutdown_message = sent
                 .as_ref()
                 .or(received.as_ref())
+                .map(|n| crate::graceful::hard_reset_inner(n).unwrap_or_else(|| n.clone()))
                 .and_then(|n| n.shutdown_message())
                 .map(|r| match r {
                     Ok(text) => text,

@@ -35,6 +35,21 @@ pub fn hard_reset(inner: &Notification) -> Notification {
     Notification::new(ErrorCode::CEASE, cease::HARD_RESET, data.freeze())
 }
 
+/// The NOTIFICATION inside a Hard Reset (RFC 8538 §3: Data = code, subcode, data), if `n` is
+/// one with at least the code and subcode.
+pub fn hard_reset_inner(n: &Notification) -> Option<Notification> {
+    if !is_hard_reset(n) {
+        return None;
+    }
+    let code = *n.data.first()?;
+    let subcode = *n.data.get(1)?;
+    Some(Notification::new(
+        ErrorCode(code),
+        subcode,
+        n.data.slice(2..),
+    ))
+}
+
 /// Cease / Hard Reset (RFC 8538 §3).
 pub fn is_hard_reset(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::HARD_RESET

@@ -109,7 +109,7 @@ pub use action::{Action, DownReason, Initiator, RouteEvents};
 pub use collision::{collision_loser, Direction, Speaker};
 pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use event::Event;
-pub use graceful::{hard_reset, is_hard_reset};
+pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
 pub use session::{Counters, MessageCounts, Session, State};

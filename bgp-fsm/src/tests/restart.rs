@@ -397,6 +397,26 @@ fn hard_reset_carries_the_original_code_subcode_and_data() {
     assert_eq!(hard, notif(ErrorCode::CEASE, 9, &[6, 4, 2, b'h', b'i']));
     // Already a Hard Reset: unchanged.
     assert_eq!(hard_reset(&hard), hard);
+    assert_eq!(crate::hard_reset_inner(&hard), Some(inner));
+    assert_eq!(
+        crate::hard_reset_inner(&notif(ErrorCode::CEASE, 9, &[6])),
+        None
+    );
+}
+
+#[test]
+fn n_bit_hard_reset_keeps_the_shutdown_communication_for_the_log() {
+    let mut s = established_with(gr_config(true, None), &peer_gr_open(120, true, true, false));
+    let stop = Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN, Some("maintenance"));
+    let actions = s.handle(
+        at(4),
+        Event::Stop {
+            notification: Some(stop.clone()),
+        },
+    );
+    let down = down_of(&actions);
+    assert_eq!(down.sent, Some(hard_reset(&stop)));
+    assert_eq!(down.shutdown_message.as_deref(), Some("maintenance"));
 }
 
 #[test]
