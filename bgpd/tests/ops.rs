@@ -45,6 +45,8 @@ struct Observed {
     updates: Vec<Update>,
     /// Prefix -> communities, as announced so far.
     routes: BTreeMap<String, Vec<Community>>,
+    /// NLRI ("prefix path-id N" with ADD-PATH) -> next hop.
+    paths: BTreeMap<String, String>,
     downs: Vec<(Instant, DownReason)>,
 }
 
@@ -63,6 +65,11 @@ impl Drop for TestPeer {
 
 impl TestPeer {
     async fn start(local_asn: u32, bgpd_asn: u32) -> TestPeer {
+        TestPeer::start_with(local_asn, bgpd_asn, false).await
+    }
+
+    /// With `add_path`, the peer offers ADD-PATH receive for IPv4 unicast (RFC 7911).
+    async fn start_with(local_asn: u32, bgpd_asn: u32, add_path: bool) -> TestPeer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let observed = Arc::new(Mutex::new(Observed::default()));
@@ -71,6 +78,13 @@ impl TestPeer {
         cfg.families = vec![Family::IPV4_UNICAST];
         cfg.hold_time = 9;
         cfg.auto_restart = false;
+        if add_path {
+            cfg.add_path = vec![bgp_fsm::AddPathConfig {
+                family: Family::IPV4_UNICAST,
+                send: false,
+                receive: true,
+            }];
+        }
         let (o, c) = (observed.clone(), changed.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -138,6 +152,7 @@ async fn run_conn(
                     let mut o = observed.lock().expect("lock");
                     o.downs.push((Instant::now(), reason));
                     o.routes.clear();
+                    o.paths.clear();
                 }
                 _ => {}
             }
@@ -193,7 +208,17 @@ fn record(
     let attrs = view.attributes();
     let announced: Vec<String> = view.announced().map(|n| n.prefix.to_string()).collect();
     let withdrawn: Vec<String> = view.withdrawn().map(|n| n.prefix.to_string()).collect();
+    let next_hop = match view.next_hop(Family::IPV4_UNICAST) {
+        Some(bgp_proto::NextHop::V4(a)) => a.to_string(),
+        other => format!("{other:?}"),
+    };
     let mut o = observed.lock().expect("lock");
+    for n in view.withdrawn() {
+        o.paths.remove(&n.to_string());
+    }
+    for n in view.announced() {
+        o.paths.insert(n.to_string(), next_hop.clone());
+    }
     for w in &withdrawn {
         o.routes.remove(w);
     }
@@ -1097,4 +1122,65 @@ fn control_protocol_errors_keep_the_connection() {
         std::fs::read_to_string(&file).expect("still there"),
         "keep me"
     );
+}
+
+/// Per-next-hop checks ({nexthop} in the command): each node is checked on its own, only the
+/// failing node's path is withdrawn (ADD-PATH), and the others keep their path ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_nexthop_health_withdraws_only_the_failing_path() {
+    let tp = TestPeer::start_with(64500, 64512, true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for n in ["10.1.0.1", "10.1.0.2", "10.1.0.3"] {
+        std::fs::write(dir.path().join(n), "").expect("flag");
+    }
+    let a = Bgpd::start(
+        &(global("10.0.0.2", "", "")
+            + &format!(
+                "[[peers]]\nname = \"tp\"\naddress = \"127.0.0.1\"\nport = {}\nasn = 64500\n\
+                 families = [\"ipv4-unicast\"]\nadd_path = true\n\n",
+                tp.addr.port()
+            )
+            + &format!(
+                "[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+                 nexthops = [\"10.1.0.1\", \"10.1.0.2\", \"10.1.0.3\"]\n\
+                 [services.health]\ntype = \"exec\"\ncommand = [\"test\", \"-e\", \"{}/{{nexthop}}\"]\n\
+                 interval = \"100ms\"\ntimeout = \"100ms\"\nrise = 1\nfall = 1\n",
+                dir.path().display()
+            )),
+    );
+    let all = |o: &Observed| {
+        o.paths.len() == 3
+            && o.paths.get("192.0.2.10/32 path-id 2").map(String::as_str) == Some("10.1.0.2")
+    };
+    let before = tp.wait_for("three paths", all).await.updates.len();
+    std::fs::remove_file(dir.path().join("10.1.0.2")).expect("node 2 fails");
+    let o = tp
+        .wait_for("node 2 withdrawn", |o| o.paths.len() == 2)
+        .await;
+    let want: BTreeMap<String, String> = [
+        (
+            "192.0.2.10/32 path-id 1".to_string(),
+            "10.1.0.1".to_string(),
+        ),
+        (
+            "192.0.2.10/32 path-id 3".to_string(),
+            "10.1.0.3".to_string(),
+        ),
+    ]
+    .into();
+    assert_eq!(o.paths, want, "the others keep their path ids");
+    assert!(
+        o.updates[before..].iter().all(|u| u.announced.is_empty()),
+        "only a withdraw, no re-announcement: {:?}",
+        &o.updates[before..]
+    );
+    let s = a.json(&["services"]);
+    let targets = s[0]["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 3);
+    assert_eq!(targets[1]["nexthop"], "10.1.0.2");
+    assert_eq!(targets[1]["state"], "down");
+    assert_eq!(targets[0]["state"], "up");
+    std::fs::write(dir.path().join("10.1.0.2"), "").expect("node 2 back");
+    tp.wait_for("three paths again", all).await;
+    assert_eq!(tp.snapshot().established, 1);
 }
