@@ -352,6 +352,13 @@ pub(crate) fn split_attr(b: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
     Some((flags, code, value, rest))
 }
 
+/// The attribute at the front of `here`, followed by `tail_len` octets.
+#[inline(always)]
+fn whole(here: &[u8], tail_len: usize) -> &[u8] {
+    here.get(..here.len().saturating_sub(tail_len))
+        .unwrap_or_default()
+}
+
 fn reset(subcode: u8, reason: &'static str) -> DecodeError {
     DecodeError::reset(ErrorCode::UPDATE_MESSAGE, subcode, Bytes::new(), reason)
 }
@@ -504,8 +511,8 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         let vend = attrs_end - tail.len();
         let vstart = vend - value.len();
         rest = tail;
-        // The whole attribute, for NOTIFICATION data (error paths only).
-        let whole = || here.get(..here.len() - tail.len()).unwrap_or_default();
+        // The whole attribute, for NOTIFICATION data (MP attributes and error paths only).
+        let tail_len = tail.len();
 
         let rule = RULES.get(usize::from(code)).unwrap_or(&Rule::UNKNOWN);
         let slot = rule.slot;
@@ -569,7 +576,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
         if !flags_ok {
             if slot == Slot::MpReach || slot == Slot::MpUnreach {
                 return Err(reset_attr(
-                    whole(),
+                    whole(here, tail_len),
                     "MP attribute flags are not optional non-transitive (RFC 7606 §5.3)",
                 ));
             }
@@ -621,7 +628,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 }
             }
             Slot::MpReach => {
-                let m = check_mp(value, &whole, vstart, true, cx)?;
+                let m = check_mp(value, whole(here, tail_len), vstart, true, cx)?;
                 if !m.active {
                     out.discard(code, slot, Reason::MpReachNotNegotiated);
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
@@ -630,7 +637,7 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 mp_reach = m;
             }
             Slot::MpUnreach => {
-                let m = check_mp(value, &whole, vstart, false, cx)?;
+                let m = check_mp(value, whole(here, tail_len), vstart, false, cx)?;
                 if !m.active {
                     out.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
@@ -804,9 +811,9 @@ fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
 
 /// MP_REACH_NLRI (RFC 4760 §3) or MP_UNREACH_NLRI (§4): every malformation is a session reset
 /// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
-fn check_mp<'b>(
+fn check_mp(
     value: &[u8],
-    whole: &impl Fn() -> &'b [u8],
+    whole: &[u8],
     vstart: usize,
     reach: bool,
     cx: &SessionContext,
@@ -814,7 +821,7 @@ fn check_mp<'b>(
     let min = if reach { 5 } else { 3 };
     let (Some(&[a0, a1, safi]), true) = (value.first_chunk::<3>(), value.len() >= min) else {
         return Err(reset_attr(
-            whole(),
+            whole,
             if reach {
                 "MP_REACH_NLRI shorter than 5 octets (RFC 7606 §5.3)"
             } else {
@@ -845,7 +852,7 @@ fn check_mp<'b>(
         };
         if !ok_len {
             return Err(reset_attr(
-                whole(),
+                whole,
                 "MP_REACH_NLRI next-hop length does not fit the AFI (RFC 7606 §7.11)",
             ));
         }
@@ -853,7 +860,7 @@ fn check_mp<'b>(
         nlri_start = 4 + nh_len + 1;
         if nlri_start > value.len() {
             return Err(reset_attr(
-                whole(),
+                whole,
                 "MP_REACH_NLRI next hop overruns the attribute (RFC 7606 §5.3)",
             ));
         }
@@ -864,7 +871,7 @@ fn check_mp<'b>(
     m.add_path = cx.add_path_rx(family);
     if let Err(e) = check_nlri(nlri, max_bits, m.add_path) {
         return Err(reset_attr(
-            whole(),
+            whole,
             match e {
                 NlriError::TooLong => "MP prefix length too long for the AFI (RFC 7606 §5.3)",
                 NlriError::Overrun => "MP prefix overruns the attribute (RFC 7606 §5.3)",
