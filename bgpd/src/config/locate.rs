@@ -55,7 +55,9 @@ impl fmt::Display for FieldPath {
 
 pub(crate) struct Locator<'a> {
     text: &'a str,
-    doc: Option<ImDocument<&'a str>>,
+    // Parsed on first use: most files are valid and never need a location, and a span-keeping
+    // tree of a 100k-service file costs hundreds of megabytes.
+    doc: std::cell::OnceCell<Option<ImDocument<&'a str>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -69,8 +71,12 @@ impl<'a> Locator<'a> {
     pub fn new(text: &'a str) -> Locator<'a> {
         Locator {
             text,
-            doc: ImDocument::parse(text).ok(),
+            doc: std::cell::OnceCell::new(),
         }
+    }
+
+    fn doc(&self) -> Option<&ImDocument<&'a str>> {
+        self.doc.get_or_init(|| ImDocument::parse(self.text).ok()).as_ref()
     }
 
     /// 1-based line and column (in characters) of byte `offset`.
@@ -90,7 +96,7 @@ impl<'a> Locator<'a> {
     }
 
     fn span_of(&self, path: &FieldPath) -> Option<Range<usize>> {
-        let doc = self.doc.as_ref()?;
+        let doc = self.doc()?;
         let mut node = Node::Table(doc.as_table());
         let mut best = None;
         for seg in &path.0 {
@@ -131,7 +137,7 @@ impl<'a> Locator<'a> {
     /// errors, which carry a span but no path).
     pub fn path_at(&self, offset: usize) -> FieldPath {
         let mut path = FieldPath::root();
-        if let Some(doc) = &self.doc {
+        if let Some(doc) = self.doc() {
             find_in_table(doc.as_table(), offset, &mut path);
         }
         path
