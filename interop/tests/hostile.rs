@@ -436,6 +436,8 @@ fn cases() -> Vec<Case> {
     v.push(case("attr-several-errors", "RFC 7606 §3 (h): bad ORIGIN and bad ATOMIC_AGGREGATE: the strongest (TAW)", Established, upd(&[origin(7), as_path(&[PEER_AS]), next_hop(NH), attr(WK, 6, &[1])].concat()), Taw));
 
     // --- iBGP and 2-octet-AS sessions (RFC 7606 §7.5, §7.9, §7.10; RFC 6793) ----------------
+    v.push(ibgp(case("ibgp-open-bgp-id-ours", "RFC 6286 §2.2: on iBGP a BGP Identifier equal to ours is 2/3", OpenSent, wire::open(BGPD_AS, 0, [10, 0, 0, 1]), n(2, 3, &[]))));
+    v.push(with_open(case("open-as4-cap-twice-same", "D11: only conflicting 4-octet AS capabilities are an error; a repeat is accepted", Established, vec![], Survive), open_plus_cap(&cap_as4(PEER_AS))));
     v.push(ibgp(case("ibgp-local-pref-len-3", "RFC 7606 §7.5: iBGP LOCAL_PREF length != 4: TAW", Established, upd(&[origin(0), attr(WK, 2, &[]), next_hop(NH), attr(WK, 5, &[0, 0, 1])].concat()), Taw)));
     v.push(ibgp(case("ibgp-originator-id-len-3", "RFC 7606 §7.9: iBGP ORIGINATOR_ID length != 4: TAW", Established, upd(&[base_ibgp(), attr(ONT, 9, &[10, 0, 0])].concat()), Taw)));
     v.push(ibgp(case("ibgp-cluster-list-len-5", "RFC 7606 §7.10: iBGP CLUSTER_LIST not a multiple of 4: TAW", Established, upd(&[base_ibgp(), attr(ONT, 10, &[10, 0, 0, 8, 1])].concat()), Taw)));
