@@ -126,7 +126,7 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
             ]);
         }
     }
-    render(
+    let mut table = render(
         &[
             "sender",
             "announce s",
@@ -141,7 +141,45 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
             "runs",
         ],
         &rows,
-    )
+    );
+    // Where bgpd's time goes (from its log), next to the receiver's total.
+    let steps = |f: fn(&Sample) -> Option<[f64; 3]>, i: usize| {
+        res.med(bgpd, |s| f(s).map_or(f64::NAN, |v| v[i]))
+    };
+    if res.samples.get(&bgpd).is_some_and(|v| !v.is_empty()) {
+        let row = |what: &str, f: fn(&Sample) -> Option<[f64; 3]>, total: f64| {
+            vec![
+                what.to_string(),
+                secs(steps(f, 0)),
+                secs(steps(f, 1)),
+                secs(steps(f, 2)),
+                secs(total),
+            ]
+        };
+        table.push('\n');
+        table.push_str(&render(
+            &[
+                "bgpd SIGHUP reload",
+                "config parsed s",
+                "change handed to session s",
+                "reload done s",
+                "receiver complete s",
+            ],
+            &[
+                row(
+                    "announce",
+                    |s| s.bgpd_announce_steps,
+                    res.med(bgpd, |s| s.announce_s),
+                ),
+                row(
+                    "withdraw",
+                    |s| s.bgpd_withdraw_steps,
+                    res.med(bgpd, |s| s.withdraw_s),
+                ),
+            ],
+        ));
+    }
+    table
 }
 
 fn main() {
@@ -382,6 +420,7 @@ fn main() {
                     render(
                         &[
                             "peers",
+                            "routes each",
                             "established",
                             "loaded",
                             "all Established s",
@@ -393,6 +432,7 @@ fn main() {
                         ],
                         &[vec![
                             r.peers.to_string(),
+                            r.routes.to_string(),
                             r.established.to_string(),
                             r.loaded.to_string(),
                             opt(r.all_established_s),

@@ -70,12 +70,6 @@ impl<'t> Receiver<'t> {
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        match self {
-            Receiver::Frr(f, _) => f.pid(),
-            Receiver::Bird(b) => b.pid(),
-        }
-    }
 
     /// One cheap query: `show bgp ipv4 unicast summary json` (FRR) or `show protocols all
     /// bench_tx` (BIRD). `None` when the router did not answer with the expected fields (never

@@ -40,6 +40,41 @@ pub struct Sample {
     pub cpu_start_s: f64,
     pub cpu_withdraw_s: f64,
     pub cpu_total_s: f64,
+    /// bgpd only, from its log: SIGHUP -> "configuration reloaded", -> "announced/withdrew ..
+    /// (reload)" (the change handed to the session), -> "reloaded FILE" (reload finished).
+    pub bgpd_announce_steps: Option<[f64; 3]>,
+    pub bgpd_withdraw_steps: Option<[f64; 3]>,
+}
+
+/// Seconds since midnight of a log line's RFC 3339 UTC timestamp ("2026-11-22T12:38:44.128701Z").
+fn log_time(line: &str) -> Option<f64> {
+    let ts = line.split_whitespace().next()?;
+    let time = ts.split_once('T')?.1.trim_end_matches('Z');
+    let mut it = time.split(':');
+    let h: f64 = it.next()?.parse().ok()?;
+    let m: f64 = it.next()?.parse().ok()?;
+    let s: f64 = it.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// The steps of bgpd's last SIGHUP reload, from its log (see [`Sample::bgpd_announce_steps`]).
+pub fn bgpd_reload_steps(log: &Path) -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().rposition(|l| l.contains("received SIGHUP"))?;
+    let t0 = log_time(lines[start])?;
+    let after = |needle: &dyn Fn(&str) -> bool| {
+        lines[start..]
+            .iter()
+            .find(|l| needle(l))
+            .and_then(|l| log_time(l))
+            .map(|t| (t - t0).rem_euclid(86_400.0))
+    };
+    Some([
+        after(&|l| l.contains("configuration reloaded"))?,
+        after(&|l| (l.contains("announced") || l.contains("withdrew")) && l.contains("(reload)"))?,
+        after(&|l| l.contains("bgpd::daemon") && l.contains(" reloaded "))?,
+    ])
 }
 
 fn phase_timeout(n: u32) -> Duration {
@@ -163,6 +198,10 @@ fn run_in_topology(
     if let Some(p) = p {
         eprintln!("    perf: {}", p.stop().display());
     }
+    let bgpd_log = tx_node.dir.join("bgpd.log");
+    if tx == Kind::Bgpd {
+        out.bgpd_announce_steps = bgpd_reload_steps(&bgpd_log);
+    }
 
     // 2. Session start with the routes configured.
     receiver.disable()?;
@@ -213,8 +252,40 @@ fn run_in_topology(
     if let Some(p) = p {
         eprintln!("    perf: {}", p.stop().display());
     }
+    if tx == Kind::Bgpd {
+        // The reload may still be logging its last line when the receiver already has 0.
+        std::thread::sleep(Duration::from_millis(200));
+        out.bgpd_withdraw_steps = bgpd_reload_steps(&bgpd_log);
+    }
     let end = sample(pid).ok_or("sender exited")?;
     out.hwm_kb = end.hwm_kb;
     out.cpu_total_s = end.cpu_s;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_steps_from_the_log() {
+        let dir = std::env::temp_dir().join(format!("routers-steps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("bgpd.log");
+        std::fs::write(
+            &log,
+            "2026-11-22T12:36:05.181254Z  INFO bgpd::events: announced 0 routes to rx (session established) kind=\"announce\"
+2026-11-22T12:36:05.839436Z  INFO bgpd::daemon: received SIGHUP: reloading the configuration
+2026-11-22T12:36:07.046350Z  INFO bgpd::events: configuration reloaded kind=\"reload\"
+2026-11-22T12:36:08.128701Z  INFO bgpd::events: announced 100000 prefixes to rx (reload) kind=\"announce\"
+2026-11-22T12:36:08.884922Z  INFO bgpd::daemon: reloaded /x/bgpd.toml: 0 peers added, 0 removed, 0 reset; services updated on the live sessions
+",
+        )
+        .unwrap();
+        let s = bgpd_reload_steps(&log).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!((s[0] - 1.206914).abs() < 1e-6, "{s:?}");
+        assert!((s[1] - 2.289265).abs() < 1e-6, "{s:?}");
+        assert!((s[2] - 3.045486).abs() < 1e-6, "{s:?}");
+    }
 }
