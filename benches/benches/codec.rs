@@ -1148,7 +1148,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/testdata/bgp/mrt/updates.20190101.0000.gz")
+                .join("../testdata/bgp/mrt/updates.20190101.0000.gz")
         });
     // Quiet the default panic message for implementations still being written; the panic is
     // reported in the table instead.

@@ -1,4 +1,4 @@
-//! Every BGP message in `shared/testdata/bgp/` (the pcaps and the three RIPE RIS MRT dumps)
+//! Every BGP message in `testdata/bgp/` (the pcaps and the three RIPE RIS MRT dumps)
 //! frames and decodes without error and, where the input is canonical, re-encodes byte for
 //! byte: OPEN, NOTIFICATION, KEEPALIVE and ROUTE-REFRESH through this crate's owned types,
 //! UPDATE through `UpdateView::to_owned()` and `Update::encode`.
@@ -20,7 +20,7 @@ use bgp_proto::{
 use bytes::{Bytes, BytesMut};
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bgp")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bgp")
 }
 
 fn unicast() -> FamilySet {
@@ -273,7 +273,7 @@ fn every_pcap_message_decodes_and_reencodes() {
 #[test]
 fn pcap_message_counts_match_the_testdata_readme() {
     // (file, OPEN, UPDATE, KEEPALIVE, NOTIFICATION, ROUTE-REFRESH), the table in
-    // shared/testdata/bgp/README.md (none of the captures has a retransmission that the
+    // testdata/bgp/README.md (none of the captures has a retransmission that the
     // README's simpler count would have counted twice).
     let expected: &[(&str, [usize; 5])] = &[
         ("4-byte_AS_numbers_Full_Support.cap", [2, 9, 5, 0, 0]),

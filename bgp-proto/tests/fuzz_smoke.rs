@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use bgp_proto::capture::{read_pcap, MrtReader};
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bgp")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bgp")
 }
 
 /// Every message of the pcaps and a sample of each MRT dump.

@@ -1,4 +1,4 @@
-//! Every UPDATE in the RIPE RIS MRT dumps of `shared/testdata/bgp/mrt/` decodes with
+//! Every UPDATE in the RIPE RIS MRT dumps of `testdata/bgp/mrt/` decodes with
 //! `UpdateView::new_checked`, and `to_owned().encode()` gives back the same bytes.
 //!
 //! Run `cargo test --release -p bgp-proto --test update_corpus -- --ignored --nocapture` for
@@ -31,7 +31,7 @@ impl CpuClock {
 }
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bgp/mrt")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bgp/mrt")
 }
 
 /// (4-octet AS, message) for every BGP4MP UPDATE in `file`. A throwaway MRT reader
@@ -259,13 +259,13 @@ fn speed_new_checked_only() {
     );
 }
 
-/// Every UPDATE in the packet captures of `shared/testdata/bgp/pcap/` decodes and
+/// Every UPDATE in the packet captures of `testdata/bgp/pcap/` decodes and
 /// re-encodes byte for byte under one of the session contexts a capture can have (2- or
 /// 4-octet AS, with or without ADD-PATH; families the codec does not parse, such as
 /// FlowSpec and labeled unicast, stay raw inside MP_REACH_NLRI).
 #[test]
 fn pcap_updates_decode_and_reencode_byte_for_byte() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bgp/pcap");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bgp/pcap");
     let mut total = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

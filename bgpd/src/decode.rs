@@ -726,7 +726,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TESTDATA: &str = "/work/shared/testdata/bgp";
+    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bgp");
 
     fn lines(input: &DecodeInput, opts: &DecodeOptions) -> (Summary, Vec<Value>) {
         let mut out = Vec::new();
