@@ -717,8 +717,9 @@ impl Shared {
                 }
             }
         }
+        // The peer task logged these sentences already; keep them out of the log a second time.
         for (kind, msg) in events {
-            self.events.record(kind, Some(name), None, msg);
+            self.events.record_unlogged(kind, Some(name), None, msg);
         }
     }
 

@@ -72,12 +72,24 @@ impl EventLog {
 
     /// Records an event, logs it, and hands it to `events --follow` clients.
     pub fn record(&self, kind: Kind, peer: Option<&str>, service: Option<&str>, message: String) {
-        let ts_ms = unix_ms(SystemTime::now());
         if matches!(kind, Kind::Notification) || message.contains(" down") {
             warn!(target: "bgpd::events", kind = kind.as_str(), "{message}");
         } else {
             info!(target: "bgpd::events", kind = kind.as_str(), "{message}");
         }
+        self.record_unlogged(kind, peer, service, message);
+    }
+
+    /// Records an event that its source has already logged (the peer tasks log every session
+    /// change themselves), so operators grepping the log see each sentence once.
+    pub fn record_unlogged(
+        &self,
+        kind: Kind,
+        peer: Option<&str>,
+        service: Option<&str>,
+        message: String,
+    ) {
+        let ts_ms = unix_ms(SystemTime::now());
         let event = {
             let Ok(mut ring) = self.ring.lock() else {
                 return;
