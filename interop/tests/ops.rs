@@ -28,6 +28,13 @@ fn bgpctl_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let bgpd = bgpd_binary();
+        // test.sh builds the whole workspace first and names the bgpd it built in BGPD_BIN;
+        // bgpctl sits beside it. Building `-p bgpd` alone would resolve features differently
+        // and recompile every dependency.
+        let sibling = bgpd.with_file_name("bgpctl");
+        if std::env::var_os("BGPD_BIN").is_some() && sibling.is_file() {
+            return sibling;
+        }
         let workspace = interop::bgpd::workspace_root();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let target = bgpd
