@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Global, Peer, Service};
+use crate::diff::{ConfigDiff, CEASE_OTHER_CONFIGURATION_CHANGE, CEASE_PEER_DECONFIGURED};
 use crate::peer::{self, PeerCommand, PeerHandle, PeerStatus};
 use crate::transport;
 use crate::LogFormat;
@@ -335,29 +336,38 @@ impl Daemon {
         }
     }
 
-    /// Re-reads the configuration file and applies the difference (see the module docs).
+    /// Re-reads the configuration file and applies the difference (see the module docs and
+    /// [`ConfigDiff`]): all of it, or nothing when the file is invalid or changes a key that
+    /// needs a restart.
     pub async fn reload(&mut self) {
         let path = self.path.display().to_string();
-        let new = match Config::load(&self.path) {
-            Ok(c) => c,
-            Err(e) => {
-                error!("reload of {path} failed, still running the previous configuration:\n{e}");
-                if let Some(ops) = &self.ops {
-                    ops.reload_failed(&e.to_string());
-                }
-                return;
+        let refuse = |daemon: &Daemon, why: String| {
+            error!("reload of {path} failed, still running the previous configuration:\n{why}");
+            if let Some(ops) = &daemon.ops {
+                ops.reload_failed(&why);
             }
         };
+        let new = match Config::load(&self.path) {
+            Ok(c) => c,
+            Err(e) => return refuse(self, e.to_string()),
+        };
+        let diff = ConfigDiff::between(&self.config, &new);
+        if !diff.restart_required.is_empty() {
+            let why = format!(
+                "{} cannot change while bgpd runs; restart it to apply them",
+                diff.restart_required.join(", ")
+            );
+            return refuse(self, why);
+        }
         for w in &new.warnings {
             warn!("configuration: {w}");
         }
         release_freed_memory();
         let old = std::mem::replace(&mut self.config, new);
-        let new = &self.config;
 
         // Listeners: bind the new ones first, so a failure leaves the old ones in place.
         let mut listen_errors = Vec::new();
-        for addr in new.global.listen.clone() {
+        for addr in self.config.global.listen.clone() {
             if !self.listeners.contains_key(&addr) {
                 if let Err(e) = self.bind(addr) {
                     listen_errors.push(e.to_string());
@@ -380,36 +390,61 @@ impl Daemon {
         for e in listen_errors {
             error!("reload: {e}");
         }
-
-        // A change of our AS or identifier changes every session.
-        let global_changed = old.global.asn != self.config.global.asn
-            || old.global.router_id != self.config.global.router_id;
         self.global = Arc::new(self.config.global.clone());
 
-        let new_peers: BTreeMap<String, Peer> = self
-            .config
-            .peers
-            .iter()
-            .map(|p| (p.name.clone(), p.clone()))
-            .collect();
-        let old_names: Vec<String> = self.peers.keys().cloned().collect();
-        let (mut removed, mut changed) = (0, 0);
-        for name in old_names {
-            match new_peers.get(&name) {
-                None => {
-                    info!("peer {name} removed from the configuration: stopping it (NOTIFICATION 6/3)");
-                    self.stop_peer(&name, Notification::cease(3, None)).await;
-                    removed += 1;
+        for peer in &diff.peers_removed {
+            info!(
+                "peer {} removed from the configuration: stopping it (NOTIFICATION 6/3)",
+                peer.name
+            );
+            self.stop_peer(
+                &peer.name,
+                Notification::cease(CEASE_PEER_DECONFIGURED, None),
+            )
+            .await;
+        }
+        // A change of our AS or identifier changes every session's OPEN.
+        let mut reset: Vec<(String, String)> = if diff.sessions_reset.is_empty() {
+            Vec::new()
+        } else {
+            let why = diff.sessions_reset.join(", ");
+            self.peers
+                .keys()
+                .map(|n| (n.clone(), why.clone()))
+                .collect()
+        };
+        for change in &diff.peers_changed {
+            let name = &change.new.name;
+            if change.needs_reset() {
+                if !reset.iter().any(|(n, _)| n == name) {
+                    reset.push((name.clone(), change.reset.join(", ")));
                 }
-                Some(p) => {
-                    let differs = self.peers.get(&name).is_some_and(|h| *h.peer != *p);
-                    if differs || global_changed {
-                        info!("settings of peer {name} changed: resetting its session (NOTIFICATION 6/6)");
-                        self.stop_peer(&name, Notification::cease(6, None)).await;
-                        changed += 1;
-                    }
+            } else if let Some(handle) = self.peers.get_mut(name) {
+                info!(
+                    "settings of peer {name} changed ({}): applied without a reset",
+                    change.live.join(", ")
+                );
+                let peer = Arc::new(change.new.clone());
+                handle.peer = peer.clone();
+                if handle
+                    .commands
+                    .send(PeerCommand::Settings(peer))
+                    .await
+                    .is_err()
+                {
+                    warn!("peer task for {name} is gone");
                 }
             }
+        }
+        for (name, why) in &reset {
+            info!(
+                "settings of peer {name} changed ({why}): resetting its session (NOTIFICATION 6/6)"
+            );
+            self.stop_peer(
+                name,
+                Notification::cease(CEASE_OTHER_CONFIGURATION_CHANGE, None),
+            )
+            .await;
         }
 
         let services_changed = old.services != self.config.services;
@@ -430,21 +465,16 @@ impl Daemon {
             }
         }
 
-        let mut added = 0;
-        for (name, peer) in new_peers {
-            if !self.peers.contains_key(&name) {
-                if !old.peers.iter().any(|p| p.name == name) {
-                    info!("peer {name} added to the configuration: starting it");
-                    added += 1;
+        // New peers, and the reset ones again with their new settings.
+        for peer in self.config.peers.clone() {
+            if !self.peers.contains_key(&peer.name) {
+                if diff.peers_added.iter().any(|p| p.name == peer.name) {
+                    info!("peer {} added to the configuration: starting it", peer.name);
                 }
                 self.start_peer(peer);
             }
         }
-        info!(
-            "reloaded {path}: {added} peer{} added, {removed} removed, {changed} reset; services {}",
-            plural(added),
-            if services_changed { "updated on the live sessions" } else { "unchanged" }
-        );
+        info!("reloaded {path}: {}", diff.summary());
     }
 
     /// Carries out a request of [`crate::control::Ops`] (issue 6).

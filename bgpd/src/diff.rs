@@ -22,13 +22,17 @@ pub const CEASE_OTHER_CONFIGURATION_CHANGE: u8 = 6;
 /// file's order).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigDiff {
-    /// Global keys that changed and cannot be applied to a running daemon: `asn`,
-    /// `router_id`, `listen`, `control_socket`, `metrics_listen`. A reload applies completely
+    /// Global keys that changed and cannot be applied to a running daemon: `control_socket`,
+    /// `metrics_listen` (the operations endpoints are bound once). A reload applies completely
     /// or not at all, so when this is not empty the daemon keeps the old configuration and
     /// logs that these keys need a restart.
     pub restart_required: Vec<&'static str>,
-    /// Global keys that changed and apply at once (`drain_time`). Changes of `hold_time`,
-    /// `keepalive` and `connect_retry` show up in the peers that inherit them.
+    /// Global keys that change what every session said in its OPEN (`asn`, `router_id`):
+    /// every peer is reset with Cease 6/6.
+    pub sessions_reset: Vec<&'static str>,
+    /// Global keys that changed and apply at once (`listen`: new sockets are bound before old
+    /// ones close; `drain_time`). Changes of `hold_time`, `keepalive` and `connect_retry` show
+    /// up in the peers that inherit them.
     pub global_changed: Vec<&'static str>,
     /// New peers: start a session.
     pub peers_added: Vec<Peer>,
@@ -102,7 +106,8 @@ impl ConfigDiff {
         *self == ConfigDiff::default()
     }
 
-    /// Peers that must be reset with Cease 6/6.
+    /// Peers whose own OPEN or socket settings changed: reset with Cease 6/6. (When
+    /// `sessions_reset` is not empty, every peer that stays is reset as well.)
     pub fn peers_to_reset(&self) -> impl Iterator<Item = &Peer> {
         self.peers_changed
             .iter()
@@ -127,6 +132,12 @@ impl ConfigDiff {
         count(self.services_changed.len(), "service", "changed");
         if !self.global_changed.is_empty() {
             parts.push(format!("global {} changed", self.global_changed.join(", ")));
+        }
+        if !self.sessions_reset.is_empty() {
+            parts.push(format!(
+                "global {} changed (every session is reset)",
+                self.sessions_reset.join(", ")
+            ));
         }
         if !self.restart_required.is_empty() {
             parts.push(format!(
@@ -251,8 +262,9 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
             $(if old.$f != new.$f { d.$list.push(stringify!($f)); })*
         };
     }
-    cmp!(restart_required: asn, router_id, listen, control_socket, metrics_listen);
-    cmp!(global_changed: drain_time);
+    cmp!(restart_required: control_socket, metrics_listen);
+    cmp!(sessions_reset: asn, router_id);
+    cmp!(global_changed: listen, drain_time);
 }
 
 #[cfg(test)]
@@ -405,14 +417,26 @@ prefix = "192.0.2.53/32"
     }
 
     #[test]
-    fn global_identity_changes_need_restart() {
+    fn global_identity_changes_reset_every_session() {
         let new = BASE.replace("asn = 64512", "asn = 64513").replace(
             "router_id = \"10.255.0.2\"",
             "router_id = \"10.255.0.3\"\nlisten = []\ndrain_time = 30",
         );
         let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
-        assert_eq!(d.restart_required, ["asn", "router_id", "listen"]);
-        assert_eq!(d.global_changed, ["drain_time"]);
+        assert!(d.restart_required.is_empty());
+        assert_eq!(d.sessions_reset, ["asn", "router_id"]);
+        assert_eq!(d.global_changed, ["listen", "drain_time"]);
+    }
+
+    #[test]
+    fn operations_endpoints_need_restart() {
+        let new = BASE.replace(
+            "router_id = \"10.255.0.2\"",
+            "router_id = \"10.255.0.2\"\ncontrol_socket = \"/tmp/other.sock\"",
+        );
+        let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
+        assert_eq!(d.restart_required, ["control_socket"]);
+        assert!(d.summary().contains("control_socket need a restart"));
     }
 
     #[test]

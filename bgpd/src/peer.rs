@@ -62,6 +62,11 @@ pub enum PeerCommand {
     /// The services changed (reload): recompute this peer's routes and send the difference
     /// on the live session, without resetting it.
     Services(Arc<Vec<Service>>),
+    /// The peer's settings changed in keys that need no reset (see
+    /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self" and the
+    /// shutdown message apply at once; values the session negotiated or was built with
+    /// (`max_prefixes`, `idle_hold_time`, ...) apply from the next session.
+    Settings(Arc<Peer>),
     /// The peer connected to one of our listeners.
     Inbound(TcpStream),
     /// Stop the session with `notification` (sent if a connection exists) and end the task.
@@ -438,6 +443,11 @@ impl PeerTask {
         match cmd {
             PeerCommand::Services(services) => {
                 self.services = services;
+                self.sync_routes().await;
+                false
+            }
+            PeerCommand::Settings(peer) => {
+                self.peer = peer;
                 self.sync_routes().await;
                 false
             }

@@ -76,7 +76,9 @@ impl<'a> Locator<'a> {
     }
 
     fn doc(&self) -> Option<&ImDocument<&'a str>> {
-        self.doc.get_or_init(|| ImDocument::parse(self.text).ok()).as_ref()
+        self.doc
+            .get_or_init(|| ImDocument::parse(self.text).ok())
+            .as_ref()
     }
 
     /// 1-based line and column (in characters) of byte `offset`.

@@ -363,7 +363,9 @@ impl Validator<'_> {
         }
         // `services` is in file order, so "earlier" is a smaller file index.
         for (i, a) in services {
-            let Some(same) = by_prefix.get(&a.prefix) else { continue };
+            let Some(same) = by_prefix.get(&a.prefix) else {
+                continue;
+            };
             if same.len() < 2 {
                 continue;
             }
