@@ -161,10 +161,11 @@ impl RawListener {
                             return;
                         }
                     }
-                    Some(k) if k == MessageType::KEEPALIVE.0 => {
-                        if stream.write_all(&keepalive).is_err() {
-                            return;
-                        }
+                    Some(k)
+                        if k == MessageType::KEEPALIVE.0
+                            && stream.write_all(&keepalive).is_err() =>
+                    {
+                        return;
                     }
                     Some(k) if k == MessageType::NOTIFICATION.0 => return,
                     _ => {}

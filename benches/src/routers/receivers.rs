@@ -70,7 +70,6 @@ impl<'t> Receiver<'t> {
         }
     }
 
-
     /// One cheap query: `show bgp ipv4 unicast summary json` (FRR) or `show protocols all
     /// bench_tx` (BIRD). `None` when the router did not answer with the expected fields (never
     /// read as "0 routes").

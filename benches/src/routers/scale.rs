@@ -69,11 +69,7 @@ async fn drive(
     loop {
         for a in actions.drain(..) {
             match a {
-                Action::Send(bytes) => {
-                    if wr.write_all(&bytes).await.is_err() {
-                        return;
-                    }
-                }
+                Action::Send(bytes) if wr.write_all(&bytes).await.is_err() => return,
                 Action::Close => return,
                 Action::SessionUp(n) => {
                     max_len = n.max_message_len;
@@ -151,7 +147,7 @@ pub fn raise_nofile() -> u64 {
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 pub fn run_scale(peers: usize, routes: u32, timeout: Duration) -> Result<ScaleResult, String> {
