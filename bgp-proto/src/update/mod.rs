@@ -153,12 +153,12 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// families only). A prefix that is also announced in the same UPDATE must end up
     /// announced (RFC 4271 §4.3): apply these withdrawals before [`UpdateView::announced`].
     pub fn withdrawn(&self) -> impl Iterator<Item = Nlri> + '_ {
-        self.withdrawn_routes().chain(self.mp_unreach_nlri())
+        nlri::NlriPair::new(self.withdrawn_routes(), self.mp_unreach_nlri())
     }
 
     /// Announced routes: the NLRI field and MP_REACH_NLRI (negotiated families only).
     pub fn announced(&self) -> impl Iterator<Item = Nlri> + '_ {
-        self.nlri().chain(self.mp_reach_nlri())
+        nlri::NlriPair::new(self.nlri(), self.mp_reach_nlri())
     }
 
     /// The next hop for announced routes of `family`: MP_REACH_NLRI's when it carries that
@@ -487,7 +487,7 @@ pub struct AsPathIter<'a> {
 impl<'a> Iterator for AsPathIter<'a> {
     type Item = (AsSegmentType, AsnIter<'a>);
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let (&[t, n], tail) = self.rest.split_first_chunk::<2>()?;
         let (asns, tail) = tail.split_at_checked(usize::from(n) * self.asn_len)?;
@@ -513,7 +513,7 @@ pub struct AsnIter<'a> {
 impl Iterator for AsnIter<'_> {
     type Item = u32;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<u32> {
         if self.asn_len == 4 {
             let (a, tail) = self.rest.split_first_chunk::<4>()?;
