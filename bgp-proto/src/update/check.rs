@@ -359,10 +359,21 @@ fn whole(here: &[u8], tail_len: usize) -> &[u8] {
         .unwrap_or_default()
 }
 
+// The error constructors are cold and out of line, so the inlined walk stays small.
+#[cold]
+#[inline(never)]
+fn header_error(e: HeaderError) -> DecodeError {
+    e.into()
+}
+
+#[cold]
+#[inline(never)]
 fn reset(subcode: u8, reason: &'static str) -> DecodeError {
     DecodeError::reset(ErrorCode::UPDATE_MESSAGE, subcode, Bytes::new(), reason)
 }
 
+#[cold]
+#[inline(never)]
 fn reset_attr(data: &[u8], reason: &'static str) -> DecodeError {
     DecodeError::reset(
         ErrorCode::UPDATE_MESSAGE,
@@ -425,18 +436,22 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     let len = b.len();
     // Header (RFC 4271 §4.1, §6.1). Framing normally checked this already.
     let Some(marker) = b.first_chunk::<16>() else {
-        return Err(HeaderError::BadLength(u16::try_from(len).unwrap_or(u16::MAX)).into());
+        return Err(header_error(HeaderError::BadLength(
+            u16::try_from(len).unwrap_or(u16::MAX),
+        )));
     };
     if u128::from_ne_bytes(*marker) != u128::MAX {
-        return Err(HeaderError::ConnectionNotSynchronized.into());
+        return Err(header_error(HeaderError::ConnectionNotSynchronized));
     }
     let field = be16(b, 16).unwrap_or(0);
     if field != len || !(23..=cx.max_message_len()).contains(&len) {
-        return Err(HeaderError::BadLength(u16::try_from(field).unwrap_or(u16::MAX)).into());
+        return Err(header_error(HeaderError::BadLength(
+            u16::try_from(field).unwrap_or(u16::MAX),
+        )));
     }
     let ty = b.get(18).copied().unwrap_or(0);
     if ty != MessageType::UPDATE.0 {
-        return Err(HeaderError::BadType(ty).into());
+        return Err(header_error(HeaderError::BadType(ty)));
     }
 
     // RFC 7606 §3 b: the two length fields must fit the message.
