@@ -406,7 +406,9 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    #[inline]
+    // Cold: a well-formed UPDATE never gets here.
+    #[cold]
+    #[inline(never)]
     fn taw(&mut self, code: u8, slot: Slot, r: Reason) {
         if self.taw.1 == Reason::None {
             self.taw = (code, r);
@@ -414,7 +416,8 @@ impl Outcome {
         self.skip |= slot.bit();
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
     fn discard(&mut self, code: u8, slot: Slot, r: Reason) {
         if let Some(d) = self.discarded.get_mut(usize::from(self.n_discarded)) {
             *d = (code, r);
