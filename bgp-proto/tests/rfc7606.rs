@@ -1,4 +1,4 @@
-//! RFC 7606 classification of every UPDATE malformation in `shared/ERROR-HANDLING.md`
+//! RFC 7606 classification of every UPDATE malformation in `docs/error-handling.md`
 //! (§1.4 and §1.5 rows for UPDATE, the per-attribute table and decisions D1, D2, D3, D5, D7,
 //! D8): session reset with the exact NOTIFICATION code/subcode/data, treat-as-withdraw, or
 //! attribute discard. One row per malformation; the table is the specification.

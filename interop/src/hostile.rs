@@ -2,7 +2,7 @@
 //! process, and read back what bgpd answers (decoded with `bgp_proto`).
 //!
 //! The tests in `interop/tests/hostile.rs` use it with FRR's sentinel technique
-//! (`../shared/ERROR-HANDLING.md`, "How trusted implementations protect themselves"): after a
+//! (`docs/error-handling.md`, "How trusted implementations protect themselves"): after a
 //! hostile message that must not reset the session, a valid UPDATE for a sentinel prefix has to
 //! be accepted, which proves the session survived and the hostile message was fully consumed.
 //!

@@ -1,7 +1,7 @@
 //! Hostile-peer suite: scripted raw-TCP peers send malformed and abusive input to a real bgpd
 //! over loopback, and each case asserts bgpd's exact reaction.
 //!
-//! The cases come from `../shared/ERROR-HANDLING.md` (section numbers "EH x.y", decisions "Dn")
+//! The cases come from `docs/error-handling.md` (section numbers "EH x.y", decisions "Dn")
 //! and from past BGP CVEs and incidents (its section 6.2, "Vn"). One table row per case, so the
 //! suite reads like the ledger. Each case runs on its own session (its own raw peer address
 //! `127.0.1.x`, its own `[[peers]]` entry) against one bgpd; cases run in parallel.

@@ -1,6 +1,6 @@
 //! The one walk over an UPDATE: structure (RFC 4271 §4.3, §6.3) and the RFC 7606
 //! classification of every attribute, with the project decisions D1-D8 of
-//! `shared/ERROR-HANDLING.md`.
+//! `docs/error-handling.md`.
 
 use std::net::Ipv6Addr;
 
