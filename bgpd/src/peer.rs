@@ -196,6 +196,7 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg.connect_retry = peer.connect_retry;
     cfg.passive = peer.passive;
     cfg.delay_open = peer.delay_open;
+    cfg.open_hold_time = peer.open_hold_time;
     cfg.families = peer.families.clone();
     if peer.add_path {
         cfg.add_path = peer

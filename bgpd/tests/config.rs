@@ -37,6 +37,14 @@ fn base_is_valid() {
 }
 
 #[test]
+fn open_hold_time_below_three_seconds() {
+    assert_eq!(
+        error(&with_peer_line("open_hold_time = \"2500ms\"")),
+        "bgpd.toml:8:18: peers[0].open_hold_time: the OPEN-wait hold time must be at least 3 seconds (RFC 4271 §4.2), got 2500 ms"
+    );
+}
+
+#[test]
 fn hold_time_of_two_seconds() {
     assert_eq!(
         error(&with_peer_line("hold_time = 2")),

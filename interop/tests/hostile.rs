@@ -806,19 +806,17 @@ fn hostile_peers() {
 }
 
 /// RFC 4271 §8.2.2 OpenSent: a peer that connects and never sends its OPEN is dropped when
-/// the large OPEN-wait hold timer expires (4/0). bgpd's OPEN-wait hold time is the FSM's
-/// default 240 s (`SessionConfig::open_hold_time`; not configurable in bgpd's file), so this
-/// case takes about four minutes: run it with `cargo test -p interop --test hostile --
-/// --ignored`.
+/// the large OPEN-wait hold timer expires (4/0). The default is 240 s; this peer sets
+/// `open_hold_time = 4` so the case runs in seconds, and checks the expiry is neither early nor
+/// late.
 #[test]
-#[ignore = "takes 240 s: bgpd's OPEN-wait hold time is not configurable"]
 fn hostile_no_open_hold_timer_expires() {
     let addr = IpAddr::V4(Ipv4Addr::new(127, 0, 2, 1));
     let peers = [DaemonPeer {
         name: "silent".into(),
         address: addr,
         asn: PEER_AS,
-        extra: vec![],
+        extra: vec!["open_hold_time = 4".into()],
     }];
     let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), free_port());
     let d = Daemon::start("hostile-no-open", BGPD_AS, listen, &[], &peers);
@@ -826,12 +824,13 @@ fn hostile_no_open_hold_timer_expires() {
     let t = Instant::now();
     raw.expect_open(WAIT).expect("bgpd's OPEN");
     let got = raw
-        .expect_notification(Duration::from_secs(300))
+        .expect_notification(Duration::from_secs(30))
         .expect("NOTIFICATION");
     assert_eq!((got.code, got.subcode), (4, 0), "got {got}");
+    // Jitter (RFC 4271 §10) may shorten the timer by up to 25 %.
+    let waited = t.elapsed();
     assert!(
-        t.elapsed() >= Duration::from_secs(200),
-        "after {:?}",
-        t.elapsed()
+        waited >= Duration::from_millis(2900) && waited <= Duration::from_secs(8),
+        "after {waited:?}"
     );
 }

@@ -47,6 +47,11 @@ pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 32 * 1024 * 1024;
 /// (RFC 4271 §8.1.1 IdleHoldTime), doubled per consecutive failure up to
 /// [`MAX_IDLE_HOLD_TIME`] unless `damp_peer_oscillations = false`.
 pub const DEFAULT_IDLE_HOLD_TIME: Duration = Duration::from_secs(5);
+/// The hold timer while waiting for the peer's OPEN (RFC 4271 §8: "a large value", 4 minutes
+/// suggested).
+pub const DEFAULT_OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
+/// The smallest OPEN-wait hold time accepted: the smallest non-zero hold time (RFC 4271 §4.2).
+pub const MIN_OPEN_HOLD_TIME: Duration = Duration::from_secs(3);
 /// The ceiling of the damped IdleHoldTime.
 pub const MAX_IDLE_HOLD_TIME: Duration = Duration::from_secs(300);
 /// BGP port (RFC 4271 §8.2.1).
@@ -129,6 +134,9 @@ pub struct Peer {
     pub graceful_restart: Option<GracefulRestart>,
     /// DelayOpenTime (RFC 4271 §8.1.1, optional session attribute); `None` = off.
     pub delay_open: Option<Duration>,
+    /// How long to wait for the peer's OPEN once ours is sent: the "large value" of the hold
+    /// timer in OpenSent (RFC 4271 §8.2.2, suggested 4 minutes; BIRD's `startup hold time`).
+    pub open_hold_time: Duration,
     /// Treat-as-withdraw eBGP routes whose first AS is not the peer's (RFC 4271 §6.3).
     pub enforce_first_as: bool,
     /// Shutdown Communication sent when this peer is stopped (RFC 9003, at most 255 octets).

@@ -62,6 +62,7 @@ pub(crate) struct RawPeer {
     pub idle_hold_time: Option<IntOrStr>,
     pub damp_peer_oscillations: Option<bool>,
     pub delay_open: Option<IntOrStr>,
+    pub open_hold_time: Option<IntOrStr>,
     pub enforce_first_as: Option<bool>,
     pub shutdown_message: Option<String>,
     pub ipv4_nexthop: Option<String>,

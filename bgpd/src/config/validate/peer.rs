@@ -285,6 +285,26 @@ impl Validator<'_> {
                 d => Some(d),
             }
         });
+        let open_hold_time = match r.open_hold_time.as_ref() {
+            None => DEFAULT_OPEN_HOLD_TIME,
+            Some(v) => {
+                let p = path.key("open_hold_time");
+                match self.check(&p, crate::config::values::parse_duration(v)) {
+                    Some(d) if d >= MIN_OPEN_HOLD_TIME => d,
+                    Some(d) => {
+                        self.err(
+                            &p,
+                            format!(
+                                "the OPEN-wait hold time must be at least 3 seconds (RFC 4271 §4.2), got {} ms",
+                                d.as_millis()
+                            ),
+                        );
+                        DEFAULT_OPEN_HOLD_TIME
+                    }
+                    None => DEFAULT_OPEN_HOLD_TIME,
+                }
+            }
+        };
         let shutdown_message = r.shutdown_message.as_ref().and_then(|m| {
             if m.len() > MAX_SHUTDOWN_MESSAGE_LEN {
                 self.err(&path.key("shutdown_message"), format!(
@@ -336,6 +356,7 @@ impl Validator<'_> {
                 damp_peer_oscillations: r.damp_peer_oscillations.unwrap_or(true),
                 graceful_restart,
                 delay_open,
+                open_hold_time,
                 enforce_first_as: r.enforce_first_as.unwrap_or(true),
                 shutdown_message,
                 ipv4_nexthop,
