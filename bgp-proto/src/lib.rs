@@ -111,4 +111,4 @@ pub use notification::Notification;
 pub use open::Open;
 pub use route_refresh::RouteRefresh;
 pub use session::{FamilySet, SessionContext, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN};
-pub use update::{UpdateBuilder, UpdateView, Verdict};
+pub use update::{UpdateBuilder, UpdateView, UpdateVisitor, Verdict};

@@ -21,6 +21,8 @@ enum Want {
 }
 use Want::*;
 
+mod fused;
+
 fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
     let mut v = vec![flags, code];
     if flags & 0x10 != 0 {
@@ -923,6 +925,8 @@ fn mp_short_again() -> Vec<u8> {
 }
 
 fn check(c: &Case) -> Result<(), String> {
+    // The fused decode classifies every row as new_checked does.
+    fused::agrees(&c.msg, &c.cx).map_err(|e| format!("decode_with differs: {e}"))?;
     let got = UpdateView::new_checked(&c.msg[..], &c.cx);
     match (&c.want, got) {
         (Reset(code, sub, data), Err(e)) => {

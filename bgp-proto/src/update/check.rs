@@ -6,9 +6,13 @@ use std::net::Ipv6Addr;
 
 use bytes::Bytes;
 
-use super::nlri::{check_nlri, NlriError};
+use super::nlri::{check_nlri, walk_nlri, NlriError};
+use super::visit::{Sink, UpdateVisitor};
 use super::{is_martian_v4, MpInfo, UpdateView, MAX_DISCARDED};
-use crate::attr::{FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE};
+use crate::attr::{
+    self as at, Aggregator, AsSegmentType, Community, ExtCommunity, LargeCommunity, NextHop,
+    Origin, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE,
+};
 use crate::error::HeaderError;
 use crate::iana::{AttrType, ErrorCode, Family, MessageType, Safi, AS_TRANS};
 use crate::session::SessionContext;
@@ -431,9 +435,10 @@ impl Outcome {
 /// the caller's frame, field by field, instead of being assembled here and copied out (168
 /// octets per message), and a caller that reads only some fields pays only for those.
 #[inline(always)]
-pub(crate) fn check<B: AsRef<[u8]>>(
+pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
     buf: B,
     cx: &SessionContext,
+    sink: &mut S,
 ) -> Result<UpdateView<B>, DecodeError> {
     let b = buf.as_ref();
     let len = b.len();
@@ -481,7 +486,25 @@ pub(crate) fn check<B: AsRef<[u8]>>(
     let wd = b.get(21..wd_end).unwrap_or_default();
     let nl = b.get(attrs_end..).unwrap_or_default();
     // RFC 7606 §3 i, §5.3: withdrawn routes and NLRI field -> 3/10.
+    if let Some(v) = sink.visitor() {
+        // Fused: each prefix is checked and decoded in the same step; the first malformed
+        // one gives the same error as `check_nlri` (withdrawn field first).
+        let r = walk_nlri(b, 21, wd_end, false, add_path_v4, |n| v.withdrawn(n))
+            .and_then(|()| walk_nlri(b, attrs_end, len, false, add_path_v4, |n| v.announced(n)));
+        match r {
+            Ok(()) => {}
+            Err(NlriError::TooLong) => {
+                return Err(reset(10, "prefix length above 32 (RFC 7606 §5.3)"));
+            }
+            Err(NlriError::Overrun) => {
+                return Err(reset(10, "prefix overruns the field (RFC 7606 §5.3)"));
+            }
+        }
+    }
     for field in [wd, nl] {
+        if S::ACTIVE {
+            break;
+        }
         match check_nlri(field, 32, add_path_v4) {
             Ok(_) => {}
             Err(NlriError::TooLong) => {
@@ -544,6 +567,9 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 }
                 *word |= bit;
             }
+            if let Some(v) = sink.visitor() {
+                v.unknown(flags, AttrType(code), value);
+            }
             if flags & FLAG_OPTIONAL == 0 {
                 out.taw(code, Slot::Unknown, Reason::UnrecognisedWellKnown);
             } else if code == AttrType::IPV6_EXTENDED_COMMUNITIES.0
@@ -576,6 +602,9 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             // attribute discarded from eBGP, right length.
             let ebgp_discard = rule.ebgp_discard & !cx.ibgp;
             if flags_ok & !ebgp_discard & rule.len_ok(vl) {
+                if let Some(v) = sink.visitor() {
+                    visit_by_length(v, slot, value);
+                }
                 continue;
             }
             if ebgp_discard {
@@ -605,11 +634,15 @@ pub(crate) fn check<B: AsRef<[u8]>>(
             Slot::Origin => {
                 if vl != 1 || value.first().is_some_and(|&o| o > 2) {
                     out.taw(code, slot, Reason::BadOrigin);
+                } else if let Some(v) = sink.visitor() {
+                    if let Some(o) = Origin::decode_value(value) {
+                        v.origin(o);
+                    }
                 }
             }
             Slot::AsPath => {
                 let asn_len = if cx.four_octet_as { 4 } else { 2 };
-                if let Err(r) = check_as_path(value, asn_len, cx) {
+                if let Err(r) = check_as_path(value, asn_len, cx, sink) {
                     out.taw(code, slot, r);
                 }
             }
@@ -620,6 +653,12 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     let a = crate::attr::decode_ipv4(value);
                     if a.is_some_and(is_martian_v4) {
                         out.taw(code, slot, Reason::MartianNextHop);
+                    } else if let (Some(v), Some(a)) = (sink.visitor(), a) {
+                        v.next_hop(a);
+                    }
+                } else if let Some(v) = sink.visitor() {
+                    if let Some(a) = crate::attr::decode_ipv4(value) {
+                        v.next_hop(a);
                     }
                 }
             }
@@ -629,6 +668,10 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     out.discard(code, slot, Reason::AggregatorLen);
                 } else if has_as_zero(value.get(..want - 4).unwrap_or_default(), want - 4) {
                     out.discard(code, slot, Reason::AggregatorAsZero);
+                } else if let Some(v) = sink.visitor() {
+                    if let Some(a) = Aggregator::decode_value(value, want - 4) {
+                        v.aggregator(a);
+                    }
                 }
             }
             Slot::As4Path => {
@@ -636,6 +679,8 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     out.discard(code, slot, Reason::As4PathFromAs4Peer);
                 } else if !as4_path_ok(value) {
                     out.discard(code, slot, Reason::BadAs4Path);
+                } else if let Some(v) = sink.visitor() {
+                    visit_as4_path(v, value);
                 }
             }
             Slot::As4Aggregator => {
@@ -643,6 +688,10 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                     out.discard(code, slot, Reason::As4AggregatorFromAs4Peer);
                 } else if vl != 8 || has_as_zero(value.get(..4).unwrap_or_default(), 4) {
                     out.discard(code, slot, Reason::BadAs4Aggregator);
+                } else if let Some(v) = sink.visitor() {
+                    if let Some(a) = Aggregator::decode_value(value, 4) {
+                        v.as4_aggregator(a);
+                    }
                 }
             }
             Slot::MpReach => {
@@ -652,12 +701,30 @@ pub(crate) fn check<B: AsRef<[u8]>>(
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
                     out.taw(code, Slot::Unknown, Reason::MartianMpNextHop);
                 }
+                if let (Some(v), true) = (sink.visitor(), m.active) {
+                    let family = Family::new(m.family.0.into(), m.family.1.into());
+                    if let Some(nh) = b.get(m.next_hop.range()).and_then(NextHop::decode_value) {
+                        v.mp_next_hop(family, nh);
+                    }
+                    let r = m.nlri.range();
+                    // Checked by check_mp: cannot fail.
+                    let _ = walk_nlri(b, r.start, r.end, m.family.0 == 2, m.add_path, |n| {
+                        v.announced(n)
+                    });
+                }
                 mp_reach = m;
             }
             Slot::MpUnreach => {
                 let m = check_mp(value, whole(here, tail_len), vstart, false, cx)?;
                 if !m.active {
                     out.discard(code, slot, Reason::MpUnreachNotNegotiated);
+                }
+                if let (Some(v), true) = (sink.visitor(), m.active) {
+                    let r = m.nlri.range();
+                    // Checked by check_mp: cannot fail.
+                    let _ = walk_nlri(b, r.start, r.end, m.family.0 == 2, m.add_path, |n| {
+                        v.withdrawn(n)
+                    });
                 }
                 mp_unreach = m;
             }
@@ -726,7 +793,12 @@ fn ebgp_reason(slot: Slot) -> Reason {
 
 /// AS_PATH checks (RFC 7606 §7.2, RFC 7607, RFC 5065, decisions D7 and D8), one pass.
 #[inline(always)]
-fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Reason> {
+fn check_as_path<S: Sink>(
+    v: &[u8],
+    asn_len: usize,
+    cx: &SessionContext,
+    sink: &mut S,
+) -> Result<(), Reason> {
     let mut rest = v;
     let mut first = true;
     let mut found = Ok(());
@@ -738,7 +810,12 @@ fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Re
         let Some((asns, tail)) = tail.split_at_checked(n * asn_len) else {
             return Err(Reason::BadAsPath);
         };
-        if found.is_ok() && has_as_zero(asns, asn_len) {
+        let zero = match sink.visitor() {
+            // Fused: each ASN is read once, tested for AS 0 and visited.
+            Some(vis) => visit_asns(vis, *t, asns, asn_len),
+            None => found.is_ok() && has_as_zero(asns, asn_len),
+        };
+        if found.is_ok() && zero {
             found = Err(Reason::AsPathAsZero);
         }
         if *t >= 3 && !cx.ibgp && found.is_ok() {
@@ -770,6 +847,87 @@ fn check_as_path(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Re
         return Err(Reason::FirstAs);
     }
     found
+}
+
+/// Visits a segment's ASNs (RFC 4271 §5.1.2) and says whether one is AS 0 (RFC 7607 §2).
+#[inline(always)]
+fn visit_asns<V: UpdateVisitor>(v: &mut V, t: u8, mut asns: &[u8], asn_len: usize) -> bool {
+    let Some(kind) = AsSegmentType::from_code(t) else {
+        return has_as_zero(asns, asn_len);
+    };
+    v.as_path_segment(kind, (asns.len() / asn_len) as u8);
+    let mut zero = false;
+    if asn_len == 4 {
+        while let Some((a, tail)) = asns.split_first_chunk::<4>() {
+            let asn = u32::from_be_bytes(*a);
+            zero |= asn == 0;
+            v.as_path_asn(kind, asn);
+            asns = tail;
+        }
+    } else {
+        while let Some((a, tail)) = asns.split_first_chunk::<2>() {
+            let asn = u32::from(u16::from_be_bytes(*a));
+            zero |= asn == 0;
+            v.as_path_asn(kind, asn);
+            asns = tail;
+        }
+    }
+    zero
+}
+
+/// Visits a checked AS4_PATH (RFC 6793 §6).
+fn visit_as4_path<V: UpdateVisitor>(v: &mut V, value: &[u8]) {
+    let mut rest = value;
+    while let [t, n, tail @ ..] = rest {
+        let Some((asns, tail)) = tail.split_at_checked(usize::from(*n) * 4) else {
+            return;
+        };
+        if let Some(kind) = AsSegmentType::from_code(*t) {
+            v.as4_path_segment(kind, *n);
+            for a in asns.chunks_exact(4) {
+                v.as4_path_asn(kind, at::be_u32_chunk(a));
+            }
+        }
+        rest = tail;
+    }
+}
+
+/// Visits an attribute checked by its length alone (RFC 7606 §7).
+#[inline(always)]
+fn visit_by_length<V: UpdateVisitor>(v: &mut V, slot: Slot, value: &[u8]) {
+    match slot {
+        Slot::Med => v.med(at::be_u32_chunk(value)),
+        Slot::LocalPref => v.local_pref(at::be_u32_chunk(value)),
+        Slot::AtomicAggregate => v.atomic_aggregate(),
+        Slot::OriginatorId => v.originator_id(at::be_u32_chunk(value).into()),
+        Slot::Otc => v.otc(at::be_u32_chunk(value)),
+        Slot::Communities => {
+            for c in value.chunks_exact(4) {
+                v.community(Community(at::be_u32_chunk(c)));
+            }
+        }
+        Slot::ClusterList => {
+            for c in value.chunks_exact(4) {
+                v.cluster_id(at::be_u32_chunk(c).into());
+            }
+        }
+        Slot::ExtCommunities => {
+            for c in value.chunks_exact(8) {
+                if let Some(c) = c.first_chunk::<8>() {
+                    v.ext_community(ExtCommunity(*c));
+                }
+            }
+        }
+        Slot::LargeCommunity => {
+            for c in value.chunks_exact(12) {
+                let g = at::be_u32_chunk(c);
+                let a = at::be_u32_chunk(c.get(4..).unwrap_or_default());
+                let l = at::be_u32_chunk(c.get(8..).unwrap_or_default());
+                v.large_community(LargeCommunity::new(g, a, l));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Whether a segment body holds AS 0 (RFC 7607 §2).

@@ -48,10 +48,12 @@ mod builder;
 mod check;
 mod nlri;
 mod owned;
+mod visit;
 
 pub use builder::UpdateBuilder;
 pub use nlri::NlriIter;
 pub use owned::{Attr, MpReach, MpUnreach, PathAttr, Update};
+pub use visit::UpdateVisitor;
 
 use std::net::Ipv4Addr;
 
@@ -125,7 +127,27 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// Does not allocate unless it returns `Err`.
     #[inline]
     pub fn new_checked(buf: B, cx: &SessionContext) -> Result<Self, DecodeError> {
-        check::check(buf, cx)
+        check::check(buf, cx, &mut visit::NoSink)
+    }
+
+    /// The fused decode: one walk that performs every check [`UpdateView::new_checked`]
+    /// performs, with the same outcome (the same `Err`, [`Verdict`] and discarded list), and
+    /// hands every value to `visitor` on the way (prefixes with their path identifiers,
+    /// ORIGIN, each AS_PATH ASN with its segment type, next hops, MED, LOCAL_PREF,
+    /// communities, AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST, OTC, unknown attributes, ...).
+    ///
+    /// The values are **tentative** (RFC 7606 outcomes can depend on later attributes): on
+    /// `Err` (session reset) or [`Verdict::TreatAsWithdraw`] discard what the visitor
+    /// received (and handle the prefixes as withdrawn, RFC 7606 §2); on [`Verdict::Accept`]
+    /// the visitor received exactly what the view's accessors report. See
+    /// [`UpdateVisitor`]. Does not allocate unless it returns `Err`.
+    #[inline]
+    pub fn decode_with<V: UpdateVisitor>(
+        buf: B,
+        cx: &SessionContext,
+        visitor: &mut V,
+    ) -> Result<Self, DecodeError> {
+        check::check(buf, cx, &mut visit::Active(visitor))
     }
 
     /// The RFC 7606 verdict for this message.

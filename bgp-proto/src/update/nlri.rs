@@ -49,6 +49,38 @@ fn check_prefixes<const SKIP: usize>(buf: &[u8], max_bits: u8) -> Result<usize, 
     Ok(n)
 }
 
+/// Checks and decodes `msg[start..end]` (an NLRI field inside the message) in one walk,
+/// handing each prefix to `f`. Returns exactly what [`check_nlri`] returns for the field: the
+/// walk stops at the first malformed entry, whose error the checker then names.
+#[inline(always)]
+pub(crate) fn walk_nlri(
+    msg: &[u8],
+    start: usize,
+    end: usize,
+    v6: bool,
+    add_path: bool,
+    mut f: impl FnMut(Nlri),
+) -> Result<(), NlriError> {
+    let mut it = NlriIter::in_message(msg.get(..end).unwrap_or_default(), start, v6, add_path);
+    while let Some(n) = it.next_inner() {
+        f(n);
+    }
+    if it.pos >= end {
+        return Ok(());
+    }
+    walk_failed(it.as_bytes(), v6, add_path)
+}
+
+#[cold]
+#[inline(never)]
+fn walk_failed(rest: &[u8], v6: bool, add_path: bool) -> Result<(), NlriError> {
+    match check_nlri(rest, if v6 { 128 } else { 32 }, add_path) {
+        Err(e) => Err(e),
+        // Unreachable for a field the iterator stopped in; report it as an overrun.
+        Ok(_) => Err(NlriError::Overrun),
+    }
+}
+
 /// Iterator over a checked NLRI field of IPv4 or IPv6 prefixes, with or without ADD-PATH path
 /// identifiers. Host bits after the prefix length are cleared (RFC 4271 §4.3: trailing bits
 /// are irrelevant). Never allocates; stops at the first malformed entry (which a checked view
@@ -104,7 +136,7 @@ impl<'a> NlriIter<'a> {
     }
 
     #[inline(always)]
-    fn next_inner(&mut self) -> Option<Nlri> {
+    pub(crate) fn next_inner(&mut self) -> Option<Nlri> {
         let buf = self.buf;
         let mut pos = self.pos;
         let path_id = if self.add_path {

@@ -1,0 +1,225 @@
+//! The fused decode `UpdateView::decode_with` against `UpdateView::new_checked`: the same
+//! session reset, RFC 7606 verdict and discarded attributes for every message of the captures
+//! (`testdata/bgp/`: RIPE RIS MRT dumps and pcaps) under many session contexts and for
+//! mutated messages, and, when accepted, the visitor receives exactly what the accessors
+//! report. (The RFC 7606 table in rfc7606.rs runs the same comparison on each row.)
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod fused;
+mod fuzz_bodies;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use bgp_proto::capture::{read_pcap, MrtReader};
+use bgp_proto::{Family, SessionContext};
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/bgp")
+}
+
+/// (context of the capture, message) for every UPDATE of the MRT dumps and pcaps.
+fn updates() -> Vec<(SessionContext, Vec<u8>)> {
+    let mut out = Vec::new();
+    for file in [
+        "updates.20190101.0000.gz",
+        "rrc15/updates.20100227.1600.gz",
+        "rrc15/updates.20100227.1610.gz",
+    ] {
+        let mut gz = flate2::read::GzDecoder::new(
+            std::fs::File::open(testdata().join("mrt").join(file)).unwrap(),
+        );
+        let mut data = Vec::new();
+        gz.read_to_end(&mut data).unwrap();
+        for rec in MrtReader::new(&data) {
+            let rec = rec.unwrap();
+            if rec.message.get(18) != Some(&2) {
+                continue;
+            }
+            let mut families = bgp_proto::FamilySet::new();
+            families.insert(Family::IPV4_UNICAST);
+            families.insert(Family::IPV6_UNICAST);
+            let mut add_path = bgp_proto::FamilySet::new();
+            if rec.add_path {
+                add_path = families;
+            }
+            let cx = SessionContext {
+                four_octet_as: rec.as4,
+                families,
+                add_path_rx: add_path,
+                add_path_tx: add_path,
+                ibgp: false,
+                enforce_first_as: false,
+                allow_as_set: true,
+                peer_asn: rec.peer_asn,
+                ..SessionContext::default()
+            };
+            out.push((cx, rec.message.to_vec()));
+        }
+    }
+    let mut dir: Vec<_> = std::fs::read_dir(testdata().join("pcap"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dir.sort();
+    for path in dir {
+        let data = std::fs::read(&path).unwrap();
+        for flow in read_pcap(&data).unwrap() {
+            for m in &flow.messages {
+                if m.get(18) == Some(&2) {
+                    // Pcaps carry no negotiation record: a permissive iBGP context.
+                    out.push((fuzz_bodies::context(0b0011_0001), m.to_vec()));
+                    out.push((fuzz_bodies::context(0b0001_0000), m.to_vec()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fused_matches_new_checked_on_the_captures() {
+    let all = updates();
+    assert!(all.len() > 60_000, "only {} updates", all.len());
+    let mut accepted = 0usize;
+    let mut failures = Vec::new();
+    for (i, (cx, m)) in all.iter().enumerate() {
+        match fused::agrees(m, cx) {
+            Ok(a) => accepted += usize::from(a),
+            Err(e) => failures.push(format!("#{i} {}: {e}", hex::encode(m))),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ, first:\n{}",
+        failures.len(),
+        all.len(),
+        failures[..failures.len().min(3)].join("\n")
+    );
+    // The comparison of values ran on most of them.
+    assert!(accepted * 10 > all.len() * 9, "{accepted} of {}", all.len());
+}
+
+/// Every capture UPDATE under each context bit alone and all bits (as fuzz_smoke does).
+#[test]
+fn fused_matches_new_checked_under_every_context() {
+    let all = updates();
+    let mut failures = Vec::new();
+    for (i, (_, m)) in all.iter().enumerate().step_by(7) {
+        for sel in [0u8, 1, 2, 4, 8, 16, 32, 64, 128, 0xff] {
+            if let Err(e) = fused::agrees(m, &fuzz_bodies::context(sel)) {
+                failures.push(format!("#{i} sel {sel:#04x} {}: {e}", hex::encode(m)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differ, first:\n{}",
+        failures.len(),
+        failures[..failures.len().min(3)].join("\n")
+    );
+}
+
+/// xorshift64*, fixed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Mutations in the style of fuzz_smoke: flipped, set or random octets (mostly after the
+/// header), truncation, inserted or deleted octets with the header length kept consistent,
+/// and attribute/NLRI length octets nudged by one.
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    for _ in 0..=rng.below(3) {
+        let body = v.len().saturating_sub(19).max(1);
+        let at = 19 + rng.below(body);
+        match rng.below(7) {
+            0 => {
+                if let Some(b) = v.get_mut(at) {
+                    *b ^= 1 << rng.below(8);
+                }
+            }
+            1 => {
+                if let Some(b) = v.get_mut(at) {
+                    *b = rng.next() as u8;
+                }
+            }
+            2 => {
+                if let Some(b) = v.get_mut(at) {
+                    *b = match rng.below(4) {
+                        0 => 0,
+                        1 => 0xff,
+                        2 => b.wrapping_add(1),
+                        _ => b.wrapping_sub(1),
+                    };
+                }
+            }
+            3 => {
+                if at < v.len() {
+                    v.insert(at, rng.next() as u8);
+                }
+            }
+            4 => {
+                if at < v.len() {
+                    v.remove(at);
+                }
+            }
+            5 => v.truncate(at),
+            _ => {
+                // A flag octet of some attribute-like position.
+                if let Some(b) = v.get_mut(at) {
+                    *b ^= [0x80, 0x40, 0x10][rng.below(3)];
+                }
+            }
+        }
+    }
+    if rng.below(8) != 0 && v.len() >= 19 {
+        let l = (v.len() as u16).to_be_bytes();
+        v[16] = l[0];
+        v[17] = l[1];
+    }
+    v
+}
+
+#[test]
+fn fused_matches_new_checked_on_mutated_updates() {
+    let all = updates();
+    let seeds: Vec<&Vec<u8>> = all.iter().map(|(_, m)| m).step_by(3).collect();
+    let iters: usize = std::env::var("FUZZ_SMOKE_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300_000);
+    let mut rng = Rng(0x5eed_f05e);
+    let (mut resets, mut taw, mut ok) = (0usize, 0usize, 0usize);
+    for _ in 0..iters {
+        let pick = rng.below(seeds.len());
+        let m = mutate(&mut rng, seeds[pick]);
+        let cx = fuzz_bodies::context(rng.next() as u8);
+        match fused::agrees(&m, &cx) {
+            Ok(true) => ok += 1,
+            Ok(false) => {
+                if bgp_proto::UpdateView::new_checked(&m[..], &cx).is_err() {
+                    resets += 1;
+                } else {
+                    taw += 1;
+                }
+            }
+            Err(e) => panic!("differ on {} (context {cx:?}): {e}", hex::encode(&m)),
+        }
+    }
+    // The mutations reach every kind of outcome.
+    assert!(
+        resets > iters / 50 && taw > iters / 200 && ok > iters / 50,
+        "{resets} {taw} {ok}"
+    );
+}
