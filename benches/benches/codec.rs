@@ -112,6 +112,11 @@ fn ours_view_one(m: &[u8], _b: &Bytes, cx: &mut Cx, d: &mut Digest) -> Res {
     ours::decode_one_view(m, &cx.ours, d).map_err(|e| format!("{e:?}"))
 }
 
+#[inline(always)]
+fn ours_fused_one(m: &[u8], _b: &Bytes, cx: &mut Cx, d: &mut Digest) -> Res {
+    ours::decode_one_fused(m, &cx.ours, d).map_err(|e| format!("{e:?}"))
+}
+
 // ---------------------------------------------------------------------------------------
 // zettabgp
 // ---------------------------------------------------------------------------------------
@@ -689,6 +694,10 @@ const IMPLS: &[Impl] = &[
         one: ours_view_one,
     },
     Impl {
+        name: "bgp-proto fused visit",
+        one: ours_fused_one,
+    },
+    Impl {
         name: "bgp-proto, owned attributes()",
         one: ours_one,
     },
@@ -719,7 +728,7 @@ const IMPLS: &[Impl] = &[
 ];
 
 /// Rows that are not other crates (the first is our full decode, which the targets apply to).
-const N_OURS: usize = 3;
+const N_OURS: usize = 4;
 
 /// One pass over the corpus, monomorphised per implementation so the per-message call is
 /// direct. Counts messages that failed.
@@ -742,12 +751,13 @@ fn pass<F: FnMut(&[u8], &Bytes, &mut Cx, &mut Digest) -> Res>(
 fn run_pass(i: usize, msgs: &[Bytes], cx: &mut Cx) -> (Digest, u64) {
     match i {
         0 => pass(msgs, cx, ours_view_one),
-        1 => pass(msgs, cx, ours_one),
-        2 => pass(msgs, cx, floor_one),
-        3 => pass(msgs, cx, zetta_one),
-        4 => pass(msgs, cx, netgauze_one),
-        5 => pass(msgs, cx, routecore_one),
-        6 => pass(msgs, cx, bgpkit_one),
+        1 => pass(msgs, cx, ours_fused_one),
+        2 => pass(msgs, cx, ours_one),
+        3 => pass(msgs, cx, floor_one),
+        4 => pass(msgs, cx, zetta_one),
+        5 => pass(msgs, cx, netgauze_one),
+        6 => pass(msgs, cx, routecore_one),
+        7 => pass(msgs, cx, bgpkit_one),
         _ => pass(msgs, cx, rustbgpd_one),
     }
 }
