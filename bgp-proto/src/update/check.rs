@@ -695,7 +695,7 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
                 }
             }
             Slot::MpReach => {
-                let m = check_mp(value, whole(here, tail_len), vstart, true, cx)?;
+                let m = check_mp(value, whole(here, tail_len), vstart, true, !S::ACTIVE, cx)?;
                 if !m.active {
                     out.discard(code, slot, Reason::MpReachNotNegotiated);
                 } else if !m.nlri.is_empty() && martian_mp_next_hop(b.get(m.next_hop.range())) {
@@ -706,25 +706,29 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
                     if let Some(nh) = b.get(m.next_hop.range()).and_then(NextHop::decode_value) {
                         v.mp_next_hop(family, nh);
                     }
+                    // Fused: the prefixes are checked here, not in check_mp, with the same error.
                     let r = m.nlri.range();
-                    // Checked by check_mp: cannot fail.
-                    let _ = walk_nlri(b, r.start, r.end, m.family.0 == 2, m.add_path, |n| {
-                        v.announced(n)
-                    });
+                    let v6 = m.family.0 == 2;
+                    if let Err(e) = walk_nlri(b, r.start, r.end, v6, m.add_path, |n| v.announced(n))
+                    {
+                        return Err(mp_nlri_error(whole(here, tail_len), e));
+                    }
                 }
                 mp_reach = m;
             }
             Slot::MpUnreach => {
-                let m = check_mp(value, whole(here, tail_len), vstart, false, cx)?;
+                let m = check_mp(value, whole(here, tail_len), vstart, false, !S::ACTIVE, cx)?;
                 if !m.active {
                     out.discard(code, slot, Reason::MpUnreachNotNegotiated);
                 }
                 if let (Some(v), true) = (sink.visitor(), m.active) {
+                    // Fused: the prefixes are checked here, not in check_mp, with the same error.
                     let r = m.nlri.range();
-                    // Checked by check_mp: cannot fail.
-                    let _ = walk_nlri(b, r.start, r.end, m.family.0 == 2, m.add_path, |n| {
-                        v.withdrawn(n)
-                    });
+                    let v6 = m.family.0 == 2;
+                    if let Err(e) = walk_nlri(b, r.start, r.end, v6, m.add_path, |n| v.withdrawn(n))
+                    {
+                        return Err(mp_nlri_error(whole(here, tail_len), e));
+                    }
                 }
                 mp_unreach = m;
             }
@@ -985,6 +989,20 @@ fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
     }
 }
 
+/// A malformed prefix in MP_REACH_NLRI or MP_UNREACH_NLRI: 3/9 with the attribute as data
+/// (RFC 7606 §5.3, decision D2).
+#[cold]
+#[inline(never)]
+fn mp_nlri_error(whole: &[u8], e: NlriError) -> DecodeError {
+    reset_attr(
+        whole,
+        match e {
+            NlriError::TooLong => "MP prefix length too long for the AFI (RFC 7606 §5.3)",
+            NlriError::Overrun => "MP prefix overruns the attribute (RFC 7606 §5.3)",
+        },
+    )
+}
+
 /// MP_REACH_NLRI (RFC 4760 §3) or MP_UNREACH_NLRI (§4): every malformation is a session reset
 /// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
 fn check_mp(
@@ -992,6 +1010,7 @@ fn check_mp(
     whole: &[u8],
     vstart: usize,
     reach: bool,
+    check_prefixes: bool,
     cx: &SessionContext,
 ) -> Result<MpInfo, DecodeError> {
     let min = if reach { 5 } else { 3 };
@@ -1045,14 +1064,12 @@ fn check_mp(
     let nlri = value.get(nlri_start..).unwrap_or_default();
     let max_bits = if afi == 1 { 32 } else { 128 };
     m.add_path = cx.add_path_rx(family);
-    if let Err(e) = check_nlri(nlri, max_bits, m.add_path) {
-        return Err(reset_attr(
-            whole,
-            match e {
-                NlriError::TooLong => "MP prefix length too long for the AFI (RFC 7606 §5.3)",
-                NlriError::Overrun => "MP prefix overruns the attribute (RFC 7606 §5.3)",
-            },
-        ));
+    // With `check_prefixes` false the caller walks the prefixes itself (the fused decode)
+    // and reports a failure with `mp_nlri_error`, as here.
+    if check_prefixes {
+        if let Err(e) = check_nlri(nlri, max_bits, m.add_path) {
+            return Err(mp_nlri_error(whole, e));
+        }
     }
     m.nlri = Span::new(vstart + nlri_start, vstart + value.len());
     m.active = true;
