@@ -81,7 +81,7 @@ fn phase_timeout(n: u32) -> Duration {
     Duration::from_secs(60 + u64::from(n) / 1000)
 }
 
-/// `perf record -g -p PID` while one phase runs (stopped with SIGINT afterwards).
+/// `perf record --call-graph dwarf -p PID` while one phase runs (stopped with SIGINT afterwards).
 struct Perf {
     child: Child,
     out: PathBuf,
@@ -90,7 +90,16 @@ struct Perf {
 impl Perf {
     fn start(pid: u32, out: &Path) -> Option<Perf> {
         let child = Command::new("perf")
-            .args(["record", "-g", "-F", "999", "-p", &pid.to_string(), "-o"])
+            .args([
+                "record",
+                "--call-graph",
+                "dwarf,16384",
+                "-F",
+                "499",
+                "-p",
+                &pid.to_string(),
+                "-o",
+            ])
             .arg(out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -122,7 +131,7 @@ impl Drop for Perf {
 }
 
 /// One run of `tx` sending `n` routes to `rx`. With `perf_dir`, bgpd's announce and withdraw
-/// phases are recorded with `perf record -g` (files `perf-<rx>-<n>-{announce,withdraw}.data`).
+/// phases are recorded with `perf record --call-graph dwarf` (files `perf-<rx>-<n>-{announce,withdraw}.data`).
 pub fn run_one(rx: RxKind, tx: Kind, n: u32, perf_dir: Option<&Path>) -> Result<Sample, String> {
     check_stop()?;
     let topo = Topology::new(&format!("routers-{}-{}-{n}", rx.name(), tx.name()));
