@@ -14,7 +14,7 @@
 //! request, health verdict, reload, drain step) to the peer task's next UPDATE count
 //! increase, which it publishes right after writing the UPDATE to the socket.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -578,10 +578,22 @@ impl Shared {
                     .iter()
                     .flat_map(|g| g.nlri.iter().map(|n| n.prefix.to_string()))
                     .collect();
+                // A prefix counts as withdrawn only when no path of it stays. `new` is ordered by
+                // (prefix, path id) and `None` sorts first, so one range probe per prefix.
+                let stays = |prefix: ipnet::IpNet| {
+                    new.range(
+                        Nlri {
+                            prefix,
+                            path_id: None,
+                        }..,
+                    )
+                    .next()
+                    .is_some_and(|(k, _)| k.prefix == prefix)
+                };
                 let withdrawn: BTreeSet<String> = diff
                     .withdraw
                     .iter()
-                    .filter(|n| !new.keys().any(|k| k.prefix == n.prefix))
+                    .filter(|n| !stays(n.prefix))
                     .map(|n| n.prefix.to_string())
                     .collect();
                 if !announced.is_empty() {
@@ -820,22 +832,36 @@ impl Shared {
         let statuses = self.statuses();
         let st = self.lock();
         let effective = st.effective();
+        // Each peer's routes once, not once per service: a file may hold 100k services.
+        let announced: Vec<(&String, HashSet<ipnet::IpNet>)> = statuses
+            .iter()
+            .filter_map(|(name, status)| {
+                let routes = st.routes_for(&effective, name, status)?;
+                Some((name, routes.keys().map(|n| n.prefix).collect()))
+            })
+            .collect();
+        let mut effective_by_name: HashMap<&str, Vec<&Service>> = HashMap::new();
+        for e in effective.iter() {
+            effective_by_name
+                .entry(e.name.as_str())
+                .or_default()
+                .push(e);
+        }
         st.all_services()
             .into_iter()
             .map(|(svc, source)| {
                 let state = match st.verdict(&svc, source) {
                     Verdict::Announce { state, .. } | Verdict::Withheld(state) => state,
                 };
-                let announced_to = statuses
+                let announced_to = announced
                     .iter()
-                    .filter(|(name, status)| {
-                        st.routes_for(&effective, name, status)
-                            .is_some_and(|r| r.keys().any(|n| n.prefix == svc.prefix.trunc()))
-                            && effective
-                                .iter()
-                                .any(|e| e.name == svc.name && e.applies_to(name))
+                    .filter(|(name, prefixes)| {
+                        prefixes.contains(&svc.prefix.trunc())
+                            && effective_by_name
+                                .get(svc.name.as_str())
+                                .is_some_and(|es| es.iter().any(|e| e.applies_to(name)))
                     })
-                    .map(|(n, _)| n.clone())
+                    .map(|(n, _)| (*n).clone())
                     .collect();
                 let (health, targets) = match st.health.get(&svc.name) {
                     Some(h) if source == "config" => (
