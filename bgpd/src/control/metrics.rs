@@ -1,0 +1,256 @@
+//! Prometheus text exposition of the daemon's state.
+
+use super::*;
+
+impl Shared {
+    pub(super) fn render_metrics(&self) -> String {
+        let statuses = self.statuses();
+        let st = self.lock();
+        let mut w = TextWriter::default();
+        let peers: Vec<&Peer> = st.config.peers.iter().collect();
+        let status_of = |p: &Peer| statuses.get(&p.name);
+
+        w.family(
+            "bgpd_bgp_session_up",
+            "gauge",
+            "1 when the BGP session is Established (metallb_bgp_session_up).",
+        );
+        for p in &peers {
+            let up = status_of(p).is_some_and(|s| s.state == FsmState::Established);
+            w.sample(
+                "bgpd_bgp_session_up",
+                &[("peer", &p.name), ("address", &p.address.to_string())],
+                u8::from(up),
+            );
+        }
+        w.family(
+            "bgpd_bgp_session_state",
+            "gauge",
+            "1 for the session's current FSM state (RFC 4271 §8.2.2).",
+        );
+        for p in &peers {
+            let cur = status_of(p).map(|s| s.state).unwrap_or(FsmState::Idle);
+            for s in [
+                FsmState::Idle,
+                FsmState::Connect,
+                FsmState::Active,
+                FsmState::OpenSent,
+                FsmState::OpenConfirm,
+                FsmState::Established,
+            ] {
+                w.sample(
+                    "bgpd_bgp_session_state",
+                    &[("peer", &p.name), ("state", &format!("{s:?}"))],
+                    u8::from(s == cur),
+                );
+            }
+        }
+        w.family(
+            "bgpd_bgp_session_flaps_total",
+            "counter",
+            "Times the session went down after being Established.",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_session_flaps_total",
+                &[("peer", &p.name)],
+                status_of(p).map(|s| s.flaps).unwrap_or(0),
+            );
+        }
+        for (name, help, dir) in [
+            (
+                "bgpd_bgp_messages_sent_total",
+                "BGP messages sent, by type.",
+                true,
+            ),
+            (
+                "bgpd_bgp_messages_received_total",
+                "BGP messages received, by type.",
+                false,
+            ),
+        ] {
+            w.family(name, "counter", help);
+            for p in &peers {
+                let c = status_of(p)
+                    .map(|s| {
+                        api::MessageCounts::from(if dir {
+                            s.counters.messages_out
+                        } else {
+                            s.counters.messages_in
+                        })
+                    })
+                    .unwrap_or_default();
+                for (t, v) in [
+                    ("open", c.open),
+                    ("update", c.update),
+                    ("notification", c.notification),
+                    ("keepalive", c.keepalive),
+                    ("route_refresh", c.route_refresh),
+                ] {
+                    w.sample(name, &[("peer", &p.name), ("type", t)], v);
+                }
+            }
+        }
+        w.family(
+            "bgpd_bgp_updates_total",
+            "counter",
+            "UPDATE messages sent (metallb_bgp_updates_total).",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_updates_total",
+                &[("peer", &p.name)],
+                status_of(p)
+                    .map(|s| s.counters.messages_out.update)
+                    .unwrap_or(0),
+            );
+        }
+        w.family(
+            "bgpd_bgp_updates_received_total",
+            "counter",
+            "UPDATE messages received (metallb_bgp_updates_total_received).",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_updates_received_total",
+                &[("peer", &p.name)],
+                status_of(p)
+                    .map(|s| s.counters.messages_in.update)
+                    .unwrap_or(0),
+            );
+        }
+        w.family(
+            "bgpd_bgp_announced_prefixes_total",
+            "gauge",
+            "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_announced_prefixes_total",
+                &[("peer", &p.name)],
+                status_of(p).map(|s| s.routes_out).unwrap_or(0),
+            );
+        }
+        w.family(
+            "bgpd_bgp_received_prefixes",
+            "gauge",
+            "Routes in the Adj-RIB-In.",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_received_prefixes",
+                &[("peer", &p.name)],
+                status_of(p).map(|s| s.routes_in).unwrap_or(0),
+            );
+        }
+        w.family(
+            "bgpd_bgp_pending_prefixes_total",
+            "gauge",
+            "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
+        );
+        for p in &peers {
+            let desired = st.peers.get(&p.name).map(|o| o.desired.len()).unwrap_or(0);
+            let out = status_of(p)
+                .filter(|s| s.state == FsmState::Established)
+                .map(|s| s.routes_out)
+                .unwrap_or(0);
+            w.sample(
+                "bgpd_bgp_pending_prefixes_total",
+                &[("peer", &p.name)],
+                desired.abs_diff(out),
+            );
+        }
+        w.family(
+            "bgpd_bgp_update_queue_depth",
+            "gauge",
+            "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
+        );
+        for p in &peers {
+            let depth = st
+                .peers
+                .get(&p.name)
+                .map(PeerOps::pending_nlri)
+                .unwrap_or(0);
+            w.sample("bgpd_bgp_update_queue_depth", &[("peer", &p.name)], depth);
+        }
+        w.family(
+            "bgpd_service_health",
+            "gauge",
+            "1 when a health-checked target is up, 0 otherwise.",
+        );
+        for (name, h) in &st.health {
+            for t in &h.targets {
+                let nh = t
+                    .target
+                    .nexthop
+                    .and_then(|i| h.nexthops.get(i))
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "service".into());
+                let up = !h.disabled && t.machine.state() == Health::Up;
+                w.sample(
+                    "bgpd_service_health",
+                    &[("service", name), ("nexthop", &nh)],
+                    u8::from(up),
+                );
+            }
+        }
+        w.family(
+            "bgpd_service_announced",
+            "gauge",
+            "1 when the service is announced (possibly demoted), 0 when withheld.",
+        );
+        for (svc, source) in st.all_services() {
+            let on = matches!(st.verdict(&svc, source), Verdict::Announce { .. });
+            w.sample(
+                "bgpd_service_announced",
+                &[("service", &svc.name), ("source", source)],
+                u8::from(on),
+            );
+        }
+        w.family(
+            "bgpd_drain_state",
+            "gauge",
+            "0 normal, 1 draining (GRACEFUL_SHUTDOWN), 2 drained.",
+        );
+        let d = match st.drain {
+            DrainPhase::Normal => 0,
+            DrainPhase::Draining { .. } => 1,
+            DrainPhase::Drained => 2,
+        };
+        w.sample("bgpd_drain_state", &[], d);
+        w.family(
+            "bgpd_update_latency_seconds",
+            "histogram",
+            "Time from a desired change (API, health verdict, reload, drain) to the UPDATE written to the socket.",
+        );
+        for cause in [Cause::Api, Cause::Health, Cause::Reload, Cause::Drain] {
+            let h = st.latency.get(&cause).cloned().unwrap_or_default();
+            h.write(
+                &mut w,
+                "bgpd_update_latency_seconds",
+                &format!("cause=\"{}\"", cause.as_str()),
+            );
+        }
+        w.family(
+            "bgpd_update_latency_median_seconds",
+            "gauge",
+            "Median of the last 1024 change-to-UPDATE latencies.",
+        );
+        for (cause, h) in &st.latency {
+            if let Some(m) = h.median() {
+                w.sample(
+                    "bgpd_update_latency_median_seconds",
+                    &[("cause", cause.as_str())],
+                    m.as_secs_f64(),
+                );
+            }
+        }
+        w.family(
+            "bgpd_uptime_seconds",
+            "gauge",
+            "Seconds since bgpd started.",
+        );
+        w.sample("bgpd_uptime_seconds", &[], self.started.elapsed().as_secs());
+        w.out
+    }
+}

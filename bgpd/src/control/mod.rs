@@ -1,0 +1,747 @@
+//! Operations: the control API server on `global.control_socket`, and the state behind it
+//! and behind the metrics endpoint, health checks and drain.
+//!
+//! [`Ops`] sits between the configuration and the peer tasks: the daemon asks it for the
+//! services to send ([`Ops::services`]), which are the configured ones adjusted for health
+//! verdicts (withdrawn, fewer next hops or demoted), runtime `announce`/`withdraw`, and drain
+//! (GRACEFUL_SHUTDOWN, RFC 8326). When any of these changes, Ops sends
+//! [`DaemonCommand::Resync`] to the daemon loop, which hands the fresh list to every peer
+//! task; the peer task computes and writes the UPDATEs. All pushes go through the daemon loop,
+//! so they are ordered with reloads.
+//!
+//! Ops watches every peer's `PeerStatus` (the daemon's `watch` channels) for the event
+//! timeline, the metrics and the latency histogram: the time from a desired change (API
+//! request, health verdict, reload, drain step) to the peer task's next UPDATE count
+//! increase, which it publishes right after writing the UPDATE to the socket.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bgp_fsm::State as FsmState;
+use bgp_proto::{
+    AsSegment, AsSegmentType, Community, NextHop, Nlri, Notification, Origin, PathAttributes,
+};
+use futures::{SinkExt, StreamExt};
+use ipnet::IpNet;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::{Framed, LinesCodec};
+use tracing::{error, info, warn};
+
+use crate::announce::{self, PeerView, RouteSet};
+use crate::api::{self, Command, Response};
+use crate::config::{Config, NextHopSpec, OnFail, Peer, PeerSelection, Probe, Service};
+use crate::events::{unix_secs, EventLog, Kind};
+use crate::health::{self, Health, Hysteresis, Target};
+use crate::metrics::{Histogram, TextWriter};
+use crate::peer::PeerStatus;
+
+/// Drain time of `bgpctl drain` when neither `--time` nor `global.drain_time` is given.
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(30);
+
+/// Shutdown Communication (RFC 9003) of the Cease 6/2 that ends a `bgpctl drain`.
+pub const DRAIN_MESSAGE: &str = "bgpd drained by operator";
+
+/// The daemon's per-peer status channels.
+pub type Statuses = watch::Receiver<BTreeMap<String, watch::Receiver<PeerStatus>>>;
+
+/// What Ops asks of the daemon loop.
+#[derive(Debug)]
+pub enum DaemonCommand {
+    /// Hand [`Ops::services`] to every peer task.
+    Resync,
+    /// Stop every peer with this NOTIFICATION (end of a drain).
+    StopPeers(Notification),
+    /// Start every configured peer that is not running (undrain).
+    StartPeers,
+    /// A copy of `peer`'s Adj-RIB-In (`received`) or Adj-RIB-Out; `None` for a peer that
+    /// is not running.
+    AdjRib {
+        peer: String,
+        received: bool,
+        reply: oneshot::Sender<Option<Vec<bgp_fsm::Route>>>,
+    },
+}
+
+/// Why routes changed (label `cause` of the latency histogram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    Api,
+    Health,
+    Reload,
+    Drain,
+}
+
+impl Cause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::Api => "api",
+            Cause::Health => "health",
+            Cause::Reload => "reload",
+            Cause::Drain => "drain",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DrainPhase {
+    Normal,
+    Draining { until: Instant },
+    Drained,
+}
+
+struct RuntimeService {
+    service: Service,
+}
+
+struct TargetState {
+    target: Target,
+    machine: Hysteresis,
+    since: SystemTime,
+    last_result: Option<String>,
+}
+
+struct ServiceHealth {
+    check: crate::config::HealthCheck,
+    nexthops: Vec<NextHopSpec>,
+    targets: Vec<TargetState>,
+    disabled: bool,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ServiceHealth {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Default)]
+struct PeerOps {
+    /// The routes this peer should have (computed like the peer task does), while
+    /// Established.
+    desired: RouteSet,
+    /// Changes waiting for their UPDATEs, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    /// UPDATEs seen written but not yet matched to a pending change.
+    credit: u64,
+}
+
+/// A change whose UPDATEs the peer task has not yet been seen writing.
+struct Pending {
+    at: Instant,
+    cause: Cause,
+    /// UPDATEs the change needs: one for the withdrawals, one per attribute group.
+    updates: u64,
+    nlri: usize,
+}
+
+impl PeerOps {
+    fn pending_nlri(&self) -> usize {
+        self.pending.iter().map(|p| p.nlri).sum()
+    }
+}
+
+/// How a service is treated right now.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Announce {
+        service: Box<Service>,
+        state: String,
+    },
+    Withheld(String),
+}
+
+struct State {
+    config: Config,
+    runtime: BTreeMap<IpNet, RuntimeService>,
+    /// Configured prefixes withdrawn with `bgpctl withdraw`.
+    suppressed: BTreeMap<IpNet, SystemTime>,
+    health: BTreeMap<String, ServiceHealth>,
+    drain: DrainPhase,
+    drain_since: SystemTime,
+    drain_generation: u64,
+    peers: BTreeMap<String, PeerOps>,
+    latency: BTreeMap<Cause, Histogram>,
+    /// Per service: the last state string and since when.
+    service_since: BTreeMap<String, (String, SystemTime)>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    events: EventLog,
+    tx: mpsc::UnboundedSender<DaemonCommand>,
+    statuses: Mutex<Option<Statuses>>,
+    started: Instant,
+}
+
+/// The operations side of the daemon (see the module docs).
+pub struct Ops {
+    shared: Arc<Shared>,
+    commands: Option<mpsc::UnboundedReceiver<DaemonCommand>>,
+    tasks: Vec<JoinHandle<()>>,
+    socket: Option<PathBuf>,
+}
+
+impl Drop for Ops {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(path) = &self.socket {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.health.clear();
+        }
+    }
+}
+
+impl Ops {
+    /// Starts the control socket, the metrics endpoint, the health checks and the status
+    /// watchers. Must run inside the tokio runtime. A control socket or metrics endpoint that
+    /// cannot be set up is logged; the daemon runs on without it.
+    pub fn start(config: &Config) -> Ops {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = State {
+            config: config.clone(),
+            runtime: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+            health: BTreeMap::new(),
+            drain: DrainPhase::Normal,
+            drain_since: SystemTime::now(),
+            drain_generation: 0,
+            peers: BTreeMap::new(),
+            latency: BTreeMap::new(),
+            service_since: BTreeMap::new(),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            events: EventLog::new(crate::events::DEFAULT_CAPACITY),
+            tx,
+            statuses: Mutex::new(None),
+            started: Instant::now(),
+        });
+        let mut ops = Ops {
+            shared: shared.clone(),
+            commands: Some(rx),
+            tasks: Vec::new(),
+            socket: None,
+        };
+        shared.reconcile_health();
+        shared.record_service_states();
+
+        let path = config.global.control_socket.clone();
+        match bind_control_socket(&path) {
+            Ok(listener) => {
+                info!("control socket listening on {}", path.display());
+                ops.socket = Some(path);
+                ops.tasks
+                    .push(tokio::spawn(serve_control(listener, shared.clone())));
+            }
+            Err(e) => error!(
+                "control socket {} not available ({e}); bgpctl will not work",
+                path.display()
+            ),
+        }
+        if let Some(addr) = config.global.metrics_listen {
+            let render_shared = shared.clone();
+            let render: crate::metrics::Render = Arc::new(move || render_shared.render_metrics());
+            match std::net::TcpListener::bind(addr).and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            }) {
+                Ok(l) => {
+                    info!("metrics endpoint listening on http://{addr}/metrics");
+                    ops.tasks
+                        .push(tokio::spawn(crate::metrics::serve(l, render)));
+                }
+                Err(e) => error!("metrics endpoint {addr} not available: {e}"),
+            }
+        }
+        ops
+    }
+
+    /// Follows the daemon's peer statuses (for events, metrics, latency and `bgpctl`).
+    pub fn attach(&mut self, statuses: Statuses) {
+        if let Ok(mut s) = self.shared.statuses.lock() {
+            *s = Some(statuses.clone());
+        }
+        self.tasks
+            .push(tokio::spawn(watch_statuses(self.shared.clone(), statuses)));
+    }
+
+    /// `config` with its services replaced by what may be announced before any health
+    /// check has run (health-checked services start withheld, or demoted): give this to
+    /// `Daemon::start` so no session ever sees an unchecked service.
+    pub fn initial_config(&self, mut config: Config) -> Config {
+        config.services = self.shared.lock().effective();
+        config
+    }
+
+    /// The daemon's end of the command channel (taken once).
+    pub fn take_commands(&mut self) -> mpsc::UnboundedReceiver<DaemonCommand> {
+        self.commands
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1)
+    }
+
+    /// The services to hand to the peer tasks now.
+    pub fn services(&self) -> Arc<Vec<Service>> {
+        Arc::new(self.shared.lock().effective())
+    }
+
+    /// A reload applied `config`: health checks follow it; returns the services to send.
+    pub fn set_config(&self, config: &Config) -> Arc<Vec<Service>> {
+        {
+            let mut st = self.shared.lock();
+            st.config = config.clone();
+        }
+        self.shared.reconcile_health();
+        self.shared
+            .events
+            .record(Kind::Reload, None, None, "configuration reloaded".into());
+        self.shared.routes_changed(Cause::Reload, "reload");
+        self.services()
+    }
+
+    /// A reload was refused (invalid file): recorded in the timeline; nothing changes.
+    pub fn reload_failed(&self, errors: &str) {
+        let first = errors.lines().next().unwrap_or("invalid configuration");
+        let more = errors.lines().count().saturating_sub(1);
+        self.shared.events.record(
+            Kind::Reload,
+            None,
+            None,
+            format!(
+                "reload refused, still running the previous configuration: {first}{}",
+                if more > 0 {
+                    format!(
+                        " (and {more} more error{})",
+                        if more == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+
+    /// SIGTERM with `global.drain_time` set: starts (or continues) the drain and returns how
+    /// long to wait before withdrawing; `None` when there is nothing to drain.
+    pub fn begin_shutdown_drain(&self) -> Option<Duration> {
+        let mut st = self.shared.lock();
+        let time = st.config.global.drain_time?;
+        st.drain_generation += 1;
+        let wait = match st.drain {
+            DrainPhase::Drained => return None,
+            DrainPhase::Draining { until } => until.saturating_duration_since(Instant::now()),
+            DrainPhase::Normal => {
+                st.drain = DrainPhase::Draining {
+                    until: Instant::now() + time,
+                };
+                st.drain_since = SystemTime::now();
+                time
+            }
+        };
+        drop(st);
+        self.shared.events.record(
+            Kind::Drain,
+            None,
+            None,
+            format!(
+                "SIGTERM: draining before shutdown (RFC 8326): every route re-announced with \
+                 GRACEFUL_SHUTDOWN 65535:0 (LOCAL_PREF 0 on iBGP); withdrawing in {}",
+                api::HumanDuration(wait)
+            ),
+        );
+        self.shared.routes_changed(Cause::Drain, "drain");
+        Some(wait)
+    }
+
+    /// The drain time is over: withdraw everything (the caller then resyncs and stops).
+    pub fn finish_drain(&self) {
+        self.shared.lock().drain = DrainPhase::Drained;
+        self.shared.events.record(
+            Kind::Drain,
+            None,
+            None,
+            "drain time over: withdrawing every route".into(),
+        );
+        self.shared.routes_changed(Cause::Drain, "drain");
+    }
+
+    /// Median of the recent change-to-UPDATE latencies (all causes).
+    pub fn latency_median(&self) -> Option<Duration> {
+        let st = self.shared.lock();
+        let mut all: Vec<Duration> = st.latency.values().flat_map(Histogram::samples).collect();
+        all.sort();
+        all.get(all.len() / 2).copied()
+    }
+}
+
+fn bind_control_socket(path: &Path) -> std::io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            // Never delete a file that is not ours (a mistyped path could name the config).
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another process is serving it",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock must not take the control plane down with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn statuses(&self) -> BTreeMap<String, PeerStatus> {
+        let Some(rx) = self.statuses.lock().ok().and_then(|s| s.clone()) else {
+            return BTreeMap::new();
+        };
+        let map = rx.borrow().clone();
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.borrow().clone()))
+            .collect()
+    }
+
+    /// (Re)starts the health check tasks so they match the configuration; keeps the state
+    /// of services whose check and next hops did not change.
+    fn reconcile_health(self: &Arc<Self>) {
+        let mut st = self.lock();
+        let wanted: BTreeMap<String, Service> = st
+            .config
+            .services
+            .iter()
+            .filter(|s| s.health.is_some())
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect();
+        st.health.retain(|name, h| {
+            wanted
+                .get(name)
+                .is_some_and(|s| s.health.as_ref() == Some(&h.check) && s.nexthops == h.nexthops)
+        });
+        for (name, svc) in wanted {
+            if st.health.contains_key(&name) {
+                continue;
+            }
+            let Some(check) = svc.health.clone() else {
+                continue;
+            };
+            let targets = health::targets(&check.probe, &svc.nexthops, svc.prefix.addr().is_ipv6());
+            let mut tasks = Vec::new();
+            for (i, t) in targets.iter().enumerate() {
+                tasks.push(tokio::spawn(run_check(
+                    Arc::downgrade(self),
+                    name.clone(),
+                    i,
+                    t.probe.clone(),
+                    check.clone(),
+                )));
+            }
+            let states = targets
+                .into_iter()
+                .map(|target| TargetState {
+                    target,
+                    machine: Hysteresis::new(check.rise, check.fall),
+                    since: SystemTime::now(),
+                    last_result: None,
+                })
+                .collect();
+            st.health.insert(
+                name,
+                ServiceHealth {
+                    check,
+                    nexthops: svc.nexthops.clone(),
+                    targets: states,
+                    disabled: false,
+                    tasks,
+                },
+            );
+        }
+    }
+
+    /// One probe result (or the disable file's presence) for a target.
+    fn health_result(
+        &self,
+        service: &str,
+        index: usize,
+        disabled: bool,
+        result: Result<String, String>,
+    ) {
+        let mut messages = Vec::new();
+        {
+            let mut st = self.lock();
+            let Some(h) = st.health.get_mut(service) else {
+                return;
+            };
+            if disabled != h.disabled {
+                h.disabled = disabled;
+                messages.push(match (disabled, &h.check.disable_file) {
+                    (true, Some(f)) => format!(
+                        "service {service} disabled: {} exists (withdrawn whatever the check says)",
+                        f.display()
+                    ),
+                    _ => format!("service {service} enabled again: the disable file is gone"),
+                });
+            }
+            if !disabled {
+                let nexthops = h.nexthops.clone();
+                let Some(t) = h.targets.get_mut(index) else {
+                    return;
+                };
+                let ok = result.is_ok();
+                let text = match &result {
+                    Ok(s) | Err(s) => s.clone(),
+                };
+                t.last_result = Some(if ok {
+                    format!("ok: {text}")
+                } else {
+                    format!("failed: {text}")
+                });
+                if let Some(new) = t.machine.observe(ok) {
+                    t.since = SystemTime::now();
+                    let what = match t.target.nexthop.and_then(|i| nexthops.get(i)) {
+                        Some(nh) => format!("service {service} next hop {nh}"),
+                        None => format!("service {service}"),
+                    };
+                    messages.push(format!(
+                        "{what} health {}: {} ({text})",
+                        new.as_str(),
+                        t.target.describe()
+                    ));
+                }
+            }
+        }
+        if messages.is_empty() {
+            return;
+        }
+        for m in messages {
+            self.events.record(Kind::Health, None, Some(service), m);
+        }
+        self.routes_changed(Cause::Health, "health check");
+    }
+
+    /// The desired routes changed: compute each Established peer's new routes, record
+    /// announce/withdraw events, mark the change pending for the latency histogram and ask
+    /// the daemon to push the services.
+    fn routes_changed(&self, cause: Cause, why: &str) {
+        let statuses = self.statuses();
+        let mut events = Vec::new();
+        {
+            let mut st = self.lock();
+            let services = st.effective();
+            let now = Instant::now();
+            for (name, status) in &statuses {
+                let Some(new) = st.routes_for(&services, name, status) else {
+                    continue;
+                };
+                let po = st.peers.entry(name.clone()).or_default();
+                let diff = announce::diff(&po.desired, &new);
+                if diff.is_empty() {
+                    po.desired = new;
+                    continue;
+                }
+                po.pending.push_back(Pending {
+                    at: now,
+                    cause,
+                    updates: u64::from(!diff.withdraw.is_empty()) + diff.announce.len() as u64,
+                    nlri: diff.announced_count() + diff.withdraw.len(),
+                });
+                let announced: BTreeSet<String> = diff
+                    .announce
+                    .iter()
+                    .flat_map(|g| g.nlri.iter().map(|n| n.prefix.to_string()))
+                    .collect();
+                // A prefix counts as withdrawn only when no path of it stays. `new` is ordered by
+                // (prefix, path id) and `None` sorts first, so one range probe per prefix.
+                let stays = |prefix: ipnet::IpNet| {
+                    new.range(
+                        Nlri {
+                            prefix,
+                            path_id: None,
+                        }..,
+                    )
+                    .next()
+                    .is_some_and(|(k, _)| k.prefix == prefix)
+                };
+                let withdrawn: BTreeSet<String> = diff
+                    .withdraw
+                    .iter()
+                    .filter(|n| !stays(n.prefix))
+                    .map(|n| n.prefix.to_string())
+                    .collect();
+                if !announced.is_empty() {
+                    events.push((
+                        Kind::Announce,
+                        name.clone(),
+                        format!("announced {} to {name} ({why})", list(&announced)),
+                    ));
+                }
+                if !withdrawn.is_empty() {
+                    events.push((
+                        Kind::Withdraw,
+                        name.clone(),
+                        format!("withdrew {} from {name} ({why})", list(&withdrawn)),
+                    ));
+                }
+                po.desired = new;
+            }
+        }
+        for (kind, peer, msg) in events {
+            self.events.record(kind, Some(&peer), None, msg);
+        }
+        self.record_service_states();
+        let _ = self.tx.send(DaemonCommand::Resync);
+    }
+
+    fn record_service_states(&self) {
+        let mut st = self.lock();
+        let now = SystemTime::now();
+        let verdicts: Vec<(String, String)> = st
+            .all_services()
+            .into_iter()
+            .map(|(svc, source)| {
+                let state = match st.verdict(&svc, source) {
+                    Verdict::Announce { state, .. } => state,
+                    Verdict::Withheld(r) => r,
+                };
+                (svc.name, state)
+            })
+            .collect();
+        for (name, state) in verdicts {
+            match st.service_since.get(&name) {
+                Some((s, _)) if *s == state => {}
+                _ => {
+                    st.service_since.insert(name, (state, now));
+                }
+            }
+        }
+    }
+
+    /// A peer's status changed (from its watch channel).
+    fn on_status(&self, name: &str, prev: Option<&PeerStatus>, cur: &PeerStatus) {
+        let was_up = prev.is_some_and(|p| p.state == FsmState::Established);
+        let is_up = cur.state == FsmState::Established;
+        let mut events: Vec<(Kind, String)> = Vec::new();
+        {
+            let mut st = self.lock();
+            if is_up && !was_up {
+                let services = st.effective();
+                let routes = st.routes_for(&services, name, cur).unwrap_or_default();
+                let n = routes.len();
+                let po = st.peers.entry(name.to_string()).or_default();
+                po.desired = routes;
+                po.pending.clear();
+                po.credit = 0;
+                let hold = cur.negotiated.as_ref().map(|n| n.hold_time).unwrap_or(0);
+                events.push((
+                    Kind::Session,
+                    format!(
+                        "session with {name} ({}) established, hold {hold}s",
+                        cur.address
+                    ),
+                ));
+                events.push((
+                    Kind::Announce,
+                    format!(
+                        "announced {n} route{} to {name} (session established)",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+            if was_up && !is_up {
+                if let Some(po) = st.peers.get_mut(name) {
+                    po.desired.clear();
+                    po.pending.clear();
+                    po.credit = 0;
+                }
+            }
+            if let Some(p) = prev {
+                let sent = cur
+                    .counters
+                    .messages_out
+                    .update
+                    .saturating_sub(p.counters.messages_out.update);
+                let mut done = Vec::new();
+                if let (true, Some(po)) = (sent > 0, st.peers.get_mut(name)) {
+                    po.credit += sent;
+                    while po.pending.front().is_some_and(|f| f.updates <= po.credit) {
+                        if let Some(f) = po.pending.pop_front() {
+                            po.credit -= f.updates;
+                            done.push((f.cause, f.at.elapsed()));
+                        }
+                    }
+                    if po.pending.is_empty() {
+                        po.credit = 0;
+                    }
+                }
+                for (cause, d) in done {
+                    st.latency.entry(cause).or_default().observe(d);
+                }
+            }
+        }
+        // The peer task bumps `flaps` and sets `last_down` together when an Established
+        // session goes down; a failed attempt changes only `last_down`.
+        if let Some(p) = prev {
+            let sentence = cur.last_down.clone();
+            let has_notification = sentence
+                .as_deref()
+                .is_some_and(|d| d.contains("NOTIFICATION"));
+            let kind = if has_notification {
+                Kind::Notification
+            } else {
+                Kind::Session
+            };
+            if cur.flaps > p.flaps {
+                events.push((
+                    kind,
+                    sentence.unwrap_or_else(|| format!("session with {name} down")),
+                ));
+            } else if cur.last_down != p.last_down && has_notification {
+                if let Some(s) = sentence {
+                    events.push((kind, s));
+                }
+            }
+        }
+        // The peer task logged these sentences already; keep them out of the log a second time.
+        for (kind, msg) in events {
+            self.events.record_unlogged(kind, Some(name), None, msg);
+        }
+    }
+}
+
+mod metrics;
+mod requests;
+mod state;
+mod tasks;
+#[cfg(test)]
+mod tests;
+
+use state::*;
+use tasks::*;

@@ -1,0 +1,474 @@
+//! Control API requests: one handler per `bgpctl` command.
+
+use super::*;
+
+impl Shared {
+    pub(super) async fn handle(self: &Arc<Self>, cmd: Command) -> Response {
+        match cmd {
+            Command::Neighbors => Response::ok(self.neighbors(None)),
+            Command::Neighbor { name } => {
+                let list = self.neighbors(Some(&name));
+                match list.into_iter().next() {
+                    Some(n) => Response::ok(n),
+                    None => Response::error(format!("no peer named {name:?}")),
+                }
+            }
+            Command::Routes { peer, received } => self.routes(peer, received).await,
+            Command::Services => Response::ok(self.services_info()),
+            Command::Announce(args) => self.announce(args),
+            Command::Withdraw { prefix } => self.withdraw(&prefix),
+            Command::Events { since_ms, .. } => {
+                Response::ok(self.events.list(since_ms.map(Duration::from_millis)))
+            }
+            Command::Explain { prefix } => self.explain(&prefix),
+            Command::Drain { time_ms } => self.drain(time_ms.map(Duration::from_millis)),
+            Command::Undrain => self.undrain(),
+        }
+    }
+
+    pub(super) fn neighbors(&self, only: Option<&str>) -> Vec<api::Neighbor> {
+        let statuses = self.statuses();
+        let st = self.lock();
+        let depth = |name: &str| st.peers.get(name).map(PeerOps::pending_nlri).unwrap_or(0);
+        st.config
+            .peers
+            .iter()
+            .filter(|p| only.is_none_or(|n| p.name == n || p.address.to_string() == n))
+            .map(|p| {
+                neighbor_info(
+                    &st.config,
+                    p,
+                    statuses.get(&p.name),
+                    depth(&p.name),
+                    st.drain == DrainPhase::Drained,
+                )
+            })
+            .collect()
+    }
+
+    pub(super) async fn routes(&self, peer: Option<String>, received: bool) -> Response {
+        let names: Vec<String> = {
+            let st = self.lock();
+            if let Some(p) = &peer {
+                if st.config.peer(p).is_none() {
+                    return Response::error(format!("no peer named {p:?}"));
+                }
+            }
+            st.config
+                .peers
+                .iter()
+                .filter(|p| peer.as_ref().is_none_or(|n| *n == p.name))
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        let effective = self.lock().effective();
+        let mut out = Vec::new();
+        for name in names {
+            let (reply, wait) = oneshot::channel();
+            let cmd = DaemonCommand::AdjRib {
+                peer: name.clone(),
+                received,
+                reply,
+            };
+            if self.tx.send(cmd).is_err() {
+                return Response::error("bgpd is shutting down");
+            }
+            let Ok(Ok(Some(routes))) = tokio::time::timeout(Duration::from_secs(5), wait).await
+            else {
+                continue;
+            };
+            for r in routes {
+                let svc = (!received)
+                    .then(|| {
+                        effective
+                            .iter()
+                            .find(|s| s.prefix.trunc() == r.nlri.prefix && s.applies_to(&name))
+                            .map(|s| s.name.clone())
+                    })
+                    .flatten();
+                let dir = if received { "in" } else { "out" };
+                out.push(route_info(&name, dir, &r.nlri, &r.next_hop, &r.attrs, svc));
+            }
+        }
+        Response::ok(out)
+    }
+
+    pub(super) fn services_info(&self) -> Vec<api::ServiceInfo> {
+        let statuses = self.statuses();
+        let st = self.lock();
+        let effective = st.effective();
+        // Each peer's routes once, not once per service: a file may hold 100k services.
+        let announced: Vec<(&String, HashSet<ipnet::IpNet>)> = statuses
+            .iter()
+            .filter_map(|(name, status)| {
+                let routes = st.routes_for(&effective, name, status)?;
+                Some((name, routes.keys().map(|n| n.prefix).collect()))
+            })
+            .collect();
+        let mut effective_by_name: HashMap<&str, Vec<&Service>> = HashMap::new();
+        for e in effective.iter() {
+            effective_by_name
+                .entry(e.name.as_str())
+                .or_default()
+                .push(e);
+        }
+        st.all_services()
+            .into_iter()
+            .map(|(svc, source)| {
+                let state = match st.verdict(&svc, source) {
+                    Verdict::Announce { state, .. } | Verdict::Withheld(state) => state,
+                };
+                let announced_to = announced
+                    .iter()
+                    .filter(|(name, prefixes)| {
+                        prefixes.contains(&svc.prefix.trunc())
+                            && effective_by_name
+                                .get(svc.name.as_str())
+                                .is_some_and(|es| es.iter().any(|e| e.applies_to(name)))
+                    })
+                    .map(|(n, _)| (*n).clone())
+                    .collect();
+                let (health, targets) = match st.health.get(&svc.name) {
+                    Some(h) if source == "config" => (
+                        Some(format!(
+                            "{} every {}, rise {}, fall {}{}",
+                            probe_kind(&h.check.probe),
+                            api::HumanDuration(h.check.interval),
+                            h.check.rise,
+                            h.check.fall,
+                            if h.disabled { ", disabled by file" } else { "" }
+                        )),
+                        h.targets
+                            .iter()
+                            .map(|t| api::TargetHealth {
+                                nexthop: t
+                                    .target
+                                    .nexthop
+                                    .and_then(|i| h.nexthops.get(i))
+                                    .map(ToString::to_string)
+                                    .unwrap_or_else(|| "service".into()),
+                                target: t.target.describe(),
+                                state: if h.disabled {
+                                    "disabled".into()
+                                } else {
+                                    let p = t.machine.progress();
+                                    if p.is_empty() {
+                                        t.machine.state().as_str().into()
+                                    } else {
+                                        format!("{} ({p})", t.machine.state().as_str())
+                                    }
+                                },
+                                since: Some(unix_secs(t.since)),
+                                last_result: t.last_result.clone(),
+                            })
+                            .collect(),
+                    ),
+                    _ => (None, Vec::new()),
+                };
+                api::ServiceInfo {
+                    name: svc.name.clone(),
+                    prefix: svc.prefix.to_string(),
+                    source: source.into(),
+                    nexthops: svc.nexthops.iter().map(ToString::to_string).collect(),
+                    state,
+                    health,
+                    targets,
+                    announced_to,
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn announce(&self, args: api::AnnounceArgs) -> Response {
+        // `announce PREFIX` alone for a configured service withdrawn with `bgpctl withdraw`
+        // brings the configured one back.
+        let bare = api::AnnounceArgs {
+            prefix: args.prefix.clone(),
+            ..api::AnnounceArgs::default()
+        } == args;
+        if let (true, Ok(prefix)) = (bare, parse_prefix(&args.prefix)) {
+            let restored = self.lock().suppressed.remove(&prefix).is_some();
+            if restored {
+                self.events.record(
+                    Kind::Api,
+                    None,
+                    Some(&prefix.to_string()),
+                    format!("bgpctl announce {prefix}: configured service announced again"),
+                );
+                let peers =
+                    self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+                return Response::ok(api::ChangeResult {
+                    prefix: prefix.to_string(),
+                    action: "announced (configured service restored)".into(),
+                    peers,
+                    note: api::RUNTIME_NOTE.into(),
+                });
+            }
+        }
+        let service = {
+            let st = self.lock();
+            match runtime_service(&args, &st.config) {
+                Ok(s) => s,
+                Err(e) => return Response::error(e),
+            }
+        };
+        let prefix = service.prefix;
+        {
+            let mut st = self.lock();
+            st.suppressed.remove(&prefix);
+            st.runtime.insert(prefix, RuntimeService { service });
+        }
+        self.events.record(
+            Kind::Api,
+            None,
+            Some(&prefix.to_string()),
+            format!("bgpctl announce {prefix} (runtime service)"),
+        );
+        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+        Response::ok(api::ChangeResult {
+            prefix: prefix.to_string(),
+            action: "announced".into(),
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
+
+    pub(super) fn withdraw(&self, prefix: &str) -> Response {
+        let prefix = match parse_prefix(prefix) {
+            Ok(p) => p,
+            Err(e) => return Response::error(e),
+        };
+        let what = {
+            let mut st = self.lock();
+            let runtime = st.runtime.remove(&prefix).is_some();
+            let configured = st
+                .config
+                .services
+                .iter()
+                .any(|s| s.prefix.trunc() == prefix);
+            if configured {
+                st.suppressed.insert(prefix, SystemTime::now());
+            }
+            match (runtime, configured) {
+                (false, false) => {
+                    return Response::error(format!(
+                        "{prefix} is neither a configured nor a runtime service"
+                    ))
+                }
+                (true, false) => "runtime service removed",
+                (_, true) => "configured service withdrawn until `bgpctl announce` or a restart",
+            }
+        };
+        self.events.record(
+            Kind::Api,
+            None,
+            Some(&prefix.to_string()),
+            format!("bgpctl withdraw {prefix}: {what}"),
+        );
+        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        Response::ok(api::ChangeResult {
+            prefix: prefix.to_string(),
+            action: format!("withdrawn ({what})"),
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
+
+    /// Runs `f` and returns the peers that got a pending change from it.
+    pub(super) fn changed_peers(&self, f: impl FnOnce()) -> Vec<String> {
+        f();
+        let st = self.lock();
+        st.peers
+            .iter()
+            .filter(|(_, p)| !p.pending.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    pub(super) fn explain(&self, prefix: &str) -> Response {
+        let prefix = match parse_prefix(prefix) {
+            Ok(p) => p,
+            Err(e) => return Response::error(e),
+        };
+        let statuses = self.statuses();
+        let st = self.lock();
+        let effective = st.effective();
+        let candidates: Vec<(Service, &'static str)> = st
+            .all_services()
+            .into_iter()
+            .filter(|(s, _)| s.prefix.trunc() == prefix)
+            .collect();
+        let mut peers = Vec::new();
+        for p in &st.config.peers {
+            let status = statuses.get(&p.name);
+            let routes: Vec<api::RouteInfo> = status
+                .and_then(|s| st.routes_for(&effective, &p.name, s))
+                .map(|r| {
+                    r.iter()
+                        .filter(|(n, _)| n.prefix == prefix)
+                        .map(|(n, r)| route_info(&p.name, "out", n, &r.next_hop, &r.attrs, None))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let svc_since = |name: &str| st.service_since.get(name).map(|(_, t)| unix_secs(*t));
+            let est_since = status.and_then(|s| s.established_since).map(unix_secs);
+            let (announced, reason, since) = if candidates.is_empty() {
+                (
+                    false,
+                    "no configured or runtime service has this prefix".to_string(),
+                    None,
+                )
+            } else if !routes.is_empty() {
+                let svc = &candidates[0].0;
+                let state = match st.verdict(svc, candidates[0].1) {
+                    Verdict::Announce { state, .. } | Verdict::Withheld(state) => state,
+                };
+                (
+                    true,
+                    format!("service {} ({}): {state}", svc.name, candidates[0].1),
+                    svc_since(&svc.name).max(est_since),
+                )
+            } else {
+                let mut why = Vec::new();
+                let mut since = None;
+                for (svc, source) in &candidates {
+                    if !svc.applies_to(&p.name) {
+                        why.push(format!(
+                            "service {} is only for peers {}",
+                            svc.name,
+                            peer_list(&svc.peers)
+                        ));
+                        continue;
+                    }
+                    match st.verdict(svc, source) {
+                        Verdict::Withheld(r) => {
+                            since = svc_since(&svc.name);
+                            why.push(format!("service {} ({source}): {r}", svc.name));
+                        }
+                        Verdict::Announce { .. } => match status {
+                            Some(s) if s.state == FsmState::Established => {
+                                why.push(format!(
+                                    "service {}: no route for this session (family not negotiated, or no next hop of its family)",
+                                    svc.name
+                                ));
+                            }
+                            Some(s) => {
+                                why.push(format!(
+                                    "session is {:?}{}",
+                                    s.state,
+                                    s.last_down
+                                        .as_ref()
+                                        .map(|d| format!(" (last: {d})"))
+                                        .unwrap_or_default()
+                                ));
+                            }
+                            None => why.push("peer is stopped (drained)".into()),
+                        },
+                    }
+                }
+                (false, why.join("; "), since)
+            };
+            peers.push(api::PeerExplanation {
+                peer: p.name.clone(),
+                announced,
+                reason,
+                since,
+                routes,
+            });
+        }
+        Response::ok(api::Explanation {
+            prefix: prefix.to_string(),
+            services: candidates
+                .iter()
+                .map(|(s, src)| format!("{} ({src})", s.name))
+                .collect(),
+            peers,
+        })
+    }
+
+    pub(super) fn drain(self: &Arc<Self>, time: Option<Duration>) -> Response {
+        let (time, generation) = {
+            let mut st = self.lock();
+            if st.drain != DrainPhase::Normal {
+                return Response::error("already draining or drained; `bgpctl undrain` first");
+            }
+            let time = time
+                .or(st.config.global.drain_time)
+                .unwrap_or(DEFAULT_DRAIN_TIME);
+            st.drain = DrainPhase::Draining {
+                until: Instant::now() + time,
+            };
+            st.drain_since = SystemTime::now();
+            st.drain_generation += 1;
+            (time, st.drain_generation)
+        };
+        let message = format!(
+            "drain started (RFC 8326): every route re-announced with GRACEFUL_SHUTDOWN 65535:0 \
+             (LOCAL_PREF 0 on iBGP); in {} every route is withdrawn and every session closed \
+             with Cease 6/2 \"{DRAIN_MESSAGE}\"",
+            api::HumanDuration(time)
+        );
+        self.events.record(Kind::Drain, None, None, message.clone());
+        self.routes_changed(Cause::Drain, "drain");
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(time).await;
+            let Some(shared) = weak.upgrade() else { return };
+            {
+                let mut st = shared.lock();
+                if st.drain_generation != generation
+                    || !matches!(st.drain, DrainPhase::Draining { .. })
+                {
+                    return;
+                }
+                st.drain = DrainPhase::Drained;
+            }
+            shared.events.record(
+                Kind::Drain,
+                None,
+                None,
+                "drain time over: withdrawing every route".into(),
+            );
+            shared.routes_changed(Cause::Drain, "drain");
+            let _ = shared.tx.send(DaemonCommand::StopPeers(Notification::cease(
+                2,
+                Some(DRAIN_MESSAGE),
+            )));
+            shared.events.record(
+                Kind::Drain,
+                None,
+                None,
+                format!("drained: every session closed with Cease 6/2 \"{DRAIN_MESSAGE}\""),
+            );
+        });
+        Response::ok(api::DrainInfo {
+            state: "draining".into(),
+            time_ms: Some(time.as_millis() as u64),
+            message,
+        })
+    }
+
+    pub(super) fn undrain(&self) -> Response {
+        let was = {
+            let mut st = self.lock();
+            let was = st.drain;
+            st.drain = DrainPhase::Normal;
+            st.drain_generation += 1;
+            st.drain_since = SystemTime::now();
+            was
+        };
+        if was == DrainPhase::Normal {
+            return Response::error("not draining");
+        }
+        let message =
+            "undrain: routes announced normally again; stopped sessions restart".to_string();
+        self.events.record(Kind::Drain, None, None, message.clone());
+        self.routes_changed(Cause::Drain, "undrain");
+        let _ = self.tx.send(DaemonCommand::StartPeers);
+        Response::ok(api::DrainInfo {
+            state: "normal".into(),
+            time_ms: None,
+            message,
+        })
+    }
+}

@@ -1,0 +1,478 @@
+//! What each service means right now (configured, runtime, health, drain), and the helpers
+//! that render it.
+
+use super::*;
+
+impl State {
+    /// Configured services (minus those a runtime service replaces) and runtime services.
+    pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
+        let mut out: Vec<(Service, &'static str)> = self
+            .config
+            .services
+            .iter()
+            .filter(|s| !self.runtime.contains_key(&s.prefix.trunc()))
+            .map(|s| (s.clone(), "config"))
+            .collect();
+        out.extend(
+            self.runtime
+                .values()
+                .map(|r| (r.service.clone(), "runtime")),
+        );
+        out
+    }
+
+    pub(super) fn effective(&self) -> Vec<Service> {
+        self.all_services()
+            .into_iter()
+            .filter_map(|(s, source)| match self.verdict(&s, source) {
+                Verdict::Announce { service, .. } => Some(*service),
+                Verdict::Withheld(_) => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn verdict(&self, svc: &Service, source: &str) -> Verdict {
+        if self.drain == DrainPhase::Drained {
+            return Verdict::Withheld(
+                "drained: withdrawn (bgpctl undrain to announce again)".into(),
+            );
+        }
+        // The state strings never change with time ("since" carries the time).
+        if source == "config" && self.suppressed.contains_key(&svc.prefix.trunc()) {
+            return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
+        }
+        let mut service = svc.clone();
+        let mut state = "announced".to_string();
+        if let (Some(h), "config") = (self.health.get(&svc.name), source) {
+            if h.disabled {
+                let file = h
+                    .check
+                    .disable_file
+                    .as_ref()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+                return Verdict::Withheld(format!("disabled: {file} exists"));
+            }
+            let single = h.targets.iter().all(|t| t.target.nexthop.is_none());
+            let healthy: Vec<usize> = if single {
+                if h.targets.iter().all(|t| t.machine.state() == Health::Up) {
+                    (0..svc.nexthops.len()).collect()
+                } else {
+                    Vec::new()
+                }
+            } else {
+                h.targets
+                    .iter()
+                    .filter(|t| t.machine.state() == Health::Up)
+                    .filter_map(|t| t.target.nexthop)
+                    .collect()
+            };
+            let failing: Vec<String> = h
+                .targets
+                .iter()
+                .filter(|t| t.machine.state() != Health::Up)
+                .map(|t| format!("{} {}", t.target.describe(), t.machine.state().as_str()))
+                .collect();
+            if healthy.is_empty() {
+                match &h.check.on_fail {
+                    OnFail::Withdraw => {
+                        return Verdict::Withheld(format!(
+                            "withdrawn: health check failing ({})",
+                            failing.join(", ")
+                        ))
+                    }
+                    OnFail::Demote {
+                        med,
+                        communities,
+                        as_path_prepend,
+                    } => {
+                        if med.is_some() {
+                            service.med = *med;
+                        }
+                        service.communities.extend(communities.iter().copied());
+                        service.as_path_prepend = service
+                            .as_path_prepend
+                            .saturating_add(*as_path_prepend)
+                            .min(64);
+                        state = format!("demoted: health check failing ({})", failing.join(", "));
+                    }
+                }
+            } else if healthy.len() < svc.nexthops.len() {
+                // A failing next hop becomes the unspecified address, which announce never
+                // sends: the healthy ones keep their positions, so their ADD-PATH path ids
+                // (RFC 7911) stay the same.
+                let unspecified = match svc.prefix {
+                    IpNet::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    IpNet::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                service.nexthops = svc
+                    .nexthops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, nh)| {
+                        if healthy.contains(&i) {
+                            *nh
+                        } else {
+                            NextHopSpec::Addr(unspecified)
+                        }
+                    })
+                    .collect();
+                state = format!(
+                    "announced with {} of {} next hops ({} failing)",
+                    healthy.len(),
+                    svc.nexthops.len(),
+                    failing.join(", ")
+                );
+            }
+        }
+        if let DrainPhase::Draining { .. } = self.drain {
+            if !service.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
+                service.communities.push(Community::GRACEFUL_SHUTDOWN);
+            }
+            // RFC 8326 §4: LOCAL_PREF 0 towards iBGP peers (announce sends it on iBGP only).
+            service.local_pref = Some(0);
+            state = format!("{state}, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw");
+        }
+        Verdict::Announce {
+            service: Box::new(service),
+            state,
+        }
+    }
+
+    /// The routes `name` should have now (None unless Established).
+    pub(super) fn routes_for(
+        &self,
+        services: &[Service],
+        name: &str,
+        status: &PeerStatus,
+    ) -> Option<RouteSet> {
+        if status.state != FsmState::Established {
+            return None;
+        }
+        let peer = self.config.peer(name)?;
+        let n = status.negotiated.as_ref()?;
+        let local = status.local_address?;
+        let view = PeerView {
+            name: name.to_string(),
+            local_asn: self.config.global.asn.0,
+            peer_asn: peer.asn.0,
+            local_address: local.ip(),
+            next_hop_v4: peer.ipv4_nexthop,
+            next_hop_v6: peer.ipv6_nexthop,
+            families: n.families.iter().copied().collect(),
+            add_path_tx: n.add_path_send.iter().copied().collect(),
+            extended_next_hop: n.extended_next_hop.iter().copied().collect(),
+        };
+        Some(announce::routes_for_peer(services, &view).0)
+    }
+}
+
+pub(super) fn list(items: &BTreeSet<String>) -> String {
+    if items.len() <= 8 {
+        items.iter().cloned().collect::<Vec<_>>().join(", ")
+    } else {
+        format!("{} prefixes", items.len())
+    }
+}
+
+pub(super) fn peer_list(sel: &PeerSelection) -> String {
+    match sel {
+        PeerSelection::All => "all".into(),
+        PeerSelection::Only(v) if v.is_empty() => "(none)".into(),
+        PeerSelection::Only(v) => v.join(", "),
+    }
+}
+
+pub(super) fn probe_kind(p: &Probe) -> &'static str {
+    match p {
+        Probe::Tcp { .. } => "tcp",
+        Probe::Http { .. } => "http",
+        Probe::Exec { .. } => "exec",
+    }
+}
+
+pub(super) fn parse_prefix(s: &str) -> Result<IpNet, String> {
+    let p: IpNet = match s.parse() {
+        Ok(p) => p,
+        Err(_) => match s.parse::<IpAddr>() {
+            Ok(a) => IpNet::from(a),
+            Err(_) => return Err(format!("invalid prefix {s:?}")),
+        },
+    };
+    if p.trunc() != p {
+        return Err(format!(
+            "invalid prefix {s}: host bits set (did you mean {}?)",
+            p.trunc()
+        ));
+    }
+    Ok(p)
+}
+
+pub(super) fn runtime_service(
+    args: &api::AnnounceArgs,
+    config: &Config,
+) -> Result<Service, String> {
+    let prefix = parse_prefix(&args.prefix)?;
+    let mut nexthops = Vec::new();
+    for nh in &args.nexthops {
+        if nh == "self" {
+            nexthops.push(NextHopSpec::Local);
+        } else {
+            let a: IpAddr = nh.parse().map_err(|_| format!("invalid next hop {nh:?}"))?;
+            if a.is_ipv4() != prefix.addr().is_ipv4() {
+                return Err(format!("next hop {a} is not of the family of {prefix}"));
+            }
+            nexthops.push(NextHopSpec::Addr(a));
+        }
+    }
+    if nexthops.is_empty() {
+        nexthops.push(NextHopSpec::Local);
+    }
+    let communities = args
+        .communities
+        .iter()
+        .map(|c| crate::config::parse_community(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let large_communities = args
+        .large_communities
+        .iter()
+        .map(|c| crate::config::parse_large_community(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    for p in &args.peers {
+        if config.peer(p).is_none() {
+            return Err(format!("no peer named {p:?}"));
+        }
+    }
+    Ok(Service {
+        name: prefix.to_string(),
+        prefix,
+        nexthops,
+        communities,
+        large_communities,
+        med: args.med,
+        local_pref: args.local_pref,
+        as_path_prepend: 0,
+        peers: if args.peers.is_empty() {
+            PeerSelection::All
+        } else {
+            PeerSelection::Only(args.peers.clone())
+        },
+        health: None,
+    })
+}
+
+pub(super) fn route_info(
+    peer: &str,
+    direction: &str,
+    nlri: &Nlri,
+    next_hop: &NextHop,
+    attrs: &PathAttributes,
+    service: Option<String>,
+) -> api::RouteInfo {
+    api::RouteInfo {
+        peer: peer.to_string(),
+        direction: direction.to_string(),
+        prefix: nlri.prefix.to_string(),
+        path_id: nlri.path_id,
+        next_hop: match next_hop {
+            NextHop::V4(a) => a.to_string(),
+            NextHop::V6 {
+                global,
+                link_local: None,
+            } => global.to_string(),
+            NextHop::V6 {
+                global,
+                link_local: Some(ll),
+            } => format!("{global} ({ll})"),
+        },
+        origin: match attrs.origin {
+            Origin::Igp => "igp",
+            Origin::Egp => "egp",
+            Origin::Incomplete => "incomplete",
+        }
+        .to_string(),
+        as_path: as_path_text(&attrs.as_path.segments),
+        med: attrs.med,
+        local_pref: attrs.local_pref,
+        communities: attrs.communities.iter().map(ToString::to_string).collect(),
+        large_communities: attrs
+            .large_communities
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        service,
+    }
+}
+
+pub(super) fn as_path_text(segments: &[AsSegment]) -> String {
+    segments
+        .iter()
+        .map(|s| {
+            let asns = s
+                .asns
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            match s.kind {
+                AsSegmentType::Sequence => asns,
+                AsSegmentType::Set => format!("{{{asns}}}"),
+                _ => format!("({asns})"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(super) fn neighbor_info(
+    config: &Config,
+    p: &Peer,
+    status: Option<&PeerStatus>,
+    queue_depth: usize,
+    drained: bool,
+) -> api::Neighbor {
+    let fams = |v: &[bgp_proto::Family]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let local = api::SideCapabilities {
+        hold_time: p.hold_time.secs(),
+        families: fams(&p.families),
+        add_path: if p.add_path {
+            fams(&p.families)
+        } else {
+            Vec::new()
+        },
+        graceful_restart: p
+            .graceful_restart
+            .map(|g| g.restart_time.as_secs().min(4095) as u16),
+        route_refresh: true,
+        extended_message: true,
+    };
+    let negotiated = status.and_then(|s| s.negotiated.as_ref());
+    let remote = negotiated.map(|n| api::SideCapabilities {
+        hold_time: n.peer_hold_time,
+        families: fams(&n.families),
+        add_path: {
+            let mut v = fams(&n.add_path_receive);
+            v.extend(
+                fams(&n.add_path_send)
+                    .into_iter()
+                    .map(|f| format!("{f} (receive)")),
+            );
+            v
+        },
+        graceful_restart: n.peer_graceful_restart.as_ref().map(|g| g.restart_time),
+        route_refresh: n.route_refresh,
+        extended_message: n.extended_message,
+    });
+    let neg = negotiated.map(|n| api::NegotiatedInfo {
+        hold_time: n.hold_time,
+        keepalive: n.keepalive,
+        families: fams(&n.families),
+        add_path_send: fams(&n.add_path_send),
+        add_path_receive: fams(&n.add_path_receive),
+        four_octet_as: n.four_octet_as,
+        extended_message: n.extended_message,
+        extended_next_hop: fams(&n.extended_next_hop),
+        peer_id: n.peer_id.to_string(),
+    });
+    let last_down = status.and_then(|s| s.last_down.clone());
+    let (sent, received) = last_down
+        .as_deref()
+        .map(|d| (notification_in(d, "sent"), notification_in(d, "received")))
+        .unwrap_or((None, None));
+    let up = status.is_some_and(|s| s.state == FsmState::Established);
+    api::Neighbor {
+        name: p.name.clone(),
+        address: p.address.to_string(),
+        asn: p.asn.0,
+        local_asn: config.global.asn.0,
+        ibgp: p.ibgp,
+        state: match status {
+            Some(s) => format!("{:?}", s.state),
+            None if drained => "Idle (drained)".into(),
+            None => "Idle (stopped)".into(),
+        },
+        uptime_secs: if up {
+            status
+                .and_then(|s| s.established_since)
+                .and_then(|t| t.elapsed().ok())
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        } else {
+            0
+        },
+        established_since: status.and_then(|s| s.established_since).map(unix_secs),
+        local_address: status.and_then(|s| s.local_address).map(|a| a.to_string()),
+        local,
+        remote,
+        negotiated: neg,
+        messages_in: status
+            .map(|s| s.counters.messages_in.into())
+            .unwrap_or_default(),
+        messages_out: status
+            .map(|s| s.counters.messages_out.into())
+            .unwrap_or_default(),
+        prefixes_announced: status.map(|s| s.routes_out).unwrap_or(0),
+        prefixes_received: status.map(|s| s.routes_in).unwrap_or(0),
+        flaps: status.map(|s| s.flaps).unwrap_or(0),
+        last_error: last_down,
+        last_notification_sent: sent,
+        last_notification_received: received,
+        queue_depth,
+        drained: status.is_none() && drained,
+    }
+}
+
+/// The NOTIFICATION sent or received, read from a session-down sentence such as
+/// `... (sent NOTIFICATION 6/2), message "text"` or `peer sent NOTIFICATION 6/9 (Cease /
+/// Hard Reset) data 06 02 18 ...`. A Hard Reset (RFC 8538 §3) wraps a Cease; its data is
+/// the inner code, subcode and, for 6/2 and 6/4, the RFC 9003 length and text.
+pub(super) fn notification_in(sentence: &str, dir: &str) -> Option<api::NotificationInfo> {
+    let keys: &[&str] = if dir == "received" {
+        &["received NOTIFICATION ", "peer sent NOTIFICATION "]
+    } else {
+        &["(sent NOTIFICATION ", "we sent NOTIFICATION "]
+    };
+    let at = keys
+        .iter()
+        .find_map(|k| sentence.find(k).map(|i| i + k.len()))?;
+    let rest = &sentence[at..];
+    let mut code: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '/')
+        .collect();
+    if code.is_empty() {
+        return None;
+    }
+    let mut shutdown_message = None;
+    if let Some(d) = rest.find(" data ") {
+        let bytes: Vec<u8> = rest[d + 6..]
+            .split_whitespace()
+            .map_while(|t| u8::from_str_radix(t, 16).ok())
+            .collect();
+        if code == "6/9" && bytes.len() >= 2 {
+            code = format!("6/9 (hard reset of {}/{})", bytes[0], bytes[1]);
+            if bytes[0] == 6 && matches!(bytes[1], 2 | 4) && bytes.len() >= 3 {
+                let len = usize::from(bytes[2]);
+                if let Some(text) = bytes.get(3..3 + len) {
+                    shutdown_message = Some(String::from_utf8_lossy(text).into_owned());
+                }
+            }
+        }
+    }
+    if shutdown_message.is_none() {
+        shutdown_message = sentence.find("message \"").and_then(|i| {
+            let rest = &sentence[i + 9..];
+            rest.rfind('"').map(|j| rest[..j].to_string())
+        });
+    }
+    if shutdown_message.is_none()
+        && (code.starts_with("6/2") || code.starts_with("6/4") || code.starts_with("6/9"))
+    {
+        // "stopped (6/2 (Cease / Administrative Shutdown) "text") (sent NOTIFICATION 6/9)"
+        shutdown_message = sentence.split('"').nth(1).map(str::to_string);
+    }
+    Some(api::NotificationInfo {
+        code,
+        shutdown_message,
+    })
+}

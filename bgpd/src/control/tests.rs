@@ -1,0 +1,246 @@
+use super::*;
+
+#[test]
+fn notifications_are_read_from_down_sentences() {
+    let s = "session with tor-a (10.0.0.1) down: administrative shutdown (received NOTIFICATION 6/2), message \"bgpd shutting down\"";
+    let got = notification_in(s, "received").expect("found");
+    assert_eq!(got.code, "6/2");
+    assert_eq!(got.shutdown_message.as_deref(), Some("bgpd shutting down"));
+    assert!(notification_in(s, "sent").is_none());
+    assert_eq!(
+        notification_in(
+            "session with a down: hold timer expired (sent NOTIFICATION 4/0)",
+            "sent"
+        )
+        .map(|n| (n.code, n.shutdown_message)),
+        Some(("4/0".into(), None))
+    );
+    // Hard Reset wrapping a 6/2 with "bgpd" (RFC 8538).
+    let hr = "session with a (127.0.0.2) down: peer sent NOTIFICATION 6/9 (Cease / Hard Reset) data 06 02 04 62 67 70 64";
+    let got = notification_in(hr, "received").expect("found");
+    assert_eq!(got.code, "6/9 (hard reset of 6/2)");
+    assert_eq!(got.shutdown_message.as_deref(), Some("bgpd"));
+    let ours = "session with b (127.0.0.3) down: stopped (6/2 (Cease / Administrative Shutdown) \"bye\") (sent NOTIFICATION 6/9)";
+    let got = notification_in(ours, "sent").expect("found");
+    assert_eq!(got.code, "6/9");
+    assert_eq!(got.shutdown_message.as_deref(), Some("bye"));
+}
+
+fn state_with(toml: &str) -> State {
+    let config = Config::parse(toml, "t.toml").expect("valid config");
+    let mut health_map = BTreeMap::new();
+    for svc in &config.services {
+        let Some(check) = svc.health.clone() else {
+            continue;
+        };
+        let targets = health::targets(&check.probe, &svc.nexthops, false)
+            .into_iter()
+            .map(|target| TargetState {
+                target,
+                machine: Hysteresis::new(check.rise, check.fall),
+                since: SystemTime::now(),
+                last_result: None,
+            })
+            .collect();
+        health_map.insert(
+            svc.name.clone(),
+            ServiceHealth {
+                check,
+                nexthops: svc.nexthops.clone(),
+                targets,
+                disabled: false,
+                tasks: Vec::new(),
+            },
+        );
+    }
+    State {
+        config,
+        runtime: BTreeMap::new(),
+        suppressed: BTreeMap::new(),
+        health: health_map,
+        drain: DrainPhase::Normal,
+        drain_since: SystemTime::now(),
+        drain_generation: 0,
+        peers: BTreeMap::new(),
+        latency: BTreeMap::new(),
+        service_since: BTreeMap::new(),
+    }
+}
+
+fn feed(st: &mut State, service: &str, target: usize, ok: bool, times: usize) {
+    let h = st.health.get_mut(service).expect("health");
+    for _ in 0..times {
+        h.targets[target].machine.observe(ok);
+    }
+}
+
+const BASE: &str = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+    [[peers]]\nname = \"tor\"\naddress = \"10.0.0.1\"\nasn = 64500\n\n";
+
+#[test]
+fn per_nexthop_health_announces_only_healthy_nexthops() {
+    let mut st = state_with(&format!(
+        "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+         nexthops = [\"10.1.0.1\", \"10.1.0.2\", \"10.1.0.3\"]\n\
+         [services.health]\ntype = \"http\"\ntarget = \"http://{{nexthop}}:8080/healthz\"\n\
+         rise = 2\nfall = 2\n"
+    ));
+    assert_eq!(st.health["web"].targets.len(), 3);
+    assert!(
+        st.effective().is_empty(),
+        "nothing announced before a verdict"
+    );
+    feed(&mut st, "web", 0, true, 2);
+    feed(&mut st, "web", 2, true, 2);
+    feed(&mut st, "web", 1, false, 2);
+    let eff = st.effective();
+    assert_eq!(eff.len(), 1);
+    // With ADD-PATH the healthy next hops keep their path ids (1 and 3); without it the
+    // first healthy one is sent.
+    let mut view = PeerView {
+        name: "tor".into(),
+        local_asn: 64512,
+        peer_asn: 64500,
+        local_address: "10.0.0.2".parse().expect("a"),
+        next_hop_v4: None,
+        next_hop_v6: None,
+        families: [bgp_proto::Family::IPV4_UNICAST].into_iter().collect(),
+        add_path_tx: [bgp_proto::Family::IPV4_UNICAST].into_iter().collect(),
+        extended_next_hop: bgp_proto::FamilySet::new(),
+    };
+    let paths: Vec<(Option<u32>, NextHop)> = announce::routes_for_peer(&eff, &view)
+        .0
+        .into_iter()
+        .map(|(n, r)| (n.path_id, r.next_hop))
+        .collect();
+    let v4 = |s: &str| NextHop::V4(s.parse().expect("v4"));
+    assert_eq!(
+        paths,
+        vec![(Some(1), v4("10.1.0.1")), (Some(3), v4("10.1.0.3"))]
+    );
+    view.add_path_tx = bgp_proto::FamilySet::new();
+    let (routes, _) = announce::routes_for_peer(&eff, &view);
+    assert_eq!(
+        routes.values().map(|r| r.next_hop).collect::<Vec<_>>(),
+        vec![v4("10.1.0.1")]
+    );
+    feed(&mut st, "web", 0, false, 2);
+    let (routes, _) = announce::routes_for_peer(&st.effective(), &view);
+    assert_eq!(
+        routes.values().map(|r| r.next_hop).collect::<Vec<_>>(),
+        vec![v4("10.1.0.3")],
+        "without ADD-PATH the first healthy next hop"
+    );
+    feed(&mut st, "web", 0, false, 2);
+    feed(&mut st, "web", 2, false, 2);
+    let svc = st.config.services[0].clone();
+    match st.verdict(&svc, "config") {
+        Verdict::Withheld(why) => assert!(why.contains("health check failing"), "{why}"),
+        other => panic!("expected a withdraw, got {other:?}"),
+    }
+}
+
+#[test]
+fn demotion_disable_file_suppression_runtime_and_drain() {
+    let mut st = state_with(&format!(
+        "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\nmed = 10\n\
+         communities = [\"64512:1\"]\n\
+         [services.health]\ntype = \"exec\"\ncommand = [\"/bin/check\"]\nrise = 1\nfall = 1\n\
+         on_fail = \"demote\"\n[services.health.demote]\nmed = 1000\n\
+         communities = [\"64512:666\"]\nas_path_prepend = 3\n\n\
+         [[services]]\nname = \"api\"\nprefix = \"192.0.2.11/32\"\n"
+    ));
+    // Failing (and before any verdict): announced, demoted.
+    let eff = st.effective();
+    assert_eq!(eff.len(), 2);
+    assert_eq!(eff[0].med, Some(1000));
+    assert_eq!(eff[0].as_path_prepend, 3);
+    assert_eq!(
+        eff[0].communities,
+        vec![Community::new(64512, 1), Community::new(64512, 666)]
+    );
+    feed(&mut st, "web", 0, true, 1);
+    assert_eq!(
+        st.effective()[0].med,
+        Some(10),
+        "healthy: configured attributes"
+    );
+    // The disable file withdraws even a demoting service.
+    if let Some(h) = st.health.get_mut("web") {
+        h.disabled = true;
+    }
+    assert_eq!(st.effective().len(), 1);
+    if let Some(h) = st.health.get_mut("web") {
+        h.disabled = false;
+    }
+    // bgpctl withdraw of a configured service, then a runtime service replacing one.
+    let api: IpNet = "192.0.2.11/32".parse().expect("p");
+    st.suppressed.insert(api, SystemTime::now());
+    assert_eq!(st.effective().len(), 1);
+    st.suppressed.clear();
+    let args = api::AnnounceArgs {
+        prefix: "192.0.2.11/32".into(),
+        med: Some(7),
+        ..api::AnnounceArgs::default()
+    };
+    let rt = runtime_service(&args, &st.config).expect("runtime service");
+    st.runtime.insert(api, RuntimeService { service: rt });
+    let eff = st.effective();
+    assert_eq!(eff.len(), 2);
+    assert_eq!(
+        eff[1].med,
+        Some(7),
+        "the runtime service replaces the configured one"
+    );
+    // Drain: GRACEFUL_SHUTDOWN and LOCAL_PREF 0 (RFC 8326 §4), then nothing.
+    st.drain = DrainPhase::Draining {
+        until: Instant::now() + Duration::from_secs(60),
+    };
+    for svc in st.effective() {
+        assert!(svc.communities.contains(&Community::GRACEFUL_SHUTDOWN));
+        assert_eq!(svc.local_pref, Some(0));
+    }
+    st.drain = DrainPhase::Drained;
+    assert!(st.effective().is_empty());
+}
+
+#[test]
+fn runtime_services_are_validated() {
+    let st = state_with(BASE);
+    let bad = |args: api::AnnounceArgs| runtime_service(&args, &st.config).expect_err("invalid");
+    let base = api::AnnounceArgs {
+        prefix: "192.0.2.1/32".into(),
+        ..api::AnnounceArgs::default()
+    };
+    assert!(bad(api::AnnounceArgs {
+        nexthops: vec!["2001:db8::1".into()],
+        ..base.clone()
+    })
+    .contains("family"));
+    assert!(bad(api::AnnounceArgs {
+        communities: vec!["x".into()],
+        ..base.clone()
+    })
+    .contains('x'));
+    assert!(bad(api::AnnounceArgs {
+        peers: vec!["nope".into()],
+        ..base.clone()
+    })
+    .contains("nope"));
+    let ok = runtime_service(&base, &st.config).expect("valid");
+    assert_eq!(ok.nexthops, vec![NextHopSpec::Local]);
+}
+
+#[test]
+fn prefixes_must_be_canonical() {
+    assert_eq!(
+        parse_prefix("192.0.2.10/32"),
+        Ok("192.0.2.10/32".parse().expect("p"))
+    );
+    assert_eq!(
+        parse_prefix("192.0.2.10"),
+        Ok("192.0.2.10/32".parse().expect("p"))
+    );
+    assert!(parse_prefix("192.0.2.10/24").is_err_and(|e| e.contains("192.0.2.0/24")));
+    assert!(parse_prefix("nope").is_err());
+}
