@@ -218,15 +218,7 @@ impl Session {
                     }
                     Err(notif) => {
                         let reason = format!("unacceptable OPEN: {notif}");
-                        self.teardown(
-                            now,
-                            out,
-                            Some(notif),
-                            None,
-                            Initiator::Local,
-                            reason,
-                            After::Failure,
-                        )
+                        self.fail(now, out, notif, reason)
                     }
                 }
             }
@@ -234,15 +226,7 @@ impl Session {
                 // Events 21/22; we send the NOTIFICATION even before our OPEN
                 // (SendNOTIFICATIONwithoutOPEN, §8.1.1).
                 let reason = format!("bad message from peer: {n}");
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::Connect | S::Active, I::Notification(n)) => {
                 let after = notif_after(n.as_ref());
@@ -294,29 +278,13 @@ impl Session {
                 // HoldTimer_Expires (Event 10): NOTIFICATION 4/0 (RFC 4271 §6.5).
                 let n = Notification::hold_timer_expired();
                 let reason = "hold timer expired".to_string();
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, I::Timer(Timer::SendHold)) => {
                 // RFC 9687 §3: best-effort NOTIFICATION 8/0, drop the connection, Idle.
                 let n = Notification::send_hold_timer_expired();
                 let reason = "send hold timer expired (peer is not reading)".to_string();
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::OpenSent, I::Connected)
             | (S::OpenConfirm, I::Connected)
@@ -350,28 +318,12 @@ impl Session {
                 }
                 Err(notif) => {
                     let reason = format!("unacceptable OPEN: {notif}");
-                    self.teardown(
-                        now,
-                        out,
-                        Some(notif),
-                        None,
-                        Initiator::Local,
-                        reason,
-                        After::Failure,
-                    )
+                    self.fail(now, out, notif, reason)
                 }
             },
             (S::OpenSent | S::OpenConfirm | S::Established, I::HeaderErr(n) | I::OpenErr(n)) => {
                 let reason = format!("bad message from peer: {n}");
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, I::CollisionLost) => {
                 // OpenCollisionDump (Event 23): Cease 6/7 (RFC 4486).
@@ -397,15 +349,7 @@ impl Session {
                 // RFC 6608 §4: unexpected message in OpenSent, 5/1 with the type as Data.
                 let n = Notification::fsm_error(fsm::UNEXPECTED_IN_OPEN_SENT, input_kind(&input));
                 let reason = format!("unexpected {} in OpenSent", input_name(&input));
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
 
             // --- OpenConfirm ---------------------------------------------------------
@@ -447,29 +391,13 @@ impl Session {
                     Some(MessageType::OPEN),
                 );
                 let reason = "duplicate OPEN in OpenConfirm".to_string();
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::OpenConfirm, input) => {
                 let n =
                     Notification::fsm_error(fsm::UNEXPECTED_IN_OPEN_CONFIRM, input_kind(&input));
                 let reason = format!("unexpected {} in OpenConfirm", input_name(&input));
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
 
             // --- Established ---------------------------------------------------------
@@ -477,29 +405,13 @@ impl Session {
             (S::Established, I::Update(view)) => {
                 self.restart_hold(now, out);
                 if let Err((n, reason)) = self.receive_update(view, out) {
-                    self.teardown(
-                        now,
-                        out,
-                        Some(n),
-                        None,
-                        Initiator::Local,
-                        reason,
-                        After::Failure,
-                    );
+                    self.fail(now, out, n, reason);
                 }
             }
             (S::Established, I::UpdateErr(n)) => {
                 // UpdateMsgErr (Event 28).
                 let reason = format!("malformed UPDATE: {n}");
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::Established, I::RouteRefresh(rr)) => {
                 self.restart_hold(now, out);
@@ -512,44 +424,20 @@ impl Session {
                         Bytes::from_static(&[MessageType::ROUTE_REFRESH.0]),
                     );
                     let reason = "ROUTE-REFRESH without the capability".to_string();
-                    self.teardown(
-                        now,
-                        out,
-                        Some(n),
-                        None,
-                        Initiator::Local,
-                        reason,
-                        After::Failure,
-                    );
+                    self.fail(now, out, n, reason);
                 } else {
                     self.receive_route_refresh(now, rr, out);
                 }
             }
             (S::Established, I::RouteRefreshErr(n)) => {
                 let reason = format!("malformed ROUTE-REFRESH: {n}");
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
             (S::Established, input) => {
                 // RFC 6608 §4: unexpected message in Established (an OPEN), 5/3 with the type.
                 let n = Notification::fsm_error(fsm::UNEXPECTED_IN_ESTABLISHED, input_kind(&input));
                 let reason = format!("unexpected {} in Established", input_name(&input));
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.fail(now, out, n, reason);
             }
         }
     }
@@ -612,6 +500,26 @@ impl Session {
         }
         // Send the whole Adj-RIB-Out, then End-of-RIB per negotiated family (RFC 4724 §2).
         self.send_initial_table(now, out);
+    }
+
+    /// The common failure: we send `notification`, then tear the session down as a local
+    /// failure (restart after the damped IdleHoldTime).
+    pub(crate) fn fail(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Action>,
+        notification: Notification,
+        reason: String,
+    ) {
+        self.teardown(
+            now,
+            out,
+            Some(notification),
+            None,
+            Initiator::Local,
+            reason,
+            After::Failure,
+        );
     }
 
     /// Ends the connection and goes to Idle: NOTIFICATION (if any), Close, timers,
