@@ -551,6 +551,7 @@ pub enum NextHop {
 
 impl NextHop {
     /// Parses an MP_REACH_NLRI next-hop field of 4, 16 or 32 octets.
+    #[inline]
     pub fn decode_value(v: &[u8]) -> Option<NextHop> {
         match v.len() {
             4 => Some(NextHop::V4(Ipv4Addr::from(<[u8; 4]>::try_from(v).ok()?))),

@@ -555,6 +555,99 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
         // The whole attribute, for NOTIFICATION data (MP attributes and error paths only).
         let tail_len = tail.len();
 
+        // Fast path: the attributes nearly every UPDATE carries, when they are well-formed,
+        // seen for the first time and flagged as their definitions require. Each arm tests
+        // exactly what the general path below would find acceptable and, if so, does what it
+        // would do; anything else falls through to the general path, untouched.
+        let fo = flags & (O | T);
+        let vl = value.len();
+        match code {
+            1 if fo == T && present & Slot::Origin.bit() == 0 => {
+                if let Some(o) = Origin::decode_value(value) {
+                    present |= Slot::Origin.bit();
+                    set_slot(&mut slots, Slot::Origin, vstart, vend);
+                    if let Some(v) = sink.visitor() {
+                        v.origin(o);
+                    }
+                    continue;
+                }
+            }
+            2 if fo == T && present & Slot::AsPath.bit() == 0 => {
+                present |= Slot::AsPath.bit();
+                set_slot(&mut slots, Slot::AsPath, vstart, vend);
+                let asn_len = if cx.four_octet_as { 4 } else { 2 };
+                if let Err(r) = check_as_path(value, asn_len, cx, sink) {
+                    out.taw(code, Slot::AsPath, r);
+                }
+                continue;
+            }
+            3 if fo == T && present & Slot::NextHop.bit() == 0 => {
+                if let Some(a) = crate::attr::decode_ipv4(value) {
+                    if !(has_nlri_field && is_martian_v4(a)) {
+                        present |= Slot::NextHop.bit();
+                        set_slot(&mut slots, Slot::NextHop, vstart, vend);
+                        if let Some(v) = sink.visitor() {
+                            v.next_hop(a);
+                        }
+                        continue;
+                    }
+                }
+            }
+            4 if fo == O && vl == 4 && present & Slot::Med.bit() == 0 => {
+                present |= Slot::Med.bit();
+                set_slot(&mut slots, Slot::Med, vstart, vend);
+                if let Some(v) = sink.visitor() {
+                    v.med(at::be_u32_chunk(value));
+                }
+                continue;
+            }
+            5 if fo == T && vl == 4 && cx.ibgp && present & Slot::LocalPref.bit() == 0 => {
+                present |= Slot::LocalPref.bit();
+                set_slot(&mut slots, Slot::LocalPref, vstart, vend);
+                if let Some(v) = sink.visitor() {
+                    v.local_pref(at::be_u32_chunk(value));
+                }
+                continue;
+            }
+            8 if fo == O | T
+                && vl != 0
+                && vl % 4 == 0
+                && present & Slot::Communities.bit() == 0 =>
+            {
+                present |= Slot::Communities.bit();
+                set_slot(&mut slots, Slot::Communities, vstart, vend);
+                if let Some(v) = sink.visitor() {
+                    visit_by_length(v, Slot::Communities, value);
+                }
+                continue;
+            }
+            16 if fo == O | T
+                && vl != 0
+                && vl % 8 == 0
+                && present & Slot::ExtCommunities.bit() == 0 =>
+            {
+                present |= Slot::ExtCommunities.bit();
+                set_slot(&mut slots, Slot::ExtCommunities, vstart, vend);
+                if let Some(v) = sink.visitor() {
+                    visit_by_length(v, Slot::ExtCommunities, value);
+                }
+                continue;
+            }
+            32 if fo == O | T
+                && vl != 0
+                && vl % 12 == 0
+                && present & Slot::LargeCommunity.bit() == 0 =>
+            {
+                present |= Slot::LargeCommunity.bit();
+                set_slot(&mut slots, Slot::LargeCommunity, vstart, vend);
+                if let Some(v) = sink.visitor() {
+                    visit_by_length(v, Slot::LargeCommunity, value);
+                }
+                continue;
+            }
+            _ => {}
+        }
+
         let rule = RULES.get(usize::from(code)).unwrap_or(&Rule::UNKNOWN);
         let slot = rule.slot;
         if slot == Slot::Unknown {
@@ -592,10 +685,7 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
             continue;
         }
         present |= slot.bit();
-        if let Some(s) = slots.get_mut(slot as usize) {
-            *s = Span::new(vstart, vend);
-        }
-        let vl = value.len();
+        set_slot(&mut slots, slot, vstart, vend);
         let flags_ok = flags & (O | T) == rule.flags;
         if !rule.special {
             // Checked by length alone. The common case is one branch: right flags, not an
@@ -703,7 +793,7 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
                 }
                 if let (Some(v), true) = (sink.visitor(), m.active) {
                     let family = Family::new(m.family.0.into(), m.family.1.into());
-                    if let Some(nh) = b.get(m.next_hop.range()).and_then(NextHop::decode_value) {
+                    if let Some(nh) = b.get(m.next_hop.range()).and_then(checked_next_hop) {
                         v.mp_next_hop(family, nh);
                     }
                     // Fused: the prefixes are checked here, not in check_mp, with the same error.
@@ -785,6 +875,14 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
         four_octet_as: cx.four_octet_as,
         add_path_v4,
     })
+}
+
+/// Records where the value of the first `slot` attribute is.
+#[inline(always)]
+fn set_slot(slots: &mut [Span; NSLOTS], slot: Slot, vstart: usize, vend: usize) {
+    if let Some(s) = slots.get_mut(slot as usize) {
+        *s = Span::new(vstart, vend);
+    }
 }
 
 fn ebgp_reason(slot: Slot) -> Reason {
@@ -974,6 +1072,20 @@ fn as4_path_ok(v: &[u8]) -> bool {
     rest.is_empty() && !v.is_empty()
 }
 
+/// [`NextHop::decode_value`] for a next-hop field `check_mp` accepted (4, 16 or 32 octets),
+/// without a branch on 16 versus 32 octets for callers that ignore the link-local address.
+#[inline(always)]
+fn checked_next_hop(v: &[u8]) -> Option<NextHop> {
+    if let Some(a) = at::decode_ipv4(v) {
+        return Some(NextHop::V4(a));
+    }
+    let (global, rest) = v.split_first_chunk::<16>()?;
+    Some(NextHop::V6 {
+        global: Ipv6Addr::from(*global),
+        link_local: rest.first_chunk::<16>().map(|l| Ipv6Addr::from(*l)),
+    })
+}
+
 #[inline]
 fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
     match nh {
@@ -1005,6 +1117,7 @@ fn mp_nlri_error(whole: &[u8], e: NlriError) -> DecodeError {
 
 /// MP_REACH_NLRI (RFC 4760 §3) or MP_UNREACH_NLRI (§4): every malformation is a session reset
 /// with 3/9 and the attribute as data (RFC 7606 §5.3, decision D2).
+#[inline(always)]
 fn check_mp(
     value: &[u8],
     whole: &[u8],

@@ -61,9 +61,29 @@ pub(crate) fn walk_nlri(
     add_path: bool,
     mut f: impl FnMut(Nlri),
 ) -> Result<(), NlriError> {
+    // One loop per address family, so the per-prefix code has no family test.
     let mut it = NlriIter::in_message(msg.get(..end).unwrap_or_default(), start, v6, add_path);
-    while let Some(n) = it.next_inner() {
-        f(n);
+    match (v6, add_path) {
+        (false, false) => {
+            while let Some(n) = it.next_family::<false, false>() {
+                f(n);
+            }
+        }
+        (true, false) => {
+            while let Some(n) = it.next_family::<true, false>() {
+                f(n);
+            }
+        }
+        (false, true) => {
+            while let Some(n) = it.next_family::<false, true>() {
+                f(n);
+            }
+        }
+        (true, true) => {
+            while let Some(n) = it.next_family::<true, true>() {
+                f(n);
+            }
+        }
     }
     if it.pos >= end {
         return Ok(());
@@ -137,9 +157,21 @@ impl<'a> NlriIter<'a> {
 
     #[inline(always)]
     pub(crate) fn next_inner(&mut self) -> Option<Nlri> {
+        match (self.v6, self.add_path) {
+            (false, false) => self.next_family::<false, false>(),
+            (true, false) => self.next_family::<true, false>(),
+            (false, true) => self.next_family::<false, true>(),
+            (true, true) => self.next_family::<true, true>(),
+        }
+    }
+
+    /// [`NlriIter::next_inner`] for IPv6 (`V6`) or IPv4 prefixes, with path identifiers
+    /// (`ADD_PATH`) or without, whatever `self.v6` and `self.add_path` say.
+    #[inline(always)]
+    fn next_family<const V6: bool, const ADD_PATH: bool>(&mut self) -> Option<Nlri> {
         let buf = self.buf;
         let mut pos = self.pos;
-        let path_id = if self.add_path {
+        let path_id = if ADD_PATH {
             let id = buf.get(pos..)?.first_chunk::<4>()?;
             pos += 4;
             Some(u32::from_be_bytes(*id))
@@ -147,7 +179,7 @@ impl<'a> NlriIter<'a> {
             None
         };
         let len = *buf.get(pos)?;
-        if len > if self.v6 { 128 } else { 32 } {
+        if len > if V6 { 128 } else { 32 } {
             return None;
         }
         // At most 4 (16) octets.
@@ -160,15 +192,16 @@ impl<'a> NlriIter<'a> {
         // the 4 (16) octets ending at `end`, shifted into place and masked to the prefix
         // length: no variable-length copy and no per-octet branches. Only when fewer octets
         // precede `end` (a bare field at the start of `buf`) are they gathered one by one.
-        let prefix = if self.v6 {
+        let prefix = if V6 {
             let bits = match end.checked_sub(16).and_then(|s| buf.get(s..end)) {
-                Some(c) => be_u128(c).checked_shl(128 - 8 * n as u32).unwrap_or(0),
+                // n = 0 shifts by 0 (wrapping), and the mask for length 0 clears it all.
+                Some(c) => be_u128(c).wrapping_shl(128 - 8 * n as u32),
                 None => gather_u128(buf.get(pos + 1..end)?),
             };
             IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask128(len)), len).ok()?)
         } else {
             let bits = match end.checked_sub(4).and_then(|s| buf.get(s..end)) {
-                Some(c) => be_u32(c).checked_shl(32 - 8 * n as u32).unwrap_or(0),
+                Some(c) => be_u32(c).wrapping_shl(32 - 8 * n as u32),
                 None => gather_u32(buf.get(pos + 1..end)?),
             };
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits & mask32(len)), len).ok()?)
@@ -260,9 +293,8 @@ impl Iterator for NlriPair<'_> {
 
 #[inline]
 fn mask32(len: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32u32.saturating_sub(u32::from(len)))
-        .unwrap_or(0)
+    // A shift by 0..=32 of a u64: no overflow case to branch on.
+    (u64::MAX << 32u32.saturating_sub(u32::from(len))) as u32
 }
 
 #[inline]
