@@ -533,6 +533,172 @@ pub(crate) fn check<B: AsRef<[u8]>, S: Sink>(
 
     // `rest` always ends at `attrs_end`, so offsets follow from its length.
     let mut rest = b.get(attrs_start..attrs_end).unwrap_or_default();
+
+    // Prelude: most speakers send the common attributes first and in type-code order. Each
+    // step takes the next attribute if it has the step's type code and is well-formed, with
+    // the flags its definition requires, exactly as the loop below would accept it (and does
+    // what the loop would do); the codes only ascend, so none can be a repeat. At the first
+    // attribute that is not taken, the loop below carries on from it. Straight-line steps,
+    // one conditional branch each, rather than an indirect jump per attribute: in the codec
+    // bench this took the fused decode from about 0.90 to about 1.0 times the unchecked floor.
+    macro_rules! step {
+        ($l:lifetime, $a:ident, $code:expr, $ok:expr, $slot:expr, $visit:expr) => {
+            if $a.1 == $code {
+                if !$ok {
+                    break $l;
+                }
+                let vend = attrs_end - $a.3.len();
+                present |= $slot.bit();
+                set_slot(&mut slots, $slot, vend - $a.2.len(), vend);
+                $visit;
+                rest = $a.3;
+                $a = match split_attr(rest) {
+                    Some(a) => a,
+                    None => break $l,
+                };
+            }
+        };
+    }
+    'prelude: {
+        let Some(mut a) = split_attr(rest) else {
+            break 'prelude;
+        };
+        let fo = |a: &(u8, u8, &[u8], &[u8])| a.0 & (O | T);
+        let asn_len = if cx.four_octet_as { 4 } else { 2 };
+        step!(
+            'prelude,
+            a,
+            1,
+            fo(&a) == T && Origin::decode_value(a.2).is_some(),
+            Slot::Origin,
+            if let (Some(v), Some(o)) = (sink.visitor(), Origin::decode_value(a.2)) {
+                v.origin(o);
+            }
+        );
+        step!('prelude, a, 2, fo(&a) == T, Slot::AsPath, {
+            if let Err(r) = check_as_path(a.2, asn_len, cx, sink) {
+                out.taw(a.1, Slot::AsPath, r);
+            }
+        });
+        step!(
+            'prelude,
+            a,
+            3,
+            fo(&a) == T
+                && at::decode_ipv4(a.2).is_some_and(|nh| !(has_nlri_field && is_martian_v4(nh))),
+            Slot::NextHop,
+            if let (Some(v), Some(nh)) = (sink.visitor(), at::decode_ipv4(a.2)) {
+                v.next_hop(nh);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            4,
+            fo(&a) == O && a.2.len() == 4,
+            Slot::Med,
+            if let Some(v) = sink.visitor() {
+                v.med(at::be_u32_chunk(a.2));
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            5,
+            fo(&a) == T && a.2.len() == 4 && cx.ibgp,
+            Slot::LocalPref,
+            if let Some(v) = sink.visitor() {
+                v.local_pref(at::be_u32_chunk(a.2));
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            6,
+            fo(&a) == T && a.2.is_empty(),
+            Slot::AtomicAggregate,
+            if let Some(v) = sink.visitor() {
+                v.atomic_aggregate();
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            7,
+            fo(&a) == O | T
+                && a.2.len() == asn_len + 4
+                && !has_as_zero(a.2.get(..asn_len).unwrap_or_default(), asn_len),
+            Slot::Aggregator,
+            if let (Some(v), Some(agg)) = (sink.visitor(), Aggregator::decode_value(a.2, asn_len))
+            {
+                v.aggregator(agg);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            8,
+            fo(&a) == O | T && !a.2.is_empty() && a.2.len() % 4 == 0,
+            Slot::Communities,
+            if let Some(v) = sink.visitor() {
+                visit_by_length(v, Slot::Communities, a.2);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            9,
+            fo(&a) == O && a.2.len() == 4 && cx.ibgp,
+            Slot::OriginatorId,
+            if let Some(v) = sink.visitor() {
+                v.originator_id(at::be_u32_chunk(a.2).into());
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            10,
+            fo(&a) == O && !a.2.is_empty() && a.2.len() % 4 == 0 && cx.ibgp,
+            Slot::ClusterList,
+            if let Some(v) = sink.visitor() {
+                visit_by_length(v, Slot::ClusterList, a.2);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            16,
+            fo(&a) == O | T && !a.2.is_empty() && a.2.len() % 8 == 0,
+            Slot::ExtCommunities,
+            if let Some(v) = sink.visitor() {
+                visit_by_length(v, Slot::ExtCommunities, a.2);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            32,
+            fo(&a) == O | T && !a.2.is_empty() && a.2.len() % 12 == 0,
+            Slot::LargeCommunity,
+            if let Some(v) = sink.visitor() {
+                visit_by_length(v, Slot::LargeCommunity, a.2);
+            }
+        );
+        step!(
+            'prelude,
+            a,
+            35,
+            fo(&a) == O | T && a.2.len() == 4,
+            Slot::Otc,
+            if let Some(v) = sink.visitor() {
+                v.otc(at::be_u32_chunk(a.2));
+            }
+        );
+        // The loop below splits the next attribute (MP_REACH_NLRI, usually) off `rest` again;
+        // the last step's `a` is not needed.
+        let _ = a;
+    }
+
     while !rest.is_empty() {
         let here = rest;
         let Some((flags, code, value, tail)) = split_attr(rest) else {
@@ -893,7 +1059,10 @@ fn ebgp_reason(slot: Slot) -> Reason {
     }
 }
 
-/// AS_PATH checks (RFC 7606 §7.2, RFC 7607, RFC 5065, decisions D7 and D8), one pass.
+/// AS_PATH checks (RFC 7606 §7.2, RFC 7607, RFC 5065, decisions D7 and D8), one pass over the
+/// segments that checks their structure and visits the ASNs. The rules beyond structure (AS 0,
+/// confederation segments on eBGP, AS_SET, first AS) are only noted on the way; when one may
+/// be broken, or the first AS must be checked, [`as_path_rules`] names the first broken rule.
 #[inline(always)]
 fn check_as_path<S: Sink>(
     v: &[u8],
@@ -902,8 +1071,9 @@ fn check_as_path<S: Sink>(
     sink: &mut S,
 ) -> Result<(), Reason> {
     let mut rest = v;
-    let mut first = true;
-    let mut found = Ok(());
+    let confed_bad = !cx.ibgp;
+    let set_bad = !cx.allow_as_set;
+    let mut suspect = cx.enforce_first_as & !cx.ibgp;
     while let [t, n, tail @ ..] = rest {
         let n = usize::from(*n);
         if n == 0 || !(1..=4).contains(t) {
@@ -915,18 +1085,42 @@ fn check_as_path<S: Sink>(
         let zero = match sink.visitor() {
             // Fused: each ASN is read once, tested for AS 0 and visited.
             Some(vis) => visit_asns(vis, *t, asns, asn_len),
-            None => found.is_ok() && has_as_zero(asns, asn_len),
+            None => has_as_zero(asns, asn_len),
         };
-        if found.is_ok() && zero {
-            found = Err(Reason::AsPathAsZero);
+        suspect |= zero | (*t >= 3 && confed_bad) | ((*t == 1 || *t == 4) && set_bad);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(Reason::BadAsPath);
+    }
+    if suspect {
+        return as_path_rules(v, asn_len, cx);
+    }
+    Ok(())
+}
+
+/// The first rule beyond structure that a structurally valid AS_PATH breaks, segment by
+/// segment: AS 0 (RFC 7607 §2), a confederation segment on eBGP (RFC 5065 §5), AS_SET or
+/// AS_CONFED_SET (D7), then the first AS (D8).
+#[cold]
+#[inline(never)]
+fn as_path_rules(v: &[u8], asn_len: usize, cx: &SessionContext) -> Result<(), Reason> {
+    let mut rest = v;
+    let mut first = true;
+    while let [t, n, tail @ ..] = rest {
+        let Some((asns, tail)) = tail.split_at_checked(usize::from(*n) * asn_len) else {
+            return Err(Reason::BadAsPath);
+        };
+        if has_as_zero(asns, asn_len) {
+            return Err(Reason::AsPathAsZero);
         }
-        if *t >= 3 && !cx.ibgp && found.is_ok() {
-            found = Err(Reason::ConfedOnEbgp);
+        if *t >= 3 && !cx.ibgp {
+            return Err(Reason::ConfedOnEbgp);
         }
-        if (*t == 1 || *t == 4) && !cx.allow_as_set && found.is_ok() {
-            found = Err(Reason::AsSet);
+        if (*t == 1 || *t == 4) && !cx.allow_as_set {
+            return Err(Reason::AsSet);
         }
-        if first && cx.enforce_first_as && !cx.ibgp && found.is_ok() {
+        if first && cx.enforce_first_as && !cx.ibgp {
             let leftmost = if asn_len == 4 {
                 crate::attr::be_u32_chunk(asns)
             } else {
@@ -935,20 +1129,17 @@ fn check_as_path<S: Sink>(
             let peer_ok = leftmost == cx.peer_asn
                 || (asn_len == 2 && cx.peer_asn > 0xffff && leftmost == u32::from(AS_TRANS));
             if *t != 2 || !peer_ok {
-                found = Err(Reason::FirstAs);
+                return Err(Reason::FirstAs);
             }
         }
         first = false;
         rest = tail;
     }
-    if !rest.is_empty() {
-        return Err(Reason::BadAsPath);
-    }
     if first && cx.enforce_first_as && !cx.ibgp {
         // Empty AS_PATH from an external peer.
         return Err(Reason::FirstAs);
     }
-    found
+    Ok(())
 }
 
 /// Visits a segment's ASNs (RFC 4271 §5.1.2) and says whether one is AS 0 (RFC 7607 §2).
