@@ -1046,6 +1046,29 @@ fn print_table(corpus: &Corpus, rows: &[Row]) {
             f.cpu_secs / oc
         );
     }
+    // The fused decode (row 1): the same figures, its ratio to the floor walk (row 3), and
+    // whether it counted exactly what the two-pass row counted.
+    let row = |i: usize| rows.get(i).filter(|r| r.usable.is_ok());
+    if let (Some(fu), Some(f)) = (row(1), fastest_other) {
+        let floor = row(3).map_or(String::new(), |fl| {
+            format!(", {:.2}x the floor walk on-CPU", fl.cpu_secs / fu.cpu_secs)
+        });
+        println!(
+            "fused (decode_with): {:.0} MB/s wall, {:.0} MB/s on-CPU (target >= 1500); {:.2}x the fastest other crate ({}), {:.2}x on-CPU{floor}",
+            bytes / fu.secs / 1e6,
+            bytes / fu.cpu_secs / 1e6,
+            f.secs / fu.secs,
+            f.name,
+            f.cpu_secs / fu.cpu_secs
+        );
+        if let Some(view) = row(0) {
+            let same = view.digest.fields() == fu.digest.fields();
+            println!(
+                "fused digest counts (messages, prefixes, prefix lengths, ASNs, communities) identical to the two-pass row: {}",
+                if same { "yes" } else { "NO" }
+            );
+        }
+    }
 }
 
 fn bench_encode(iters: usize) {
