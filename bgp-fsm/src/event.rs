@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use bgp_proto::{Family, HeaderError, Nlri, Notification};
+use std::sync::Arc;
+
+use bgp_proto::{Family, HeaderError, NextHop, Nlri, Notification, PathAttributes};
 
 use crate::rib::Route;
 use crate::timer::Timer;
@@ -42,9 +44,18 @@ pub enum Event {
     HeaderError(HeaderError),
     /// Add or replace routes in the Adj-RIB-Out; sent at once when Established.
     Announce(Vec<Route>),
+    /// Like `Announce`, for many NLRI sharing one next hop and one attribute set (the
+    /// common case for a speaker: no per-route copy of the shared values is made).
+    AnnounceShared {
+        next_hop: NextHop,
+        attrs: Arc<PathAttributes>,
+        nlri: Vec<Nlri>,
+    },
     /// Remove routes (prefix and path id) from the Adj-RIB-Out; withdrawn at once when
     /// Established.
     Withdraw(Vec<Nlri>),
+    /// Remove every route from the Adj-RIB-Out; withdrawn at once when Established.
+    WithdrawAll,
     /// Ask the peer to re-send `family` (ROUTE-REFRESH, RFC 2918). Ignored unless
     /// Established, the peer advertised Route Refresh and `family` was negotiated.
     RequestRefresh(Family),

@@ -246,7 +246,7 @@ impl Session {
         let stale: Vec<Nlri> = self.gr_stale.iter().copied().collect();
         for nlri in stale {
             let family = family_of(&nlri);
-            let Some(route) = self.rib_in.get(&nlri).cloned() else {
+            let Some(route) = self.rib_in.get(&nlri) else {
                 self.gr_stale.remove(&nlri);
                 continue;
             };

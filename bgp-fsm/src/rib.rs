@@ -32,10 +32,36 @@ pub fn family_of(nlri: &Nlri) -> Family {
 }
 
 /// A set of routes keyed by NLRI (prefix, path id), iterated in prefix order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Routes usually come in large groups sharing one next hop and one attribute set (a
+/// speaker's 100k service routes, or the prefixes of one received UPDATE), so the set keeps
+/// each distinct (next hop, attributes) pair once and the map holds only the NLRI and a
+/// pointer: about 40 octets per route. A large batch into a set at least twice its size is
+/// merged by rebuilding the map from sorted input, which leaves its nodes full.
+#[derive(Debug, Clone, Default)]
 pub struct AdjRib {
-    routes: BTreeMap<Nlri, Route>,
+    routes: BTreeMap<Nlri, Arc<Path>>,
+    /// The path stored last: consecutive routes usually share it.
+    last: Option<Arc<Path>>,
 }
+
+/// What a route carries besides its NLRI; shared by every route with the same values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Path {
+    next_hop: NextHop,
+    attrs: Arc<PathAttributes>,
+}
+
+impl PartialEq for AdjRib {
+    fn eq(&self, other: &AdjRib) -> bool {
+        self.routes == other.routes
+    }
+}
+
+impl Eq for AdjRib {}
+
+/// Batches at least this large (and at least half the set's size) are merged by a rebuild.
+const REBUILD_BATCH: usize = 512;
 
 impl AdjRib {
     pub fn new() -> AdjRib {
@@ -50,8 +76,9 @@ impl AdjRib {
         self.routes.is_empty()
     }
 
-    pub fn get(&self, nlri: &Nlri) -> Option<&Route> {
-        self.routes.get(nlri)
+    /// The route stored for `nlri` (a cheap copy: the attributes are shared).
+    pub fn get(&self, nlri: &Nlri) -> Option<Route> {
+        self.routes.get(nlri).map(|p| route(nlri, p))
     }
 
     pub fn contains(&self, nlri: &Nlri) -> bool {
@@ -59,17 +86,32 @@ impl AdjRib {
     }
 
     /// Every route, in (prefix, path id) order.
-    pub fn iter(&self) -> impl Iterator<Item = &Route> + '_ {
-        self.routes.values()
+    pub fn iter(&self) -> impl Iterator<Item = Route> + '_ {
+        self.routes.iter().map(|(n, p)| route(n, p))
+    }
+
+    /// Every NLRI, in (prefix, path id) order.
+    pub fn nlri(&self) -> impl Iterator<Item = &Nlri> + '_ {
+        self.routes.keys()
+    }
+
+    /// True when `nlri` is stored with exactly this next hop and these attributes.
+    pub fn holds(&self, nlri: &Nlri, next_hop: &NextHop, attrs: &Arc<PathAttributes>) -> bool {
+        self.routes
+            .get(nlri)
+            .is_some_and(|p| p.next_hop == *next_hop && p.attrs == *attrs)
     }
 
     /// The routes of one family.
-    pub fn family(&self, family: Family) -> impl Iterator<Item = &Route> + '_ {
-        self.routes.values().filter(move |r| r.family() == family)
+    pub fn family(&self, family: Family) -> impl Iterator<Item = Route> + '_ {
+        self.routes
+            .iter()
+            .filter(move |(n, _)| family_of(n) == family)
+            .map(|(n, p)| route(n, p))
     }
 
     /// Every path for `prefix`, in path id order (`None` first).
-    pub fn paths(&self, prefix: IpNet) -> impl Iterator<Item = &Route> + '_ {
+    pub fn paths(&self, prefix: IpNet) -> impl Iterator<Item = Route> + '_ {
         let lo = Nlri {
             prefix,
             path_id: None,
@@ -77,25 +119,252 @@ impl AdjRib {
         self.routes
             .range(lo..)
             .take_while(move |(k, _)| k.prefix == prefix)
-            .map(|(_, r)| r)
+            .map(|(n, p)| route(n, p))
+    }
+
+    /// The shared path for (next_hop, attrs): the last one stored when equal, else a new one.
+    fn intern(&mut self, next_hop: NextHop, attrs: Arc<PathAttributes>) -> Arc<Path> {
+        if let Some(last) = &self.last {
+            if last.next_hop == next_hop && last.attrs == attrs {
+                return last.clone();
+            }
+        }
+        let path = Arc::new(Path { next_hop, attrs });
+        self.last = Some(path.clone());
+        path
     }
 
     /// Inserts or replaces; returns true when the stored route changed.
     pub(crate) fn insert(&mut self, route: Route) -> bool {
+        let path = self.intern(route.next_hop, route.attrs);
         match self.routes.get(&route.nlri) {
-            Some(old) if *old == route => false,
+            Some(old) if **old == *path => false,
             _ => {
-                self.routes.insert(route.nlri, route);
+                self.routes.insert(route.nlri, path);
                 true
             }
         }
     }
 
+    /// Inserts or replaces every route; returns the NLRI whose stored route changed, in
+    /// input order. A batch of new NLRI at least half the set's size rebuilds the map.
+    pub(crate) fn insert_many(&mut self, routes: Vec<Route>) -> Vec<Nlri> {
+        let items: Vec<(Nlri, Arc<Path>)> = routes
+            .into_iter()
+            .map(|r| (r.nlri, self.intern(r.next_hop, r.attrs)))
+            .collect();
+        self.insert_paths(items)
+    }
+
+    /// Inserts or replaces `nlri`, all with one next hop and attribute set; returns the
+    /// NLRI whose stored route changed.
+    pub(crate) fn insert_shared(
+        &mut self,
+        next_hop: NextHop,
+        attrs: Arc<PathAttributes>,
+        nlri: Vec<Nlri>,
+    ) -> Vec<Nlri> {
+        let path = self.intern(next_hop, attrs);
+        if self.routes.is_empty() && nlri.len() >= REBUILD_BATCH {
+            // The common bulk case (a session's first table): one sorted build, full nodes.
+            let mut nlri = nlri;
+            nlri.sort_unstable();
+            nlri.dedup();
+            self.routes = build_sorted(nlri.iter().map(|n| (*n, path.clone())));
+            return nlri;
+        }
+        self.insert_paths(nlri.into_iter().map(|n| (n, path.clone())).collect())
+    }
+
+    fn insert_paths(&mut self, items: Vec<(Nlri, Arc<Path>)>) -> Vec<Nlri> {
+        let mut changed = Vec::with_capacity(items.len());
+        let mut fresh: Vec<(Nlri, Arc<Path>)> = Vec::new();
+        for (nlri, path) in items {
+            match self.routes.get_mut(&nlri) {
+                Some(old) if **old == *path => {}
+                Some(old) => {
+                    *old = path;
+                    changed.push(nlri);
+                }
+                None => {
+                    fresh.push((nlri, path));
+                    changed.push(nlri);
+                }
+            }
+        }
+        if fresh.len() >= REBUILD_BATCH && fresh.len() >= self.routes.len() / 2 {
+            // Stable sort, then keep the last of equal NLRI (as inserting in order would).
+            fresh.sort_by_key(|a| a.0);
+            fresh.dedup_by(|later, earlier| {
+                if later.0 == earlier.0 {
+                    std::mem::swap(later, earlier);
+                    true
+                } else {
+                    false
+                }
+            });
+            let old = std::mem::take(&mut self.routes);
+            let mut a = old.into_iter().peekable();
+            let mut b = fresh.into_iter().peekable();
+            let merged = std::iter::from_fn(move || {
+                let take_old = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) => x.0 < y.0,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => return None,
+                };
+                if take_old {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            });
+            self.routes = build_sorted(merged);
+        } else {
+            for (n, p) in fresh {
+                self.routes.insert(n, p);
+            }
+        }
+        changed
+    }
+
     pub(crate) fn remove(&mut self, nlri: &Nlri) -> Option<Route> {
-        self.routes.remove(nlri)
+        self.routes.remove(nlri).map(|p| route(nlri, &p))
     }
 
     pub(crate) fn clear(&mut self) {
         self.routes.clear();
+        self.last = None;
+    }
+}
+
+/// A map of sorted, unique entries, with full nodes. `collect` would do it in one go, but it
+/// sorts a copy of every entry with a scratch buffer as large again (8 MB of transient memory
+/// for 100k routes); appending pieces of a tenth of the map's size each bulk-builds too, with
+/// the pieces as the only copies.
+fn build_sorted(items: impl Iterator<Item = (Nlri, Arc<Path>)>) -> BTreeMap<Nlri, Arc<Path>> {
+    const MIN_PIECE: usize = 4096;
+    let mut map = BTreeMap::new();
+    let mut piece: Vec<(Nlri, Arc<Path>)> = Vec::with_capacity(MIN_PIECE);
+    for item in items {
+        piece.push(item);
+        if piece.len() >= MIN_PIECE.max(map.len() / 10) {
+            let mut part: BTreeMap<Nlri, Arc<Path>> =
+                std::mem::take(&mut piece).into_iter().collect();
+            map.append(&mut part);
+            piece = Vec::with_capacity(MIN_PIECE.max(map.len() / 10));
+        }
+    }
+    let mut part: BTreeMap<Nlri, Arc<Path>> = piece.into_iter().collect();
+    map.append(&mut part);
+    map
+}
+
+fn route(nlri: &Nlri, path: &Path) -> Route {
+    Route {
+        nlri: *nlri,
+        next_hop: path.next_hop,
+        attrs: path.attrs.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn route(i: u32, attrs: &Arc<PathAttributes>, nh: u8) -> Route {
+        Route {
+            nlri: Nlri {
+                prefix: IpNet::V4(
+                    ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i), 32).unwrap(),
+                ),
+                path_id: None,
+            },
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, nh)),
+            attrs: attrs.clone(),
+        }
+    }
+
+    #[test]
+    fn insert_many_rebuild_matches_one_by_one_inserts() {
+        let a = Arc::new(PathAttributes::default());
+        let b = Arc::new(PathAttributes {
+            med: Some(7),
+            ..PathAttributes::default()
+        });
+        // Existing routes, then a large batch (rebuild path) with overlaps, a changed
+        // route, an unchanged one and an NLRI given twice (the last one wins).
+        let mut batch_rib = AdjRib::new();
+        let mut single_rib = AdjRib::new();
+        let first: Vec<Route> = (0..300).map(|i| route(i * 3, &a, 1)).collect();
+        let mut batch: Vec<Route> = (0..2000).rev().map(|i| route(i, &a, 1)).collect();
+        batch.push(route(5, &b, 2));
+        batch.push(route(7, &a, 9));
+        batch.push(route(7, &b, 3));
+        for rib in [&mut batch_rib, &mut single_rib] {
+            assert_eq!(rib.insert_many(first.clone()).len(), 300);
+        }
+        let changed = batch_rib.insert_many(batch.clone());
+        let mut want_changed = Vec::new();
+        for r in batch {
+            let n = r.nlri;
+            if single_rib.insert(r) {
+                want_changed.push(n);
+            }
+        }
+        assert_eq!(batch_rib, single_rib);
+        assert_eq!(batch_rib.len(), 2000);
+        assert_eq!(batch_rib.get(&route(7, &a, 1).nlri), Some(route(7, &b, 3)));
+        assert_eq!(batch_rib.get(&route(5, &a, 1).nlri), Some(route(5, &b, 2)));
+        // Every NLRI new or changed is reported (the batch path may report an NLRI that
+        // is given twice twice; it never misses one).
+        let got: std::collections::BTreeSet<Nlri> = changed.into_iter().collect();
+        let want: std::collections::BTreeSet<Nlri> = want_changed.into_iter().collect();
+        assert_eq!(got, want);
+        assert!(batch_rib.iter().map(|r| r.nlri).is_sorted());
+    }
+
+    #[test]
+    fn insert_shared_matches_insert_many() {
+        let a = Arc::new(PathAttributes::default());
+        let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+        for existing in [0u32, 10, 5000] {
+            let mut shared = AdjRib::new();
+            let mut many = AdjRib::new();
+            let first: Vec<Route> = (0..existing).map(|i| route(i * 2, &a, 2)).collect();
+            shared.insert_many(first.clone());
+            many.insert_many(first);
+            let nlri: Vec<Nlri> = (0..3000).rev().map(|i| route(i, &a, 1).nlri).collect();
+            let routes: Vec<Route> = (0..3000).rev().map(|i| route(i, &a, 1)).collect();
+            let c1: std::collections::BTreeSet<Nlri> = shared
+                .insert_shared(nh, a.clone(), nlri)
+                .into_iter()
+                .collect();
+            let c2: std::collections::BTreeSet<Nlri> =
+                many.insert_many(routes).into_iter().collect();
+            assert_eq!(shared, many, "{existing} routes before");
+            assert_eq!(c1, c2, "{existing} routes before");
+            assert_eq!(shared.len(), 3000 + existing.saturating_sub(1500) as usize);
+        }
+    }
+
+    #[test]
+    fn routes_with_equal_paths_share_one() {
+        let a = Arc::new(PathAttributes::default());
+        let mut rib = AdjRib::new();
+        rib.insert_many((0..1000).map(|i| route(i, &a, 1)).collect());
+        let first = rib.routes.values().next().unwrap().clone();
+        assert!(rib.routes.values().all(|p| Arc::ptr_eq(p, &first)));
+        assert!(rib.holds(
+            &route(3, &a, 1).nlri,
+            &NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            &a
+        ));
+        assert!(!rib.holds(
+            &route(3, &a, 1).nlri,
+            &NextHop::V4(Ipv4Addr::new(192, 0, 2, 2)),
+            &a
+        ));
     }
 }

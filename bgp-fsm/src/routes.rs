@@ -18,6 +18,41 @@ use crate::action::{Action, RouteEvents};
 use crate::rib::{family_of, Route};
 use crate::session::{Session, State};
 
+/// Prefixes already packed: without ADD-PATH only one path per prefix goes out. NLRI in
+/// sorted order need only the previous prefix; otherwise a set.
+struct Seen {
+    last: Option<IpNet>,
+    set: Option<HashSet<IpNet>>,
+}
+
+impl Seen {
+    fn sorted() -> Seen {
+        Seen {
+            last: None,
+            set: None,
+        }
+    }
+
+    fn any() -> Seen {
+        Seen {
+            last: None,
+            set: Some(HashSet::new()),
+        }
+    }
+
+    /// True the first time `prefix` is seen.
+    fn insert(&mut self, prefix: IpNet) -> bool {
+        match &mut self.set {
+            Some(set) => set.insert(prefix),
+            None if self.last == Some(prefix) => false,
+            None => {
+                self.last = Some(prefix);
+                true
+            }
+        }
+    }
+}
+
 /// Routes to announce grouped by (family, next hop, attributes), and withdrawals by family,
 /// in first-seen order so the output is deterministic.
 #[derive(Default)]
@@ -25,18 +60,34 @@ struct Packer {
     index: HashMap<(Family, NextHop, Arc<PathAttributes>), usize>,
     announce: Vec<(NextHop, Arc<PathAttributes>, Vec<Nlri>)>,
     withdraw: Vec<(Family, Vec<Nlri>)>,
+    /// The group the previous route went to.
+    last: Option<usize>,
 }
 
 impl Packer {
     fn announce(&mut self, route: &Route, nlri: Nlri) {
+        // Consecutive routes usually share their group: skip hashing the attributes then.
+        if let Some(&i) = self.last.as_ref() {
+            if let Some(group) = self.announce.get_mut(i) {
+                if group.0 == route.next_hop
+                    && Arc::ptr_eq(&group.1, &route.attrs)
+                    && group.2.first().map(family_of) == Some(route.family())
+                {
+                    group.2.push(nlri);
+                    return;
+                }
+            }
+        }
         let key = (route.family(), route.next_hop, route.attrs.clone());
         match self.index.get(&key) {
             Some(&i) => {
                 if let Some(group) = self.announce.get_mut(i) {
                     group.2.push(nlri);
                 }
+                self.last = Some(i);
             }
             None => {
+                self.last = Some(self.announce.len());
                 self.index.insert(key, self.announce.len());
                 self.announce
                     .push((route.next_hop, route.attrs.clone(), vec![nlri]));
@@ -71,13 +122,20 @@ impl Packer {
 impl Session {
     /// Event::Announce: update the Adj-RIB-Out; send what changed when Established.
     pub(crate) fn announce(&mut self, now: Instant, routes: Vec<Route>, out: &mut Vec<Action>) {
-        let mut changed = Vec::new();
-        for route in routes {
-            let nlri = route.nlri;
-            if self.rib_out.insert(route) {
-                changed.push(nlri);
-            }
-        }
+        let changed = self.rib_out.insert_many(routes);
+        self.send_changes(now, &changed, out);
+    }
+
+    /// Event::AnnounceShared: as `announce`, for NLRI sharing one path.
+    pub(crate) fn announce_shared(
+        &mut self,
+        now: Instant,
+        next_hop: NextHop,
+        attrs: Arc<PathAttributes>,
+        nlri: Vec<Nlri>,
+        out: &mut Vec<Action>,
+    ) {
+        let changed = self.rib_out.insert_shared(next_hop, attrs, nlri);
         self.send_changes(now, &changed, out);
     }
 
@@ -90,15 +148,19 @@ impl Session {
         self.send_changes(now, &changed, out);
     }
 
+    /// Event::WithdrawAll: empty the Adj-RIB-Out; withdraw everything when Established.
+    pub(crate) fn withdraw_all(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state() != State::Established {
+            self.rib_out.clear();
+            return;
+        }
+        let all: Vec<Nlri> = self.rib_out.nlri().copied().collect();
+        self.withdraw(now, all, out);
+    }
+
     /// Adds one changed NLRI to the packer. Without ADD-PATH send for its family only one
     /// path per prefix goes out (the lowest path id), without a path id.
-    fn pack_change(
-        &self,
-        cx: &SessionContext,
-        packer: &mut Packer,
-        nlri: Nlri,
-        seen: &mut HashSet<IpNet>,
-    ) {
+    fn pack_change(&self, cx: &SessionContext, packer: &mut Packer, nlri: Nlri, seen: &mut Seen) {
         let family = family_of(&nlri);
         // Never send a family the peer did not negotiate; the route stays in the RIB.
         if !cx.families.contains(family) {
@@ -106,7 +168,7 @@ impl Session {
         }
         if cx.add_path_tx(family) {
             match self.rib_out.get(&nlri) {
-                Some(r) => packer.announce(r, nlri),
+                Some(r) => packer.announce(&r, nlri),
                 None => packer.withdraw(nlri),
             }
         } else {
@@ -118,7 +180,7 @@ impl Session {
                 path_id: None,
             };
             match self.rib_out.paths(nlri.prefix).next() {
-                Some(r) => packer.announce(r, bare),
+                Some(r) => packer.announce(&r, bare),
                 None => packer.withdraw(bare),
             }
         }
@@ -130,7 +192,11 @@ impl Session {
         }
         let cx = self.context();
         let mut packer = Packer::default();
-        let mut seen = HashSet::new();
+        let mut seen = if changed.is_sorted() {
+            Seen::sorted()
+        } else {
+            Seen::any()
+        };
         for nlri in changed {
             self.pack_change(&cx, &mut packer, *nlri, &mut seen);
         }
@@ -147,7 +213,8 @@ impl Session {
         buf: &mut BytesMut,
     ) -> (usize, usize) {
         let mut packer = Packer::default();
-        let mut seen = HashSet::new();
+        // The Adj-RIB-Out iterates in NLRI order: the paths of a prefix are adjacent.
+        let mut seen = Seen::sorted();
         for r in self.rib_out.family(family) {
             self.pack_change(cx, &mut packer, r.nlri, &mut seen);
         }

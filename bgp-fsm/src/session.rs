@@ -228,7 +228,13 @@ impl Session {
             }
             Event::CollisionLost => self.fsm(now, Input::CollisionLost, &mut out),
             Event::Announce(routes) => self.announce(now, routes, &mut out),
+            Event::AnnounceShared {
+                next_hop,
+                attrs,
+                nlri,
+            } => self.announce_shared(now, next_hop, attrs, nlri, &mut out),
             Event::Withdraw(nlri) => self.withdraw(now, nlri, &mut out),
+            Event::WithdrawAll => self.withdraw_all(now, &mut out),
             Event::RequestRefresh(family) => self.request_refresh(family, &mut out),
             Event::SendBlocked => self.send_blocked(now, &mut out),
             Event::SendProgress { drained } => self.send_progress(now, drained, &mut out),

@@ -19,7 +19,7 @@
 //!   iBGP: empty AS_PATH and LOCAL_PREF (default 100, RFC 4271 §5.1.5);
 //! - ORIGIN IGP, MED, COMMUNITIES (RFC 1997), LARGE_COMMUNITY (RFC 8092) as configured.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -66,8 +66,293 @@ pub struct Route {
     pub attrs: Arc<PathAttributes>,
 }
 
-/// A peer's Adj-RIB-Out: every NLRI (prefix and path id) with its route.
-pub type RouteSet = BTreeMap<Nlri, Route>;
+/// A peer's Adj-RIB-Out as computed from the services: every NLRI (prefix and path id) with
+/// its route, sorted by NLRI and unique. Routes are few (one per service attribute set and
+/// next hop), so each entry holds an index into them: 32 octets per NLRI, 3.2 MB for 100k.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteSet {
+    entries: Vec<(Nlri, u32)>,
+    routes: Vec<Route>,
+}
+
+impl RouteSet {
+    pub fn new() -> RouteSet {
+        RouteSet::default()
+    }
+
+    /// From entries in any order; of two equal NLRI the later one wins.
+    fn build(mut entries: Vec<(Nlri, u32)>, routes: Vec<Route>) -> RouteSet {
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            entries.sort_by_key(|a| a.0);
+            entries.dedup_by(|later, earlier| {
+                if later.0 == earlier.0 {
+                    std::mem::swap(later, earlier);
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        RouteSet { entries, routes }
+    }
+
+    fn route(&self, i: u32) -> &Route {
+        // Indices come from `Compute::intern`, which pushed the route first.
+        &self.routes[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, nlri: &Nlri) -> Option<&Route> {
+        let i = self.entries.binary_search_by(|(n, _)| n.cmp(nlri)).ok()?;
+        self.entries.get(i).map(|(_, r)| self.route(*r))
+    }
+
+    pub fn contains_key(&self, nlri: &Nlri) -> bool {
+        self.get(nlri).is_some()
+    }
+
+    /// True when some path of `prefix` is present.
+    pub fn has_prefix(&self, prefix: IpNet) -> bool {
+        let lo = Nlri {
+            prefix,
+            path_id: None,
+        };
+        let i = self.entries.partition_point(|(n, _)| *n < lo);
+        self.entries.get(i).is_some_and(|(n, _)| n.prefix == prefix)
+    }
+
+    /// Every (NLRI, route), in NLRI order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Nlri, &Route)> + '_ {
+        self.entries.iter().map(|(n, r)| (n, self.route(*r)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Nlri> + '_ {
+        self.entries.iter().map(|(n, _)| n)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Route> + '_ {
+        self.entries.iter().map(|(_, r)| self.route(*r))
+    }
+}
+
+/// Services added at run time (`bgpctl announce`), sorted by prefix. Prefixes announced in
+/// one request share one [`RuntimeSpec`], so 100k of them cost about 32 octets each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeTable {
+    entries: Vec<(IpNet, Arc<RuntimeSpec>)>,
+}
+
+/// What a runtime announcement asked for. `service.name` and `service.prefix` are those of
+/// the first prefix of the request; each entry's own prefix is the table key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    pub service: Service,
+    pub since: std::time::SystemTime,
+}
+
+impl RuntimeTable {
+    pub fn new() -> RuntimeTable {
+        RuntimeTable::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn find(&self, prefix: &IpNet) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(p, _)| p.cmp(prefix))
+    }
+
+    pub fn get(&self, prefix: &IpNet) -> Option<&Arc<RuntimeSpec>> {
+        let i = self.find(prefix).ok()?;
+        self.entries.get(i).map(|(_, s)| s)
+    }
+
+    pub fn contains(&self, prefix: &IpNet) -> bool {
+        self.find(prefix).is_ok()
+    }
+
+    /// Every (prefix, spec), in prefix order.
+    pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Arc<RuntimeSpec>)> + '_ {
+        self.entries.iter().map(|(p, s)| (p, s))
+    }
+
+    /// The service of one entry, as `bgpctl services` shows it (named after its prefix).
+    pub fn service(prefix: &IpNet, spec: &RuntimeSpec) -> Service {
+        Service {
+            name: prefix.to_string(),
+            prefix: *prefix,
+            ..spec.service.clone()
+        }
+    }
+
+    /// Adds or replaces `prefixes` (truncated to their length), all with `spec`.
+    pub fn insert_many(&mut self, prefixes: &[IpNet], spec: Arc<RuntimeSpec>) {
+        let mut fresh: Vec<IpNet> = prefixes.iter().map(IpNet::trunc).collect();
+        if !fresh.is_sorted_by(|a, b| a < b) {
+            fresh.sort_unstable();
+            fresh.dedup();
+        }
+        if fresh.len() <= 8 {
+            for p in fresh {
+                match self.find(&p) {
+                    Ok(i) => {
+                        if let Some(e) = self.entries.get_mut(i) {
+                            e.1 = spec.clone();
+                        }
+                    }
+                    Err(i) => self.entries.insert(i, (p, spec.clone())),
+                }
+            }
+            return;
+        }
+        // Merge two sorted lists; the new spec wins for prefixes in both.
+        let old = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(old.len() + fresh.len());
+        let mut a = old.into_iter().peekable();
+        let mut b = fresh.into_iter().peekable();
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 < *y => merged.extend(a.next()),
+                (Some(x), Some(y)) if x.0 == *y => {
+                    a.next();
+                }
+                (_, Some(_)) => merged.extend(b.next().map(|p| (p, spec.clone()))),
+                (Some(_), None) => merged.extend(a.next()),
+                (None, None) => break,
+            }
+        }
+        self.entries = merged;
+    }
+
+    /// Removes `prefix`; true when it was present.
+    pub fn remove(&mut self, prefix: &IpNet) -> bool {
+        match self.find(prefix) {
+            Ok(i) => {
+                self.entries.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// This table without the prefixes of `sorted` (sorted, unique), and how many of them
+    /// it held.
+    pub fn without(&self, sorted: &[IpNet]) -> (RuntimeTable, usize) {
+        let entries: Vec<(IpNet, Arc<RuntimeSpec>)> = self
+            .entries
+            .iter()
+            .filter(|(p, _)| sorted.binary_search(p).is_err())
+            .cloned()
+            .collect();
+        let removed = self.entries.len() - entries.len();
+        (RuntimeTable { entries }, removed)
+    }
+
+    /// Removes every prefix of `prefixes`; returns how many were present.
+    pub fn remove_many(&mut self, prefixes: &[IpNet]) -> usize {
+        if prefixes.len() <= 8 {
+            return prefixes.iter().filter(|p| self.remove(p)).count();
+        }
+        let mut gone: Vec<IpNet> = prefixes.iter().map(IpNet::trunc).collect();
+        gone.sort_unstable();
+        gone.dedup();
+        let before = self.entries.len();
+        self.entries.retain(|(p, _)| gone.binary_search(p).is_err());
+        if self.entries.capacity() > 2 * self.entries.len() + 16 {
+            self.entries.shrink_to_fit();
+        }
+        before - self.entries.len()
+    }
+}
+
+/// How runtime services are sent right now (drain, RFC 8326).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RuntimeMode {
+    #[default]
+    Normal,
+    /// Draining: GRACEFUL_SHUTDOWN added, LOCAL_PREF 0 on iBGP.
+    GracefulShutdown,
+    /// Drained: none is sent.
+    Withheld,
+}
+
+/// Everything the peers should announce: what the peer tasks receive on each change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Announcements {
+    /// Configured services as they are to be sent now (after health checks, drain and
+    /// `bgpctl withdraw`), without those a runtime service replaces.
+    pub services: Vec<Service>,
+    /// Runtime services (shared with the control state; copied only when it changes while
+    /// a peer still holds this value).
+    pub runtime: Arc<RuntimeTable>,
+    pub runtime_mode: RuntimeMode,
+}
+
+impl Announcements {
+    /// Configured services only.
+    pub fn from_services(services: Vec<Service>) -> Announcements {
+        Announcements {
+            services,
+            ..Announcements::default()
+        }
+    }
+
+    /// Number of services (configured and runtime) to be sent.
+    pub fn len(&self) -> usize {
+        let runtime = match self.runtime_mode {
+            RuntimeMode::Withheld => 0,
+            _ => self.runtime.len(),
+        };
+        self.services.len() + runtime
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every service as it is sent: the configured ones, then one per runtime entry (named
+    /// after its prefix, with the drain changes applied).
+    pub fn materialize(&self) -> Vec<Service> {
+        let mut out = self.services.clone();
+        if self.runtime_mode != RuntimeMode::Withheld {
+            out.extend(self.runtime.iter().map(|(p, spec)| Service {
+                name: p.to_string(),
+                prefix: *p,
+                ..runtime_template(spec, self.runtime_mode)
+            }));
+        }
+        out
+    }
+}
+
+/// A runtime spec as sent in `mode`.
+fn runtime_template(spec: &RuntimeSpec, mode: RuntimeMode) -> Service {
+    let mut service = spec.service.clone();
+    if mode == RuntimeMode::GracefulShutdown {
+        if !service
+            .communities
+            .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
+        {
+            service
+                .communities
+                .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+        }
+        service.local_pref = Some(0);
+    }
+    service
+}
 
 /// Why a service (or one of its next hops) is not sent to a peer. The peer task logs each
 /// distinct warning once.
@@ -142,22 +427,148 @@ pub fn family_of(prefix: &IpNet) -> Family {
     }
 }
 
-/// Computes the routes `peer` should receive from `services`.
+/// Computes the routes `peer` should receive from configured `services` only.
 pub fn routes_for_peer(services: &[Service], peer: &PeerView) -> (RouteSet, Vec<Warning>) {
-    let mut routes = RouteSet::new();
-    let mut warnings = Vec::new();
-    let mut interned: HashMap<PathAttributes, Arc<PathAttributes>> = HashMap::new();
-    for service in services {
-        if !service.applies_to(&peer.name) {
-            continue;
+    routes_for(&Announcements::from_services(services.to_vec()), peer)
+}
+
+/// Computes the routes `peer` should receive from `ann`.
+pub fn routes_for(ann: &Announcements, peer: &PeerView) -> (RouteSet, Vec<Warning>) {
+    let mut entries: Vec<(Nlri, u32)> = Vec::with_capacity(ann.len());
+    let cx = visit(ann, peer, |prefix, paths| {
+        push_paths(&mut entries, prefix, paths)
+    });
+    (RouteSet::build(entries, cx.routes), cx.warnings)
+}
+
+/// How many routes [`routes_for`] gives, without building them.
+pub fn route_count(ann: &Announcements, peer: &PeerView) -> usize {
+    let mut n = 0usize;
+    visit(ann, peer, |_, paths| n = n.saturating_add(paths.len()));
+    n
+}
+
+/// Calls `f` with each prefix to send to `peer` and its paths (path id, route index in the
+/// returned `Compute`).
+fn visit<'a>(
+    ann: &Announcements,
+    peer: &'a PeerView,
+    mut f: impl FnMut(IpNet, &[(Option<u32>, u32)]),
+) -> Compute<'a> {
+    let mut cx = Compute {
+        peer,
+        warnings: Vec::new(),
+        interned: HashMap::new(),
+        routes: Vec::new(),
+        route_index: HashMap::new(),
+    };
+    for service in &ann.services {
+        if let Some(paths) = cx.paths(service, service.prefix, &service.name) {
+            f(service.prefix, &paths);
         }
-        let family = family_of(&service.prefix);
+    }
+    if ann.runtime_mode != RuntimeMode::Withheld {
+        // Entries of one request share their spec: compute its paths once per family.
+        let mut cached: Vec<(*const RuntimeSpec, Family, Option<Paths>)> = Vec::new();
+        for (prefix, spec) in ann.runtime.iter() {
+            let family = family_of(prefix);
+            let key = Arc::as_ptr(spec);
+            let hit = cached
+                .iter()
+                .rposition(|(k, f, _)| *k == key && *f == family);
+            let i = match hit {
+                Some(i) => i,
+                None => {
+                    let template = runtime_template(spec, ann.runtime_mode);
+                    let paths = cx.paths(&template, *prefix, &prefix.to_string());
+                    // Requests interleave little; keep the cache small.
+                    if cached.len() >= 64 {
+                        cached.remove(0);
+                    }
+                    cached.push((key, family, paths));
+                    cached.len() - 1
+                }
+            };
+            if let Some((_, _, Some(paths))) = cached.get(i) {
+                f(*prefix, paths);
+            }
+        }
+    }
+    cx
+}
+
+/// The paths a service gives one prefix: (path id, route index).
+type Paths = Vec<(Option<u32>, u32)>;
+
+fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u32>, u32)]) {
+    let prefix = prefix.trunc();
+    for (path_id, route) in paths {
+        entries.push((
+            Nlri {
+                prefix,
+                path_id: *path_id,
+            },
+            *route,
+        ));
+    }
+}
+
+struct Compute<'a> {
+    peer: &'a PeerView,
+    warnings: Vec<Warning>,
+    interned: HashMap<PathAttributes, Arc<PathAttributes>>,
+    /// Distinct routes, and their index by (next hop, interned attributes).
+    routes: Vec<Route>,
+    route_index: HashMap<(NextHop, *const PathAttributes), u32>,
+}
+
+impl Compute<'_> {
+    /// The index of `route` in `routes` (added when new).
+    fn intern(&mut self, route: Route) -> u32 {
+        let key = (route.next_hop, Arc::as_ptr(&route.attrs));
+        if let Some(&i) = self.route_index.get(&key) {
+            return i;
+        }
+        let i = u32::try_from(self.routes.len()).unwrap_or(u32::MAX);
+        self.routes.push(route);
+        self.route_index.insert(key, i);
+        i
+    }
+
+    /// The paths (path id, route index) `service` gives a prefix of `prefix`'s family, or
+    /// `None` when it is not sent to this peer (with a warning when that needs one).
+    fn paths(
+        &mut self,
+        service: &Service,
+        prefix: IpNet,
+        name: &str,
+    ) -> Option<Vec<(Option<u32>, u32)>> {
+        let paths = self.route_paths(service, prefix, name)?;
+        Some(
+            paths
+                .into_iter()
+                .map(|(id, route)| (id, self.intern(route)))
+                .collect(),
+        )
+    }
+
+    fn route_paths(
+        &mut self,
+        service: &Service,
+        prefix: IpNet,
+        name: &str,
+    ) -> Option<Vec<(Option<u32>, Route)>> {
+        let peer = self.peer;
+        if !service.applies_to(&peer.name) {
+            return None;
+        }
+        let family = family_of(&prefix);
         if !peer.families.contains(family) {
-            warnings.push(Warning::FamilyNotNegotiated {
-                service: service.name.clone(),
+            self.warnings.push(Warning::FamilyNotNegotiated {
+                service: name.to_string(),
                 family,
             });
-            continue;
+            return None;
         }
         let add_path = peer.add_path_tx.contains(family);
         // Resolve next hops in configured order, keeping the position for the path id.
@@ -165,97 +576,246 @@ pub fn routes_for_peer(services: &[Service], peer: &PeerView) -> (RouteSet, Vec<
             .nexthops
             .iter()
             .enumerate()
-            .filter_map(|(i, spec)| resolve_next_hop(*spec, service.prefix, peer).map(|nh| (i, nh)))
+            .filter_map(|(i, spec)| resolve_next_hop(*spec, prefix, peer).map(|nh| (i, nh)))
             .collect();
         let Some(first) = resolved.first().copied() else {
-            warnings.push(Warning::NoNextHop {
-                service: service.name.clone(),
-                prefix: service.prefix,
+            self.warnings.push(Warning::NoNextHop {
+                service: name.to_string(),
+                prefix,
             });
-            continue;
+            return None;
         };
         let attrs = build_attributes(service, peer);
-        let attrs = match interned.get(&attrs) {
+        let attrs = match self.interned.get(&attrs) {
             Some(shared) => shared.clone(),
             None => {
                 let shared = Arc::new(attrs);
-                interned.insert(PathAttributes::clone(&shared), shared.clone());
+                self.interned
+                    .insert(PathAttributes::clone(&shared), shared.clone());
                 shared
             }
         };
         if add_path {
-            for (i, next_hop) in resolved {
-                let path_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let nlri = Nlri {
-                    prefix: service.prefix.trunc(),
-                    path_id: Some(path_id),
-                };
-                routes.insert(
-                    nlri,
-                    Route {
-                        next_hop,
-                        attrs: attrs.clone(),
-                    },
-                );
-            }
+            Some(
+                resolved
+                    .into_iter()
+                    .map(|(i, next_hop)| {
+                        let path_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                        (
+                            Some(path_id),
+                            Route {
+                                next_hop,
+                                attrs: attrs.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+            )
         } else {
             if service.nexthops.len() > 1 {
-                warnings.push(Warning::OnlyFirstNextHop {
-                    service: service.name.clone(),
+                self.warnings.push(Warning::OnlyFirstNextHop {
+                    service: name.to_string(),
                     family,
                 });
             }
-            let nlri = Nlri {
-                prefix: service.prefix.trunc(),
-                path_id: None,
-            };
-            routes.insert(
-                nlri,
+            Some(vec![(
+                None,
                 Route {
                     next_hop: first.1,
                     attrs,
                 },
-            );
+            )])
         }
     }
-    (routes, warnings)
+}
+
+/// Groups announcements by (family, next hop, attributes), in first-seen order.
+#[derive(Default)]
+struct Grouper {
+    index: HashMap<(Family, NextHop, Arc<PathAttributes>), usize>,
+    groups: Vec<AnnounceGroup>,
+    last: Option<usize>,
+}
+
+impl Grouper {
+    fn push(&mut self, nlri: Nlri, route: &Route) {
+        let family = family_of(&nlri.prefix);
+        // Consecutive routes usually share a group: skip hashing the attributes then.
+        if let Some(g) = self.last.and_then(|i| self.groups.get_mut(i)) {
+            if g.family == family
+                && g.next_hop == route.next_hop
+                && Arc::ptr_eq(&g.attrs, &route.attrs)
+            {
+                g.nlri.push(nlri);
+                return;
+            }
+        }
+        let key = (family, route.next_hop, route.attrs.clone());
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(key, self.groups.len());
+                self.groups.push(AnnounceGroup {
+                    family,
+                    next_hop: route.next_hop,
+                    attrs: route.attrs.clone(),
+                    nlri: Vec::new(),
+                });
+                self.groups.len() - 1
+            }
+        };
+        if let Some(g) = self.groups.get_mut(i) {
+            g.nlri.push(nlri);
+        }
+        self.last = Some(i);
+    }
 }
 
 /// The UPDATE work to go from `old` to `new`: changed or added routes are announced
 /// (implicitly replacing the old path, RFC 4271 §3.1), removed ones withdrawn.
 pub fn diff(old: &RouteSet, new: &RouteSet) -> Diff {
-    let mut groups: HashMap<(Family, NextHop, Arc<PathAttributes>), Vec<Nlri>> = HashMap::new();
-    let mut order: Vec<(Family, NextHop, Arc<PathAttributes>)> = Vec::new();
-    for (nlri, route) in new {
-        if old.get(nlri) == Some(route) {
+    diff_from(old.iter().map(|(n, r)| (*n, Some(r))), new, |n, r| {
+        old.get(n) == Some(r)
+    })
+}
+
+/// Like [`diff`], from what a session's Adj-RIB-Out holds.
+pub fn diff_rib(old: &bgp_fsm::AdjRib, new: &RouteSet) -> Diff {
+    diff_from(old.nlri().map(|n| (*n, None)), new, |n, r| {
+        old.holds(n, &r.next_hop, &r.attrs)
+    })
+}
+
+/// Distinct prefixes given in order (equal ones adjacent): counted, the first nine kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrefixSummary {
+    count: usize,
+    first: Vec<IpNet>,
+    last: Option<IpNet>,
+}
+
+impl PrefixSummary {
+    pub fn add(&mut self, prefix: IpNet) {
+        if self.last == Some(prefix) {
+            return;
+        }
+        self.last = Some(prefix);
+        self.count += 1;
+        if self.first.len() <= 8 {
+            self.first.push(prefix);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Up to 8 prefixes named (in text order), else "N prefixes"; `None` when empty.
+    pub fn describe(&self) -> Option<String> {
+        match self.count {
+            0 => None,
+            1..=8 => {
+                let mut names: Vec<String> = self.first.iter().map(ToString::to_string).collect();
+                names.sort();
+                names.dedup();
+                Some(names.join(", "))
+            }
+            n => Some(format!("{n} prefixes")),
+        }
+    }
+}
+
+/// What [`diff`] of two route sets holds, counted rather than listed (for event lines and
+/// latency accounting, where 100k-entry lists would only be thrown away).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// UPDATE groups (family, next hop, attributes) among the announced routes.
+    pub groups: usize,
+    /// NLRI announced and withdrawn.
+    pub announced: usize,
+    pub withdrawn: usize,
+    pub announced_prefixes: PrefixSummary,
+    /// Prefixes withdrawn with no path left.
+    pub withdrawn_prefixes: PrefixSummary,
+}
+
+impl ChangeSummary {
+    pub fn is_empty(&self) -> bool {
+        self.announced == 0 && self.withdrawn == 0
+    }
+}
+
+/// Summarizes `diff(old, new)` in one merge walk.
+pub fn summarize(old: &RouteSet, new: &RouteSet) -> ChangeSummary {
+    let mut out = ChangeSummary::default();
+    let mut groups: Vec<(Family, NextHop, *const PathAttributes)> = Vec::new();
+    let mut a = old.iter().peekable();
+    let mut b = new.iter().peekable();
+    loop {
+        let (announce, withdraw) = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => (None, a.next()),
+            (None, Some(_)) => (b.next(), None),
+            (Some((x, _)), Some((y, _))) if x < y => (None, a.next()),
+            (Some((x, _)), Some((y, _))) if x > y => (b.next(), None),
+            _ => {
+                let old_route = a.next();
+                let new_route = b.next();
+                match (old_route, new_route) {
+                    (Some((_, o)), Some((n, r))) if o != r => (Some((n, r)), None),
+                    _ => (None, None),
+                }
+            }
+        };
+        if let Some((nlri, route)) = announce {
+            out.announced += 1;
+            out.announced_prefixes.add(nlri.prefix);
+            let key = (
+                family_of(&nlri.prefix),
+                route.next_hop,
+                Arc::as_ptr(&route.attrs),
+            );
+            if !groups.contains(&key) {
+                groups.push(key);
+            }
+        }
+        if let Some((nlri, _)) = withdraw {
+            out.withdrawn += 1;
+            if !new.has_prefix(nlri.prefix) {
+                out.withdrawn_prefixes.add(nlri.prefix);
+            }
+        }
+    }
+    out.groups = groups.len();
+    out
+}
+
+/// `old_keys` in NLRI order; `unchanged(nlri, route)` says whether `old` has exactly it.
+fn diff_from<'a>(
+    old_keys: impl Iterator<Item = (Nlri, Option<&'a Route>)>,
+    new: &RouteSet,
+    unchanged: impl Fn(&Nlri, &Route) -> bool,
+) -> Diff {
+    let mut grouper = Grouper::default();
+    for (nlri, route) in new.iter() {
+        if !unchanged(nlri, route) {
+            grouper.push(*nlri, route);
+        }
+    }
+    // Both sides are sorted by NLRI: one merge finds the removed ones.
+    let mut withdraw = Vec::new();
+    let mut fresh = new.keys().peekable();
+    for (nlri, _) in old_keys {
+        while fresh.next_if(|n| **n < nlri).is_some() {}
+        if fresh.peek().is_some_and(|n| **n == nlri) {
             continue;
         }
-        let key = (family_of(&nlri.prefix), route.next_hop, route.attrs.clone());
-        let entry = groups.entry(key.clone()).or_default();
-        if entry.is_empty() {
-            order.push(key);
-        }
-        entry.push(*nlri);
+        withdraw.push(nlri);
     }
-    let announce = order
-        .into_iter()
-        .filter_map(|key| {
-            let nlri = groups.remove(&key)?;
-            let (family, next_hop, attrs) = key;
-            Some(AnnounceGroup {
-                family,
-                next_hop,
-                attrs,
-                nlri,
-            })
-        })
-        .collect();
-    let withdraw = old
-        .keys()
-        .filter(|nlri| !new.contains_key(nlri))
-        .copied()
-        .collect();
-    Diff { announce, withdraw }
+    Diff {
+        announce: grouper.groups,
+        withdraw,
+    }
 }
 
 fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option<NextHop> {
@@ -591,5 +1151,79 @@ mod tests {
             }]
         );
         assert!(diff(&new, &new).is_empty());
+        // The summary counts what the diff lists.
+        let sum = summarize(&old, &new);
+        assert_eq!(sum.announced, 2);
+        assert_eq!(sum.withdrawn, 1);
+        assert_eq!(sum.groups, d.announce.len());
+        assert_eq!(
+            sum.announced_prefixes.describe().as_deref(),
+            Some("192.0.2.2/32, 192.0.2.3/32")
+        );
+        assert_eq!(
+            sum.withdrawn_prefixes.describe().as_deref(),
+            Some("192.0.2.1/32")
+        );
+        assert!(summarize(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn runtime_entries_share_their_spec_and_follow_the_drain_mode() {
+        let peer = ebgp_v4();
+        let template = service("t", "198.51.100.0/32", vec![NextHopSpec::Local]);
+        let spec = Arc::new(RuntimeSpec {
+            service: template,
+            since: std::time::SystemTime::now(),
+        });
+        let mut table = RuntimeTable::new();
+        let prefixes: Vec<IpNet> = (0..20_000u32)
+            .rev()
+            .map(|i| {
+                IpNet::V4(
+                    ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a64_0000 + i), 32).expect("p"),
+                )
+            })
+            .collect();
+        table.insert_many(&prefixes, spec.clone());
+        // A configured service with one of the prefixes is replaced by the runtime one
+        // (effective() leaves it out); another configured one stays.
+        let mut configured = service("c", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        configured.med = Some(1);
+        let mut ann = Announcements {
+            services: vec![configured],
+            runtime: Arc::new(table.clone()),
+            runtime_mode: RuntimeMode::Normal,
+        };
+        let (routes, warnings) = routes_for(&ann, &peer);
+        assert!(warnings.is_empty());
+        assert_eq!(routes.len(), 20_001);
+        assert_eq!(route_count(&ann, &peer), 20_001);
+        assert!(routes.keys().is_sorted());
+        let d = diff(&RouteSet::new(), &routes);
+        assert_eq!(d.announced_count(), 20_001);
+        assert_eq!(d.announce.len(), 2, "one group per attribute set");
+        let sum = summarize(&RouteSet::new(), &routes);
+        assert_eq!((sum.announced, sum.groups), (20_001, 2));
+        assert_eq!(
+            sum.announced_prefixes.describe().as_deref(),
+            Some("20001 prefixes")
+        );
+        // Draining adds GRACEFUL_SHUTDOWN to runtime routes; drained sends none.
+        ann.runtime_mode = RuntimeMode::GracefulShutdown;
+        let (drain, _) = routes_for(&ann, &peer);
+        let runtime_route = drain.values().next().expect("route");
+        assert!(runtime_route
+            .attrs
+            .communities
+            .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN));
+        ann.runtime_mode = RuntimeMode::Withheld;
+        assert_eq!(routes_for(&ann, &peer).0.len(), 1);
+        // Removing: the table without half of them.
+        let mut gone: Vec<IpNet> = prefixes.iter().step_by(2).copied().collect();
+        gone.sort();
+        let (rest, removed) = table.without(&gone);
+        assert_eq!((rest.len(), removed), (10_000, 10_000));
+        assert_eq!(table.remove_many(&gone), 10_000);
+        assert_eq!(table, rest);
     }
 }

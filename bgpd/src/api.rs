@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 /// The protocol version spoken by this build.
 pub const API_VERSION: u32 = 1;
 
-/// Longest request line the server accepts, in bytes.
-pub const MAX_REQUEST_LEN: usize = 64 * 1024;
+/// Longest request line the server accepts, in bytes: room for about 1.5 million prefixes
+/// in one `announce-many`.
+pub const MAX_REQUEST_LEN: usize = 32 * 1024 * 1024;
 
 /// Environment variable that overrides the default socket path of `bgpctl`.
 pub const SOCKET_ENV: &str = "BGPD_SOCKET";
@@ -67,6 +68,12 @@ pub enum Command {
     Announce(AnnounceArgs),
     /// Withdraw a runtime service, or suppress a configured one until restart or `announce`.
     Withdraw { prefix: String },
+    /// Announce many runtime services with the same attributes in one change
+    /// (`bgpctl announce --file`).
+    AnnounceMany(AnnounceManyArgs),
+    /// Withdraw many prefixes in one change, each as `withdraw` would
+    /// (`bgpctl withdraw --file`).
+    WithdrawMany { prefixes: PrefixList },
     /// The event timeline; `since_ms` limits it to the last milliseconds; `follow` streams.
     Events {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +112,115 @@ pub struct AnnounceArgs {
     /// Peer names; empty means every peer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
+}
+
+/// Arguments of `announce-many`: [`AnnounceArgs`] with a list of prefixes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceManyArgs {
+    pub prefixes: PrefixList,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+}
+
+/// The prefixes of a bulk request. On the wire either a JSON array of strings or one string
+/// holding them separated by whitespace, which `bgpctl --file` sends: a million prefixes are
+/// then one string to parse, not a million.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrefixList(String);
+
+impl PrefixList {
+    pub fn new<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> PrefixList {
+        let mut text = String::new();
+        for item in items {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(item.as_ref());
+        }
+        PrefixList(text)
+    }
+
+    /// The prefixes, as given.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.split_whitespace()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl Serialize for PrefixList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PrefixList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PrefixList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of prefixes, or a string of whitespace-separated prefixes")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PrefixList, E> {
+                Ok(PrefixList(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<PrefixList, E> {
+                Ok(PrefixList(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PrefixList, A::Error> {
+                let mut text = String::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    if item.split_whitespace().count() != 1 {
+                        return Err(serde::de::Error::custom(format!(
+                            "invalid prefix {item:?} in the list"
+                        )));
+                    }
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&item);
+                }
+                Ok(PrefixList(text))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl AnnounceManyArgs {
+    /// The shared attributes, as the arguments of a single `announce` (no prefix).
+    pub fn template(&self) -> AnnounceArgs {
+        AnnounceArgs {
+            prefix: String::new(),
+            nexthops: self.nexthops.clone(),
+            communities: self.communities.clone(),
+            large_communities: self.large_communities.clone(),
+            med: self.med,
+            local_pref: self.local_pref,
+            peers: self.peers.clone(),
+        }
+    }
 }
 
 /// One response line.
@@ -170,19 +286,50 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
             "unsupported protocol version {v}; this bgpd speaks version {API_VERSION}"
         ));
     }
+    let given: Vec<String> = value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     let request: Request =
-        serde_json::from_value(value.clone()).map_err(|e| format!("bad request: {e}"))?;
-    // serde ignores unknown keys next to a flattened enum; a typo must not be silent.
-    let known = serde_json::to_value(&request).unwrap_or_default();
-    if let (Some(given), Some(known)) = (value.as_object(), known.as_object()) {
-        if let Some((k, _)) = given
-            .iter()
-            .find(|(k, v)| !known.contains_key(*k) && !v.is_null())
-        {
+        serde_json::from_value(value).map_err(|e| format!("bad request: {e}"))?;
+    // serde ignores unknown keys next to a flattened enum; a typo must not be silent. The
+    // keys a request has are those it serializes to (without its prefix lists, which may
+    // hold a million entries).
+    let known = serde_json::to_value(skeleton(&request)).unwrap_or_default();
+    if let Some(known) = known.as_object() {
+        if let Some(k) = given.iter().find(|k| !known.contains_key(*k)) {
             return Err(format!("bad request: unknown field \"{k}\""));
         }
     }
     Ok(request)
+}
+
+/// `request` with its prefix lists emptied (the keys stay).
+fn skeleton(request: &Request) -> Request {
+    let command = match &request.command {
+        Command::AnnounceMany(a) => Command::AnnounceMany(AnnounceManyArgs {
+            prefixes: PrefixList::default(),
+            nexthops: a.nexthops.clone(),
+            communities: a.communities.clone(),
+            large_communities: a.large_communities.clone(),
+            med: a.med,
+            local_pref: a.local_pref,
+            peers: a.peers.clone(),
+        }),
+        Command::WithdrawMany { .. } => Command::WithdrawMany {
+            prefixes: PrefixList::default(),
+        },
+        other => other.clone(),
+    };
+    Request {
+        v: request.v,
+        command,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use crate::announce::Announcements;
 use crate::config::{Config, Global, Peer, Service};
 use crate::diff::{ConfigDiff, CEASE_OTHER_CONFIGURATION_CHANGE, CEASE_PEER_DECONFIGURED};
 use crate::peer::{self, PeerCommand, PeerHandle, PeerStatus};
@@ -62,6 +63,7 @@ pub enum DaemonError {
 /// could not start (e.g. a listener cannot be bound).
 pub fn run(config: Config, config_path: PathBuf, log_format: LogFormat) -> ExitCode {
     let _ = log_format; // the subscriber is installed by main
+    tune_allocator();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -146,7 +148,7 @@ pub struct Daemon {
     path: PathBuf,
     config: Config,
     global: Arc<Global>,
-    services: Arc<Vec<Service>>,
+    services: Arc<Announcements>,
     peers: BTreeMap<String, PeerHandle>,
     directory: PeerDirectory,
     listeners: BTreeMap<SocketAddr, Listener>,
@@ -161,7 +163,7 @@ impl Daemon {
     /// [`Daemon::reload`] re-reads).
     pub fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
         let global = Arc::new(config.global.clone());
-        let services = Arc::new(config.services.clone());
+        let services = Arc::new(Announcements::from_services(config.services.clone()));
         let (statuses, _) = watch::channel(BTreeMap::new());
         let mut daemon = Daemon {
             path,
@@ -320,10 +322,17 @@ impl Daemon {
     /// Replaces the services announced (e.g. configured plus runtime ones from the control
     /// API): each live session gets UPDATEs for the difference, nothing is reset.
     pub async fn set_services(&mut self, services: Vec<Service>) {
-        if *self.services == services {
+        self.set_announcements(Arc::new(Announcements::from_services(services)))
+            .await;
+    }
+
+    /// Replaces what is announced (configured and runtime services): each live session gets
+    /// UPDATEs for the difference, nothing is reset.
+    pub async fn set_announcements(&mut self, services: Arc<Announcements>) {
+        if *self.services == *services {
             return;
         }
-        self.services = Arc::new(services);
+        self.services = services;
         for handle in self.peers.values() {
             if handle
                 .commands
@@ -450,7 +459,7 @@ impl Daemon {
         let services_changed = old.services != self.config.services;
         self.services = match &self.ops {
             Some(ops) => ops.set_config(&self.config),
-            None => Arc::new(self.config.services.clone()),
+            None => Arc::new(Announcements::from_services(self.config.services.clone())),
         };
         if services_changed {
             for handle in self.peers.values() {
@@ -483,7 +492,7 @@ impl Daemon {
         match cmd {
             DaemonCommand::Resync => {
                 if let Some(services) = self.ops.as_ref().map(|o| o.services()) {
-                    self.set_services(services.to_vec()).await;
+                    self.set_announcements(services).await;
                 }
             }
             DaemonCommand::StopPeers(notification) => {
@@ -599,6 +608,23 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// Fixes glibc's allocation thresholds, so memory freed after a large change goes back to the
+/// kernel. By default glibc raises its mmap threshold to the largest block freed so far and its
+/// trim threshold to twice that (up to 64 MB): after one 100k-route change, later large
+/// buffers live in the per-thread heaps, whose free tops are kept. With fixed thresholds
+/// blocks from 256 KiB are mapped (and unmapped when freed) and free heap tops over 1 MiB are
+/// returned.
+#[allow(unsafe_code)]
+pub(crate) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before the runtime starts
+    // its threads and has no memory-safety preconditions.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
     }
 }
 

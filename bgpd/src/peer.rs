@@ -48,9 +48,13 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, error, info, warn, Instrument};
 
-use crate::announce::{self, PeerView, RouteSet, Warning};
-use crate::config::{Global, Peer, Service, Ttl};
+use crate::announce::{self, Announcements, PeerView, Warning};
+use crate::config::{Global, Peer, Ttl};
 use crate::transport::{self, TransportOptions, TtlPolicy};
+
+/// Route changes at least this large hand the memory their computation freed back to the
+/// kernel ([`crate::daemon::release_freed_memory`]).
+const LARGE_CHANGE: usize = 10_000;
 
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
@@ -61,7 +65,7 @@ pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum PeerCommand {
     /// The services changed (reload): recompute this peer's routes and send the difference
     /// on the live session, without resetting it.
-    Services(Arc<Vec<Service>>),
+    Services(Arc<Announcements>),
     /// The peer's settings changed in keys that need no reset (see
     /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self" and the
     /// shutdown message apply at once; values the session negotiated or was built with
@@ -132,7 +136,7 @@ impl PeerHandle {
 }
 
 /// Starts the task for `peer`.
-pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Vec<Service>>) -> PeerHandle {
+pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
         name: peer.name.clone(),
@@ -309,14 +313,12 @@ struct Outcome {
 struct PeerTask {
     global: Arc<Global>,
     peer: Arc<Peer>,
-    services: Arc<Vec<Service>>,
+    services: Arc<Announcements>,
     rx: mpsc::Receiver<PeerCommand>,
     status: watch::Sender<PeerStatus>,
     main: Slot,
     second: Option<Slot>,
     connecting: Option<ConnectFuture>,
-    /// What we told the session to announce (our copy of its Adj-RIB-Out).
-    rib_out: RouteSet,
     warned: HashSet<Warning>,
     /// RFC 7606 outcomes already logged in this session (attribute type, reason).
     logged_errors: HashSet<(u8, &'static str)>,
@@ -332,7 +334,7 @@ impl PeerTask {
     fn new(
         global: Arc<Global>,
         peer: Arc<Peer>,
-        services: Arc<Vec<Service>>,
+        services: Arc<Announcements>,
         rx: mpsc::Receiver<PeerCommand>,
         status: watch::Sender<PeerStatus>,
     ) -> PeerTask {
@@ -350,7 +352,6 @@ impl PeerTask {
             },
             second: None,
             connecting: None,
-            rib_out: RouteSet::new(),
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
             routes_loaded: false,
@@ -373,7 +374,6 @@ impl PeerTask {
         };
         self.second = None;
         self.connecting = None;
-        self.rib_out.clear();
         self.routes_loaded = false;
         self.deferred_log = None;
         self.started = false;
@@ -480,11 +480,11 @@ impl PeerTask {
                 false
             }
             PeerCommand::AdjRibIn(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_in().iter().cloned().collect());
+                let _ = reply.send(self.main.session.adj_rib_in().iter().collect());
                 false
             }
             PeerCommand::AdjRibOut(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_out().iter().cloned().collect());
+                let _ = reply.send(self.main.session.adj_rib_out().iter().collect());
                 false
             }
         }
@@ -697,13 +697,8 @@ impl PeerTask {
             if outcome.down {
                 // The Adj-RIB-Out is recomputed when the next session comes up: the local
                 // address, families and ADD-PATH may differ.
-                if !self.rib_out.is_empty() {
-                    let all: Vec<Nlri> = self.rib_out.keys().copied().collect();
-                    self.rib_out.clear();
-                    let actions = self
-                        .main
-                        .session
-                        .handle(Instant::now(), Event::Withdraw(all));
+                if !self.main.session.adj_rib_out().is_empty() {
+                    let actions = self.main.session.handle(Instant::now(), Event::WithdrawAll);
                     work.push_back((Which::Main, actions));
                 }
             }
@@ -721,6 +716,9 @@ impl PeerTask {
                 if let Some(actions) = self.route_actions() {
                     self.routes_loaded = true;
                     work.push_back((Which::Main, actions));
+                    if self.main.session.adj_rib_out().len() >= LARGE_CHANGE {
+                        crate::daemon::release_freed_memory();
+                    }
                 }
             }
         }
@@ -962,7 +960,6 @@ impl PeerTask {
         let mut lost = if main_dir == loser {
             // The second connection survives and becomes the main one, with a fresh
             // session (its Adj-RIB-Out is empty; routes are loaded below).
-            self.rib_out.clear();
             self.routes_loaded = false;
             self.deferred_log = None;
             std::mem::replace(&mut self.main, second)
@@ -986,12 +983,18 @@ impl PeerTask {
             return;
         }
         if let Some(diff) = self.compute_diff() {
+            let large = diff.announced_count() + diff.withdraw.len() >= LARGE_CHANGE;
             let actions = self.apply_diff(diff);
             self.handle_actions(Which::Main, actions).await;
+            if large {
+                // The computation's temporary copies (several MB for 100k routes) are free
+                // now; hand them back rather than keep RSS at the peak.
+                crate::daemon::release_freed_memory();
+            }
         }
     }
 
-    fn compute_diff(&mut self) -> Option<(RouteSet, announce::Diff)> {
+    fn compute_diff(&mut self) -> Option<announce::Diff> {
         let negotiated = self.main.session.negotiated()?;
         let local = self.main.conn.as_ref().and_then(|c| c.local)?;
         let view = PeerView {
@@ -1005,17 +1008,17 @@ impl PeerTask {
             add_path_tx: negotiated.add_path_send.iter().copied().collect(),
             extended_next_hop: negotiated.context.extended_next_hop,
         };
-        let (routes, warnings) = announce::routes_for_peer(&self.services, &view);
+        let (routes, warnings) = announce::routes_for(&self.services, &view);
         for w in warnings {
             if self.warned.insert(w.clone()) {
                 warn!("{w} (peer {})", self.label());
             }
         }
-        let diff = announce::diff(&self.rib_out, &routes);
-        Some((routes, diff))
+        let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
+        Some(diff)
     }
 
-    fn apply_diff(&mut self, (routes, diff): (RouteSet, announce::Diff)) -> Vec<Action> {
+    fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {
         let now = Instant::now();
         let mut actions = Vec::new();
         if !diff.withdraw.is_empty() {
@@ -1028,18 +1031,16 @@ impl PeerTask {
         }
         let count = diff.announced_count();
         if count > 0 {
-            let fsm_routes: Vec<Route> = diff
-                .announce
-                .iter()
-                .flat_map(|g| {
-                    g.nlri.iter().map(|nlri| Route {
-                        nlri: *nlri,
+            for g in diff.announce {
+                actions.extend(self.main.session.handle(
+                    now,
+                    Event::AnnounceShared {
                         next_hop: g.next_hop,
-                        attrs: g.attrs.clone(),
-                    })
-                })
-                .collect();
-            actions.extend(self.main.session.handle(now, Event::Announce(fsm_routes)));
+                        attrs: g.attrs,
+                        nlri: g.nlri,
+                    },
+                ));
+            }
             let sentence = format!(
                 "announced {count} prefix{} to {}",
                 if count == 1 { "" } else { "es" },
@@ -1052,7 +1053,6 @@ impl PeerTask {
                 self.deferred_log = Some(sentence);
             }
         }
-        self.rib_out = routes;
         actions
     }
 

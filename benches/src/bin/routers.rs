@@ -143,10 +143,11 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
         &rows,
     );
     // Where bgpd's time goes (from its log), next to the receiver's total.
+    let sighup = (rx.name(), n, Kind::BgpdSighup.name());
     let steps = |f: fn(&Sample) -> Option<[f64; 3]>, i: usize| {
-        res.med(bgpd, |s| f(s).map_or(f64::NAN, |v| v[i]))
+        res.med(sighup, |s| f(s).map_or(f64::NAN, |v| v[i]))
     };
-    if res.samples.get(&bgpd).is_some_and(|v| !v.is_empty()) {
+    if res.samples.get(&sighup).is_some_and(|v| !v.is_empty()) {
         let row = |what: &str, f: fn(&Sample) -> Option<[f64; 3]>, total: f64| {
             vec![
                 what.to_string(),
@@ -169,12 +170,12 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
                 row(
                     "announce",
                     |s| s.bgpd_announce_steps,
-                    res.med(bgpd, |s| s.announce_s),
+                    res.med(sighup, |s| s.announce_s),
                 ),
                 row(
                     "withdraw",
                     |s| s.bgpd_withdraw_steps,
-                    res.med(bgpd, |s| s.withdraw_s),
+                    res.med(sighup, |s| s.withdraw_s),
                 ),
             ],
         ));
@@ -195,7 +196,7 @@ fn main() {
         .collect();
     let runs = env_num("ROUTERS_RUNS", 3).max(1);
     let parts = env_list("ROUTERS_PARTS", "throughput,latency,scale");
-    let senders: Vec<Kind> = env_list("ROUTERS_SENDERS", "bgpd,BIRD,FRR,GoBGP")
+    let senders: Vec<Kind> = env_list("ROUTERS_SENDERS", "bgpd,bgpd-sighup,BIRD,FRR,GoBGP")
         .iter()
         .filter_map(|s| Kind::parse(s))
         .collect();

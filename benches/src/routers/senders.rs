@@ -24,18 +24,28 @@ const GOBGP_PAD: u32 = 256;
 /// Which implementation sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// bgpd told with one bulk `bgpctl announce --file` / `withdraw --file`.
     Bgpd,
+    /// bgpd told with a rewritten configuration file and SIGHUP.
+    BgpdSighup,
     Bird,
     Frr,
     Gobgp,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Bgpd, Kind::Bird, Kind::Frr, Kind::Gobgp];
+    pub const ALL: [Kind; 5] = [
+        Kind::Bgpd,
+        Kind::BgpdSighup,
+        Kind::Bird,
+        Kind::Frr,
+        Kind::Gobgp,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Bgpd => "bgpd",
+            Kind::BgpdSighup => "bgpd-sighup",
             Kind::Bird => "BIRD",
             Kind::Frr => "FRR",
             Kind::Gobgp => "GoBGP",
@@ -52,6 +62,7 @@ impl Kind {
     pub fn asn(self) -> u32 {
         match self {
             Kind::Bgpd => 65001,
+            Kind::BgpdSighup => 65005,
             Kind::Bird => 65002,
             Kind::Frr => 65003,
             Kind::Gobgp => 65004,
@@ -101,7 +112,7 @@ impl<'t> Sender<'t> {
             frr: None,
         };
         match kind {
-            Kind::Bgpd => {
+            Kind::Bgpd | Kind::BgpdSighup => {
                 s.conf = node.dir.join("bgpd.toml");
                 fs::write(&s.conf, s.bgpd_config(0)).map_err(|e| e.to_string())?;
                 let bin = sibling_binary("bgpd", "BGPD_BIN").display().to_string();
@@ -184,8 +195,15 @@ impl<'t> Sender<'t> {
     pub fn prepare(&self, change: Change) -> Result<(), String> {
         let write = |text: &[u8]| fs::write(&self.conf, text).map_err(|e| e.to_string());
         match (self.kind, change) {
-            (Kind::Bgpd, Change::Announce(n)) => write(self.bgpd_config(n).as_bytes()),
-            (Kind::Bgpd, Change::WithdrawAll(_)) => write(self.bgpd_config(0).as_bytes()),
+            (Kind::Bgpd, Change::Announce(n) | Change::WithdrawAll(n)) => {
+                let mut text = String::with_capacity(n as usize * 16);
+                for i in 0..n {
+                    let _ = writeln!(text, "{}/32", route(i));
+                }
+                fs::write(self.prefix_file(), text).map_err(|e| e.to_string())
+            }
+            (Kind::BgpdSighup, Change::Announce(n)) => write(self.bgpd_config(n).as_bytes()),
+            (Kind::BgpdSighup, Change::WithdrawAll(_)) => write(self.bgpd_config(0).as_bytes()),
             (Kind::Bird, Change::Announce(n)) => write(self.bird_config(n).as_bytes()),
             (Kind::Bird, Change::WithdrawAll(_)) => write(self.bird_config(0).as_bytes()),
             (Kind::Frr, Change::Announce(n)) => write(self.frr_networks(n, false).as_bytes()),
@@ -208,7 +226,17 @@ impl<'t> Sender<'t> {
     pub fn apply(&self, change: Change) -> Result<(), String> {
         let conf = self.conf.display().to_string();
         match (self.kind, change) {
-            (Kind::Bgpd, _) => {
+            (Kind::Bgpd, change) => {
+                let bgpctl = sibling_binary("bgpctl", "BGPCTL_BIN").display().to_string();
+                let ctl = self.ctl.display().to_string();
+                let file = self.prefix_file().display().to_string();
+                let verb = match change {
+                    Change::Announce(_) => "announce",
+                    Change::WithdrawAll(_) => "withdraw",
+                };
+                run(&bgpctl, &["--socket", &ctl, verb, "--file", &file]).map(|_| ())
+            }
+            (Kind::BgpdSighup, _) => {
                 self.topo.signal(self.pid, libc::SIGHUP);
                 Ok(())
             }
@@ -284,6 +312,11 @@ impl<'t> Sender<'t> {
         Err(format!(
             "gobgp mrt inject: RIB has {have} of {n} routes after 100 calls"
         ))
+    }
+
+    /// bgpd's bulk announce/withdraw list: one prefix per line.
+    fn prefix_file(&self) -> PathBuf {
+        self.node.dir.join("prefixes.txt")
     }
 
     fn bgpd_config(&self, n: u32) -> String {

@@ -183,7 +183,7 @@ fn run_in_topology(
     let cpu = || sample(pid).map(|s| s.cpu_s).unwrap_or(f64::NAN);
     let perf = |phase: &str| {
         perf_dir
-            .filter(|_| tx == Kind::Bgpd)
+            .filter(|_| matches!(tx, Kind::Bgpd | Kind::BgpdSighup))
             .and_then(|d| Perf::start(pid, &d.join(format!("perf-{}-{n}-{phase}.data", rx.name()))))
     };
     let mut out = Sample::default();
@@ -208,7 +208,7 @@ fn run_in_topology(
         eprintln!("    perf: {}", p.stop().display());
     }
     let bgpd_log = tx_node.dir.join("bgpd.log");
-    if tx == Kind::Bgpd {
+    if tx == Kind::BgpdSighup {
         out.bgpd_announce_steps = bgpd_reload_steps(&bgpd_log);
     }
 
@@ -261,7 +261,7 @@ fn run_in_topology(
     if let Some(p) = p {
         eprintln!("    perf: {}", p.stop().display());
     }
-    if tx == Kind::Bgpd {
+    if tx == Kind::BgpdSighup {
         // The reload may still be logging its last line when the receiver already has 0.
         std::thread::sleep(Duration::from_millis(200));
         out.bgpd_withdraw_steps = bgpd_reload_steps(&bgpd_log);

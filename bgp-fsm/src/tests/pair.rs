@@ -291,8 +291,8 @@ impl Pair {
     }
 }
 
-fn nlri_set<'a>(routes: impl Iterator<Item = &'a Route>) -> BTreeSet<Nlri> {
-    routes.map(|r| r.nlri).collect()
+fn nlri_set<R: std::borrow::Borrow<Route>>(routes: impl Iterator<Item = R>) -> BTreeSet<Nlri> {
+    routes.map(|r| r.borrow().nlri).collect()
 }
 
 fn run_pair(seed: u64, drops: usize) -> (u32, u32) {
@@ -341,7 +341,11 @@ fn run_pair_with(seed: u64, drops: usize, graceful: bool) -> (u32, u32, usize) {
     );
     // Attributes and next hops arrive intact.
     for r in &routes_b {
-        assert_eq!(p.a.adj_rib_in().get(&r.nlri), Some(r), "seed {seed}");
+        assert_eq!(
+            p.a.adj_rib_in().get(&r.nlri),
+            Some(r.clone()),
+            "seed {seed}"
+        );
     }
     assert!(p.ups[0] >= 1 && p.ups[1] >= 1);
     // Withdraw reaches the peer.

@@ -264,10 +264,7 @@ fn llgr_restart_time_expiry_tags_llgr_stale_and_drops_no_llgr() {
             },
         ]
     );
-    assert_eq!(
-        s.adj_rib_in().iter().cloned().collect::<Vec<_>>(),
-        vec![tagged]
-    );
+    assert_eq!(s.adj_rib_in().iter().collect::<Vec<_>>(), vec![tagged]);
     assert!(s.is_stale(&a.nlri));
     // A spurious early firing does nothing; the long-lived stale time ends the route.
     assert_eq!(
@@ -309,7 +306,7 @@ fn llgr_peer_back_in_long_lived_phase_end_of_rib_ends_it() {
     s.handle(at(141), Event::Message(keepalive()));
     receive(&mut s, at(142), std::slice::from_ref(&a));
     // The fresh route has no LLGR_STALE and is no longer stale.
-    assert_eq!(s.adj_rib_in().get(&a.nlri), Some(&a));
+    assert_eq!(s.adj_rib_in().get(&a.nlri), Some(a.clone()));
     assert!(!s.is_stale(&a.nlri));
     let mut b = BytesMut::new();
     UpdateBuilder::new(&SessionContext::default()).end_of_rib(Family::IPV4_UNICAST, &mut b);
@@ -365,7 +362,7 @@ fn llgr_with_zero_restart_time_starts_long_lived_phase_at_once() {
         s.timer(Timer::GracefulRestart),
         Some(at(10 + u64::from(LLST)))
     );
-    assert_eq!(s.adj_rib_in().get(&a.nlri), Some(&tagged));
+    assert_eq!(s.adj_rib_in().get(&a.nlri), Some(tagged.clone()));
 }
 
 #[test]

@@ -946,7 +946,7 @@ fn established_announce_sends_update_and_restarts_keepalive() {
         panic!()
     };
     assert_eq!(u.next_hop(Family::IPV4_UNICAST), Some(r2.next_hop));
-    assert_eq!(s.adj_rib_out().get(&r.nlri), Some(&r2));
+    assert_eq!(s.adj_rib_out().get(&r.nlri), Some(r2.clone()));
 }
 
 #[test]
@@ -962,6 +962,70 @@ fn established_withdraw_sends_withdrawal_once() {
     assert_eq!(u.withdrawn().collect::<Vec<_>>(), vec![r.nlri]);
     assert!(s.adj_rib_out().is_empty());
     assert_eq!(s.handle(at(5), Event::Withdraw(vec![r.nlri])), vec![]);
+}
+
+#[test]
+fn announce_shared_and_withdraw_all_send_like_their_per_route_forms() {
+    let mut s = established();
+    let base = route("198.51.100.0/24", [10, 0, 0, 1], LOCAL_AS);
+    // 2,000 /32s sharing one path, given out of order and with one duplicate.
+    let mut nlri: Vec<Nlri> = (0..2000u32)
+        .rev()
+        .map(|i| Nlri {
+            prefix: ipnet::IpNet::V4(
+                ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0xc633_0000 + i), 32).unwrap(),
+            ),
+            path_id: None,
+        })
+        .collect();
+    nlri.push(nlri[0]);
+    let actions = s.handle(
+        at(3),
+        Event::AnnounceShared {
+            next_hop: base.next_hop,
+            attrs: base.attrs.clone(),
+            nlri: nlri.clone(),
+        },
+    );
+    let msgs = sent_messages(&actions, &s.context());
+    let mut sent: Vec<Nlri> = msgs
+        .iter()
+        .flat_map(|m| match m {
+            Message::Update(u) => {
+                assert_eq!(u.next_hop(Family::IPV4_UNICAST), Some(base.next_hop));
+                u.announced().collect::<Vec<_>>()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    sent.sort();
+    let mut want = nlri.clone();
+    want.sort();
+    want.dedup();
+    assert_eq!(sent, want, "every prefix once");
+    assert_eq!(s.adj_rib_out().len(), 2000);
+    // Again: nothing changed, nothing sent.
+    let again = s.handle(
+        at(4),
+        Event::AnnounceShared {
+            next_hop: base.next_hop,
+            attrs: base.attrs.clone(),
+            nlri,
+        },
+    );
+    assert_eq!(again, vec![]);
+    let actions = s.handle(at(5), Event::WithdrawAll);
+    let mut gone: Vec<Nlri> = sent_messages(&actions, &s.context())
+        .iter()
+        .flat_map(|m| match m {
+            Message::Update(u) => u.withdrawn().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    gone.sort();
+    assert_eq!(gone, want);
+    assert!(s.adj_rib_out().is_empty());
+    assert_eq!(s.handle(at(6), Event::WithdrawAll), vec![]);
 }
 
 #[test]
@@ -1161,7 +1225,7 @@ fn established_update_is_delivered_and_kept_in_adj_rib_in() {
     };
     assert_eq!(ev.announced, vec![r1.clone(), r2.clone()]);
     assert_eq!(s.adj_rib_in().len(), 2);
-    assert_eq!(s.adj_rib_in().get(&r1.nlri), Some(&r1));
+    assert_eq!(s.adj_rib_in().get(&r1.nlri), Some(r1.clone()));
     let actions = s.handle(at(4), Event::Message(withdraw_bytes(&cx, &[r1.nlri])));
     let Action::Received(ev) = &actions[1] else {
         panic!()

@@ -409,11 +409,26 @@ fn run(data: &[u8], t0: Instant) -> Trace {
             }),
             17 => {
                 let n = 1 + usize::from(inp.byte() % 4);
-                Event::Announce((0..n).map(|_| route(&mut inp, local_asn)).collect())
+                let routes: Vec<bgp_fsm::Route> =
+                    (0..n).map(|_| route(&mut inp, local_asn)).collect();
+                match routes.first() {
+                    // Four routes: as NLRI sharing the first one's path (AnnounceShared).
+                    Some(first) if n == 4 => Event::AnnounceShared {
+                        next_hop: first.next_hop,
+                        attrs: first.attrs.clone(),
+                        nlri: routes.iter().map(|r| r.nlri).collect(),
+                    },
+                    _ => Event::Announce(routes),
+                }
             }
             18 => {
                 let r = route(&mut inp, local_asn);
-                Event::Withdraw(vec![r.nlri])
+                // A withdrawal of a /8 route stands for withdrawing everything.
+                if r.nlri.prefix.prefix_len() == 8 {
+                    Event::WithdrawAll
+                } else {
+                    Event::Withdraw(vec![r.nlri])
+                }
             }
             19 => Event::RequestRefresh(if inp.byte() & 1 != 0 {
                 Family::IPV6_UNICAST
@@ -506,7 +521,9 @@ fn event_name(e: &Event) -> &'static str {
         Event::Message(_) => "Message",
         Event::HeaderError(_) => "HeaderError",
         Event::Announce(_) => "Announce",
+        Event::AnnounceShared { .. } => "AnnounceShared",
         Event::Withdraw(_) => "Withdraw",
+        Event::WithdrawAll => "WithdrawAll",
         Event::RequestRefresh(_) => "RequestRefresh",
         Event::SendBlocked => "SendBlocked",
         Event::SendProgress { .. } => "SendProgress",

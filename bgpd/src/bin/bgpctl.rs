@@ -4,7 +4,7 @@
 //! Exit status: 0 on success, 1 when bgpd answered with an error or cannot be reached,
 //! 2 on bad usage.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 
 use bgpd::api::{
-    self, AnnounceArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine, Explanation,
-    HumanDuration, Neighbor, Request, Response, RouteInfo, ServiceInfo,
+    self, AnnounceArgs, AnnounceManyArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine,
+    Explanation, HumanDuration, Neighbor, Request, Response, RouteInfo, ServiceInfo,
 };
 
 /// Query and steer a running bgpd.
@@ -48,9 +48,15 @@ enum Cmd {
     },
     /// Every service: next hops, health, where it is announced.
     Services,
-    /// Announce a runtime service (not written to the configuration file).
+    /// Announce a runtime service (not written to the configuration file), or with --file
+    /// one per listed prefix, all with the same attributes, in one change.
     Announce {
-        prefix: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        prefix: Option<String>,
+        /// Read the prefixes from FILE ("-": standard input), one per line; blank lines and
+        /// lines starting with # are skipped.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
         /// Next hop ("self" or an address); repeat for several (ADD-PATH).
         #[arg(long = "nexthop")]
         nexthops: Vec<String>,
@@ -69,8 +75,15 @@ enum Cmd {
         #[arg(long = "peer")]
         peers: Vec<String>,
     },
-    /// Withdraw a runtime service, or a configured one until `announce` or a restart.
-    Withdraw { prefix: String },
+    /// Withdraw a runtime service, or a configured one until `announce` or a restart; with
+    /// --file every listed prefix, in one change.
+    Withdraw {
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        prefix: Option<String>,
+        /// Read the prefixes from FILE ("-": standard input), one per line.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// The event timeline.
     Events {
         /// Keep printing new events until interrupted.
@@ -118,8 +131,39 @@ fn main() -> ExitCode {
     }
 }
 
-fn command_of(cmd: &Cmd) -> Command {
-    match cmd {
+/// The prefixes listed in `path` ("-": standard input).
+fn read_prefixes(path: &PathBuf) -> Result<api::PrefixList, String> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+    };
+    let lines = || {
+        text.lines()
+            .map(str::trim)
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+    };
+    if let Some((i, l)) = lines().find(|(_, l)| l.split_whitespace().count() != 1) {
+        return Err(format!(
+            "{}:{}: one prefix per line, found {l:?}",
+            path.display(),
+            i + 1
+        ));
+    }
+    let prefixes = api::PrefixList::new(lines().map(|(_, l)| l));
+    if prefixes.is_empty() {
+        return Err(format!("{}: no prefixes in the file", path.display()));
+    }
+    Ok(prefixes)
+}
+
+fn command_of(cmd: &Cmd) -> Result<Command, String> {
+    Ok(match cmd {
         Cmd::Neighbors => Command::Neighbors,
         Cmd::Neighbor { name } => Command::Neighbor { name: name.clone() },
         Cmd::Routes { peer, received } => Command::Routes {
@@ -129,23 +173,40 @@ fn command_of(cmd: &Cmd) -> Command {
         Cmd::Services => Command::Services,
         Cmd::Announce {
             prefix,
+            file,
             nexthops,
             communities,
             large_communities,
             med,
             local_pref,
             peers,
-        } => Command::Announce(AnnounceArgs {
-            prefix: prefix.clone(),
-            nexthops: nexthops.clone(),
-            communities: communities.clone(),
-            large_communities: large_communities.clone(),
-            med: *med,
-            local_pref: *local_pref,
-            peers: peers.clone(),
-        }),
-        Cmd::Withdraw { prefix } => Command::Withdraw {
-            prefix: prefix.clone(),
+        } => match file {
+            Some(file) => Command::AnnounceMany(AnnounceManyArgs {
+                prefixes: read_prefixes(file)?,
+                nexthops: nexthops.clone(),
+                communities: communities.clone(),
+                large_communities: large_communities.clone(),
+                med: *med,
+                local_pref: *local_pref,
+                peers: peers.clone(),
+            }),
+            None => Command::Announce(AnnounceArgs {
+                prefix: prefix.clone().unwrap_or_default(),
+                nexthops: nexthops.clone(),
+                communities: communities.clone(),
+                large_communities: large_communities.clone(),
+                med: *med,
+                local_pref: *local_pref,
+                peers: peers.clone(),
+            }),
+        },
+        Cmd::Withdraw { prefix, file } => match file {
+            Some(file) => Command::WithdrawMany {
+                prefixes: read_prefixes(file)?,
+            },
+            None => Command::Withdraw {
+                prefix: prefix.clone().unwrap_or_default(),
+            },
         },
         Cmd::Events { follow, since } => Command::Events {
             since_ms: since.map(|d| d.as_millis() as u64),
@@ -158,7 +219,7 @@ fn command_of(cmd: &Cmd) -> Command {
             time_ms: time.map(|d| d.as_millis() as u64),
         },
         Cmd::Undrain => Command::Undrain,
-    }
+    })
 }
 
 fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
@@ -173,7 +234,7 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
         .try_clone()
         .map_err(|e| format!("control socket: {e}"))?;
     let mut reader = BufReader::new(stream);
-    let request = Request::new(command_of(&cli.command));
+    let request = Request::new(command_of(&cli.command)?);
     let line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
     writeln!(writer, "{line}").map_err(|e| format!("cannot send the request: {e}"))?;
     let mut answer = String::new();

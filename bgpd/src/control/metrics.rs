@@ -149,7 +149,7 @@ impl Shared {
             "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
         );
         for p in &peers {
-            let desired = st.peers.get(&p.name).map(|o| o.desired.len()).unwrap_or(0);
+            let desired = st.peers.get(&p.name).map(|o| o.desired_len).unwrap_or(0);
             let out = status_of(p)
                 .filter(|s| s.state == FsmState::Established)
                 .map(|s| s.routes_out)

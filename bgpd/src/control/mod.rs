@@ -14,7 +14,7 @@
 //! request, health verdict, reload, drain step) to the peer task's next UPDATE count
 //! increase, which it publishes right after writing the UPDATE to the socket.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,9 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, LinesCodec};
 use tracing::{error, info, warn};
 
-use crate::announce::{self, PeerView, RouteSet};
+use crate::announce::{
+    self, Announcements, PeerView, RouteSet, RuntimeMode, RuntimeSpec, RuntimeTable,
+};
 use crate::api::{self, Command, Response};
 use crate::config::{Config, NextHopSpec, OnFail, Peer, PeerSelection, Probe, Service};
 use crate::events::{unix_secs, EventLog, Kind};
@@ -95,10 +97,6 @@ enum DrainPhase {
     Drained,
 }
 
-struct RuntimeService {
-    service: Service,
-}
-
 struct TargetState {
     target: Target,
     machine: Hysteresis,
@@ -124,9 +122,12 @@ impl Drop for ServiceHealth {
 
 #[derive(Default)]
 struct PeerOps {
-    /// The routes this peer should have (computed like the peer task does), while
-    /// Established.
-    desired: RouteSet,
+    /// The session as the last route computation saw it (while Established): the routes
+    /// it should have are `routes_for(State::last, view)`, computed when needed rather
+    /// than kept (100k routes per peer would double the daemon's memory).
+    view: Option<PeerView>,
+    /// How many routes that computation gave.
+    desired_len: usize,
     /// Changes waiting for their UPDATEs, oldest first.
     pending: std::collections::VecDeque<Pending>,
     /// UPDATEs seen written but not yet matched to a pending change.
@@ -160,7 +161,10 @@ enum Verdict {
 
 struct State {
     config: Config,
-    runtime: BTreeMap<IpNet, RuntimeService>,
+    /// Runtime services (`bgpctl announce`), shared with [`State::last`] and the peers.
+    runtime: Arc<RuntimeTable>,
+    /// What the peers were last told to announce ([`Ops::services`]).
+    last: Arc<Announcements>,
     /// Configured prefixes withdrawn with `bgpctl withdraw`.
     suppressed: BTreeMap<IpNet, SystemTime>,
     health: BTreeMap<String, ServiceHealth>,
@@ -211,7 +215,8 @@ impl Ops {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = State {
             config: config.clone(),
-            runtime: BTreeMap::new(),
+            runtime: Arc::new(RuntimeTable::new()),
+            last: Arc::default(),
             suppressed: BTreeMap::new(),
             health: BTreeMap::new(),
             drain: DrainPhase::Normal,
@@ -235,6 +240,10 @@ impl Ops {
             socket: None,
         };
         shared.reconcile_health();
+        {
+            let mut st = shared.lock();
+            st.last = Arc::new(st.effective());
+        }
         shared.record_service_states();
 
         let path = config.global.control_socket.clone();
@@ -281,7 +290,7 @@ impl Ops {
     /// check has run (health-checked services start withheld, or demoted): give this to
     /// `Daemon::start` so no session ever sees an unchecked service.
     pub fn initial_config(&self, mut config: Config) -> Config {
-        config.services = self.shared.lock().effective();
+        config.services = self.shared.lock().effective().services;
         config
     }
 
@@ -293,12 +302,12 @@ impl Ops {
     }
 
     /// The services to hand to the peer tasks now.
-    pub fn services(&self) -> Arc<Vec<Service>> {
-        Arc::new(self.shared.lock().effective())
+    pub fn services(&self) -> Arc<Announcements> {
+        self.shared.lock().last.clone()
     }
 
     /// A reload applied `config`: health checks follow it; returns the services to send.
-    pub fn set_config(&self, config: &Config) -> Arc<Vec<Service>> {
+    pub fn set_config(&self, config: &Config) -> Arc<Announcements> {
         {
             let mut st = self.shared.lock();
             st.config = config.clone();
@@ -555,63 +564,47 @@ impl Shared {
         let mut events = Vec::new();
         {
             let mut st = self.lock();
-            let services = st.effective();
+            let services = Arc::new(st.effective());
             let now = Instant::now();
             for (name, status) in &statuses {
-                let Some(new) = st.routes_for(&services, name, status) else {
+                let Some(view) = st.view_for(name, status) else {
                     continue;
                 };
+                let new = announce::routes_for(&services, &view).0;
+                let old = match st.peers.get(name).and_then(|po| po.view.as_ref()) {
+                    Some(v) => announce::routes_for(&st.last, v).0,
+                    None => RouteSet::new(),
+                };
+                let change = announce::summarize(&old, &new);
+                drop(old);
                 let po = st.peers.entry(name.clone()).or_default();
-                let diff = announce::diff(&po.desired, &new);
-                if diff.is_empty() {
-                    po.desired = new;
+                po.view = Some(view);
+                po.desired_len = new.len();
+                if change.is_empty() {
                     continue;
                 }
                 po.pending.push_back(Pending {
                     at: now,
                     cause,
-                    updates: u64::from(!diff.withdraw.is_empty()) + diff.announce.len() as u64,
-                    nlri: diff.announced_count() + diff.withdraw.len(),
+                    updates: u64::from(change.withdrawn > 0) + change.groups as u64,
+                    nlri: change.announced + change.withdrawn,
                 });
-                let announced: BTreeSet<String> = diff
-                    .announce
-                    .iter()
-                    .flat_map(|g| g.nlri.iter().map(|n| n.prefix.to_string()))
-                    .collect();
-                // A prefix counts as withdrawn only when no path of it stays. `new` is ordered by
-                // (prefix, path id) and `None` sorts first, so one range probe per prefix.
-                let stays = |prefix: ipnet::IpNet| {
-                    new.range(
-                        Nlri {
-                            prefix,
-                            path_id: None,
-                        }..,
-                    )
-                    .next()
-                    .is_some_and(|(k, _)| k.prefix == prefix)
-                };
-                let withdrawn: BTreeSet<String> = diff
-                    .withdraw
-                    .iter()
-                    .filter(|n| !stays(n.prefix))
-                    .map(|n| n.prefix.to_string())
-                    .collect();
-                if !announced.is_empty() {
+                if let Some(announced) = change.announced_prefixes.describe() {
                     events.push((
                         Kind::Announce,
                         name.clone(),
-                        format!("announced {} to {name} ({why})", list(&announced)),
+                        format!("announced {announced} to {name} ({why})"),
                     ));
                 }
-                if !withdrawn.is_empty() {
+                if let Some(withdrawn) = change.withdrawn_prefixes.describe() {
                     events.push((
                         Kind::Withdraw,
                         name.clone(),
-                        format!("withdrew {} from {name} ({why})", list(&withdrawn)),
+                        format!("withdrew {withdrawn} from {name} ({why})"),
                     ));
                 }
-                po.desired = new;
             }
+            st.last = services;
         }
         for (kind, peer, msg) in events {
             self.events.record(kind, Some(&peer), None, msg);
@@ -620,11 +613,13 @@ impl Shared {
         let _ = self.tx.send(DaemonCommand::Resync);
     }
 
+    /// Remembers when each configured service's state string changed. Runtime services
+    /// change state only with the drain phase, so theirs is derived ([`State::since`]).
     fn record_service_states(&self) {
         let mut st = self.lock();
         let now = SystemTime::now();
         let verdicts: Vec<(String, String)> = st
-            .all_services()
+            .configured_services()
             .into_iter()
             .map(|(svc, source)| {
                 let state = match st.verdict(&svc, source) {
@@ -652,11 +647,14 @@ impl Shared {
         {
             let mut st = self.lock();
             if is_up && !was_up {
-                let services = st.effective();
-                let routes = st.routes_for(&services, name, cur).unwrap_or_default();
-                let n = routes.len();
+                let view = st.view_for(name, cur);
+                let n = view
+                    .as_ref()
+                    .map(|v| announce::route_count(&st.last, v))
+                    .unwrap_or(0);
                 let po = st.peers.entry(name.to_string()).or_default();
-                po.desired = routes;
+                po.view = view;
+                po.desired_len = n;
                 po.pending.clear();
                 po.credit = 0;
                 let hold = cur.negotiated.as_ref().map(|n| n.hold_time).unwrap_or(0);
@@ -677,7 +675,8 @@ impl Shared {
             }
             if was_up && !is_up {
                 if let Some(po) = st.peers.get_mut(name) {
-                    po.desired.clear();
+                    po.view = None;
+                    po.desired_len = 0;
                     po.pending.clear();
                     po.credit = 0;
                 }

@@ -17,6 +17,8 @@ impl Shared {
             Command::Services => Response::ok(self.services_info()),
             Command::Announce(args) => self.announce(args),
             Command::Withdraw { prefix } => self.withdraw(&prefix),
+            Command::AnnounceMany(args) => self.announce_many(args),
+            Command::WithdrawMany { prefixes } => self.withdraw_many(prefixes),
             Command::Events { since_ms, .. } => {
                 Response::ok(self.events.list(since_ms.map(Duration::from_millis)))
             }
@@ -61,7 +63,7 @@ impl Shared {
                 .map(|p| p.name.clone())
                 .collect()
         };
-        let effective = self.lock().effective();
+        let effective = self.lock().last.clone();
         let mut out = Vec::new();
         for name in names {
             let (reply, wait) = oneshot::channel();
@@ -79,12 +81,7 @@ impl Shared {
             };
             for r in routes {
                 let svc = (!received)
-                    .then(|| {
-                        effective
-                            .iter()
-                            .find(|s| s.prefix.trunc() == r.nlri.prefix && s.applies_to(&name))
-                            .map(|s| s.name.clone())
-                    })
+                    .then(|| service_of(&effective, r.nlri.prefix, &name))
                     .flatten();
                 let dir = if received { "in" } else { "out" };
                 out.push(route_info(&name, dir, &r.nlri, &r.next_hop, &r.attrs, svc));
@@ -96,8 +93,8 @@ impl Shared {
     pub(super) fn services_info(&self) -> Vec<api::ServiceInfo> {
         let statuses = self.statuses();
         let st = self.lock();
-        let effective = st.effective();
-        // Each peer's routes once, not once per service: a file may hold 100k services.
+        let effective = st.last.clone();
+        // Each peer's routes once, not once per service: there may be 100k services.
         let announced: Vec<(&String, HashSet<ipnet::IpNet>)> = statuses
             .iter()
             .filter_map(|(name, status)| {
@@ -106,7 +103,7 @@ impl Shared {
             })
             .collect();
         let mut effective_by_name: HashMap<&str, Vec<&Service>> = HashMap::new();
-        for e in effective.iter() {
+        for e in effective.services.iter() {
             effective_by_name
                 .entry(e.name.as_str())
                 .or_default()
@@ -122,9 +119,13 @@ impl Shared {
                     .iter()
                     .filter(|(name, prefixes)| {
                         prefixes.contains(&svc.prefix.trunc())
-                            && effective_by_name
-                                .get(svc.name.as_str())
-                                .is_some_and(|es| es.iter().any(|e| e.applies_to(name)))
+                            && if source == "runtime" {
+                                svc.applies_to(name)
+                            } else {
+                                effective_by_name
+                                    .get(svc.name.as_str())
+                                    .is_some_and(|es| es.iter().any(|e| e.applies_to(name)))
+                            }
                     })
                     .map(|(n, _)| (*n).clone())
                     .collect();
@@ -205,18 +206,22 @@ impl Shared {
                 });
             }
         }
-        let service = {
-            let st = self.lock();
-            match runtime_service(&args, &st.config) {
-                Ok(s) => s,
-                Err(e) => return Response::error(e),
-            }
+        let prefix = match parse_prefix(&args.prefix) {
+            Ok(p) => p,
+            Err(e) => return Response::error(e),
         };
-        let prefix = service.prefix;
         {
             let mut st = self.lock();
+            let service = match runtime_service(&args, &[prefix], &st.config) {
+                Ok(s) => s,
+                Err(e) => return Response::error(e),
+            };
             st.suppressed.remove(&prefix);
-            st.runtime.insert(prefix, RuntimeService { service });
+            let spec = Arc::new(RuntimeSpec {
+                service,
+                since: SystemTime::now(),
+            });
+            Arc::make_mut(&mut st.runtime).insert_many(&[prefix], spec);
         }
         self.events.record(
             Kind::Api,
@@ -240,7 +245,8 @@ impl Shared {
         };
         let what = {
             let mut st = self.lock();
-            let runtime = st.runtime.remove(&prefix).is_some();
+            let runtime =
+                st.runtime.contains(&prefix) && Arc::make_mut(&mut st.runtime).remove(&prefix);
             let configured = st
                 .config
                 .services
@@ -274,6 +280,124 @@ impl Shared {
         })
     }
 
+    /// `announce-many`: one runtime service per prefix, all with the same attributes, in
+    /// one change (one route computation, UPDATEs packed across all of them). Every prefix
+    /// is checked first; a bad one refuses the whole request.
+    pub(super) fn announce_many(&self, mut args: api::AnnounceManyArgs) -> Response {
+        let parsed = parse_prefixes(&args.prefixes);
+        args.prefixes = api::PrefixList::default();
+        let mut prefixes = match parsed {
+            Ok(p) => p,
+            Err(e) => return Response::error(e),
+        };
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        {
+            let mut st = self.lock();
+            let service = match runtime_service(&args.template(), &prefixes, &st.config) {
+                Ok(s) => s,
+                Err(e) => return Response::error(e),
+            };
+            if !st.suppressed.is_empty() {
+                for p in &prefixes {
+                    st.suppressed.remove(p);
+                }
+            }
+            let spec = Arc::new(RuntimeSpec {
+                service,
+                since: SystemTime::now(),
+            });
+            Arc::make_mut(&mut st.runtime).insert_many(&prefixes, spec);
+        }
+        let what = list_sorted(prefixes.into_iter());
+        self.events.record(
+            Kind::Api,
+            None,
+            None,
+            format!("bgpctl announce {what} (runtime services)"),
+        );
+        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+        Response::ok(api::ChangeResult {
+            prefix: what,
+            action: "announced".into(),
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
+
+    /// `withdraw-many`: removes runtime services and suppresses configured ones, as
+    /// `withdraw` does for each prefix, in one change. A prefix that is neither refuses the
+    /// whole request.
+    pub(super) fn withdraw_many(&self, list: api::PrefixList) -> Response {
+        let parsed = parse_prefixes(&list);
+        drop(list);
+        let mut prefixes = match parsed {
+            Ok(p) => p,
+            Err(e) => return Response::error(e),
+        };
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let (removed, suppressed) = {
+            let mut st = self.lock();
+            let mut configured: Vec<IpNet> = st
+                .config
+                .services
+                .iter()
+                .map(|s| s.prefix.trunc())
+                .collect();
+            configured.sort();
+            let is_configured = |p: &IpNet| configured.binary_search(p).is_ok();
+            let unknown: Vec<&IpNet> = prefixes
+                .iter()
+                .filter(|p| !is_configured(p) && !st.runtime.contains(p))
+                .collect();
+            if let Some(first) = unknown.first() {
+                return Response::error(format!(
+                    "{first} is neither a configured nor a runtime service{}; nothing withdrawn",
+                    if unknown.len() > 1 {
+                        format!(" (nor are {} more of the prefixes)", unknown.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            // A new table of what stays, rather than a copy of the shared one to cut down.
+            let (table, removed) = st.runtime.without(&prefixes);
+            st.runtime = Arc::new(table);
+            let now = SystemTime::now();
+            let mut suppressed = 0usize;
+            for p in prefixes.iter().filter(|p| is_configured(p)) {
+                st.suppressed.insert(*p, now);
+                suppressed += 1;
+            }
+            (removed, suppressed)
+        };
+        let what = list_sorted(prefixes.into_iter());
+        self.events.record(
+            Kind::Api,
+            None,
+            None,
+            format!(
+                "bgpctl withdraw {what}: {removed} runtime service{} removed, {suppressed} \
+                 configured service{} withdrawn until `bgpctl announce` or a restart",
+                if removed == 1 { "" } else { "s" },
+                if suppressed == 1 { "" } else { "s" },
+            ),
+        );
+        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        Response::ok(api::ChangeResult {
+            prefix: what,
+            action: format!(
+                "withdrawn ({removed} runtime service{} removed, {suppressed} configured \
+                 service{} suppressed)",
+                if removed == 1 { "" } else { "s" },
+                if suppressed == 1 { "" } else { "s" },
+            ),
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
+
     /// Runs `f` and returns the peers that got a pending change from it.
     pub(super) fn changed_peers(&self, f: impl FnOnce()) -> Vec<String> {
         f();
@@ -292,12 +416,8 @@ impl Shared {
         };
         let statuses = self.statuses();
         let st = self.lock();
-        let effective = st.effective();
-        let candidates: Vec<(Service, &'static str)> = st
-            .all_services()
-            .into_iter()
-            .filter(|(s, _)| s.prefix.trunc() == prefix)
-            .collect();
+        let effective = st.last.clone();
+        let candidates = st.services_with_prefix(prefix);
         let mut peers = Vec::new();
         for p in &st.config.peers {
             let status = statuses.get(&p.name);
@@ -310,7 +430,7 @@ impl Shared {
                         .collect()
                 })
                 .unwrap_or_default();
-            let svc_since = |name: &str| st.service_since.get(name).map(|(_, t)| unix_secs(*t));
+            let svc_since = |svc: &Service, source: &str| st.since(svc, source).map(unix_secs);
             let est_since = status.and_then(|s| s.established_since).map(unix_secs);
             let (announced, reason, since) = if candidates.is_empty() {
                 (
@@ -326,7 +446,7 @@ impl Shared {
                 (
                     true,
                     format!("service {} ({}): {state}", svc.name, candidates[0].1),
-                    svc_since(&svc.name).max(est_since),
+                    svc_since(svc, candidates[0].1).max(est_since),
                 )
             } else {
                 let mut why = Vec::new();
@@ -342,7 +462,7 @@ impl Shared {
                     }
                     match st.verdict(svc, source) {
                         Verdict::Withheld(r) => {
-                            since = svc_since(&svc.name);
+                            since = svc_since(svc, source);
                             why.push(format!("service {} ({source}): {r}", svc.name));
                         }
                         Verdict::Announce { .. } => match status {
@@ -471,4 +591,37 @@ impl Shared {
             message,
         })
     }
+}
+
+/// Every prefix of a bulk request, or the first bad one (numbered from 1).
+fn parse_prefixes(prefixes: &api::PrefixList) -> Result<Vec<IpNet>, String> {
+    let mut out = Vec::new();
+    for (i, p) in prefixes.iter().enumerate() {
+        match parse_prefix(p) {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                return Err(format!(
+                    "prefix {} of the list: {e}; nothing changed",
+                    i + 1
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no prefixes given".into());
+    }
+    Ok(out)
+}
+
+/// The name of the service that gives `peer` its route for `prefix`.
+fn service_of(ann: &Announcements, prefix: IpNet, peer: &str) -> Option<String> {
+    if let Some(s) = ann
+        .services
+        .iter()
+        .find(|s| s.prefix.trunc() == prefix && s.applies_to(peer))
+    {
+        return Some(s.name.clone());
+    }
+    let spec = ann.runtime.get(&prefix)?;
+    spec.service.applies_to(peer).then(|| prefix.to_string())
 }

@@ -4,31 +4,74 @@
 use super::*;
 
 impl State {
-    /// Configured services (minus those a runtime service replaces) and runtime services.
-    pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
-        let mut out: Vec<(Service, &'static str)> = self
-            .config
+    /// Configured services, minus those a runtime service replaces.
+    pub(super) fn configured_services(&self) -> Vec<(Service, &'static str)> {
+        self.config
             .services
             .iter()
-            .filter(|s| !self.runtime.contains_key(&s.prefix.trunc()))
+            .filter(|s| !self.runtime.contains(&s.prefix.trunc()))
             .map(|s| (s.clone(), "config"))
-            .collect();
+            .collect()
+    }
+
+    /// Configured services (minus those a runtime service replaces) and runtime services.
+    pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
+        let mut out = self.configured_services();
         out.extend(
             self.runtime
-                .values()
-                .map(|r| (r.service.clone(), "runtime")),
+                .iter()
+                .map(|(p, spec)| (RuntimeTable::service(p, spec), "runtime")),
         );
         out
     }
 
-    pub(super) fn effective(&self) -> Vec<Service> {
-        self.all_services()
+    /// The services with `prefix` (at most one configured and one runtime one, which then
+    /// replaces it).
+    pub(super) fn services_with_prefix(&self, prefix: IpNet) -> Vec<(Service, &'static str)> {
+        if let Some(spec) = self.runtime.get(&prefix) {
+            return vec![(RuntimeTable::service(&prefix, spec), "runtime")];
+        }
+        self.config
+            .services
+            .iter()
+            .filter(|s| s.prefix.trunc() == prefix)
+            .map(|s| (s.clone(), "config"))
+            .collect()
+    }
+
+    /// Since when a service has been in its current state.
+    pub(super) fn since(&self, svc: &Service, source: &str) -> Option<SystemTime> {
+        if source == "runtime" {
+            let spec = self.runtime.get(&svc.prefix.trunc())?;
+            return Some(if self.drain_since > spec.since {
+                self.drain_since
+            } else {
+                spec.since
+            });
+        }
+        self.service_since.get(&svc.name).map(|(_, t)| *t)
+    }
+
+    /// What the peers should announce now.
+    pub(super) fn effective(&self) -> Announcements {
+        let services = self
+            .configured_services()
             .into_iter()
             .filter_map(|(s, source)| match self.verdict(&s, source) {
                 Verdict::Announce { service, .. } => Some(*service),
                 Verdict::Withheld(_) => None,
             })
-            .collect()
+            .collect();
+        let runtime_mode = match self.drain {
+            DrainPhase::Normal => RuntimeMode::Normal,
+            DrainPhase::Draining { .. } => RuntimeMode::GracefulShutdown,
+            DrainPhase::Drained => RuntimeMode::Withheld,
+        };
+        Announcements {
+            services,
+            runtime: self.runtime.clone(),
+            runtime_mode,
+        }
     }
 
     pub(super) fn verdict(&self, svc: &Service, source: &str) -> Verdict {
@@ -139,20 +182,26 @@ impl State {
         }
     }
 
-    /// The routes `name` should have now (None unless Established).
+    /// The routes `name` should have with `services` (None unless Established).
     pub(super) fn routes_for(
         &self,
-        services: &[Service],
+        services: &Announcements,
         name: &str,
         status: &PeerStatus,
     ) -> Option<RouteSet> {
+        let view = self.view_for(name, status)?;
+        Some(announce::routes_for(services, &view).0)
+    }
+
+    /// What the route computation needs of `name`'s session (None unless Established).
+    pub(super) fn view_for(&self, name: &str, status: &PeerStatus) -> Option<PeerView> {
         if status.state != FsmState::Established {
             return None;
         }
         let peer = self.config.peer(name)?;
         let n = status.negotiated.as_ref()?;
         let local = status.local_address?;
-        let view = PeerView {
+        Some(PeerView {
             name: name.to_string(),
             local_asn: self.config.global.asn.0,
             peer_asn: peer.asn.0,
@@ -162,17 +211,18 @@ impl State {
             families: n.families.iter().copied().collect(),
             add_path_tx: n.add_path_send.iter().copied().collect(),
             extended_next_hop: n.extended_next_hop.iter().copied().collect(),
-        };
-        Some(announce::routes_for_peer(services, &view).0)
+        })
     }
 }
 
-pub(super) fn list(items: &BTreeSet<String>) -> String {
-    if items.len() <= 8 {
-        items.iter().cloned().collect::<Vec<_>>().join(", ")
-    } else {
-        format!("{} prefixes", items.len())
+/// Prefixes for an event line, given in order (equal ones adjacent): up to 8 named (in text
+/// order), else counted.
+pub(super) fn list_sorted(items: impl Iterator<Item = IpNet>) -> String {
+    let mut summary = announce::PrefixSummary::default();
+    for p in items {
+        summary.add(p);
     }
+    summary.describe().unwrap_or_default()
 }
 
 pub(super) fn peer_list(sel: &PeerSelection) -> String {
@@ -208,19 +258,24 @@ pub(super) fn parse_prefix(s: &str) -> Result<IpNet, String> {
     Ok(p)
 }
 
+/// The runtime service `args` ask for (its `prefix` is not read) for `prefixes` (not
+/// empty), named after the first: every explicit next hop must be of each prefix's family.
 pub(super) fn runtime_service(
     args: &api::AnnounceArgs,
+    prefixes: &[IpNet],
     config: &Config,
 ) -> Result<Service, String> {
-    let prefix = parse_prefix(&args.prefix)?;
+    let Some(&prefix) = prefixes.first() else {
+        return Err("no prefix given".into());
+    };
     let mut nexthops = Vec::new();
     for nh in &args.nexthops {
         if nh == "self" {
             nexthops.push(NextHopSpec::Local);
         } else {
             let a: IpAddr = nh.parse().map_err(|_| format!("invalid next hop {nh:?}"))?;
-            if a.is_ipv4() != prefix.addr().is_ipv4() {
-                return Err(format!("next hop {a} is not of the family of {prefix}"));
+            if let Some(p) = prefixes.iter().find(|p| a.is_ipv4() != p.addr().is_ipv4()) {
+                return Err(format!("next hop {a} is not of the family of {p}"));
             }
             nexthops.push(NextHopSpec::Addr(a));
         }

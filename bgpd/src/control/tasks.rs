@@ -82,6 +82,9 @@ pub(super) async fn serve_control(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
+/// Requests at least this long hand the memory they used back to the kernel once answered.
+const LARGE_REQUEST: usize = 256 * 1024;
+
 pub(super) async fn serve_client(stream: UnixStream, shared: Arc<Shared>) {
     let mut framed = Framed::new(
         stream,
@@ -102,7 +105,11 @@ pub(super) async fn serve_client(stream: UnixStream, shared: Arc<Shared>) {
         if line.trim().is_empty() {
             continue;
         }
-        let request = match api::parse_request(&line) {
+        let large = line.len() >= LARGE_REQUEST;
+        let request = api::parse_request(&line);
+        // A bulk request line may be megabytes: not kept while it is carried out.
+        drop(line);
+        let request = match request {
             Ok(r) => r,
             Err(e) => {
                 if send(&mut framed, &Response::error(e)).await.is_err() {
@@ -116,6 +123,14 @@ pub(super) async fn serve_client(stream: UnixStream, shared: Arc<Shared>) {
         let response = shared.handle(request.command).await;
         if send(&mut framed, &response).await.is_err() {
             return;
+        }
+        if large {
+            // A bulk request (100k prefixes) leaves tens of MB free once parsed and applied,
+            // and the read buffer grown to its size.
+            if framed.read_buffer().is_empty() {
+                *framed.read_buffer_mut() = bytes::BytesMut::new();
+            }
+            crate::daemon::release_freed_memory();
         }
         if let Some(sub) = sub.as_mut() {
             follow_events(&mut framed, sub).await;

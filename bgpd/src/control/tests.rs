@@ -55,7 +55,8 @@ fn state_with(toml: &str) -> State {
     }
     State {
         config,
-        runtime: BTreeMap::new(),
+        runtime: Arc::new(RuntimeTable::new()),
+        last: Arc::default(),
         suppressed: BTreeMap::new(),
         health: health_map,
         drain: DrainPhase::Normal,
@@ -87,13 +88,13 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
     ));
     assert_eq!(st.health["web"].targets.len(), 3);
     assert!(
-        st.effective().is_empty(),
+        st.effective().materialize().is_empty(),
         "nothing announced before a verdict"
     );
     feed(&mut st, "web", 0, true, 2);
     feed(&mut st, "web", 2, true, 2);
     feed(&mut st, "web", 1, false, 2);
-    let eff = st.effective();
+    let eff = st.effective().materialize();
     assert_eq!(eff.len(), 1);
     // With ADD-PATH the healthy next hops keep their path ids (1 and 3); without it the
     // first healthy one is sent.
@@ -110,7 +111,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
     };
     let paths: Vec<(Option<u32>, NextHop)> = announce::routes_for_peer(&eff, &view)
         .0
-        .into_iter()
+        .iter()
         .map(|(n, r)| (n.path_id, r.next_hop))
         .collect();
     let v4 = |s: &str| NextHop::V4(s.parse().expect("v4"));
@@ -125,7 +126,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
         vec![v4("10.1.0.1")]
     );
     feed(&mut st, "web", 0, false, 2);
-    let (routes, _) = announce::routes_for_peer(&st.effective(), &view);
+    let (routes, _) = announce::routes_for_peer(&st.effective().materialize(), &view);
     assert_eq!(
         routes.values().map(|r| r.next_hop).collect::<Vec<_>>(),
         vec![v4("10.1.0.3")],
@@ -151,7 +152,7 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
          [[services]]\nname = \"api\"\nprefix = \"192.0.2.11/32\"\n"
     ));
     // Failing (and before any verdict): announced, demoted.
-    let eff = st.effective();
+    let eff = st.effective().materialize();
     assert_eq!(eff.len(), 2);
     assert_eq!(eff[0].med, Some(1000));
     assert_eq!(eff[0].as_path_prepend, 3);
@@ -161,7 +162,7 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
     );
     feed(&mut st, "web", 0, true, 1);
     assert_eq!(
-        st.effective()[0].med,
+        st.effective().materialize()[0].med,
         Some(10),
         "healthy: configured attributes"
     );
@@ -169,23 +170,27 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
     if let Some(h) = st.health.get_mut("web") {
         h.disabled = true;
     }
-    assert_eq!(st.effective().len(), 1);
+    assert_eq!(st.effective().materialize().len(), 1);
     if let Some(h) = st.health.get_mut("web") {
         h.disabled = false;
     }
     // bgpctl withdraw of a configured service, then a runtime service replacing one.
     let api: IpNet = "192.0.2.11/32".parse().expect("p");
     st.suppressed.insert(api, SystemTime::now());
-    assert_eq!(st.effective().len(), 1);
+    assert_eq!(st.effective().materialize().len(), 1);
     st.suppressed.clear();
     let args = api::AnnounceArgs {
         prefix: "192.0.2.11/32".into(),
         med: Some(7),
         ..api::AnnounceArgs::default()
     };
-    let rt = runtime_service(&args, &st.config).expect("runtime service");
-    st.runtime.insert(api, RuntimeService { service: rt });
-    let eff = st.effective();
+    let rt = runtime_service(&args, &[api], &st.config).expect("runtime service");
+    let spec = Arc::new(RuntimeSpec {
+        service: rt,
+        since: SystemTime::now(),
+    });
+    Arc::make_mut(&mut st.runtime).insert_many(&[api], spec);
+    let eff = st.effective().materialize();
     assert_eq!(eff.len(), 2);
     assert_eq!(
         eff[1].med,
@@ -196,18 +201,22 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
     st.drain = DrainPhase::Draining {
         until: Instant::now() + Duration::from_secs(60),
     };
-    for svc in st.effective() {
+    for svc in st.effective().materialize() {
         assert!(svc.communities.contains(&Community::GRACEFUL_SHUTDOWN));
         assert_eq!(svc.local_pref, Some(0));
     }
     st.drain = DrainPhase::Drained;
-    assert!(st.effective().is_empty());
+    assert!(st.effective().materialize().is_empty());
 }
 
 #[test]
 fn runtime_services_are_validated() {
     let st = state_with(BASE);
-    let bad = |args: api::AnnounceArgs| runtime_service(&args, &st.config).expect_err("invalid");
+    let bad = |args: api::AnnounceArgs| {
+        parse_prefix(&args.prefix)
+            .and_then(|p| runtime_service(&args, &[p], &st.config))
+            .expect_err("invalid")
+    };
     let base = api::AnnounceArgs {
         prefix: "192.0.2.1/32".into(),
         ..api::AnnounceArgs::default()
@@ -227,7 +236,9 @@ fn runtime_services_are_validated() {
         ..base.clone()
     })
     .contains("nope"));
-    let ok = runtime_service(&base, &st.config).expect("valid");
+    let ok = parse_prefix(&base.prefix)
+        .and_then(|p| runtime_service(&base, &[p], &st.config))
+        .expect("valid");
     assert_eq!(ok.nexthops, vec![NextHopSpec::Local]);
 }
 
