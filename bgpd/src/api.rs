@@ -609,6 +609,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bulk_requests_take_a_prefix_string_or_array_and_refuse_unknown_keys() {
+        let text = parse_request(
+            r#"{"v":1,"cmd":"announce-many","prefixes":"10.0.0.1/32\n10.0.0.2/32  10.0.0.3/32","med":5}"#,
+        )
+        .expect("string form");
+        let array = parse_request(
+            r#"{"v":1,"cmd":"announce-many","prefixes":["10.0.0.1/32","10.0.0.2/32","10.0.0.3/32"],"med":5}"#,
+        )
+        .expect("array form");
+        for r in [&text, &array] {
+            let Command::AnnounceMany(a) = &r.command else {
+                panic!("{r:?}")
+            };
+            assert_eq!(
+                a.prefixes.iter().collect::<Vec<_>>(),
+                vec!["10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"]
+            );
+            assert_eq!(a.med, Some(5));
+        }
+        // What bgpctl sends parses back to the same request.
+        let line = serde_json::to_string(&array).expect("serialize");
+        assert_eq!(parse_request(&line).expect("round trip"), array);
+        let err =
+            parse_request(r#"{"v":1,"cmd":"withdraw-many","prefixes":"10.0.0.1/32","mde":5}"#)
+                .expect_err("unknown key");
+        assert!(err.contains("unknown field"), "{err}");
+        let err = parse_request(r#"{"v":1,"cmd":"withdraw-many","prefixes":["10.0.0.1/32 x"]}"#)
+            .expect_err("two in one element");
+        assert!(err.contains("invalid prefix"), "{err}");
+        assert!(parse_request(r#"{"v":1,"cmd":"withdraw-many"}"#).is_err());
+    }
+
+    #[test]
     fn requests_round_trip_through_one_line() {
         let cases = vec![
             Command::Neighbors,

@@ -1184,3 +1184,137 @@ async fn per_nexthop_health_withdraws_only_the_failing_path() {
     tp.wait_for("three paths again", all).await;
     assert_eq!(tp.snapshot().established, 1);
 }
+
+/// `bgpctl announce --file` / `withdraw --file`: 20,000 runtime services in one change,
+/// packed into few UPDATEs; a bad list changes nothing; the JSON array form of the request
+/// works too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_announce_and_withdraw_from_a_file() {
+    const N: u32 = 20_000;
+    let tp = TestPeer::start(64500, 64512).await;
+    let a = Bgpd::start(
+        &(global("10.0.0.2", "", "")
+            + &tp_peer(&tp)
+            + "[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\nnexthops = [\"10.1.0.1\"]\n"),
+    );
+    tp.wait_for("the configured service", |o| {
+        o.routes.contains_key("192.0.2.10/32")
+    })
+    .await;
+    let prefix = |i: u32| format!("{}/32", Ipv4Addr::from(0x0a64_0000 + i));
+    let mut text = String::from("# bulk test\n\n");
+    for i in 0..N {
+        text.push_str(&prefix(i));
+        text.push('\n');
+    }
+    let all = a.dir.path().join("all.txt");
+    std::fs::write(&all, &text).expect("write list");
+    let before = tp.snapshot().updates.len();
+    let out = a.ctl_ok(&[
+        "announce",
+        "--file",
+        all.to_str().expect("path"),
+        "--community",
+        "64512:7",
+    ]);
+    assert!(
+        out.contains("20000 prefixes announced (UPDATE to tp)"),
+        "{out}"
+    );
+    let o = tp
+        .wait_for("every bulk route", |o| o.routes.len() == N as usize + 1)
+        .await;
+    assert_eq!(
+        o.routes.get(&prefix(17)).map(Vec::as_slice),
+        Some(&[Community::new(64512, 7)][..])
+    );
+    // 20,000 /32s share their attributes: 5 octets each, about 800 per 4096-octet UPDATE.
+    let updates = o.updates.len() - before;
+    assert!(updates <= 30, "{updates} UPDATEs for {N} prefixes");
+    let services = a.json(&["services"]);
+    assert_eq!(services.as_array().map(Vec::len), Some(N as usize + 1));
+    assert!(a
+        .log()
+        .contains("announced 20000 prefixes to tp (bgpctl announce)"));
+
+    // One bad line (host bits set) refuses the whole list: nothing is withdrawn.
+    let bad = a.dir.path().join("bad.txt");
+    std::fs::write(&bad, format!("{}\n10.200.0.1/24\n", prefix(0))).expect("write");
+    let out = a.ctl(&["withdraw", "--file", bad.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("prefix 2 of the list") && err.contains("nothing changed"),
+        "{err}"
+    );
+    // A prefix that is no service refuses the list too.
+    std::fs::write(&bad, format!("{}\n10.200.0.0/24\n", prefix(0))).expect("write");
+    let out = a.ctl(&["withdraw", "--file", bad.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("nothing withdrawn"),
+        "{err}"
+    );
+    // Two prefixes on one line are refused by bgpctl before sending.
+    std::fs::write(&bad, "10.1.0.0/32 10.1.0.1/32\n").expect("write");
+    let out = a.ctl(&["announce", "--file", bad.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(":1: one prefix per line"),
+        "{err}"
+    );
+    assert_eq!(
+        a.json(&["services"]).as_array().map(Vec::len),
+        Some(N as usize + 1),
+        "nothing changed"
+    );
+
+    // Withdraw the even half and the configured service, from standard input.
+    let mut half = String::from("192.0.2.10/32\n");
+    for i in (0..N).step_by(2) {
+        half.push_str(&prefix(i));
+        half.push('\n');
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bgpctl"))
+        .arg("--socket")
+        .arg(&a.socket)
+        .args(["withdraw", "--file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("bgpctl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(half.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("bgpctl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("10000 runtime services removed, 1 configured service suppressed"),
+        "{text}"
+    );
+    let o = tp
+        .wait_for("half withdrawn", |o| o.routes.len() == N as usize / 2)
+        .await;
+    assert!(!o.routes.contains_key(&prefix(0)) && o.routes.contains_key(&prefix(1)));
+    assert!(!o.routes.contains_key("192.0.2.10/32"));
+
+    // The JSON array form of the request.
+    let s = a.socket.clone();
+    let resp = tokio::task::spawn_blocking(move || {
+        api_request(
+            &s,
+            r#"{"v":1,"cmd":"announce-many","prefixes":["203.0.113.1/32","203.0.113.2/32"],"med":5}"#,
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(resp["ok"], true, "{resp}");
+    tp.wait_for("the array-form routes", |o| {
+        o.routes.contains_key("203.0.113.1/32") && o.routes.contains_key("203.0.113.2/32")
+    })
+    .await;
+}
