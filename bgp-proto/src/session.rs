@@ -12,7 +12,7 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 pub const MAX_EXTENDED_MESSAGE_LEN: usize = 65535;
 
 /// A small set of address families, stored inline (no allocation).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct FamilySet {
     // Up to 8 families; enough for the families BGP speakers negotiate on one session.
     items: [Option<Family>; 8],
@@ -80,6 +80,15 @@ impl FamilySet {
 
     pub fn iter(&self) -> impl Iterator<Item = Family> + '_ {
         self.items.iter().filter_map(|f| *f)
+    }
+}
+
+/// As before the `fast` cache existed: the list only (`fast` follows from it).
+impl std::fmt::Debug for FamilySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FamilySet")
+            .field("items", &self.items)
+            .finish()
     }
 }
 
@@ -163,5 +172,42 @@ impl SessionContext {
     #[inline]
     pub fn add_path_tx(&self, family: Family) -> bool {
         self.add_path_tx.contains(family)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::iana::{Afi, Safi};
+
+    /// `contains` (a bit test for IPv4/IPv6 unicast/multicast) says what a scan of the list
+    /// says, through inserts and removes.
+    #[test]
+    fn contains_agrees_with_the_list() {
+        let families: Vec<Family> = [0u16, 1, 2, 3, 25]
+            .iter()
+            .flat_map(|&a| {
+                [0u8, 1, 2, 3, 4, 128]
+                    .iter()
+                    .map(move |&s| Family::new(Afi(a), Safi(s)))
+            })
+            .collect();
+        let mut set = FamilySet::new();
+        let mut x = 0x9e37_79b9u32;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let f = families[(x as usize >> 4) % families.len()];
+            if x & 1 == 0 {
+                set.insert(f);
+            } else {
+                set.remove(f);
+            }
+            for g in &families {
+                assert_eq!(set.contains(*g), set.iter().any(|h| h == *g), "{g:?}");
+            }
+        }
     }
 }
