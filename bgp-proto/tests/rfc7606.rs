@@ -847,6 +847,107 @@ fn cases() -> Vec<Case> {
             with(&attr(0xc0, 25, &[0; 19])),
             Taw(25),
         ),
+        case(
+            "ipv6_ext_communities_length_40_accept",
+            ebgp(),
+            with(&attr(0xc0, 25, &[0; 40])),
+            Accept,
+        ),
+        // ---- attributes carried raw with their own rules (§1.4) ----
+        case(
+            "traffic_engineering_36_accept",
+            ebgp(),
+            with(&attr(0x80, 24, &[0; 36])),
+            Accept,
+        ),
+        case(
+            "traffic_engineering_35_taw_rfc5543_2",
+            ebgp(),
+            with(&attr(0x80, 24, &[0; 35])),
+            Taw(24),
+        ),
+        case(
+            "aigp_tlv_11_accept_rfc7311_3",
+            ebgp(),
+            with(&attr(0x80, 26, &[1, 0, 11, 0, 0, 0, 0, 0, 0, 0, 9])),
+            Accept,
+        ),
+        case(
+            "aigp_tlv_length_10_discard",
+            ebgp(),
+            with(&attr(0x80, 26, &[1, 0, 10, 0, 0, 0, 0, 0, 0, 0])),
+            Discard(26),
+        ),
+        case(
+            "aigp_tlv_overrun_discard",
+            ebgp(),
+            with(&attr(0x80, 26, &[1, 0, 11, 0, 0, 0, 0])),
+            Discard(26),
+        ),
+        case(
+            "aigp_empty_discard",
+            ebgp(),
+            with(&attr(0x80, 26, &[])),
+            Discard(26),
+        ),
+        case(
+            "aigp_unknown_tlv_then_aigp_accept",
+            ebgp(),
+            with(&attr(
+                0x80,
+                26,
+                &[9, 0, 4, 7, 1, 0, 11, 0, 0, 0, 0, 0, 0, 0, 9],
+            )),
+            Accept,
+        ),
+        case(
+            "prefix_sid_label_index_accept_rfc8669_3_1",
+            ebgp(),
+            with(&attr(0xc0, 40, &[1, 0, 7, 0, 0, 0, 0, 0, 0, 100])),
+            Accept,
+        ),
+        case(
+            "prefix_sid_label_index_length_6_discard_rfc8669_6",
+            ebgp(),
+            with(&attr(0xc0, 40, &[1, 0, 6, 0, 0, 0, 0, 0, 100])),
+            Discard(40),
+        ),
+        case(
+            "prefix_sid_srgb_one_range_accept_rfc8669_3_2",
+            ebgp(),
+            with(&attr(0xc0, 40, &[3, 0, 8, 0, 0, 0, 0, 16, 0, 0, 100])),
+            Accept,
+        ),
+        case(
+            "prefix_sid_srgb_no_range_discard",
+            ebgp(),
+            with(&attr(0xc0, 40, &[3, 0, 2, 0, 0])),
+            Discard(40),
+        ),
+        case(
+            "prefix_sid_tlv_overrun_discard",
+            ebgp(),
+            with(&attr(0xc0, 40, &[5, 0, 9, 1, 2])),
+            Discard(40),
+        ),
+        case(
+            "attr_set_with_nested_origin_accept_rfc6368_5",
+            ebgp(),
+            with(&attr(0xc0, 128, &[0, 0, 0xfd, 0xe8, 0x40, 1, 1, 0])),
+            Accept,
+        ),
+        case(
+            "attr_set_without_origin_as_taw",
+            ebgp(),
+            with(&attr(0xc0, 128, &[0, 0, 1])),
+            Taw(128),
+        ),
+        case(
+            "attr_set_nested_overrun_taw",
+            ebgp(),
+            with(&attr(0xc0, 128, &[0, 0, 0xfd, 0xe8, 0x40, 1, 2, 0])),
+            Taw(128),
+        ),
         // ---- §3 h: strongest wins ----
         case(
             "taw_and_discard_gives_taw",
@@ -964,7 +1065,12 @@ fn check(c: &Case) -> Result<(), String> {
                 10 => a.cluster_list.is_empty(),
                 14 => v.mp_reach_nlri().count() == 0 && v.next_hop(Family::IPV6_UNICAST).is_none(),
                 15 => v.mp_unreach_nlri().count() == 0,
-                _ => true,
+                // Raw attributes: not passed on (a repeated one keeps its first copy).
+                _ => {
+                    d.iter()
+                        .any(|(t, why)| *t == AttrType(*code) && why.starts_with("repeated"))
+                        || a.unknown.iter().all(|u| u.type_code != AttrType(*code))
+                }
             };
             if !gone {
                 return Err("discarded attribute still reported".into());
@@ -1033,6 +1139,22 @@ fn unknown_optional_transitive_passed_on_with_partial_bit_rfc4271_5() {
         (u[0].flags, u[0].type_code, &u[0].value[..]),
         (0xe0, AttrType(99), &[1u8, 2][..])
     );
+}
+
+#[test]
+fn malformed_prefix_sid_is_not_passed_on_but_a_good_one_is_rfc8669_6() {
+    let good = attr(0xc0, 40, &[1, 0, 7, 0, 0, 0, 0, 0, 0, 100]);
+    let bad = attr(0xc0, 40, &[1, 0, 6, 0, 0, 0, 0, 0, 100]);
+    let m = with(&good);
+    let v = UpdateView::new_checked(&m[..], &ebgp()).unwrap();
+    assert_eq!(v.attributes().unknown.len(), 1);
+    let m = with(&bad);
+    let v = UpdateView::new_checked(&m[..], &ebgp()).unwrap();
+    assert_eq!(v.verdict(), Verdict::Accept);
+    assert!(v.attributes().unknown.is_empty());
+    let (t, why) = v.discarded().next().unwrap();
+    assert_eq!(t, AttrType(40));
+    assert!(why.contains("RFC 8669"), "{why}");
 }
 
 #[test]

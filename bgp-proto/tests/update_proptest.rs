@@ -71,7 +71,8 @@ fn v4_next_hop() -> impl Strategy<Value = Ipv4Addr> {
 
 fn unknown_attrs() -> impl Strategy<Value = Vec<RawAttr>> {
     prop::collection::btree_map(
-        100u8..=250,
+        // Not 128 (ATTR_SET), whose malformed forms have their own RFC 7606 outcome.
+        (100u8..=250).prop_filter("ATTR_SET", |c| *c != 128),
         prop::collection::vec(any::<u8>(), 0..300),
         0..3,
     )

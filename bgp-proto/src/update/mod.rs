@@ -238,7 +238,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
                 };
                 let dup = *word & bit != 0;
                 *word |= bit;
-                if dup || Slot::of(code) != Slot::Unknown {
+                if dup || Slot::of(code) != Slot::Unknown || self.discards(code) {
                     continue;
                 }
                 if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == FLAG_OPTIONAL | FLAG_TRANSITIVE {
@@ -429,6 +429,16 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     }
 
     // --- private helpers ---
+
+    /// True when the first occurrence of attribute `code` was discarded (a malformed
+    /// attribute bgp-proto carries raw, e.g. a Prefix-SID, which is then not passed on).
+    fn discards(&self, code: u8) -> bool {
+        self.out
+            .discarded
+            .iter()
+            .take(usize::from(self.out.n_discarded))
+            .any(|&(c, r)| c == code && r != check::Reason::Duplicate)
+    }
 
     fn span(&self, s: Span) -> &[u8] {
         self.buf.as_ref().get(s.range()).unwrap_or_default()
