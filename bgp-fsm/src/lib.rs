@@ -9,7 +9,10 @@
 //!
 //! 1. `Session::new(config, seed)`, optionally `Event::Announce` the routes to send (they
 //!    wait in the Adj-RIB-Out until the session is Established), then
-//!    `handle(now, Event::Start { passive })`.
+//!    `handle(now, Event::Start { passive })`. Many routes sharing one next hop and one
+//!    attribute set go in as one `Event::AnnounceShared` (no per-route copy; the
+//!    Adj-RIB-Out keeps each distinct path once, about 34 octets per route);
+//!    `Event::Withdraw` / `Event::WithdrawAll` remove routes.
 //! 2. Carry out every returned [`Action`] in order:
 //!    - `Connect`: start a TCP connect to the peer; report `Event::Connected` or
 //!      `Event::ConnectFailed`.
