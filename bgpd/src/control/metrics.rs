@@ -199,12 +199,22 @@ impl Shared {
             "gauge",
             "1 when the service is announced (possibly demoted), 0 when withheld.",
         );
-        for (svc, source) in st.all_services() {
+        for (svc, source) in st.configured_services() {
             let on = matches!(st.verdict(&svc, source), Verdict::Announce { .. });
             w.sample(
                 "bgpd_service_announced",
                 &[("service", &svc.name), ("source", source)],
                 u8::from(on),
+            );
+        }
+        // Runtime services are named after their prefix and withheld only when drained;
+        // written straight from the table (there may be 100k of them).
+        let runtime_on = u8::from(st.drain != DrainPhase::Drained);
+        for (prefix, _) in st.runtime.iter() {
+            w.sample(
+                "bgpd_service_announced",
+                &[("service", &prefix.to_string()), ("source", "runtime")],
+                runtime_on,
             );
         }
         w.family(
