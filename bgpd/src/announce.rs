@@ -293,7 +293,7 @@ pub enum RuntimeMode {
 pub struct Announcements {
     /// Configured services as they are to be sent now (after health checks, drain and
     /// `bgpctl withdraw`), without those a runtime service replaces.
-    pub services: Vec<Service>,
+    pub services: Arc<Vec<Service>>,
     /// Runtime services (shared with the control state; copied only when it changes while
     /// a peer still holds this value).
     pub runtime: Arc<RuntimeTable>,
@@ -302,9 +302,9 @@ pub struct Announcements {
 
 impl Announcements {
     /// Configured services only.
-    pub fn from_services(services: Vec<Service>) -> Announcements {
+    pub fn from_services(services: impl Into<Arc<Vec<Service>>>) -> Announcements {
         Announcements {
-            services,
+            services: services.into(),
             ..Announcements::default()
         }
     }
@@ -325,7 +325,7 @@ impl Announcements {
     /// Every service as it is sent: the configured ones, then one per runtime entry (named
     /// after its prefix, with the drain changes applied).
     pub fn materialize(&self) -> Vec<Service> {
-        let mut out = self.services.clone();
+        let mut out = (*self.services).clone();
         if self.runtime_mode != RuntimeMode::Withheld {
             out.extend(self.runtime.iter().map(|(p, spec)| Service {
                 name: p.to_string(),
@@ -462,7 +462,7 @@ fn visit<'a>(
         routes: Vec::new(),
         route_index: HashMap::new(),
     };
-    for service in &ann.services {
+    for service in ann.services.iter() {
         if let Some(paths) = cx.paths(service, service.prefix, &service.name) {
             f(service.prefix, &paths);
         }
@@ -1190,7 +1190,7 @@ mod tests {
         let mut configured = service("c", "192.0.2.1/32", vec![NextHopSpec::Local]);
         configured.med = Some(1);
         let mut ann = Announcements {
-            services: vec![configured],
+            services: Arc::new(vec![configured]),
             runtime: Arc::new(table.clone()),
             runtime_mode: RuntimeMode::Normal,
         };

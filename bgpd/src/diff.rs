@@ -85,7 +85,7 @@ impl ConfigDiff {
             .cloned()
             .collect();
 
-        for s in &new.services {
+        for s in new.services.iter() {
             match old.service(&s.name) {
                 None => d.services_added.push(s.clone()),
                 Some(o) if o != s => d.services_changed.push(ServiceChange::new(o, s)),

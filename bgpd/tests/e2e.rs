@@ -1128,8 +1128,8 @@ async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
         "inline.toml",
     )
     .expect("valid")
-    .services
-    .remove(0);
+    .services[0]
+        .clone();
     let services: Vec<bgpd::config::Service> = (0..100_000u32)
         .map(|i| {
             let mut s = template.clone();

@@ -64,7 +64,8 @@ pub struct Config {
     /// Peers in file order; names are unique.
     pub peers: Vec<Peer>,
     /// Services in file order; names are unique.
-    pub services: Vec<Service>,
+    /// Shared: the daemon, the control state and the peers' announcements hold the same list.
+    pub services: std::sync::Arc<Vec<Service>>,
     /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
     /// them, the daemon logs them on start and reload.
     pub warnings: Vec<Diagnostic>,
@@ -195,7 +196,7 @@ pub struct Service {
     /// Extra copies of our AS prepended on eBGP sessions.
     pub as_path_prepend: u8,
     pub peers: PeerSelection,
-    pub health: Option<HealthCheck>,
+    pub health: Option<Box<HealthCheck>>,
 }
 
 /// A configured next hop.

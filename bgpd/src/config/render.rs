@@ -33,7 +33,7 @@ pub(crate) fn to_toml(c: &Config) -> String {
         doc["peers"] = Item::ArrayOfTables(peers);
     }
     let mut services = ArrayOfTables::new();
-    for s in &c.services {
+    for s in c.services.iter() {
         services.push(service(s));
     }
     if !services.is_empty() {

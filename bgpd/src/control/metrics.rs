@@ -200,7 +200,7 @@ impl Shared {
             "1 when the service is announced (possibly demoted), 0 when withheld.",
         );
         for (svc, source) in st.configured_services() {
-            let on = matches!(st.verdict(&svc, source), Verdict::Announce { .. });
+            let on = matches!(st.verdict(svc, source), Verdict::Announce { .. });
             w.sample(
                 "bgpd_service_announced",
                 &[("service", &svc.name), ("source", source)],

@@ -151,9 +151,10 @@ impl PeerOps {
 
 /// How a service is treated right now.
 #[derive(Debug, Clone, PartialEq)]
-enum Verdict {
+enum Verdict<'a> {
     Announce {
-        service: Box<Service>,
+        /// Borrowed unless health or drain changed it.
+        service: std::borrow::Cow<'a, Service>,
         state: String,
     },
     Withheld(String),
@@ -453,13 +454,13 @@ impl Shared {
         st.health.retain(|name, h| {
             wanted
                 .get(name)
-                .is_some_and(|s| s.health.as_ref() == Some(&h.check) && s.nexthops == h.nexthops)
+                .is_some_and(|s| s.health.as_deref() == Some(&h.check) && s.nexthops == h.nexthops)
         });
         for (name, svc) in wanted {
             if st.health.contains_key(&name) {
                 continue;
             }
-            let Some(check) = svc.health.clone() else {
+            let Some(check) = svc.health.as_deref().cloned() else {
                 continue;
             };
             let targets = health::targets(&check.probe, &svc.nexthops, svc.prefix.addr().is_ipv6());
@@ -618,24 +619,21 @@ impl Shared {
     fn record_service_states(&self) {
         let mut st = self.lock();
         let now = SystemTime::now();
-        let verdicts: Vec<(String, String)> = st
+        let changed: Vec<(String, String)> = st
             .configured_services()
-            .into_iter()
-            .map(|(svc, source)| {
-                let state = match st.verdict(&svc, source) {
+            .filter_map(|(svc, source)| {
+                let state = match st.verdict(svc, source) {
                     Verdict::Announce { state, .. } => state,
                     Verdict::Withheld(r) => r,
                 };
-                (svc.name, state)
+                match st.service_since.get(&svc.name) {
+                    Some((s, _)) if *s == state => None,
+                    _ => Some((svc.name.clone(), state)),
+                }
             })
             .collect();
-        for (name, state) in verdicts {
-            match st.service_since.get(&name) {
-                Some((s, _)) if *s == state => {}
-                _ => {
-                    st.service_since.insert(name, (state, now));
-                }
-            }
+        for (name, state) in changed {
+            st.service_since.insert(name, (state, now));
         }
     }
 

@@ -5,18 +5,20 @@ use super::*;
 
 impl State {
     /// Configured services, minus those a runtime service replaces.
-    pub(super) fn configured_services(&self) -> Vec<(Service, &'static str)> {
+    pub(super) fn configured_services(&self) -> impl Iterator<Item = (&Service, &'static str)> {
         self.config
             .services
             .iter()
-            .filter(|s| !self.runtime.contains(&s.prefix.trunc()))
-            .map(|s| (s.clone(), "config"))
-            .collect()
+            .filter(|s| self.runtime.is_empty() || !self.runtime.contains(&s.prefix.trunc()))
+            .map(|s| (s, "config"))
     }
 
     /// Configured services (minus those a runtime service replaces) and runtime services.
     pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
-        let mut out = self.configured_services();
+        let mut out: Vec<(Service, &'static str)> = self
+            .configured_services()
+            .map(|(s, source)| (s.clone(), source))
+            .collect();
         out.extend(
             self.runtime
                 .iter()
@@ -52,16 +54,26 @@ impl State {
         self.service_since.get(&svc.name).map(|(_, t)| *t)
     }
 
-    /// What the peers should announce now.
+    /// What the peers should announce now. Without health checks, `bgpctl withdraw`s,
+    /// drain or runtime services replacing configured ones, that is the configuration's own
+    /// service list, shared rather than copied.
     pub(super) fn effective(&self) -> Announcements {
-        let services = self
-            .configured_services()
-            .into_iter()
-            .filter_map(|(s, source)| match self.verdict(&s, source) {
-                Verdict::Announce { service, .. } => Some(*service),
-                Verdict::Withheld(_) => None,
-            })
-            .collect();
+        let as_configured = self.drain == DrainPhase::Normal
+            && self.suppressed.is_empty()
+            && self.health.is_empty()
+            && self.configured_services().count() == self.config.services.len();
+        let services = if as_configured {
+            self.config.services.clone()
+        } else {
+            Arc::new(
+                self.configured_services()
+                    .filter_map(|(s, source)| match self.verdict(s, source) {
+                        Verdict::Announce { service, .. } => Some(service.into_owned()),
+                        Verdict::Withheld(_) => None,
+                    })
+                    .collect(),
+            )
+        };
         let runtime_mode = match self.drain {
             DrainPhase::Normal => RuntimeMode::Normal,
             DrainPhase::Draining { .. } => RuntimeMode::GracefulShutdown,
@@ -74,7 +86,7 @@ impl State {
         }
     }
 
-    pub(super) fn verdict(&self, svc: &Service, source: &str) -> Verdict {
+    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: &str) -> Verdict<'a> {
         if self.drain == DrainPhase::Drained {
             return Verdict::Withheld(
                 "drained: withdrawn (bgpctl undrain to announce again)".into(),
@@ -84,7 +96,7 @@ impl State {
         if source == "config" && self.suppressed.contains_key(&svc.prefix.trunc()) {
             return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
         }
-        let mut service = svc.clone();
+        let mut service = std::borrow::Cow::Borrowed(svc);
         let mut state = "announced".to_string();
         if let (Some(h), "config") = (self.health.get(&svc.name), source) {
             if h.disabled {
@@ -129,14 +141,13 @@ impl State {
                         communities,
                         as_path_prepend,
                     } => {
+                        let s = service.to_mut();
                         if med.is_some() {
-                            service.med = *med;
+                            s.med = *med;
                         }
-                        service.communities.extend(communities.iter().copied());
-                        service.as_path_prepend = service
-                            .as_path_prepend
-                            .saturating_add(*as_path_prepend)
-                            .min(64);
+                        s.communities.extend(communities.iter().copied());
+                        s.as_path_prepend =
+                            s.as_path_prepend.saturating_add(*as_path_prepend).min(64);
                         state = format!("demoted: health check failing ({})", failing.join(", "));
                     }
                 }
@@ -148,7 +159,7 @@ impl State {
                     IpNet::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
                     IpNet::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
                 };
-                service.nexthops = svc
+                service.to_mut().nexthops = svc
                     .nexthops
                     .iter()
                     .enumerate()
@@ -169,17 +180,15 @@ impl State {
             }
         }
         if let DrainPhase::Draining { .. } = self.drain {
-            if !service.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
-                service.communities.push(Community::GRACEFUL_SHUTDOWN);
+            let s = service.to_mut();
+            if !s.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
+                s.communities.push(Community::GRACEFUL_SHUTDOWN);
             }
             // RFC 8326 §4: LOCAL_PREF 0 towards iBGP peers (announce sends it on iBGP only).
-            service.local_pref = Some(0);
+            s.local_pref = Some(0);
             state = format!("{state}, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw");
         }
-        Verdict::Announce {
-            service: Box::new(service),
-            state,
-        }
+        Verdict::Announce { service, state }
     }
 
     /// The routes `name` should have with `services` (None unless Established).

@@ -29,7 +29,7 @@ fn notifications_are_read_from_down_sentences() {
 fn state_with(toml: &str) -> State {
     let config = Config::parse(toml, "t.toml").expect("valid config");
     let mut health_map = BTreeMap::new();
-    for svc in &config.services {
+    for svc in config.services.iter() {
         let Some(check) = svc.health.clone() else {
             continue;
         };
@@ -45,7 +45,7 @@ fn state_with(toml: &str) -> State {
         health_map.insert(
             svc.name.clone(),
             ServiceHealth {
-                check,
+                check: *check,
                 nexthops: svc.nexthops.clone(),
                 targets,
                 disabled: false,

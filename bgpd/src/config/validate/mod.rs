@@ -177,7 +177,7 @@ impl Validator<'_> {
         Some(Config {
             global,
             peers,
-            services: services.into_iter().map(|(_, s)| s).collect(),
+            services: std::sync::Arc::new(services.into_iter().map(|(_, s)| s).collect()),
             warnings: Vec::new(),
         })
     }

@@ -137,7 +137,8 @@ impl Validator<'_> {
         let health = r
             .health
             .as_ref()
-            .and_then(|h| self.health(h, &path.key("health")));
+            .and_then(|h| self.health(h, &path.key("health")))
+            .map(Box::new);
         Some(Service {
             name: name?,
             prefix: prefix?,
