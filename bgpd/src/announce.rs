@@ -259,22 +259,6 @@ impl RuntimeTable {
         let removed = self.entries.len() - entries.len();
         (RuntimeTable { entries }, removed)
     }
-
-    /// Removes every prefix of `prefixes`; returns how many were present.
-    pub fn remove_many(&mut self, prefixes: &[IpNet]) -> usize {
-        if prefixes.len() <= 8 {
-            return prefixes.iter().filter(|p| self.remove(p)).count();
-        }
-        let mut gone: Vec<IpNet> = prefixes.iter().map(IpNet::trunc).collect();
-        gone.sort_unstable();
-        gone.dedup();
-        let before = self.entries.len();
-        self.entries.retain(|(p, _)| gone.binary_search(p).is_err());
-        if self.entries.capacity() > 2 * self.entries.len() + 16 {
-            self.entries.shrink_to_fit();
-        }
-        before - self.entries.len()
-    }
 }
 
 /// How runtime services are sent right now (drain, RFC 8326).
@@ -674,14 +658,12 @@ impl Grouper {
 /// The UPDATE work to go from `old` to `new`: changed or added routes are announced
 /// (implicitly replacing the old path, RFC 4271 §3.1), removed ones withdrawn.
 pub fn diff(old: &RouteSet, new: &RouteSet) -> Diff {
-    diff_from(old.iter().map(|(n, r)| (*n, Some(r))), new, |n, r| {
-        old.get(n) == Some(r)
-    })
+    diff_from(old.keys().copied(), new, |n, r| old.get(n) == Some(r))
 }
 
 /// Like [`diff`], from what a session's Adj-RIB-Out holds.
 pub fn diff_rib(old: &bgp_fsm::AdjRib, new: &RouteSet) -> Diff {
-    diff_from(old.nlri().map(|n| (*n, None)), new, |n, r| {
+    diff_from(old.nlri().copied(), new, |n, r| {
         old.holds(n, &r.next_hop, &r.attrs)
     })
 }
@@ -791,8 +773,8 @@ pub fn summarize(old: &RouteSet, new: &RouteSet) -> ChangeSummary {
 }
 
 /// `old_keys` in NLRI order; `unchanged(nlri, route)` says whether `old` has exactly it.
-fn diff_from<'a>(
-    old_keys: impl Iterator<Item = (Nlri, Option<&'a Route>)>,
+fn diff_from(
+    old_keys: impl Iterator<Item = Nlri>,
     new: &RouteSet,
     unchanged: impl Fn(&Nlri, &Route) -> bool,
 ) -> Diff {
@@ -805,7 +787,7 @@ fn diff_from<'a>(
     // Both sides are sorted by NLRI: one merge finds the removed ones.
     let mut withdraw = Vec::new();
     let mut fresh = new.keys().peekable();
-    for (nlri, _) in old_keys {
+    for nlri in old_keys {
         while fresh.next_if(|n| **n < nlri).is_some() {}
         if fresh.peek().is_some_and(|n| **n == nlri) {
             continue;
@@ -1223,7 +1205,9 @@ mod tests {
         gone.sort();
         let (rest, removed) = table.without(&gone);
         assert_eq!((rest.len(), removed), (10_000, 10_000));
-        assert_eq!(table.remove_many(&gone), 10_000);
+        for p in &gone {
+            assert!(table.remove(p));
+        }
         assert_eq!(table, rest);
     }
 }
