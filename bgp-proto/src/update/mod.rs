@@ -48,6 +48,7 @@ mod builder;
 mod check;
 mod nlri;
 mod owned;
+mod raw;
 mod visit;
 
 pub use builder::UpdateBuilder;
