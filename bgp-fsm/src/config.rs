@@ -36,6 +36,14 @@ pub struct GracefulRestartConfig {
     /// for the family, its routes stay for its long-lived stale time, tagged LLGR_STALE
     /// (RFC 9494 §4.2). `None`: no LLGR.
     pub llgr_stale_time: Option<u32>,
+    /// Restarting speaker (RFC 4724 §4.1, which leaves the timing of End-of-RIB to the
+    /// speaker): `Some(limit)` holds End-of-RIB back on the first session after a restart
+    /// (R bit set, Graceful Restart negotiated) until the caller says every route is known
+    /// ([`crate::Event::RoutesComplete`]) or `limit` has passed since Established. Routes
+    /// announced meanwhile go out at once; the peer keeps its stale copies of the others
+    /// until End-of-RIB. Keep it below the peer's stale-path time. `None`: End-of-RIB
+    /// follows the initial table at once.
+    pub end_of_rib_deferral: Option<Duration>,
 }
 
 impl Default for GracefulRestartConfig {
@@ -47,6 +55,7 @@ impl Default for GracefulRestartConfig {
             preserve_forwarding: Vec::new(),
             stale_routes_time: Duration::from_secs(360),
             llgr_stale_time: None,
+            end_of_rib_deferral: None,
         }
     }
 }

@@ -65,6 +65,11 @@ pub enum Event {
     /// RFC 9687: the driver wrote some queued bytes. `drained`: the queue is now empty
     /// (the SendHoldTimer stops); otherwise the timer restarts.
     SendProgress { drained: bool },
+    /// Every route the caller will announce is now in the Adj-RIB-Out (after a restart: its
+    /// state restored and its first health verdicts known). An End-of-RIB held back by
+    /// [`crate::GracefulRestartConfig::end_of_rib_deferral`] goes out now; later sessions
+    /// send theirs at once. Idempotent.
+    RoutesComplete,
     /// OpenCollisionDump (Event 23): this connection lost collision resolution
     /// ([`crate::collision_loser`]); send Cease 6/7 and close.
     CollisionLost,

@@ -493,13 +493,15 @@ impl Session {
         self.established_at = Some(now);
         self.counters.established = self.counters.established.saturating_add(1);
         self.graceful_established(now, out);
+        // RFC 4724 §4.1 leaves the timing of End-of-RIB to the restarting speaker.
+        let end_of_rib = !self.defer_end_of_rib(now, out);
         // RFC 4724 §4.1: the Restart State bit belongs to the OPENs after a restart only;
         // once a session was Established, later OPENs go without it.
         if let Some(gr) = self.config.graceful_restart.as_mut() {
             gr.restarting = false;
         }
         // Send the whole Adj-RIB-Out, then End-of-RIB per negotiated family (RFC 4724 §2).
-        self.send_initial_table(now, out);
+        self.send_initial_table(now, end_of_rib, out);
     }
 
     /// The common failure: we send `notification`, then tear the session down as a local
@@ -609,6 +611,7 @@ impl Session {
             self.idle_hold = self.config.idle_hold_time;
         }
         self.established_at = None;
+        self.end_of_rib_pending = false;
         self.phase = Phase::Idle;
         if after == After::Failure && self.config.auto_restart && prefix_limit {
             // Decision D6: after Cease 6/1 the session waits the configured idle time

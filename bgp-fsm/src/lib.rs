@@ -85,7 +85,9 @@
 //! - Restarting speaker (RFC 4724 §4.1): the caller sets `GracefulRestartConfig::restarting`
 //!   (R bit) and `preserve_forwarding` (F bits) when the process starts; the session clears
 //!   the R bit once it has been Established, and always sends its whole Adj-RIB-Out then
-//!   End-of-RIB per family.
+//!   End-of-RIB per family. With `GracefulRestartConfig::end_of_rib_deferral` the first
+//!   session after a restart holds End-of-RIB back until `Event::RoutesComplete` or the
+//!   deferral limit (RFC 4724 §4.1 leaves the timing to the speaker).
 //! - Notification (RFC 8538): with the N bit on both sides a NOTIFICATION other than Hard
 //!   Reset keeps the routes; Cease 6/1-6/3 we send go out as Hard Reset ([`hard_reset`]).
 
@@ -103,6 +105,7 @@ mod event;
 mod fsm;
 mod graceful;
 mod negotiate;
+mod restarting;
 mod rib;
 mod routes;
 mod session;

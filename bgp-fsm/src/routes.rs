@@ -221,8 +221,14 @@ impl Session {
         packer.encode(cx, buf)
     }
 
-    /// On Established: the whole Adj-RIB-Out, then End-of-RIB for every negotiated family.
-    pub(crate) fn send_initial_table(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// On Established: the whole Adj-RIB-Out, then End-of-RIB for every negotiated family
+    /// (unless `end_of_rib` is false: held back, restarting.rs).
+    pub(crate) fn send_initial_table(
+        &mut self,
+        now: Instant,
+        end_of_rib: bool,
+        out: &mut Vec<Action>,
+    ) {
         let cx = self.context();
         let families: Vec<Family> = cx.families.iter().collect();
         let builder = UpdateBuilder::new(&cx);
@@ -233,16 +239,18 @@ impl Session {
             messages = messages.saturating_add(m);
             prefixes = prefixes.saturating_add(p);
         }
-        for f in &families {
-            builder.end_of_rib(*f, &mut buf);
-            messages = messages.saturating_add(1);
+        if end_of_rib {
+            for f in &families {
+                builder.end_of_rib(*f, &mut buf);
+                messages = messages.saturating_add(1);
+            }
         }
         self.send_updates(now, buf.freeze(), messages, prefixes, out);
     }
 
     /// Sends UPDATEs and restarts the KeepaliveTimer (§8.2.2: "Each time the local system
     /// sends a KEEPALIVE or UPDATE message, it restarts its KeepaliveTimer").
-    fn send_updates(
+    pub(crate) fn send_updates(
         &mut self,
         now: Instant,
         bytes: Bytes,

@@ -134,6 +134,10 @@ pub struct Session {
     /// The IdleHoldTime to use at the next failure (doubled by damping).
     pub(crate) idle_hold: Duration,
     pub(crate) established_at: Option<Instant>,
+    /// [`Event::RoutesComplete`] was seen: End-of-RIB is never held back any more.
+    pub(crate) routes_complete: bool,
+    /// Established with End-of-RIB held back (RFC 4724 §4.1 deferral).
+    pub(crate) end_of_rib_pending: bool,
 }
 
 impl Session {
@@ -157,6 +161,8 @@ impl Session {
             counters: Counters::default(),
             idle_hold,
             established_at: None,
+            routes_complete: false,
+            end_of_rib_pending: false,
         }
     }
 
@@ -209,6 +215,11 @@ impl Session {
                     self.graceful_timer(now, &mut out);
                 }
             }
+            Event::TimerFired(Timer::EndOfRib) => {
+                if self.timers.take_expired(Timer::EndOfRib, now) {
+                    self.end_of_rib_deferral_expired(now, &mut out);
+                }
+            }
             Event::TimerFired(timer) => {
                 // Late or duplicate firings: the table says whether this one is real.
                 if self.timers.take_expired(timer, now) {
@@ -238,6 +249,7 @@ impl Session {
             Event::RequestRefresh(family) => self.request_refresh(family, &mut out),
             Event::SendBlocked => self.send_blocked(now, &mut out),
             Event::SendProgress { drained } => self.send_progress(now, drained, &mut out),
+            Event::RoutesComplete => self.routes_complete(now, &mut out),
         }
         out
     }

@@ -25,10 +25,14 @@ pub enum Timer {
     /// down, then our stale-routes limit once it is back; on expiry the routes still marked
     /// stale are removed.
     GracefulRestart,
+    /// End-of-RIB deferral (RFC 4724 §4.1 leaves the timing to the restarting speaker): the
+    /// longest a restarted speaker holds its End-of-RIB back while the caller still learns
+    /// routes ([`crate::GracefulRestartConfig::end_of_rib_deferral`]); on expiry it goes out.
+    EndOfRib,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 7] = [
+    pub const ALL: [Timer; 8] = [
         Timer::ConnectRetry,
         Timer::Hold,
         Timer::Keepalive,
@@ -36,6 +40,7 @@ impl Timer {
         Timer::IdleHold,
         Timer::SendHold,
         Timer::GracefulRestart,
+        Timer::EndOfRib,
     ];
 
     fn index(self) -> usize {
@@ -47,13 +52,14 @@ impl Timer {
             Timer::IdleHold => 4,
             Timer::SendHold => 5,
             Timer::GracefulRestart => 6,
+            Timer::EndOfRib => 7,
         }
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 7],
+    deadlines: [Option<Instant>; 8],
 }
 
 impl TimerTable {

@@ -155,6 +155,9 @@ pub struct RuntimeTable {
 pub struct RuntimeSpec {
     pub service: Service,
     pub since: std::time::SystemTime,
+    /// The request as received, without its prefixes: what the state file keeps
+    /// ([`crate::statefile`]), so a restart rebuilds `service` the same way.
+    pub request: crate::api::AnnounceArgs,
 }
 
 impl RuntimeTable {
@@ -282,13 +285,18 @@ pub struct Announcements {
     /// a peer still holds this value).
     pub runtime: Arc<RuntimeTable>,
     pub runtime_mode: RuntimeMode,
+    /// Every route to announce is known (after a restart: state restored, first health
+    /// verdicts in, no `bgpctl sync` open): sessions may send End-of-RIB
+    /// (`bgp_fsm::Event::RoutesComplete`, RFC 4724 §4.1).
+    pub complete: bool,
 }
 
 impl Announcements {
-    /// Configured services only.
+    /// Configured services only (complete: nothing else is to come).
     pub fn from_services(services: impl Into<Arc<Vec<Service>>>) -> Announcements {
         Announcements {
             services: services.into(),
+            complete: true,
             ..Announcements::default()
         }
     }
@@ -1156,6 +1164,7 @@ mod tests {
         let spec = Arc::new(RuntimeSpec {
             service: template,
             since: std::time::SystemTime::now(),
+            request: crate::api::AnnounceArgs::default(),
         });
         let mut table = RuntimeTable::new();
         let prefixes: Vec<IpNet> = (0..20_000u32)
@@ -1175,6 +1184,7 @@ mod tests {
             services: Arc::new(vec![configured]),
             runtime: Arc::new(table.clone()),
             runtime_mode: RuntimeMode::Normal,
+            complete: true,
         };
         let (routes, warnings) = routes_for(&ann, &peer);
         assert!(warnings.is_empty());

@@ -91,6 +91,15 @@ pub enum Command {
     },
     /// Cancel a drain: sessions start again and routes are announced normally.
     Undrain,
+    /// Remove every runtime service (`bgpctl withdraw --all`); configured services stay.
+    WithdrawAll,
+    /// The runtime services ([`RuntimeInfo`] list).
+    Runtime,
+    /// Hold End-of-RIB after a restart until `sync-end` (or `global.graceful_restart_deferral`):
+    /// a controller re-feeding its routes (RFC 4724 §4.1 leaves the timing to the speaker).
+    SyncBegin,
+    /// The controller has fed every route: End-of-RIB may go out.
+    SyncEnd,
 }
 
 /// Arguments of `announce`.
@@ -546,9 +555,41 @@ pub struct DrainInfo {
     pub message: String,
 }
 
+/// Result of `sync-begin` / `sync-end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResult {
+    /// End-of-RIB is held for sessions after the restart.
+    pub holding: bool,
+    pub message: String,
+    /// Peers whose session holds End-of-RIB back right now.
+    #[serde(default)]
+    pub waiting_peers: Vec<String>,
+}
+
+/// One runtime service (`bgpctl runtime`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    pub prefix: String,
+    /// "self" or addresses.
+    pub nexthops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    /// Peer names; empty = every peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+    /// Unix seconds.
+    pub since: u64,
+}
+
 /// The note every runtime change carries.
 pub const RUNTIME_NOTE: &str = "runtime change only: not written to the configuration file; \
-     a restart returns to the file's services (a reload keeps runtime changes)";
+     kept in the state directory across restarts (bgpctl withdraw --all clears them)";
 
 // ---------------------------------------------------------------------------------------
 // Durations

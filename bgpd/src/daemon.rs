@@ -116,7 +116,10 @@ pub async fn run_until(
     // Operations (issue 6): control socket, metrics, health checks, runtime services, drain.
     let mut ops = crate::control::Ops::start(&config);
     let mut ops_rx = ops.take_commands();
-    let mut daemon = Daemon::start(config_path, ops.initial_config(config))?;
+    // The peers start with everything Ops knows, runtime services restored from the state
+    // file included, so the first UPDATE of each session already carries them (issue 13).
+    let services = ops.services();
+    let mut daemon = Daemon::start_with(config_path, ops.initial_config(config), services)?;
     release_freed_memory();
     ops.attach(daemon.statuses());
     daemon.ops = Some(ops);
@@ -162,8 +165,18 @@ impl Daemon {
     /// Binds the listeners and starts every peer of `config` (read from `path`, which
     /// [`Daemon::reload`] re-reads).
     pub fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
-        let global = Arc::new(config.global.clone());
         let services = Arc::new(Announcements::from_services(config.services.clone()));
+        Daemon::start_with(path, config, services)
+    }
+
+    /// [`Daemon::start`] announcing `services` (configured and runtime services, as
+    /// [`crate::control::Ops::services`] gives them) rather than the file's services alone.
+    pub fn start_with(
+        path: PathBuf,
+        config: Config,
+        services: Arc<Announcements>,
+    ) -> Result<Daemon, DaemonError> {
+        let global = Arc::new(config.global.clone());
         let (statuses, _) = watch::channel(BTreeMap::new());
         let mut daemon = Daemon {
             path,

@@ -257,15 +257,18 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
         control_socket: _,
         metrics_listen: _,
         drain_time: _,
+        state_dir: _,
+        graceful_restart_deferral: _,
     } = new;
     macro_rules! cmp {
         ($list:ident: $($f:ident),*) => {
             $(if old.$f != new.$f { d.$list.push(stringify!($f)); })*
         };
     }
-    cmp!(restart_required: control_socket, metrics_listen);
+    cmp!(restart_required: control_socket, metrics_listen, state_dir);
     cmp!(sessions_reset: asn, router_id);
-    cmp!(global_changed: listen, drain_time);
+    // The End-of-RIB deferral: for the readiness limit at once, for sessions built later.
+    cmp!(global_changed: listen, drain_time, graceful_restart_deferral);
 }
 
 #[cfg(test)]

@@ -59,6 +59,15 @@ impl Hysteresis {
         }
     }
 
+    /// A machine that starts from a saved verdict (`up` or down) instead of `Init`, as a
+    /// restarted bgpd does (issue 13); the next `fall` failures (or `rise` successes) turn it.
+    pub fn restored(rise: u32, fall: u32, up: bool) -> Hysteresis {
+        Hysteresis {
+            state: if up { Health::Up } else { Health::Down },
+            ..Hysteresis::new(rise, fall)
+        }
+    }
+
     pub fn state(&self) -> Health {
         self.state
     }

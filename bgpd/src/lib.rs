@@ -23,6 +23,7 @@ pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod peer;
+pub mod statefile;
 pub mod transport;
 
 /// Log output format of the daemon (`--log-format`).

@@ -108,6 +108,8 @@ pub struct PeerStatus {
     pub flaps: u64,
     pub last_down: Option<String>,
     pub counters: bgp_fsm::Counters,
+    /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
+    pub end_of_rib_pending: bool,
 }
 
 /// The daemon's side of a peer task.
@@ -151,6 +153,7 @@ pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>)
         flaps: 0,
         last_down: None,
         counters: bgp_fsm::Counters::default(),
+        end_of_rib_pending: false,
     };
     let (status_tx, status_rx) = watch::channel(initial);
     let span = tracing::info_span!(
@@ -228,6 +231,9 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
         llgr_stale_time: gr
             .llgr_stale_time
             .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
+        // End-of-RIB waits for the routes restored and learned after the restart (issue 13).
+        end_of_rib_deferral: (!global.graceful_restart_deferral.is_zero())
+            .then_some(global.graceful_restart_deferral),
         ..GracefulRestartConfig::default()
     });
     cfg.max_prefixes = peer.max_prefixes;
@@ -445,6 +451,7 @@ impl PeerTask {
             PeerCommand::Services(services) => {
                 self.services = services;
                 self.sync_routes().await;
+                self.feed_routes_complete().await;
                 false
             }
             PeerCommand::Settings(peer) => {
@@ -864,6 +871,14 @@ impl PeerTask {
                     if let Some(sentence) = self.deferred_log.take() {
                         info!("{sentence}");
                     }
+                    if self.main.session.end_of_rib_pending() {
+                        info!(
+                            "holding End-of-RIB to {} until every route is known (restored \
+                             state, first health verdicts, `bgpctl sync end`; at most {:?})",
+                            self.label(),
+                            self.global.graceful_restart_deferral
+                        );
+                    }
                     self.publish(Some(SystemTime::now()));
                 }
                 Action::SessionDown(reason) => {
@@ -973,7 +988,29 @@ impl PeerTask {
     /// Computes this peer's routes for the current session and hands them to it.
     fn route_actions(&mut self) -> Option<Vec<Action>> {
         let diff = self.compute_diff()?;
-        Some(self.apply_diff(diff))
+        let mut actions = self.apply_diff(diff);
+        if self.services.complete {
+            // Known before Established: End-of-RIB follows the first table at once.
+            let complete = self
+                .main
+                .session
+                .handle(Instant::now(), Event::RoutesComplete);
+            actions.extend(complete);
+        }
+        Some(actions)
+    }
+
+    /// Every route is known (`Announcements::complete`): a session holding End-of-RIB back
+    /// after the restart sends it now (RFC 4724 §4.1, issue 13).
+    async fn feed_routes_complete(&mut self) {
+        if !self.services.complete {
+            return;
+        }
+        let pending = self.main.session.end_of_rib_pending();
+        self.feed(Which::Main, Event::RoutesComplete).await;
+        if pending && !self.main.session.end_of_rib_pending() {
+            info!("sent End-of-RIB to {}: every route is known", self.label());
+        }
     }
 
     /// After a services change: send the difference to the current session. Routes not
@@ -1080,6 +1117,10 @@ impl PeerTask {
             }
             if s.local_address != local {
                 s.local_address = local;
+                changed = true;
+            }
+            if s.end_of_rib_pending != session.end_of_rib_pending() {
+                s.end_of_rib_pending = session.end_of_rib_pending();
                 changed = true;
             }
             let (out, inn) = (session.adj_rib_out().len(), session.adj_rib_in().len());

@@ -331,7 +331,7 @@ impl Bgpd {
     fn start(config: &str) -> Bgpd {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("bgpd.toml");
-        std::fs::write(&path, config).expect("write config");
+        std::fs::write(&path, own_state_dir(config, dir.path())).expect("write config");
         let log = std::fs::File::create(dir.path().join("bgpd.log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
             .args(["run", "--config"])
@@ -363,8 +363,10 @@ impl Bgpd {
     }
 
     fn reload(&self, config: &str) {
+        let dir = self.config.parent().expect("config directory");
         let mut f = std::fs::File::create(&self.config).expect("rewrite config");
-        f.write_all(config.as_bytes()).expect("write");
+        f.write_all(own_state_dir(config, dir).as_bytes())
+            .expect("write");
         drop(f);
         self.signal(libc::SIGHUP);
     }
@@ -1150,4 +1152,17 @@ async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
     eprintln!("100k routes in {updates} UPDATEs, {:?}", started.elapsed());
     assert!(updates <= 12, "100k routes took {updates} UPDATEs");
     daemon.shutdown().await;
+}
+
+/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
+/// never reads or writes the system's /var/lib/bgpd (issue 13).
+fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
+    if config.contains("state_dir") {
+        return config.to_string();
+    }
+    let key = format!(
+        "[global]\nstate_dir = \"{}\"\n",
+        dir.join("state").display()
+    );
+    config.replacen("[global]\n", &key, 1)
 }

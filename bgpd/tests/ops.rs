@@ -263,6 +263,7 @@ impl Bgpd {
         let socket = dir.path().join("run").join("bgpd.sock");
         let ours = config.contains("{socket}");
         let config = config.replace("{socket}", &socket.display().to_string());
+        let config = own_state_dir(&config, dir.path());
         let path = dir.path().join("bgpd.toml");
         std::fs::write(&path, config).expect("write config");
         let log = std::fs::File::create(dir.path().join("bgpd.log")).expect("log file");
@@ -1317,4 +1318,17 @@ async fn bulk_announce_and_withdraw_from_a_file() {
         o.routes.contains_key("203.0.113.1/32") && o.routes.contains_key("203.0.113.2/32")
     })
     .await;
+}
+
+/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
+/// never reads or writes the system's /var/lib/bgpd (issue 13).
+fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
+    if config.contains("state_dir") {
+        return config.to_string();
+    }
+    let key = format!(
+        "[global]\nstate_dir = \"{}\"\n",
+        dir.join("state").display()
+    );
+    config.replacen("[global]\n", &key, 1)
 }

@@ -39,7 +39,7 @@ impl Bgpd {
     fn start(config: &str) -> Bgpd {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("bgpd.toml");
-        std::fs::write(&path, config).expect("write config");
+        std::fs::write(&path, own_state_dir(config, dir.path())).expect("write config");
         let log = std::fs::File::create(dir.path().join("bgpd.log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
             .args(["run", "--config"])
@@ -264,4 +264,17 @@ fn prefix_limit_sends_6_1_and_reconnects_after_max_prefixes_restart() {
     assert!(bgpd
         .log()
         .contains("maximum number of prefixes (2) exceeded"));
+}
+
+/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
+/// never reads or writes the system's /var/lib/bgpd (issue 13).
+fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
+    if config.contains("state_dir") {
+        return config.to_string();
+    }
+    let key = format!(
+        "[global]\nstate_dir = \"{}\"\n",
+        dir.join("state").display()
+    );
+    config.replacen("[global]\n", &key, 1)
 }

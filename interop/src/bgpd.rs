@@ -27,6 +27,9 @@ pub struct Global {
     /// `None`: [`Bgpd::start`] puts it in the node's directory, so that bgpd processes running
     /// at the same time never share the default `/run/bgpd/bgpd.sock`.
     pub control_socket: Option<PathBuf>,
+    /// `None`: [`Bgpd::start`] puts it in the node's directory (`state`), kept across
+    /// restarts of bgpd on that node.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[[peers]]`.
@@ -178,6 +181,7 @@ impl BgpdConfig {
                 keepalive: Some(3),
                 connect_retry: Some(1),
                 control_socket: None,
+                state_dir: None,
             },
             peers: Vec::new(),
             services: Vec::new(),
@@ -209,6 +213,9 @@ impl BgpdConfig {
         opt(&mut s, "connect_retry", g.connect_retry);
         if let Some(path) = &g.control_socket {
             let _ = writeln!(s, "control_socket = {}", quote(&path.display().to_string()));
+        }
+        if let Some(path) = &g.state_dir {
+            let _ = writeln!(s, "state_dir = {}", quote(&path.display().to_string()));
         }
         for p in &self.peers {
             let _ = writeln!(s, "\n[[peers]]");
@@ -409,11 +416,15 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-/// The config with `control_socket` defaulted to the node's directory.
+/// The config with `control_socket` and `state_dir` defaulted to the node's directory (a
+/// bgpd restarted on the node finds its state again; never the system's /var/lib/bgpd).
 fn with_node_socket(config: &BgpdConfig, node: &Node) -> BgpdConfig {
     let mut config = config.clone();
     if config.global.control_socket.is_none() {
         config.global.control_socket = Some(node.dir.join("bgpd.sock"));
+    }
+    if config.global.state_dir.is_none() {
+        config.global.state_dir = Some(node.dir.join("state"));
     }
     config
 }

@@ -66,8 +66,9 @@ impl Daemon {
         let _ = writeln!(cfg, "listen = [\"{listen}\"]\nhold_time = 9\nkeepalive = 3");
         let _ = writeln!(
             cfg,
-            "control_socket = \"{}\"",
-            dir.join("bgpd.sock").display()
+            "control_socket = \"{}\"\nstate_dir = \"{}\"",
+            dir.join("bgpd.sock").display(),
+            dir.join("state").display()
         );
         for line in global_extra {
             let _ = writeln!(cfg, "{line}");

@@ -50,8 +50,9 @@ fn start(topo: &Topology, node: &Node, peers: &str) -> Running {
     let text = format!(
         "[global]\nasn = {BGPD_AS}\nrouter_id = \"10.0.0.1\"\n\
          listen = [\"0.0.0.0:179\", \"[::]:179\"]\nhold_time = 9\nconnect_retry = 1\n\
-         control_socket = \"{}\"\n{peers}",
-        node.dir.join("bgpd.sock").display()
+         control_socket = \"{}\"\nstate_dir = \"{}\"\n{peers}",
+        node.dir.join("bgpd.sock").display(),
+        node.dir.join("state").display()
     );
     std::fs::write(&conf, text).expect("write config");
     let bin = bgpd_binary();

@@ -83,8 +83,10 @@ impl<'t> OpsBgpd<'t> {
         let text = cfg.render().replacen(
             "[global]\n",
             &format!(
-                "[global]\ncontrol_socket = \"{}\"\nmetrics_listen = \"{metrics}\"\n{ops_global}",
-                socket.display()
+                "[global]\ncontrol_socket = \"{}\"\nstate_dir = \"{}\"\n\
+                 metrics_listen = \"{metrics}\"\n{ops_global}",
+                socket.display(),
+                node.dir.join("state").display()
             ),
             1,
         ) + tail;

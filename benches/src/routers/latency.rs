@@ -198,6 +198,9 @@ fn bgpd_config(router_id: Ipv4Addr, ctl: &Path, with_service: bool) -> String {
     let _ = writeln!(s, "[global]\nasn = 65001\nrouter_id = \"{router_id}\"");
     let _ = writeln!(s, "listen = []\nhold_time = 90\nconnect_retry = 1");
     let _ = writeln!(s, "control_socket = \"{}\"", ctl.display());
+    if let Some(dir) = ctl.parent() {
+        let _ = writeln!(s, "state_dir = \"{}\"", dir.join("state").display());
+    }
     let _ = writeln!(s, "\n[[peers]]\nname = \"listener\"\naddress = \"{PEER}\"");
     let _ = writeln!(s, "asn = {PEER_AS}\nfamilies = [\"ipv4-unicast\"]");
     if with_service {

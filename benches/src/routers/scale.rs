@@ -120,6 +120,9 @@ fn bgpd_config(router_id: Ipv4Addr, ctl: &std::path::Path, peers: usize, routes:
     let _ = writeln!(s, "[global]\nasn = {BGPD_AS}\nrouter_id = \"{router_id}\"");
     let _ = writeln!(s, "listen = []\nhold_time = 90\nconnect_retry = 1");
     let _ = writeln!(s, "control_socket = \"{}\"", ctl.display());
+    if let Some(dir) = ctl.parent() {
+        let _ = writeln!(s, "state_dir = \"{}\"", dir.join("state").display());
+    }
     for i in 0..peers {
         let _ = writeln!(
             s,

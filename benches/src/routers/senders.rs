@@ -326,6 +326,9 @@ impl<'t> Sender<'t> {
         let _ = writeln!(s, "listen = [\"{}:179\"]", self.node.ipv4);
         let _ = writeln!(s, "hold_time = 90\nconnect_retry = 1");
         let _ = writeln!(s, "control_socket = \"{}\"", self.ctl.display());
+        if let Some(dir) = self.ctl.parent() {
+            let _ = writeln!(s, "state_dir = \"{}\"", dir.join("state").display());
+        }
         let _ = writeln!(s, "\n[[peers]]\nname = \"rx\"");
         let _ = writeln!(s, "address = \"{}\"\nasn = {}", self.peer, self.peer_as);
         let _ = writeln!(s, "passive = true\nfamilies = [\"ipv4-unicast\"]");

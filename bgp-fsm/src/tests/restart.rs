@@ -188,6 +188,109 @@ fn restarting_established_sends_every_route_then_end_of_rib_per_family() {
     );
 }
 
+/// Kinds of the UPDATEs in `actions`: (announced prefixes, End-of-RIB family).
+fn update_kinds(s: &Session, actions: &[Action]) -> Vec<(usize, Option<Family>)> {
+    let cx = s.context();
+    sent_messages(actions, &cx)
+        .iter()
+        .filter_map(|m| match m {
+            Message::Update(u) => Some((u.announced().count(), u.end_of_rib())),
+            _ => None,
+        })
+        .collect()
+}
+
+const BOTH_EOR: [(usize, Option<Family>); 2] = [
+    (0, Some(Family::IPV4_UNICAST)),
+    (0, Some(Family::IPV6_UNICAST)),
+];
+
+/// A restarting session with a 30 s End-of-RIB deferral, in OpenConfirm with a GR peer.
+fn deferring(peer_gr: bool) -> Session {
+    let mut c = gr_config(false, None);
+    if let Some(gr) = c.graceful_restart.as_mut() {
+        gr.restarting = true;
+        gr.end_of_rib_deferral = Some(Duration::from_secs(30));
+    }
+    let open = if peer_gr {
+        peer_gr_open(120, true, false, false)
+    } else {
+        peer_open(90)
+    };
+    open_confirm_with(c, &open)
+}
+
+#[test]
+fn restarting_established_holds_end_of_rib_until_routes_complete() {
+    let mut s = deferring(true);
+    s.handle(
+        at(1),
+        Event::Announce(vec![route("192.0.2.10/32", [10, 0, 0, 1], LOCAL_AS)]),
+    );
+    let actions = s.handle(at(2), Event::Message(keepalive()));
+    assert_eq!(update_kinds(&s, &actions), vec![(1, None)]);
+    assert!(actions.contains(&Action::StartTimer {
+        timer: Timer::EndOfRib,
+        at: at(32)
+    }));
+    assert!(s.end_of_rib_pending());
+    // A route learned later goes out at once, still without End-of-RIB.
+    let actions = s.handle(
+        at(3),
+        Event::Announce(vec![route("192.0.2.11/32", [10, 0, 0, 1], LOCAL_AS)]),
+    );
+    assert_eq!(update_kinds(&s, &actions), vec![(1, None)]);
+    let actions = s.handle(at(4), Event::RoutesComplete);
+    assert_eq!(update_kinds(&s, &actions), BOTH_EOR.to_vec());
+    assert!(actions.contains(&Action::StopTimer(Timer::EndOfRib)));
+    assert!(!s.end_of_rib_pending());
+    // Idempotent: a second RoutesComplete sends nothing.
+    assert_eq!(s.handle(at(5), Event::RoutesComplete), vec![]);
+}
+
+#[test]
+fn restarting_established_end_of_rib_timer_sends_end_of_rib() {
+    let mut s = deferring(true);
+    s.handle(at(2), Event::Message(keepalive()));
+    assert!(s.end_of_rib_pending());
+    // Early or spurious firings do nothing.
+    assert_eq!(s.handle(at(20), Event::TimerFired(Timer::EndOfRib)), vec![]);
+    let actions = s.handle(at(32), Event::TimerFired(Timer::EndOfRib));
+    assert_eq!(update_kinds(&s, &actions), BOTH_EOR.to_vec());
+    assert!(!s.end_of_rib_pending());
+    // The R bit is gone with the first Established: the next session does not defer.
+    s.handle(at(40), Event::Closed);
+    assert_eq!(s.timer(Timer::EndOfRib), None);
+}
+
+#[test]
+fn open_confirm_routes_complete_before_established_defers_nothing() {
+    let mut s = deferring(true);
+    assert_eq!(s.handle(at(1), Event::RoutesComplete), vec![]);
+    let actions = s.handle(at(2), Event::Message(keepalive()));
+    assert_eq!(update_kinds(&s, &actions), BOTH_EOR.to_vec());
+    assert!(!s.end_of_rib_pending());
+}
+
+#[test]
+fn restarting_established_without_peer_graceful_restart_defers_nothing() {
+    let mut s = deferring(false);
+    let actions = s.handle(at(2), Event::Message(keepalive()));
+    assert_eq!(update_kinds(&s, &actions), BOTH_EOR.to_vec());
+    assert_eq!(s.timer(Timer::EndOfRib), None);
+}
+
+#[test]
+fn established_session_down_drops_the_held_end_of_rib() {
+    let mut s = deferring(true);
+    s.handle(at(2), Event::Message(keepalive()));
+    let actions = s.handle(at(3), Event::Closed);
+    assert!(actions.contains(&Action::StopTimer(Timer::EndOfRib)));
+    assert!(!s.end_of_rib_pending());
+    // Nothing is sent without a connection.
+    assert_eq!(s.handle(at(4), Event::RoutesComplete), vec![]);
+}
+
 #[test]
 fn llgr_capability_is_advertised_with_the_configured_stale_time() {
     let mut c = gr_config(true, Some(0x0100_0000));

@@ -173,6 +173,9 @@ fn configs(inp: &mut Input<'_>) -> (SessionConfig, SessionConfig) {
         ours.graceful_restart = Some(GracefulRestartConfig {
             restart_time: 5,
             notification: flags2 & 0x40 != 0,
+            // Restarting with End-of-RIB held back (RFC 4724 §4.1) when the N bit is off.
+            restarting: flags2 & 0x40 == 0,
+            end_of_rib_deferral: (flags2 & 0x40 == 0).then(|| Duration::from_secs(3)),
             ..GracefulRestartConfig::default()
         });
     }
@@ -444,7 +447,13 @@ fn run(data: &[u8], t0: Instant) -> Trace {
                     }
                 }
             }
-            21 => Event::CollisionLost,
+            21 => {
+                if inp.byte() & 1 != 0 {
+                    Event::RoutesComplete
+                } else {
+                    Event::CollisionLost
+                }
+            }
             22 => {
                 // Our queued bytes reach the peer; it answers.
                 if let Some(w) = wire.as_mut() {
@@ -528,6 +537,7 @@ fn event_name(e: &Event) -> &'static str {
         Event::SendBlocked => "SendBlocked",
         Event::SendProgress { .. } => "SendProgress",
         Event::CollisionLost => "CollisionLost",
+        Event::RoutesComplete => "RoutesComplete",
     }
 }
 

@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
 
 use bgpd::api::{
     self, AnnounceArgs, AnnounceManyArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine,
-    Explanation, HumanDuration, Neighbor, Request, Response, RouteInfo, ServiceInfo,
+    Explanation, HumanDuration, Neighbor, Request, Response, RouteInfo, RuntimeInfo, ServiceInfo,
+    SyncResult,
 };
 
 /// Query and steer a running bgpd.
@@ -75,14 +76,24 @@ enum Cmd {
         #[arg(long = "peer")]
         peers: Vec<String>,
     },
-    /// Withdraw a runtime service, or a configured one until `announce` or a restart; with
-    /// --file every listed prefix, in one change.
+    /// Withdraw a runtime service, or a configured one until `announce`; with --file every
+    /// listed prefix, in one change; with --all every runtime service.
     Withdraw {
-        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        #[arg(required_unless_present_any = ["file", "all"], conflicts_with_all = ["file", "all"])]
         prefix: Option<String>,
         /// Read the prefixes from FILE ("-": standard input), one per line.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "all")]
         file: Option<PathBuf>,
+        /// Every runtime service (configured services stay).
+        #[arg(long)]
+        all: bool,
+    },
+    /// The runtime services (added with `announce`; kept across restarts).
+    Runtime,
+    /// After a restart, hold End-of-RIB while a controller re-feeds its routes.
+    Sync {
+        #[command(subcommand)]
+        step: SyncStep,
     },
     /// The event timeline.
     Events {
@@ -103,6 +114,14 @@ enum Cmd {
     },
     /// Cancel a drain: restart stopped sessions and announce normally.
     Undrain,
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncStep {
+    /// Hold End-of-RIB until `sync end` (at most global.graceful_restart_deferral).
+    Begin,
+    /// Every route is fed: End-of-RIB may go out.
+    End,
 }
 
 fn main() -> ExitCode {
@@ -200,7 +219,8 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
                 peers: peers.clone(),
             }),
         },
-        Cmd::Withdraw { prefix, file } => match file {
+        Cmd::Withdraw { all: true, .. } => Command::WithdrawAll,
+        Cmd::Withdraw { prefix, file, .. } => match file {
             Some(file) => Command::WithdrawMany {
                 prefixes: read_prefixes(file)?,
             },
@@ -208,6 +228,13 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
                 prefix: prefix.clone().unwrap_or_default(),
             },
         },
+        Cmd::Runtime => Command::Runtime,
+        Cmd::Sync {
+            step: SyncStep::Begin,
+        } => Command::SyncBegin,
+        Cmd::Sync {
+            step: SyncStep::End,
+        } => Command::SyncEnd,
         Cmd::Events { follow, since } => Command::Events {
             since_ms: since.map(|d| d.as_millis() as u64),
             follow: *follow,
@@ -307,6 +334,19 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
         Cmd::Drain { .. } | Cmd::Undrain => {
             let d = response.into_data::<DrainInfo>()?;
             format!("{}: {}\n", d.state, d.message)
+        }
+        Cmd::Runtime => runtime_table(&response.into_data::<Vec<RuntimeInfo>>()?),
+        Cmd::Sync { .. } => {
+            let r = response.into_data::<SyncResult>()?;
+            if r.waiting_peers.is_empty() {
+                format!("{}\n", r.message)
+            } else {
+                format!(
+                    "{} (sessions waiting: {})\n",
+                    r.message,
+                    r.waiting_peers.join(", ")
+                )
+            }
         }
     };
     let _ = write!(out, "{text}");
@@ -721,4 +761,63 @@ mod tests {
         let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
         assert_eq!(t, "A    BB\nxxx  y\n");
     }
+}
+
+fn runtime_table(list: &[RuntimeInfo]) -> String {
+    if list.is_empty() {
+        return "no runtime services\n".into();
+    }
+    let mut rows = vec![[
+        "PREFIX".to_string(),
+        "NEXT HOPS".into(),
+        "PEERS".into(),
+        "ATTRIBUTES".into(),
+        "SINCE".into(),
+    ]];
+    for r in list {
+        let mut attrs = Vec::new();
+        attrs.extend(r.communities.iter().cloned());
+        attrs.extend(r.large_communities.iter().cloned());
+        if let Some(m) = r.med {
+            attrs.push(format!("med {m}"));
+        }
+        if let Some(l) = r.local_pref {
+            attrs.push(format!("local-pref {l}"));
+        }
+        rows.push([
+            r.prefix.clone(),
+            r.nexthops.join(","),
+            if r.peers.is_empty() {
+                "all".into()
+            } else {
+                r.peers.join(",")
+            },
+            if attrs.is_empty() {
+                "-".into()
+            } else {
+                attrs.join(" ")
+            },
+            ago(r.since),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -29,6 +29,12 @@ pub use values::{parse_community, parse_large_community};
 
 /// Default `global.listen`: every IPv4 and IPv6 address, port 179.
 pub const DEFAULT_LISTEN: [&str; 2] = ["0.0.0.0:179", "[::]:179"];
+/// Default `global.state_dir`: runtime services, withdrawn configured services and health
+/// verdicts survive a restart there (systemd `StateDirectory=bgpd`).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/bgpd";
+/// Default `global.graceful_restart_deferral`: the longest End-of-RIB waits after a restart
+/// for every route to be known (RFC 4724 §4.1 leaves the timing to the speaker).
+pub const DEFAULT_GRACEFUL_RESTART_DEFERRAL: Duration = Duration::from_secs(30);
 /// Default `global.control_socket`.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/bgpd/bgpd.sock";
 /// Default hold time (RFC 4271 §10 suggests 90 seconds).
@@ -91,6 +97,11 @@ pub struct Global {
     /// RFC 8326 graceful shutdown on SIGTERM: announce with GRACEFUL_SHUTDOWN, wait this long,
     /// then withdraw and close. `None` = close at once.
     pub drain_time: Option<Duration>,
+    /// Where runtime state is kept across restarts (`crate::statefile`).
+    pub state_dir: PathBuf,
+    /// After a restart, End-of-RIB waits at most this long for the runtime state, the first
+    /// health verdicts and `bgpctl sync end`; zero sends it with the first table.
+    pub graceful_restart_deferral: Duration,
 }
 
 /// One `[[peers]]` entry with every default resolved.

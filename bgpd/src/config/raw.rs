@@ -29,6 +29,8 @@ pub(crate) struct RawGlobal {
     pub control_socket: Option<String>,
     pub metrics_listen: Option<String>,
     pub drain_time: Option<IntOrStr>,
+    pub state_dir: Option<String>,
+    pub graceful_restart_deferral: Option<IntOrStr>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,8 @@ pub(crate) fn to_toml(c: &Config) -> String {
     if let Some(d) = g.drain_time {
         t["drain_time"] = Item::Value(duration_to_toml(d));
     }
+    t["state_dir"] = value(g.state_dir.display().to_string());
+    t["graceful_restart_deferral"] = Item::Value(duration_to_toml(g.graceful_restart_deferral));
     doc["global"] = Item::Table(t);
 
     let mut peers = ArrayOfTables::new();

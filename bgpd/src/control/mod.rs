@@ -100,6 +100,8 @@ enum DrainPhase {
 struct TargetState {
     target: Target,
     machine: Hysteresis,
+    /// A probe ran since the start (End-of-RIB readiness, restart.rs).
+    probed: bool,
     since: SystemTime,
     last_result: Option<String>,
 }
@@ -176,6 +178,12 @@ struct State {
     latency: BTreeMap<Cause, Histogram>,
     /// Per service: the last state string and since when.
     service_since: BTreeMap<String, (String, SystemTime)>,
+    /// When the daemon started (End-of-RIB deferral, restart.rs).
+    started: Instant,
+    /// `bgpctl sync begin` holds End-of-RIB until this time or `sync end`.
+    sync_until: Option<Instant>,
+    /// Health verdicts from the state file, taken by the first check of each target.
+    restored_health: HashMap<(String, String), bool>,
 }
 
 struct Shared {
@@ -184,6 +192,8 @@ struct Shared {
     tx: mpsc::UnboundedSender<DaemonCommand>,
     statuses: Mutex<Option<Statuses>>,
     started: Instant,
+    /// Saves runtime state in `global.state_dir` (`None` only in unit tests).
+    writer: Option<crate::statefile::Writer>,
 }
 
 /// The operations side of the daemon (see the module docs).
@@ -214,11 +224,14 @@ impl Ops {
     /// cannot be set up is logged; the daemon runs on without it.
     pub fn start(config: &Config) -> Ops {
         let (tx, rx) = mpsc::unbounded_channel();
+        // Issue 13: the state file first, so the first UPDATE already carries what it holds.
+        let (writer, restored) = restart::open(config);
+        let started = Instant::now();
         let state = State {
             config: config.clone(),
-            runtime: Arc::new(RuntimeTable::new()),
+            runtime: Arc::new(restored.runtime),
             last: Arc::default(),
-            suppressed: BTreeMap::new(),
+            suppressed: restored.suppressed,
             health: BTreeMap::new(),
             drain: DrainPhase::Normal,
             drain_since: SystemTime::now(),
@@ -226,13 +239,17 @@ impl Ops {
             peers: BTreeMap::new(),
             latency: BTreeMap::new(),
             service_since: BTreeMap::new(),
+            started,
+            sync_until: None,
+            restored_health: restored.health,
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             events: EventLog::new(crate::events::DEFAULT_CAPACITY),
             tx,
             statuses: Mutex::new(None),
-            started: Instant::now(),
+            started,
+            writer: Some(writer),
         });
         let mut ops = Ops {
             shared: shared.clone(),
@@ -243,9 +260,19 @@ impl Ops {
         shared.reconcile_health();
         {
             let mut st = shared.lock();
+            st.restored_health.clear();
             st.last = Arc::new(st.effective());
         }
         shared.record_service_states();
+        // Whatever is still unknown when the deferral time is over, End-of-RIB goes out.
+        let deferral = config.global.graceful_restart_deferral;
+        let weak = Arc::downgrade(&shared);
+        ops.tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(deferral).await;
+            if let Some(s) = weak.upgrade() {
+                s.readiness_changed();
+            }
+        }));
 
         let path = config.global.control_socket.clone();
         match bind_control_socket(&path) {
@@ -476,11 +503,19 @@ impl Shared {
             }
             let states = targets
                 .into_iter()
-                .map(|target| TargetState {
-                    target,
-                    machine: Hysteresis::new(check.rise, check.fall),
-                    since: SystemTime::now(),
-                    last_result: None,
+                .map(|target| {
+                    // Issue 13: a restarted bgpd starts each check from its last verdict.
+                    let saved = st.restored_health.get(&(name.clone(), target.describe()));
+                    TargetState {
+                        machine: match saved {
+                            Some(&up) => Hysteresis::restored(check.rise, check.fall, up),
+                            None => Hysteresis::new(check.rise, check.fall),
+                        },
+                        target,
+                        probed: false,
+                        since: SystemTime::now(),
+                        last_result: None,
+                    }
                 })
                 .collect();
             st.health.insert(
@@ -505,6 +540,7 @@ impl Shared {
         result: Result<String, String>,
     ) {
         let mut messages = Vec::new();
+        let mut first_probe = false;
         {
             let mut st = self.lock();
             let Some(h) = st.health.get_mut(service) else {
@@ -526,6 +562,7 @@ impl Shared {
                     return;
                 };
                 let ok = result.is_ok();
+                first_probe |= !std::mem::replace(&mut t.probed, true);
                 let text = match &result {
                     Ok(s) | Err(s) => s.clone(),
                 };
@@ -549,12 +586,17 @@ impl Shared {
             }
         }
         if messages.is_empty() {
+            if first_probe {
+                self.readiness_changed();
+            }
             return;
         }
         for m in messages {
             self.events.record(Kind::Health, None, Some(service), m);
         }
         self.routes_changed(Cause::Health, "health check");
+        // The new verdict survives a restart (no one waits for the write).
+        self.save_state();
     }
 
     /// The desired routes changed: compute each Established peer's new routes, record
@@ -735,6 +777,7 @@ impl Shared {
 
 mod metrics;
 mod requests;
+mod restart;
 mod state;
 mod tasks;
 #[cfg(test)]

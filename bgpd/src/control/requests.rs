@@ -15,10 +15,14 @@ impl Shared {
             }
             Command::Routes { peer, received } => self.routes(peer, received).await,
             Command::Services => Response::ok(self.services_info()),
-            Command::Announce(args) => self.announce(args),
-            Command::Withdraw { prefix } => self.withdraw(&prefix),
-            Command::AnnounceMany(args) => self.announce_many(args),
-            Command::WithdrawMany { prefixes } => self.withdraw_many(prefixes),
+            Command::Announce(args) => self.saved(self.announce(args)).await,
+            Command::Withdraw { prefix } => self.saved(self.withdraw(&prefix)).await,
+            Command::AnnounceMany(args) => self.saved(self.announce_many(args)).await,
+            Command::WithdrawMany { prefixes } => self.saved(self.withdraw_many(prefixes)).await,
+            Command::WithdrawAll => self.saved(self.withdraw_all()).await,
+            Command::Runtime => Response::ok(self.runtime_list()),
+            Command::SyncBegin => self.sync_begin(),
+            Command::SyncEnd => self.sync_end(),
             Command::Events { since_ms, .. } => {
                 Response::ok(self.events.list(since_ms.map(Duration::from_millis)))
             }
@@ -180,6 +184,80 @@ impl Shared {
             .collect()
     }
 
+    /// A change was accepted (`response` ok): it is answered once the state file holds it,
+    /// so an acknowledged change survives a crash right after (issue 13). A state file that
+    /// cannot be written leaves the change applied and says so in the note.
+    async fn saved(&self, mut response: Response) -> Response {
+        if !response.ok {
+            return response;
+        }
+        if let Err(e) = self.save_state_and_wait().await {
+            if let Some(serde_json::Value::Object(m)) = response.data.as_mut() {
+                m.insert(
+                    "note".into(),
+                    serde_json::Value::String(format!(
+                        "applied, but NOT SAVED: {e}; it will not survive a restart"
+                    )),
+                );
+            }
+        }
+        response
+    }
+
+    /// `withdraw --all`: every runtime service goes; configured services stay.
+    pub(super) fn withdraw_all(&self) -> Response {
+        let removed = {
+            let mut st = self.lock();
+            let n = st.runtime.len();
+            st.runtime = Arc::new(RuntimeTable::new());
+            n
+        };
+        self.events.record(
+            Kind::Api,
+            None,
+            None,
+            format!(
+                "bgpctl withdraw --all: {removed} runtime service{} removed",
+                if removed == 1 { "" } else { "s" }
+            ),
+        );
+        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        Response::ok(api::ChangeResult {
+            prefix: "all runtime services".into(),
+            action: format!(
+                "withdrawn ({removed} runtime service{} removed)",
+                if removed == 1 { "" } else { "s" }
+            ),
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
+
+    /// `runtime`: the runtime table, in prefix order.
+    pub(super) fn runtime_list(&self) -> Vec<api::RuntimeInfo> {
+        let table = self.lock().runtime.clone();
+        table
+            .iter()
+            .map(|(prefix, spec)| {
+                let r = &spec.request;
+                api::RuntimeInfo {
+                    prefix: prefix.to_string(),
+                    nexthops: if r.nexthops.is_empty() {
+                        vec!["self".into()]
+                    } else {
+                        r.nexthops.clone()
+                    },
+                    communities: r.communities.clone(),
+                    large_communities: r.large_communities.clone(),
+                    med: r.med,
+                    local_pref: r.local_pref,
+                    peers: r.peers.clone(),
+                    since: unix_secs(spec.since),
+                }
+            })
+            .collect()
+    }
+
     pub(super) fn announce(&self, args: api::AnnounceArgs) -> Response {
         // `announce PREFIX` alone for a configured service withdrawn with `bgpctl withdraw`
         // brings the configured one back.
@@ -220,6 +298,10 @@ impl Shared {
             let spec = Arc::new(RuntimeSpec {
                 service,
                 since: SystemTime::now(),
+                request: api::AnnounceArgs {
+                    prefix: String::new(),
+                    ..args
+                },
             });
             Arc::make_mut(&mut st.runtime).insert_many(&[prefix], spec);
         }
@@ -262,7 +344,7 @@ impl Shared {
                     ))
                 }
                 (true, false) => "runtime service removed",
-                (_, true) => "configured service withdrawn until `bgpctl announce` or a restart",
+                (_, true) => "configured service withdrawn until `bgpctl announce`",
             }
         };
         self.events.record(
@@ -306,6 +388,7 @@ impl Shared {
             let spec = Arc::new(RuntimeSpec {
                 service,
                 since: SystemTime::now(),
+                request: args.template(),
             });
             Arc::make_mut(&mut st.runtime).insert_many(&prefixes, spec);
         }
@@ -379,7 +462,7 @@ impl Shared {
             None,
             format!(
                 "bgpctl withdraw {what}: {removed} runtime service{} removed, {suppressed} \
-                 configured service{} withdrawn until `bgpctl announce` or a restart",
+                 configured service{} withdrawn until `bgpctl announce`",
                 if removed == 1 { "" } else { "s" },
                 if suppressed == 1 { "" } else { "s" },
             ),

@@ -83,6 +83,7 @@ impl State {
             services,
             runtime: self.runtime.clone(),
             runtime_mode,
+            complete: self.routes_complete(),
         }
     }
 

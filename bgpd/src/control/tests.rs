@@ -38,6 +38,7 @@ fn state_with(toml: &str) -> State {
             .map(|target| TargetState {
                 target,
                 machine: Hysteresis::new(check.rise, check.fall),
+                probed: false,
                 since: SystemTime::now(),
                 last_result: None,
             })
@@ -65,6 +66,9 @@ fn state_with(toml: &str) -> State {
         peers: BTreeMap::new(),
         latency: BTreeMap::new(),
         service_since: BTreeMap::new(),
+        started: Instant::now(),
+        sync_until: None,
+        restored_health: HashMap::new(),
     }
 }
 
@@ -188,6 +192,7 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
     let spec = Arc::new(RuntimeSpec {
         service: rt,
         since: SystemTime::now(),
+        request: args.clone(),
     });
     Arc::make_mut(&mut st.runtime).insert_many(&[api], spec);
     let eff = st.effective().materialize();
@@ -254,4 +259,71 @@ fn prefixes_must_be_canonical() {
     );
     assert!(parse_prefix("192.0.2.10/24").is_err_and(|e| e.contains("192.0.2.0/24")));
     assert!(parse_prefix("nope").is_err());
+}
+
+#[test]
+fn routes_complete_waits_for_each_first_verdict_and_an_open_sync() {
+    let mut st = state_with(&format!(
+        "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+         nexthops = [\"10.1.0.1\", \"10.1.0.2\"]\n\
+         [services.health]\ntype = \"tcp\"\ntarget = \"{{nexthop}}:80\"\nrise = 2\nfall = 2\n"
+    ));
+    assert!(!st.routes_complete(), "no verdict yet");
+    assert!(!st.effective().complete);
+    for i in 0..2 {
+        let t = &mut st.health.get_mut("web").expect("web").targets[i];
+        t.probed = true;
+        t.machine.observe(i == 0);
+    }
+    assert!(
+        !st.routes_complete(),
+        "probed, but one target has no verdict"
+    );
+    feed(&mut st, "web", 1, false, 1);
+    assert!(!st.routes_complete(), "target 0: one success of rise 2");
+    feed(&mut st, "web", 0, true, 1);
+    assert!(st.routes_complete());
+    assert!(st.effective().complete);
+    // A verdict restored from the state file still waits for a probe since the start.
+    st.health.get_mut("web").expect("web").targets[0].probed = false;
+    assert!(!st.routes_complete());
+    st.health.get_mut("web").expect("web").targets[0].probed = true;
+    // `bgpctl sync begin` holds it until `sync end` or its deadline.
+    st.sync_until = Some(Instant::now() + Duration::from_secs(60));
+    assert!(!st.routes_complete());
+    st.sync_until = Some(Instant::now() - Duration::from_millis(1));
+    assert!(st.routes_complete());
+    // Once the deferral time since the start is over, whatever is missing, it is complete.
+    st.sync_until = Some(Instant::now() + Duration::from_secs(60));
+    st.started = Instant::now() - st.config.global.graceful_restart_deferral;
+    assert!(st.routes_complete());
+}
+
+#[test]
+fn saved_state_keeps_verdicts_but_not_init() {
+    let mut st = state_with(&format!(
+        "{BASE}[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+         nexthops = [\"10.1.0.1\", \"10.1.0.2\"]\n\
+         [services.health]\ntype = \"tcp\"\ntarget = \"{{nexthop}}:80\"\nrise = 1\nfall = 1\n"
+    ));
+    feed(&mut st, "web", 1, true, 1);
+    let saved = st.saved();
+    assert_eq!(
+        saved.health,
+        vec![crate::statefile::HealthVerdict {
+            service: "web".into(),
+            target: "tcp 10.1.0.2:80".into(),
+            up: true,
+        }]
+    );
+    let restored = Hysteresis::restored(2, 3, true);
+    assert_eq!(restored.state(), Health::Up);
+    let mut m = restored.clone();
+    assert_eq!(m.observe(false), None);
+    assert_eq!(m.observe(false), None);
+    assert_eq!(
+        m.observe(false),
+        Some(Health::Down),
+        "fall = 3 from a restored up"
+    );
 }

@@ -260,6 +260,22 @@ impl Validator<'_> {
             .drain_time
             .as_ref()
             .and_then(|d| self.check(&path.key("drain_time"), parse_duration(d)));
+        let state_dir = match &g.state_dir {
+            Some(s) if s.is_empty() => {
+                self.err(
+                    &path.key("state_dir"),
+                    "must be a path, got an empty string",
+                );
+                PathBuf::new()
+            }
+            Some(s) => PathBuf::from(s),
+            None => PathBuf::from(DEFAULT_STATE_DIR),
+        };
+        let graceful_restart_deferral = g
+            .graceful_restart_deferral
+            .as_ref()
+            .and_then(|d| self.check(&path.key("graceful_restart_deferral"), parse_duration(d)))
+            .unwrap_or(DEFAULT_GRACEFUL_RESTART_DEFERRAL);
         Some(Global {
             asn: asn?,
             router_id: router_id?,
@@ -270,6 +286,8 @@ impl Validator<'_> {
             control_socket,
             metrics_listen,
             drain_time,
+            state_dir,
+            graceful_restart_deferral,
         })
     }
 

@@ -193,6 +193,26 @@ impl Validator<'_> {
                 }
             }
         };
+        // The End-of-RIB deferral must end before the restart time we advertise runs out.
+        let deferral = global.graceful_restart_deferral;
+        if gr_on && !deferral.is_zero() && deferral >= restart_time {
+            let message = format!(
+                "graceful_restart_deferral ({}s) must be shorter than the restart time ({}s): \
+                 End-of-RIB must go out before the routers stop waiting",
+                deferral.as_secs_f64(),
+                restart_time.as_secs()
+            );
+            if r.restart_time.is_some() {
+                self.err(&path.key("restart_time"), message);
+            } else {
+                self.err(
+                    &FieldPath::root()
+                        .key("global")
+                        .key("graceful_restart_deferral"),
+                    message,
+                );
+            }
+        }
         let llgr_stale_time = r.llgr_stale_time.as_ref().and_then(|v| {
             let p = path.key("llgr_stale_time");
             if !gr_on {
