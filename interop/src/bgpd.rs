@@ -118,6 +118,8 @@ pub struct Service {
     pub local_pref: Option<u32>,
     pub as_path_prepend: Option<u8>,
     pub peers: Option<Vec<String>>,
+    /// Raw keys of the service's `[services.health]` table.
+    pub health: Option<String>,
 }
 
 impl Service {
@@ -151,6 +153,12 @@ impl Service {
 
     pub fn local_pref(mut self, local_pref: u32) -> Self {
         self.local_pref = Some(local_pref);
+        self
+    }
+
+    /// A health check: `keys` are the raw TOML lines of `[services.health]`.
+    pub fn health(mut self, keys: &str) -> Self {
+        self.health = Some(keys.to_string());
         self
     }
 
@@ -261,6 +269,9 @@ impl BgpdConfig {
             if let Some(p) = &svc.peers {
                 let _ = writeln!(s, "peers = {}", list(p));
             }
+            if let Some(h) = &svc.health {
+                let _ = writeln!(s, "[services.health]\n{h}");
+            }
         }
         s
     }
@@ -305,6 +316,23 @@ impl<'t> Bgpd<'t> {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Runs `bgpctl ARGS` against this bgpd's control socket (the node's directory, as
+    /// [`Bgpd::start`] sets it); panics with bgpctl's error when it fails.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        let out = Command::new(bgpctl_binary())
+            .arg("--socket")
+            .arg(self.node.dir.join("bgpd.sock"))
+            .args(args)
+            .output()
+            .expect("run bgpctl");
+        assert!(
+            out.status.success(),
+            "bgpctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Everything bgpd logged so far.
@@ -408,6 +436,37 @@ pub fn bgpd_binary() -> PathBuf {
         Ok(p) => p.clone(),
         Err(e) => panic!("{e}"),
     }
+}
+
+/// Builds `bgpctl` next to the bgpd binary the harness uses (once per test process).
+pub fn bgpctl_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bgpd = bgpd_binary();
+        // test.sh builds the whole workspace first and names the bgpd it built in BGPD_BIN;
+        // bgpctl sits beside it. Building `-p bgpd` alone would resolve features differently
+        // and recompile every dependency.
+        let sibling = bgpd.with_file_name("bgpctl");
+        if std::env::var_os("BGPD_BIN").is_some() && sibling.is_file() {
+            return sibling;
+        }
+        let workspace = workspace_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target = bgpd
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| workspace.join("target"));
+        let status = Command::new(cargo)
+            .args(["build", "-p", "bgpd", "--bin", "bgpctl"])
+            .current_dir(&workspace)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo build for bgpctl");
+        assert!(status.success(), "cargo build -p bgpd --bin bgpctl failed");
+        bgpd.with_file_name("bgpctl")
+    })
+    .clone()
 }
 
 /// The Cargo workspace root (the parent of this crate).

@@ -15,7 +15,7 @@ pub mod hostile;
 pub mod topo;
 pub mod wait;
 
-pub use bgpd::{bgpd_binary, Bgpd, BgpdConfig, Peer, Service};
+pub use bgpd::{bgpctl_binary, bgpd_binary, Bgpd, BgpdConfig, Peer, Service};
 pub use bird::{Bird, BirdConfig, BirdNeighbor, BirdProtocol, BirdRoute};
 pub use frr::{Frr, FrrConfig, FrrNeighbor, FrrPath};
 pub use topo::{Node, Topology};

@@ -13,46 +13,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use interop::{bgpd_binary, wait_eq, wait_until, Node, Service, Topology};
+use interop::{bgpctl_binary, bgpd_binary, wait_eq, wait_until, Node, Service, Topology};
 use serde_json::Value;
 
 use common::*;
-
-/// Builds `bgpctl` next to the bgpd binary the harness uses (once per test process).
-fn bgpctl_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bgpd = bgpd_binary();
-        // test.sh builds the whole workspace first and names the bgpd it built in BGPD_BIN;
-        // bgpctl sits beside it. Building `-p bgpd` alone would resolve features differently
-        // and recompile every dependency.
-        let sibling = bgpd.with_file_name("bgpctl");
-        if std::env::var_os("BGPD_BIN").is_some() && sibling.is_file() {
-            return sibling;
-        }
-        let workspace = interop::bgpd::workspace_root();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let target = bgpd
-            .parent()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| workspace.join("target"));
-        let status = Command::new(cargo)
-            .args(["build", "-p", "bgpd", "--bin", "bgpctl"])
-            .current_dir(&workspace)
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("run cargo build for bgpctl");
-        assert!(status.success(), "cargo build -p bgpd --bin bgpctl failed");
-        bgpd.with_file_name("bgpctl")
-    })
-    .clone()
-}
 
 /// A bgpd started from raw TOML (the harness' config builder has no operations keys).
 struct OpsBgpd<'t> {
