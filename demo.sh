@@ -4,6 +4,9 @@
 # prints FRR's ECMP route for the service and the bgpd logs, then tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")"
-./test.sh --install-only
-export PATH="$HOME/.cargo/bin:$PATH"
+# The same installs as the tests (test.sh's functions, sourced): Rust >= the workspace's
+# rust-version from PATH, rustup or Debian's rustc-web; ensure_rust leaves that cargo first on PATH.
+. ./test.sh
+install_packages
+ensure_rust
 exec cargo run --quiet -p interop --bin demo
