@@ -1320,6 +1320,102 @@ async fn bulk_announce_and_withdraw_from_a_file() {
     .await;
 }
 
+/// Issue 13: runtime services survive kill -9 and a restart; a corrupt or newer state file is
+/// refused whole, set aside and named, and bgpd starts from the configuration; an unusable
+/// state directory leaves changes applied but says they are not saved.
+#[test]
+fn runtime_state_survives_restarts_and_bad_state_files_are_set_aside() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let state = scratch.path().join("state");
+    let config = global(
+        "10.0.0.2",
+        "",
+        &format!("state_dir = \"{}\"", state.display()),
+    );
+    let runtime = |b: &Bgpd| -> Vec<(String, Option<u64>)> {
+        b.json(&["runtime"])
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|r| {
+                (
+                    r["prefix"].as_str().unwrap_or_default().to_string(),
+                    r["med"].as_u64(),
+                )
+            })
+            .collect()
+    };
+    let a = Bgpd::start(&config);
+    let out = a.ctl_ok(&["announce", "192.0.2.77/32", "--med", "5"]);
+    assert!(out.contains("kept in the state directory"), "{out}");
+    let list = scratch.path().join("list.txt");
+    std::fs::write(&list, "198.51.100.1/32\n198.51.100.2/32\n").expect("write");
+    a.ctl_ok(&["announce", "--file", &list.display().to_string()]);
+    let want = vec![
+        ("192.0.2.77/32".to_string(), Some(5)),
+        ("198.51.100.1/32".to_string(), None),
+        ("198.51.100.2/32".to_string(), None),
+    ];
+    assert_eq!(runtime(&a), want);
+    drop(a); // SIGKILL: nothing is written on the way out.
+
+    let b = Bgpd::start(&config);
+    assert_eq!(runtime(&b), want, "restored after kill -9");
+    assert!(b.log().contains("restored from"), "{}", b.log());
+    assert!(b.log().contains("3 runtime services"), "{}", b.log());
+    drop(b);
+
+    // Garbage: refused whole, set aside, named.
+    std::fs::write(
+        state.join("state.json"),
+        "{\"version\":1,\"runtime\":[{\"req",
+    )
+    .expect("write");
+    let c = Bgpd::start(&config);
+    assert_eq!(runtime(&c), vec![]);
+    let log = c.log();
+    assert!(
+        log.contains("state.json is not valid") && log.contains("moved it to"),
+        "{log}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(&state)
+        .expect("state dir")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.refused-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "the refused file is kept aside");
+    // The next change writes a fresh file; withdraw --all empties the table.
+    c.ctl_ok(&["announce", "192.0.2.78/32"]);
+    let out = c.ctl_ok(&["withdraw", "--all"]);
+    assert!(out.contains("1 runtime service removed"), "{out}");
+    assert_eq!(runtime(&c), vec![]);
+    drop(c);
+
+    // A newer format is named as such.
+    std::fs::write(state.join("state.json"), "{\"version\":99}").expect("write");
+    let d = Bgpd::start(&config);
+    assert_eq!(runtime(&d), vec![]);
+    assert!(d.log().contains("written by a newer bgpd?"), "{}", d.log());
+    drop(d);
+
+    // A state directory that cannot be used: changes apply, the answer says NOT SAVED.
+    let file = scratch.path().join("not-a-dir");
+    std::fs::write(&file, "x").expect("write");
+    let e = Bgpd::start(&global(
+        "10.0.0.2",
+        "",
+        &format!("state_dir = \"{}\"", file.display()),
+    ));
+    assert!(e.log().contains("is not usable"), "{}", e.log());
+    let out = e.ctl_ok(&["announce", "192.0.2.79/32"]);
+    assert!(out.contains("NOT SAVED"), "{out}");
+    assert_eq!(runtime(&e).len(), 1);
+}
+
 /// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
 /// never reads or writes the system's /var/lib/bgpd (issue 13).
 fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
