@@ -93,6 +93,12 @@ pub struct Counters {
     pub attributes_discarded: u64,
     /// Routes treated as withdrawn because of their next hop (D5).
     pub rejected_next_hop: u64,
+    /// Routes discarded because their AS_PATH holds our AS more than `allow_own_as` times
+    /// (RFC 4271 §9.1.2), or, on iBGP, because they carry our BGP Identifier as
+    /// ORIGINATOR_ID (RFC 4456 §8).
+    pub own_as_loops: u64,
+    /// Routes the import policy refused: parsed and counted, not kept.
+    pub import_rejected: u64,
     /// Times the session reached Established.
     pub established: u64,
     /// ConnectRetryCounter (RFC 4271 §8.1.1): failures since the last manual start or stop.
@@ -134,6 +140,10 @@ pub struct Session {
     /// The IdleHoldTime to use at the next failure (doubled by damping).
     pub(crate) idle_hold: Duration,
     pub(crate) established_at: Option<Instant>,
+    /// The subnets shared with a directly connected peer, and its address
+    /// (`Event::SharedSubnets`).
+    pub(crate) shared_subnets: Vec<ipnet::IpNet>,
+    pub(crate) peer_address: Option<std::net::IpAddr>,
 }
 
 impl Session {
@@ -157,6 +167,8 @@ impl Session {
             counters: Counters::default(),
             idle_hold,
             established_at: None,
+            shared_subnets: Vec::new(),
+            peer_address: None,
         }
     }
 
@@ -238,6 +250,14 @@ impl Session {
             Event::RequestRefresh(family) => self.request_refresh(family, &mut out),
             Event::SendBlocked => self.send_blocked(now, &mut out),
             Event::SendProgress { drained } => self.send_progress(now, drained, &mut out),
+            Event::SetImport {
+                policy,
+                allow_own_as,
+            } => self.set_import(policy, allow_own_as, &mut out),
+            Event::SharedSubnets { subnets, peer } => {
+                self.shared_subnets = subnets;
+                self.peer_address = peer;
+            }
         }
         out
     }

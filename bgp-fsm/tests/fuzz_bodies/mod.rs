@@ -528,6 +528,8 @@ fn event_name(e: &Event) -> &'static str {
         Event::SendBlocked => "SendBlocked",
         Event::SendProgress { .. } => "SendProgress",
         Event::CollisionLost => "CollisionLost",
+        Event::SetImport { .. } => "SetImport",
+        Event::SharedSubnets { .. } => "SharedSubnets",
     }
 }
 
