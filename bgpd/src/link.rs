@@ -12,26 +12,40 @@ use ipnet::IpNet;
 
 /// Every prefix configured on the interface(s) that hold `local` (both families), host bits
 /// cleared. Empty when `local` is on no interface or the list cannot be read: the session
-/// then makes no shared-subnet check rather than refuse every route.
+/// then makes no shared-subnet check rather than refuse every route. Empty too for a session
+/// over the loopback interface: both ends are on this host, there is no link whose subnet
+/// a next hop could share.
 pub fn interface_subnets(local: IpAddr) -> Vec<IpNet> {
     let addrs = interface_addresses();
     let names: Vec<&String> = addrs
         .iter()
-        .filter(|(_, net)| net.addr() == local)
-        .map(|(name, _)| name)
+        .filter(|a| a.net.addr() == local)
+        .map(|a| &a.name)
         .collect();
+    if addrs.iter().any(|a| a.loopback && names.contains(&&a.name)) {
+        return Vec::new();
+    }
     let mut out: Vec<IpNet> = addrs
         .iter()
-        .filter(|(name, _)| names.contains(&name))
-        .map(|(_, net)| net.trunc())
+        .filter(|a| names.contains(&&a.name))
+        .map(|a| a.net.trunc())
         .collect();
     out.sort();
     out.dedup();
     out
 }
 
-/// (interface name, address with its prefix length) for every IPv4 and IPv6 address.
-fn interface_addresses() -> Vec<(String, IpNet)> {
+/// One address of one interface.
+struct IfAddr {
+    name: String,
+    /// The address with its prefix length.
+    net: IpNet,
+    /// IFF_LOOPBACK.
+    loopback: bool,
+}
+
+/// Every IPv4 and IPv6 address of every interface.
+fn interface_addresses() -> Vec<IfAddr> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we own until freeifaddrs; every pointer
@@ -68,7 +82,12 @@ fn interface_addresses() -> Vec<(String, IpNet)> {
                 _ => None,
             };
             if let Some(net) = net {
-                out.push((name, net));
+                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as libc::c_uint) != 0;
+                out.push(IfAddr {
+                    name,
+                    net,
+                    loopback,
+                });
             }
         }
         libc::freeifaddrs(head);
@@ -81,9 +100,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_address_is_on_the_loopback_subnet() {
-        let nets = interface_subnets("127.0.0.1".parse().unwrap());
-        assert!(nets.contains(&"127.0.0.0/8".parse().unwrap()), "{nets:?}");
+    fn loopback_is_read_but_shares_no_subnet() {
+        let all = interface_addresses();
+        assert!(
+            all.iter()
+                .any(|a| a.loopback && a.net == "127.0.0.1/8".parse().unwrap()),
+            "no 127.0.0.1/8 on a loopback interface"
+        );
+        assert!(interface_subnets("127.0.0.1".parse().unwrap()).is_empty());
         assert!(interface_subnets("192.0.2.254".parse().unwrap()).is_empty());
     }
 }
