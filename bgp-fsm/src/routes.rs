@@ -415,13 +415,13 @@ impl Session {
                         continue;
                     }
                     let next_hop = view.next_hop(family).filter(|nh| {
-                        !is_martian_next_hop(nh, &self.config.local_addresses)
-                            && !(shared_subnet
-                                && crate::import::is_off_subnet(
-                                    nh,
-                                    &self.shared_subnets,
-                                    self.peer_address,
-                                ))
+                        let off_subnet = shared_subnet
+                            && crate::import::is_off_subnet(
+                                nh,
+                                &self.shared_subnets,
+                                self.peer_address,
+                            );
+                        !off_subnet && !is_martian_next_hop(nh, &self.config.local_addresses)
                     });
                     let Some(nh) = next_hop else {
                         // Decision D5: a martian, own or off-subnet next hop is
