@@ -5,6 +5,8 @@
 //!   no session resets and no node keeps another node's route, while FRR has all three;
 //! - an eBGP route whose AS_PATH holds bgpd's own AS is discarded and counted as a loop even
 //!   with `import = "all"` (RFC 4271 §9.1.2), and the session stays up;
+//! - an eBGP route whose next hop is off the subnet shared with FRR is treated as withdrawn and
+//!   counted (RFC 4271 §6.3, decision D5), and the session stays up;
 //! - `import = ["203.0.113.0/24 le 32"]` keeps only matching routes; a SIGHUP to
 //!   `import = "all"` brings the others in by route refresh (RFC 2918) and a narrower policy
 //!   drops them again, without a session reset.
@@ -281,4 +283,56 @@ fn import_prefix_list_then_sighup_to_all_refreshes_without_a_reset() {
     assert_eq!(frr_established(&frr, &n), 1, "FRR saw a session reset");
     assert_eq!(frr.state(n.ipv4.into()), "Established");
     assert_eq!(b.count_log(&["NOTIFICATION 6/6"]), 0, "{}", b.log_text());
+}
+
+#[test]
+fn ebgp_next_hop_off_the_shared_subnet_is_treated_as_withdraw_and_counted() {
+    let topo = interop::Topology::new("imp-nh");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let cfg = FrrConfig::new(ROUTER_AS, r.ipv4)
+        .neighbor(FrrNeighbor::new(n.ipv4.into(), BGPD_AS).passive())
+        .network("203.0.113.0/24")
+        .network("198.51.100.0/24");
+    let frr = Frr::start(&topo, &r, cfg);
+    // 198.51.100.0/24 goes out with a third-party next hop on no subnet bgpd shares with FRR
+    // (RFC 4271 §6.3 allows a third-party next hop only on the shared subnet).
+    let neighbor_out = format!("neighbor {} route-map NH out", n.ipv4);
+    frr.configure(&[
+        "ip prefix-list OFF seq 5 permit 198.51.100.0/24",
+        "route-map NH permit 10",
+        "match ip address prefix-list OFF",
+        "set ip next-hop 198.18.0.1",
+        "exit",
+        "route-map NH permit 20",
+        "exit",
+        &format!("router bgp {ROUTER_AS}"),
+        "address-family ipv4 unicast",
+        &neighbor_out,
+    ]);
+    let b = start_bgpd(
+        &topo,
+        &n,
+        &bgpd_with(&n, &r, ROUTER_AS, &[("import", "\"all\"")]),
+    );
+    assert_eq!(
+        frr.wait_established(n.ipv4.into(), ESTABLISH),
+        "Established"
+    );
+    let nb = wait_until(
+        ROUTES,
+        || neighbor(&b),
+        |v| count(v, "routes_rejected_next_hop") >= 1 && count(v, "prefixes_received") >= 1,
+    );
+    assert_eq!(count(&nb, "routes_rejected_next_hop"), 1, "{nb}");
+    assert_eq!(received(&b), set(&["203.0.113.0/24"]), "kept routes");
+    assert!(
+        b.wait_log(ROUTES, &["198.51.100.0/24", "not on a subnet shared"])
+            .is_some(),
+        "{}",
+        b.log_text()
+    );
+    assert_eq!(count(&nb, "flaps"), 0);
+    assert_eq!(frr_established(&frr, &n), 1);
+    assert_eq!(frr.state(n.ipv4.into()), "Established");
 }
