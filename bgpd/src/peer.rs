@@ -67,9 +67,10 @@ pub enum PeerCommand {
     /// on the live session, without resetting it.
     Services(Arc<Announcements>),
     /// The peer's settings changed in keys that need no reset (see
-    /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self" and the
-    /// shutdown message apply at once; values the session negotiated or was built with
-    /// (`max_prefixes`, `idle_hold_time`, ...) apply from the next session.
+    /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self", the
+    /// shutdown message, `import` and `allow_own_as` (`Event::SetImport`) apply at once;
+    /// values the session negotiated or was built with (`max_prefixes`, `idle_hold_time`,
+    /// ...) apply from the next session.
     Settings(Arc<Peer>),
     /// The peer connected to one of our listeners.
     Inbound(TcpStream),
