@@ -71,7 +71,8 @@ pub struct RouteEvents {
     /// Routes added to or replaced in the Adj-RIB-In.
     pub announced: Vec<Route>,
     /// NLRI withdrawn: the peer's withdrawals, every announced NLRI of a treat-as-withdraw
-    /// UPDATE, and routes whose next hop was rejected.
+    /// UPDATE, routes whose next hop was rejected, looped routes, and kept routes that an
+    /// import policy now refuses.
     pub withdrawn: Vec<Nlri>,
     /// Set when the whole UPDATE was treat-as-withdraw (RFC 7606 §2), with the attribute
     /// and reason.
@@ -80,6 +81,12 @@ pub struct RouteEvents {
     pub discarded: Vec<(AttrType, &'static str)>,
     /// Routes treated as withdrawn because of their next hop (RFC 4271 §6.3, D5).
     pub rejected_next_hop: Vec<Nlri>,
+    /// Routes discarded as AS loops (RFC 4271 §9.1.2) or reflected copies of our own
+    /// (RFC 4456 §8); an earlier route for the NLRI is also in `withdrawn`.
+    pub looped: Vec<Nlri>,
+    /// How many announced routes the import policy refused (not kept; an earlier route for
+    /// the NLRI is in `withdrawn`).
+    pub import_rejected: usize,
     /// This UPDATE was the End-of-RIB marker for the family (RFC 4724 §2).
     pub end_of_rib: Option<Family>,
     /// Stale routes removed because the peer did not re-announce them: at the end of an

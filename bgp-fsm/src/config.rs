@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bgp_proto::{CapabilityCode, Family, Role};
 
+use crate::import::ImportPolicy;
+
 /// ADD-PATH for one family (RFC 7911 §4): whether we offer to send and/or receive several
 /// paths per prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,13 +157,25 @@ pub struct SessionConfig {
     pub enforce_first_as: bool,
     /// Accept AS_SET / AS_CONFED_SET (D7: by default such routes are treat-as-withdraw).
     pub allow_as_set: bool,
+    /// Which received routes are kept in the Adj-RIB-In (and count against
+    /// `max_prefixes`); the others are counted in `Counters::import_rejected`. Default
+    /// [`ImportPolicy::All`]; change it on a live session with `Event::SetImport`.
+    pub import: ImportPolicy,
+    /// How many times our own AS may appear in a received AS_PATH (RFC 4271 §9.1.2 loop
+    /// detection). Default 0: any occurrence discards the route.
+    pub allow_own_as: u8,
+    /// The peer is a single-hop eBGP neighbour (no multihop): a received next hop must be
+    /// the peer's address or on a subnet shared with us (RFC 4271 §6.3, D5), judged against
+    /// the subnets given with `Event::SharedSubnets`. Ignored on iBGP.
+    pub directly_connected: bool,
 }
 
 impl SessionConfig {
     /// A configuration with the defaults: hold 90 s, keepalive a third of it, connect retry
     /// 5 s, IPv4 unicast, route refresh (normal and enhanced), 4-octet AS, no ADD-PATH, no
     /// extended message, no graceful restart, idle hold 5 s damped up to 300 s, automatic
-    /// restart, first-AS enforcement, no AS_SET.
+    /// restart, first-AS enforcement, no AS_SET, every received route kept (import all), our AS
+    /// never allowed in a received AS_PATH, no shared-subnet next-hop check.
     pub fn new(local_asn: u32, peer_asn: u32, local_id: Ipv4Addr) -> SessionConfig {
         SessionConfig {
             local_asn,
@@ -196,6 +210,9 @@ impl SessionConfig {
             local_addresses: Vec::new(),
             enforce_first_as: true,
             allow_as_set: false,
+            import: ImportPolicy::All,
+            allow_own_as: 0,
+            directly_connected: false,
         }
     }
 

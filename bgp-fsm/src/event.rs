@@ -4,7 +4,12 @@ use bytes::Bytes;
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use bgp_proto::{Family, HeaderError, NextHop, Nlri, Notification, PathAttributes};
+use ipnet::IpNet;
+
+use crate::import::ImportPolicy;
 
 use crate::rib::Route;
 use crate::timer::Timer;
@@ -70,6 +75,24 @@ pub enum Event {
     /// [`crate::GracefulRestartConfig::end_of_rib_deferral`] goes out now; later sessions
     /// send theirs at once. Idempotent.
     RoutesComplete,
+    /// A new import policy and own-AS allowance (an operator reload), applied without a
+    /// session reset: kept routes the new rules refuse are removed (reported through
+    /// `Action::Received` as withdrawn); when the rules may now accept routes refused before
+    /// and the peer advertised Route Refresh, a ROUTE-REFRESH goes out for every negotiated
+    /// family (RFC 2918 §3) so the peer sends them again. Without Route Refresh the wider
+    /// rules apply to the routes the peer announces from then on.
+    SetImport {
+        policy: ImportPolicy,
+        allow_own_as: u8,
+    },
+    /// The subnets of the interface that carries the connection, and the peer's address, for
+    /// the next-hop check of a directly connected eBGP peer
+    /// (`SessionConfig::directly_connected`, RFC 4271 §6.3). Give it with (or before)
+    /// `Connected`; kept until the next `SharedSubnets`. Empty: nothing is known, no check.
+    SharedSubnets {
+        subnets: Vec<IpNet>,
+        peer: Option<IpAddr>,
+    },
     /// OpenCollisionDump (Event 23): this connection lost collision resolution
     /// ([`crate::collision_loser`]); send Cease 6/7 and close.
     CollisionLost,

@@ -33,6 +33,12 @@
 //!      in [`Session::adj_rib_in`], they leave later through `Received`); log the reason.
 //!    - `Received(events)`: routes learned or withdrawn (the Adj-RIB-In already reflects
 //!      them).
+//!    - Received routes are kept as [`SessionConfig::import`] says, after the loop check
+//!      (RFC 4271 §9.1.2, `allow_own_as`) and the next-hop checks (RFC 4271 §6.3); for a
+//!      directly connected eBGP peer (`SessionConfig::directly_connected`) pass the subnets
+//!      of the connection's interface with `Event::SharedSubnets` before `Connected`.
+//!      `Event::SetImport` changes the policy on a live session (no reset; ROUTE-REFRESH
+//!      when it widens).
 //! 3. Frame the byte stream with `bgp_proto::frame_len` (or `bgp_proto::BgpCodec`) and pass
 //!    each complete message as `Event::Message(bytes)`; a framing error goes in as
 //!    `Event::HeaderError(e)` (the session answers with the RFC 4271 §6.1 NOTIFICATION and
@@ -104,6 +110,7 @@ mod config;
 mod event;
 mod fsm;
 mod graceful;
+mod import;
 mod negotiate;
 mod restarting;
 mod rib;
@@ -116,6 +123,7 @@ pub use collision::{collision_loser, Direction, Speaker};
 pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
+pub use import::{ImportPolicy, PrefixRange};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
 pub use session::{Counters, MessageCounts, Session, State};

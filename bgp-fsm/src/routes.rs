@@ -398,38 +398,74 @@ impl Session {
             }
             Verdict::Accept => {
                 let attrs = Arc::new(view.attributes());
+                // RFC 4271 §9.1.2 (and RFC 4456 §8 on iBGP): checked before the next hop,
+                // the import policy and the prefix limit, so a looped route is never kept
+                // and never counts against max_prefixes.
+                let looped = crate::import::is_loop(
+                    &attrs,
+                    self.config.local_asn,
+                    self.config.allow_own_as,
+                    self.config.is_ibgp(),
+                    self.config.local_id,
+                );
+                // RFC 4271 §6.3 for a directly connected eBGP peer (see is_off_subnet).
+                let shared_subnet = self.config.directly_connected && !self.config.is_ibgp();
                 for nlri in view.announced() {
                     let family = family_of(&nlri);
                     self.stale.remove(&nlri);
                     self.gr_stale.remove(&nlri);
-                    let next_hop = view.next_hop(family);
-                    match next_hop {
-                        Some(nh) if !is_martian_next_hop(&nh, &self.config.local_addresses) => {
-                            let route = Route {
-                                nlri,
-                                next_hop: nh,
-                                attrs: attrs.clone(),
-                            };
-                            self.rib_in.insert(route.clone());
-                            self.counters.prefixes_in = self.counters.prefixes_in.saturating_add(1);
-                            ev.announced.push(route);
-                            last_family = Some(family);
-                        }
-                        _ => {
-                            // Decision D5: a martian or own next hop is treat-as-withdraw for
-                            // that route.
-                            self.rib_in.remove(&nlri);
-                            self.gr_stale.remove(&nlri);
-                            self.counters.rejected_next_hop =
-                                self.counters.rejected_next_hop.saturating_add(1);
-                            ev.rejected_next_hop.push(nlri);
+                    if looped {
+                        if self.rib_in.remove(&nlri).is_some() {
                             ev.withdrawn.push(nlri);
                         }
+                        self.counters.own_as_loops = self.counters.own_as_loops.saturating_add(1);
+                        ev.looped.push(nlri);
+                        continue;
                     }
+                    let next_hop = view.next_hop(family).filter(|nh| {
+                        let off_subnet = shared_subnet
+                            && crate::import::is_off_subnet(
+                                nh,
+                                &self.shared_subnets,
+                                self.peer_address,
+                            );
+                        !off_subnet && !is_martian_next_hop(nh, &self.config.local_addresses)
+                    });
+                    let Some(nh) = next_hop else {
+                        // Decision D5: a martian, own or off-subnet next hop is
+                        // treat-as-withdraw for that route.
+                        self.rib_in.remove(&nlri);
+                        self.counters.rejected_next_hop =
+                            self.counters.rejected_next_hop.saturating_add(1);
+                        ev.rejected_next_hop.push(nlri);
+                        ev.withdrawn.push(nlri);
+                        continue;
+                    };
+                    if !self.config.import.accepts(&nlri.prefix) {
+                        // Not kept; a route kept earlier for the NLRI (before a policy
+                        // change) is replaced by nothing.
+                        if self.rib_in.remove(&nlri).is_some() {
+                            ev.withdrawn.push(nlri);
+                        }
+                        self.counters.import_rejected =
+                            self.counters.import_rejected.saturating_add(1);
+                        ev.import_rejected = ev.import_rejected.saturating_add(1);
+                        continue;
+                    }
+                    let route = Route {
+                        nlri,
+                        next_hop: nh,
+                        attrs: attrs.clone(),
+                    };
+                    self.rib_in.insert(route.clone());
+                    self.counters.prefixes_in = self.counters.prefixes_in.saturating_add(1);
+                    ev.announced.push(route);
+                    last_family = Some(family);
                 }
             }
         }
-        // Decision D6: more routes than max_prefixes ends the session with Cease 6/1.
+        // Decision D6: more routes than max_prefixes ends the session with Cease 6/1. Only
+        // routes the import policy kept are in the Adj-RIB-In, so only they count.
         if let (Some(max), Some(family)) = (self.config.max_prefixes, last_family) {
             if self.rib_in.len() > max as usize {
                 let n = Notification::max_prefixes(family, max);

@@ -93,6 +93,12 @@ pub struct Counters {
     pub attributes_discarded: u64,
     /// Routes treated as withdrawn because of their next hop (D5).
     pub rejected_next_hop: u64,
+    /// Routes discarded because their AS_PATH holds our AS more than `allow_own_as` times
+    /// (RFC 4271 §9.1.2), or, on iBGP, because they carry our BGP Identifier as
+    /// ORIGINATOR_ID (RFC 4456 §8).
+    pub own_as_loops: u64,
+    /// Routes the import policy refused: parsed and counted, not kept.
+    pub import_rejected: u64,
     /// Times the session reached Established.
     pub established: u64,
     /// ConnectRetryCounter (RFC 4271 §8.1.1): failures since the last manual start or stop.
@@ -138,6 +144,10 @@ pub struct Session {
     pub(crate) routes_complete: bool,
     /// Established with End-of-RIB held back (RFC 4724 §4.1 deferral).
     pub(crate) end_of_rib_pending: bool,
+    /// The subnets shared with a directly connected peer, and its address
+    /// (`Event::SharedSubnets`).
+    pub(crate) shared_subnets: Vec<ipnet::IpNet>,
+    pub(crate) peer_address: Option<std::net::IpAddr>,
 }
 
 impl Session {
@@ -163,6 +173,8 @@ impl Session {
             established_at: None,
             routes_complete: false,
             end_of_rib_pending: false,
+            shared_subnets: Vec::new(),
+            peer_address: None,
         }
     }
 
@@ -250,6 +262,14 @@ impl Session {
             Event::SendBlocked => self.send_blocked(now, &mut out),
             Event::SendProgress { drained } => self.send_progress(now, drained, &mut out),
             Event::RoutesComplete => self.routes_complete(now, &mut out),
+            Event::SetImport {
+                policy,
+                allow_own_as,
+            } => self.set_import(policy, allow_own_as, &mut out),
+            Event::SharedSubnets { subnets, peer } => {
+                self.shared_subnets = subnets;
+                self.peer_address = peer;
+            }
         }
         out
     }

@@ -432,6 +432,19 @@ pub struct Neighbor {
     pub messages_out: MessageCounts,
     pub prefixes_announced: usize,
     pub prefixes_received: usize,
+    /// The `import` policy in force: "none", "all" or the prefix ranges (issue 13 §3).
+    #[serde(default)]
+    pub import_policy: String,
+    /// Received routes the import policy refused (counted, not kept).
+    #[serde(default)]
+    pub routes_import_rejected: u64,
+    /// Received routes discarded as AS loops (RFC 4271 §9.1.2) or reflected copies of our
+    /// own (RFC 4456 §8).
+    #[serde(default)]
+    pub routes_looped: u64,
+    /// Received routes treated as withdrawn for their next hop (RFC 4271 §6.3, D5).
+    #[serde(default)]
+    pub routes_rejected_next_hop: u64,
     pub flaps: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -190,11 +190,14 @@ impl PeerChange {
             shutdown_message: _,
             ipv4_nexthop: _,
             ipv6_nexthop: _,
+            import: _,
+            allow_own_as: _,
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
             ttl, families, add_path, graceful_restart, delay_open, enforce_first_as);
         cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
-            idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop);
+            idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop,
+            import, allow_own_as);
         PeerChange {
             old: old.clone(),
             new: new.clone(),
@@ -374,6 +377,18 @@ prefix = "192.0.2.53/32"
         assert!(c.live.is_empty());
         assert_eq!(names(d.peers_to_reset()), ["tor-b"]);
         assert!(d.peers_added.is_empty() && d.peers_removed.is_empty());
+    }
+
+    #[test]
+    fn import_policy_change_needs_no_reset() {
+        let new = BASE.replace(
+            "name = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n",
+            "name = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\nimport = [\"10.0.0.0/8 le 32\"]\nallow_own_as = 1\n",
+        );
+        let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
+        assert_eq!(d.peers_changed.len(), 1);
+        assert_eq!(d.peers_changed[0].live, ["import", "allow_own_as"]);
+        assert!(!d.peers_changed[0].needs_reset());
     }
 
     #[test]

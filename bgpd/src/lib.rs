@@ -21,6 +21,7 @@ pub mod decode;
 pub mod diff;
 pub mod events;
 pub mod health;
+pub mod link;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;

@@ -67,9 +67,10 @@ pub enum PeerCommand {
     /// on the live session, without resetting it.
     Services(Arc<Announcements>),
     /// The peer's settings changed in keys that need no reset (see
-    /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self" and the
-    /// shutdown message apply at once; values the session negotiated or was built with
-    /// (`max_prefixes`, `idle_hold_time`, ...) apply from the next session.
+    /// [`crate::diff::PeerChange::live`]): use them from now on. Next hops for "self", the
+    /// shutdown message, `import` and `allow_own_as` (`Event::SetImport`) apply at once;
+    /// values the session negotiated or was built with (`max_prefixes`, `idle_hold_time`,
+    /// ...) apply from the next session.
     Settings(Arc<Peer>),
     /// The peer connected to one of our listeners.
     Inbound(TcpStream),
@@ -243,7 +244,27 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg.damp_peer_oscillations = peer.damp_peer_oscillations;
     cfg.enforce_first_as = peer.enforce_first_as;
     cfg.local_addresses = peer.local_address.into_iter().collect();
+    cfg.import = peer.import.clone();
+    cfg.allow_own_as = peer.allow_own_as;
+    // RFC 4271 §6.3: the shared-subnet next-hop rule is for eBGP peers one IP hop away: not
+    // with ebgp_multihop; GTSM (ttl_security) is single-hop here (TtlPolicy hops 1).
+    cfg.directly_connected = !peer.ibgp && matches!(peer.ttl, Ttl::Default | Ttl::Security);
     cfg
+}
+
+/// `Event::SharedSubnets` for a new connection of a directly connected eBGP session: the
+/// prefixes of the interface holding the connection's local address.
+fn shared_subnets(session: &Session, local: Option<SocketAddr>, peer: IpAddr) -> Option<Event> {
+    if !session.config().directly_connected {
+        return None;
+    }
+    let subnets = local
+        .map(|l| crate::link::interface_subnets(l.ip()))
+        .unwrap_or_default();
+    Some(Event::SharedSubnets {
+        subnets,
+        peer: Some(peer),
+    })
 }
 
 /// The socket options for `peer`'s connections.
@@ -456,6 +477,7 @@ impl PeerTask {
             }
             PeerCommand::Settings(peer) => {
                 self.peer = peer;
+                self.apply_import().await;
                 self.sync_routes().await;
                 false
             }
@@ -539,6 +561,7 @@ impl PeerTask {
                 info!("accepted a connection from {} ({:?})", self.label(), remote);
                 self.connecting = None;
                 self.main.conn = Some(Conn::new(stream, Direction::Inbound));
+                self.feed_shared_subnets();
                 self.feed(Which::Main, Event::Connected).await;
             }
             State::Established => {
@@ -569,6 +592,11 @@ impl PeerTask {
                     conn: Some(Conn::new(stream, Direction::Inbound)),
                 };
                 let now = Instant::now();
+                let local = slot.conn.as_ref().and_then(|c| c.local);
+                if let Some(ev) = shared_subnets(&slot.session, local, self.peer.address) {
+                    // Sets the session's subnets; no actions.
+                    slot.session.handle(now, ev);
+                }
                 let mut actions = slot.session.handle(now, Event::Start { passive: true });
                 self.second = Some(slot);
                 actions.extend(
@@ -598,6 +626,7 @@ impl PeerTask {
                 }
                 debug!("connected to {}", self.label());
                 self.main.conn = Some(Conn::new(stream, Direction::Outbound));
+                self.feed_shared_subnets();
                 self.feed(Which::Main, Event::Connected).await;
             }
             Err(e) => {
@@ -657,6 +686,45 @@ impl PeerTask {
                 self.feed(which, Event::Closed).await;
             }
         }
+    }
+
+    /// Hands the main session the subnets of its new connection (RFC 4271 §6.3 next-hop
+    /// check); the event sets them and returns no actions.
+    fn feed_shared_subnets(&mut self) {
+        let local = self.main.conn.as_ref().and_then(|c| c.local);
+        if let Some(ev) = shared_subnets(&self.main.session, local, self.peer.address) {
+            let actions = self.main.session.handle(Instant::now(), ev);
+            debug_assert!(actions.is_empty());
+        }
+    }
+
+    /// A reload changed `import` or `allow_own_as`: the live sessions apply them without a
+    /// reset (issue 13 §3); the session withdraws what the new rules refuse and asks the peer
+    /// for a route refresh when they may accept more.
+    async fn apply_import(&mut self) {
+        let policy = self.peer.import.clone();
+        let allow_own_as = self.peer.allow_own_as;
+        let cfg = self.main.session.config();
+        if cfg.import == policy && cfg.allow_own_as == allow_own_as {
+            return;
+        }
+        info!(
+            "import policy for {} is now {policy} (allow_own_as {allow_own_as}), applied \
+             without a session reset",
+            self.label()
+        );
+        if self.second.is_some() {
+            let ev = Event::SetImport {
+                policy: policy.clone(),
+                allow_own_as,
+            };
+            self.feed(Which::Second, ev).await;
+        }
+        let ev = Event::SetImport {
+            policy,
+            allow_own_as,
+        };
+        self.feed(Which::Main, ev).await;
     }
 
     fn slot_mut(&mut self, which: &Which) -> Option<&mut Slot> {
@@ -918,11 +986,38 @@ impl PeerTask {
                             info!("attribute {attr} from {} discarded: {why}", self.label());
                         }
                     }
+                    // Type code 0 is reserved: these keys never clash with an attribute's.
+                    if let Some(first) = events.looped.first() {
+                        if self.logged_errors.insert((0, "as loop")) {
+                            warn!(
+                                "route {} from {} discarded: its AS_PATH holds our AS {} \
+                                 (RFC 4271 §9.1.2 loop; allow_own_as {}) or it is our own \
+                                 route reflected back; further ones are only counted",
+                                first.prefix,
+                                self.label(),
+                                self.global.asn.0,
+                                self.main.session.config().allow_own_as,
+                            );
+                        }
+                    }
+                    if let Some(first) = events.rejected_next_hop.first() {
+                        if self.logged_errors.insert((0, "next hop")) {
+                            warn!(
+                                "route {} from {} treated as withdrawn: its next hop is our own \
+                                 address, a martian, or not on a subnet shared with the peer \
+                                 (RFC 4271 §6.3); further ones are only counted",
+                                first.prefix,
+                                self.label(),
+                            );
+                        }
+                    }
                     debug!(
-                        "received {} routes and {} withdrawals from {}",
+                        "received {} routes and {} withdrawals from {} ({} not kept by the \
+                         import policy)",
                         events.announced.len(),
                         events.withdrawn.len(),
-                        self.label()
+                        self.label(),
+                        events.import_rejected,
                     );
                 }
                 #[allow(unreachable_patterns)]

@@ -748,7 +748,7 @@ async fn two_bgpd_processes_peer_with_each_other() {
     let b_config = format!(
         "[global]\nasn = 64513\nrouter_id = \"10.0.0.3\"\nlisten = [\"127.0.0.3:{port}\"]\n\
          hold_time = 9\n\n[[peers]]\nname = \"a\"\naddress = \"127.0.0.2\"\nasn = 64512\n\
-         passive = true\n"
+         passive = true\nimport = \"all\"\n"
     );
     let b = Bgpd::start(&b_config);
     a.wait_log("session with b (127.0.0.3) established").await;
@@ -879,7 +879,8 @@ async fn received_routes_beyond_max_prefixes_end_the_session_with_6_1() {
         ..Behaviour::default()
     };
     let tp = TestPeer::start_with(peer_config(64500, 64512), behaviour).await;
-    let config = global("10.0.0.2", "") + &peer_toml(&tp, 64500, "max_prefixes = 2");
+    let config =
+        global("10.0.0.2", "") + &peer_toml(&tp, 64500, "max_prefixes = 2\nimport = \"all\"");
     let bgpd = Bgpd::start(&config);
     let o = tp
         .wait_for("the session to end", |o| !o.downs.is_empty())
@@ -960,7 +961,7 @@ async fn two_bgpd_processes_with_md5_and_gtsm() {
     let b = Bgpd::start(&format!(
         "[global]\nasn = 64513\nrouter_id = \"10.0.0.5\"\nlisten = [\"127.0.0.5:{port}\"]\n\
          hold_time = 9\n\n[[peers]]\nname = \"a\"\naddress = \"127.0.0.4\"\nasn = 64512\n\
-         passive = true\npassword = \"k\"\nttl_security = true\n"
+         passive = true\npassword = \"k\"\nttl_security = true\nimport = \"all\"\n"
     ));
     a.wait_log("session with b (127.0.0.5) established").await;
     b.wait_log("session with a (127.0.0.4) established").await;

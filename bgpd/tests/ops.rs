@@ -438,7 +438,8 @@ fn every_bgpctl_command_against_two_bgpd() {
     let b = Bgpd::start(
         &("[global]\nasn = 64513\nrouter_id = \"10.0.0.3\"\n".to_string()
             + &format!("listen = [\"127.0.0.3:{port}\"]\nhold_time = 9\ncontrol_socket = \"{{socket}}\"\n\n")
-            + "[[peers]]\nname = \"a\"\naddress = \"127.0.0.2\"\nasn = 64512\npassive = true\n"),
+            + "[[peers]]\nname = \"a\"\naddress = \"127.0.0.2\"\nasn = 64512\npassive = true\n\
+               import = \"all\"\n"),
     );
 
     // The control socket: parent directory created, mode 0660.
@@ -483,6 +484,20 @@ fn every_bgpctl_command_against_two_bgpd() {
         "{detail}"
     );
     assert!(detail.contains("MESSAGES"), "{detail}");
+    // Import policy and the routes not kept (issue 13 §3): A keeps nothing by default and
+    // B sends A nothing; B keeps all.
+    assert_eq!(n["import_policy"], "none");
+    assert_eq!(n["routes_import_rejected"], 0);
+    assert_eq!(n["routes_looped"], 0);
+    assert_eq!(n["routes_rejected_next_hop"], 0);
+    assert!(detail.contains("import policy           none"), "{detail}");
+    assert!(
+        detail.contains(
+            "0 refused by the import policy, 0 looped routes discarded, 0 rejected next hops"
+        ),
+        "{detail}"
+    );
+    assert_eq!(b.json(&["neighbor", "a"])["import_policy"], "all");
     let missing = a.ctl(&["neighbor", "nope"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no peer named \"nope\""));

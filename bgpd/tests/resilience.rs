@@ -217,7 +217,7 @@ fn prefix_limit_sends_6_1_and_reconnects_after_max_prefixes_restart() {
         "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = []\nhold_time = 90\n\
          connect_retry = 1\n\n[[peers]]\nname = \"greedy\"\naddress = \"127.0.0.1\"\n\
          port = {port}\nasn = 64500\nlocal_address = \"127.0.0.1\"\nmax_prefixes = 2\n\
-         max_prefixes_restart = 3\nidle_hold_time = \"100ms\"\n"
+         max_prefixes_restart = 3\nidle_hold_time = \"100ms\"\nimport = \"all\"\n"
     );
     let bgpd = Bgpd::start(&config);
     let (mut s, mut buf) = establish(&l);

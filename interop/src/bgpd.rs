@@ -394,6 +394,62 @@ impl<'t> Bgpd<'t> {
         self.topo.signal(self.pid, libc::SIGHUP);
     }
 
+    /// One request on the control socket (`bgpctl` speaks the same: one JSON line each way);
+    /// returns the response's `data`. `request` is the command object without `v`, e.g.
+    /// `{"cmd": "neighbor", "name": "r"}`.
+    pub fn control(&self, request: serde_json::Value) -> Result<serde_json::Value, String> {
+        use std::io::{BufRead, Write};
+        let path = self.socket();
+        let mut sock = std::os::unix::net::UnixStream::connect(&path)
+            .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut req = request;
+        req["v"] = serde_json::json!(1);
+        writeln!(sock, "{req}").map_err(|e| format!("control request: {e}"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(&sock)
+            .read_line(&mut line)
+            .map_err(|e| format!("control response: {e}"))?;
+        let resp: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("control response {line:?}: {e}"))?;
+        if resp["ok"] != serde_json::Value::Bool(true) {
+            return Err(format!("control error: {line}"));
+        }
+        Ok(resp["data"].clone())
+    }
+
+    /// The control socket: the configured one, else the one [`Bgpd::start`] put in the node's
+    /// directory.
+    fn socket(&self) -> PathBuf {
+        fs::read_to_string(&self.config_path)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.trim().strip_prefix("control_socket = "))
+                    .map(|v| PathBuf::from(v.trim().trim_matches('"')))
+            })
+            .unwrap_or_else(|| self.node.dir.join("bgpd.sock"))
+    }
+
+    /// `bgpctl neighbor NAME --json`.
+    pub fn neighbor(&self, name: &str) -> Result<serde_json::Value, String> {
+        self.control(serde_json::json!({"cmd": "neighbor", "name": name}))
+    }
+
+    /// The prefixes of `peer`'s Adj-RIB-In (`bgpctl routes --received --peer PEER`).
+    pub fn received(&self, peer: &str) -> Result<Vec<String>, String> {
+        let data =
+            self.control(serde_json::json!({"cmd": "routes", "peer": peer, "received": true}))?;
+        Ok(data
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["prefix"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Sends SIGTERM and waits up to `timeout` for bgpd to exit.
     pub fn terminate(&self, timeout: Duration) -> Option<ExitStatus> {
         self.topo.signal(self.pid, libc::SIGTERM);

@@ -82,6 +82,11 @@ impl Daemon {
             if !p.extra.iter().any(|l| l.starts_with("families")) {
                 let _ = writeln!(cfg, "families = [\"ipv4-unicast\", \"ipv6-unicast\"]");
             }
+            // The cases judge what bgpd keeps of what it receives: keep everything the
+            // checks let through (bgpd's default import is "none").
+            if !p.extra.iter().any(|l| l.starts_with("import")) {
+                let _ = writeln!(cfg, "import = \"all\"");
+            }
             for line in &p.extra {
                 let _ = writeln!(cfg, "{line}");
             }

@@ -2,6 +2,7 @@
 //! harness (pair.rs) and the property test (prop.rs).
 
 mod graceful;
+mod import;
 mod pair;
 mod prop;
 mod restart;

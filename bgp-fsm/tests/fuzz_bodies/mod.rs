@@ -538,6 +538,8 @@ fn event_name(e: &Event) -> &'static str {
         Event::SendProgress { .. } => "SendProgress",
         Event::CollisionLost => "CollisionLost",
         Event::RoutesComplete => "RoutesComplete",
+        Event::SetImport { .. } => "SetImport",
+        Event::SharedSubnets { .. } => "SharedSubnets",
     }
 }
 

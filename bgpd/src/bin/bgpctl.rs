@@ -531,6 +531,14 @@ fn neighbor_detail(n: &Neighbor) -> String {
             n.prefixes_announced, n.prefixes_received
         ),
     );
+    kv("import policy", n.import_policy.clone());
+    kv(
+        "routes not kept",
+        format!(
+            "{} refused by the import policy, {} looped routes discarded, {} rejected next hops",
+            n.routes_import_rejected, n.routes_looped, n.routes_rejected_next_hop
+        ),
+    );
     kv("flaps", n.flaps.to_string());
     kv("update queue", n.queue_depth.to_string());
     if let Some(e) = &n.last_error {

@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use bgp_fsm::{ImportPolicy, PrefixRange};
 use bgp_proto::{Community, Family, LargeCommunity};
 use ipnet::IpNet;
 
@@ -60,6 +61,8 @@ pub const DEFAULT_OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
 pub const MIN_OPEN_HOLD_TIME: Duration = Duration::from_secs(3);
 /// The ceiling of the damped IdleHoldTime.
 pub const MAX_IDLE_HOLD_TIME: Duration = Duration::from_secs(300);
+/// The largest `allow_own_as`.
+pub const MAX_ALLOW_OWN_AS: u8 = 10;
 /// BGP port (RFC 4271 §8.2.1).
 pub const BGP_PORT: u16 = 179;
 
@@ -157,6 +160,11 @@ pub struct Peer {
     pub ipv4_nexthop: Option<Ipv4Addr>,
     /// Next hop that "self" means for IPv6 routes when the session is IPv4.
     pub ipv6_nexthop: Option<Ipv6Addr>,
+    /// Which received routes are kept (issue 13 §3). Default [`ImportPolicy::None`]: an
+    /// announcer counts what it receives and keeps nothing.
+    pub import: ImportPolicy,
+    /// How many times our AS may appear in a received AS_PATH (RFC 4271 §9.1.2), 0..=10.
+    pub allow_own_as: u8,
 }
 
 /// An AS number (RFC 6793: 4 octets). Never 0 and never AS_TRANS (23456) for a speaker.

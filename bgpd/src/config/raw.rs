@@ -69,6 +69,9 @@ pub(crate) struct RawPeer {
     pub shutdown_message: Option<String>,
     pub ipv4_nexthop: Option<String>,
     pub ipv6_nexthop: Option<String>,
+    pub import: Option<StrOrList>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub allow_own_as: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +148,37 @@ impl<'de> Deserialize<'de> for IntOrStr {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrStr, E> {
                 Ok(IntOrStr::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value written either as a string (`import = "none"`) or as a list of strings
+/// (`import = ["192.0.2.0/24 le 32"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StrOrList {
+    Str(String),
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for StrOrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StrOrList, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrOrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"none\", \"all\" or a list of prefixes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrList, E> {
+                Ok(StrOrList::Str(v.to_owned()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrOrList, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    list.push(item);
+                }
+                Ok(StrOrList::List(list))
             }
         }
         d.deserialize_any(V)

@@ -100,6 +100,12 @@ fn peer(p: &Peer) -> Table {
     if let Some(a) = p.ipv6_nexthop {
         t["ipv6_nexthop"] = value(a.to_string());
     }
+    t["import"] = match &p.import {
+        ImportPolicy::None => value("none"),
+        ImportPolicy::All => value("all"),
+        ImportPolicy::Prefixes(ranges) => value(strings(ranges.iter())),
+    };
+    t["allow_own_as"] = value(i64::from(p.allow_own_as));
     t
 }
 

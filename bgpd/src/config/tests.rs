@@ -518,3 +518,87 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn import_defaults_to_none_and_takes_every_form() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.peers[0].import, ImportPolicy::None);
+    assert_eq!(c.peers[0].allow_own_as, 0);
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nimport = \"all\""));
+    assert_eq!(c.peers[0].import, ImportPolicy::All);
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nimport = [\"192.0.2.0/24\", \"10.0.0.0/8 ge 24 le 32\", \"2001:db8::/32 le 64\"]\nallow_own_as = 2",
+    ));
+    let ranges: Vec<String> = match &c.peers[0].import {
+        ImportPolicy::Prefixes(r) => r.iter().map(ToString::to_string).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        ranges,
+        [
+            "192.0.2.0/24",
+            "10.0.0.0/8 ge 24 le 32",
+            "2001:db8::/32 le 64"
+        ]
+    );
+    assert_eq!(c.peers[0].allow_own_as, 2);
+    // `bgpd check` prints them back in a form bgpd accepts.
+    let text = c.to_toml();
+    assert!(
+        text.contains(
+            "import = [\"192.0.2.0/24\", \"10.0.0.0/8 ge 24 le 32\", \"2001:db8::/32 le 64\"]"
+        ),
+        "{text}"
+    );
+    assert_eq!(parse(&text), c);
+    assert!(parse(MINIMAL).to_toml().contains("import = \"none\""));
+}
+
+#[test]
+fn import_errors_name_line_column_and_field() {
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nimport = \"some\"\nallow_own_as = 11",
+    ));
+    assert_eq!(
+        e,
+        [
+            "bgpd.toml:9:10: peers[0].import: expected \"none\", \"all\" or a list like [\"192.0.2.0/24 le 32\"], got \"some\"",
+            "bgpd.toml:10:16: peers[0].allow_own_as: how many times our AS may appear in a received AS_PATH must be 0..=10, got 11",
+        ]
+    );
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nimport = [\"192.0.2.0/24\", \"10.0.0.0/8 le 40\", \"192.0.2.1/24\"]",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("bgpd.toml:9:27: peers[0].import[1]: le 40 is outside 8..=32"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("bgpd.toml:9:47: peers[0].import[2]: 192.0.2.1/24 has host bits set"),
+        "{e:?}"
+    );
+    let e = errors(&MINIMAL.replace("asn = 64500", "asn = 64500\nimport = 5"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("bgpd.toml:9:10: peers[0].import:"),
+        "{e:?}"
+    );
+    assert!(
+        e[0].contains("\"none\", \"all\" or a list of prefixes"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn empty_import_list_is_a_warning() {
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nimport = []"));
+    assert_eq!(c.peers[0].import, ImportPolicy::Prefixes(vec![]));
+    assert_eq!(
+        warnings(&c),
+        ["peers[0].import: an empty list keeps no route (the same as \"none\")"]
+    );
+}

@@ -120,6 +120,26 @@ impl Shared {
             );
         }
         w.family(
+            "bgpd_bgp_received_routes_not_kept_total",
+            "counter",
+            "Received routes not kept, by reason: import_policy (refused by the import \
+             policy), as_loop (RFC 4271 §9.1.2), next_hop (RFC 4271 §6.3).",
+        );
+        for p in &peers {
+            let c = status_of(p).map(|s| s.counters).unwrap_or_default();
+            for (reason, v) in [
+                ("import_policy", c.import_rejected),
+                ("as_loop", c.own_as_loops),
+                ("next_hop", c.rejected_next_hop),
+            ] {
+                w.sample(
+                    "bgpd_bgp_received_routes_not_kept_total",
+                    &[("peer", &p.name), ("reason", reason)],
+                    v,
+                );
+            }
+        }
+        w.family(
             "bgpd_bgp_announced_prefixes_total",
             "gauge",
             "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",

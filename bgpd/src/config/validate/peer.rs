@@ -7,7 +7,7 @@ use bgp_proto::Family;
 
 use super::{PeerDraft, Validator};
 use crate::config::locate::FieldPath;
-use crate::config::raw::RawPeer;
+use crate::config::raw::{RawPeer, StrOrList};
 use crate::config::values::{parse_asn, parse_ip, parse_whole_seconds};
 use crate::config::*;
 
@@ -352,6 +352,26 @@ impl Validator<'_> {
                     .map_err(|_| format!("expected an IPv6 address, got \"{s}\"")),
             )
         });
+        let import = match &r.import {
+            None => ImportPolicy::None,
+            Some(v) => self.import(&path.key("import"), v),
+        };
+        let allow_own_as = match r.allow_own_as {
+            None => 0,
+            Some(n) => match u8::try_from(n) {
+                Ok(n) if n <= MAX_ALLOW_OWN_AS => n,
+                _ => {
+                    self.err(
+                        &path.key("allow_own_as"),
+                        format!(
+                            "how many times our AS may appear in a received AS_PATH must be \
+                             0..={MAX_ALLOW_OWN_AS}, got {n}"
+                        ),
+                    );
+                    0
+                }
+            },
+        };
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -381,8 +401,40 @@ impl Validator<'_> {
                 shutdown_message,
                 ipv4_nexthop,
                 ipv6_nexthop,
+                import,
+                allow_own_as,
             },
             families_set,
         })
+    }
+
+    /// `import`: `"none"`, `"all"`, or a list of `"PREFIX [ge N] [le N]"`.
+    fn import(&mut self, p: &FieldPath, v: &StrOrList) -> ImportPolicy {
+        match v {
+            StrOrList::Str(s) if s == "none" => ImportPolicy::None,
+            StrOrList::Str(s) if s == "all" => ImportPolicy::All,
+            StrOrList::Str(s) => {
+                self.err(
+                    p,
+                    format!(
+                        "expected \"none\", \"all\" or a list like [\"192.0.2.0/24 le 32\"], \
+                         got \"{s}\""
+                    ),
+                );
+                ImportPolicy::None
+            }
+            StrOrList::List(list) => {
+                if list.is_empty() {
+                    self.warn(p, "an empty list keeps no route (the same as \"none\")");
+                }
+                let mut ranges = Vec::with_capacity(list.len());
+                for (i, s) in list.iter().enumerate() {
+                    if let Some(r) = self.check(&p.index(i), s.parse::<PrefixRange>()) {
+                        ranges.push(r);
+                    }
+                }
+                ImportPolicy::Prefixes(ranges)
+            }
+        }
     }
 }

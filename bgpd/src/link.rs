@@ -1,0 +1,113 @@
+//! The subnets of the interface that carries a session, for the RFC 4271 §6.3 next-hop check
+//! of a directly connected eBGP peer (the check itself is bgp-fsm's, `Event::SharedSubnets`).
+//!
+//! Read with `getifaddrs(3)`, which std and socket2 do not wrap: hence the one `unsafe`
+//! block, with the list freed on every path.
+
+#![allow(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+/// Every prefix configured on the interface(s) that hold `local` (both families), host bits
+/// cleared. Empty when `local` is on no interface or the list cannot be read: the session
+/// then makes no shared-subnet check rather than refuse every route. Empty too for a session
+/// over the loopback interface: both ends are on this host, there is no link whose subnet
+/// a next hop could share.
+pub fn interface_subnets(local: IpAddr) -> Vec<IpNet> {
+    let addrs = interface_addresses();
+    let names: Vec<&String> = addrs
+        .iter()
+        .filter(|a| a.net.addr() == local)
+        .map(|a| &a.name)
+        .collect();
+    if addrs.iter().any(|a| a.loopback && names.contains(&&a.name)) {
+        return Vec::new();
+    }
+    let mut out: Vec<IpNet> = addrs
+        .iter()
+        .filter(|a| names.contains(&&a.name))
+        .map(|a| a.net.trunc())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One address of one interface.
+struct IfAddr {
+    name: String,
+    /// The address with its prefix length.
+    net: IpNet,
+    /// IFF_LOOPBACK.
+    loopback: bool,
+}
+
+/// Every IPv4 and IPv6 address of every interface.
+fn interface_addresses() -> Vec<IfAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we own until freeifaddrs; every pointer
+    // read below comes from that list and is checked for null first.
+    unsafe {
+        if libc::getifaddrs(&mut head) != 0 {
+            return out;
+        }
+        let mut cur = head;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            cur = ifa.ifa_next;
+            if ifa.ifa_addr.is_null() || ifa.ifa_netmask.is_null() || ifa.ifa_name.is_null() {
+                continue;
+            }
+            let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                .to_string_lossy()
+                .into_owned();
+            let net = match i32::from((*ifa.ifa_addr).sa_family) {
+                libc::AF_INET => {
+                    let a = &*ifa.ifa_addr.cast::<libc::sockaddr_in>();
+                    let m = &*ifa.ifa_netmask.cast::<libc::sockaddr_in>();
+                    let addr = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                    let mask = Ipv4Addr::from(u32::from_be(m.sin_addr.s_addr));
+                    IpNet::with_netmask(IpAddr::V4(addr), IpAddr::V4(mask)).ok()
+                }
+                libc::AF_INET6 => {
+                    let a = &*ifa.ifa_addr.cast::<libc::sockaddr_in6>();
+                    let m = &*ifa.ifa_netmask.cast::<libc::sockaddr_in6>();
+                    let addr = Ipv6Addr::from(a.sin6_addr.s6_addr);
+                    let mask = Ipv6Addr::from(m.sin6_addr.s6_addr);
+                    IpNet::with_netmask(IpAddr::V6(addr), IpAddr::V6(mask)).ok()
+                }
+                _ => None,
+            };
+            if let Some(net) = net {
+                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as libc::c_uint) != 0;
+                out.push(IfAddr {
+                    name,
+                    net,
+                    loopback,
+                });
+            }
+        }
+        libc::freeifaddrs(head);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_read_but_shares_no_subnet() {
+        let all = interface_addresses();
+        assert!(
+            all.iter()
+                .any(|a| a.loopback && a.net == "127.0.0.1/8".parse().unwrap()),
+            "no 127.0.0.1/8 on a loopback interface"
+        );
+        assert!(interface_subnets("127.0.0.1".parse().unwrap()).is_empty());
+        assert!(interface_subnets("192.0.2.254".parse().unwrap()).is_empty());
+    }
+}
