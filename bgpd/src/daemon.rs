@@ -119,7 +119,9 @@ pub async fn run_until(
     // The peers start with everything Ops knows, runtime services restored from the state
     // file included, so the first UPDATE of each session already carries them (issue 13).
     let services = ops.services();
-    let mut daemon = Daemon::start_with(config_path, ops.initial_config(config), services)?;
+    // The daemon keeps the file's configuration (reloads diff against it); what the peers
+    // announce is `services`, in which health-checked services wait for their verdict.
+    let mut daemon = Daemon::start_with(config_path, config, services)?;
     release_freed_memory();
     ops.attach(daemon.statuses());
     daemon.ops = Some(ops);
@@ -197,14 +199,25 @@ impl Daemon {
         for peer in peers {
             daemon.start_peer(peer);
         }
+        let configured = daemon.config.services.len();
+        let held = configured.saturating_sub(daemon.services.services.len());
+        let runtime = daemon.services.runtime.len();
         info!(
-            "bgpd started: AS {}, router id {}, {} peer{}, {} service{}, listening on {}",
+            "bgpd started: AS {}, router id {}, {} peer{}, {} service{} in the file{}, {} \
+             runtime service{}, listening on {}",
             daemon.config.global.asn,
             daemon.config.global.router_id,
             daemon.peers.len(),
             plural(daemon.peers.len()),
-            daemon.services.len(),
-            plural(daemon.services.len()),
+            configured,
+            plural(configured),
+            if held > 0 {
+                format!(" ({held} held back until a health check passes, or withdrawn)")
+            } else {
+                String::new()
+            },
+            runtime,
+            plural(runtime),
             if daemon.listeners.is_empty() {
                 "nothing (outbound only)".to_string()
             } else {

@@ -15,7 +15,7 @@ const EXIT_INVALID: u8 = 2;
 
 /// A BGP speaker that announces service addresses to routers.
 #[derive(Debug, Parser)]
-#[command(name = "bgpd", version, args_conflicts_with_subcommands = true)]
+#[command(name = "bgpd", version)]
 struct Cli {
     /// Configuration file; `bgpd -c FILE` is short for `bgpd run --config FILE`.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
@@ -85,11 +85,19 @@ fn main() -> ExitCode {
         }
     };
     match (cli.command, cli.config) {
-        (Some(Command::Run(ConfigArg { config })), _) | (None, Some(config)) => {
+        // Global flags (--log-format) go anywhere; `-c FILE` alone means `run`.
+        (Some(_), Some(_)) => {
+            eprintln!(
+                "bgpd: give the configuration to the command (`bgpd run -c FILE`), or use \
+                 `bgpd -c FILE` alone"
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+        (Some(Command::Run(ConfigArg { config })), None) | (None, Some(config)) => {
             run(config, cli.log_format)
         }
-        (Some(Command::Check(ConfigArg { config })), _) => check(config),
-        (Some(Command::Decode(args)), _) => decode(args),
+        (Some(Command::Check(ConfigArg { config })), None) => check(config),
+        (Some(Command::Decode(args)), None) => decode(args),
         (None, None) => {
             eprintln!("bgpd: nothing to do; try `bgpd run --config FILE` or `bgpd --help`");
             ExitCode::from(EXIT_INVALID)
@@ -172,12 +180,17 @@ fn decode(a: DecodeArgs) -> ExitCode {
     }
 }
 
-/// Text lines (default) or JSON lines on stderr; `RUST_LOG` filters, default `info`.
+/// Text lines (default) or JSON lines on stderr; `RUST_LOG` filters, default `info`. Colour
+/// only when stderr is a terminal and `NO_COLOR` is not set (https://no-color.org): a log file
+/// or journald gets plain text.
 fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

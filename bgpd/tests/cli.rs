@@ -364,3 +364,51 @@ fn decode_raw_file() {
     let o = bgpd(&["decode", "/nonexistent.bin"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "bgpd.toml",
+        "[global]\nasn = 0\nrouter_id = \"10.0.0.1\"\n",
+    );
+    // NO_COLOR unset on purpose: a pipe alone must be enough.
+    let o = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .args(["run", "--config", &f])
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run bgpd");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("ERROR"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI escape in a non-terminal log: {err:?}"
+    );
+}
+
+#[test]
+fn global_flags_go_before_or_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "bgpd.toml",
+        "[global]\nasn = 0\nrouter_id = \"10.0.0.1\"\n",
+    );
+    for args in [
+        ["--log-format", "json", "run", "--config", &f],
+        ["run", "--log-format", "json", "--config", &f],
+    ] {
+        let o = bgpd(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let first = stderr(&o).lines().next().unwrap_or_default().to_string();
+        let v: serde_json::Value =
+            serde_json::from_str(&first).unwrap_or_else(|e| panic!("{args:?}: {e}: {first}"));
+        assert_eq!(v["level"], "ERROR");
+    }
+    // `-c` belongs either to the command or alone, not both.
+    let o = bgpd(&["-c", &f, "check", "--config", &f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bgpd run -c FILE"), "{}", stderr(&o));
+}

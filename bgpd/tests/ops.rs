@@ -1077,6 +1077,34 @@ async fn reload_keeps_runtime_services_and_checks_new_health() {
     .await;
     assert_eq!(tp.snapshot().established, 1, "no session reset");
 
+    // Issue 14: editing the check's timing (same target) keeps its verdict: the healthy
+    // service is not withdrawn while the edited check gathers `rise` successes again.
+    let seen = tp.snapshot().updates.len();
+    let config = std::fs::read_to_string(a.dir.path().join("bgpd.toml")).expect("config");
+    let edited = config
+        .replace("interval = \"100ms\"", "interval = \"300ms\"")
+        .replace("rise = 2\nfall = 2", "rise = 5\nfall = 2");
+    assert_ne!(edited, config);
+    std::fs::write(a.dir.path().join("bgpd.toml"), edited).expect("rewrite");
+    a.signal(libc::SIGHUP);
+    a.wait("the second reload event", || {
+        a.ctl_ok(&["events"])
+            .matches("configuration reloaded")
+            .count()
+            >= 2
+    });
+    // Longer than rise x interval of the edited check: a verdict lost would show by now.
+    std::thread::sleep(Duration::from_millis(1_700));
+    let o = tp.snapshot();
+    assert!(
+        o.updates[seen..]
+            .iter()
+            .all(|u| !u.withdrawn.contains(&"192.0.2.11/32".to_string())),
+        "the edited check withdrew a healthy service: {:?}",
+        &o.updates[seen..]
+    );
+    assert!(o.routes.contains_key("192.0.2.11/32"));
+
     // An invalid file is refused, and the timeline says so.
     std::fs::write(a.dir.path().join("bgpd.toml"), "[global]\nasn = \"x\"\n").expect("rewrite");
     a.signal(libc::SIGHUP);
@@ -1333,6 +1361,31 @@ async fn bulk_announce_and_withdraw_from_a_file() {
         o.routes.contains_key("203.0.113.1/32") && o.routes.contains_key("203.0.113.2/32")
     })
     .await;
+}
+
+/// Issue 14: the start and reload log lines count a health-checked service that waits for its
+/// verdict as a service in the file, not as one added at the first reload.
+#[test]
+fn log_lines_count_health_checked_services() {
+    let config = global("10.0.0.2", "", "")
+        + "[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n\
+           [services.health]\ntype = \"exec\"\ncommand = [\"false\"]\n\
+           interval = \"100ms\"\ntimeout = \"100ms\"\n";
+    let a = Bgpd::start(&config);
+    a.wait("the start line", || a.log().contains("bgpd started"));
+    let log = a.log();
+    assert!(
+        log.contains("1 service in the file (1 held back until a health check passes"),
+        "{log}"
+    );
+    a.signal(libc::SIGHUP);
+    a.wait("the reload line", || a.log().contains("bgpd.toml: "));
+    let log = a.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("reloaded ") && l.contains("bgpd.toml: "))
+        .unwrap_or_default();
+    assert!(line.ends_with("no changes"), "{line}");
 }
 
 /// Issue 13: runtime services survive kill -9 and a restart; a corrupt or newer state file is

@@ -314,14 +314,6 @@ impl Ops {
             .push(tokio::spawn(watch_statuses(self.shared.clone(), statuses)));
     }
 
-    /// `config` with its services replaced by what may be announced before any health
-    /// check has run (health-checked services start withheld, or demoted): give this to
-    /// `Daemon::start` so no session ever sees an unchecked service.
-    pub fn initial_config(&self, mut config: Config) -> Config {
-        config.services = self.shared.lock().effective().services;
-        config
-    }
-
     /// The daemon's end of the command channel (taken once).
     pub fn take_commands(&mut self) -> mpsc::UnboundedReceiver<DaemonCommand> {
         self.commands
@@ -478,10 +470,25 @@ impl Shared {
             .filter(|s| s.health.is_some())
             .map(|s| (s.name.clone(), s.clone()))
             .collect();
+        // A check whose settings changed is rebuilt; each of its targets that is still probed
+        // the same way keeps its verdict (issue 14: editing `interval` or `rise` must not
+        // withdraw a healthy service until the check passes again).
+        let mut carried: HashMap<(String, String), (bool, SystemTime)> = HashMap::new();
         st.health.retain(|name, h| {
-            wanted
+            let keep = wanted
                 .get(name)
-                .is_some_and(|s| s.health.as_deref() == Some(&h.check) && s.nexthops == h.nexthops)
+                .is_some_and(|s| s.health.as_deref() == Some(&h.check) && s.nexthops == h.nexthops);
+            if !keep {
+                for t in &h.targets {
+                    let up = match t.machine.state() {
+                        Health::Up => true,
+                        Health::Down => false,
+                        Health::Init => continue,
+                    };
+                    carried.insert((name.clone(), t.target.describe()), (up, t.since));
+                }
+            }
+            keep
         });
         for (name, svc) in wanted {
             if st.health.contains_key(&name) {
@@ -504,16 +511,33 @@ impl Shared {
             let states = targets
                 .into_iter()
                 .map(|target| {
-                    // Issue 13: a restarted bgpd starts each check from its last verdict.
-                    let saved = st.restored_health.get(&(name.clone(), target.describe()));
-                    TargetState {
-                        machine: match saved {
-                            Some(&up) => Hysteresis::restored(check.rise, check.fall, up),
-                            None => Hysteresis::new(check.rise, check.fall),
+                    let key = (name.clone(), target.describe());
+                    // An edited check keeps the verdict of an unchanged target (it counts as
+                    // probed); a restarted bgpd starts from its last saved verdict (issue 13).
+                    let (machine, probed, since) = match carried.get(&key) {
+                        Some(&(up, since)) => (
+                            Hysteresis::restored(check.rise, check.fall, up),
+                            true,
+                            since,
+                        ),
+                        None => match st.restored_health.get(&key) {
+                            Some(&up) => (
+                                Hysteresis::restored(check.rise, check.fall, up),
+                                false,
+                                SystemTime::now(),
+                            ),
+                            None => (
+                                Hysteresis::new(check.rise, check.fall),
+                                false,
+                                SystemTime::now(),
+                            ),
                         },
+                    };
+                    TargetState {
+                        machine,
                         target,
-                        probed: false,
-                        since: SystemTime::now(),
+                        probed,
+                        since,
                         last_result: None,
                     }
                 })
