@@ -95,6 +95,9 @@ pub enum Command {
     WithdrawAll,
     /// The runtime services ([`RuntimeInfo`] list).
     Runtime,
+    /// The running configuration with every default filled in, secrets masked
+    /// ([`RunningConfig`]): what the last successful start or reload applied.
+    Config,
     /// Hold End-of-RIB after a restart until `sync-end` (or `global.graceful_restart_deferral`):
     /// a controller re-feeding its routes (RFC 4724 §4.1 leaves the timing to the speaker).
     SyncBegin,
@@ -566,6 +569,14 @@ pub struct DrainInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
     pub message: String,
+}
+
+/// Result of `config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningConfig {
+    /// TOML in the file's own shape (`bgpd check` prints the same for a file); passwords are
+    /// `********`.
+    pub toml: String,
 }
 
 /// Result of `sync-begin` / `sync-end`.

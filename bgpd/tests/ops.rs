@@ -1388,6 +1388,33 @@ fn log_lines_count_health_checked_services() {
     assert!(line.ends_with("no changes"), "{line}");
 }
 
+/// Issue 14: `bgpctl config` prints the running configuration with every default, passwords
+/// masked, and follows a reload.
+#[test]
+fn bgpctl_config_prints_the_running_configuration_masked() {
+    let config = global("10.0.0.2", "", "")
+        + "[[peers]]\nname = \"tor\"\naddress = \"127.0.0.9\"\nasn = 64500\n\
+           password = \"s3cret\"\n";
+    let a = Bgpd::start(&config);
+    let text = a.ctl_ok(&["config"]);
+    assert!(
+        text.contains("[global]") && text.contains("graceful_restart_deferral"),
+        "{text}"
+    );
+    assert!(text.contains("password = \"********\""), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let on_disk = std::fs::read_to_string(a.dir.path().join("bgpd.toml")).expect("config");
+    std::fs::write(
+        a.dir.path().join("bgpd.toml"),
+        on_disk + "\n[[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n",
+    )
+    .expect("rewrite");
+    a.signal(libc::SIGHUP);
+    a.wait("the reloaded configuration", || {
+        a.ctl_ok(&["config"]).contains("192.0.2.10/32")
+    });
+}
+
 /// Issue 13: runtime services survive kill -9 and a restart; a corrupt or newer state file is
 /// refused whole, set aside and named, and bgpd starts from the configuration; an unusable
 /// state directory leaves changes applied but says they are not saved.

@@ -14,8 +14,8 @@ use clap::{Parser, Subcommand};
 
 use bgpd::api::{
     self, AnnounceArgs, AnnounceManyArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine,
-    Explanation, HumanDuration, Neighbor, Request, Response, RouteInfo, RuntimeInfo, ServiceInfo,
-    SyncResult,
+    Explanation, HumanDuration, Neighbor, Request, Response, RouteInfo, RunningConfig, RuntimeInfo,
+    ServiceInfo, SyncResult,
 };
 
 /// Query and steer a running bgpd.
@@ -90,6 +90,8 @@ enum Cmd {
     },
     /// The runtime services (added with `announce`; kept across restarts).
     Runtime,
+    /// The running configuration, every default filled in, passwords masked.
+    Config,
     /// After a restart, hold End-of-RIB while a controller re-feeds its routes.
     Sync {
         #[command(subcommand)]
@@ -229,6 +231,7 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
             },
         },
         Cmd::Runtime => Command::Runtime,
+        Cmd::Config => Command::Config,
         Cmd::Sync {
             step: SyncStep::Begin,
         } => Command::SyncBegin,
@@ -336,6 +339,7 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
             format!("{}: {}\n", d.state, d.message)
         }
         Cmd::Runtime => runtime_table(&response.into_data::<Vec<RuntimeInfo>>()?),
+        Cmd::Config => response.into_data::<RunningConfig>()?.toml,
         Cmd::Sync { .. } => {
             let r = response.into_data::<SyncResult>()?;
             if r.waiting_peers.is_empty() {

@@ -21,6 +21,9 @@ impl Shared {
             Command::WithdrawMany { prefixes } => self.saved(self.withdraw_many(prefixes)).await,
             Command::WithdrawAll => self.saved(self.withdraw_all()).await,
             Command::Runtime => Response::ok(self.runtime_list()),
+            Command::Config => Response::ok(api::RunningConfig {
+                toml: self.lock().config.to_toml(),
+            }),
             Command::SyncBegin => self.sync_begin(),
             Command::SyncEnd => self.sync_end(),
             Command::Events { since_ms, .. } => {
