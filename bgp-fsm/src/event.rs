@@ -64,6 +64,10 @@ pub enum Event {
     /// Ask the peer to re-send `family` (ROUTE-REFRESH, RFC 2918). Ignored unless
     /// Established, the peer advertised Route Refresh and `family` was negotiated.
     RequestRefresh(Family),
+    /// Send every route of `family` in the Adj-RIB-Out again (an operator's soft refresh
+    /// out, e.g. after the peer lost them to a policy change of its own). Ignored unless
+    /// Established with `family` negotiated.
+    ResendRoutes(Family),
     /// RFC 9687: a write could not complete; bytes wait in the driver's send queue. Arms
     /// the SendHoldTimer if it is not already running.
     SendBlocked,

@@ -280,6 +280,21 @@ impl Session {
         }
     }
 
+    /// Event::ResendRoutes: the family's Adj-RIB-Out again, as plain UPDATEs.
+    pub(crate) fn resend_routes(&mut self, now: Instant, family: Family, out: &mut Vec<Action>) {
+        let ok = self.state() == State::Established
+            && self
+                .negotiated()
+                .is_some_and(|n| n.families.contains(&family));
+        if !ok {
+            return;
+        }
+        let cx = self.context();
+        let mut buf = BytesMut::new();
+        let (messages, prefixes) = self.encode_family(&cx, family, &mut buf);
+        self.send_updates(now, buf.freeze(), messages, prefixes, out);
+    }
+
     /// A received ROUTE-REFRESH (RFC 2918 §4, RFC 7313 §4).
     pub(crate) fn receive_route_refresh(
         &mut self,

@@ -259,6 +259,7 @@ impl Session {
             Event::Withdraw(nlri) => self.withdraw(now, nlri, &mut out),
             Event::WithdrawAll => self.withdraw_all(now, &mut out),
             Event::RequestRefresh(family) => self.request_refresh(family, &mut out),
+            Event::ResendRoutes(family) => self.resend_routes(now, family, &mut out),
             Event::SendBlocked => self.send_blocked(now, &mut out),
             Event::SendProgress { drained } => self.send_progress(now, drained, &mut out),
             Event::RoutesComplete => self.routes_complete(now, &mut out),

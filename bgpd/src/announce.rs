@@ -289,6 +289,9 @@ pub struct Announcements {
     /// verdicts in, no `bgpctl sync` open): sessions may send End-of-RIB
     /// (`bgp_fsm::Event::RoutesComplete`, RFC 4724 §4.1).
     pub complete: bool,
+    /// Peers drained one by one (`bgpctl neighbor NAME drain`, RFC 8326): their routes carry
+    /// GRACEFUL_SHUTDOWN (and LOCAL_PREF 0 on iBGP); the other peers' do not change.
+    pub drained_peers: Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Announcements {
@@ -449,6 +452,7 @@ fn visit<'a>(
 ) -> Compute<'a> {
     let mut cx = Compute {
         peer,
+        drained: ann.drained_peers.contains(&peer.name),
         warnings: Vec::new(),
         interned: HashMap::new(),
         routes: Vec::new(),
@@ -507,6 +511,8 @@ fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u3
 
 struct Compute<'a> {
     peer: &'a PeerView,
+    /// The peer is drained by itself (`Announcements::drained_peers`).
+    drained: bool,
     warnings: Vec<Warning>,
     interned: HashMap<PathAttributes, Arc<PathAttributes>>,
     /// Distinct routes, and their index by (next hop, interned attributes).
@@ -577,7 +583,23 @@ impl Compute<'_> {
             });
             return None;
         };
-        let attrs = build_attributes(service, peer);
+        let mut attrs = build_attributes(service, peer);
+        if self.drained {
+            // `bgpctl neighbor NAME drain` (RFC 8326 §4): GRACEFUL_SHUTDOWN to this peer,
+            // and LOCAL_PREF 0 on iBGP.
+            if !attrs
+                .communities
+                .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
+            {
+                attrs
+                    .communities
+                    .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+                attrs.communities.sort();
+            }
+            if peer.is_ibgp() {
+                attrs.local_pref = Some(0);
+            }
+        }
         let attrs = match self.interned.get(&attrs) {
             Some(shared) => shared.clone(),
             None => {
@@ -962,6 +984,32 @@ mod tests {
     }
 
     #[test]
+    fn a_drained_peer_gets_graceful_shutdown_and_the_others_do_not() {
+        let a = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        let mut ann = Announcements::from_services(vec![a]);
+        ann.drained_peers = Arc::new(["tor-a".to_string()].into_iter().collect());
+        let drained = ebgp_v4();
+        let mut other = ebgp_v4();
+        other.name = "tor-b".into();
+        let attrs = |p: &PeerView| {
+            routes_for(&ann, p)
+                .0
+                .values()
+                .next()
+                .map(|r| r.attrs.clone())
+        };
+        let d = attrs(&drained).expect("route");
+        assert_eq!(d.communities, vec![bgp_proto::Community::GRACEFUL_SHUTDOWN]);
+        assert_eq!(d.local_pref, None, "eBGP: no LOCAL_PREF");
+        let o = attrs(&other).expect("route");
+        assert!(o.communities.is_empty());
+        // iBGP: LOCAL_PREF 0 as well (RFC 8326 §4).
+        let mut ibgp = ebgp_v4();
+        ibgp.peer_asn = 64512;
+        assert_eq!(attrs(&ibgp).expect("route").local_pref, Some(0));
+    }
+
+    #[test]
     fn ibgp_carries_local_pref_and_empty_as_path() {
         let mut peer = ebgp_v4();
         peer.peer_asn = 64512;
@@ -1185,6 +1233,7 @@ mod tests {
             runtime: Arc::new(table.clone()),
             runtime_mode: RuntimeMode::Normal,
             complete: true,
+            drained_peers: Arc::default(),
         };
         let (routes, warnings) = routes_for(&ann, &peer);
         assert!(warnings.is_empty());

@@ -95,6 +95,9 @@ pub enum Command {
     WithdrawAll,
     /// The runtime services ([`RuntimeInfo`] list).
     Runtime,
+    /// An operation on one peer (`bgpctl neighbor NAME ACTION`), answered with
+    /// [`NeighborOpResult`]; the other peers are not touched.
+    NeighborOp { name: String, op: NeighborOp },
     /// The running configuration with every default filled in, secrets masked
     /// ([`RunningConfig`]): what the last successful start or reload applied.
     Config,
@@ -449,6 +452,12 @@ pub struct Neighbor {
     #[serde(default)]
     pub routes_rejected_next_hop: u64,
     pub flaps: u64,
+    /// Shut down by the operator (`bgpctl neighbor NAME shutdown`), with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_down: Option<String>,
+    /// Drained by itself (`bgpctl neighbor NAME drain`): its routes carry GRACEFUL_SHUTDOWN.
+    #[serde(default)]
+    pub peer_drained: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -568,6 +577,41 @@ pub struct DrainInfo {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
+    pub message: String,
+}
+
+/// What `neighbor-op` does to one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum NeighborOp {
+    /// Cease 6/2 with the RFC 9003 Shutdown Communication `message`; the peer stays down
+    /// (across reloads and restarts) until `enable`.
+    Shutdown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Start a shut-down peer again.
+    Enable,
+    /// Close with Cease 6/4 (Administrative Reset) and start again; `hard`: as an RFC 8538
+    /// Hard Reset (6/9), so the peer drops our routes instead of keeping them stale.
+    Reset {
+        #[serde(default)]
+        hard: bool,
+    },
+    /// ROUTE-REFRESH to the peer (RFC 2918) and our routes sent again.
+    Refresh,
+    /// RFC 8326 for this peer only: its routes carry GRACEFUL_SHUTDOWN (LOCAL_PREF 0 on
+    /// iBGP) until `undrain`.
+    Drain,
+    Undrain,
+}
+
+/// Result of `neighbor-op`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborOpResult {
+    pub peer: String,
+    /// "shutdown", "enable", "reset", "hard-reset", "refresh", "drain", "undrain".
+    pub op: String,
     pub message: String,
 }
 

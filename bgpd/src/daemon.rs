@@ -121,7 +121,8 @@ pub async fn run_until(
     let services = ops.services();
     // The daemon keeps the file's configuration (reloads diff against it); what the peers
     // announce is `services`, in which health-checked services wait for their verdict.
-    let mut daemon = Daemon::start_with(config_path, config, services)?;
+    let admin_down = ops.admin_down();
+    let mut daemon = Daemon::start_with(config_path, config, services, admin_down)?;
     release_freed_memory();
     ops.attach(daemon.statuses());
     daemon.ops = Some(ops);
@@ -161,6 +162,9 @@ pub struct Daemon {
     statuses: watch::Sender<BTreeMap<String, watch::Receiver<PeerStatus>>>,
     /// Operations (issue 6): decides the services sent ([`crate::control`]).
     ops: Option<crate::control::Ops>,
+    /// Peers shut down by the operator (`bgpctl neighbor NAME shutdown`), with the message:
+    /// they stay down across reloads and restarts until `enable`.
+    admin_down: BTreeMap<String, String>,
 }
 
 impl Daemon {
@@ -168,15 +172,17 @@ impl Daemon {
     /// [`Daemon::reload`] re-reads).
     pub fn start(path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
         let services = Arc::new(Announcements::from_services(config.services.clone()));
-        Daemon::start_with(path, config, services)
+        Daemon::start_with(path, config, services, BTreeMap::new())
     }
 
     /// [`Daemon::start`] announcing `services` (configured and runtime services, as
     /// [`crate::control::Ops::services`] gives them) rather than the file's services alone.
+    /// Peers named in `admin_down` (with the operator's message) start shut down.
     pub fn start_with(
         path: PathBuf,
         config: Config,
         services: Arc<Announcements>,
+        admin_down: BTreeMap<String, String>,
     ) -> Result<Daemon, DaemonError> {
         let global = Arc::new(config.global.clone());
         let (statuses, _) = watch::channel(BTreeMap::new());
@@ -190,6 +196,7 @@ impl Daemon {
             statuses,
             config,
             ops: None,
+            admin_down,
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -268,7 +275,12 @@ impl Daemon {
                 }
             }
         }
-        let handle = peer::spawn(self.global.clone(), peer.clone(), self.services.clone());
+        let handle = peer::spawn_with(
+            self.global.clone(),
+            peer.clone(),
+            self.services.clone(),
+            self.admin_down.get(&peer.name).cloned(),
+        );
         if let Ok(mut dir) = self.directory.write() {
             dir.insert(peer.address, handle.commands.clone());
         }
@@ -330,6 +342,14 @@ impl Daemon {
             .await
             .ok()?;
         rx.await.ok()
+    }
+
+    async fn send_to(&self, peer: &str, cmd: PeerCommand) {
+        if let Some(h) = self.peers.get(peer) {
+            if h.commands.send(cmd).await.is_err() {
+                warn!("peer task for {peer} is gone");
+            }
+        }
     }
 
     /// Resets the session with `peer` (close with `notification`, e.g. Cease 6/4, and start
@@ -533,6 +553,25 @@ impl Daemon {
                         self.start_peer(peer);
                     }
                 }
+            }
+            DaemonCommand::Shutdown { peer, notification } => {
+                let message = notification
+                    .shutdown_message()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                self.admin_down.insert(peer.clone(), message);
+                self.send_to(&peer, PeerCommand::Shutdown(notification))
+                    .await;
+            }
+            DaemonCommand::Enable { peer } => {
+                self.admin_down.remove(&peer);
+                self.send_to(&peer, PeerCommand::Enable).await;
+            }
+            DaemonCommand::Reset { peer, notification } => {
+                self.reset_peer(&peer, notification).await;
+            }
+            DaemonCommand::Refresh { peer } => {
+                self.send_to(&peer, PeerCommand::Refresh).await;
             }
             DaemonCommand::AdjRib {
                 peer,

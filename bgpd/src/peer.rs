@@ -83,6 +83,15 @@ pub enum PeerCommand {
     /// Reset the session: close it with `notification` (e.g. Cease 6/4, Administrative
     /// Reset) and start again after the IdleHoldTime (AutomaticStop, RFC 4271 Event 8).
     Reset(Notification),
+    /// Operator shutdown of this peer (`bgpctl neighbor NAME shutdown`): close with this
+    /// NOTIFICATION (Cease 6/2, RFC 9003 text) and stay Idle, refusing its connections, until
+    /// [`PeerCommand::Enable`].
+    Shutdown(Notification),
+    /// End an operator shutdown: start the session again.
+    Enable,
+    /// Soft refresh: ask the peer to send its routes again (ROUTE-REFRESH, RFC 2918) and send
+    /// ours again, for every negotiated family.
+    Refresh,
     /// A copy of the Adj-RIB-In (received routes, within `max_prefixes`).
     AdjRibIn(oneshot::Sender<Vec<Route>>),
     /// A copy of the Adj-RIB-Out (routes announced, or to be announced once Established).
@@ -140,6 +149,17 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
+    spawn_with(global, peer, services, None)
+}
+
+/// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
+/// [`PeerCommand::Enable`].
+pub fn spawn_with(
+    global: Arc<Global>,
+    peer: Arc<Peer>,
+    services: Arc<Announcements>,
+    admin_down: Option<String>,
+) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
         name: peer.name.clone(),
@@ -167,6 +187,11 @@ pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>)
     let task = tokio::spawn(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            if admin_down.is_some() {
+                // Never started: it waits for `Enable`.
+                task.started = true;
+                task.admin_down = true;
+            }
             loop {
                 match AssertUnwindSafe(task.run()).catch_unwind().await {
                     Ok(()) => break,
@@ -233,8 +258,8 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
             .llgr_stale_time
             .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
         // End-of-RIB waits for the routes restored and learned after the restart (issue 13).
-        end_of_rib_deferral: (!global.graceful_restart_deferral.is_zero())
-            .then_some(global.graceful_restart_deferral),
+        end_of_rib_deferral: Some(global.end_of_rib_deferral(gr.restart_time))
+            .filter(|d| !d.is_zero()),
         ..GracefulRestartConfig::default()
     });
     cfg.max_prefixes = peer.max_prefixes;
@@ -354,6 +379,8 @@ struct PeerTask {
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
+    /// Shut down by the operator: stays Idle until `Enable`.
+    admin_down: bool,
     seed: u64,
 }
 
@@ -384,6 +411,7 @@ impl PeerTask {
             routes_loaded: false,
             deferred_log: None,
             started: false,
+            admin_down: false,
             seed,
         }
     }
@@ -403,7 +431,8 @@ impl PeerTask {
         self.connecting = None;
         self.routes_loaded = false;
         self.deferred_log = None;
-        self.started = false;
+        // A peer the operator shut down stays down.
+        self.started = self.admin_down;
         self.publish(None);
     }
 
@@ -506,6 +535,51 @@ impl PeerTask {
                     notification: Some(notification),
                 };
                 self.feed(Which::Main, stop).await;
+                false
+            }
+            PeerCommand::Shutdown(notification) => {
+                info!(
+                    "shutting down the session with {} by operator request ({notification})",
+                    self.label()
+                );
+                self.admin_down = true;
+                if self.second.is_some() {
+                    let stop = Event::Stop {
+                        notification: Some(notification.clone()),
+                    };
+                    self.feed(Which::Second, stop).await;
+                    self.second = None;
+                }
+                self.connecting = None;
+                let stop = Event::Stop {
+                    notification: Some(notification),
+                };
+                self.feed(Which::Main, stop).await;
+                false
+            }
+            PeerCommand::Enable => {
+                if std::mem::take(&mut self.admin_down) {
+                    info!("enabling the session with {} again", self.label());
+                    let passive = self.peer.passive;
+                    self.feed(Which::Main, Event::Start { passive }).await;
+                }
+                false
+            }
+            PeerCommand::Refresh => {
+                let families: Vec<bgp_proto::Family> = self
+                    .main
+                    .session
+                    .negotiated()
+                    .map(|n| n.families.clone())
+                    .unwrap_or_default();
+                info!(
+                    "soft refresh with {}: route refresh requested and routes sent again",
+                    self.label()
+                );
+                for f in families {
+                    self.feed(Which::Main, Event::RequestRefresh(f)).await;
+                    self.feed(Which::Main, Event::ResendRoutes(f)).await;
+                }
                 false
             }
             PeerCommand::AdjRibIn(reply) => {
@@ -944,7 +1018,13 @@ impl PeerTask {
                             "holding End-of-RIB to {} until every route is known (restored \
                              state, first health verdicts, `bgpctl sync end`; at most {:?})",
                             self.label(),
-                            self.global.graceful_restart_deferral
+                            self.main
+                                .session
+                                .config()
+                                .graceful_restart
+                                .as_ref()
+                                .and_then(|g| g.end_of_rib_deferral)
+                                .unwrap_or_default()
                         );
                     }
                     self.publish(Some(SystemTime::now()));

@@ -50,6 +50,30 @@ pub struct Snapshot {
     pub suppressed: Vec<Suppressed>,
     #[serde(default)]
     pub health: Vec<HealthVerdict>,
+    #[serde(default)]
+    pub peers: Vec<PeerState>,
+}
+
+/// What the operator did to one peer (`bgpctl neighbor NAME shutdown|drain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerState {
+    pub name: String,
+    /// Shut down, with the Shutdown Communication (empty when none was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<String>,
+    #[serde(default)]
+    pub drained: bool,
+}
+
+impl PeerState {
+    pub fn new(name: &str) -> PeerState {
+        PeerState {
+            name: name.to_string(),
+            shutdown: None,
+            drained: false,
+        }
+    }
 }
 
 /// The runtime services of one `bgpctl announce` request.
@@ -209,6 +233,7 @@ pub struct State {
     pub runtime: Arc<RuntimeTable>,
     pub suppressed: Vec<(IpNet, SystemTime)>,
     pub health: Vec<HealthVerdict>,
+    pub peers: Vec<PeerState>,
 }
 
 impl State {
@@ -249,6 +274,7 @@ impl State {
                 })
                 .collect(),
             health: self.health.clone(),
+            peers: self.peers.clone(),
         }
     }
 }

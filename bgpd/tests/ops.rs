@@ -1398,7 +1398,7 @@ fn bgpctl_config_prints_the_running_configuration_masked() {
     let a = Bgpd::start(&config);
     let text = a.ctl_ok(&["config"]);
     assert!(
-        text.contains("[global]") && text.contains("graceful_restart_deferral"),
+        text.contains("[global]") && text.contains("state_dir"),
         "{text}"
     );
     assert!(text.contains("password = \"********\""), "{text}");

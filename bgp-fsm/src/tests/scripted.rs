@@ -1165,6 +1165,39 @@ fn established_request_refresh_sends_route_refresh() {
 }
 
 #[test]
+fn established_resend_routes_sends_the_family_again() {
+    let mut s = established();
+    let ours = vec![
+        route("192.0.2.10/32", [10, 0, 0, 1], LOCAL_AS),
+        route("192.0.2.11/32", [10, 0, 0, 1], LOCAL_AS),
+    ];
+    let first = s.handle(at(4), Event::Announce(ours));
+    let again = s.handle(at(5), Event::ResendRoutes(Family::IPV4_UNICAST));
+    let cx = s.context();
+    let announced = |actions: &[Action]| -> Vec<String> {
+        sent_messages(actions, &cx)
+            .into_iter()
+            .flat_map(|m| match m {
+                Message::Update(u) => u
+                    .announced()
+                    .map(|n| n.prefix.to_string())
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    assert_eq!(announced(&again), vec!["192.0.2.10/32", "192.0.2.11/32"]);
+    assert_eq!(announced(&again), announced(&first));
+    // Nothing for a family with no routes, or outside Established.
+    assert!(announced(&s.handle(at(6), Event::ResendRoutes(Family::IPV6_UNICAST))).is_empty());
+    let mut idle = Session::new(config(), 1);
+    assert_eq!(
+        idle.handle(at(0), Event::ResendRoutes(Family::IPV4_UNICAST)),
+        vec![]
+    );
+}
+
+#[test]
 fn established_send_hold_timer_expires_sends_notification_8_0() {
     let mut s = established();
     let actions = s.handle(at(10), Event::SendBlocked);

@@ -433,11 +433,18 @@ fn run(data: &[u8], t0: Instant) -> Trace {
                     Event::Withdraw(vec![r.nlri])
                 }
             }
-            19 => Event::RequestRefresh(if inp.byte() & 1 != 0 {
-                Family::IPV6_UNICAST
-            } else {
-                Family::IPV4_UNICAST
-            }),
+            19 => {
+                let family = if inp.byte() & 1 != 0 {
+                    Family::IPV6_UNICAST
+                } else {
+                    Family::IPV4_UNICAST
+                };
+                if inp.byte() & 1 != 0 {
+                    Event::ResendRoutes(family)
+                } else {
+                    Event::RequestRefresh(family)
+                }
+            }
             20 => {
                 if inp.byte() & 1 != 0 {
                     Event::SendBlocked
@@ -538,6 +545,7 @@ fn event_name(e: &Event) -> &'static str {
         Event::SendProgress { .. } => "SendProgress",
         Event::CollisionLost => "CollisionLost",
         Event::RoutesComplete => "RoutesComplete",
+        Event::ResendRoutes(_) => "ResendRoutes",
         Event::SetImport { .. } => "SetImport",
         Event::SharedSubnets { .. } => "SharedSubnets",
     }

@@ -18,6 +18,11 @@ use bgpd::api::{
     ServiceInfo, SyncResult,
 };
 
+thread_local! {
+    /// bgpd answered the request with an error.
+    static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Query and steer a running bgpd.
 #[derive(Debug, Parser)]
 #[command(name = "bgpctl", version)]
@@ -36,8 +41,13 @@ struct Cli {
 enum Cmd {
     /// Every peer: state, uptime, prefixes, messages, flaps.
     Neighbors,
-    /// One peer in detail: timers, capabilities of both sides, messages per type, last errors.
-    Neighbor { name: String },
+    /// One peer in detail (timers, capabilities of both sides, messages per type, last
+    /// errors), or an operation on that peer alone.
+    Neighbor {
+        name: String,
+        #[command(subcommand)]
+        action: Option<NeighborAction>,
+    },
     /// Routes announced to peers (Adj-RIB-Out), or received from them with --received.
     Routes {
         /// Only this peer.
@@ -119,6 +129,31 @@ enum Cmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum NeighborAction {
+    /// Close the session with Cease 6/2 (RFC 9003 message) and keep it down, across reloads
+    /// and restarts, until `enable`.
+    Shutdown {
+        /// Shutdown Communication sent to the peer (at most 255 octets).
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Start a shut-down session again.
+    Enable,
+    /// Close with Cease 6/4 and start again; --hard: RFC 8538 Hard Reset (the peer drops our
+    /// routes instead of keeping them stale).
+    Reset {
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Ask the peer for its routes again (ROUTE-REFRESH) and send ours again.
+    Refresh,
+    /// RFC 8326 for this peer only: GRACEFUL_SHUTDOWN on its routes until `undrain`.
+    Drain,
+    /// End `drain` for this peer.
+    Undrain,
+}
+
+#[derive(Debug, Subcommand)]
 enum SyncStep {
     /// Hold End-of-RIB until `sync end` (at most global.graceful_restart_deferral).
     Begin,
@@ -147,7 +182,20 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bgpctl: {e}");
-            ExitCode::FAILURE
+            // A refused operation on a peer (unknown name, already down, ...) is a usage
+            // error: exit 2, as for bad arguments.
+            let refused_op = matches!(
+                cli.command,
+                Cmd::Neighbor {
+                    action: Some(_),
+                    ..
+                }
+            ) && REFUSED.with(std::cell::Cell::get);
+            if refused_op {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -186,7 +234,23 @@ fn read_prefixes(path: &PathBuf) -> Result<api::PrefixList, String> {
 fn command_of(cmd: &Cmd) -> Result<Command, String> {
     Ok(match cmd {
         Cmd::Neighbors => Command::Neighbors,
-        Cmd::Neighbor { name } => Command::Neighbor { name: name.clone() },
+        Cmd::Neighbor { name, action: None } => Command::Neighbor { name: name.clone() },
+        Cmd::Neighbor {
+            name,
+            action: Some(action),
+        } => Command::NeighborOp {
+            name: name.clone(),
+            op: match action {
+                NeighborAction::Shutdown { message } => api::NeighborOp::Shutdown {
+                    message: message.clone(),
+                },
+                NeighborAction::Enable => api::NeighborOp::Enable,
+                NeighborAction::Reset { hard } => api::NeighborOp::Reset { hard: *hard },
+                NeighborAction::Refresh => api::NeighborOp::Refresh,
+                NeighborAction::Drain => api::NeighborOp::Drain,
+                NeighborAction::Undrain => api::NeighborOp::Undrain,
+            },
+        },
         Cmd::Routes { peer, received } => Command::Routes {
             peer: peer.clone(),
             received: *received,
@@ -276,6 +340,7 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
     }
     let response: Response =
         serde_json::from_str(&answer).map_err(|e| format!("unexpected response from bgpd: {e}"))?;
+    REFUSED.with(|r| r.set(!response.ok));
     let mut out = std::io::stdout().lock();
     if cli.json {
         if !response.ok {
@@ -298,7 +363,11 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
     }
     let text = match &cli.command {
         Cmd::Neighbors => neighbors_table(&response.into_data::<Vec<Neighbor>>()?),
-        Cmd::Neighbor { .. } => neighbor_detail(&response.into_data::<Neighbor>()?),
+        Cmd::Neighbor { action: None, .. } => neighbor_detail(&response.into_data::<Neighbor>()?),
+        Cmd::Neighbor { .. } => {
+            let r = response.into_data::<api::NeighborOpResult>()?;
+            format!("{} {}: {}\n", r.peer, r.op, r.message)
+        }
         Cmd::Routes { .. } => routes_table(&response.into_data::<Vec<RouteInfo>>()?),
         Cmd::Services => services_table(&response.into_data::<Vec<ServiceInfo>>()?),
         Cmd::Announce { .. } | Cmd::Withdraw { .. } => {
@@ -477,6 +546,22 @@ fn neighbor_detail(n: &Neighbor) -> String {
         ),
     );
     kv("state", n.state.clone());
+    if let Some(m) = &n.admin_down {
+        kv(
+            "admin",
+            if m.is_empty() {
+                "shut down (bgpctl neighbor NAME enable)".to_string()
+            } else {
+                format!("shut down: \"{m}\" (bgpctl neighbor NAME enable)")
+            },
+        );
+    }
+    if n.peer_drained {
+        kv(
+            "admin",
+            "drained: routes carry GRACEFUL_SHUTDOWN (bgpctl neighbor NAME undrain)".into(),
+        );
+    }
     if n.state == "Established" {
         kv(
             "uptime",
@@ -758,23 +843,6 @@ fn explain_text(x: &Explanation) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(20_414), "2025-11-22");
-    }
-
-    #[test]
-    fn tables_align() {
-        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
-        assert_eq!(t, "A    BB\nxxx  y\n");
-    }
-}
-
 fn runtime_table(list: &[RuntimeInfo]) -> String {
     if list.is_empty() {
         return "no runtime services\n".into();
@@ -832,4 +900,21 @@ fn runtime_table(list: &[RuntimeInfo]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_414), "2025-11-22");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y\n");
+    }
 }

@@ -104,7 +104,27 @@ pub struct Global {
     pub state_dir: PathBuf,
     /// After a restart, End-of-RIB waits at most this long for the runtime state, the first
     /// health verdicts and `bgpctl sync end`; zero sends it with the first table.
-    pub graceful_restart_deferral: Duration,
+    /// `None`: the default, [`DEFAULT_GRACEFUL_RESTART_DEFERRAL`], shortened below a peer's
+    /// shorter restart time ([`Global::end_of_rib_deferral`]).
+    pub graceful_restart_deferral: Option<Duration>,
+}
+
+impl Global {
+    /// How long End-of-RIB may wait after a restart in all (the readiness limit).
+    pub fn deferral(&self) -> Duration {
+        self.graceful_restart_deferral
+            .unwrap_or(DEFAULT_GRACEFUL_RESTART_DEFERRAL)
+    }
+
+    /// The End-of-RIB deferral for a session that advertises `restart_time`: the configured
+    /// value (validated to be shorter), or the default cut to three quarters of a shorter
+    /// restart time, so End-of-RIB always goes out before the router stops waiting.
+    pub fn end_of_rib_deferral(&self, restart_time: Duration) -> Duration {
+        match self.graceful_restart_deferral {
+            Some(d) => d,
+            None => DEFAULT_GRACEFUL_RESTART_DEFERRAL.min(restart_time * 3 / 4),
+        }
+    }
 }
 
 /// One `[[peers]]` entry with every default resolved.

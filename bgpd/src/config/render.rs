@@ -24,7 +24,10 @@ pub(crate) fn to_toml(c: &Config) -> String {
         t["drain_time"] = Item::Value(duration_to_toml(d));
     }
     t["state_dir"] = value(g.state_dir.display().to_string());
-    t["graceful_restart_deferral"] = Item::Value(duration_to_toml(g.graceful_restart_deferral));
+    // Left out when not set: the default also depends on each peer's restart time.
+    if let Some(d) = g.graceful_restart_deferral {
+        t["graceful_restart_deferral"] = Item::Value(duration_to_toml(d));
+    }
     doc["global"] = Item::Table(t);
 
     let mut peers = ArrayOfTables::new();

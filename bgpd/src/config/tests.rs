@@ -602,3 +602,40 @@ fn empty_import_list_is_a_warning() {
         ["peers[0].import: an empty list keeps no route (the same as \"none\")"]
     );
 }
+
+#[test]
+fn graceful_restart_deferral_stays_below_every_restart_time() {
+    let base = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n";
+    let peer = "\n[[peers]]\naddress = \"10.0.0.1\"\nasn = 64500\nrestart_time = 20\n";
+    // The default is cut below a short restart time, for that peer only.
+    let c = parse(&format!("{base}{peer}"));
+    assert_eq!(c.global.graceful_restart_deferral, None);
+    assert_eq!(c.global.deferral(), DEFAULT_GRACEFUL_RESTART_DEFERRAL);
+    assert_eq!(
+        c.global.end_of_rib_deferral(Duration::from_secs(20)),
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        c.global.end_of_rib_deferral(Duration::from_secs(120)),
+        DEFAULT_GRACEFUL_RESTART_DEFERRAL
+    );
+    // An explicit value at or above a restart time is an error naming the peer's key.
+    let e = errors(&format!(
+        "{base}graceful_restart_deferral = \"20s\"\n{peer}"
+    ));
+    assert!(
+        e.iter().any(|l| l.contains("peers[0].restart_time")
+            && l.contains("must be shorter than the restart time (20s)")),
+        "{e:?}"
+    );
+    let c = parse(&format!("{base}graceful_restart_deferral = \"5s\"\n{peer}"));
+    assert_eq!(
+        c.global.end_of_rib_deferral(Duration::from_secs(20)),
+        Duration::from_secs(5)
+    );
+    assert!(errors(&format!(
+        "{base}graceful_restart_deferral = \"soon\"\n{peer}"
+    ))
+    .iter()
+    .any(|l| l.contains("global.graceful_restart_deferral")));
+}

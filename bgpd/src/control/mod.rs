@@ -61,6 +61,21 @@ pub enum DaemonCommand {
     StopPeers(Notification),
     /// Start every configured peer that is not running (undrain).
     StartPeers,
+    /// `bgpctl neighbor NAME shutdown`: close with this Cease 6/2 and keep the peer down
+    /// (across reloads and restarts) until [`DaemonCommand::Enable`].
+    Shutdown {
+        peer: String,
+        notification: Notification,
+    },
+    /// `bgpctl neighbor NAME enable`.
+    Enable { peer: String },
+    /// `bgpctl neighbor NAME reset`: close with this NOTIFICATION and start again.
+    Reset {
+        peer: String,
+        notification: Notification,
+    },
+    /// `bgpctl neighbor NAME refresh`: route refresh in, routes sent again out.
+    Refresh { peer: String },
     /// A copy of `peer`'s Adj-RIB-In (`received`) or Adj-RIB-Out; `None` for a peer that
     /// is not running.
     AdjRib {
@@ -184,6 +199,11 @@ struct State {
     sync_until: Option<Instant>,
     /// Health verdicts from the state file, taken by the first check of each target.
     restored_health: HashMap<(String, String), bool>,
+    /// Peers shut down by `bgpctl neighbor NAME shutdown`, with the message (kept in the
+    /// state file: down across restarts until `enable`).
+    admin_down: BTreeMap<String, String>,
+    /// Peers drained one by one (`bgpctl neighbor NAME drain`).
+    drained_peers: Arc<std::collections::BTreeSet<String>>,
 }
 
 struct Shared {
@@ -242,6 +262,8 @@ impl Ops {
             started,
             sync_until: None,
             restored_health: restored.health,
+            admin_down: restored.admin_down,
+            drained_peers: Arc::new(restored.drained_peers),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -265,7 +287,7 @@ impl Ops {
         }
         shared.record_service_states();
         // Whatever is still unknown when the deferral time is over, End-of-RIB goes out.
-        let deferral = config.global.graceful_restart_deferral;
+        let deferral = config.global.deferral();
         let weak = Arc::downgrade(&shared);
         ops.tasks.push(tokio::spawn(async move {
             tokio::time::sleep(deferral).await;
@@ -312,6 +334,12 @@ impl Ops {
         }
         self.tasks
             .push(tokio::spawn(watch_statuses(self.shared.clone(), statuses)));
+    }
+
+    /// Peers the operator shut down (restored from the state file at start), with their
+    /// messages: the daemon starts them shut down.
+    pub fn admin_down(&self) -> BTreeMap<String, String> {
+        self.shared.lock().admin_down.clone()
     }
 
     /// The daemon's end of the command channel (taken once).
@@ -800,6 +828,7 @@ impl Shared {
 }
 
 mod metrics;
+mod neighbor_ops;
 mod requests;
 mod restart;
 mod state;

@@ -21,6 +21,7 @@ impl Shared {
             Command::WithdrawMany { prefixes } => self.saved(self.withdraw_many(prefixes)).await,
             Command::WithdrawAll => self.saved(self.withdraw_all()).await,
             Command::Runtime => Response::ok(self.runtime_list()),
+            Command::NeighborOp { name, op } => self.neighbor_op(&name, op).await,
             Command::Config => Response::ok(api::RunningConfig {
                 toml: self.lock().config.to_toml(),
             }),
@@ -44,13 +45,19 @@ impl Shared {
             .iter()
             .filter(|p| only.is_none_or(|n| p.name == n || p.address.to_string() == n))
             .map(|p| {
-                neighbor_info(
+                let mut n = neighbor_info(
                     &st.config,
                     p,
                     statuses.get(&p.name),
                     depth(&p.name),
                     st.drain == DrainPhase::Drained,
-                )
+                );
+                n.admin_down = st.admin_down.get(&p.name).cloned();
+                if n.admin_down.is_some() && n.state == "Idle" {
+                    n.state = "Idle (shut down)".into();
+                }
+                n.peer_drained = st.drained_peers.contains(&p.name);
+                n
             })
             .collect()
     }

@@ -18,6 +18,9 @@ pub(super) struct Restored {
     pub(super) suppressed: BTreeMap<IpNet, SystemTime>,
     /// (service, target description) -> up.
     pub(super) health: HashMap<(String, String), bool>,
+    /// Peers shut down by the operator, with the message.
+    pub(super) admin_down: BTreeMap<String, String>,
+    pub(super) drained_peers: std::collections::BTreeSet<String>,
 }
 
 /// Opens the state directory and reads its file (logging what happened); returns the writer
@@ -89,6 +92,22 @@ pub(super) fn open(config: &Config) -> (Writer, Restored) {
     for h in snapshot.health {
         restored.health.insert((h.service, h.target), h.up);
     }
+    for p in snapshot.peers {
+        if config.peer(&p.name).is_none() {
+            continue;
+        }
+        if let Some(message) = p.shutdown {
+            warn!(
+                "peer {} stays shut down (bgpctl neighbor {} shutdown before the restart; \
+                 `bgpctl neighbor {} enable` starts it)",
+                p.name, p.name, p.name
+            );
+            restored.admin_down.insert(p.name.clone(), message);
+        }
+        if p.drained {
+            restored.drained_peers.insert(p.name);
+        }
+    }
     info!(
         "restored from {}: {runtime_count} runtime service{}, {} withdrawn configured \
          service{}, {} health verdict{}",
@@ -146,19 +165,31 @@ impl State {
                 });
             }
         }
+        let mut peers: BTreeMap<&String, statefile::PeerState> = BTreeMap::new();
+        for (name, message) in &self.admin_down {
+            peers
+                .entry(name)
+                .or_insert_with(|| statefile::PeerState::new(name))
+                .shutdown = Some(message.clone());
+        }
+        for name in self.drained_peers.iter() {
+            peers
+                .entry(name)
+                .or_insert_with(|| statefile::PeerState::new(name))
+                .drained = true;
+        }
         statefile::State {
             runtime: self.runtime.clone(),
             suppressed: self.suppressed.iter().map(|(p, t)| (*p, *t)).collect(),
             health,
+            peers: peers.into_values().collect(),
         }
     }
 
     /// Every route to announce is known (see the module docs).
     pub(super) fn routes_complete(&self) -> bool {
         let now = Instant::now();
-        if now.saturating_duration_since(self.started)
-            >= self.config.global.graceful_restart_deferral
-        {
+        if now.saturating_duration_since(self.started) >= self.config.global.deferral() {
             return true;
         }
         if self.sync_until.is_some_and(|until| now < until) {
@@ -212,7 +243,7 @@ impl Shared {
     pub(super) fn sync_begin(self: &Arc<Self>) -> Response {
         let limit = {
             let mut st = self.lock();
-            let limit = st.config.global.graceful_restart_deferral;
+            let limit = st.config.global.deferral();
             st.sync_until = Some(Instant::now() + limit);
             limit
         };

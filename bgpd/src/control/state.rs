@@ -84,6 +84,7 @@ impl State {
             runtime: self.runtime.clone(),
             runtime_mode,
             complete: self.routes_complete(),
+            drained_peers: self.drained_peers.clone(),
         }
     }
 
@@ -488,6 +489,8 @@ pub(super) fn neighbor_info(
         last_notification_received: received,
         queue_depth,
         drained: status.is_none() && drained,
+        admin_down: None,
+        peer_drained: false,
     }
 }
 

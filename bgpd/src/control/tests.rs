@@ -69,6 +69,8 @@ fn state_with(toml: &str) -> State {
         started: Instant::now(),
         sync_until: None,
         restored_health: HashMap::new(),
+        admin_down: BTreeMap::new(),
+        drained_peers: Arc::default(),
     }
 }
 
@@ -295,7 +297,7 @@ fn routes_complete_waits_for_each_first_verdict_and_an_open_sync() {
     assert!(st.routes_complete());
     // Once the deferral time since the start is over, whatever is missing, it is complete.
     st.sync_until = Some(Instant::now() + Duration::from_secs(60));
-    st.started = Instant::now() - st.config.global.graceful_restart_deferral;
+    st.started = Instant::now() - st.config.global.deferral();
     assert!(st.routes_complete());
 }
 

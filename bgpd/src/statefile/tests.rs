@@ -49,6 +49,11 @@ fn sample() -> State {
             target: "tcp 127.0.0.1:80".into(),
             up: true,
         }],
+        peers: vec![PeerState {
+            name: "tor-a".into(),
+            shutdown: Some("maintenance".into()),
+            drained: true,
+        }],
     }
 }
 

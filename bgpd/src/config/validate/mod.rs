@@ -274,8 +274,7 @@ impl Validator<'_> {
         let graceful_restart_deferral = g
             .graceful_restart_deferral
             .as_ref()
-            .and_then(|d| self.check(&path.key("graceful_restart_deferral"), parse_duration(d)))
-            .unwrap_or(DEFAULT_GRACEFUL_RESTART_DEFERRAL);
+            .and_then(|d| self.check(&path.key("graceful_restart_deferral"), parse_duration(d)));
         Some(Global {
             asn: asn?,
             router_id: router_id?,

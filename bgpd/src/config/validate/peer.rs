@@ -194,22 +194,16 @@ impl Validator<'_> {
             }
         };
         // The End-of-RIB deferral must end before the restart time we advertise runs out.
-        let deferral = global.graceful_restart_deferral;
-        if gr_on && !deferral.is_zero() && deferral >= restart_time {
-            let message = format!(
-                "graceful_restart_deferral ({}s) must be shorter than the restart time ({}s): \
-                 End-of-RIB must go out before the routers stop waiting",
-                deferral.as_secs_f64(),
-                restart_time.as_secs()
-            );
-            if r.restart_time.is_some() {
-                self.err(&path.key("restart_time"), message);
-            } else {
+        if let Some(deferral) = global.graceful_restart_deferral {
+            if gr_on && !deferral.is_zero() && deferral >= restart_time {
                 self.err(
-                    &FieldPath::root()
-                        .key("global")
-                        .key("graceful_restart_deferral"),
-                    message,
+                    &path.key("restart_time"),
+                    format!(
+                        "global.graceful_restart_deferral ({}s) must be shorter than the restart \
+                         time ({}s): End-of-RIB must go out before the routers stop waiting",
+                        deferral.as_secs_f64(),
+                        restart_time.as_secs()
+                    ),
                 );
             }
         }
