@@ -12,7 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,6 +37,15 @@ const SETUP: Duration = Duration::from_secs(40);
 /// How often the FIB watcher reads the router's route.
 const FIB_POLL: Duration = Duration::from_millis(10);
 
+/// One scenario at a time in this test binary: the figures (echo gaps, FIB timing) are only
+/// meaningful when scenarios do not compete with each other for the CPU (`./test.sh` runs six
+/// tests at once). Each scenario holds this from its start to its end.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    // A failed scenario poisons the lock; the next one still runs.
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// How the bgpd on each node is configured (the same on all three).
 #[derive(Debug, Clone)]
 pub struct NodeOpts {
@@ -48,6 +57,8 @@ pub struct NodeOpts {
     pub restart_time: u16,
     /// `global.drain_time` (SIGTERM drains first).
     pub drain_time: Option<&'static str>,
+    /// Further `[global]` keys (TOML values).
+    pub global_keys: Vec<(&'static str, &'static str)>,
     /// Further `[[peers]]` keys, for the BFD crash scenarios once bgpd has BFD (see
     /// `Scenario::CrashWithBfd`): e.g. `("bfd", "...")` as the BFD work names it.
     pub peer_keys: Vec<(&'static str, &'static str)>,
@@ -60,6 +71,7 @@ impl NodeOpts {
             graceful_restart: false,
             restart_time: 120,
             drain_time: None,
+            global_keys: Vec::new(),
             peer_keys: Vec::new(),
         }
     }
@@ -80,6 +92,9 @@ impl NodeOpts {
         cfg.global.keepalive = Some((self.hold_time / 3).max(1));
         if let Some(t) = self.drain_time {
             cfg = cfg.global_key("drain_time", &format!("\"{t}\""));
+        }
+        for (k, v) in &self.global_keys {
+            cfg = cfg.global_key(k, v);
         }
         cfg
     }

@@ -62,6 +62,9 @@ impl Crash {
             Crash::NoBfdGr => {
                 opts.graceful_restart = true;
                 opts.restart_time = GR_RESTART_TIME;
+                // bgpd refuses a deferral (default 30 s) that is not shorter than restart_time.
+                opts.global_keys
+                    .push(("graceful_restart_deferral", "\"5s\""));
             }
             Crash::WithBfd { graceful_restart } => {
                 opts.graceful_restart = graceful_restart;
@@ -92,6 +95,7 @@ const GR_HAZARD: &str = "hazard: with graceful restart negotiated and no BFD, a 
      (scenario crash_no_bfd_gr measures it; BFD closes that gap)";
 
 fn crash(kind: Crash) {
+    let _serial = exclusive();
     let topo = Topology::new(kind.name());
     let bench = Bench::build(&topo, kind.opts(), &[0, 1, 2]);
     let traffic = bench.start_client();
@@ -180,6 +184,7 @@ fn kill_9_and_restart_with_graceful_restart_breaks_nothing() {
     let mut opts = NodeOpts::new();
     opts.graceful_restart = true;
     opts.restart_time = 60;
+    let _serial = exclusive();
     let topo = Topology::new("kill9_gr");
     let mut bench = Bench::build(&topo, opts, &[0, 1, 2]);
     let all = bench.nexthops(&[0, 1, 2]);
@@ -259,6 +264,7 @@ fn drain(how: Drain) {
     if let Drain::Sigterm = how {
         opts.drain_time = Some("3s");
     }
+    let _serial = exclusive();
     let topo = Topology::new(name);
     let bench = Bench::build(&topo, opts, &[0, 1, 2]);
     let survivors = bench.nexthops(&[1, 2]);
@@ -319,6 +325,7 @@ fn sigterm_with_drain_time_fails_no_new_connection() {
 /// later issue improves; asserted are the FIB and no new-connection failure.
 #[test]
 fn node_joins_rehash_baseline() {
+    let _serial = exclusive();
     let topo = Topology::new("node_joins");
     let mut bench = Bench::build(&topo, NodeOpts::new(), &[0, 1]);
     let all = bench.nexthops(&[0, 1, 2]);
@@ -351,6 +358,7 @@ fn node_joins_rehash_baseline() {
 /// rehashes; asserted are the FIB and no new-connection failure.
 #[test]
 fn service_withdrawn_on_one_node_rehash_baseline() {
+    let _serial = exclusive();
     let topo = Topology::new("service_withdrawn");
     let bench = Bench::build(&topo, NodeOpts::new(), &[0, 1, 2]);
     let survivors = bench.nexthops(&[1, 2]);
