@@ -255,6 +255,9 @@ enum Drain {
     Sigterm,
 }
 
+/// The drain time in both drain scenarios, ms.
+const DRAIN_MS: i64 = 3000;
+
 fn drain(how: Drain) {
     let name = match how {
         Drain::Bgpctl => "drain",
@@ -286,11 +289,34 @@ fn drain(how: Drain) {
         }
     }
     let fib_now = wait_until(Duration::from_secs(15), || bench.fib(), |f| *f == survivors);
+    let n1 = bench.nodes[0].ipv4.to_string();
+    // The router's view of n1's path once the FIB moved (before the withdraw for bgpctl drain).
+    let drained_path = bench
+        .frr
+        .paths(SERVICE)
+        .into_iter()
+        .find(|p| p.peer == n1)
+        .map(|p| {
+            format!(
+                "local_pref {:?}, communities {:?}, multipath {}",
+                p.local_pref, p.communities, p.multipath
+            )
+        })
+        .unwrap_or_else(|| "withdrawn".into());
+    // Keep the traffic running through the withdraw that ends the drain.
+    let gone = wait_until(
+        Duration::from_secs(10),
+        || bench.frr.paths(SERVICE).iter().any(|p| p.peer == n1),
+        |present| !present,
+    );
     std::thread::sleep(AFTER);
     let report = bench.stop_client(traffic);
     let fib = watch.finish();
     let f = report.figures("n1", t0, &fib);
     println!("{}", f.line(name));
+    if let Drain::Bgpctl = how {
+        println!("scenario {name}: n1's path at the router when the FIB moved: {drained_path}");
+    }
     let context = format!(
         "{}\nFIB changes: {}\n{}",
         f.line(name),
@@ -300,6 +326,14 @@ fn drain(how: Drain) {
     assert_eq!(
         fib_now, survivors,
         "the router's FIB after the drain\n{context}"
+    );
+    assert!(!gone, "n1's path was never withdrawn\n{context}");
+    // RFC 8326: FRR 8.4 gives an eBGP route carrying GRACEFUL_SHUTDOWN LOCAL_PREF 0, so n1
+    // leaves the multipath set when the re-announce arrives, before the withdraw at 3 s.
+    assert!(
+        f.fib_changed_ms.is_some_and(|t| t < DRAIN_MS),
+        "the traffic must move at the GRACEFUL_SHUTDOWN re-announce, before the withdraw \
+         {DRAIN_MS} ms later\n{context}"
     );
     assert!(
         f.new_failures.is_empty(),
