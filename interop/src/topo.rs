@@ -478,6 +478,7 @@ fn require_tools() {
         let mut missing = Vec::new();
         for tool in [
             "/usr/lib/frr/bgpd",
+            "/usr/lib/frr/zebra",
             "/usr/bin/vtysh",
             "/usr/sbin/bird",
             "/usr/sbin/birdc",
