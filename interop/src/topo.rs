@@ -172,7 +172,7 @@ impl Topology {
     /// pair (`eth0` here, `s<host>` in the gateway), on `10.254.<index>.<4k>/30`, with its default
     /// routes via the gateway. Its traffic to anything else crosses the gateway's forwarding
     /// (the data-plane suite's client behind the router). The gateway's address on the link is
-    /// [`Topology::stub_gateway`].
+    /// the stub's minus one.
     pub fn add_stub(&self, role: &str, gateway: &Node) -> Node {
         let host = self.next_host.fetch_add(1, Ordering::SeqCst);
         assert!(host < 60, "too many nodes for a stub link");
@@ -241,12 +241,6 @@ impl Topology {
             ipv6,
             dir,
         }
-    }
-
-    /// The gateway's IPv4 address on the link of a node made by [`Topology::add_stub`].
-    pub fn stub_gateway(stub: &Node) -> Ipv4Addr {
-        // The stub is .4k+2 of its /30, the gateway .4k+1.
-        Ipv4Addr::from(u32::from(stub.ipv4) - 1)
     }
 
     fn stub_addrs(&self, host: u32) -> (Ipv4Addr, Ipv4Addr) {

@@ -212,7 +212,10 @@ impl<'t> Bench<'t> {
             }
             changes
         });
-        FibWatch { stop, thread }
+        FibWatch {
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Starts the client; returns once every long-lived connection has had its first echo.
@@ -282,15 +285,24 @@ pub struct Traffic {
 /// The FIB watcher thread.
 pub struct FibWatch {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<(u64, BTreeSet<String>)>>,
+    thread: Option<JoinHandle<Vec<(u64, BTreeSet<String>)>>>,
 }
 
 impl FibWatch {
     /// Stops watching; returns every distinct FIB state seen, with the wall time (ms) it was
     /// first seen, the state at the start first.
-    pub fn finish(self) -> Vec<(u64, BTreeSet<String>)> {
+    pub fn finish(mut self) -> Vec<(u64, BTreeSet<String>)> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("FIB watcher")
+        let thread = self.thread.take().expect("FIB watcher not yet joined");
+        thread.join().expect("FIB watcher")
+    }
+}
+
+impl Drop for FibWatch {
+    /// A scenario that fails before [`FibWatch::finish`] still stops the thread (its namespace
+    /// is about to go).
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

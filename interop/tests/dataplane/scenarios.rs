@@ -92,7 +92,7 @@ const GR_RESTART_TIME: u16 = 10;
 const GR_HAZARD: &str = "hazard: with graceful restart negotiated and no BFD, a node that \
      vanishes silently stays in the router's FIB (stale) for the hold time PLUS the restart \
      time; its connections and new connections hashed to it are black-holed all that while \
-     (scenario crash_no_bfd_gr measures it; BFD closes that gap)";
+     (scenario crash_no_bfd_gr measures it; BFD is meant to close that gap)";
 
 fn crash(kind: Crash) {
     let _serial = exclusive();
