@@ -201,7 +201,7 @@ impl<'t> Bench<'t> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut changes: Vec<(u64, BTreeSet<String>)> = Vec::new();
+            let mut changes = FibLog::new();
             while !flag.load(Ordering::Relaxed) {
                 let fib = fib_nexthops(&ns);
                 let t = wall_ms();
@@ -282,16 +282,19 @@ pub struct Traffic {
     report: PathBuf,
 }
 
+/// Every distinct FIB state seen: (wall ms first seen, next hops).
+pub type FibLog = Vec<(u64, BTreeSet<String>)>;
+
 /// The FIB watcher thread.
 pub struct FibWatch {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<(u64, BTreeSet<String>)>>>,
+    thread: Option<JoinHandle<FibLog>>,
 }
 
 impl FibWatch {
     /// Stops watching; returns every distinct FIB state seen, with the wall time (ms) it was
     /// first seen, the state at the start first.
-    pub fn finish(mut self) -> Vec<(u64, BTreeSet<String>)> {
+    pub fn finish(mut self) -> FibLog {
         self.stop.store(true, Ordering::Relaxed);
         let thread = self.thread.take().expect("FIB watcher not yet joined");
         thread.join().expect("FIB watcher")
