@@ -30,6 +30,9 @@ pub struct Global {
     /// `None`: [`Bgpd::start`] puts it in the node's directory (`state`), kept across
     /// restarts of bgpd on that node.
     pub state_dir: Option<PathBuf>,
+    /// Further `key = value` lines of `[global]`, written as given (TOML values, e.g.
+    /// `("drain_time", "\"3s\"")`).
+    pub extra: Vec<(String, String)>,
 }
 
 /// `[[peers]]`.
@@ -190,6 +193,7 @@ impl BgpdConfig {
                 connect_retry: Some(1),
                 control_socket: None,
                 state_dir: None,
+                extra: Vec::new(),
             },
             peers: Vec::new(),
             services: Vec::new(),
@@ -198,6 +202,12 @@ impl BgpdConfig {
 
     pub fn peer(mut self, peer: Peer) -> Self {
         self.peers.push(peer);
+        self
+    }
+
+    /// Adds a `key = value` line to `[global]`; `value` is TOML (quote strings).
+    pub fn global_key(mut self, key: &str, value: &str) -> Self {
+        self.global.extra.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -224,6 +234,9 @@ impl BgpdConfig {
         }
         if let Some(path) = &g.state_dir {
             let _ = writeln!(s, "state_dir = {}", quote(&path.display().to_string()));
+        }
+        for (k, v) in &g.extra {
+            let _ = writeln!(s, "{k} = {v}");
         }
         for p in &self.peers {
             let _ = writeln!(s, "\n[[peers]]");

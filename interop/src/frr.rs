@@ -1,5 +1,7 @@
-//! FRR's `bgpd` run alone (no zebra) inside a namespace, configured from a file and queried with
-//! `vtysh --vty_socket DIR -c '... json'`.
+//! FRR's `bgpd` inside a namespace, configured from a file and queried with
+//! `vtysh --vty_socket DIR -c '... json'`. By default it runs alone (no zebra, nothing installed
+//! in the kernel); [`FrrConfig::zebra`] starts FRR's zebra beside it, so that the selected routes
+//! (ECMP included) land in the namespace's kernel FIB, as on a real router (the data-plane suite).
 //!
 //! FRR 8.4 specifics handled here: `no bgp ebgp-requires-policy` (otherwise eBGP routes are
 //! neither accepted nor sent, RFC 8212), `no bgp network import-check` (no zebra to check with),
@@ -21,6 +23,8 @@ use crate::wait::wait_until;
 
 /// The FRR BGP daemon binary from Debian's `frr` package.
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
+/// FRR's zebra (kernel routes), same package.
+pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
 
 /// One `neighbor` of an FRR router.
 #[derive(Debug, Clone)]
@@ -87,6 +91,8 @@ pub struct FrrConfig {
     pub multipath_relax: bool,
     /// Networks this router originates itself (`network P`).
     pub networks: Vec<String>,
+    /// Run FRR's zebra too and let bgpd install its selected routes in the kernel FIB.
+    pub zebra: bool,
 }
 
 impl FrrConfig {
@@ -98,7 +104,20 @@ impl FrrConfig {
             maximum_paths: 16,
             multipath_relax: false,
             networks: Vec::new(),
+            zebra: false,
         }
+    }
+
+    /// `maximum-paths N` (1 disables ECMP).
+    pub fn maximum_paths(mut self, n: u8) -> Self {
+        self.maximum_paths = n;
+        self
+    }
+
+    /// Start zebra beside bgpd: routes go to the kernel FIB of the router's namespace.
+    pub fn zebra(mut self) -> Self {
+        self.zebra = true;
+        self
     }
 
     pub fn neighbor(mut self, n: FrrNeighbor) -> Self {
@@ -126,7 +145,10 @@ impl FrrConfig {
         let _ = writeln!(s, "router bgp {}", self.asn);
         let _ = writeln!(s, " bgp router-id {}", self.router_id);
         let _ = writeln!(s, " no bgp ebgp-requires-policy");
-        let _ = writeln!(s, " no bgp network import-check");
+        if !self.zebra {
+            // Without zebra nothing could confirm that a `network` exists.
+            let _ = writeln!(s, " no bgp network import-check");
+        }
         let _ = writeln!(s, " no bgp default ipv4-unicast");
         let _ = writeln!(s, " bgp log-neighbor-changes");
         if self.multipath_relax {
@@ -187,12 +209,13 @@ pub struct FrrPath {
     pub multipath: bool,
 }
 
-/// A running FRR bgpd.
+/// A running FRR bgpd (and zebra, when the config asks for it).
 pub struct Frr<'t> {
     topo: &'t Topology,
     pub node: Node,
     pub config: FrrConfig,
     pid: u32,
+    zebra_pid: Option<u32>,
     pub log: PathBuf,
     conf: PathBuf,
 }
@@ -208,11 +231,69 @@ impl<'t> Frr<'t> {
             node: node.clone(),
             config,
             pid: 0,
+            zebra_pid: None,
             log,
             conf,
         };
+        if frr.config.zebra {
+            frr.spawn_zebra();
+        }
         frr.spawn();
         frr
+    }
+
+    /// zebra, in the router's namespace, with its zserv socket in the node's directory (never
+    /// the system's `/var/run/frr/zserv.api`). It runs as root: the node directory is root's.
+    fn spawn_zebra(&mut self) {
+        let dir = self.node.dir.display().to_string();
+        let conf = self.node.dir.join("frr-zebra.conf");
+        let log = self.node.dir.join("zebra.log");
+        let text = format!(
+            "log file {} informational\nlog timestamp precision 3\n!\n",
+            log.display()
+        );
+        fs::write(&conf, text).expect("write zebra config");
+        let conf = conf.display().to_string();
+        let pidfile = self.node.dir.join("frr-zebra.pid").display().to_string();
+        let zserv = self.zserv();
+        let out = self.node.dir.join("zebra.out");
+        let _ = fs::remove_file(self.node.dir.join("zebra.vty"));
+        let args = [
+            "-u",
+            "root",
+            // zebra insists that its user belongs to FRR's vty group (bgpd's -S skips that).
+            "-g",
+            "frrvty",
+            "-P",
+            "0",
+            "-f",
+            &conf,
+            "-i",
+            &pidfile,
+            "-z",
+            &zserv,
+            "--vty_socket",
+            &dir,
+        ];
+        let pid = self
+            .topo
+            .spawn(&self.node, "frr zebra stdout", FRR_ZEBRA, &args, &out);
+        self.topo.watch_log("zebra log", &log);
+        self.zebra_pid = Some(pid);
+        let ready = wait_until(
+            Duration::from_secs(15),
+            || std::path::Path::new(&zserv).exists(),
+            |ok| *ok,
+        );
+        assert!(
+            ready,
+            "FRR zebra in {} did not open {zserv} within 15 s",
+            self.node.ns
+        );
+    }
+
+    fn zserv(&self) -> String {
+        self.node.dir.join("zserv.api").display().to_string()
     }
 
     fn spawn(&mut self) {
@@ -220,10 +301,9 @@ impl<'t> Frr<'t> {
         let conf = self.conf.display().to_string();
         let pidfile = self.node.dir.join("frr-bgpd.pid").display().to_string();
         let out = self.node.dir.join("frr.out");
+        let zserv = self.zserv();
         let _ = fs::remove_file(self.node.dir.join("bgpd.vty"));
-        let args = [
-            "-Z",
-            "-n",
+        let mut args = vec![
             "-S",
             "-P",
             "0",
@@ -234,6 +314,11 @@ impl<'t> Frr<'t> {
             "--vty_socket",
             &dir,
         ];
+        if self.config.zebra {
+            args.extend(["-z", zserv.as_str()]);
+        } else {
+            args.extend(["-Z", "-n"]);
+        }
         self.pid = self
             .topo
             .spawn(&self.node, "frr bgpd stdout", FRR_BGPD, &args, &out);

@@ -168,6 +168,94 @@ impl Topology {
         }
     }
 
+    /// Adds a node that is not on the LAN: a namespace joined to `gateway` alone by its own veth
+    /// pair (`eth0` here, `s<host>` in the gateway), on `10.254.<index>.<4k>/30`, with its default
+    /// routes via the gateway. Its traffic to anything else crosses the gateway's forwarding
+    /// (the data-plane suite's client behind the router). The gateway's address on the link is
+    /// the stub's minus one.
+    pub fn add_stub(&self, role: &str, gateway: &Node) -> Node {
+        let host = self.next_host.fetch_add(1, Ordering::SeqCst);
+        assert!(host < 60, "too many nodes for a stub link");
+        let ns = format!("{}-{role}", self.prefix);
+        self.add_namespace(&ns);
+        let veth = format!("s{host}");
+        ip(&[
+            "-n",
+            &gateway.ns,
+            "link",
+            "add",
+            &veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &ns,
+        ]);
+        let (gw4, ipv4) = self.stub_addrs(host);
+        let gw6 = Ipv6Addr::new(0xfd00, 0x254, self.index as u16, host as u16, 0, 0, 0, 1);
+        let ipv6 = Ipv6Addr::new(0xfd00, 0x254, self.index as u16, host as u16, 0, 0, 0, 2);
+        for (dev, ns, a4, a6) in [
+            (&veth, &gateway.ns, gw4, gw6),
+            (&"eth0".to_string(), &ns, ipv4, ipv6),
+        ] {
+            ip(&["-n", ns, "addr", "add", &format!("{a4}/30"), "dev", dev]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{a6}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        ip(&[
+            "-n",
+            &ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            &gw4.to_string(),
+        ]);
+        ip(&[
+            "-n",
+            &ns,
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &gw6.to_string(),
+        ]);
+        let dir = self.dir.join(role);
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        Node {
+            role: role.to_string(),
+            ns,
+            ipv4,
+            ipv6,
+            dir,
+        }
+    }
+
+    fn stub_addrs(&self, host: u32) -> (Ipv4Addr, Ipv4Addr) {
+        let base = (host * 4) as u8;
+        (
+            Ipv4Addr::new(10, 254, self.index as u8, base + 1),
+            Ipv4Addr::new(10, 254, self.index as u8, base + 2),
+        )
+    }
+
+    /// Sets a sysctl inside `node`'s namespace (`net.*` keys are per namespace).
+    pub fn sysctl(&self, node: &Node, key: &str, value: &str) {
+        self.exec(node, "sysctl", &["-q", "-w", &format!("{key}={value}")]);
+    }
+
     /// Sets the node's `eth0` down or up, inside its own namespace.
     pub fn set_link(&self, node: &Node, up: bool) {
         ip(&[
@@ -384,6 +472,7 @@ fn require_tools() {
         let mut missing = Vec::new();
         for tool in [
             "/usr/lib/frr/bgpd",
+            "/usr/lib/frr/zebra",
             "/usr/bin/vtysh",
             "/usr/sbin/bird",
             "/usr/sbin/birdc",
