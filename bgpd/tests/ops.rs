@@ -70,7 +70,12 @@ impl TestPeer {
 
     /// With `add_path`, the peer offers ADD-PATH receive for IPv4 unicast (RFC 7911).
     async fn start_with(local_asn: u32, bgpd_asn: u32, add_path: bool) -> TestPeer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        TestPeer::start_on("127.0.0.1", local_asn, bgpd_asn, add_path).await
+    }
+
+    /// A test peer listening on `ip` (a second peer needs its own address).
+    async fn start_on(ip: &str, local_asn: u32, bgpd_asn: u32, add_path: bool) -> TestPeer {
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let observed = Arc::new(Mutex::new(Observed::default()));
         let changed = Arc::new(Notify::new());
@@ -1413,6 +1418,131 @@ fn bgpctl_config_prints_the_running_configuration_masked() {
     a.wait("the reloaded configuration", || {
         a.ctl_ok(&["config"]).contains("192.0.2.10/32")
     });
+}
+
+/// Issue 14: operations on one peer leave the other peer's session and routes untouched;
+/// a shut-down peer stays down across a restart until `enable`; refused operations exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neighbor_operations_touch_only_their_peer() {
+    let a = TestPeer::start(64500, 64512).await;
+    let b = TestPeer::start_on("127.0.0.2", 64501, 64512, false).await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let config = global(
+        "10.0.0.2",
+        "",
+        &format!("state_dir = \"{}\"", scratch.path().display()),
+    ) + &format!(
+        "[[peers]]\nname = \"a\"\naddress = \"127.0.0.1\"\nport = {}\nasn = 64500\n\
+         families = [\"ipv4-unicast\"]\n\n\
+         [[peers]]\nname = \"b\"\naddress = \"127.0.0.2\"\nport = {}\nasn = 64501\n\
+         local_address = \"127.0.0.1\"\nfamilies = [\"ipv4-unicast\"]\n\n\
+         [[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\nnexthops = [\"10.1.0.1\"]\n",
+        a.addr.port(),
+        b.addr.port()
+    );
+    let d = Bgpd::start(&config);
+    for tp in [&a, &b] {
+        tp.wait_for("web", |o| o.routes.contains_key("192.0.2.10/32"))
+            .await;
+    }
+    let b_before = b.snapshot();
+    let b_untouched = |what: &str| {
+        let now = b.snapshot();
+        assert_eq!(now.established, 1, "{what}: b was reset");
+        assert!(now.downs.is_empty(), "{what}: b went down: {:?}", now.downs);
+        assert_eq!(now.routes, b_before.routes, "{what}: b's routes changed");
+    };
+
+    // drain a: GRACEFUL_SHUTDOWN to a only.
+    let out = d.ctl_ok(&["neighbor", "a", "drain"]);
+    assert!(out.contains("a drain"), "{out}");
+    a.wait_for("GRACEFUL_SHUTDOWN at a", |o| {
+        o.routes
+            .get("192.0.2.10/32")
+            .is_some_and(|c| c.contains(&Community::GRACEFUL_SHUTDOWN))
+    })
+    .await;
+    assert_eq!(d.json(&["neighbor", "a"])["peer_drained"], true);
+    d.ctl_ok(&["neighbor", "a", "undrain"]);
+    a.wait_for("a undrained", |o| {
+        o.routes.get("192.0.2.10/32").is_some_and(Vec::is_empty)
+    })
+    .await;
+    b_untouched("drain");
+
+    // refresh a: our routes go out again.
+    let seen = a.snapshot().updates.len();
+    d.ctl_ok(&["neighbor", "a", "refresh"]);
+    a.wait_for("the routes sent again", |o| {
+        o.updates[seen..]
+            .iter()
+            .any(|u| u.announced.contains(&"192.0.2.10/32".to_string()))
+    })
+    .await;
+
+    // reset --hard: a sees Cease 6/9 (Hard Reset) and comes back.
+    d.ctl_ok(&["neighbor", "a", "reset", "--hard"]);
+    let o = a
+        .wait_for("a reset and back", |o| {
+            o.established >= 2 && !o.downs.is_empty()
+        })
+        .await;
+    let got = o.downs[0]
+        .1
+        .received
+        .as_ref()
+        .map(|n| (n.code.0, n.subcode));
+    assert_eq!(got, Some((6, 9)), "{:?}", o.downs);
+
+    // shutdown a with a message: Cease 6/2 carrying it; a stays down.
+    let out = d.ctl_ok(&[
+        "neighbor",
+        "a",
+        "shutdown",
+        "--message",
+        "rack 12 maintenance",
+    ]);
+    assert!(out.contains("rack 12 maintenance"), "{out}");
+    let o = a.wait_for("a shut down", |o| o.downs.len() >= 2).await;
+    let down = &o.downs[1].1;
+    assert_eq!(
+        down.received.as_ref().map(|n| (n.code.0, n.subcode)),
+        Some((6, 2))
+    );
+    assert_eq!(
+        down.shutdown_message.as_deref(),
+        Some("rack 12 maintenance")
+    );
+    let n = d.json(&["neighbor", "a"]);
+    assert_eq!(n["admin_down"], "rack 12 maintenance", "{n}");
+    assert_eq!(n["state"], "Idle (shut down)", "{n}");
+    // Refused: shut down twice, an unknown peer, refresh of a peer that is down: exit 2.
+    for args in [
+        vec!["neighbor", "a", "shutdown"],
+        vec!["neighbor", "nope", "reset"],
+        vec!["neighbor", "a", "refresh"],
+        vec!["neighbor", "b", "enable"],
+    ] {
+        let out = d.ctl(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    b_untouched("shutdown");
+
+    // kill -9 and start again: a stays down, b comes back.
+    let established = a.snapshot().established;
+    drop(d);
+    let d = Bgpd::start(&config);
+    b.wait_for("b back after the restart", |o| o.established >= 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(a.snapshot().established, established, "a stayed down");
+    assert_eq!(
+        d.json(&["neighbor", "a"])["admin_down"],
+        "rack 12 maintenance"
+    );
+    d.ctl_ok(&["neighbor", "a", "enable"]);
+    a.wait_for("a enabled", |o| o.established > established)
+        .await;
 }
 
 /// Issue 13: runtime services survive kill -9 and a restart; a corrupt or newer state file is
