@@ -460,6 +460,10 @@ pub struct Neighbor {
     pub peer_drained: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The last failed connection attempt since the last Established, with the count of
+    /// failed attempts in a row: why a peer stays Active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_error: Option<ConnectErrorInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_notification_sent: Option<NotificationInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -578,6 +582,15 @@ pub struct DrainInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
     pub message: String,
+}
+
+/// A failed connection attempt (`Neighbor::connect_error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectErrorInfo {
+    pub error: String,
+    /// Unix seconds of the last attempt.
+    pub at: u64,
+    pub attempts: u64,
 }
 
 /// What `neighbor-op` does to one peer.

@@ -120,6 +120,20 @@ pub struct PeerStatus {
     pub counters: bgp_fsm::Counters,
     /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
     pub end_of_rib_pending: bool,
+    /// The last failed connection attempt since the session was last Established (cleared
+    /// then): why a peer stays Active.
+    pub connect_error: Option<ConnectError>,
+}
+
+/// A failed outbound connection attempt, and how many failed in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    /// The socket error ("Network is unreachable (os error 101)") with a hint when one
+    /// applies.
+    pub error: String,
+    pub at: SystemTime,
+    /// Consecutive failed attempts.
+    pub attempts: u64,
 }
 
 /// The daemon's side of a peer task.
@@ -175,6 +189,7 @@ pub fn spawn_with(
         last_down: None,
         counters: bgp_fsm::Counters::default(),
         end_of_rib_pending: false,
+        connect_error: None,
     };
     let (status_tx, status_rx) = watch::channel(initial);
     let span = tracing::info_span!(
@@ -704,9 +719,41 @@ impl PeerTask {
                 self.feed(Which::Main, Event::Connected).await;
             }
             Err(e) => {
-                debug!("connection to {} failed: {e}", self.label());
+                self.connect_failed(&e);
                 self.feed(Which::Main, Event::ConnectFailed).await;
             }
+        }
+    }
+
+    /// Records a failed connection attempt (why the peer is down, for `bgpctl` and metrics)
+    /// and logs it at WARN on the 1st, 10th, 100th, ... attempt in a row, so a peer that
+    /// cannot be reached is visible without flooding the log.
+    fn connect_failed(&mut self, e: &io::Error) {
+        let error = match connect_hint(e, &self.peer) {
+            Some(hint) => format!("{e} ({hint})"),
+            None => e.to_string(),
+        };
+        let mut attempts = 0;
+        self.status.send_modify(|s| {
+            attempts = s.connect_error.as_ref().map_or(0, |c| c.attempts) + 1;
+            s.connect_error = Some(ConnectError {
+                error: error.clone(),
+                at: SystemTime::now(),
+                attempts,
+            });
+        });
+        // 1, 10, 100, 1000, ...: a rate that falls as the outage lasts.
+        let mut n = attempts;
+        while n % 10 == 0 {
+            n /= 10;
+        }
+        if n == 1 {
+            warn!(
+                "cannot connect to {} (attempt {attempts} in a row): {error}",
+                self.label()
+            );
+        } else {
+            debug!("connection to {} failed: {error}", self.label());
         }
     }
 
@@ -1288,6 +1335,7 @@ impl PeerTask {
             }
             if established.is_some() {
                 s.established_since = established;
+                s.connect_error = None;
                 changed = true;
             }
             if s.local_address != local {
@@ -1603,5 +1651,31 @@ mod tests {
         );
         assert_eq!(s.add_path.len(), 2);
         assert!(s.add_path.iter().all(|a| a.send && a.receive));
+    }
+}
+
+/// A hint for the connect errors operators trip over.
+fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
+    let link_local = match peer.address {
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+        IpAddr::V4(_) => false,
+    };
+    match e.raw_os_error() {
+        Some(libc::EINVAL) if link_local => {
+            Some("a link-local peer address needs the interface it is reached on")
+        }
+        Some(libc::ECONNREFUSED) => {
+            Some("nothing accepts BGP on the peer's port: is the peer configured there?")
+        }
+        Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => {
+            Some("no route to the peer from this host")
+        }
+        _ if e.kind() == io::ErrorKind::TimedOut && peer.password.is_some() => Some(
+            "no answer: with a TCP MD5 password, a key mismatch is dropped silently by the peer",
+        ),
+        _ if e.kind() == io::ErrorKind::TimedOut && matches!(peer.ttl, Ttl::Security) => {
+            Some("no answer: with ttl_security the peer must send with TTL 255 too (GTSM)")
+        }
+        _ => None,
     }
 }

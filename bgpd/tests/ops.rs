@@ -1545,6 +1545,48 @@ async fn neighbor_operations_touch_only_their_peer() {
         .await;
 }
 
+/// Issue 14: why a peer is down: the last connect error, with its count, in `neighbors`,
+/// `neighbor`, `explain` and metrics, and a WARN line (not only DEBUG).
+#[test]
+fn a_peer_that_cannot_be_reached_says_why() {
+    let port = free_port("127.0.0.1");
+    let metrics = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let config = global("10.0.0.2", "", &format!("metrics_listen = \"{metrics}\""))
+        + &format!(
+            "[[peers]]\nname = \"gone\"\naddress = \"127.0.0.1\"\nport = {port}\nasn = 64500\n\
+         connect_retry = \"200ms\"\n\n\
+         [[services]]\nname = \"web\"\nprefix = \"192.0.2.10/32\"\n"
+        );
+    let a = Bgpd::start(&config);
+    a.wait("two failed attempts", || {
+        a.json(&["neighbor", "gone"])["connect_error"]["attempts"]
+            .as_u64()
+            .is_some_and(|n| n >= 2)
+    });
+    let n = a.json(&["neighbor", "gone"]);
+    let error = n["connect_error"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("Connection refused") && error.contains("nothing accepts BGP"),
+        "{n}"
+    );
+    let table = a.ctl_ok(&["neighbors"]);
+    assert!(table.contains("connect: Connection refused"), "{table}");
+    let detail = a.ctl_ok(&["neighbor", "gone"]);
+    assert!(detail.contains("connect error"), "{detail}");
+    let why = a.ctl_ok(&["explain", "192.0.2.10/32"]);
+    assert!(why.contains("cannot connect: Connection refused"), "{why}");
+    let text = http_get(&metrics, "/metrics");
+    assert!(
+        metric(&text, "bgpd_bgp_connect_failures{peer=\"gone\"}").is_some_and(|v| v >= 2.0),
+        "{text}"
+    );
+    let log = a.log();
+    assert!(
+        log.contains("WARN") && log.contains("cannot connect to gone"),
+        "{log}"
+    );
+}
+
 /// Issue 13: runtime services survive kill -9 and a restart; a corrupt or newer state file is
 /// refused whole, set aside and named, and bgpd starts from the configuration; an unusable
 /// state directory leaves changes applied but says they are not saved.

@@ -511,7 +511,12 @@ fn neighbors_table(list: &[Neighbor]) -> String {
                 n.prefixes_received.to_string(),
                 format!("{}/{}", n.messages_in.total(), n.messages_out.total()),
                 n.flaps.to_string(),
-                n.last_error.clone().unwrap_or_default(),
+                match (&n.connect_error, &n.last_error) {
+                    (Some(c), _) if n.state != "Established" => {
+                        format!("connect: {} (x{})", c.error, c.attempts)
+                    }
+                    (_, e) => e.clone().unwrap_or_default(),
+                },
             ]
         })
         .collect();
@@ -632,6 +637,18 @@ fn neighbor_detail(n: &Neighbor) -> String {
     kv("update queue", n.queue_depth.to_string());
     if let Some(e) = &n.last_error {
         kv("last error", e.clone());
+    }
+    if let Some(c) = &n.connect_error {
+        kv(
+            "connect error",
+            format!(
+                "{} ({} attempt{} in a row, last {})",
+                c.error,
+                c.attempts,
+                if c.attempts == 1 { "" } else { "s" },
+                ago(c.at)
+            ),
+        );
     }
     for (what, v) in [
         ("last NOTIFICATION sent", &n.last_notification_sent),

@@ -57,6 +57,20 @@ impl Shared {
                 status_of(p).map(|s| s.flaps).unwrap_or(0),
             );
         }
+        w.family(
+            "bgpd_bgp_connect_failures",
+            "gauge",
+            "Failed outbound connection attempts in a row (0 once the session is Established).",
+        );
+        for p in &peers {
+            w.sample(
+                "bgpd_bgp_connect_failures",
+                &[("peer", &p.name)],
+                status_of(p)
+                    .and_then(|s| s.connect_error.as_ref())
+                    .map_or(0, |c| c.attempts),
+            );
+        }
         for (name, help, dir) in [
             (
                 "bgpd_bgp_messages_sent_total",

@@ -566,14 +566,17 @@ impl Shared {
                                 ));
                             }
                             Some(s) => {
-                                why.push(format!(
-                                    "session is {:?}{}",
-                                    s.state,
-                                    s.last_down
-                                        .as_ref()
-                                        .map(|d| format!(" (last: {d})"))
-                                        .unwrap_or_default()
-                                ));
+                                let cause = match (&s.connect_error, &s.last_down) {
+                                    (Some(c), _) => format!(
+                                        " (cannot connect: {}, {} attempt{} in a row)",
+                                        c.error,
+                                        c.attempts,
+                                        if c.attempts == 1 { "" } else { "s" }
+                                    ),
+                                    (None, Some(d)) => format!(" (last: {d})"),
+                                    (None, None) => String::new(),
+                                };
+                                why.push(format!("session is {:?}{cause}", s.state));
                             }
                             None => why.push("peer is stopped (drained)".into()),
                         },

@@ -485,6 +485,13 @@ pub(super) fn neighbor_info(
         routes_rejected_next_hop: status.map(|s| s.counters.rejected_next_hop).unwrap_or(0),
         flaps: status.map(|s| s.flaps).unwrap_or(0),
         last_error: last_down,
+        connect_error: status.and_then(|s| s.connect_error.as_ref()).map(|c| {
+            api::ConnectErrorInfo {
+                error: c.error.clone(),
+                at: unix_secs(c.at),
+                attempts: c.attempts,
+            }
+        }),
         last_notification_sent: sent,
         last_notification_received: received,
         queue_depth,
