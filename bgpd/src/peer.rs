@@ -1541,6 +1541,32 @@ fn withdrew_sentence(peer: &Peer, withdrawn: &[Nlri]) -> String {
     }
 }
 
+/// A hint for the connect errors operators trip over.
+fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
+    let link_local = match peer.address {
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+        IpAddr::V4(_) => false,
+    };
+    match e.raw_os_error() {
+        Some(libc::EINVAL) if link_local => {
+            Some("a link-local peer address needs the interface it is reached on")
+        }
+        Some(libc::ECONNREFUSED) => {
+            Some("nothing accepts BGP on the peer's port: is the peer configured there?")
+        }
+        Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => {
+            Some("no route to the peer from this host")
+        }
+        _ if e.kind() == io::ErrorKind::TimedOut && peer.password.is_some() => Some(
+            "no answer: with a TCP MD5 password, a key mismatch is dropped silently by the peer",
+        ),
+        _ if e.kind() == io::ErrorKind::TimedOut && matches!(peer.ttl, Ttl::Security) => {
+            Some("no answer: with ttl_security the peer must send with TTL 255 too (GTSM)")
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1651,31 +1677,5 @@ mod tests {
         );
         assert_eq!(s.add_path.len(), 2);
         assert!(s.add_path.iter().all(|a| a.send && a.receive));
-    }
-}
-
-/// A hint for the connect errors operators trip over.
-fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
-    let link_local = match peer.address {
-        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
-        IpAddr::V4(_) => false,
-    };
-    match e.raw_os_error() {
-        Some(libc::EINVAL) if link_local => {
-            Some("a link-local peer address needs the interface it is reached on")
-        }
-        Some(libc::ECONNREFUSED) => {
-            Some("nothing accepts BGP on the peer's port: is the peer configured there?")
-        }
-        Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => {
-            Some("no route to the peer from this host")
-        }
-        _ if e.kind() == io::ErrorKind::TimedOut && peer.password.is_some() => Some(
-            "no answer: with a TCP MD5 password, a key mismatch is dropped silently by the peer",
-        ),
-        _ if e.kind() == io::ErrorKind::TimedOut && matches!(peer.ttl, Ttl::Security) => {
-            Some("no answer: with ttl_security the peer must send with TTL 255 too (GTSM)")
-        }
-        _ => None,
     }
 }
