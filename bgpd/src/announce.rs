@@ -51,9 +51,32 @@ pub struct PeerView {
     pub add_path_tx: FamilySet,
     /// Families in which IPv4 NLRI may carry an IPv6 next hop (RFC 8950).
     pub extended_next_hop: FamilySet,
+    /// What every service carries to this peer (`[peers.announce]`).
+    pub announce: Arc<crate::config::PeerAnnounce>,
 }
 
 impl PeerView {
+    /// The view of `peer`'s established session (local address from its socket).
+    pub fn new(
+        peer: &crate::config::Peer,
+        global: &crate::config::Global,
+        local_address: IpAddr,
+        negotiated: &bgp_fsm::Negotiated,
+    ) -> PeerView {
+        PeerView {
+            name: peer.name.clone(),
+            local_asn: peer.local_asn(global).0,
+            peer_asn: peer.asn.0,
+            local_address,
+            next_hop_v4: peer.ipv4_nexthop,
+            next_hop_v6: peer.ipv6_nexthop,
+            families: negotiated.families.iter().copied().collect(),
+            add_path_tx: negotiated.add_path_send.iter().copied().collect(),
+            extended_next_hop: negotiated.context.extended_next_hop,
+            announce: Arc::new(peer.announce.clone()),
+        }
+    }
+
     pub fn is_ibgp(&self) -> bool {
         self.local_asn == self.peer_asn
     }
@@ -864,19 +887,28 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
 }
 
 fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
+    // Per-peer overrides (`[peers.announce]`): communities add, the rest replace.
+    let over = &peer.announce;
     let mut communities = service.communities.clone();
+    communities.extend(over.communities.iter().copied());
     communities.sort();
     communities.dedup();
     let mut large_communities = service.large_communities.clone();
+    large_communities.extend(over.large_communities.iter().copied());
     large_communities.sort();
     large_communities.dedup();
     let (as_path, local_pref) = if peer.is_ibgp() {
         (
             AsPath::default(),
-            Some(service.local_pref.unwrap_or(DEFAULT_LOCAL_PREF)),
+            Some(
+                over.local_pref
+                    .or(service.local_pref)
+                    .unwrap_or(DEFAULT_LOCAL_PREF),
+            ),
         )
     } else {
-        let copies = 1 + usize::from(service.as_path_prepend);
+        let prepend = over.as_path_prepend.unwrap_or(service.as_path_prepend);
+        let copies = 1 + usize::from(prepend);
         let segment = AsSegment {
             kind: AsSegmentType::Sequence,
             asns: vec![peer.local_asn; copies],
@@ -891,7 +923,7 @@ fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
     PathAttributes {
         origin: Origin::Igp,
         as_path,
-        med: service.med,
+        med: over.med.or(service.med),
         local_pref,
         communities,
         large_communities,
@@ -934,6 +966,7 @@ mod tests {
                 .collect(),
             add_path_tx: FamilySet::new(),
             extended_next_hop: FamilySet::new(),
+            announce: Arc::default(),
         }
     }
 
@@ -1007,6 +1040,40 @@ mod tests {
         let mut ibgp = ebgp_v4();
         ibgp.peer_asn = 64512;
         assert_eq!(attrs(&ibgp).expect("route").local_pref, Some(0));
+    }
+
+    #[test]
+    fn peer_overrides_add_communities_and_replace_med_local_pref_and_prepend() {
+        let mut svc = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        svc.communities = vec![Community::NO_EXPORT];
+        svc.med = Some(5);
+        svc.as_path_prepend = 1;
+        let mut peer = ebgp_v4();
+        peer.announce = Arc::new(crate::config::PeerAnnounce {
+            communities: vec![Community::new(64512, 7)],
+            large_communities: vec![LargeCommunity::new(64512, 1, 7)],
+            med: Some(50),
+            local_pref: Some(300),
+            as_path_prepend: Some(3),
+        });
+        let (routes, _) = routes_for_peer(std::slice::from_ref(&svc), &peer);
+        let a = routes.values().next().expect("route").attrs.clone();
+        assert_eq!(
+            a.communities.len(),
+            2,
+            "service's and peer's: {:?}",
+            a.communities
+        );
+        assert_eq!(a.large_communities, vec![LargeCommunity::new(64512, 1, 7)]);
+        assert_eq!(a.med, Some(50));
+        assert_eq!(a.as_path.segments[0].asns, vec![64512; 4], "1 + 3 copies");
+        assert_eq!(a.local_pref, None, "eBGP");
+        peer.peer_asn = 64512;
+        let (routes, _) = routes_for_peer(&[svc], &peer);
+        assert_eq!(
+            routes.values().next().expect("route").attrs.local_pref,
+            Some(300)
+        );
     }
 
     #[test]

@@ -192,9 +192,13 @@ impl PeerChange {
             ipv6_nexthop: _,
             import: _,
             allow_own_as: _,
+            local_as: _,
+            announce: _,
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
-            ttl, families, add_path, graceful_restart, delay_open, enforce_first_as);
+            ttl, families, add_path, graceful_restart, delay_open, enforce_first_as, local_as);
+        // What services carry to the peer changes with UPDATEs on the live session.
+        cmp!(live: announce);
         cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
             idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop,
             import, allow_own_as);

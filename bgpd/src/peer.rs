@@ -238,7 +238,7 @@ pub fn spawn_with(
 
 /// The session configuration for `peer` (RFC 4271 §8.1.1 session attributes).
 pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
-    let mut cfg = SessionConfig::new(global.asn.0, peer.asn.0, global.router_id);
+    let mut cfg = SessionConfig::new(peer.local_asn(global).0, peer.asn.0, global.router_id);
     cfg.hold_time = peer.hold_time.secs();
     cfg.keepalive = Some(u16::try_from(peer.keepalive.as_secs()).unwrap_or(u16::MAX));
     cfg.connect_retry = peer.connect_retry;
@@ -1122,7 +1122,7 @@ impl PeerTask {
                                  route reflected back; further ones are only counted",
                                 first.prefix,
                                 self.label(),
-                                self.global.asn.0,
+                                self.main.session.config().local_asn,
                                 self.main.session.config().allow_own_as,
                             );
                         }
@@ -1174,7 +1174,7 @@ impl PeerTask {
         };
         let local = Speaker {
             bgp_id: self.global.router_id,
-            asn: self.global.asn.0,
+            asn: self.peer.local_asn(&self.global).0,
         };
         let remote = Speaker {
             bgp_id: peer_id,
@@ -1256,17 +1256,7 @@ impl PeerTask {
     fn compute_diff(&mut self) -> Option<announce::Diff> {
         let negotiated = self.main.session.negotiated()?;
         let local = self.main.conn.as_ref().and_then(|c| c.local)?;
-        let view = PeerView {
-            name: self.peer.name.clone(),
-            local_asn: self.global.asn.0,
-            peer_asn: self.peer.asn.0,
-            local_address: local.ip(),
-            next_hop_v4: self.peer.ipv4_nexthop,
-            next_hop_v6: self.peer.ipv6_nexthop,
-            families: negotiated.families.iter().copied().collect(),
-            add_path_tx: negotiated.add_path_send.iter().copied().collect(),
-            extended_next_hop: negotiated.context.extended_next_hop,
-        };
+        let view = PeerView::new(&self.peer, &self.global, local.ip(), negotiated);
         let (routes, warnings) = announce::routes_for(&self.services, &view);
         for w in warnings {
             if self.warned.insert(w.clone()) {

@@ -141,3 +141,86 @@ fn neighbor_operations_touch_only_their_router_frr_and_bird() {
     assert!(wait_until(ROUTES, || has_web(&frr_router), |x| *x));
     bird_untouched("enable r1");
 }
+
+/// Per-peer overrides (`[peers.announce]`) and `local_as`, judged at each router: FRR sees
+/// its community and MED, BIRD its own community and the AS bgpd presents to it alone.
+#[test]
+fn per_peer_overrides_are_seen_by_each_router_frr_and_bird() {
+    const LOCAL_AS: u32 = 64599;
+    let topo = Topology::new("nbr-over");
+    let r1 = topo.add_node("r1");
+    let r2 = topo.add_node("r2");
+    let n = topo.add_node("n1");
+    let frr_router = Router::start(
+        Kind::Frr,
+        &topo,
+        &r1,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let bird_router = Router::start(
+        Kind::Bird,
+        &topo,
+        &r2,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts {
+            remote_as: LOCAL_AS,
+            ..NeighborOpts::default()
+        },
+    );
+    let cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(
+            interop::Peer::new(r1.addr(false), ROUTER_AS)
+                .name("r1")
+                .key("announce.communities", "[\"64512:101\"]")
+                .key("announce.med", "7"),
+        )
+        .peer(
+            interop::Peer::new(r2.addr(false), ROUTER_AS)
+                .name("r2")
+                .key("local_as", &LOCAL_AS.to_string())
+                .key("announce.communities", "[\"64512:102\"]")
+                .key("announce.as_path_prepend", "1"),
+        )
+        .service(
+            Service::new("web", WEB_PREFIX)
+                .nexthops(&["self"])
+                .communities(&["64512:1"]),
+        );
+    let _bgpd = Bgpd::start(&topo, &n, &cfg);
+    frr_router.assert_established(&n, false);
+    bird_router.assert_established(&n, false);
+    let frr_path = wait_until(
+        ROUTES,
+        || frr_router.frr().paths(WEB_PREFIX).into_iter().next(),
+        Option::is_some,
+    )
+    .expect("FRR has the route");
+    assert_eq!(frr_path.communities, "64512:1 64512:101", "{frr_path:?}");
+    assert_eq!(frr_path.med, Some(7), "{frr_path:?}");
+    assert_eq!(frr_path.as_path, BGPD_AS.to_string(), "{frr_path:?}");
+    let bird_route = wait_until(
+        ROUTES,
+        || {
+            bird_router
+                .bird()
+                .routes("n1")
+                .into_iter()
+                .find(|r| r.prefix == WEB_PREFIX)
+        },
+        Option::is_some,
+    )
+    .expect("BIRD has the route");
+    assert_eq!(
+        bird_route.communities, "(64512,1) (64512,102)",
+        "{bird_route:?}"
+    );
+    assert_eq!(bird_route.med, None, "{bird_route:?}");
+    assert_eq!(
+        bird_route.as_path,
+        format!("{LOCAL_AS} {LOCAL_AS}"),
+        "local_as and one prepend: {bird_route:?}"
+    );
+}

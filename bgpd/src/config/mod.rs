@@ -185,6 +185,37 @@ pub struct Peer {
     pub import: ImportPolicy,
     /// How many times our AS may appear in a received AS_PATH (RFC 4271 §9.1.2), 0..=10.
     pub allow_own_as: u8,
+    /// The AS this session presents (OPEN, AS_PATH) instead of `global.asn`, as MetalLB and
+    /// frr-k8s allow per peer; `ibgp` compares it with the peer's AS.
+    pub local_as: Option<Asn>,
+    /// What every service carries to this peer (`[peers.announce]`).
+    pub announce: PeerAnnounce,
+}
+
+/// Per-peer overrides of what services carry (`[peers.announce]`): communities are added to
+/// each service's own, the other values replace the service's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerAnnounce {
+    pub communities: Vec<Community>,
+    pub large_communities: Vec<LargeCommunity>,
+    pub med: Option<u32>,
+    /// iBGP only (RFC 4271 §5.1.5).
+    pub local_pref: Option<u32>,
+    /// eBGP only: extra copies of our AS, instead of the service's `as_path_prepend`.
+    pub as_path_prepend: Option<u8>,
+}
+
+impl PeerAnnounce {
+    pub fn is_empty(&self) -> bool {
+        *self == PeerAnnounce::default()
+    }
+}
+
+impl Peer {
+    /// The AS this session presents: `local_as`, else `global.asn`.
+    pub fn local_asn(&self, global: &Global) -> Asn {
+        self.local_as.unwrap_or(global.asn)
+    }
 }
 
 /// An AS number (RFC 6793: 4 octets). Never 0 and never AS_TRANS (23456) for a speaker.

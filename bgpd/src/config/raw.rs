@@ -72,6 +72,22 @@ pub(crate) struct RawPeer {
     pub import: Option<StrOrList>,
     #[serde(default, deserialize_with = "opt_int")]
     pub allow_own_as: Option<i64>,
+    pub local_as: Option<IntOrStr>,
+    pub announce: Option<RawPeerAnnounce>,
+}
+
+/// `[peers.announce]`: what every service carries to this peer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPeerAnnounce {
+    pub communities: Option<Vec<String>>,
+    pub large_communities: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub med: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub local_pref: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub as_path_prepend: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

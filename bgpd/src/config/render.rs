@@ -109,6 +109,31 @@ fn peer(p: &Peer) -> Table {
         ImportPolicy::Prefixes(ranges) => value(strings(ranges.iter())),
     };
     t["allow_own_as"] = value(i64::from(p.allow_own_as));
+    if let Some(a) = p.local_as {
+        t["local_as"] = value(i64::from(a.0));
+    }
+    if !p.announce.is_empty() {
+        let a = &p.announce;
+        let mut o = Table::new();
+        if !a.communities.is_empty() {
+            o["communities"] = value(strings(
+                a.communities.iter().map(|c| community_to_string(*c)),
+            ));
+        }
+        if !a.large_communities.is_empty() {
+            o["large_communities"] = value(strings(a.large_communities.iter()));
+        }
+        if let Some(m) = a.med {
+            o["med"] = value(i64::from(m));
+        }
+        if let Some(l) = a.local_pref {
+            o["local_pref"] = value(i64::from(l));
+        }
+        if let Some(n) = a.as_path_prepend {
+            o["as_path_prepend"] = value(i64::from(n));
+        }
+        t["announce"] = Item::Table(o);
+    }
     t
 }
 

@@ -639,3 +639,49 @@ fn graceful_restart_deferral_stays_below_every_restart_time() {
     .iter()
     .any(|l| l.contains("global.graceful_restart_deferral")));
 }
+
+#[test]
+fn per_peer_local_as_and_announce_overrides() {
+    let c = parse(
+        "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+         [[peers]]\naddress = \"10.0.0.1\"\nasn = 64600\nlocal_as = 64600\n\n\
+         [peers.announce]\ncommunities = [\"64512:7\", \"no-export\"]\n\
+         large_communities = [\"64512:1:7\"]\nmed = 50\nlocal_pref = 300\nas_path_prepend = 2\n",
+    );
+    let p = &c.peers[0];
+    assert_eq!(p.local_as, Some(Asn(64600)));
+    assert!(
+        p.ibgp,
+        "local_as equal to the peer's AS makes the session iBGP"
+    );
+    assert_eq!(p.local_asn(&c.global), Asn(64600));
+    assert_eq!(p.announce.communities.len(), 2);
+    assert_eq!(p.announce.large_communities.len(), 1);
+    assert_eq!(p.announce.med, Some(50));
+    assert_eq!(p.announce.local_pref, Some(300));
+    assert_eq!(p.announce.as_path_prepend, Some(2));
+    // The effective configuration carries them and reads back the same.
+    assert_eq!(parse(&c.to_toml()), c);
+    let e = errors(
+        "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+         [[peers]]\naddress = \"10.0.0.1\"\nasn = 64600\nlocal_as = 0\n\n\
+         [peers.announce]\ncommunities = [\"x\"]\nmed = -1\nas_path_prepend = 99\n",
+    );
+    let text = e.join("\n");
+    for want in [
+        "peers[0].local_as",
+        "peers[0].announce.communities[0]",
+        "peers[0].announce.med",
+        "peers[0].announce.as_path_prepend",
+    ] {
+        assert!(text.contains(want), "{want} missing in:\n{text}");
+    }
+    let e = errors(
+        "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+         [[peers]]\naddress = \"10.0.0.1\"\nasn = 64600\n\n[peers.announce]\nsurprise = 1\n",
+    );
+    assert!(
+        e[0].contains("peers[0].announce.surprise: unknown field"),
+        "{e:?}"
+    );
+}

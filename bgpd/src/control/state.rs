@@ -212,17 +212,7 @@ impl State {
         let peer = self.config.peer(name)?;
         let n = status.negotiated.as_ref()?;
         let local = status.local_address?;
-        Some(PeerView {
-            name: name.to_string(),
-            local_asn: self.config.global.asn.0,
-            peer_asn: peer.asn.0,
-            local_address: local.ip(),
-            next_hop_v4: peer.ipv4_nexthop,
-            next_hop_v6: peer.ipv6_nexthop,
-            families: n.families.iter().copied().collect(),
-            add_path_tx: n.add_path_send.iter().copied().collect(),
-            extended_next_hop: n.extended_next_hop.iter().copied().collect(),
-        })
+        Some(PeerView::new(peer, &self.config.global, local.ip(), n))
     }
 }
 
@@ -450,7 +440,7 @@ pub(super) fn neighbor_info(
         name: p.name.clone(),
         address: p.address.to_string(),
         asn: p.asn.0,
-        local_asn: config.global.asn.0,
+        local_asn: p.local_asn(&config.global).0,
         ibgp: p.ibgp,
         state: match status {
             Some(s) => format!("{:?}", s.state),

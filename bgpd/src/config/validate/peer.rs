@@ -366,13 +366,21 @@ impl Validator<'_> {
                 }
             },
         };
+        let local_as = r
+            .local_as
+            .as_ref()
+            .and_then(|a| self.check(&path.key("local_as"), parse_asn(a)).map(Asn));
+        let announce = match &r.announce {
+            None => PeerAnnounce::default(),
+            Some(a) => self.peer_announce(&path.key("announce"), a),
+        };
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
                 name: name?,
                 address: address?,
                 asn,
-                ibgp: asn == global.asn,
+                ibgp: asn == local_as.unwrap_or(global.asn),
                 port,
                 passive,
                 local_address,
@@ -397,9 +405,43 @@ impl Validator<'_> {
                 ipv6_nexthop,
                 import,
                 allow_own_as,
+                local_as,
+                announce,
             },
             families_set,
         })
+    }
+
+    /// `[peers.announce]`, checked like the same keys of a service.
+    fn peer_announce(
+        &mut self,
+        path: &FieldPath,
+        a: &crate::config::raw::RawPeerAnnounce,
+    ) -> PeerAnnounce {
+        let communities = self.communities(&path.key("communities"), a.communities.as_deref());
+        let large_communities = a
+            .large_communities
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                self.check(
+                    &path.key("large_communities").index(i),
+                    crate::config::parse_large_community(s),
+                )
+            })
+            .collect();
+        PeerAnnounce {
+            communities,
+            large_communities,
+            med: a.med.and_then(|m| self.u32_value(&path.key("med"), m)),
+            local_pref: a
+                .local_pref
+                .and_then(|m| self.u32_value(&path.key("local_pref"), m)),
+            as_path_prepend: a
+                .as_path_prepend
+                .map(|_| self.prepend(&path.key("as_path_prepend"), a.as_path_prepend)),
+        }
     }
 
     /// `import`: `"none"`, `"all"`, or a list of `"PREFIX [ge N] [le N]"`.

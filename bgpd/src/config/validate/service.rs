@@ -153,7 +153,7 @@ impl Validator<'_> {
         })
     }
 
-    fn communities(
+    pub(super) fn communities(
         &mut self,
         path: &FieldPath,
         list: Option<&[String]>,
@@ -165,14 +165,14 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn u32_value(&mut self, path: &FieldPath, v: i64) -> Option<u32> {
+    pub(super) fn u32_value(&mut self, path: &FieldPath, v: i64) -> Option<u32> {
         self.check(
             path,
             u32::try_from(v).map_err(|_| format!("must be 0..=4294967295, got {v}")),
         )
     }
 
-    fn prepend(&mut self, path: &FieldPath, v: Option<i64>) -> u8 {
+    pub(super) fn prepend(&mut self, path: &FieldPath, v: Option<i64>) -> u8 {
         match v {
             None => 0,
             Some(n) if (0..=MAX_AS_PATH_PREPEND).contains(&n) => n as u8,
