@@ -53,6 +53,8 @@ pub struct PeerView {
     pub extended_next_hop: FamilySet,
     /// What every service carries to this peer (`[peers.announce]`).
     pub announce: Arc<crate::config::PeerAnnounce>,
+    /// Our BGP Role on the session (RFC 9234), for the OTC egress rule.
+    pub role: Option<bgp_proto::Role>,
 }
 
 impl PeerView {
@@ -74,6 +76,7 @@ impl PeerView {
             add_path_tx: negotiated.add_path_send.iter().copied().collect(),
             extended_next_hop: negotiated.context.extended_next_hop,
             announce: Arc::new(peer.announce.clone()),
+            role: peer.role,
         }
     }
 
@@ -924,6 +927,16 @@ fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
         origin: Origin::Igp,
         as_path,
         med: over.med.or(service.med),
+        // RFC 9234 §5: "If a route is to be advertised to a Customer, a Peer, or an RS-Client
+        // (when the sender is an RS), and the OTC Attribute is not present, then when
+        // advertising the route, an OTC Attribute MUST be added with a value equal to the AS
+        // number of the local AS." Our routes are our own: none carries OTC before this.
+        otc: match peer.role {
+            Some(
+                bgp_proto::Role::Provider | bgp_proto::Role::Peer | bgp_proto::Role::RouteServer,
+            ) => Some(peer.local_asn),
+            _ => None,
+        },
         local_pref,
         communities,
         large_communities,
@@ -967,6 +980,7 @@ mod tests {
             add_path_tx: FamilySet::new(),
             extended_next_hop: FamilySet::new(),
             announce: Arc::default(),
+            role: None,
         }
     }
 
@@ -1074,6 +1088,29 @@ mod tests {
             routes.values().next().expect("route").attrs.local_pref,
             Some(300)
         );
+    }
+
+    #[test]
+    fn otc_goes_to_customers_peers_and_rs_clients_only() {
+        let svc = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        let otc = |role: Option<bgp_proto::Role>| {
+            let mut peer = ebgp_v4();
+            peer.role = role;
+            routes_for_peer(std::slice::from_ref(&svc), &peer)
+                .0
+                .values()
+                .next()
+                .expect("route")
+                .attrs
+                .otc
+        };
+        use bgp_proto::Role;
+        assert_eq!(otc(Some(Role::Provider)), Some(64512), "to a customer");
+        assert_eq!(otc(Some(Role::Peer)), Some(64512), "to a peer");
+        assert_eq!(otc(Some(Role::RouteServer)), Some(64512), "to an RS client");
+        assert_eq!(otc(Some(Role::Customer)), None, "to a provider");
+        assert_eq!(otc(Some(Role::RouteServerClient)), None, "to an RS");
+        assert_eq!(otc(None), None);
     }
 
     #[test]

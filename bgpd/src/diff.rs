@@ -194,9 +194,13 @@ impl PeerChange {
             allow_own_as: _,
             local_as: _,
             announce: _,
+            role: _,
+            role_strict: _,
+            extended_next_hop: _,
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
-            ttl, families, add_path, graceful_restart, delay_open, enforce_first_as, local_as);
+            ttl, families, add_path, graceful_restart, delay_open, enforce_first_as, local_as,
+            role, role_strict, extended_next_hop);
         // What services carry to the peer changes with UPDATEs on the live session.
         cmp!(live: announce);
         cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,

@@ -277,6 +277,11 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
             .filter(|d| !d.is_zero()),
         ..GracefulRestartConfig::default()
     });
+    cfg.role = peer.role;
+    cfg.strict_role = peer.role_strict;
+    if peer.extended_next_hop {
+        cfg.extended_next_hop = vec![bgp_proto::Family::IPV4_UNICAST];
+    }
     cfg.max_prefixes = peer.max_prefixes;
     cfg.max_prefixes_restart = peer.max_prefixes_restart;
     cfg.idle_hold_time = peer.idle_hold_time;

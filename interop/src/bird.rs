@@ -35,6 +35,7 @@ pub struct BirdNeighbor {
     /// Export every route of the table to this neighbor (used by the harness self-test).
     pub export_all: bool,
     pub passive: bool,
+    pub extended_next_hop: bool,
 }
 
 impl BirdNeighbor {
@@ -48,6 +49,7 @@ impl BirdNeighbor {
             ipv4: address.is_ipv4(),
             ipv6: address.is_ipv6(),
             add_path_rx: false,
+            extended_next_hop: false,
             export_all: false,
             passive: false,
         }
@@ -76,6 +78,13 @@ impl BirdNeighbor {
 
     pub fn export_all(mut self) -> Self {
         self.export_all = true;
+        self
+    }
+
+    /// RFC 8950 on the IPv4 channel (`extended next hop on`): IPv4 routes with an IPv6 next
+    /// hop over an IPv6 session.
+    pub fn extended_next_hop(mut self) -> Self {
+        self.extended_next_hop = true;
         self
     }
 
@@ -160,6 +169,9 @@ impl BirdConfig {
                 let _ = write!(s, "  {family} {{ import all; export {export};");
                 if n.add_path_rx {
                     let _ = write!(s, " add paths rx;");
+                }
+                if n.extended_next_hop && family == "ipv4" {
+                    let _ = write!(s, " extended next hop on;");
                 }
                 let _ = writeln!(s, " }};");
             }

@@ -190,6 +190,14 @@ pub struct Peer {
     pub local_as: Option<Asn>,
     /// What every service carries to this peer (`[peers.announce]`).
     pub announce: PeerAnnounce,
+    /// Our BGP Role on this session (RFC 9234), offered in the OPEN; routes sent to a
+    /// customer, a peer or a route-server client carry OTC (RFC 9234 §5).
+    pub role: Option<bgp_proto::Role>,
+    /// RFC 9234 §4.2 strict mode: refuse (2/11) a peer that sends no Role.
+    pub role_strict: bool,
+    /// Offer Extended Next Hop for IPv4 unicast (RFC 8950): IPv4 services with an IPv6
+    /// next hop over an IPv6 session.
+    pub extended_next_hop: bool,
 }
 
 /// Per-peer overrides of what services carry (`[peers.announce]`): communities are added to

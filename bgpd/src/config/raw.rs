@@ -74,6 +74,9 @@ pub(crate) struct RawPeer {
     pub allow_own_as: Option<i64>,
     pub local_as: Option<IntOrStr>,
     pub announce: Option<RawPeerAnnounce>,
+    pub role: Option<String>,
+    pub role_strict: Option<bool>,
+    pub extended_next_hop: Option<bool>,
 }
 
 /// `[peers.announce]`: what every service carries to this peer.

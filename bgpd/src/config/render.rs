@@ -112,6 +112,19 @@ fn peer(p: &Peer) -> Table {
     if let Some(a) = p.local_as {
         t["local_as"] = value(i64::from(a.0));
     }
+    if let Some(role) = p.role {
+        t["role"] = value(match role {
+            bgp_proto::Role::Provider => "provider",
+            bgp_proto::Role::Customer => "customer",
+            bgp_proto::Role::RouteServer => "rs",
+            bgp_proto::Role::RouteServerClient => "rs-client",
+            _ => "peer",
+        });
+        t["role_strict"] = value(p.role_strict);
+    }
+    if p.extended_next_hop {
+        t["extended_next_hop"] = value(true);
+    }
     if !p.announce.is_empty() {
         let a = &p.announce;
         let mut o = Table::new();

@@ -685,3 +685,26 @@ fn per_peer_local_as_and_announce_overrides() {
         "{e:?}"
     );
 }
+
+#[test]
+fn role_and_extended_next_hop() {
+    let base = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n[[peers]]\n\
+                address = \"fd00::1\"\nasn = 64500\n";
+    let c = parse(&format!(
+        "{base}role = \"provider\"\nrole_strict = true\nextended_next_hop = true\n"
+    ));
+    let p = &c.peers[0];
+    assert_eq!(p.role, Some(bgp_proto::Role::Provider));
+    assert!(p.role_strict && p.extended_next_hop);
+    assert_eq!(parse(&c.to_toml()), c);
+    let e = errors(&format!("{base}role = \"boss\"\n"));
+    assert!(
+        e[0].contains("peers[0].role") && e[0].contains("RFC 9234"),
+        "{e:?}"
+    );
+    let e = errors(&format!("{base}role_strict = true\n"));
+    assert!(
+        e[0].contains("peers[0].role_strict: role_strict needs a role"),
+        "{e:?}"
+    );
+}

@@ -115,6 +115,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
         add_path_tx: [bgp_proto::Family::IPV4_UNICAST].into_iter().collect(),
         extended_next_hop: bgp_proto::FamilySet::new(),
         announce: Arc::default(),
+        role: None,
     };
     let paths: Vec<(Option<u32>, NextHop)> = announce::routes_for_peer(&eff, &view)
         .0

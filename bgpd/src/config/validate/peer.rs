@@ -374,6 +374,30 @@ impl Validator<'_> {
             None => PeerAnnounce::default(),
             Some(a) => self.peer_announce(&path.key("announce"), a),
         };
+        let role = r.role.as_deref().and_then(|s| {
+            self.check(
+                &path.key("role"),
+                match s {
+                    "provider" => Ok(bgp_proto::Role::Provider),
+                    "customer" => Ok(bgp_proto::Role::Customer),
+                    "rs" => Ok(bgp_proto::Role::RouteServer),
+                    "rs-client" => Ok(bgp_proto::Role::RouteServerClient),
+                    "peer" => Ok(bgp_proto::Role::Peer),
+                    _ => Err(format!(
+                        "expected \"provider\", \"customer\", \"rs\", \"rs-client\" or \
+                         \"peer\" (RFC 9234), got \"{s}\""
+                    )),
+                },
+            )
+        });
+        let role_strict = r.role_strict.unwrap_or(false);
+        if role_strict && r.role.is_none() {
+            self.err(
+                &path.key("role_strict"),
+                "role_strict needs a role: set role = \"provider\" | \"customer\" | ...",
+            );
+        }
+        let extended_next_hop = r.extended_next_hop.unwrap_or(false);
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -407,6 +431,9 @@ impl Validator<'_> {
                 allow_own_as,
                 local_as,
                 announce,
+                role,
+                role_strict,
+                extended_next_hop,
             },
             families_set,
         })

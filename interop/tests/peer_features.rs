@@ -1,0 +1,164 @@
+//! Per-peer session features (issue 14 item 3) at the routers: BGP Roles (RFC 9234) against
+//! FRR in strict mode, with OTC on the routes bgpd sends to a customer; an IPv4 service with
+//! an IPv6 next hop over an IPv6-only session (RFC 8950) at FRR and BIRD.
+//!
+//! Needs root, FRR and BIRD, like the interop suite (`./test.sh`).
+
+#[path = "interop/common.rs"]
+mod common;
+
+use interop::{wait_until, Bgpd, BgpdConfig, Bird, BirdConfig, BirdNeighbor, Service, Topology};
+use serde_json::Value;
+
+use common::*;
+
+const WEB_PREFIX: &str = "192.0.2.10/32";
+
+/// FRR as our customer in strict mode: the session comes up only because bgpd sends its Role
+/// (provider); the route carries OTC = bgpd's AS. A wrong role is refused with 2/11.
+#[test]
+fn role_strict_frr_establishes_with_provider_and_sees_otc() {
+    let topo = Topology::new("role-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Router::start(
+        Kind::Frr,
+        &topo,
+        &r,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let frr = router.frr();
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        &format!("neighbor {} local-role customer strict-mode", n.ipv4),
+    ]);
+    let cfg = |role: &str| {
+        BgpdConfig::new(BGPD_AS, n.ipv4)
+            .peer(
+                interop::Peer::new(r.addr(false), ROUTER_AS)
+                    .name("r")
+                    .key("role", &format!("\"{role}\""))
+                    .key("role_strict", "true"),
+            )
+            .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]))
+    };
+    let bgpd = Bgpd::start(&topo, &n, &cfg("provider"));
+    router.assert_established(&n, false);
+    let nb = frr.neighbor(n.ipv4.into());
+    println!(
+        "FRR roles: local {} remote {}",
+        nb["localRole"], nb["remoteRole"]
+    );
+    assert_eq!(nb["remoteRole"], "provider", "{nb}");
+    let route = wait_until(
+        ROUTES,
+        || frr.json(&format!("show bgp ipv4 unicast {WEB_PREFIX} json")),
+        |v| v["paths"].as_array().is_some_and(|p| !p.is_empty()),
+    );
+    let otc = &route["paths"][0]["otc"];
+    assert_eq!(otc, &Value::from(BGPD_AS), "OTC on the route: {route}");
+    drop(bgpd);
+
+    // "peer" does not pair with FRR's "customer": FRR refuses the OPEN with 2/11.
+    let topo2 = Topology::new("role-frr-bad");
+    let r2 = topo2.add_node("r");
+    let n2 = topo2.add_node("n1");
+    let router2 = Router::start(
+        Kind::Frr,
+        &topo2,
+        &r2,
+        ROUTER_AS,
+        &[&n2],
+        &NeighborOpts::default(),
+    );
+    router2.frr().configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        &format!("neighbor {} local-role customer strict-mode", n2.ipv4),
+    ]);
+    let bad = BgpdConfig::new(BGPD_AS, n2.ipv4)
+        .peer(
+            interop::Peer::new(r2.addr(false), ROUTER_AS)
+                .name("r")
+                .key("role", "\"peer\""),
+        )
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
+    let bgpd2 = Bgpd::start(&topo2, &n2, &bad);
+    assert!(
+        bgpd2.wait_log(ESTABLISH, &["2/11"]).is_some(),
+        "bgpd never saw the Role Mismatch NOTIFICATION:\n{}",
+        bgpd2.log_text()
+    );
+    assert_ne!(router2.state(&n2, false), "Established");
+}
+
+/// The bgpd config of an IPv6-only session carrying an IPv4 service (RFC 8950).
+fn v6_only_config(n: &interop::Node, r: &interop::Node) -> BgpdConfig {
+    BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(
+            interop::Peer::new(r.addr(true), ROUTER_AS)
+                .name("r")
+                .families(&["ipv4-unicast"])
+                .key("extended_next_hop", "true"),
+        )
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]))
+}
+
+#[test]
+fn ipv4_service_over_ipv6_only_session_frr() {
+    let topo = Topology::new("enh-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let opts = NeighborOpts {
+        v6_session: true,
+        ipv4: true,
+        ipv6: false,
+        ..NeighborOpts::default()
+    };
+    let router = Router::start(Kind::Frr, &topo, &r, ROUTER_AS, &[&n], &opts);
+    let frr = router.frr();
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        &format!("neighbor {} capability extended-nexthop", n.ipv6),
+    ]);
+    let _bgpd = Bgpd::start(&topo, &n, &v6_only_config(&n, &r));
+    router.assert_established(&n, true);
+    let path = wait_until(
+        ROUTES,
+        || frr.paths(WEB_PREFIX).into_iter().next(),
+        Option::is_some,
+    )
+    .expect("FRR has the IPv4 route from the IPv6 session");
+    assert_eq!(path.nexthop, n.ipv6.to_string(), "{path:?}");
+}
+
+#[test]
+fn ipv4_service_over_ipv6_only_session_bird() {
+    let topo = Topology::new("enh-bird");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let bird = Bird::start(
+        &topo,
+        &r,
+        BirdConfig::new(ROUTER_AS, r.ipv4).neighbor(
+            BirdNeighbor::new("n1", n.addr(true), BGPD_AS)
+                .families(true, false)
+                .extended_next_hop()
+                .passive(),
+        ),
+    );
+    let _bgpd = Bgpd::start(&topo, &n, &v6_only_config(&n, &r));
+    assert_eq!(bird.wait_established("n1", ESTABLISH), "Established");
+    let route = wait_until(
+        ROUTES,
+        || {
+            bird.routes("n1")
+                .into_iter()
+                .find(|r| r.prefix == WEB_PREFIX)
+        },
+        Option::is_some,
+    )
+    .expect("BIRD has the IPv4 route from the IPv6 session");
+    assert_eq!(route.nexthop, n.ipv6.to_string(), "{route:?}");
+}
