@@ -55,6 +55,10 @@ pub struct PeerView {
     pub announce: Arc<crate::config::PeerAnnounce>,
     /// Our BGP Role on the session (RFC 9234), for the OTC egress rule.
     pub role: Option<bgp_proto::Role>,
+    /// The session runs over link-local addresses (this is ours): "self" is sent as
+    /// `next_hop_v6` (the interface's global address) with this link-local one beside it
+    /// (RFC 2545 §3), or this one alone when the interface has no global address.
+    pub link_local: Option<std::net::Ipv6Addr>,
 }
 
 impl PeerView {
@@ -65,18 +69,27 @@ impl PeerView {
         local_address: IpAddr,
         negotiated: &bgp_fsm::Negotiated,
     ) -> PeerView {
+        let (next_hop_v6, link_local) = match (local_address, &peer.interface) {
+            (IpAddr::V6(ll), Some(ifname)) if crate::link::is_link_local(ll) => (
+                peer.ipv6_nexthop
+                    .or_else(|| crate::link::global_ipv6_of(ifname)),
+                Some(ll),
+            ),
+            _ => (peer.ipv6_nexthop, None),
+        };
         PeerView {
             name: peer.name.clone(),
             local_asn: peer.local_asn(global).0,
             peer_asn: peer.asn.0,
             local_address,
             next_hop_v4: peer.ipv4_nexthop,
-            next_hop_v6: peer.ipv6_nexthop,
+            next_hop_v6,
             families: negotiated.families.iter().copied().collect(),
             add_path_tx: negotiated.add_path_send.iter().copied().collect(),
             extended_next_hop: negotiated.context.extended_next_hop,
             announce: Arc::new(peer.announce.clone()),
             role: peer.role,
+            link_local,
         }
     }
 
@@ -874,6 +887,21 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
             (IpNet::V6(_), IpAddr::V4(_)) => IpAddr::V6(peer.next_hop_v6?),
         },
     };
+    // A link-local session: "self" is the global address with the link-local one beside it.
+    if let (Some(ll), IpAddr::V6(v6)) = (peer.link_local, addr) {
+        if v6 == ll && (prefix.addr().is_ipv6() || ext_nh) {
+            return Some(match peer.next_hop_v6 {
+                Some(global) => NextHop::V6 {
+                    global,
+                    link_local: Some(ll),
+                },
+                None => NextHop::V6 {
+                    global: ll,
+                    link_local: None,
+                },
+            });
+        }
+    }
     match (prefix, addr) {
         (IpNet::V4(_), IpAddr::V4(v4)) => Some(NextHop::V4(v4)),
         (IpNet::V6(_), IpAddr::V6(v6)) => Some(NextHop::V6 {
@@ -981,6 +1009,7 @@ mod tests {
             extended_next_hop: FamilySet::new(),
             announce: Arc::default(),
             role: None,
+            link_local: None,
         }
     }
 
@@ -1111,6 +1140,40 @@ mod tests {
         assert_eq!(otc(Some(Role::Customer)), None, "to a provider");
         assert_eq!(otc(Some(Role::RouteServerClient)), None, "to an RS");
         assert_eq!(otc(None), None);
+    }
+
+    #[test]
+    fn link_local_session_sends_the_global_next_hop_with_the_link_local_beside_it() {
+        let svc = service("a", "2001:db8::10/128", vec![NextHopSpec::Local]);
+        let ll: std::net::Ipv6Addr = "fe80::2".parse().expect("ll");
+        let mut peer = ebgp_v4();
+        peer.local_address = IpAddr::V6(ll);
+        peer.link_local = Some(ll);
+        peer.next_hop_v6 = Some("2001:db8:ff::2".parse().expect("global"));
+        let nh = |p: &PeerView| {
+            routes_for_peer(std::slice::from_ref(&svc), p)
+                .0
+                .values()
+                .next()
+                .expect("route")
+                .next_hop
+        };
+        assert_eq!(
+            nh(&peer),
+            NextHop::V6 {
+                global: "2001:db8:ff::2".parse().expect("g"),
+                link_local: Some(ll)
+            }
+        );
+        // No global address on the link: the link-local one alone.
+        peer.next_hop_v6 = None;
+        assert_eq!(
+            nh(&peer),
+            NextHop::V6 {
+                global: ll,
+                link_local: None
+            }
+        );
     }
 
     #[test]

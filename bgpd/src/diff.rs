@@ -197,10 +197,14 @@ impl PeerChange {
             role: _,
             role_strict: _,
             extended_next_hop: _,
+            interface: _,
+            password_file: _,
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
             ttl, families, add_path, graceful_restart, delay_open, enforce_first_as, local_as,
-            role, role_strict, extended_next_hop);
+            role, role_strict, extended_next_hop, interface);
+        // A new path to the same key changes nothing; a new key is `password` (reset).
+        cmp!(live: password_file);
         // What services carry to the peer changes with UPDATEs on the live session.
         cmp!(live: announce);
         cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,

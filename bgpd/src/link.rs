@@ -35,6 +35,32 @@ pub fn interface_subnets(local: IpAddr) -> Vec<IpNet> {
     out
 }
 
+/// The index of interface `name` (`if_nametoindex(3)`), `None` when there is none: the scope
+/// of a link-local peer address.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// The first global IPv6 address of interface `name`: the global next hop sent beside the
+/// link-local one on a link-local session (RFC 2545 §3).
+pub fn global_ipv6_of(name: &str) -> Option<Ipv6Addr> {
+    interface_addresses()
+        .into_iter()
+        .filter(|a| a.name == name)
+        .find_map(|a| match a.net.addr() {
+            IpAddr::V6(v6) if !is_link_local(v6) && !v6.is_loopback() => Some(v6),
+            _ => None,
+        })
+}
+
+/// fe80::/10 (RFC 4291 §2.5.6).
+pub fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
 /// One address of one interface.
 struct IfAddr {
     name: String,

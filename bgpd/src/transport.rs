@@ -90,7 +90,14 @@ pub async fn connect(
                 ),
             ));
         }
-        socket.bind(SocketAddr::new(local, 0))?;
+        let bind = match (local, remote) {
+            // A link-local source needs the scope of the link, as the peer address has it.
+            (IpAddr::V6(l), SocketAddr::V6(r)) if crate::link::is_link_local(l) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(l, 0, 0, r.scope_id()))
+            }
+            _ => SocketAddr::new(local, 0),
+        };
+        socket.bind(bind)?;
     }
     match tokio::time::timeout(timeout, socket.connect(remote)).await {
         Ok(result) => result,

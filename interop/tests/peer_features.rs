@@ -162,3 +162,75 @@ fn ipv4_service_over_ipv6_only_session_bird() {
     .expect("BIRD has the IPv4 route from the IPv6 session");
     assert_eq!(route.nexthop, n.ipv6.to_string(), "{route:?}");
 }
+
+/// Gives `node`'s eth0 the link-local address `addr` (nodad: usable at once); the harness's
+/// namespaces have none of their own.
+fn add_link_local(node: &interop::Node, addr: &str) -> std::net::Ipv6Addr {
+    interop::topo::ip(&[
+        "-n",
+        &node.ns,
+        "addr",
+        "add",
+        &format!("{addr}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    addr.parse().expect("link-local address")
+}
+
+/// A session between link-local addresses only (`address = "fe80::..."` with `interface`):
+/// FRR (`neighbor fe80::... interface eth0`) gets the IPv6 service with the node's global
+/// address as next hop and its link-local one beside it (RFC 2545 §3).
+#[test]
+fn link_local_session_frr_gets_global_and_link_local_next_hops() {
+    let topo = Topology::new("ll-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let r_ll = add_link_local(&r, "fe80::1:1");
+    let n_ll = add_link_local(&n, "fe80::1:2");
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        // zebra: FRR learns its interfaces (and their link-local scope) only from zebra.
+        interop::FrrConfig::new(ROUTER_AS, r.ipv4).zebra().neighbor(
+            interop::FrrNeighbor::new(std::net::IpAddr::V6(n_ll), BGPD_AS)
+                .families(false, true)
+                .passive(),
+        ),
+    );
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        &format!("neighbor {n_ll} interface eth0"),
+    ]);
+    let cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(
+            interop::Peer::new(std::net::IpAddr::V6(r_ll), ROUTER_AS)
+                .name("r")
+                .families(&["ipv6-unicast"])
+                .key("interface", "\"eth0\""),
+        )
+        .service(Service::new("web6", "2001:db8::10/128").nexthops(&["self"]));
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    let state = frr.wait_established(std::net::IpAddr::V6(n_ll), ESTABLISH);
+    assert_eq!(state, "Established", "{}", bgpd.log_text());
+    let route = wait_until(
+        ROUTES,
+        || frr.json("show bgp ipv6 unicast 2001:db8::10/128 json"),
+        |v| v["paths"].as_array().is_some_and(|p| !p.is_empty()),
+    );
+    let hops = &route["paths"][0]["nexthops"];
+    let ips: Vec<String> = hops
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h["ip"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        ips.contains(&n.ipv6.to_string()) && ips.contains(&n_ll.to_string()),
+        "global {} and link-local {n_ll} next hops expected: {route}",
+        n.ipv6
+    );
+}

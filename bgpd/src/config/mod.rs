@@ -198,6 +198,10 @@ pub struct Peer {
     /// Offer Extended Next Hop for IPv4 unicast (RFC 8950): IPv4 services with an IPv6
     /// next hop over an IPv6 session.
     pub extended_next_hop: bool,
+    /// The interface a link-local peer address (fe80::/10) is reached on (its scope).
+    pub interface: Option<String>,
+    /// Where `password` was read from (`password_file`), shown instead of the key.
+    pub password_file: Option<std::path::PathBuf>,
 }
 
 /// Per-peer overrides of what services carry (`[peers.announce]`): communities are added to
@@ -400,8 +404,15 @@ impl Config {
 
 impl Peer {
     /// Where to connect.
+    /// The peer's socket address; a link-local address carries the scope of `interface`.
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.port)
+        match (self.address, &self.interface) {
+            (IpAddr::V6(a), Some(ifname)) if crate::link::is_link_local(a) => {
+                let scope = crate::link::interface_index(ifname).unwrap_or(0);
+                SocketAddr::V6(std::net::SocketAddrV6::new(a, self.port, 0, scope))
+            }
+            _ => SocketAddr::new(self.address, self.port),
+        }
     }
 }
 

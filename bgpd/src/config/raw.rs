@@ -76,6 +76,8 @@ pub(crate) struct RawPeer {
     pub announce: Option<RawPeerAnnounce>,
     pub role: Option<String>,
     pub role_strict: Option<bool>,
+    pub password_file: Option<String>,
+    pub interface: Option<String>,
     pub extended_next_hop: Option<bool>,
 }
 

@@ -63,7 +63,9 @@ fn peer(p: &Peer) -> Table {
     t["hold_time"] = value(i64::from(p.hold_time.secs()));
     t["keepalive"] = Item::Value(duration_to_toml(p.keepalive));
     t["connect_retry"] = Item::Value(duration_to_toml(p.connect_retry));
-    if p.password.is_some() {
+    if let Some(f) = &p.password_file {
+        t["password_file"] = value(f.display().to_string());
+    } else if p.password.is_some() {
         // Never echo the key.
         t["password"] = value("********");
     }
@@ -124,6 +126,9 @@ fn peer(p: &Peer) -> Table {
     }
     if p.extended_next_hop {
         t["extended_next_hop"] = value(true);
+    }
+    if let Some(i) = &p.interface {
+        t["interface"] = value(i.clone());
     }
     if !p.announce.is_empty() {
         let a = &p.announce;

@@ -708,3 +708,72 @@ fn role_and_extended_next_hop() {
         "{e:?}"
     );
 }
+
+#[test]
+fn password_file_is_read_mode_checked_and_never_shown() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("bgpd-pwfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("tor-a.key");
+    std::fs::write(&file, "s3cret\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let config = |extra: &str| {
+        format!(
+            "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n[[peers]]\naddress = \"10.0.0.1\"\n\
+             asn = 64500\npassword_file = \"{}\"\n{extra}",
+            file.display()
+        )
+    };
+    let c = parse(&config(""));
+    assert_eq!(c.peers[0].password.as_deref(), Some("s3cret"));
+    let text = c.to_toml();
+    assert!(
+        text.contains("password_file") && !text.contains("s3cret"),
+        "{text}"
+    );
+    // Both forms at once, world-readable, empty, missing: precise errors, no key shown.
+    let e = errors(&config("password = \"x\"\n"));
+    assert!(
+        e[0].contains("peers[0].password_file: give password or password_file"),
+        "{e:?}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let e = errors(&config(""));
+    assert!(
+        e[0].contains("accessible to every user (mode 644)"),
+        "{e:?}"
+    );
+    assert!(!e[0].contains("s3cret"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::write(&file, "\n").expect("write");
+    assert!(errors(&config(""))[0].contains("is empty"));
+    std::fs::remove_file(&file).expect("remove");
+    assert!(errors(&config(""))[0].contains("cannot read the password file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn link_local_peers_need_an_existing_interface() {
+    let base = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n[[peers]]\nasn = 64500\n";
+    let e = errors(&format!("{base}address = \"fe80::1\"\n"));
+    assert!(
+        e[0].contains("peers[0].address: a link-local address (fe80::/10) needs `interface`"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{base}address = \"fe80::1\"\ninterface = \"no-such-if0\"\n"
+    ));
+    assert!(
+        e[0].contains("peers[0].interface: no interface named \"no-such-if0\""),
+        "{e:?}"
+    );
+    let c = parse(&format!(
+        "{base}address = \"fe80::1\"\ninterface = \"lo\"\n"
+    ));
+    let scope = c.peers[0].socket_addr();
+    match scope {
+        std::net::SocketAddr::V6(a) => assert_ne!(a.scope_id(), 0, "scope of lo"),
+        other => panic!("{other}"),
+    }
+}

@@ -116,6 +116,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
         extended_next_hop: bgp_proto::FamilySet::new(),
         announce: Arc::default(),
         role: None,
+        link_local: None,
     };
     let paths: Vec<(Option<u32>, NextHop)> = announce::routes_for_peer(&eff, &view)
         .0

@@ -119,6 +119,20 @@ impl Validator<'_> {
                 Some(pw.clone())
             }
         });
+        let password = match (&r.password_file, password) {
+            (None, pw) => pw,
+            (Some(_), Some(_)) => {
+                self.err(
+                    &path.key("password_file"),
+                    "give password or password_file, not both",
+                );
+                None
+            }
+            (Some(file), None) => {
+                let p = path.key("password_file");
+                self.check(&p, read_password_file(file))
+            }
+        };
         let mut ttl = Ttl::Default;
         if let Some(h) = r.ebgp_multihop {
             let p = path.key("ebgp_multihop");
@@ -398,6 +412,33 @@ impl Validator<'_> {
             );
         }
         let extended_next_hop = r.extended_next_hop.unwrap_or(false);
+        let link_local = matches!(address, Some(IpAddr::V6(a)) if crate::link::is_link_local(a));
+        let interface = match &r.interface {
+            Some(name) => {
+                if crate::link::interface_index(name).is_none() {
+                    self.err(
+                        &path.key("interface"),
+                        format!("no interface named \"{name}\" on this host"),
+                    );
+                } else if !link_local {
+                    self.warn(
+                        &path.key("interface"),
+                        "ignored: only a link-local (fe80::/10) peer address needs an interface",
+                    );
+                }
+                Some(name.clone())
+            }
+            None => {
+                if link_local {
+                    self.err(
+                        &path.key("address"),
+                        "a link-local address (fe80::/10) needs `interface`: the link the peer \
+                         is reached on",
+                    );
+                }
+                None
+            }
+        };
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -434,6 +475,8 @@ impl Validator<'_> {
                 role,
                 role_strict,
                 extended_next_hop,
+                interface,
+                password_file: r.password_file.as_ref().map(std::path::PathBuf::from),
             },
             families_set,
         })
@@ -500,4 +543,42 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// `password_file`: the TCP MD5 key from a file only its owner (and group) can read, so the
+/// configuration itself holds no secret. Read at every load and reload. The key never
+/// appears in an error.
+fn read_password_file(file: &str) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(file)
+        .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
+    let mode = meta.permissions().mode();
+    if mode & 0o007 != 0 {
+        return Err(format!(
+            "the password file {file} is accessible to every user (mode {:o}); \
+             chmod o-rwx {file}",
+            mode & 0o777
+        ));
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
+    let key = text.strip_suffix('\n').unwrap_or(&text);
+    let key = key.strip_suffix('\r').unwrap_or(key);
+    if key.is_empty() {
+        return Err(format!("the password file {file} is empty"));
+    }
+    if key.contains('\n') {
+        return Err(format!(
+            "the password file {file} holds more than one line (one key, at most one \
+             trailing newline)"
+        ));
+    }
+    if key.len() > MAX_PASSWORD_LEN {
+        return Err(format!(
+            "the key in {file} has {} bytes; TCP MD5 keys are at most {MAX_PASSWORD_LEN} \
+             (RFC 2385, Linux TCP_MD5SIG_MAXKEYLEN)",
+            key.len()
+        ));
+    }
+    Ok(key.to_string())
 }
