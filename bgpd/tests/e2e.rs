@@ -5,6 +5,10 @@
 //! Each test uses its own ports (chosen by the OS) and its own temporary directory; every
 //! child process is killed by PID when its guard drops.
 
+#[path = "support/state_dir.rs"]
+mod state_dir;
+use state_dir::own_state_dir;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -1153,17 +1157,4 @@ async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
     eprintln!("100k routes in {updates} UPDATEs, {:?}", started.elapsed());
     assert!(updates <= 12, "100k routes took {updates} UPDATEs");
     daemon.shutdown().await;
-}
-
-/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
-/// never reads or writes the system's /var/lib/bgpd (issue 13).
-fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
-    if config.contains("state_dir") {
-        return config.to_string();
-    }
-    let key = format!(
-        "[global]\nstate_dir = \"{}\"\n",
-        dir.join("state").display()
-    );
-    config.replacen("[global]\n", &key, 1)
 }

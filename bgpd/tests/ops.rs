@@ -6,6 +6,10 @@
 //! Each test uses OS-chosen ports and its own temporary directory (which also holds the
 //! control socket); child processes are killed by PID when their guard drops.
 
+#[path = "support/state_dir.rs"]
+mod state_dir;
+use state_dir::own_state_dir;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -1681,17 +1685,4 @@ fn runtime_state_survives_restarts_and_bad_state_files_are_set_aside() {
     let out = e.ctl_ok(&["announce", "192.0.2.79/32"]);
     assert!(out.contains("NOT SAVED"), "{out}");
     assert_eq!(runtime(&e).len(), 1);
-}
-
-/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
-/// never reads or writes the system's /var/lib/bgpd (issue 13).
-fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
-    if config.contains("state_dir") {
-        return config.to_string();
-    }
-    let key = format!(
-        "[global]\nstate_dir = \"{}\"\n",
-        dir.join("state").display()
-    );
-    config.replacen("[global]\n", &key, 1)
 }

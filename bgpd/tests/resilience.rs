@@ -5,6 +5,10 @@
 //! The test peer is a raw TCP socket with a tiny receive buffer: it completes the OPEN
 //! exchange, then reads nothing while bgpd sends a table of 40,000 routes (about 200 KB).
 
+#[path = "support/state_dir.rs"]
+mod state_dir;
+use state_dir::own_state_dir;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -264,17 +268,4 @@ fn prefix_limit_sends_6_1_and_reconnects_after_max_prefixes_restart() {
     assert!(bgpd
         .log()
         .contains("maximum number of prefixes (2) exceeded"));
-}
-
-/// `config` with `state_dir` in the test's own directory, unless it names one: a test bgpd
-/// never reads or writes the system's /var/lib/bgpd (issue 13).
-fn own_state_dir(config: &str, dir: &std::path::Path) -> String {
-    if config.contains("state_dir") {
-        return config.to_string();
-    }
-    let key = format!(
-        "[global]\nstate_dir = \"{}\"\n",
-        dir.join("state").display()
-    );
-    config.replacen("[global]\n", &key, 1)
 }

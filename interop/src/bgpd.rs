@@ -334,18 +334,7 @@ impl<'t> Bgpd<'t> {
     /// Runs `bgpctl ARGS` against this bgpd's control socket (the node's directory, as
     /// [`Bgpd::start`] sets it); panics with bgpctl's error when it fails.
     pub fn ctl(&self, args: &[&str]) -> String {
-        let out = Command::new(bgpctl_binary())
-            .arg("--socket")
-            .arg(self.node.dir.join("bgpd.sock"))
-            .args(args)
-            .output()
-            .expect("run bgpctl");
-        assert!(
-            out.status.success(),
-            "bgpctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        bgpctl(&self.node.dir.join("bgpd.sock"), args)
     }
 
     /// Everything bgpd logged so far.
@@ -411,24 +400,7 @@ impl<'t> Bgpd<'t> {
     /// returns the response's `data`. `request` is the command object without `v`, e.g.
     /// `{"cmd": "neighbor", "name": "r"}`.
     pub fn control(&self, request: serde_json::Value) -> Result<serde_json::Value, String> {
-        use std::io::{BufRead, Write};
-        let path = self.socket();
-        let mut sock = std::os::unix::net::UnixStream::connect(&path)
-            .map_err(|e| format!("control socket {}: {e}", path.display()))?;
-        let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-        let mut req = request;
-        req["v"] = serde_json::json!(1);
-        writeln!(sock, "{req}").map_err(|e| format!("control request: {e}"))?;
-        let mut line = String::new();
-        std::io::BufReader::new(&sock)
-            .read_line(&mut line)
-            .map_err(|e| format!("control response: {e}"))?;
-        let resp: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("control response {line:?}: {e}"))?;
-        if resp["ok"] != serde_json::Value::Bool(true) {
-            return Err(format!("control error: {line}"));
-        }
-        Ok(resp["data"].clone())
+        control_request(&self.socket(), request)
     }
 
     /// The control socket: the configured one, else the one [`Bgpd::start`] put in the node's
@@ -536,6 +508,47 @@ pub fn bgpctl_binary() -> PathBuf {
         bgpd.with_file_name("bgpctl")
     })
     .clone()
+}
+
+/// One request on the control socket at `path` (one JSON line each way, as `bgpctl` does);
+/// returns the response's `data`, or the error bgpd answered.
+pub fn control_request(
+    path: &Path,
+    request: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use std::io::{BufRead, Write};
+    let mut sock = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut req = request;
+    req["v"] = serde_json::json!(1);
+    writeln!(sock, "{req}").map_err(|e| format!("control request: {e}"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(&sock)
+        .read_line(&mut line)
+        .map_err(|e| format!("control response: {e}"))?;
+    let resp: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| format!("control response {line:?}: {e}"))?;
+    if resp["ok"] != serde_json::Value::Bool(true) {
+        return Err(format!("control error: {line}"));
+    }
+    Ok(resp["data"].clone())
+}
+
+/// Runs `bgpctl --socket SOCKET ARGS`; panics with bgpctl's error when it fails.
+pub fn bgpctl(socket: &Path, args: &[&str]) -> String {
+    let out = Command::new(bgpctl_binary())
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("run bgpctl");
+    assert!(
+        out.status.success(),
+        "bgpctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The Cargo workspace root (the parent of this crate).

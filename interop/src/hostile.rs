@@ -153,23 +153,11 @@ impl Daemon {
     /// The prefixes in `peer`'s Adj-RIB-In, from the control API (`bgpctl routes --received`:
     /// one JSON request line on the Unix socket `global.control_socket`, one response line).
     pub fn received(&self, peer: &str) -> Result<Vec<String>, String> {
-        use std::io::BufRead;
-        let path = self.dir.join("bgpd.sock");
-        let mut sock = std::os::unix::net::UnixStream::connect(&path)
-            .map_err(|e| format!("control socket {}: {e}", path.display()))?;
-        let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-        let req = serde_json::json!({"v": 1, "cmd": "routes", "peer": peer, "received": true});
-        writeln!(sock, "{req}").map_err(|e| format!("control request: {e}"))?;
-        let mut line = String::new();
-        std::io::BufReader::new(&sock)
-            .read_line(&mut line)
-            .map_err(|e| format!("control response: {e}"))?;
-        let resp: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("control response {line:?}: {e}"))?;
-        if resp["ok"] != serde_json::Value::Bool(true) {
-            return Err(format!("control error: {line}"));
-        }
-        let routes = resp["data"].as_array().cloned().unwrap_or_default();
+        let data = crate::bgpd::control_request(
+            &self.dir.join("bgpd.sock"),
+            serde_json::json!({"cmd": "routes", "peer": peer, "received": true}),
+        )?;
+        let routes = data.as_array().cloned().unwrap_or_default();
         Ok(routes
             .iter()
             .filter_map(|r| r["prefix"].as_str().map(str::to_string))

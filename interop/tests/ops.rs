@@ -14,7 +14,6 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use interop::{bgpctl_binary, bgpd_binary, wait_eq, wait_until, Node, Service, Topology};
@@ -81,18 +80,7 @@ impl<'t> OpsBgpd<'t> {
     }
 
     fn ctl(&self, args: &[&str]) -> String {
-        let out = Command::new(bgpctl_binary())
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run bgpctl");
-        assert!(
-            out.status.success(),
-            "bgpctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        interop::bgpd::bgpctl(&self.socket, args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
