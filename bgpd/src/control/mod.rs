@@ -191,6 +191,8 @@ struct Shared {
     events: EventLog,
     tx: mpsc::UnboundedSender<DaemonCommand>,
     statuses: Mutex<Option<Statuses>>,
+    /// The BFD sessions (issue 12), once attached.
+    bfd: Mutex<Option<crate::bfd::BfdView>>,
     started: Instant,
     /// Saves runtime state in `global.state_dir` (`None` only in unit tests).
     writer: Option<crate::statefile::Writer>,
@@ -248,6 +250,7 @@ impl Ops {
             events: EventLog::new(crate::events::DEFAULT_CAPACITY),
             tx,
             statuses: Mutex::new(None),
+            bfd: Mutex::new(None),
             started,
             writer: Some(writer),
         });
@@ -775,6 +778,7 @@ impl Shared {
     }
 }
 
+mod bfd;
 mod metrics;
 mod requests;
 mod restart;
@@ -783,5 +787,6 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+use bfd::bfd_info;
 use state::*;
 use tasks::*;

@@ -34,6 +34,7 @@ impl Shared {
 
     pub(super) fn neighbors(&self, only: Option<&str>) -> Vec<api::Neighbor> {
         let statuses = self.statuses();
+        let bfd = self.bfd_statuses();
         let st = self.lock();
         let depth = |name: &str| st.peers.get(name).map(PeerOps::pending_nlri).unwrap_or(0);
         st.config
@@ -48,6 +49,10 @@ impl Shared {
                     depth(&p.name),
                     st.drain == DrainPhase::Drained,
                 )
+            })
+            .map(|mut n| {
+                n.bfd = bfd.get(&n.name).map(bfd_info);
+                n
             })
             .collect()
     }

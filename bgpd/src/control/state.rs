@@ -488,6 +488,7 @@ pub(super) fn neighbor_info(
         last_notification_received: received,
         queue_depth,
         drained: status.is_none() && drained,
+        bfd: None,
     }
 }
 

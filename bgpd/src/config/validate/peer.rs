@@ -28,6 +28,7 @@ impl Validator<'_> {
         r: &RawPeer,
         path: &FieldPath,
         global: &Global,
+        bfd_profiles: &std::collections::BTreeMap<String, BfdSettings>,
     ) -> Option<PeerDraft> {
         let address = match &r.address {
             Some(a) => self.check(&path.key("address"), parse_ip(a)),
@@ -372,6 +373,7 @@ impl Validator<'_> {
                 }
             },
         };
+        let bfd = self.peer_bfd(r.bfd.as_ref(), &path.key("bfd"), bfd_profiles);
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -403,6 +405,7 @@ impl Validator<'_> {
                 ipv6_nexthop,
                 import,
                 allow_own_as,
+                bfd,
             },
             families_set,
         })
