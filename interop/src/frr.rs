@@ -21,6 +21,10 @@ use crate::wait::wait_until;
 
 /// The FRR BGP daemon binary from Debian's `frr` package.
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
+/// FRR's zebra (needed between bgpd and bfdd).
+pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+/// FRR's BFD daemon.
+pub const FRR_BFDD: &str = "/usr/lib/frr/bfdd";
 
 /// One `neighbor` of an FRR router.
 #[derive(Debug, Clone)]
@@ -37,6 +41,11 @@ pub struct FrrNeighbor {
     pub ipv6: bool,
     /// Never connect, only accept.
     pub passive: bool,
+    /// `neighbor X bfd` (+ `bfd profile bgpd` when [`FrrConfig::bfd`] is set): FRR's bfdd
+    /// runs the session, through zebra.
+    pub bfd: bool,
+    /// `neighbor X bfd check-control-plane-failure`.
+    pub bfd_check_control_plane: bool,
 }
 
 impl FrrNeighbor {
@@ -50,7 +59,19 @@ impl FrrNeighbor {
             ipv4: address.is_ipv4(),
             ipv6: address.is_ipv6(),
             passive: false,
+            bfd: false,
+            bfd_check_control_plane: false,
         }
+    }
+
+    pub fn bfd(mut self) -> Self {
+        self.bfd = true;
+        self
+    }
+
+    pub fn bfd_check_control_plane(mut self) -> Self {
+        self.bfd_check_control_plane = true;
+        self
     }
 
     pub fn hold_time(mut self, seconds: u16) -> Self {
@@ -87,6 +108,10 @@ pub struct FrrConfig {
     pub multipath_relax: bool,
     /// Networks this router originates itself (`network P`).
     pub networks: Vec<String>,
+    /// bfdd's `profile bgpd`: (receive-interval ms, transmit-interval ms, detect-multiplier).
+    pub bfd: Option<(u32, u32, u8)>,
+    /// `bgp graceful-restart` (full mode; helper mode is FRR's default anyway).
+    pub graceful_restart: bool,
 }
 
 impl FrrConfig {
@@ -98,7 +123,44 @@ impl FrrConfig {
             maximum_paths: 16,
             multipath_relax: false,
             networks: Vec::new(),
+            bfd: None,
+            graceful_restart: false,
         }
+    }
+
+    /// bfdd profile `bgpd` with these intervals (ms) and multiplier.
+    pub fn bfd(mut self, receive_ms: u32, transmit_ms: u32, multiplier: u8) -> Self {
+        self.bfd = Some((receive_ms, transmit_ms, multiplier));
+        self
+    }
+
+    pub fn graceful_restart(mut self) -> Self {
+        self.graceful_restart = true;
+        self
+    }
+
+    /// Whether zebra and bfdd must run (a neighbor uses BFD).
+    pub fn uses_bfd(&self) -> bool {
+        self.neighbors.iter().any(|n| n.bfd)
+    }
+
+    /// Renders bfdd's configuration file, logging to `log`.
+    pub fn render_bfdd(&self, log: &std::path::Path) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "log file {} informational", log.display());
+        let _ = writeln!(s, "log timestamp precision 3");
+        let _ = writeln!(s, "debug bfd peer");
+        let _ = writeln!(s, "!");
+        let _ = writeln!(s, "bfd");
+        if let Some((rx, tx, mult)) = self.bfd {
+            let _ = writeln!(s, " profile bgpd");
+            let _ = writeln!(s, "  receive-interval {rx}");
+            let _ = writeln!(s, "  transmit-interval {tx}");
+            let _ = writeln!(s, "  detect-multiplier {mult}");
+            let _ = writeln!(s, " !");
+        }
+        let _ = writeln!(s, "!");
+        s
     }
 
     pub fn neighbor(mut self, n: FrrNeighbor) -> Self {
@@ -132,6 +194,9 @@ impl FrrConfig {
         if self.multipath_relax {
             let _ = writeln!(s, " bgp bestpath as-path multipath-relax");
         }
+        if self.graceful_restart {
+            let _ = writeln!(s, " bgp graceful-restart");
+        }
         for n in &self.neighbors {
             let a = n.address;
             let keepalive = (n.hold_time / 3).max(1);
@@ -144,6 +209,15 @@ impl FrrConfig {
             }
             if n.passive {
                 let _ = writeln!(s, " neighbor {a} passive");
+            }
+            if n.bfd {
+                let _ = writeln!(s, " neighbor {a} bfd");
+                if self.bfd.is_some() {
+                    let _ = writeln!(s, " neighbor {a} bfd profile bgpd");
+                }
+                if n.bfd_check_control_plane {
+                    let _ = writeln!(s, " neighbor {a} bfd check-control-plane-failure");
+                }
             }
         }
         for (family, v6) in [("ipv4", false), ("ipv6", true)] {
@@ -195,6 +269,8 @@ pub struct Frr<'t> {
     pid: u32,
     pub log: PathBuf,
     conf: PathBuf,
+    zebra_pid: Option<u32>,
+    bfdd_pid: Option<u32>,
 }
 
 impl<'t> Frr<'t> {
@@ -210,9 +286,94 @@ impl<'t> Frr<'t> {
             pid: 0,
             log,
             conf,
+            zebra_pid: None,
+            bfdd_pid: None,
         };
         frr.spawn();
         frr
+    }
+
+    /// zebra and bfdd, for BFD (bgpd asks bfdd for sessions through zebra).
+    fn spawn_bfdd(&mut self) {
+        let dir = self.node.dir.display().to_string();
+        // zebra and bfdd have no --skip_runas: they drop to the `frr` user (whose groups
+        // include the vty group), so their files and sockets live in a directory it owns.
+        let _ = Command::new("chown").args(["frr:frr", &dir]).status();
+        let zsock = self.node.dir.join("zserv.api").display().to_string();
+        let zconf = self.node.dir.join("frr-zebra.conf");
+        let zlog = self.node.dir.join("frr-zebra.log");
+        fs::write(
+            &zconf,
+            format!("log file {} informational\n!\n", zlog.display()),
+        )
+        .expect("write zebra config");
+        let _ = fs::remove_file(self.node.dir.join("zebra.vty"));
+        let _ = fs::remove_file(&zsock);
+        let zpid = self.node.dir.join("frr-zebra.pid").display().to_string();
+        let zconf = zconf.display().to_string();
+        self.zebra_pid = Some(self.topo.spawn(
+            &self.node,
+            "frr zebra stdout",
+            FRR_ZEBRA,
+            &[
+                "-f",
+                &zconf,
+                "-i",
+                &zpid,
+                "-z",
+                &zsock,
+                "--vty_socket",
+                &dir,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+            ],
+            &self.node.dir.join("frr-zebra.out"),
+        ));
+        self.topo.watch_log("frr zebra log", &zlog);
+        let ok = wait_until(
+            Duration::from_secs(15),
+            || self.node.dir.join("zserv.api").exists(),
+            |ok| *ok,
+        );
+        assert!(ok, "zebra in {} did not open its socket", self.node.ns);
+        let bconf = self.node.dir.join("frr-bfdd.conf");
+        let blog = self.node.dir.join("frr-bfdd.log");
+        fs::write(&bconf, self.config.render_bfdd(&blog)).expect("write bfdd config");
+        let _ = fs::remove_file(self.node.dir.join("bfdd.vty"));
+        let bpid = self.node.dir.join("frr-bfdd.pid").display().to_string();
+        let bconf = bconf.display().to_string();
+        let bctl = self.node.dir.join("bfdd.sock").display().to_string();
+        self.bfdd_pid = Some(self.topo.spawn(
+            &self.node,
+            "frr bfdd stdout",
+            FRR_BFDD,
+            &[
+                "-f",
+                &bconf,
+                "-i",
+                &bpid,
+                "-z",
+                &zsock,
+                "--vty_socket",
+                &dir,
+                "--bfdctl",
+                &bctl,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+            ],
+            &self.node.dir.join("frr-bfdd.out"),
+        ));
+        self.topo.watch_log("frr bfdd log", &blog);
+        let ready = wait_until(
+            Duration::from_secs(15),
+            || self.vtysh_d("bfdd", "show bfd peers json").is_ok(),
+            |ok| *ok,
+        );
+        assert!(ready, "bfdd in {} did not answer vtysh", self.node.ns);
     }
 
     fn spawn(&mut self) {
@@ -221,8 +382,17 @@ impl<'t> Frr<'t> {
         let pidfile = self.node.dir.join("frr-bgpd.pid").display().to_string();
         let out = self.node.dir.join("frr.out");
         let _ = fs::remove_file(self.node.dir.join("bgpd.vty"));
-        let args = [
-            "-Z",
+        let zsock = self.node.dir.join("zserv.api").display().to_string();
+        let uses_bfd = self.config.uses_bfd();
+        if uses_bfd && self.zebra_pid.is_none() {
+            self.spawn_bfdd();
+        }
+        let mut args: Vec<&str> = if uses_bfd {
+            vec!["-z", &zsock]
+        } else {
+            vec!["-Z"]
+        };
+        args.extend([
             "-n",
             "-S",
             "-P",
@@ -233,7 +403,7 @@ impl<'t> Frr<'t> {
             &pidfile,
             "--vty_socket",
             &dir,
-        ];
+        ]);
         self.pid = self
             .topo
             .spawn(&self.node, "frr bgpd stdout", FRR_BGPD, &args, &out);
@@ -268,10 +438,38 @@ impl<'t> Frr<'t> {
 
     /// Runs one vtysh command against this router.
     pub fn vtysh(&self, command: &str) -> Result<String, String> {
+        self.vtysh_d("bgpd", command)
+    }
+
+    /// `show bfd peers json` from bfdd: one object per session (`peer`, `status`,
+    /// `transmit-interval`, `receive-interval`, `uptime`, ...).
+    pub fn bfd_peers(&self) -> Vec<Value> {
+        self.vtysh_d("bfdd", "show bfd peers json")
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// bfdd's session with `addr` (`Null` if none).
+    pub fn bfd_peer(&self, addr: IpAddr) -> Value {
+        self.bfd_peers()
+            .into_iter()
+            .find(|p| p.get("peer").and_then(Value::as_str) == Some(&addr.to_string()))
+            .unwrap_or(Value::Null)
+    }
+
+    /// The bfdd PID, when it runs.
+    pub fn bfdd_pid(&self) -> Option<u32> {
+        self.bfdd_pid
+    }
+
+    /// Runs one vtysh command against `daemon` ("bgpd", "bfdd", "zebra").
+    pub fn vtysh_d(&self, daemon: &str, command: &str) -> Result<String, String> {
         let out = Command::new("vtysh")
             .arg("--vty_socket")
             .arg(&self.node.dir)
-            .args(["-d", "bgpd", "-c", command])
+            .args(["-d", daemon, "-c", command])
             .output()
             .map_err(|e| format!("cannot run vtysh: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

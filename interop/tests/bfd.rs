@@ -20,7 +20,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use interop::{wait_until, Bgpd, BgpdConfig, Bird, BirdConfig, BirdNeighbor, Node, Peer, Service};
+use interop::{
+    wait_until, Bgpd, BgpdConfig, Bird, BirdConfig, BirdNeighbor, Frr, FrrConfig, FrrNeighbor,
+    Node, Peer, Service,
+};
 use serde_json::Value;
 
 use common::*;
@@ -286,4 +289,260 @@ fn bird_v4_dead_router_detected_by_bgpd_cease_6_10() {
 #[test]
 fn bird_v6_dead_router_detected_by_bgpd_cease_6_10() {
     bird_router_dies(true);
+}
+
+// ---- FRR (bfdd through zebra) ----------------------------------------------------------------
+
+/// FRR's receive interval, as BIRD's: shorter than bgpd's.
+const FRR_RX_MS: u32 = 20;
+
+fn start_frr<'t>(
+    topo: &'t interop::Topology,
+    r: &Node,
+    n: &Node,
+    v6: bool,
+    check_control_plane: bool,
+) -> Frr<'t> {
+    let mut nb = FrrNeighbor::new(n.addr(v6), BGPD_AS)
+        .families(!v6, v6)
+        .passive()
+        .bfd();
+    if check_control_plane {
+        nb = nb.bfd_check_control_plane();
+    }
+    let cfg = FrrConfig::new(ROUTER_AS, r.ipv4)
+        .bfd(FRR_RX_MS, INTERVAL_MS, MULT)
+        .graceful_restart()
+        .neighbor(nb);
+    Frr::start(topo, r, cfg)
+}
+
+fn frr_status(frr: &Frr<'_>, n: &Node, v6: bool) -> String {
+    frr.bfd_peer(n.addr(v6))["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn num(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+/// bfdd's session-up / session-down counters for the session with `n`.
+fn frr_counters(frr: &Frr<'_>, n: &Node, v6: bool) -> (u64, u64) {
+    let text = frr
+        .vtysh_d("bfdd", "show bfd peers counters json")
+        .unwrap_or_default();
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let peer = v
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|p| p["peer"].as_str() == Some(&n.addr(v6).to_string()))
+                .cloned()
+        })
+        .unwrap_or(Value::Null);
+    (num(&peer, "session-up"), num(&peer, "session-down"))
+}
+
+fn frr_up_agree_reload_and_node_dies(v6: bool, check_control_plane: bool) {
+    let fam = if v6 { "IPv6" } else { "IPv4" };
+    let topo = interop::Topology::new(if v6 { "bfd-frr6" } else { "bfd-frr4" });
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let frr = start_frr(&topo, &r, &n, v6, check_control_plane);
+    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    assert_eq!(frr.wait_established(n.addr(v6), ESTABLISH), "Established");
+    let routes = wait_until(ROUTES, || frr.prefixes(v6), |p| p.contains(prefix(v6)));
+    assert!(routes.contains(prefix(v6)), "FRR has {routes:?}");
+
+    // Up on both sides.
+    let s = wait_until(ESTABLISH, || frr_status(&frr, &n, v6), |s| s == "up");
+    assert_eq!(s, "up", "bfdd: {}", frr.bfd_peer(n.addr(v6)));
+    let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
+    assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
+
+    // Both agree: each side reports the other's intervals as configured, and the
+    // negotiated ones match (bgpd sends every max(100, 20) = 100 ms, FRR every
+    // max(100, 100) = 100 ms, Detection Time 3 x 100 ms).
+    let p = wait_until(
+        Duration::from_secs(5),
+        || frr.bfd_peer(n.addr(v6)),
+        |p| p["remote-receive-interval"].as_u64() == Some(100),
+    );
+    assert_eq!(num(&p, "remote-transmit-interval"), 100, "{p}");
+    assert_eq!(num(&p, "remote-detect-multiplier"), 3, "{p}");
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_json(&bgpd),
+        |b| b["detection_time_us"].as_u64() == Some(300_000),
+    );
+    assert_eq!(us(&b, "tx_interval_us"), 100_000, "{b}");
+    assert_eq!(us(&b, "rx_interval_us"), 100_000, "{b}");
+    assert_eq!(us(&b, "remote_discriminator"), num(&p, "id"), "{b} {p}");
+    assert_eq!(
+        us(&b, "local_discriminator"),
+        num(&p, "remote-id"),
+        "{b} {p}"
+    );
+    let changes_before = us(&b, "state_changes");
+    let counters_before = frr_counters(&frr, &n, v6);
+    let flaps = bgpd.neighbor("r").unwrap()["flaps"].as_u64().unwrap_or(0);
+
+    // SIGHUP to 50 ms: FRR sees the new intervals (Poll/Final), nothing flaps.
+    bgpd.reload(&bgpd_config(&n, &r, v6, FAST_MS));
+    let p = wait_until(
+        Duration::from_secs(5),
+        || frr.bfd_peer(n.addr(v6)),
+        |p| {
+            p["remote-transmit-interval"].as_u64() == Some(50)
+                && p["remote-receive-interval"].as_u64() == Some(50)
+        },
+    );
+    assert_eq!(
+        num(&p, "remote-transmit-interval"),
+        50,
+        "FRR did not see the change: {p}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let b = bfd_json(&bgpd);
+    assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(us(&b, "tx_interval_us"), 50_000, "{b}");
+    assert_eq!(
+        us(&b, "state_changes"),
+        changes_before,
+        "bgpd's BFD flapped: {b}"
+    );
+    assert_eq!(
+        frr_counters(&frr, &n, v6),
+        counters_before,
+        "FRR's BFD flapped"
+    );
+    assert_eq!(frr_status(&frr, &n, v6), "up");
+    let nb = bgpd.neighbor("r").unwrap();
+    assert_eq!(
+        nb["flaps"].as_u64().unwrap_or(0),
+        flaps,
+        "BGP reset on reload: {nb}"
+    );
+    assert_eq!(nb["state"], "Established");
+    assert_eq!(frr.state(n.addr(v6)), "Established");
+
+    // The node dies: FRR's Detection Time of bgpd is now 3 x max(50, 20) = 150 ms.
+    let detection = Duration::from_millis(150);
+    topo.set_link(&n, false);
+    let t0 = Instant::now();
+    let down = time_until(
+        detection + SLACK + Duration::from_secs(2),
+        "FRR BFD down",
+        || frr_status(&frr, &n, v6) != "up",
+    );
+    if check_control_plane {
+        // FRR bgp_bfd.c: with `check-control-plane-failure` (our C bit expected set) and
+        // graceful restart negotiated, a BFD Down from a peer whose C bit is clear is taken
+        // for a control-plane restart (RFC 5882 §4.3.2) and ignored: the route stays, stale,
+        // for the restart time. This is why docs/bfd.md says not to set it for bgpd.
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            frr.prefixes(v6).contains(prefix(v6)),
+            "FRR dropped the route even with check-control-plane-failure"
+        );
+        println!(
+            "{fam}: with check-control-plane-failure FRR detected the dead node after {} ms \
+             but kept its route (stale, graceful restart) {} ms later",
+            down.as_millis(),
+            t0.elapsed().as_millis()
+        );
+        return;
+    }
+    let gone = time_until(Duration::from_secs(10), "route leaves FRR", || {
+        !frr.prefixes(v6).contains(prefix(v6))
+    });
+    let gone = gone.max(t0.elapsed());
+    println!(
+        "{fam}: FRR bfdd detected the dead node after {} ms (Detection Time {} ms); the route \
+         left FRR's table {} ms after the link went down (graceful restart negotiated, restart \
+         time 120 s)",
+        down.as_millis(),
+        detection.as_millis(),
+        gone.as_millis(),
+    );
+    assert!(
+        down <= detection + SLACK,
+        "FRR took {down:?} to detect the dead node"
+    );
+    assert!(
+        gone <= Duration::from_secs(1) + detection,
+        "the route stayed {gone:?} in FRR (kept stale for graceful restart?)"
+    );
+}
+
+fn frr_router_dies(v6: bool) {
+    let topo = interop::Topology::new(if v6 { "bfd-frrr6" } else { "bfd-frrr4" });
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let frr = start_frr(&topo, &r, &n, v6, false);
+    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    assert_eq!(frr.wait_established(n.addr(v6), ESTABLISH), "Established");
+    let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
+    assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_json(&bgpd),
+        |b| b["detection_time_us"].as_u64() == Some(300_000),
+    );
+    assert_eq!(us(&b, "detection_time_us"), 300_000, "{b}");
+    let mark = bgpd.log_len();
+    let detection = Duration::from_millis(300);
+    topo.set_link(&r, false);
+    let down = time_until(
+        detection + SLACK + Duration::from_secs(2),
+        "bgpd BFD Down",
+        || bfd_state(&bgpd) != "Up",
+    );
+    println!(
+        "bgpd detected the dead FRR router ({}) after {} ms (Detection Time {} ms)",
+        if v6 { "IPv6" } else { "IPv4" },
+        down.as_millis(),
+        detection.as_millis()
+    );
+    assert!(down <= detection + SLACK, "bgpd took {down:?}");
+    let line = bgpd.wait_log_from(mark, Duration::from_secs(3), &["6/10", "BFD Down"]);
+    assert!(
+        line.is_some(),
+        "no Cease 6/10 in bgpd's log:\n{}",
+        bgpd.log_text()
+    );
+    let nb = bgpd.neighbor("r").unwrap();
+    assert_ne!(nb["state"], "Established", "{nb}");
+    assert_eq!(
+        nb["bfd"]["diagnostic"], "Control Detection Time Expired",
+        "{nb}"
+    );
+}
+
+#[test]
+fn frr_v4_bfd_up_intervals_agree_reload_no_flap_and_dead_node_routes_dropped() {
+    frr_up_agree_reload_and_node_dies(false, false);
+}
+
+#[test]
+fn frr_v6_bfd_up_intervals_agree_reload_no_flap_and_dead_node_routes_dropped() {
+    frr_up_agree_reload_and_node_dies(true, false);
+}
+
+#[test]
+fn frr_v4_dead_router_detected_by_bgpd_cease_6_10() {
+    frr_router_dies(false);
+}
+
+#[test]
+fn frr_v6_dead_router_detected_by_bgpd_cease_6_10() {
+    frr_router_dies(true);
+}
+
+/// Pins why the docs tell FRR users not to set `check-control-plane-failure` for bgpd.
+#[test]
+fn frr_v4_check_control_plane_failure_keeps_stale_routes_of_a_c_bit_0_peer() {
+    frr_up_agree_reload_and_node_dies(false, true);
 }
