@@ -546,3 +546,188 @@ fn frr_v6_dead_router_detected_by_bgpd_cease_6_10() {
 fn frr_v4_check_control_plane_failure_keeps_stale_routes_of_a_c_bit_0_peer() {
     frr_up_agree_reload_and_node_dies(false, true);
 }
+
+// ---- Bad input -----------------------------------------------------------------------------
+
+/// A BFD Control packet (RFC 5880 §4.1), 24 octets, no authentication: version 1, diag 0,
+/// state `state`, Detect Mult 3, the discriminators, and 1 s intervals.
+fn control_packet(state: u8, my: u32, your: u32) -> Vec<u8> {
+    let mut p = vec![0x20, state << 6, 3, 24];
+    p.extend_from_slice(&my.to_be_bytes());
+    p.extend_from_slice(&your.to_be_bytes());
+    p.extend_from_slice(&1_000_000u32.to_be_bytes());
+    p.extend_from_slice(&1_000_000u32.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p
+}
+
+/// bgpd with metrics, started by hand (the harness's `BgpdConfig` has no `metrics_listen`).
+fn start_bgpd_with_metrics(topo: &interop::Topology, node: &Node, cfg: &BgpdConfig) -> String {
+    let metrics = format!("{}:9179", node.ipv4);
+    let text = cfg.render().replacen(
+        "[global]\n",
+        &format!(
+            "[global]\ncontrol_socket = \"{}\"\nstate_dir = \"{}\"\nmetrics_listen = \"{metrics}\"\n",
+            node.dir.join("bgpd.sock").display(),
+            node.dir.join("state").display()
+        ),
+        1,
+    );
+    let path = node.dir.join("bgpd.toml");
+    std::fs::write(&path, text).expect("write config");
+    topo.spawn(
+        node,
+        &format!("bgpd {} stderr", node.role),
+        &interop::bgpd_binary().display().to_string(),
+        &["run", "-c", &path.display().to_string()],
+        &node.dir.join("bgpd.log"),
+    );
+    metrics
+}
+
+fn ctl_json(node: &Node, args: &[&str]) -> Value {
+    let out = std::process::Command::new(interop::bgpctl_binary())
+        .arg("--socket")
+        .arg(node.dir.join("bgpd.sock"))
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run bgpctl");
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Garbage, TTL 254, spoofed discriminators, an unknown source and a flood of 100k packets
+/// from one address (a configured BFD peer with no BFD of its own) are dropped and counted;
+/// the session with BIRD, at 50 ms x 3, stays Up throughout and never changes state.
+#[test]
+fn bad_input_dropped_and_counted_flood_does_not_starve_other_session() {
+    let _ = interop::bgpctl_binary();
+    let topo = interop::Topology::new("bfd-bad");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let x = topo.add_node("x");
+    let bird = Bird::start(
+        &topo,
+        &r,
+        BirdConfig::new(ROUTER_AS, r.ipv4)
+            .bfd(FAST_MS, FAST_MS, MULT)
+            .neighbor(
+                BirdNeighbor::new("n1", n.addr(false), BGPD_AS)
+                    .passive()
+                    .bfd(),
+            ),
+    );
+    let fast =
+        format!("{{ min_rx = \"{FAST_MS}ms\", min_tx = \"{FAST_MS}ms\", multiplier = {MULT} }}");
+    let cfg = bgpd_config(&n, &r, false, FAST_MS)
+        .peer(Peer::new(x.addr(false), 64999).name("x").key("bfd", &fast));
+    let metrics = start_bgpd_with_metrics(&topo, &n, &cfg);
+    let bfd_of = |peer: &str| ctl_json(&n, &["neighbor", peer])["bfd"].clone();
+    let up = wait_until(ESTABLISH, || bfd_of("r"), |b| b["state"] == "Up");
+    assert_eq!(up["state"], "Up", "{up}");
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_of("r"),
+        |b| b["detection_time_us"].as_u64() == Some(150_000),
+    );
+    let changes = us(&b, "state_changes");
+    let r_discr = us(&b, "local_discriminator") as u32;
+    let x_discr = us(&bfd_of("x"), "local_discriminator") as u32;
+    let since = bird.bfd_session(n.addr(false)).expect("BIRD session").since;
+
+    let target = std::net::SocketAddr::new(n.addr(false), 3784);
+    let stranger = topo.ipv4(200);
+    interop::topo::ip(&[
+        "-n",
+        &x.ns,
+        "addr",
+        "add",
+        &format!("{stranger}/24"),
+        "dev",
+        "eth0",
+    ]);
+    let sent = interop::hostile::in_netns(&x.ns, || {
+        let v4 = std::net::UdpSocket::bind((x.ipv4, 49200)).expect("bind");
+        v4.set_ttl(255).unwrap();
+        let garbage = [0xffu8; 40];
+        let spoof = control_packet(3, 7, r_discr); // r's discriminator, wrong source
+        let for_x = control_packet(1, 7, 0); // Down, to x's own session
+        let short = [0x20u8, 0x40, 3];
+        let mut sent = 0u64;
+        let t0 = Instant::now();
+        for i in 0..100_000u32 {
+            let p: &[u8] = match i % 4 {
+                0 => &garbage,
+                1 => &spoof,
+                2 => &for_x,
+                _ => &short,
+            };
+            if v4.send_to(p, target).is_ok() {
+                sent += 1;
+            }
+        }
+        // TTL 254 (RFC 5881 §5) for x's own session.
+        v4.set_ttl(254).unwrap();
+        for _ in 0..100 {
+            let _ = v4.send_to(&control_packet(1, 8, x_discr), target);
+        }
+        // An address that is no peer.
+        let other = std::net::UdpSocket::bind((stranger, 49201)).expect("bind stranger");
+        other.set_ttl(255).unwrap();
+        for _ in 0..100 {
+            let _ = other.send_to(&control_packet(1, 9, 0), target);
+        }
+        println!("sent {sent} packets in {} ms", t0.elapsed().as_millis());
+        sent
+    });
+    assert!(sent > 50_000, "the flood did not go out");
+    std::thread::sleep(Duration::from_secs(1));
+
+    let b = bfd_of("r");
+    assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(
+        us(&b, "state_changes"),
+        changes,
+        "the session with BIRD flapped: {b}"
+    );
+    let s = bird.bfd_session(n.addr(false)).expect("BIRD session");
+    assert_eq!((s.state.as_str(), &s.since), ("Up", &since), "BIRD: {s:?}");
+    assert_eq!(
+        ctl_json(&n, &["neighbor", "r"])["state"],
+        "Established",
+        "BGP with BIRD"
+    );
+    let text = topo.exec(&n, "curl", &["-sf", &format!("http://{metrics}/metrics")]);
+    let drop = |reason: &str| {
+        metric(
+            &text,
+            &format!("bgpd_bfd_dropped_packets_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    println!(
+        "dropped: ttl {}, malformed {}, unknown_discriminator {}, unknown_source {}, \
+         rate_limited {}, queue_full {}",
+        drop("ttl"),
+        drop("malformed"),
+        drop("unknown_discriminator"),
+        drop("unknown_source"),
+        drop("rate_limited"),
+        drop("queue_full")
+    );
+    assert!(drop("ttl") >= 90, "{text}");
+    assert!(drop("malformed") > 1000, "{text}");
+    assert!(drop("unknown_source") >= 90, "{text}");
+    assert!(drop("rate_limited") > 1000, "{text}");
+    assert_eq!(metric(&text, "bgpd_bfd_session_up{peer=\"r\""), 1, "{text}");
+    // bgpd is still alive and well.
+    let xb = bfd_of("x");
+    assert_ne!(xb["state"], "Up", "{xb}");
+}

@@ -60,6 +60,9 @@ impl RecvSocket {
             set_int(&socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
         }
         socket.set_reuse_address(true)?;
+        // Room for a burst (a flood is cut back after the read, so the kernel must not drop
+        // the real peers' packets first); the kernel may clamp it to net.core.rmem_max.
+        let _ = socket.set_recv_buffer_size(1 << 20);
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         let socket = UdpSocket::from_std(socket.into())?;
@@ -197,4 +200,29 @@ fn recv_with_ttl(fd: libc::c_int, buf: &mut [u8]) -> io::Result<Datagram> {
     };
     let len = usize::try_from(n).unwrap_or(0).min(buf.len());
     Ok(Datagram { from, ttl, len })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_socket_uses_a_source_port_in_the_rfc_5881_range_and_ttl_255() {
+        let local: IpAddr = Ipv4Addr::LOCALHOST.into();
+        let a = send_socket(local, 1).unwrap();
+        let b = send_socket(local, 1).unwrap(); // same start port: walks on
+        for s in [&a, &b] {
+            let addr = s.local_addr().unwrap();
+            assert_eq!(addr.ip(), local);
+            assert!(SOURCE_PORTS.contains(&addr.port()), "{addr}");
+            assert_eq!(s.ttl().unwrap(), 255);
+        }
+        assert_ne!(a.local_addr().unwrap(), b.local_addr().unwrap());
+    }
+
+    #[test]
+    fn route_source_of_loopback_is_loopback() {
+        let ip: IpAddr = Ipv4Addr::LOCALHOST.into();
+        assert_eq!(route_source(ip).unwrap(), ip);
+    }
 }
