@@ -562,7 +562,8 @@ pub struct EventInfo {
     pub seq: u64,
     /// Unix time in milliseconds.
     pub ts_ms: u64,
-    /// "session", "notification", "announce", "withdraw", "health", "reload", "drain", "api".
+    /// "session", "bfd", "notification", "announce", "withdraw", "health", "reload", "drain",
+    /// "api".
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,

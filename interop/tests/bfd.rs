@@ -387,6 +387,36 @@ fn frr_up_agree_reload_and_node_dies(v6: bool, check_control_plane: bool) {
     );
     let changes_before = us(&b, "state_changes");
     let counters_before = frr_counters(&frr, &n, v6);
+    // bgpctl's text and the event timeline say the same.
+    let text = bgpd.ctl(&["neighbor", "r"]);
+    assert!(text.contains("BFD state               Up"), "{text}");
+    assert!(
+        text.contains("tx 100ms, rx 100ms, detection time 300ms (router multiplier 3)"),
+        "{text}"
+    );
+    if !v6 {
+        println!(
+            "{}",
+            text.lines()
+                .filter(|l| l.starts_with("BFD"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let events = bgpd.control(serde_json::json!({"cmd": "events"})).unwrap();
+    let bfd_events: Vec<String> = events
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["kind"] == "bfd")
+                .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        bfd_events.iter().any(|m| m.contains("-> Up")),
+        "no BFD Up in the event timeline: {events}"
+    );
     let flaps = bgpd.neighbor("r").unwrap()["flaps"].as_u64().unwrap_or(0);
 
     // SIGHUP to 50 ms: FRR sees the new intervals (Poll/Final), nothing flaps.
