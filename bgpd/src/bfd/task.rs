@@ -403,11 +403,13 @@ impl Entry {
     /// Logs and couples a state change; returns the sentence for the event timeline.
     fn transition(&mut self, from: State, to: State, diag: Diagnostic) -> String {
         let (name, remote) = (&self.name, self.remote);
-        let mut s = format!(
-            "BFD session with {name} ({remote}) {} -> {}",
-            state_name(from),
-            state_name(to)
-        );
+        let coupling = coupling(from, to, self.session.remote_state());
+        let mut s = format!("BFD session with {name} ({remote}) ");
+        if coupling != Coupling::None {
+            // "down" in lower case: the event log warns about it.
+            s.push_str("down, ");
+        }
+        s.push_str(&format!("{} -> {}", state_name(from), state_name(to)));
         if to == State::Up {
             let tx = self.session.negotiated_tx_interval();
             let rx = self.session.negotiated_rx_interval();
@@ -421,13 +423,12 @@ impl Entry {
         } else if diag != Diagnostic::NONE {
             s.push_str(&format!(" ({diag})"));
         }
-        if from == State::Up && to == State::Down {
-            if self.session.remote_state() == State::AdminDown {
-                // RFC 5882 §3.2: "the receipt of AdminDown ... MUST NOT be used as an
-                // indication that the forwarding path has failed" for the client protocol.
+        match coupling {
+            Coupling::None => {}
+            Coupling::KeepBgp => {
                 s.push_str("; the router took BFD AdminDown, the BGP session stays");
-            } else {
-                // RFC 5882 §4.3 / RFC 9384: close the BGP session at once, Cease 6/10.
+            }
+            Coupling::CloseBgp => {
                 s.push_str("; closing the BGP session with NOTIFICATION 6/10 (BFD Down)");
                 let n = Notification::cease(cease::BFD_DOWN, None);
                 if self.peer_commands.try_send(PeerCommand::Reset(n)).is_err() {
@@ -462,6 +463,27 @@ impl Entry {
             counters: *s.counters(),
             waiting: self.waiting.clone(),
         }
+    }
+}
+
+/// What a BFD state change means for the BGP session (RFC 5882).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coupling {
+    /// Not a failure of an Up session: nothing to do.
+    None,
+    /// Up -> Down because the router signalled AdminDown. RFC 5882 §3.2: "the receipt of
+    /// AdminDown [...] MUST NOT be treated as a failure by the client protocol": BGP stays.
+    KeepBgp,
+    /// Up -> Down: the path failed (RFC 5882 §4.3): close BGP at once, Cease 6/10 (RFC 9384).
+    CloseBgp,
+}
+
+fn coupling(from: State, to: State, remote_state: State) -> Coupling {
+    match (from, to) {
+        (State::Up, State::Down) if remote_state == State::AdminDown => Coupling::KeepBgp,
+        (State::Up, State::Down) => Coupling::CloseBgp,
+        // Our own Stop (peer removed, shutdown) is not a failure either.
+        _ => Coupling::None,
     }
 }
 
@@ -542,6 +564,96 @@ async fn receive(
             .is_err()
         {
             Drops::bump(&drops.queue_full);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn pair() -> (Session, Session, Instant) {
+        let a = Session::new(SessionConfig::new(NonZeroU32::new(1).unwrap()), 1);
+        let b = Session::new(SessionConfig::new(NonZeroU32::new(2).unwrap()), 2);
+        (a, b, Instant::now())
+    }
+
+    /// Delivers every packet in `actions` to `to`; returns `to`'s actions.
+    fn deliver(actions: Vec<Action>, to: &mut Session, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        for a in actions {
+            if let Action::Send(p) = a {
+                out.extend(to.handle(now, Event::Received(p)));
+            }
+        }
+        out
+    }
+
+    fn changes(actions: &[Action]) -> Vec<(State, State)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::StateChanged { from, to, .. } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Brings both sessions Up by exchanging packets.
+    fn up(a: &mut Session, b: &mut Session, now: Instant) {
+        let mut to_b = a.handle(now, Event::Start);
+        let _ = b.handle(now, Event::Start);
+        for _ in 0..4 {
+            let to_a = deliver(to_b, b, now);
+            to_b = deliver(to_a, a, now);
+        }
+        assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+    }
+
+    #[test]
+    fn up_to_down_by_detection_time_closes_bgp() {
+        let (mut a, mut b, now) = pair();
+        up(&mut a, &mut b, now);
+        let actions = a.handle_timeout(now + Duration::from_secs(10));
+        assert_eq!(changes(&actions), [(State::Up, State::Down)]);
+        assert_eq!(a.local_diag(), Diagnostic::CONTROL_DETECTION_TIME_EXPIRED);
+        assert_eq!(
+            coupling(State::Up, State::Down, a.remote_state()),
+            Coupling::CloseBgp
+        );
+    }
+
+    #[test]
+    fn router_admin_down_keeps_bgp() {
+        let (mut a, mut b, now) = pair();
+        up(&mut a, &mut b, now);
+        let stop = b.handle(now, Event::Stop);
+        let actions = deliver(stop, &mut a, now);
+        assert_eq!(changes(&actions)[0], (State::Up, State::Down));
+        assert_eq!(a.remote_state(), State::AdminDown);
+        assert_eq!(
+            coupling(State::Up, State::Down, a.remote_state()),
+            Coupling::KeepBgp
+        );
+    }
+
+    #[test]
+    fn only_leaving_up_for_down_matters() {
+        for (from, to) in [
+            (State::AdminDown, State::Down),
+            (State::Down, State::Init),
+            (State::Init, State::Up),
+            (State::Down, State::Up),
+            (State::Up, State::AdminDown),
+            (State::Init, State::Down),
+        ] {
+            assert_eq!(
+                coupling(from, to, State::Down),
+                Coupling::None,
+                "{from:?} -> {to:?}"
+            );
         }
     }
 }
