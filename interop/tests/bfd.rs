@@ -761,3 +761,64 @@ fn bad_input_dropped_and_counted_flood_does_not_starve_other_session() {
     let xb = bfd_of("x");
     assert_ne!(xb["state"], "Up", "{xb}");
 }
+
+/// RFC 5882 §3.2: a router that takes BFD AdminDown (`shutdown` in bfdd) is not a failure:
+/// bgpd's BFD session goes Down (diagnostic Neighbor Signaled Session Down) but the BGP
+/// session stays Established.
+#[test]
+fn frr_v4_router_admin_down_keeps_bgp() {
+    let v6 = false;
+    let topo = interop::Topology::new("bfd-frr-admin");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let frr = start_frr(&topo, &r, &n, v6, false);
+    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    assert_eq!(frr.wait_established(n.addr(v6), ESTABLISH), "Established");
+    let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
+    assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
+    let flaps = bgpd.neighbor("r").unwrap()["flaps"].as_u64().unwrap_or(0);
+    let peer = format!(
+        "peer {} local-address {} interface eth0",
+        n.addr(v6),
+        r.addr(v6)
+    );
+    let out = std::process::Command::new("vtysh")
+        .arg("--vty_socket")
+        .arg(&r.dir)
+        .args([
+            "-d",
+            "bfdd",
+            "-c",
+            "configure terminal",
+            "-c",
+            "bfd",
+            "-c",
+            &peer,
+        ])
+        .args(["-c", "shutdown"])
+        .output()
+        .expect("vtysh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let b = wait_until(
+        Duration::from_secs(5),
+        || bfd_json(&bgpd),
+        |b| b["remote_state"] == "AdminDown",
+    );
+    assert_eq!(b["remote_state"], "AdminDown", "{b}");
+    assert_eq!(b["state"], "Down", "{b}");
+    assert_eq!(b["diagnostic"], "Neighbor Signaled Session Down", "{b}");
+    std::thread::sleep(Duration::from_secs(2));
+    let nb = bgpd.neighbor("r").unwrap();
+    assert_eq!(nb["state"], "Established", "{nb}");
+    assert_eq!(nb["flaps"].as_u64().unwrap_or(0), flaps, "{nb}");
+    assert!(
+        bgpd.count_log(&["the BGP session stays"]) >= 1,
+        "{}",
+        bgpd.log_text()
+    );
+    assert_eq!(frr.state(n.addr(v6)), "Established");
+}
