@@ -59,7 +59,8 @@ impl RecvSocket {
         } else {
             set_int(&socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
         }
-        socket.set_reuse_address(true)?;
+        // No SO_REUSEADDR: with it a second BFD daemon on this host (FRR's bfdd) could bind
+        // the same port and silently take some of our packets; EADDRINUSE is better.
         // Room for a burst (a flood is cut back after the read, so the kernel must not drop
         // the real peers' packets first); the kernel may clamp it to net.core.rmem_max.
         let _ = socket.set_recv_buffer_size(1 << 20);

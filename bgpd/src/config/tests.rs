@@ -639,8 +639,17 @@ fn bfd_takes_true_a_table_or_a_profile() {
         "{}\n[bfd_profiles.fast]\nmin_rx = \"20ms\"\nmin_tx = \"20ms\"\nmultiplier = 4\n",
         MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = \"fast\"")
     );
-    let b = parse(&text).peers[0].bfd.clone().unwrap();
+    let c = parse(&text);
+    assert!(warnings(&c).is_empty(), "{:?}", warnings(&c));
+    let b = c.peers[0].bfd.clone().unwrap();
     assert_eq!(b.profile.as_deref(), Some("fast"));
+    let c = parse(&format!(
+        "{MINIMAL}\n[bfd_profiles.spare]\nmultiplier = 5\n"
+    ));
+    assert_eq!(
+        warnings(&c),
+        ["bfd_profiles.spare: no peer uses this profile (write bfd = \"spare\" in a peer)"]
+    );
     assert_eq!(
         (b.min_rx, b.multiplier.get()),
         (Duration::from_millis(20), 4)

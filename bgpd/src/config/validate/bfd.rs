@@ -28,6 +28,22 @@ impl Validator<'_> {
             .collect()
     }
 
+    /// Warns about `[bfd_profiles.NAME]` tables that no peer names.
+    pub(super) fn unused_bfd_profiles(
+        &mut self,
+        profiles: &BTreeMap<String, BfdSettings>,
+        used: &[Option<String>],
+    ) {
+        for name in profiles.keys() {
+            if !used.iter().any(|u| u.as_deref() == Some(name.as_str())) {
+                self.warn(
+                    &FieldPath::root().key("bfd_profiles").key(name),
+                    format!("no peer uses this profile (write bfd = \"{name}\" in a peer)"),
+                );
+            }
+        }
+    }
+
     /// A peer's `bfd` key: `None` when off.
     pub(super) fn peer_bfd(
         &mut self,

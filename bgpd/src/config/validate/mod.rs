@@ -151,6 +151,11 @@ impl Validator<'_> {
             drafts.push(d);
         }
 
+        let used_profiles: Vec<Option<String>> = drafts
+            .iter()
+            .map(|d| d.peer.bfd.as_ref().and_then(|b| b.profile.clone()))
+            .collect();
+        self.unused_bfd_profiles(&bfd_profiles, &used_profiles);
         let peer_names: Vec<String> = drafts.iter().map(|d| d.peer.name.clone()).collect();
         let mut services = Vec::with_capacity(raw.services.len());
         let mut service_names: HashMap<String, usize> = HashMap::new();
