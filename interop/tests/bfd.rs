@@ -512,8 +512,31 @@ fn frr_router_dies(v6: bool) {
     let r = topo.add_node("r");
     let n = topo.add_node("n1");
     let frr = start_frr(&topo, &r, &n, v6, false);
-    let bgpd = Bgpd::start(&topo, &n, &bgpd_config(&n, &r, v6, INTERVAL_MS));
+    // bgpd keeps what FRR sends (import = "all"), to see it withdrawn on BFD Down.
+    let theirs = if v6 {
+        "2001:db8:99::/48"
+    } else {
+        "203.0.113.0/24"
+    };
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        if v6 {
+            "address-family ipv6 unicast"
+        } else {
+            "address-family ipv4 unicast"
+        },
+        &format!("network {theirs}"),
+    ]);
+    let mut cfg = bgpd_config(&n, &r, v6, INTERVAL_MS);
+    cfg.peers[0] = cfg.peers[0].clone().key("import", "\"all\"");
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
     assert_eq!(frr.wait_established(n.addr(v6), ESTABLISH), "Established");
+    let got = wait_until(
+        ROUTES,
+        || bgpd.received("r").unwrap_or_default(),
+        |r| r.iter().any(|p| p == theirs),
+    );
+    assert!(got.iter().any(|p| p == theirs), "bgpd received {got:?}");
     let state = wait_until(ESTABLISH, || bfd_state(&bgpd), |s| s == "Up");
     assert_eq!(state, "Up", "bgpd's BFD: {}", bfd_json(&bgpd));
     let b = wait_until(
@@ -549,6 +572,9 @@ fn frr_router_dies(v6: bool) {
         nb["bfd"]["diagnostic"], "Control Detection Time Expired",
         "{nb}"
     );
+    // What FRR sent is withdrawn at once, not kept stale for graceful restart.
+    let left = bgpd.received("r").unwrap_or_default();
+    assert!(left.is_empty(), "bgpd still holds FRR's routes: {left:?}");
 }
 
 #[test]
