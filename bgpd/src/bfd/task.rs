@@ -57,6 +57,8 @@ struct Task {
     packets: mpsc::Sender<(IpAddr, Bytes)>,
     receivers: Vec<tokio::task::JoinHandle<()>>,
     bound: bool,
+    /// Why port 3784 could not be bound, per family (IPv4, IPv6).
+    listen_errors: [Option<String>; 2],
     events: Option<EventSink>,
     next_discr: u32,
 }
@@ -84,6 +86,7 @@ pub(super) async fn run(
         packets,
         receivers: Vec::new(),
         bound: false,
+        listen_errors: [None, None],
         events: None,
         next_discr: seed.max(1),
     };
@@ -354,11 +357,14 @@ impl Task {
                     self.packets.clone(),
                     self.drops.clone(),
                 ))),
-                Err(e) => warn!(
-                    "cannot listen for BFD on {}:{CONTROL_PORT}: {e}; BFD sessions of that \
-                     family will not come up",
-                    if ipv6 { "[::]" } else { "0.0.0.0" }
-                ),
+                Err(e) => {
+                    let why = format!(
+                        "cannot listen for BFD on {}:{CONTROL_PORT}: {e}",
+                        if ipv6 { "[::]" } else { "0.0.0.0" }
+                    );
+                    warn!("{why}; BFD sessions of that family will not come up");
+                    self.listen_errors[usize::from(ipv6)] = Some(why);
+                }
             }
         }
     }
@@ -372,7 +378,14 @@ impl Task {
         let map: BTreeMap<String, BfdStatus> = self
             .sessions
             .values()
-            .map(|e| (e.name.clone(), e.status()))
+            .map(|e| {
+                let mut status = e.status();
+                let family = usize::from(e.remote.is_ipv6());
+                if let (None, Some(Some(why))) = (&status.waiting, self.listen_errors.get(family)) {
+                    status.waiting = Some(why.clone());
+                }
+                (e.name.clone(), status)
+            })
             .collect();
         self.status.send_if_modified(|m| {
             if *m == map {
