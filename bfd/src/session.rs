@@ -302,6 +302,21 @@ impl Session {
         })
     }
 
+    /// The interval at which the remote system sends to us (§6.8.4, §6.8.7): the larger of
+    /// our Required Min RX Interval in use and its Desired Min TX Interval. `None` until a
+    /// packet has arrived.
+    pub fn negotiated_rx_interval(&self) -> Option<Duration> {
+        (self.remote.detect_mult != 0).then(|| {
+            let interval = self.rx_in_use.max(self.remote.desired_min_tx).max(1);
+            Duration::from_micros(u64::from(interval))
+        })
+    }
+
+    /// The remote system's Detect Mult from its last packet; `None` before any.
+    pub fn remote_detect_mult(&self) -> Option<u8> {
+        (self.remote.detect_mult != 0).then_some(self.remote.detect_mult)
+    }
+
     /// Whether a Poll Sequence is in progress (our packets carry the P bit).
     pub fn poll_in_progress(&self) -> bool {
         self.poll.is_some()

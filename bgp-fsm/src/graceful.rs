@@ -51,6 +51,11 @@ pub fn hard_reset_inner(n: &Notification) -> Option<Notification> {
 }
 
 /// Cease / Hard Reset (RFC 8538 §3).
+/// Cease / BFD Down (RFC 9384).
+fn is_bfd_down(n: &Notification) -> bool {
+    n.code == ErrorCode::CEASE && n.subcode == cease::BFD_DOWN
+}
+
 pub fn is_hard_reset(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::HARD_RESET
 }
@@ -90,6 +95,12 @@ impl Session {
         let none = GrPlan::default();
         // An operator stop or a lost collision is not a restart.
         if after != After::Failure || self.state() != State::Established {
+            return none;
+        }
+        // BFD found the forwarding path to the peer down (RFC 5882 §4.3; we close with Cease
+        // 6/10 "BFD Down", RFC 9384): the peer's routes point into that path, so none are
+        // kept stale. The Cease itself goes out as 6/10, not as Hard Reset.
+        if sent.is_some_and(is_bfd_down) {
             return none;
         }
         let Some(n) = self.negotiated() else {

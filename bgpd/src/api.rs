@@ -472,6 +472,48 @@ pub struct Neighbor {
     pub queue_depth: usize,
     /// Stopped by `drain` (started again by `undrain`).
     pub drained: bool,
+    /// The BFD session (issue 12), when the peer has `bfd` set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdInfo>,
+}
+
+/// A peer's BFD session (RFC 5880 §6.8.1 variables, as negotiated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdInfo {
+    /// "AdminDown", "Down", "Init" or "Up".
+    pub state: String,
+    pub remote_state: String,
+    /// Seconds since the state last changed.
+    pub state_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_address: Option<String>,
+    pub local_discriminator: u32,
+    pub remote_discriminator: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Configured: bfd.RequiredMinRxInterval, bfd.DesiredMinTxInterval (µs), bfd.DetectMult.
+    pub min_rx_us: u64,
+    pub min_tx_us: u64,
+    pub multiplier: u8,
+    pub passive: bool,
+    /// Negotiated transmit interval (RFC 5880 §6.8.2), µs.
+    pub tx_interval_us: u64,
+    /// The router's transmit interval to us, µs (0 before it sent).
+    pub rx_interval_us: u64,
+    /// Detection Time (§6.8.4), µs (0 before the router sent).
+    pub detection_time_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_multiplier: Option<u8>,
+    /// bfd.LocalDiag: why the state last changed.
+    pub diagnostic: String,
+    pub state_changes: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// Packets the session discarded (RFC 5880 §6.8.6).
+    pub packets_dropped: u64,
+    /// Why the session has not started yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// One route of an Adj-RIB (`routes`, `explain`).
@@ -536,7 +578,8 @@ pub struct EventInfo {
     pub seq: u64,
     /// Unix time in milliseconds.
     pub ts_ms: u64,
-    /// "session", "notification", "announce", "withdraw", "health", "reload", "drain", "api".
+    /// "session", "bfd", "notification", "announce", "withdraw", "health", "reload", "drain",
+    /// "api".
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,

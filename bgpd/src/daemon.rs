@@ -125,6 +125,8 @@ pub async fn run_until(
     let mut daemon = Daemon::start_with(config_path, config, services, admin_down)?;
     release_freed_memory();
     ops.attach(daemon.statuses());
+    ops.attach_bfd(daemon.bfd_view());
+    daemon.set_bfd_events(ops.bfd_event_sink());
     daemon.ops = Some(ops);
     tokio::pin!(shutdown);
     loop {
@@ -165,6 +167,8 @@ pub struct Daemon {
     /// Peers shut down by the operator (`bgpctl neighbor NAME shutdown`), with the message:
     /// they stay down across reloads and restarts until `enable`.
     admin_down: BTreeMap<String, String>,
+    /// BFD for the peers that ask for it (issue 12, [`crate::bfd`]).
+    bfd: crate::bfd::Bfd,
 }
 
 impl Daemon {
@@ -197,6 +201,7 @@ impl Daemon {
             config,
             ops: None,
             admin_down,
+            bfd: crate::bfd::Bfd::start(),
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -287,7 +292,18 @@ impl Daemon {
         self.statuses.send_modify(|m| {
             m.insert(peer.name.clone(), handle.status.clone());
         });
+        start_bfd(&self.bfd, &peer, &handle);
         self.peers.insert(peer.name.clone(), handle);
+    }
+
+    /// The BFD sessions, for the control socket and metrics.
+    pub fn bfd_view(&self) -> crate::bfd::BfdView {
+        self.bfd.view()
+    }
+
+    /// Sends BFD transitions to the event timeline.
+    pub fn set_bfd_events(&self, sink: crate::bfd::EventSink) {
+        self.bfd.set_event_sink(sink);
     }
 
     async fn stop_peer(&mut self, name: &str, notification: Notification) {
@@ -295,6 +311,9 @@ impl Daemon {
             return;
         };
         let peer = handle.peer.clone();
+        if peer.bfd.is_some() {
+            self.bfd.remove(name);
+        }
         if let Ok(mut dir) = self.directory.write() {
             dir.remove(&peer.address);
         }
@@ -481,6 +500,14 @@ impl Daemon {
                 );
                 let peer = Arc::new(change.new.clone());
                 handle.peer = peer.clone();
+                // BFD intervals change on the live session with a Poll Sequence (RFC 5880
+                // §6.5): neither BFD nor BGP flaps.
+                match (&change.old.bfd, &change.new.bfd) {
+                    (Some(old), Some(new)) if old != new => self.bfd.update(name, new.clone()),
+                    (None, Some(_)) => start_bfd(&self.bfd, &peer, handle),
+                    (Some(_), None) => self.bfd.remove(name),
+                    _ => {}
+                }
                 if handle
                     .commands
                     .send(PeerCommand::Settings(peer))
@@ -608,12 +635,28 @@ impl Daemon {
         for (_, l) in std::mem::take(&mut self.listeners) {
             l.task.abort();
         }
+        // BFD AdminDown first (RFC 5880 §6.8.16), so routers do not see a failure.
+        self.bfd.shutdown(Duration::from_millis(200)).await;
         let stops: Vec<_> = std::mem::take(&mut self.peers)
             .into_values()
             .map(|h| h.stop(Notification::cease(2, Some(SHUTDOWN_MESSAGE)), STOP_TIMEOUT))
             .collect();
         futures::future::join_all(stops).await;
         info!("bgpd stopped");
+    }
+}
+
+/// Runs BFD for `peer` if it asks for it (RFC 5881), coupled to its task.
+fn start_bfd(bfd: &crate::bfd::Bfd, peer: &Peer, handle: &PeerHandle) {
+    if let Some(settings) = &peer.bfd {
+        bfd.add(crate::bfd::NewSession {
+            peer: peer.name.clone(),
+            remote: peer.address,
+            local: peer.local_address,
+            settings: settings.clone(),
+            peer_status: handle.status.clone(),
+            peer_commands: handle.commands.clone(),
+        });
     }
 }
 

@@ -199,6 +199,7 @@ impl PeerChange {
             extended_next_hop: _,
             interface: _,
             password_file: _,
+            bfd: _,
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
             ttl, families, add_path, graceful_restart, delay_open, enforce_first_as, local_as,
@@ -209,7 +210,7 @@ impl PeerChange {
         cmp!(live: announce);
         cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
             idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop,
-            import, allow_own_as);
+            import, allow_own_as, bfd);
         PeerChange {
             old: old.clone(),
             new: new.clone(),
@@ -401,6 +402,29 @@ prefix = "192.0.2.53/32"
         assert_eq!(d.peers_changed.len(), 1);
         assert_eq!(d.peers_changed[0].live, ["import", "allow_own_as"]);
         assert!(!d.peers_changed[0].needs_reset());
+    }
+
+    #[test]
+    fn bfd_interval_change_needs_no_reset() {
+        let with = |b: &str| {
+            BASE.replace(
+                "name = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n",
+                &format!("name = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\nbfd = {b}\n"),
+            )
+        };
+        for (old, new) in [
+            (BASE.to_owned(), with("true")),
+            (
+                with("true"),
+                with("{ min_rx = \"50ms\", min_tx = \"50ms\" }"),
+            ),
+            (with("true"), BASE.to_owned()),
+        ] {
+            let d = ConfigDiff::between(&cfg(&old), &cfg(&new));
+            assert_eq!(d.peers_changed.len(), 1);
+            assert_eq!(d.peers_changed[0].live, ["bfd"]);
+            assert!(!d.peers_changed[0].needs_reset());
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Session,
+    /// A BFD session changed state (issue 12).
+    Bfd,
     Notification,
     Announce,
     Withdraw,
@@ -32,6 +34,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Session => "session",
+            Kind::Bfd => "bfd",
             Kind::Notification => "notification",
             Kind::Announce => "announce",
             Kind::Withdraw => "withdraw",

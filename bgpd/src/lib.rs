@@ -14,6 +14,7 @@
 
 pub mod announce;
 pub mod api;
+pub mod bfd;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -36,6 +36,10 @@ pub struct BirdNeighbor {
     pub export_all: bool,
     pub passive: bool,
     pub extended_next_hop: bool,
+    /// `bfd on`: BFD for this session, from the `protocol bfd` of [`BirdConfig::bfd`].
+    pub bfd: bool,
+    /// `graceful restart on` (BIRD's default is `aware`).
+    pub graceful_restart: bool,
 }
 
 impl BirdNeighbor {
@@ -52,7 +56,20 @@ impl BirdNeighbor {
             extended_next_hop: false,
             export_all: false,
             passive: false,
+            bfd: false,
+            graceful_restart: false,
         }
+    }
+
+    /// `bfd on` (RFC 5882: BGP goes down with the BFD session, graceful restart or not).
+    pub fn bfd(mut self) -> Self {
+        self.bfd = true;
+        self
+    }
+
+    pub fn graceful_restart(mut self) -> Self {
+        self.graceful_restart = true;
+        self
     }
 
     pub fn hold_time(mut self, seconds: u16) -> Self {
@@ -102,6 +119,8 @@ pub struct BirdConfig {
     pub neighbors: Vec<BirdNeighbor>,
     /// Static routes `(prefix, via)` this router originates.
     pub statics: Vec<(String, IpAddr)>,
+    /// `protocol bfd` with `(min rx ms, min tx ms, multiplier)` on every interface.
+    pub bfd: Option<(u32, u32, u8)>,
 }
 
 impl BirdConfig {
@@ -111,7 +130,14 @@ impl BirdConfig {
             router_id,
             neighbors: Vec::new(),
             statics: Vec::new(),
+            bfd: None,
         }
+    }
+
+    /// Runs `protocol bfd` with these intervals (milliseconds) and multiplier.
+    pub fn bfd(mut self, min_rx_ms: u32, min_tx_ms: u32, multiplier: u8) -> Self {
+        self.bfd = Some((min_rx_ms, min_tx_ms, multiplier));
+        self
     }
 
     pub fn neighbor(mut self, n: BirdNeighbor) -> Self {
@@ -140,6 +166,13 @@ impl BirdConfig {
                 "protocol static static{i} {{ {family}; route {prefix} via {via}; }}"
             );
         }
+        if let Some((rx, tx, mult)) = self.bfd {
+            let _ = writeln!(
+                s,
+                "protocol bfd {{ interface \"*\" {{ min rx interval {rx} ms; \
+                 min tx interval {tx} ms; idle tx interval 1000 ms; multiplier {mult}; }}; }}"
+            );
+        }
         for n in &self.neighbors {
             let ibgp = n.remote_as == self.asn;
             let _ = writeln!(s, "protocol bgp {} {{", n.name);
@@ -155,6 +188,12 @@ impl BirdConfig {
             }
             if n.passive {
                 let _ = writeln!(s, "  passive on;");
+            }
+            if n.bfd {
+                let _ = writeln!(s, "  bfd on;");
+            }
+            if n.graceful_restart {
+                let _ = writeln!(s, "  graceful restart on;");
             }
             if ibgp {
                 // BIRD treats iBGP as multihop by default; our peers share the LAN, and next hops
@@ -201,6 +240,44 @@ pub struct BirdRoute {
     pub primary: bool,
     /// Resolved gateway (`via X on eth0`); "" when unreachable.
     pub via: String,
+}
+
+/// One line of `show bfd sessions`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BirdBfdSession {
+    pub address: String,
+    pub interface: String,
+    /// "Up", "Down", "Init", "AdminDown".
+    pub state: String,
+    /// When the state last changed.
+    pub since: String,
+    /// The transmit interval in use, seconds.
+    pub interval: f64,
+    /// The Detection Time, seconds.
+    pub timeout: f64,
+}
+
+/// Parses `show bfd sessions`:
+/// `10.255.1.2  eth0  Up  2024-01-01 12:00:00.000  0.100  0.300` (the Since column is one
+/// or two words, per `timeformat`).
+pub fn parse_bfd_sessions(text: &str) -> Vec<BirdBfdSession> {
+    text.lines()
+        .filter_map(|line| {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            if w.len() < 6 || w[0].parse::<IpAddr>().is_err() {
+                return None;
+            }
+            let n = w.len();
+            Some(BirdBfdSession {
+                address: w[0].to_string(),
+                interface: w[1].to_string(),
+                state: w[2].to_string(),
+                since: w[3..n - 2].join(" "),
+                interval: w[n - 2].parse().ok()?,
+                timeout: w[n - 1].parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// Protocol status from `show protocols all NAME`.
@@ -304,6 +381,20 @@ impl<'t> Bird<'t> {
             return Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)));
         }
         Ok(text.lines().skip(1).collect::<Vec<_>>().join("\n"))
+    }
+
+    /// `show bfd sessions`: one entry per session.
+    pub fn bfd_sessions(&self) -> Vec<BirdBfdSession> {
+        self.birdc("show bfd sessions")
+            .map(|t| parse_bfd_sessions(&t))
+            .unwrap_or_default()
+    }
+
+    /// The BFD session with `address` (None when BIRD has none).
+    pub fn bfd_session(&self, address: IpAddr) -> Option<BirdBfdSession> {
+        self.bfd_sessions()
+            .into_iter()
+            .find(|s| s.address == address.to_string())
     }
 
     /// `show protocols all NAME`, parsed (default when unknown).

@@ -1,7 +1,8 @@
 //! FRR's `bgpd` inside a namespace, configured from a file and queried with
 //! `vtysh --vty_socket DIR -c '... json'`. By default it runs alone (no zebra, nothing installed
 //! in the kernel); [`FrrConfig::zebra`] starts FRR's zebra beside it, so that the selected routes
-//! (ECMP included) land in the namespace's kernel FIB, as on a real router (the data-plane suite).
+//! (ECMP included) land in the namespace's kernel FIB (the data-plane suite), and a neighbor with
+//! BFD starts zebra and bfdd.
 //!
 //! FRR 8.4 specifics handled here: `no bgp ebgp-requires-policy` (otherwise eBGP routes are
 //! neither accepted nor sent, RFC 8212), `no bgp network import-check` (no zebra to check with),
@@ -23,8 +24,10 @@ use crate::wait::wait_until;
 
 /// The FRR BGP daemon binary from Debian's `frr` package.
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
-/// FRR's zebra (kernel routes), same package.
+/// FRR's zebra (kernel routes; needed between bgpd and bfdd too).
 pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+/// FRR's BFD daemon.
+pub const FRR_BFDD: &str = "/usr/lib/frr/bfdd";
 
 /// One `neighbor` of an FRR router.
 #[derive(Debug, Clone)]
@@ -41,6 +44,11 @@ pub struct FrrNeighbor {
     pub ipv6: bool,
     /// Never connect, only accept.
     pub passive: bool,
+    /// `neighbor X bfd` (+ `bfd profile bgpd` when [`FrrConfig::bfd`] is set): FRR's bfdd
+    /// runs the session, through zebra.
+    pub bfd: bool,
+    /// `neighbor X bfd check-control-plane-failure`.
+    pub bfd_check_control_plane: bool,
 }
 
 impl FrrNeighbor {
@@ -54,7 +62,19 @@ impl FrrNeighbor {
             ipv4: address.is_ipv4(),
             ipv6: address.is_ipv6(),
             passive: false,
+            bfd: false,
+            bfd_check_control_plane: false,
         }
+    }
+
+    pub fn bfd(mut self) -> Self {
+        self.bfd = true;
+        self
+    }
+
+    pub fn bfd_check_control_plane(mut self) -> Self {
+        self.bfd_check_control_plane = true;
+        self
     }
 
     pub fn hold_time(mut self, seconds: u16) -> Self {
@@ -93,6 +113,10 @@ pub struct FrrConfig {
     pub networks: Vec<String>,
     /// Run FRR's zebra too and let bgpd install its selected routes in the kernel FIB.
     pub zebra: bool,
+    /// bfdd's `profile bgpd`: (receive-interval ms, transmit-interval ms, detect-multiplier).
+    pub bfd: Option<(u32, u32, u8)>,
+    /// `bgp graceful-restart` (full mode; helper mode is FRR's default anyway).
+    pub graceful_restart: bool,
 }
 
 impl FrrConfig {
@@ -105,6 +129,8 @@ impl FrrConfig {
             multipath_relax: false,
             networks: Vec::new(),
             zebra: false,
+            bfd: None,
+            graceful_restart: false,
         }
     }
 
@@ -118,6 +144,41 @@ impl FrrConfig {
     pub fn zebra(mut self) -> Self {
         self.zebra = true;
         self
+    }
+
+    /// bfdd profile `bgpd` with these intervals (ms) and multiplier.
+    pub fn bfd(mut self, receive_ms: u32, transmit_ms: u32, multiplier: u8) -> Self {
+        self.bfd = Some((receive_ms, transmit_ms, multiplier));
+        self
+    }
+
+    pub fn graceful_restart(mut self) -> Self {
+        self.graceful_restart = true;
+        self
+    }
+
+    /// Whether zebra and bfdd must run (a neighbor uses BFD).
+    pub fn uses_bfd(&self) -> bool {
+        self.neighbors.iter().any(|n| n.bfd)
+    }
+
+    /// Renders bfdd's configuration file, logging to `log`.
+    pub fn render_bfdd(&self, log: &std::path::Path) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "log file {} informational", log.display());
+        let _ = writeln!(s, "log timestamp precision 3");
+        let _ = writeln!(s, "debug bfd peer");
+        let _ = writeln!(s, "!");
+        let _ = writeln!(s, "bfd");
+        if let Some((rx, tx, mult)) = self.bfd {
+            let _ = writeln!(s, " profile bgpd");
+            let _ = writeln!(s, "  receive-interval {rx}");
+            let _ = writeln!(s, "  transmit-interval {tx}");
+            let _ = writeln!(s, "  detect-multiplier {mult}");
+            let _ = writeln!(s, " !");
+        }
+        let _ = writeln!(s, "!");
+        s
     }
 
     pub fn neighbor(mut self, n: FrrNeighbor) -> Self {
@@ -154,6 +215,9 @@ impl FrrConfig {
         if self.multipath_relax {
             let _ = writeln!(s, " bgp bestpath as-path multipath-relax");
         }
+        if self.graceful_restart {
+            let _ = writeln!(s, " bgp graceful-restart");
+        }
         for n in &self.neighbors {
             let a = n.address;
             let keepalive = (n.hold_time / 3).max(1);
@@ -166,6 +230,15 @@ impl FrrConfig {
             }
             if n.passive {
                 let _ = writeln!(s, " neighbor {a} passive");
+            }
+            if n.bfd {
+                let _ = writeln!(s, " neighbor {a} bfd");
+                if self.bfd.is_some() {
+                    let _ = writeln!(s, " neighbor {a} bfd profile bgpd");
+                }
+                if n.bfd_check_control_plane {
+                    let _ = writeln!(s, " neighbor {a} bfd check-control-plane-failure");
+                }
             }
         }
         for (family, v6) in [("ipv4", false), ("ipv6", true)] {
@@ -209,15 +282,16 @@ pub struct FrrPath {
     pub multipath: bool,
 }
 
-/// A running FRR bgpd (and zebra, when the config asks for it).
+/// A running FRR bgpd.
 pub struct Frr<'t> {
     topo: &'t Topology,
     pub node: Node,
     pub config: FrrConfig,
     pid: u32,
-    zebra_pid: Option<u32>,
     pub log: PathBuf,
     conf: PathBuf,
+    zebra_pid: Option<u32>,
+    bfdd_pid: Option<u32>,
 }
 
 impl<'t> Frr<'t> {
@@ -231,69 +305,103 @@ impl<'t> Frr<'t> {
             node: node.clone(),
             config,
             pid: 0,
-            zebra_pid: None,
             log,
             conf,
+            zebra_pid: None,
+            bfdd_pid: None,
         };
-        if frr.config.zebra {
-            frr.spawn_zebra();
-        }
         frr.spawn();
         frr
     }
 
     /// zebra, in the router's namespace, with its zserv socket in the node's directory (never
-    /// the system's `/var/run/frr/zserv.api`). It runs as root: the node directory is root's.
+    /// the system's `/var/run/frr/zserv.api`).
     fn spawn_zebra(&mut self) {
         let dir = self.node.dir.display().to_string();
-        let conf = self.node.dir.join("frr-zebra.conf");
-        let log = self.node.dir.join("zebra.log");
-        let text = format!(
-            "log file {} informational\nlog timestamp precision 3\n!\n",
-            log.display()
-        );
-        fs::write(&conf, text).expect("write zebra config");
-        let conf = conf.display().to_string();
-        let pidfile = self.node.dir.join("frr-zebra.pid").display().to_string();
-        let zserv = self.zserv();
-        let out = self.node.dir.join("zebra.out");
+        // zebra and bfdd have no --skip_runas: they drop to the `frr` user (whose groups
+        // include the vty group), so their files and sockets live in a directory it owns.
+        let _ = Command::new("chown").args(["frr:frr", &dir]).status();
+        let zsock = self.node.dir.join("zserv.api").display().to_string();
+        let zconf = self.node.dir.join("frr-zebra.conf");
+        let zlog = self.node.dir.join("frr-zebra.log");
+        fs::write(
+            &zconf,
+            format!("log file {} informational\n!\n", zlog.display()),
+        )
+        .expect("write zebra config");
         let _ = fs::remove_file(self.node.dir.join("zebra.vty"));
-        let args = [
-            "-u",
-            "root",
-            // zebra insists that its user belongs to FRR's vty group (bgpd's -S skips that).
-            "-g",
-            "frrvty",
-            "-P",
-            "0",
-            "-f",
-            &conf,
-            "-i",
-            &pidfile,
-            "-z",
-            &zserv,
-            "--vty_socket",
-            &dir,
-        ];
-        let pid = self
-            .topo
-            .spawn(&self.node, "frr zebra stdout", FRR_ZEBRA, &args, &out);
-        self.topo.watch_log("zebra log", &log);
-        self.zebra_pid = Some(pid);
-        let ready = wait_until(
+        let _ = fs::remove_file(&zsock);
+        let zpid = self.node.dir.join("frr-zebra.pid").display().to_string();
+        let zconf = zconf.display().to_string();
+        self.zebra_pid = Some(self.topo.spawn(
+            &self.node,
+            "frr zebra stdout",
+            FRR_ZEBRA,
+            &[
+                "-f",
+                &zconf,
+                "-i",
+                &zpid,
+                "-z",
+                &zsock,
+                "--vty_socket",
+                &dir,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+            ],
+            &self.node.dir.join("frr-zebra.out"),
+        ));
+        self.topo.watch_log("frr zebra log", &zlog);
+        let ok = wait_until(
             Duration::from_secs(15),
-            || std::path::Path::new(&zserv).exists(),
+            || self.node.dir.join("zserv.api").exists(),
             |ok| *ok,
         );
-        assert!(
-            ready,
-            "FRR zebra in {} did not open {zserv} within 15 s",
-            self.node.ns
-        );
+        assert!(ok, "zebra in {} did not open its socket", self.node.ns);
     }
 
-    fn zserv(&self) -> String {
-        self.node.dir.join("zserv.api").display().to_string()
+    /// bfdd, through zebra (bgpd asks bfdd for sessions through zebra).
+    fn spawn_bfdd(&mut self) {
+        let dir = self.node.dir.display().to_string();
+        let zsock = self.node.dir.join("zserv.api").display().to_string();
+        let bconf = self.node.dir.join("frr-bfdd.conf");
+        let blog = self.node.dir.join("frr-bfdd.log");
+        fs::write(&bconf, self.config.render_bfdd(&blog)).expect("write bfdd config");
+        let _ = fs::remove_file(self.node.dir.join("bfdd.vty"));
+        let bpid = self.node.dir.join("frr-bfdd.pid").display().to_string();
+        let bconf = bconf.display().to_string();
+        let bctl = self.node.dir.join("bfdd.sock").display().to_string();
+        self.bfdd_pid = Some(self.topo.spawn(
+            &self.node,
+            "frr bfdd stdout",
+            FRR_BFDD,
+            &[
+                "-f",
+                &bconf,
+                "-i",
+                &bpid,
+                "-z",
+                &zsock,
+                "--vty_socket",
+                &dir,
+                "--bfdctl",
+                &bctl,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+            ],
+            &self.node.dir.join("frr-bfdd.out"),
+        ));
+        self.topo.watch_log("frr bfdd log", &blog);
+        let ready = wait_until(
+            Duration::from_secs(15),
+            || self.vtysh_d("bfdd", "show bfd peers json").is_ok(),
+            |ok| *ok,
+        );
+        assert!(ready, "bfdd in {} did not answer vtysh", self.node.ns);
     }
 
     fn spawn(&mut self) {
@@ -301,9 +409,27 @@ impl<'t> Frr<'t> {
         let conf = self.conf.display().to_string();
         let pidfile = self.node.dir.join("frr-bgpd.pid").display().to_string();
         let out = self.node.dir.join("frr.out");
-        let zserv = self.zserv();
         let _ = fs::remove_file(self.node.dir.join("bgpd.vty"));
-        let mut args = vec![
+        let zsock = self.node.dir.join("zserv.api").display().to_string();
+        // zebra for the kernel FIB (data-plane suite) or for bfdd (BFD).
+        let uses_bfd = self.config.uses_bfd();
+        let zebra = self.config.zebra || uses_bfd;
+        if zebra && self.zebra_pid.is_none() {
+            self.spawn_zebra();
+        }
+        if uses_bfd && self.bfdd_pid.is_none() {
+            self.spawn_bfdd();
+        }
+        let mut args: Vec<&str> = if zebra {
+            vec!["-z", &zsock]
+        } else {
+            vec!["-Z"]
+        };
+        if !self.config.zebra {
+            // Nothing goes to the kernel unless the test asked for zebra's FIB.
+            args.push("-n");
+        }
+        args.extend([
             "-S",
             "-P",
             "0",
@@ -313,12 +439,7 @@ impl<'t> Frr<'t> {
             &pidfile,
             "--vty_socket",
             &dir,
-        ];
-        if self.config.zebra {
-            args.extend(["-z", zserv.as_str()]);
-        } else {
-            args.extend(["-Z", "-n"]);
-        }
+        ]);
         self.pid = self
             .topo
             .spawn(&self.node, "frr bgpd stdout", FRR_BGPD, &args, &out);
@@ -353,10 +474,38 @@ impl<'t> Frr<'t> {
 
     /// Runs one vtysh command against this router.
     pub fn vtysh(&self, command: &str) -> Result<String, String> {
+        self.vtysh_d("bgpd", command)
+    }
+
+    /// `show bfd peers json` from bfdd: one object per session (`peer`, `status`,
+    /// `transmit-interval`, `receive-interval`, `uptime`, ...).
+    pub fn bfd_peers(&self) -> Vec<Value> {
+        self.vtysh_d("bfdd", "show bfd peers json")
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// bfdd's session with `addr` (`Null` if none).
+    pub fn bfd_peer(&self, addr: IpAddr) -> Value {
+        self.bfd_peers()
+            .into_iter()
+            .find(|p| p.get("peer").and_then(Value::as_str) == Some(&addr.to_string()))
+            .unwrap_or(Value::Null)
+    }
+
+    /// The bfdd PID, when it runs.
+    pub fn bfdd_pid(&self) -> Option<u32> {
+        self.bfdd_pid
+    }
+
+    /// Runs one vtysh command against `daemon` ("bgpd", "bfdd", "zebra").
+    pub fn vtysh_d(&self, daemon: &str, command: &str) -> Result<String, String> {
         let out = Command::new("vtysh")
             .arg("--vty_socket")
             .arg(&self.node.dir)
-            .args(["-d", "bgpd", "-c", command])
+            .args(["-d", daemon, "-c", command])
             .output()
             .map_err(|e| format!("cannot run vtysh: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -16,7 +16,7 @@ pub mod topo;
 pub mod wait;
 
 pub use bgpd::{bgpctl_binary, bgpd_binary, Bgpd, BgpdConfig, Peer, Service};
-pub use bird::{Bird, BirdConfig, BirdNeighbor, BirdProtocol, BirdRoute};
+pub use bird::{Bird, BirdBfdSession, BirdConfig, BirdNeighbor, BirdProtocol, BirdRoute};
 pub use frr::{Frr, FrrConfig, FrrNeighbor, FrrPath};
 pub use topo::{Node, Topology};
 pub use wait::{holds_for, wait_eq, wait_until};

@@ -178,6 +178,32 @@ fn gr_n_bit_keeps_routes_after_notification_but_not_after_hard_reset() {
 }
 
 #[test]
+fn gr_n_bit_bfd_down_sends_6_10_and_keeps_nothing() {
+    // RFC 9384 / RFC 5882 §4.3: BFD says the forwarding path is down; the Cease goes out as
+    // 6/10 (not Hard Reset), and the peer's routes are withdrawn, not kept stale.
+    let (a, b) = two_routes();
+    let mut s = established_with(gr_config(true), &gr_open(true, true));
+    announce(&mut s, at(3), &[a, b]);
+    let bfd_down = Notification::cease(cease::BFD_DOWN, None);
+    let actions = s.handle(
+        at(4),
+        Event::AutomaticStop {
+            notification: Some(bfd_down.clone()),
+        },
+    );
+    let mut buf = BytesMut::new();
+    bfd_down.encode(&mut buf);
+    assert!(
+        actions
+            .iter()
+            .any(|x| matches!(x, Action::Send(m) if m[..] == buf[..])),
+        "{actions:?}"
+    );
+    assert_eq!(kept(&actions), 0);
+    assert!(s.adj_rib_in().is_empty());
+}
+
+#[test]
 fn gr_only_when_we_advertised_it_too() {
     let mut s = established_with(config(), &gr_open(true, false));
     let (a, b) = two_routes();

@@ -537,6 +537,85 @@ fn neighbors_table(list: &[Neighbor]) -> String {
     )
 }
 
+/// The BFD lines of `bgpctl neighbor` (issue 12).
+fn bfd_detail(b: &bgpd::api::BfdInfo, kv: &mut impl FnMut(&str, String)) {
+    let ms = |us: u64| {
+        if us % 1000 == 0 {
+            format!("{}ms", us / 1000)
+        } else {
+            format!("{:.3}ms", us as f64 / 1000.0)
+        }
+    };
+    kv(
+        "BFD state",
+        format!(
+            "{} for {} (router: {}), {} state change{}",
+            b.state,
+            HumanDuration(Duration::from_secs(b.state_secs)),
+            b.remote_state,
+            b.state_changes,
+            if b.state_changes == 1 { "" } else { "s" }
+        ),
+    );
+    if let Some(w) = &b.waiting {
+        kv("BFD waiting", w.clone());
+    }
+    kv(
+        "BFD configured",
+        format!(
+            "min_rx {}, min_tx {}, multiplier {}{}{}",
+            ms(b.min_rx_us),
+            ms(b.min_tx_us),
+            b.multiplier,
+            if b.passive { ", passive" } else { "" },
+            b.profile
+                .as_ref()
+                .map(|p| format!(" (profile {p})"))
+                .unwrap_or_default()
+        ),
+    );
+    kv(
+        "BFD negotiated",
+        format!(
+            "tx {}, rx {}, detection time {} (router multiplier {})",
+            ms(b.tx_interval_us),
+            if b.rx_interval_us == 0 {
+                "-".into()
+            } else {
+                ms(b.rx_interval_us)
+            },
+            if b.detection_time_us == 0 {
+                "-".into()
+            } else {
+                ms(b.detection_time_us)
+            },
+            b.remote_multiplier
+                .map(|m| m.to_string())
+                .unwrap_or("-".into())
+        ),
+    );
+    kv("BFD last diagnostic", b.diagnostic.clone());
+    kv(
+        "BFD discriminators",
+        format!(
+            "local {}, remote {}{}",
+            b.local_discriminator,
+            b.remote_discriminator,
+            b.local_address
+                .as_ref()
+                .map(|a| format!(", from {a}"))
+                .unwrap_or_default()
+        ),
+    );
+    kv(
+        "BFD packets",
+        format!(
+            "{} sent, {} received, {} discarded",
+            b.packets_out, b.packets_in, b.packets_dropped
+        ),
+    );
+}
+
 fn neighbor_detail(n: &Neighbor) -> String {
     let mut s = String::new();
     let mut kv = |k: &str, v: String| s.push_str(&format!("{k:<24}{v}\n"));
@@ -635,6 +714,9 @@ fn neighbor_detail(n: &Neighbor) -> String {
     );
     kv("flaps", n.flaps.to_string());
     kv("update queue", n.queue_depth.to_string());
+    if let Some(b) = &n.bfd {
+        bfd_detail(b, &mut kv);
+    }
     if let Some(e) = &n.last_error {
         kv("last error", e.clone());
     }

@@ -185,6 +185,8 @@ pub struct Peer {
     pub import: ImportPolicy,
     /// How many times our AS may appear in a received AS_PATH (RFC 4271 §9.1.2), 0..=10.
     pub allow_own_as: u8,
+    /// BFD for this session (RFC 5881 single hop); `None` = off.
+    pub bfd: Option<BfdSettings>,
     /// The AS this session presents (OPEN, AS_PATH) instead of `global.asn`, as MetalLB and
     /// frr-k8s allow per peer; `ibgp` compares it with the peer's AS.
     pub local_as: Option<Asn>,
@@ -229,6 +231,31 @@ impl Peer {
         self.local_as.unwrap_or(global.asn)
     }
 }
+
+/// A peer's BFD settings (`bfd = ...` or a `[bfd_profiles.NAME]`), the local values of
+/// RFC 5880 §6.8.1 bfd.DesiredMinTxInterval, bfd.RequiredMinRxInterval and bfd.DetectMult.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BfdSettings {
+    /// The profile named, if any (shown by bgpctl; the values below are already resolved).
+    pub profile: Option<String>,
+    /// bfd.RequiredMinRxInterval.
+    pub min_rx: Duration,
+    /// bfd.DesiredMinTxInterval (while Up; at least 1 s is advertised until then, §6.8.3).
+    pub min_tx: Duration,
+    /// bfd.DetectMult.
+    pub multiplier: std::num::NonZeroU8,
+    /// Passive role (RFC 5880 §6.1): send nothing until the router's first packet.
+    pub passive: bool,
+}
+
+/// Default BFD intervals, as FRR's bfdd: 300 ms both ways, multiplier 3.
+pub const DEFAULT_BFD_INTERVAL: Duration = Duration::from_millis(300);
+/// Default BFD detect multiplier.
+pub const DEFAULT_BFD_MULTIPLIER: u8 = 3;
+/// The shortest BFD interval accepted: below 10 ms a userspace timer cannot keep up.
+pub const MIN_BFD_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest BFD interval accepted (60 s; the wire field allows about 71 minutes).
+pub const MAX_BFD_INTERVAL: Duration = Duration::from_secs(60);
 
 /// An AS number (RFC 6793: 4 octets). Never 0 and never AS_TRANS (23456) for a speaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

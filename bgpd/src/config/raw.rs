@@ -15,6 +15,9 @@ pub(crate) struct RawConfig {
     pub peers: Vec<RawPeer>,
     #[serde(default)]
     pub services: Vec<RawService>,
+    /// `[bfd_profiles.NAME]`: BFD settings that peers name with `bfd = "NAME"`.
+    #[serde(default)]
+    pub bfd_profiles: std::collections::BTreeMap<String, RawBfdProfile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +82,7 @@ pub(crate) struct RawPeer {
     pub password_file: Option<String>,
     pub interface: Option<String>,
     pub extended_next_hop: Option<bool>,
+    pub bfd: Option<RawBfd>,
 }
 
 /// `[peers.announce]`: what every service carries to this peer.
@@ -93,6 +97,51 @@ pub(crate) struct RawPeerAnnounce {
     pub local_pref: Option<i64>,
     #[serde(default, deserialize_with = "opt_int")]
     pub as_path_prepend: Option<i64>,
+}
+
+/// `bfd = true`, `bfd = "profile"` or `bfd = { min_rx = "50ms", ... }`.
+#[derive(Debug)]
+pub(crate) enum RawBfd {
+    Enabled(bool),
+    Profile(String),
+    Inline(RawBfdProfile),
+}
+
+/// The BFD keys of an inline `bfd = { .. }` table or a `[bfd_profiles.NAME]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBfdProfile {
+    pub min_rx: Option<IntOrStr>,
+    pub min_tx: Option<IntOrStr>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub multiplier: Option<i64>,
+    pub passive: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for RawBfd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawBfd, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawBfd;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "true, false, a profile name or a table like { min_rx = \"300ms\", \
+                     min_tx = \"300ms\", multiplier = 3 }",
+                )
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawBfd, E> {
+                Ok(RawBfd::Enabled(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawBfd, E> {
+                Ok(RawBfd::Profile(v.to_owned()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawBfd, A::Error> {
+                RawBfdProfile::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawBfd::Inline)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

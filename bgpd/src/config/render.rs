@@ -111,6 +111,15 @@ fn peer(p: &Peer) -> Table {
         ImportPolicy::Prefixes(ranges) => value(strings(ranges.iter())),
     };
     t["allow_own_as"] = value(i64::from(p.allow_own_as));
+    if let Some(b) = &p.bfd {
+        // Resolved values inline, so the output stands alone without the profile table.
+        let mut bt = toml_edit::InlineTable::new();
+        bt.insert("min_rx", duration_to_toml(b.min_rx));
+        bt.insert("min_tx", duration_to_toml(b.min_tx));
+        bt.insert("multiplier", Value::from(i64::from(b.multiplier.get())));
+        bt.insert("passive", Value::from(b.passive));
+        t["bfd"] = value(bt);
+    }
     if let Some(a) = p.local_as {
         t["local_as"] = value(i64::from(a.0));
     }

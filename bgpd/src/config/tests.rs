@@ -777,3 +777,98 @@ fn link_local_peers_need_an_existing_interface() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn bfd_takes_true_a_table_or_a_profile() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.peers[0].bfd, None);
+    let c = parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = true"));
+    let b = c.peers[0].bfd.clone().unwrap();
+    assert_eq!(
+        (b.min_rx, b.min_tx, b.multiplier.get(), b.passive),
+        (
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+            3,
+            false
+        )
+    );
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nbfd = { min_rx = \"50ms\", min_tx = \"100ms\", multiplier = 5, passive = true }",
+    ));
+    let b = c.peers[0].bfd.clone().unwrap();
+    assert_eq!(
+        (b.min_rx, b.min_tx, b.multiplier.get(), b.passive, b.profile),
+        (
+            Duration::from_millis(50),
+            Duration::from_millis(100),
+            5,
+            true,
+            None
+        )
+    );
+    // `bgpd check` prints the resolved values back in a form bgpd accepts.
+    assert_eq!(parse(&c.to_toml()), c);
+    let text = format!(
+        "{}\n[bfd_profiles.fast]\nmin_rx = \"20ms\"\nmin_tx = \"20ms\"\nmultiplier = 4\n",
+        MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = \"fast\"")
+    );
+    let c = parse(&text);
+    assert!(warnings(&c).is_empty(), "{:?}", warnings(&c));
+    let b = c.peers[0].bfd.clone().unwrap();
+    assert_eq!(b.profile.as_deref(), Some("fast"));
+    let c = parse(&format!(
+        "{MINIMAL}\n[bfd_profiles.spare]\nmultiplier = 5\n"
+    ));
+    assert_eq!(
+        warnings(&c),
+        ["bfd_profiles.spare: no peer uses this profile (write bfd = \"spare\" in a peer)"]
+    );
+    assert_eq!(
+        (b.min_rx, b.multiplier.get()),
+        (Duration::from_millis(20), 4)
+    );
+    assert_eq!(
+        parse(&MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = false")).peers[0].bfd,
+        None
+    );
+}
+
+#[test]
+fn bfd_errors_name_line_column_and_field() {
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nbfd = { min_rx = \"5ms\", min_tx = 120, multiplier = 0 }",
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "bgpd.toml:9:18: peers[0].bfd.min_rx: a BFD interval must be 10ms..=60s, got 5ms"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("bgpd.toml:9:34: peers[0].bfd.min_tx:"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e[2],
+        "bgpd.toml:9:52: peers[0].bfd.multiplier: the detect multiplier must be 1..=255 (RFC 5880 §4.1), got 0"
+    );
+    let e = errors(&MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = \"slow\""));
+    assert_eq!(
+        e,
+        ["bgpd.toml:9:7: peers[0].bfd: no [bfd_profiles.slow] table (profiles defined: none)"]
+    );
+    let e = errors(&MINIMAL.replace("asn = 64500", "asn = 64500\nbfd = { min_rxx = \"50ms\" }"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("bgpd.toml:9:"), "{e:?}");
+    assert!(e[0].contains("min_rxx"), "{e:?}");
+    let e = errors(&format!("{MINIMAL}\n[bfd_profiles.x]\nmultiplier = 300\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("bfd_profiles.x.multiplier: the detect multiplier must be 1..=255"),
+        "{e:?}"
+    );
+}

@@ -295,6 +295,8 @@ impl Shared {
             "Seconds since bgpd started.",
         );
         w.sample("bgpd_uptime_seconds", &[], self.started.elapsed().as_secs());
+        drop(st);
+        self.render_bfd_metrics(&mut w);
         w.out
     }
 }

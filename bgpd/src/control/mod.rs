@@ -211,6 +211,8 @@ struct Shared {
     events: EventLog,
     tx: mpsc::UnboundedSender<DaemonCommand>,
     statuses: Mutex<Option<Statuses>>,
+    /// The BFD sessions (issue 12), once attached.
+    bfd: Mutex<Option<crate::bfd::BfdView>>,
     started: Instant,
     /// Saves runtime state in `global.state_dir` (`None` only in unit tests).
     writer: Option<crate::statefile::Writer>,
@@ -270,6 +272,7 @@ impl Ops {
             events: EventLog::new(crate::events::DEFAULT_CAPACITY),
             tx,
             statuses: Mutex::new(None),
+            bfd: Mutex::new(None),
             started,
             writer: Some(writer),
         });
@@ -827,6 +830,7 @@ impl Shared {
     }
 }
 
+mod bfd;
 mod metrics;
 mod neighbor_ops;
 mod requests;
@@ -836,5 +840,6 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+use bfd::bfd_info;
 use state::*;
 use tasks::*;

@@ -38,6 +38,7 @@ impl Shared {
 
     pub(super) fn neighbors(&self, only: Option<&str>) -> Vec<api::Neighbor> {
         let statuses = self.statuses();
+        let bfd = self.bfd_statuses();
         let st = self.lock();
         let depth = |name: &str| st.peers.get(name).map(PeerOps::pending_nlri).unwrap_or(0);
         st.config
@@ -57,6 +58,10 @@ impl Shared {
                     n.state = "Idle (shut down)".into();
                 }
                 n.peer_drained = st.drained_peers.contains(&p.name);
+                n
+            })
+            .map(|mut n| {
+                n.bfd = bfd.get(&n.name).map(bfd_info);
                 n
             })
             .collect()

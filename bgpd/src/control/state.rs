@@ -488,6 +488,7 @@ pub(super) fn neighbor_info(
         drained: status.is_none() && drained,
         admin_down: None,
         peer_drained: false,
+        bfd: None,
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+mod bfd;
 mod peer;
 mod service;
 
@@ -117,13 +118,14 @@ impl Validator<'_> {
             }
         };
         let global = global?;
+        let bfd_profiles = self.bfd_profiles(&raw.bfd_profiles);
 
         let mut drafts = Vec::with_capacity(raw.peers.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, usize> = HashMap::new();
         for (i, rp) in raw.peers.iter().enumerate() {
             let path = root.key("peers").index(i);
-            let Some(d) = self.peer(rp, &path, &global) else {
+            let Some(d) = self.peer(rp, &path, &global, &bfd_profiles) else {
                 continue;
             };
             if let Some(j) = names.insert(d.peer.name.clone(), i) {
@@ -149,6 +151,11 @@ impl Validator<'_> {
             drafts.push(d);
         }
 
+        let used_profiles: Vec<Option<String>> = drafts
+            .iter()
+            .map(|d| d.peer.bfd.as_ref().and_then(|b| b.profile.clone()))
+            .collect();
+        self.unused_bfd_profiles(&bfd_profiles, &used_profiles);
         let peer_names: Vec<String> = drafts.iter().map(|d| d.peer.name.clone()).collect();
         let mut services = Vec::with_capacity(raw.services.len());
         let mut service_names: HashMap<String, usize> = HashMap::new();

@@ -28,6 +28,7 @@ impl Validator<'_> {
         r: &RawPeer,
         path: &FieldPath,
         global: &Global,
+        bfd_profiles: &std::collections::BTreeMap<String, BfdSettings>,
     ) -> Option<PeerDraft> {
         let address = match &r.address {
             Some(a) => self.check(&path.key("address"), parse_ip(a)),
@@ -439,6 +440,7 @@ impl Validator<'_> {
                 None
             }
         };
+        let bfd = self.peer_bfd(r.bfd.as_ref(), &path.key("bfd"), bfd_profiles);
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -477,6 +479,7 @@ impl Validator<'_> {
                 extended_next_hop,
                 interface,
                 password_file: r.password_file.as_ref().map(std::path::PathBuf::from),
+                bfd,
             },
             families_set,
         })

@@ -1,0 +1,223 @@
+//! BFD for BGP sessions: RFC 5881 single hop, coupled to BGP per RFC 5882.
+//!
+//! The protocol lives in the sans-IO `bfd` crate; this module is the driver. One task
+//! ([`task`]) owns every peer's [`bfd::Session`], sleeps until the earliest deadline and
+//! carries out the actions; one receive task per family reads the shared socket on UDP port
+//! 3784 ([`socket`]), drops what is not for us cheaply and hands the rest over through a
+//! bounded queue. Each session sends from its own socket, bound to the BGP session's local
+//! address and a port in 49152-65535, with TTL 255 (RFC 5881 §4, §5).
+//!
+//! Coupling (RFC 5882 §4.3): a BFD session that goes from Up to Down closes the peer's BGP
+//! session at once with Cease 6/10 "BFD Down" (RFC 9384) through
+//! [`crate::peer::PeerCommand::Reset`]; the BGP session then restarts as after any failure.
+//! BGP does not wait for BFD: a BFD session that never came Up closes nothing, and a router
+//! that takes BFD AdminDown does not take BGP down (RFC 5882 §3.2). We send the C bit clear:
+//! our BFD runs in the BGP process and shares its fate.
+//!
+//! Bad input (issue 12): a datagram with a TTL other than 255, from an address that is no
+//! BFD peer, malformed, or for a discriminator we do not know is dropped in the receive task
+//! and counted in [`Drops`]; a source that sends faster than [`PER_SOURCE_RATE`] packets a
+//! second is cut back to that rate, and the queue to the session task is bounded, so a flood
+//! cannot delay the other sessions' timers (the session task serves its timers first).
+
+pub mod socket;
+mod task;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::BfdSettings;
+use crate::peer::{PeerCommand, PeerStatus};
+
+pub use task::PER_SOURCE_RATE;
+
+/// Where BFD transitions go for the event timeline (`bgpctl events`): (peer name, sentence).
+pub type EventSink = Arc<dyn Fn(&str, String) + Send + Sync>;
+
+/// One peer's BFD session as `bgpctl neighbor` and the metrics show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BfdStatus {
+    pub peer: String,
+    pub remote: IpAddr,
+    /// Our address and source port, once known.
+    pub local: Option<SocketAddr>,
+    pub settings: BfdSettings,
+    /// bfd.SessionState; AdminDown until the local address is known.
+    pub state: ::bfd::State,
+    /// bfd.RemoteSessionState.
+    pub remote_state: ::bfd::State,
+    pub local_discr: u32,
+    pub remote_discr: u32,
+    /// Our transmit interval: the larger of our desired interval and the router's Required
+    /// Min RX (RFC 5880 §6.8.2, §6.8.7).
+    pub tx_interval: Duration,
+    /// The router's transmit interval to us (None until it sent).
+    pub rx_interval: Option<Duration>,
+    /// Our Detection Time of the router (§6.8.4).
+    pub detection_time: Option<Duration>,
+    /// The router's Detect Mult.
+    pub remote_multiplier: Option<u8>,
+    /// bfd.LocalDiag: the diagnostic of the last state change.
+    pub diagnostic: ::bfd::Diagnostic,
+    /// When the state last changed.
+    pub since: SystemTime,
+    /// State changes since the session was created.
+    pub state_changes: u64,
+    pub counters: ::bfd::Counters,
+    /// Why the session has not started (no local address yet, socket error).
+    pub waiting: Option<String>,
+}
+
+/// Datagrams the receive tasks dropped before any session saw them.
+#[derive(Debug, Default)]
+pub struct Drops {
+    /// TTL or Hop Limit not 255 (RFC 5881 §5).
+    pub ttl: AtomicU64,
+    /// From an address that is no BFD peer.
+    pub unknown_source: AtomicU64,
+    /// Not a valid Control packet (RFC 5880 §6.8.6 length, version, ... checks).
+    pub malformed: AtomicU64,
+    /// Your Discriminator names no session, or a session of another peer.
+    pub unknown_discriminator: AtomicU64,
+    /// The source sent faster than [`PER_SOURCE_RATE`].
+    pub rate_limited: AtomicU64,
+    /// The queue to the session task was full.
+    pub queue_full: AtomicU64,
+}
+
+impl Drops {
+    /// (reason label, count), for metrics and `bgpctl`.
+    pub fn snapshot(&self) -> [(&'static str, u64); 6] {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        [
+            ("ttl", l(&self.ttl)),
+            ("unknown_source", l(&self.unknown_source)),
+            ("malformed", l(&self.malformed)),
+            ("unknown_discriminator", l(&self.unknown_discriminator)),
+            ("rate_limited", l(&self.rate_limited)),
+            ("queue_full", l(&self.queue_full)),
+        ]
+    }
+
+    pub(crate) fn bump(a: &AtomicU64) {
+        a.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What readers (control socket, metrics) see: every session's status and the drops.
+#[derive(Debug, Clone)]
+pub struct BfdView {
+    pub sessions: watch::Receiver<BTreeMap<String, BfdStatus>>,
+    pub drops: Arc<Drops>,
+}
+
+/// A new BFD session for a peer.
+#[derive(Debug)]
+pub struct NewSession {
+    pub peer: String,
+    pub remote: IpAddr,
+    /// `local_address` from the configuration; without it the address comes from the BGP
+    /// connection, or a route lookup until there is one.
+    pub local: Option<IpAddr>,
+    pub settings: BfdSettings,
+    pub peer_status: watch::Receiver<PeerStatus>,
+    pub peer_commands: mpsc::Sender<PeerCommand>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Add(Box<NewSession>),
+    Update { peer: String, settings: BfdSettings },
+    Remove { peer: String },
+    Events(EventSinkBox),
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct EventSinkBox(EventSink);
+
+impl std::fmt::Debug for EventSinkBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}
+
+/// The daemon's handle on the BFD task.
+#[derive(Debug)]
+pub struct Bfd {
+    commands: mpsc::UnboundedSender<Command>,
+    view: BfdView,
+}
+
+impl Bfd {
+    /// Starts the session task. The receive sockets are bound when the first session is
+    /// added, so a daemon without BFD peers never opens port 3784. Must run inside tokio.
+    pub fn start() -> Bfd {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (status_tx, status_rx) = watch::channel(BTreeMap::new());
+        let drops = Arc::new(Drops::default());
+        tokio::spawn(task::run(rx, status_tx, drops.clone()));
+        Bfd {
+            commands: tx,
+            view: BfdView {
+                sessions: status_rx,
+                drops,
+            },
+        }
+    }
+
+    /// Runs BFD for a peer (replacing any session it had).
+    pub fn add(&self, new: NewSession) {
+        let _ = self.commands.send(Command::Add(Box::new(new)));
+    }
+
+    /// New intervals or multiplier for a peer's live session: a Poll Sequence (RFC 5880
+    /// §6.5), no flap. A change of `passive` applies from the next start.
+    pub fn update(&self, peer: &str, settings: BfdSettings) {
+        let _ = self.commands.send(Command::Update {
+            peer: peer.to_owned(),
+            settings,
+        });
+    }
+
+    /// Ends a peer's session (AdminDown, RFC 5880 §6.8.16, so the router does not count it
+    /// as a failure).
+    pub fn remove(&self, peer: &str) {
+        let _ = self.commands.send(Command::Remove {
+            peer: peer.to_owned(),
+        });
+    }
+
+    /// Sends BFD transitions to the event timeline from now on.
+    pub fn set_event_sink(&self, sink: EventSink) {
+        let _ = self.commands.send(Command::Events(EventSinkBox(sink)));
+    }
+
+    /// Every session's status and the drop counters.
+    pub fn view(&self) -> BfdView {
+        self.view.clone()
+    }
+
+    /// Takes every session AdminDown (sending the AdminDown packets) and waits, at most
+    /// `timeout`, until they are out.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(done)).is_ok() {
+            let _ = tokio::time::timeout(timeout, wait).await;
+        }
+    }
+}
+
+/// "Up", "Down", ... as operators and FRR write them.
+pub fn state_name(s: ::bfd::State) -> &'static str {
+    match s {
+        ::bfd::State::AdminDown => "AdminDown",
+        ::bfd::State::Down => "Down",
+        ::bfd::State::Init => "Init",
+        ::bfd::State::Up => "Up",
+    }
+}
