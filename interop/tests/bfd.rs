@@ -40,7 +40,9 @@ const SLACK: Duration = Duration::from_millis(400);
 /// loaded 2-core CI machine does not starve one test's sessions with another's.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn prefix(v6: bool) -> &'static str {

@@ -59,9 +59,11 @@ pub struct NodeOpts {
     pub drain_time: Option<&'static str>,
     /// Further `[global]` keys (TOML values).
     pub global_keys: Vec<(&'static str, &'static str)>,
-    /// Further `[[peers]]` keys, for the BFD crash scenarios once bgpd has BFD (see
-    /// `Scenario::CrashWithBfd`): e.g. `("bfd", "...")` as the BFD work names it.
+    /// Further `[[peers]]` keys (TOML values).
     pub peer_keys: Vec<(&'static str, &'static str)>,
+    /// BFD (interval ms, multiplier) on both sides: bgpd's per-peer `bfd` and FRR's bfdd
+    /// (`neighbor X bfd` with a profile of the same intervals).
+    pub bfd: Option<(u32, u8)>,
 }
 
 impl NodeOpts {
@@ -73,6 +75,7 @@ impl NodeOpts {
             drain_time: None,
             global_keys: Vec::new(),
             peer_keys: Vec::new(),
+            bfd: None,
         }
     }
 
@@ -84,6 +87,12 @@ impl NodeOpts {
         }
         for (k, v) in &self.peer_keys {
             peer = peer.key(k, v);
+        }
+        if let Some((ms, mult)) = self.bfd {
+            peer = peer.key(
+                "bfd",
+                &format!("{{ min_rx = \"{ms}ms\", min_tx = \"{ms}ms\", multiplier = {mult} }}"),
+            );
         }
         let mut cfg = BgpdConfig::new(NODES_AS, node.ipv4)
             .peer(peer)
@@ -126,12 +135,17 @@ impl<'t> Bench<'t> {
         let mut cfg = FrrConfig::new(ROUTER_AS, router.ipv4)
             .maximum_paths(3)
             .zebra();
+        if let Some((ms, mult)) = opts.bfd {
+            cfg = cfg.bfd(ms, ms, mult);
+        }
         for n in &nodes {
-            cfg = cfg.neighbor(
-                FrrNeighbor::new(n.ipv4.into(), NODES_AS)
-                    .hold_time(opts.hold_time)
-                    .passive(),
-            );
+            let mut nb = FrrNeighbor::new(n.ipv4.into(), NODES_AS)
+                .hold_time(opts.hold_time)
+                .passive();
+            if opts.bfd.is_some() {
+                nb = nb.bfd();
+            }
+            cfg = cfg.neighbor(nb);
         }
         let frr = Frr::start(topo, &router, cfg);
 
