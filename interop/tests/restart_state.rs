@@ -287,3 +287,66 @@ fn sync_holds_end_of_rib_until_sync_end_frr() {
         .clone();
     println!("FRR endOfRibRecv after sync end: {eor}");
 }
+
+/// `bgpctl sync begin` with no `sync end` (a controller that died): End-of-RIB still goes out
+/// when `graceful_restart_deferral` runs out, and only then does FRR drop the route edited out
+/// of the state file.
+#[test]
+fn sync_without_end_is_bounded_by_the_deferral_frr() {
+    let topo = Topology::new("rs-sync-timer");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Router::start(
+        Kind::Frr,
+        &topo,
+        &r,
+        ROUTER_AS,
+        &[&n],
+        &NeighborOpts::default(),
+    );
+    let cfg = config(&n, &r, false).global_key("graceful_restart_deferral", "\"4s\"");
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    router.assert_established(&n, false);
+    bgpd.ctl(&["announce", KEPT]);
+    bgpd.ctl(&["announce", DROPPED]);
+    let before: BTreeSet<String> = ["198.51.100.1/32", "198.51.100.2/32", KEPT, DROPPED]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        wait_eq(ROUTES, &before, || router.prefixes(&n, false)),
+        before
+    );
+
+    kill_9(&topo, &bgpd);
+    drop_from_state(&n, DROPPED);
+    topo.set_link(&n, false);
+    let socket = n.dir.join("bgpd.sock");
+    let _ = fs::remove_file(&socket);
+    let bgpd2 = Bgpd::start(&topo, &n, &cfg);
+    assert!(
+        wait_until(Duration::from_secs(10), || socket.exists(), |x| *x),
+        "control socket"
+    );
+    let held = bgpd2.ctl(&["sync", "begin"]);
+    let t_sync = Instant::now();
+    assert!(held.contains("at most 4s"), "{held}");
+    topo.set_link(&n, true);
+    router.assert_established(&n, false);
+    // Held: the edited-out route is still there (stale) while the deferral runs.
+    assert!(router.prefixes(&n, false).contains(DROPPED));
+    let mut after = before.clone();
+    after.remove(DROPPED);
+    assert_eq!(
+        wait_eq(Duration::from_secs(15), &after, || router
+            .prefixes(&n, false)),
+        after,
+        "End-of-RIB after the deferral"
+    );
+    let waited = t_sync.elapsed();
+    assert!(
+        waited >= Duration::from_millis(3500),
+        "End-of-RIB went out before the deferral ran out: {waited:?}"
+    );
+    println!("End-of-RIB {:?} after `sync begin` (deferral 4 s)", waited);
+}

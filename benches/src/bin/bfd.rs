@@ -1,0 +1,284 @@
+//! `bfd`: BFD figures for issue 12 (docs/benchmarks.md, "BFD"). Needs root, FRR (bgpd, zebra,
+//! bfdd); `benches/run-bfd.sh` builds bgpd and this in release mode and runs it.
+//!
+//! 1. Detection: a node announces 192.0.2.10/32 to an FRR router (zebra + bfdd, 50 ms x 3),
+//!    its link goes down silently, and the time until the route leaves the router's kernel FIB
+//!    is measured; once with bgpd as the node's speaker and once with FRR (bgpd + bfdd) at the
+//!    same intervals, alternating, `BFD_RUNS` (5) runs each; medians and their ratio.
+//! 2. CPU: bgpd with `BFD_SESSIONS` (100) BFD sessions at 50 ms x 3 (to a second bgpd) for
+//!    `BFD_CPU_SECS` (30) s; its CPU time over that window as a share of one core.
+//!
+//! Targets (issue 12): detection no slower than FRR's (ratio <= 1.0) and <= 200 ms; 100
+//! sessions at 50 ms cost <= 3 % of one core.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use interop::{
+    wait_until, Bgpd, BgpdConfig, Frr, FrrConfig, FrrNeighbor, Node, Peer, Service, Topology,
+};
+
+const ROUTER_AS: u32 = 64500;
+const NODE_AS: u32 = 64512;
+const SERVICE: &str = "192.0.2.10/32";
+const INTERVAL_MS: u32 = 50;
+const MULT: u8 = 3;
+
+fn env_num(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bfd_key() -> String {
+    format!("{{ min_rx = \"{INTERVAL_MS}ms\", min_tx = \"{INTERVAL_MS}ms\", multiplier = {MULT} }}")
+}
+
+/// The router's kernel FIB entry for the service (empty when there is none).
+fn fib(topo: &Topology, router: &Node) -> String {
+    topo.exec(router, "ip", &["-4", "route", "show", SERVICE])
+        .trim()
+        .to_string()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Speaker {
+    Bgpd,
+    Frr,
+}
+
+/// One detection run: ms from the node's link going down to the route leaving the FIB.
+fn detection(speaker: Speaker, run: u64) -> Result<f64, String> {
+    let topo = Topology::new(&format!("bfd-det-{speaker:?}-{run}"));
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let router = Frr::start(
+        &topo,
+        &r,
+        FrrConfig::new(ROUTER_AS, r.ipv4)
+            .zebra()
+            .bfd(INTERVAL_MS, INTERVAL_MS, MULT)
+            .neighbor(FrrNeighbor::new(n.ipv4.into(), NODE_AS).passive().bfd()),
+    );
+    topo.exec(&n, "ip", &["addr", "add", SERVICE, "dev", "lo"]);
+    let _bgpd;
+    let _frr_node;
+    match speaker {
+        Speaker::Bgpd => {
+            let cfg = BgpdConfig::new(NODE_AS, n.ipv4)
+                .peer(
+                    Peer::new(r.ipv4.into(), ROUTER_AS)
+                        .name("r")
+                        .key("bfd", &bfd_key()),
+                )
+                .service(Service::new("web", SERVICE).nexthops(&["self"]));
+            _bgpd = Some(Bgpd::start(&topo, &n, &cfg));
+        }
+        Speaker::Frr => {
+            _frr_node = Some(Frr::start(
+                &topo,
+                &n,
+                FrrConfig::new(NODE_AS, n.ipv4)
+                    .bfd(INTERVAL_MS, INTERVAL_MS, MULT)
+                    .network(SERVICE)
+                    .neighbor(FrrNeighbor::new(r.ipv4.into(), ROUTER_AS).bfd()),
+            ));
+        }
+    }
+    let via = n.ipv4.to_string();
+    let installed = wait_until(
+        Duration::from_secs(60),
+        || fib(&topo, &r),
+        |f| f.contains(&via),
+    );
+    if !installed.contains(&via) {
+        return Err(format!(
+            "{speaker:?}: the route never reached the router's FIB"
+        ));
+    }
+    let bfd_up = wait_until(
+        Duration::from_secs(30),
+        || {
+            router.bfd_peer(n.ipv4.into())["status"]
+                .as_str()
+                .map(String::from)
+        },
+        |s| s.as_deref() == Some("up"),
+    );
+    if bfd_up.as_deref() != Some("up") {
+        return Err(format!("{speaker:?}: BFD never came up at the router"));
+    }
+    // Let the sessions settle at their negotiated rates.
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = Instant::now();
+    topo.set_link(&n, false);
+    loop {
+        if !fib(&topo, &r).contains(&via) {
+            return Ok(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{speaker:?}: the route stayed in the FIB for 20 s"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// CPU seconds (user + system) of `pid` so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name: utime and stime are the 14th and 15th of the line.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// bgpd's CPU share (% of one core) with `sessions` BFD sessions at 50 ms x 3 for `secs` s.
+fn cpu(sessions: u32, secs: u64) -> Result<(f64, u32), String> {
+    let topo = Topology::new("bfd-cpu");
+    let a = topo.add_node("a");
+    let b = topo.add_node("b");
+    let subnet = |node: &Node, i: u32| -> Ipv4Addr {
+        let o = node.ipv4.octets();
+        Ipv4Addr::new(
+            10,
+            254,
+            o[2],
+            if node.role == "a" { 10 + i } else { 130 + i } as u8,
+        )
+    };
+    for node in [&a, &b] {
+        for i in 0..sessions {
+            let addr = format!("{}/24", subnet(node, i));
+            topo.exec(node, "ip", &["addr", "add", &addr, "dev", "eth0"]);
+        }
+    }
+    let cfg = |me: &Node, other: &Node, passive: bool| {
+        let mut cfg = BgpdConfig::new(NODE_AS, me.ipv4);
+        if passive {
+            cfg.global.listen = None; // default: listen on every address
+        }
+        for i in 0..sessions {
+            let mut p = Peer::new(IpAddr::V4(subnet(other, i)), NODE_AS)
+                .name(&format!("p{i}"))
+                .local_address(IpAddr::V4(subnet(me, i)))
+                .key("bfd", &bfd_key());
+            if passive {
+                p = p.key("passive", "true");
+            }
+            cfg = cfg.peer(p);
+        }
+        cfg
+    };
+    let bgpd_a = Bgpd::start(&topo, &a, &cfg(&a, &b, false));
+    let _bgpd_b = Bgpd::start(&topo, &b, &cfg(&b, &a, true));
+    let up = || {
+        interop::bgpd::control_request(
+            &a.dir.join("bgpd.sock"),
+            serde_json::json!({"cmd": "neighbors"}),
+        )
+        .ok()
+        .and_then(|v| {
+            v.as_array().map(|l| {
+                l.iter()
+                    .filter(|n| n["bfd"]["state"].as_str() == Some("Up"))
+                    .count() as u32
+            })
+        })
+        .unwrap_or(0)
+    };
+    let n_up = wait_until(Duration::from_secs(60), up, |n| *n == sessions);
+    if n_up != sessions {
+        return Err(format!("only {n_up} of {sessions} BFD sessions came Up"));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (c0, t0) = (cpu_secs(bgpd_a.pid()), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (c1, t1) = (cpu_secs(bgpd_a.pid()), t0.elapsed());
+    let still_up = up();
+    Ok(((c1 - c0) / t1.as_secs_f64() * 100.0, still_up))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let runs = env_num("BFD_RUNS", 5);
+    let sessions = env_num("BFD_SESSIONS", 100) as u32;
+    let secs = env_num("BFD_CPU_SECS", 30);
+    println!(
+        "# BFD figures ({INTERVAL_MS} ms x {MULT}), {runs} runs, started {}",
+        String::from_utf8_lossy(
+            &std::process::Command::new("date")
+                .args(["-u", "+%H:%M:%S UTC"])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        )
+        .trim()
+    );
+    let mut ok = true;
+    let (mut ours, mut frr) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        for speaker in [Speaker::Bgpd, Speaker::Frr] {
+            match detection(speaker, run) {
+                Ok(ms) => {
+                    println!("  run {run} node speaker {speaker:?}: FIB changed after {ms:.0} ms");
+                    match speaker {
+                        Speaker::Bgpd => ours.push(ms),
+                        Speaker::Frr => frr.push(ms),
+                    }
+                }
+                Err(e) => {
+                    println!("  run {run} node speaker {speaker:?}: FAILED: {e}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    let (m_ours, m_frr) = (median(&mut ours), median(&mut frr));
+    println!(
+        "## Node crash to FIB change at the router (FRR 8.4 + zebra + bfdd), median of {runs}"
+    );
+    println!("| node speaker | median ms | runs |");
+    println!("| --- | ---: | ---: |");
+    println!("| bgpd | {m_ours:.0} | {} |", ours.len());
+    println!("| FRR bgpd + bfdd | {m_frr:.0} | {} |", frr.len());
+    let ratio = m_ours / m_frr;
+    println!("| bgpd / FRR | {ratio:.2}x | |");
+    let cpu_result = cpu(sessions, secs);
+    println!("## bgpd CPU with {sessions} BFD sessions at {INTERVAL_MS} ms x {MULT} ({secs} s)");
+    match &cpu_result {
+        Ok((pct, up)) => {
+            println!("  {pct:.2} % of one core; {up} of {sessions} sessions Up at the end")
+        }
+        Err(e) => {
+            println!("  FAILED: {e}");
+            ok = false;
+        }
+    }
+    println!("## Targets");
+    let mark = |pass: bool| if pass { "PASS" } else { "MISS" };
+    println!(
+        "    {}  detection no slower than FRR's bfdd: {ratio:.2}x ({m_ours:.0} ms vs {m_frr:.0} ms)",
+        mark(ratio <= 1.0)
+    );
+    println!(
+        "    {}  detection <= 200 ms: {m_ours:.0} ms (link down to the router's kernel FIB)",
+        mark(m_ours <= 200.0)
+    );
+    if let Ok((pct, _)) = cpu_result {
+        println!(
+            "    {}  {sessions} sessions at {INTERVAL_MS} ms <= 3 % of one core: {pct:.2} %",
+            mark(pct <= 3.0)
+        );
+    }
+    if !ok {
+        std::process::exit(1);
+    }
+}
