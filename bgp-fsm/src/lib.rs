@@ -18,7 +18,11 @@
 //!      `Event::ConnectFailed`.
 //!    - `Send(bytes)`: append to the connection's write queue (complete messages, back to
 //!      back). If the socket stops accepting bytes, report `Event::SendBlocked`, and
-//!      `Event::SendProgress { drained }` as the queue empties (RFC 9687; optional).
+//!      `Event::SendProgress { drained }` whenever queued bytes are written (RFC 9687).
+//!      [`SendQueue`] does this bookkeeping: every place that writes calls
+//!      [`SendQueue::wrote`] and [`SendQueue::stalled`] and feeds the event they return.
+//!      A drain that is not reported leaves the SendHoldTimer running, and a peer that
+//!      reads perfectly well gets 8/0 one SendHoldTime later.
 //!    - `StartTimer { timer, at }` / `StopTimer(timer)`: the session keeps its own table of
 //!      deadlines, so the simplest driver ignores these and arms a single sleep at
 //!      [`Session::next_timeout`], then calls [`Session::handle_timeout`] (or
@@ -115,6 +119,7 @@ mod negotiate;
 mod restarting;
 mod rib;
 mod routes;
+mod send;
 mod session;
 mod timer;
 
@@ -126,6 +131,7 @@ pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
+pub use send::SendQueue;
 pub use session::{Counters, MessageCounts, Session, State};
 pub use timer::Timer;
 

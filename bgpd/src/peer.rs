@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::{
     collision_loser, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
-    Negotiated, Route, Session, SessionConfig, Speaker, State,
+    Negotiated, Route, SendQueue, Session, SessionConfig, Speaker, State,
 };
 use bgp_proto::codec::BgpCodec;
 use bgp_proto::{HeaderError, Nlri, Notification};
@@ -205,6 +205,7 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg.passive = peer.passive;
     cfg.delay_open = peer.delay_open;
     cfg.open_hold_time = peer.open_hold_time;
+    cfg.send_hold_time = peer.send_hold_time;
     cfg.families = peer.families.clone();
     if peer.add_path {
         cfg.add_path = peer
@@ -297,9 +298,8 @@ struct Conn {
 
 struct Writer {
     half: OwnedWriteHalf,
-    queue: VecDeque<Bytes>,
-    /// `SendBlocked` was reported and not yet answered by a drained queue.
-    blocked: bool,
+    /// The queue and its RFC 9687 state: every write below reports through it.
+    queue: SendQueue,
 }
 
 impl Conn {
@@ -310,8 +310,7 @@ impl Conn {
             reader: Some(FramedRead::new(read, BgpCodec::new())),
             writer: Some(Writer {
                 half: write,
-                queue: VecDeque::new(),
-                blocked: false,
+                queue: SendQueue::new(),
             }),
             local,
             direction,
@@ -325,6 +324,7 @@ struct Slot {
     conn: Option<Conn>,
 }
 
+#[derive(Clone, Copy)]
 enum Which {
     Main,
     Second,
@@ -662,22 +662,13 @@ impl PeerTask {
         self.feed(which, event).await;
     }
 
-    async fn on_written(&mut self, which: Which, res: io::Result<bool>) {
+    /// The `select!` write branch wrote: report progress (or a full socket) to the session
+    /// (RFC 9687), as `flush_now` does for its writes.
+    async fn on_written(&mut self, which: Which, res: io::Result<Vec<Event>>) {
         match res {
-            Ok(drained) => {
-                let report = match self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
-                    Some(Conn {
-                        writer: Some(w), ..
-                    }) if w.blocked => {
-                        if drained {
-                            w.blocked = false;
-                        }
-                        true
-                    }
-                    _ => false,
-                };
-                if report {
-                    self.feed(which, Event::SendProgress { drained }).await;
+            Ok(events) => {
+                for event in events {
+                    self.feed(which, event).await;
                 }
             }
             Err(e) => {
@@ -811,7 +802,7 @@ impl PeerTask {
         let name = self.label();
         let slot = self.slot_mut(which)?;
         let w = slot.conn.as_mut()?.writer.as_mut()?;
-        let queued: u64 = w.queue.iter().map(|b| b.len() as u64).sum();
+        let queued = w.queue.queued_bytes() as u64;
         if queued <= cap {
             return None;
         }
@@ -820,58 +811,52 @@ impl PeerTask {
              is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
              Resources)"
         );
-        w.queue.truncate(1);
+        w.queue.drop_unsent();
         let stop = Event::AutomaticStop {
             notification: Some(Notification::cease(8, None)),
         };
         Some(slot.session.handle(Instant::now(), stop))
     }
 
-    /// Writes as much queued data as the sockets take without waiting, and reports a blocked
-    /// send to the session (RFC 9687). The rest is written by the `select!` loop.
+    /// Writes as much queued data as the sockets take without waiting, and reports to the
+    /// session both the bytes written (`SendProgress`, which restarts or stops the
+    /// SendHoldTimer) and a socket that takes no more (`SendBlocked`), RFC 9687. The rest is
+    /// written by the `select!` loop. Issue 17: this path used to drain the queue without
+    /// telling the session, so the timer armed by the first `SendBlocked` ran on and reset a
+    /// healthy peer with 8/0 one SendHoldTime later.
     fn flush_now(&mut self) {
-        let mut blocked = Vec::new();
-        for (i, slot) in [Some(&mut self.main), self.second.as_mut()]
+        let now = Instant::now();
+        for slot in [Some(&mut self.main), self.second.as_mut()]
             .into_iter()
-            .enumerate()
+            .flatten()
         {
             let Some(Conn {
                 writer: Some(w), ..
-            }) = slot.and_then(|s| s.conn.as_mut())
+            }) = slot.conn.as_mut()
             else {
                 continue;
             };
-            while let Some(front) = w.queue.front_mut() {
+            let mut events = Vec::new();
+            while let Some(front) = w.queue.front() {
+                let len = front.len();
                 match w.half.try_write(front) {
-                    Ok(n) if n == front.len() => {
-                        w.queue.pop_front();
+                    Ok(n) if n > 0 => {
+                        events.extend(w.queue.wrote(n));
+                        if n < len {
+                            break;
+                        }
                     }
-                    Ok(n) => {
-                        let _ = front.split_to(n);
-                        break;
-                    }
-                    Err(_) => break,
+                    _ => break,
                 }
             }
-            if !w.queue.is_empty() && !w.blocked {
-                w.blocked = true;
-                blocked.push(i);
-            }
-        }
-        let now = Instant::now();
-        for i in blocked {
-            // Not re-entering handle_actions: the session only (re)arms its SendHoldTimer here.
-            let actions = if i == 0 {
-                self.main.session.handle(now, Event::SendBlocked)
-            } else {
-                self.second
-                    .as_mut()
-                    .map(|s| s.session.handle(now, Event::SendBlocked))
-                    .unwrap_or_default()
-            };
-            for action in actions {
-                if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
-                    debug!("unexpected action after SendBlocked: {action:?}");
+            events.extend(w.queue.stalled());
+            for event in events {
+                // Not re-entering handle_actions: these events only (re)arm or stop the
+                // SendHoldTimer.
+                for action in slot.session.handle(now, event) {
+                    if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
+                        debug!("unexpected action after a send report: {action:?}");
+                    }
                 }
             }
         }
@@ -896,7 +881,7 @@ impl PeerTask {
                         writer: Some(w), ..
                     }) = self.slot_mut(which).and_then(|s| s.conn.as_mut())
                     {
-                        w.queue.push_back(bytes);
+                        w.queue.push(bytes);
                     }
                 }
                 Action::StartTimer { .. } | Action::StopTimer(_) => {
@@ -1238,7 +1223,7 @@ async fn finish_loser(conn: Option<Conn>, actions: Vec<Action>) {
         match action {
             Action::Send(bytes) => {
                 if let Some(w) = conn.writer.as_mut() {
-                    w.queue.push_back(bytes);
+                    w.queue.push(bytes);
                 }
             }
             Action::Close => break,
@@ -1291,15 +1276,18 @@ async fn read_frame(
     }
 }
 
-/// Writes from the front of the queue once; returns whether the queue is now empty.
-/// Cancel-safe: `write` either wrote (and the queue is updated) or did nothing.
-async fn write_some(writer: Option<&mut Writer>) -> io::Result<bool> {
+/// Writes from the front of the queue once; returns the RFC 9687 events for the session
+/// (`SendProgress` when it was told `SendBlocked`; `SendBlocked` after a short write, the
+/// socket being full). Cancel-safe: `write` either wrote (and the queue is updated) or did
+/// nothing.
+async fn write_some(writer: Option<&mut Writer>) -> io::Result<Vec<Event>> {
     let Some(w) = writer else {
         return std::future::pending().await;
     };
-    let Some(front) = w.queue.front_mut() else {
-        return Ok(true);
+    let Some(front) = w.queue.front() else {
+        return Ok(Vec::new());
     };
+    let len = front.len();
     let n = w.half.write(front).await?;
     if n == 0 {
         return Err(io::Error::new(
@@ -1307,12 +1295,11 @@ async fn write_some(writer: Option<&mut Writer>) -> io::Result<bool> {
             "connection closed while writing",
         ));
     }
-    if n >= front.len() {
-        w.queue.pop_front();
-    } else {
-        let _ = front.split_to(n);
+    let mut events: Vec<Event> = w.queue.wrote(n).into_iter().collect();
+    if n < len {
+        events.extend(w.queue.stalled());
     }
-    Ok(w.queue.is_empty())
+    Ok(events)
 }
 
 async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {

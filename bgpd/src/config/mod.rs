@@ -152,6 +152,10 @@ pub struct Peer {
     /// How long to wait for the peer's OPEN once ours is sent: the "large value" of the hold
     /// timer in OpenSent (RFC 4271 §8.2.2, suggested 4 minutes; BIRD's `startup hold time`).
     pub open_hold_time: Duration,
+    /// SendHoldTime (RFC 9687): how long queued data may wait for the peer to read before the
+    /// session is closed with NOTIFICATION 8/0. `None` = max(8 minutes, 2 x the negotiated
+    /// hold time) (decision D13). Longer than `hold_time`.
+    pub send_hold_time: Option<Duration>,
     /// Treat-as-withdraw eBGP routes whose first AS is not the peer's (RFC 4271 §6.3).
     pub enforce_first_as: bool,
     /// Shutdown Communication sent when this peer is stopped (RFC 9003, at most 255 octets).

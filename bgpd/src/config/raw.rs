@@ -65,6 +65,7 @@ pub(crate) struct RawPeer {
     pub damp_peer_oscillations: Option<bool>,
     pub delay_open: Option<IntOrStr>,
     pub open_hold_time: Option<IntOrStr>,
+    pub send_hold_time: Option<IntOrStr>,
     pub enforce_first_as: Option<bool>,
     pub shutdown_message: Option<String>,
     pub ipv4_nexthop: Option<String>,

@@ -87,6 +87,9 @@ fn peer(p: &Peer) -> Table {
         t["graceful_notification"] = value(gr.notification);
     }
     t["open_hold_time"] = Item::Value(duration_to_toml(p.open_hold_time));
+    if let Some(d) = p.send_hold_time {
+        t["send_hold_time"] = Item::Value(duration_to_toml(d));
+    }
     if let Some(d) = p.delay_open {
         t["delay_open"] = Item::Value(duration_to_toml(d));
     }

@@ -602,3 +602,24 @@ fn empty_import_list_is_a_warning() {
         ["peers[0].import: an empty list keeps no route (the same as \"none\")"]
     );
 }
+
+#[test]
+fn send_hold_time_defaults_to_the_rfc_and_must_exceed_the_hold_time() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.peers[0].send_hold_time, None);
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = 9\nsend_hold_time = 20",
+    ));
+    assert_eq!(c.peers[0].send_hold_time, Some(Duration::from_secs(20)));
+    assert!(c.to_toml().contains("send_hold_time = 20"));
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = 9\nsend_hold_time = \"9s\"",
+    ));
+    assert_eq!(
+        e,
+        ["bgpd.toml:10:18: peers[0].send_hold_time: the send hold time must be longer than the \
+          hold time (9 s, RFC 9687), got 9000 ms"]
+    );
+}

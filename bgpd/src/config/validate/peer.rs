@@ -325,6 +325,26 @@ impl Validator<'_> {
                 }
             }
         };
+        let send_hold_time = r.send_hold_time.as_ref().and_then(|v| {
+            let p = path.key("send_hold_time");
+            let d = self.check(&p, crate::config::values::parse_duration(v))?;
+            // RFC 9687: the SendHoldTime must be longer than the HoldTime, so that a peer is
+            // declared dead by its own silence before it is for not reading.
+            let hold = Duration::from_secs(u64::from(hold_time.secs()));
+            if d <= hold {
+                self.err(
+                    &p,
+                    format!(
+                        "the send hold time must be longer than the hold time ({} s, RFC 9687), \
+                         got {} ms",
+                        hold.as_secs(),
+                        d.as_millis()
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        });
         let shutdown_message = r.shutdown_message.as_ref().and_then(|m| {
             if m.len() > MAX_SHUTDOWN_MESSAGE_LEN {
                 self.err(&path.key("shutdown_message"), format!(
@@ -397,6 +417,7 @@ impl Validator<'_> {
                 graceful_restart,
                 delay_open,
                 open_hold_time,
+                send_hold_time,
                 enforce_first_as: r.enforce_first_as.unwrap_or(true),
                 shutdown_message,
                 ipv4_nexthop,
