@@ -125,7 +125,7 @@ mod timer;
 
 pub use action::{Action, DownReason, Initiator, RouteEvents};
 pub use collision::{collision_loser, Direction, Speaker};
-pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
+pub use config::{AddPathConfig, GracefulRestartConfig, PrefixLimitAction, SessionConfig};
 pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};

@@ -187,6 +187,8 @@ impl PeerChange {
             delay_open: _,
             open_hold_time: _,
             send_hold_time: _,
+            min_hold_time: _,
+            max_prefixes_action: _,
             enforce_first_as: _,
             shutdown_message: _,
             ipv4_nexthop: _,
@@ -196,7 +198,7 @@ impl PeerChange {
         } = new;
         cmp!(reset: address, asn, port, passive, local_address, hold_time, keepalive, password,
             ttl, families, add_path, graceful_restart, delay_open, enforce_first_as);
-        cmp!(live: open_hold_time, send_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
+        cmp!(live: open_hold_time, send_hold_time, min_hold_time, max_prefixes_action, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
             idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop,
             import, allow_own_as);
         PeerChange {

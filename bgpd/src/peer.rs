@@ -206,6 +206,8 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg.delay_open = peer.delay_open;
     cfg.open_hold_time = peer.open_hold_time;
     cfg.send_hold_time = peer.send_hold_time;
+    cfg.min_hold_time = peer.min_hold_time;
+    cfg.max_prefixes_action = peer.max_prefixes_action;
     cfg.families = peer.families.clone();
     if peer.add_path {
         cfg.add_path = peer
@@ -995,6 +997,16 @@ impl PeerTask {
                                 self.label(),
                             );
                         }
+                    }
+                    if let Some(max) = events.prefix_limit_crossed {
+                        // Once per crossing (the session reports it again only after the
+                        // table was below the limit).
+                        warn!(
+                            "{} sent more routes than max_prefixes ({max}): routes beyond the \
+                             limit are dropped and counted, the session stays up \
+                             (max_prefixes_action = \"drop\", decision D6)",
+                            self.label()
+                        );
                     }
                     debug!(
                         "received {} routes and {} withdrawals from {} ({} not kept by the \

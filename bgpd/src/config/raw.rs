@@ -66,6 +66,8 @@ pub(crate) struct RawPeer {
     pub delay_open: Option<IntOrStr>,
     pub open_hold_time: Option<IntOrStr>,
     pub send_hold_time: Option<IntOrStr>,
+    pub min_hold_time: Option<IntOrStr>,
+    pub max_prefixes_action: Option<String>,
     pub enforce_first_as: Option<bool>,
     pub shutdown_message: Option<String>,
     pub ipv4_nexthop: Option<String>,
