@@ -50,8 +50,11 @@
 //! 4. An inbound connection for this peer: if the session is in Active, pass it in with
 //!    `Event::Connected`. Otherwise create a second `Session` for it
 //!    (`Start { passive: true }`, `Connected`, with the same announced routes); when either
-//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`collision_loser`] and feed
-//!    `Event::CollisionLost` to the loser (RFC 4271 §6.8: Cease 6/7).
+//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`resolve`]: feed
+//!    `Event::CollisionLost` to the loser of a §6.8 collision (Cease 6/7), or, for two
+//!    connections in the same direction, drop the older one once the newer has its OPEN.
+//!    The second session's `passive` start applies to that connection only; after a failure
+//!    the configured `SessionConfig::passive` decides whether it connects out again.
 //! 5. `Event::Stop { notification }` for an operator shutdown (Cease 6/2, with an RFC 9003
 //!    message via `Notification::cease(2, Some(text))`); the session stays Idle until the next
 //!    `Start`. After any other failure the session restarts by itself after the IdleHoldTimer
@@ -124,7 +127,7 @@ mod session;
 mod timer;
 
 pub use action::{Action, DownReason, Initiator, RouteEvents};
-pub use collision::{collision_loser, Direction, Speaker};
+pub use collision::{collision_loser, resolve, Direction, Resolution, Speaker};
 pub use config::{AddPathConfig, GracefulRestartConfig, PrefixLimitAction, SessionConfig};
 pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};

@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::{
-    collision_loser, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
-    Negotiated, Route, SendQueue, Session, SessionConfig, Speaker, State,
+    resolve, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
+    Negotiated, Resolution, Route, SendQueue, Session, SessionConfig, Speaker, State,
 };
 use bgp_proto::codec::BgpCodec;
 use bgp_proto::{HeaderError, Nlri, Notification};
@@ -1024,9 +1024,12 @@ impl PeerTask {
         outcome
     }
 
-    /// RFC 4271 §6.8: once one of two connections knows the peer's BGP Identifier, close the
-    /// one `collision_loser` names (Cease 6/7, sent by the losing session). The loser's
-    /// actions are carried out on its own task so the survivor is not delayed.
+    /// Two connections to the peer ([`bgp_fsm::resolve`]): once one of two connections in
+    /// opposite directions knows the peer's BGP Identifier, close the one
+    /// `collision_loser` names (RFC 4271 §6.8, Cease 6/7, sent by the losing session); two
+    /// inbound connections are no collision: the newer one replaces the older once it has
+    /// the peer's OPEN (issue 17 item 3). Closing is carried out on its own task so the
+    /// survivor is not delayed.
     fn resolve_collision(&mut self) {
         let Some(second) = self.second.as_ref() else {
             return;
@@ -1036,21 +1039,48 @@ impl PeerTask {
         if !(open(states.0) && open(states.1)) {
             return;
         }
-        let Some(peer_id) = self.main.session.peer_id().or(second.session.peer_id()) else {
+        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
             return;
         };
-        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
+        let Some(second_dir) = second.conn.as_ref().map(|c| c.direction) else {
             return;
         };
         let local = Speaker {
             bgp_id: self.global.router_id,
             asn: self.global.asn.0,
         };
-        let remote = Speaker {
-            bgp_id: peer_id,
-            asn: self.peer.asn.0,
+        let remote = self
+            .main
+            .session
+            .peer_id()
+            .or(second.session.peer_id())
+            .map(|bgp_id| Speaker {
+                bgp_id,
+                asn: self.peer.asn.0,
+            });
+        let newer_has_open = second.session.peer_id().is_some();
+        let loser = match resolve(main_dir, second_dir, newer_has_open, local, remote) {
+            Resolution::Wait => return,
+            Resolution::Collision(loser) => loser,
+            Resolution::ReplaceOlder => {
+                info!(
+                    "a new connection from {} completed its OPEN while an older one from it \
+                     had not: the router reconnected (RFC 4271 §6.8 compares connections in \
+                     opposite directions only); closing the older connection, no NOTIFICATION",
+                    self.label()
+                );
+                let Some(second) = self.second.take() else {
+                    return;
+                };
+                self.routes_loaded = false;
+                self.deferred_log = None;
+                let old = std::mem::replace(&mut self.main, second);
+                if let Some(conn) = old.conn {
+                    tokio::spawn(close_conn(conn));
+                }
+                return;
+            }
         };
-        let loser = collision_loser(local, remote);
         info!(
             "connection collision with {} resolved: closing the {} connection (sent \
              NOTIFICATION 6/7)",
