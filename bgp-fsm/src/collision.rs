@@ -109,7 +109,10 @@ mod tests {
     fn two_inbound_connections_the_newer_with_open_replaces_the_older() {
         let (l, r) = (sp([10, 0, 0, 1], 1), sp([10, 0, 0, 2], 2));
         use Direction::Inbound;
-        assert_eq!(resolve(Inbound, Inbound, false, l, Some(r)), Resolution::Wait);
+        assert_eq!(
+            resolve(Inbound, Inbound, false, l, Some(r)),
+            Resolution::Wait
+        );
         assert_eq!(
             resolve(Inbound, Inbound, true, l, Some(r)),
             Resolution::ReplaceOlder

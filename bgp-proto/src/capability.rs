@@ -183,7 +183,10 @@ impl Capability {
                 // RFC 7911 §4: "If any other value [than 1, 2 or 3] is received, then the
                 // capability SHOULD be treated as not understood and ignored [RFC5492]." It
                 // stays visible, raw, as an unknown capability (no ADD-PATH is negotiated).
-                if value.chunks_exact(4).any(|t| !matches!(t.get(3), Some(1..=3))) {
+                if value
+                    .chunks_exact(4)
+                    .any(|t| !matches!(t.get(3), Some(1..=3)))
+                {
                     return Ok(Capability::Unknown {
                         code,
                         data: Bytes::copy_from_slice(value),

@@ -1208,6 +1208,12 @@ async fn second_inbound_connection_replaces_a_half_open_one_without_6_7() {
     // The old connection got bgpd's OPEN and then EOF, no NOTIFICATION.
     let mut got = Vec::new();
     let _ = tokio::time::timeout(WAIT, stale.read_to_end(&mut got)).await;
-    assert!(find_message(&got, 1).is_some(), "bgpd's OPEN on the old connection");
-    assert!(find_message(&got, 3).is_none(), "no NOTIFICATION on the old connection");
+    assert!(
+        find_message(&got, 1).is_some(),
+        "bgpd's OPEN on the old connection"
+    );
+    assert!(
+        find_message(&got, 3).is_none(),
+        "no NOTIFICATION on the old connection"
+    );
 }

@@ -354,7 +354,11 @@ fn slow_reader_is_not_reset_by_the_send_hold_timer() {
             "only {prefixes} prefixes in {updates} UPDATEs"
         );
         let n = s.read(&mut chunk).expect("bgpd keeps the session");
-        assert!(n > 0, "bgpd closed the session after {:?}", started.elapsed());
+        assert!(
+            n > 0,
+            "bgpd closed the session after {:?}",
+            started.elapsed()
+        );
         buf.extend_from_slice(&chunk[..n]);
         while let Ok(Some(len)) = bgp_proto::frame_len(&buf, 65535) {
             if buf.len() < len {
@@ -383,14 +387,21 @@ fn slow_reader_is_not_reset_by_the_send_hold_timer() {
     let quiet = Instant::now();
     while quiet.elapsed() < Duration::from_secs(15) {
         match s.read(&mut chunk) {
-            Ok(0) => panic!("bgpd closed the session {:?} after the drain", quiet.elapsed()),
+            Ok(0) => panic!(
+                "bgpd closed the session {:?} after the drain",
+                quiet.elapsed()
+            ),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => panic!("{e}"),
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(!bgpd.log().contains("send hold timer expired"), "{}", bgpd.log());
+    assert!(
+        !bgpd.log().contains("send hold timer expired"),
+        "{}",
+        bgpd.log()
+    );
 }
 
 /// RFC 9687: a router that keeps sending KEEPALIVEs but reads nothing is closed with 8/0
@@ -406,7 +417,10 @@ fn peer_that_stops_reading_is_closed_after_the_send_hold_time() {
     let waited = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     println!("{line} (after {waited:?})");
-    assert!(line.contains("session with slow (127.0.0.1) down"), "{line}");
+    assert!(
+        line.contains("session with slow (127.0.0.1) down"),
+        "{line}"
+    );
     assert!(line.contains("8/0"), "{line}");
     assert!(
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),

@@ -347,10 +347,16 @@ fn established_max_prefixes_drop_keeps_the_session_and_reports_each_crossing_onc
     let r = |i: u8| route(&format!("203.0.{i}.0/24"), [10, 0, 0, 2], PEER_AS);
     let ev = receive(&mut s, 3, &[r(1), r(2), r(3)]);
     assert_eq!(ev.announced.len(), 2);
-    assert_eq!((ev.prefix_limit_dropped, ev.prefix_limit_crossed), (1, Some(2)));
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, Some(2))
+    );
     // Still over: dropped and counted, not reported again.
     let ev = receive(&mut s, 4, &[r(4)]);
-    assert_eq!((ev.prefix_limit_dropped, ev.prefix_limit_crossed), (1, None));
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, None)
+    );
     // A kept prefix is replaced (new next hop), not dropped.
     let mut again = r(1);
     again.next_hop = NextHop::V4(Ipv4Addr::new(10, 0, 0, 3));
@@ -365,7 +371,10 @@ fn established_max_prefixes_drop_keeps_the_session_and_reports_each_crossing_onc
     assert_eq!(s.adj_rib_in().len(), 1);
     let ev = receive(&mut s, 7, &[r(5), r(6)]);
     assert_eq!(ev.announced.len(), 1);
-    assert_eq!((ev.prefix_limit_dropped, ev.prefix_limit_crossed), (1, Some(2)));
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, Some(2))
+    );
     assert_eq!(s.state(), State::Established);
     assert_eq!(s.counters().prefix_limit_dropped, 3);
 }

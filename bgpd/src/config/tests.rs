@@ -619,8 +619,10 @@ fn send_hold_time_defaults_to_the_rfc_and_must_exceed_the_hold_time() {
     ));
     assert_eq!(
         e,
-        ["bgpd.toml:10:18: peers[0].send_hold_time: the send hold time must be longer than the \
-          hold time (9 s, RFC 9687), got 9000 ms"]
+        [
+            "bgpd.toml:10:18: peers[0].send_hold_time: the send hold time must be longer than the \
+          hold time (9 s, RFC 9687), got 9000 ms"
+        ]
     );
 }
 
@@ -657,7 +659,9 @@ fn min_hold_time_and_max_prefixes_action_parse_with_located_errors() {
     ));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("bgpd.toml:10:17: peers[0].min_hold_time: is above this peer's own hold time (9 s)"),
+        e[0].starts_with(
+            "bgpd.toml:10:17: peers[0].min_hold_time: is above this peer's own hold time (9 s)"
+        ),
         "{e:?}"
     );
 }

@@ -361,7 +361,9 @@ impl Validator<'_> {
                         );
                         3
                     }
-                    Some(d) if hold_time.secs() != 0 && u64::from(hold_time.secs()) < d.as_secs() => {
+                    Some(d)
+                        if hold_time.secs() != 0 && u64::from(hold_time.secs()) < d.as_secs() =>
+                    {
                         self.err(
                             &p,
                             format!(
