@@ -84,7 +84,9 @@
 //!   caller resolves the collision ([`collision_loser`], §6.8).
 //! - A failed connection in Connect or Active waits in Active for the ConnectRetryTimer
 //!   (as FRR and BIRD do) instead of going to Idle; the ConnectRetryCounter still counts it.
-//! - Passive sessions never connect out (no ConnectRetryTimer in Active).
+//! - Passive sessions never connect out (no ConnectRetryTimer in Active). "Passive" is
+//!   `SessionConfig::passive` once a start's first connection is gone: `Start { passive:
+//!   true }` for an inbound connection does not make an active peer passive for good.
 //! - SendNOTIFICATIONwithoutOPEN is on: errors during DelayOpen are answered.
 //! - After a failure the session restarts itself after the IdleHoldTimer (AllowAutomaticStart),
 //!   doubled per consecutive failure with DampPeerOscillations (§8.1.1). A collision loser
