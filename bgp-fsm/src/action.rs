@@ -87,6 +87,12 @@ pub struct RouteEvents {
     /// How many announced routes the import policy refused (not kept; an earlier route for
     /// the NLRI is in `withdrawn`).
     pub import_rejected: usize,
+    /// Prefixes of this UPDATE not kept because the Adj-RIB-In was full
+    /// (`PrefixLimitAction::Drop`).
+    pub prefix_limit_dropped: usize,
+    /// This UPDATE crossed `max_prefixes` (with `PrefixLimitAction::Drop`): set once per
+    /// crossing, until the Adj-RIB-In is below the limit again. Carries the limit.
+    pub prefix_limit_crossed: Option<u32>,
     /// This UPDATE was the End-of-RIB marker for the family (RFC 4724 §2).
     pub end_of_rib: Option<Family>,
     /// Stale routes removed because the peer did not re-announce them: at the end of an

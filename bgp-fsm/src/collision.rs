@@ -7,6 +7,8 @@
 //! [`crate::Event::CollisionLost`] to that connection's session, which sends Cease 6/7
 //! (RFC 4486) and closes. A collision with an Established session normally closes the
 //! newcomer instead (RFC 4271 §6.8, last paragraph); that choice is the caller's.
+//! [`resolve`] wraps this for the caller: it compares only connections in opposite
+//! directions, and lets a newer connection in the same direction replace an older one.
 
 use std::net::Ipv4Addr;
 
@@ -55,9 +57,83 @@ pub fn collision_loser(local: Speaker, remote: Speaker) -> Direction {
     }
 }
 
+/// What to do about two connections to one peer, `older` having been opened first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing yet: keep both until more is known (an OPEN).
+    Wait,
+    /// RFC 4271 §6.8 collision: close the connection in this direction with Cease 6/7.
+    Collision(Direction),
+    /// Both connections were opened by the same side, so they do not collide in the §6.8
+    /// sense: the newer one has completed the OPEN exchange and replaces the older one,
+    /// which its opener evidently gave up (a half-open connection after a restart). The
+    /// older one is closed without Cease 6/7 (issue 17 item 3).
+    ReplaceOlder,
+}
+
+/// Decides between two connections to one peer. `remote` is the peer's identity once one of
+/// them carried its OPEN; `newer_has_open`: the newer connection did.
+///
+/// RFC 4271 §6.8 compares a connection we initiated with one the peer initiated ("the
+/// connection initiated by the BGP speaker with the higher-valued BGP Identifier" is kept),
+/// so [`collision_loser`] applies only to connections in opposite directions. Two
+/// connections in one direction (in practice two inbound ones: the router restarted and
+/// connected again while its old connection still looks open here) are not compared by
+/// identifier: the newer one wins once it has completed its OPEN, and the older one, which
+/// may never see another byte, is not kept until its OpenSent hold time runs out.
+pub fn resolve(
+    older: Direction,
+    newer: Direction,
+    newer_has_open: bool,
+    local: Speaker,
+    remote: Option<Speaker>,
+) -> Resolution {
+    if older == newer {
+        return if newer_has_open {
+            Resolution::ReplaceOlder
+        } else {
+            Resolution::Wait
+        };
+    }
+    match remote {
+        Some(remote) => Resolution::Collision(collision_loser(local, remote)),
+        None => Resolution::Wait,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_inbound_connections_the_newer_with_open_replaces_the_older() {
+        let (l, r) = (sp([10, 0, 0, 1], 1), sp([10, 0, 0, 2], 2));
+        use Direction::Inbound;
+        assert_eq!(
+            resolve(Inbound, Inbound, false, l, Some(r)),
+            Resolution::Wait
+        );
+        assert_eq!(
+            resolve(Inbound, Inbound, true, l, Some(r)),
+            Resolution::ReplaceOlder
+        );
+        // Whatever the identifiers: no §6.8 comparison, no 6/7.
+        assert_eq!(
+            resolve(Inbound, Inbound, true, r, Some(l)),
+            Resolution::ReplaceOlder
+        );
+    }
+
+    #[test]
+    fn opposite_directions_are_a_collision_once_the_peer_id_is_known() {
+        let (l, r) = (sp([10, 0, 0, 1], 1), sp([10, 0, 0, 2], 2));
+        use Direction::{Inbound, Outbound};
+        assert_eq!(resolve(Outbound, Inbound, false, l, None), Resolution::Wait);
+        assert_eq!(
+            resolve(Outbound, Inbound, false, l, Some(r)),
+            Resolution::Collision(Outbound)
+        );
+    }
 
     fn sp(id: [u8; 4], asn: u32) -> Speaker {
         Speaker {

@@ -128,6 +128,9 @@ pub struct SessionConfig {
     /// Maximum number of routes kept from the peer (Adj-RIB-In). Exceeding it closes the
     /// session with Cease 6/1 carrying AFI, SAFI and the limit (RFC 4486 §4, decision D6).
     pub max_prefixes: Option<u32>,
+    /// What exceeding `max_prefixes` does (decision D6): close the session with Cease 6/1
+    /// (default), or keep it and drop the routes beyond the limit.
+    pub max_prefixes_action: PrefixLimitAction,
     /// The IdleHoldTime after a prefix-limit reset (Cease 6/1): the session restarts by
     /// itself this long after it closed (with `auto_restart`), instead of after the damped
     /// `idle_hold_time`, so that a peer that sends too many routes is not retried at once.
@@ -200,6 +203,7 @@ impl SessionConfig {
             hostname: None,
             domain: None,
             max_prefixes: None,
+            max_prefixes_action: PrefixLimitAction::Close,
             max_prefixes_restart: Duration::from_secs(30),
             send_hold_time: None,
             idle_hold_time: Duration::from_secs(5),
@@ -220,4 +224,17 @@ impl SessionConfig {
     pub fn is_ibgp(&self) -> bool {
         self.local_asn == self.peer_asn
     }
+}
+
+/// What a session does when the peer sends more routes than `max_prefixes` (decision D6;
+/// RFC 4271 §8.1.2 leaves the prefix limit to local policy, RFC 4486 §4 gives its Cease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrefixLimitAction {
+    /// Close the session with Cease 6/1 (AFI, SAFI, limit) and restart after
+    /// `max_prefixes_restart`.
+    #[default]
+    Close,
+    /// Keep the session; new prefixes beyond the limit are not kept (counted in
+    /// `Counters::prefix_limit_dropped`). Replacements of kept prefixes still apply.
+    Drop,
 }

@@ -113,8 +113,12 @@ impl Session {
                 self.counters.connect_retry_counter = 0;
             }
             (S::Idle, I::Timer(Timer::IdleHold)) => {
-                // IdleHoldTimer_Expires (Event 13): the automatic start (Events 3/5).
-                let passive = self.passive;
+                // IdleHoldTimer_Expires (Event 13): the automatic start, Event 3 or, with
+                // the PassiveTcpEstablishment attribute, Event 5 (RFC 4271 §8.1.1). The
+                // attribute is the peer's configuration, not how the last start went: a
+                // session started passive for an inbound connection (the survivor of a
+                // collision) connects out again after a failure (issue 17 item 2).
+                let passive = self.config.passive;
                 self.fsm(
                     now,
                     I::Start {
@@ -196,6 +200,9 @@ impl Session {
                 // IdleHoldTime; the counter still records the failure.
                 self.conn = Conn::None;
                 self.stop_timer(Timer::DelayOpen, out);
+                // The connection this start was for is gone: from now on the configured
+                // PassiveTcpEstablishment attribute decides (issue 17 item 2).
+                self.passive = self.config.passive;
                 if !self.passive && !self.timers.is_running(Timer::ConnectRetry) {
                     self.start_connect_retry(now, out);
                 }
@@ -296,6 +303,8 @@ impl Session {
                 // listen for a connection ..., and changes its state to Active."
                 self.conn = Conn::None;
                 self.stop_all_timers(out);
+                // As above: the configured attribute, not the start's, from now on.
+                self.passive = self.config.passive;
                 if !self.passive {
                     self.start_connect_retry(now, out);
                 }

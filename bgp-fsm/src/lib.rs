@@ -18,7 +18,11 @@
 //!      `Event::ConnectFailed`.
 //!    - `Send(bytes)`: append to the connection's write queue (complete messages, back to
 //!      back). If the socket stops accepting bytes, report `Event::SendBlocked`, and
-//!      `Event::SendProgress { drained }` as the queue empties (RFC 9687; optional).
+//!      `Event::SendProgress { drained }` whenever queued bytes are written (RFC 9687).
+//!      [`SendQueue`] does this bookkeeping: every place that writes calls
+//!      [`SendQueue::wrote`] and [`SendQueue::stalled`] and feeds the event they return.
+//!      A drain that is not reported leaves the SendHoldTimer running, and a peer that
+//!      reads perfectly well gets 8/0 one SendHoldTime later.
 //!    - `StartTimer { timer, at }` / `StopTimer(timer)`: the session keeps its own table of
 //!      deadlines, so the simplest driver ignores these and arms a single sleep at
 //!      [`Session::next_timeout`], then calls [`Session::handle_timeout`] (or
@@ -46,8 +50,11 @@
 //! 4. An inbound connection for this peer: if the session is in Active, pass it in with
 //!    `Event::Connected`. Otherwise create a second `Session` for it
 //!    (`Start { passive: true }`, `Connected`, with the same announced routes); when either
-//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`collision_loser`] and feed
-//!    `Event::CollisionLost` to the loser (RFC 4271 §6.8: Cease 6/7).
+//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`resolve`]: feed
+//!    `Event::CollisionLost` to the loser of a §6.8 collision (Cease 6/7), or, for two
+//!    connections in the same direction, drop the older one once the newer has its OPEN.
+//!    The second session's `passive` start applies to that connection only; after a failure
+//!    the configured `SessionConfig::passive` decides whether it connects out again.
 //! 5. `Event::Stop { notification }` for an operator shutdown (Cease 6/2, with an RFC 9003
 //!    message via `Notification::cease(2, Some(text))`); the session stays Idle until the next
 //!    `Start`. After any other failure the session restarts by itself after the IdleHoldTimer
@@ -77,7 +84,9 @@
 //!   caller resolves the collision ([`collision_loser`], §6.8).
 //! - A failed connection in Connect or Active waits in Active for the ConnectRetryTimer
 //!   (as FRR and BIRD do) instead of going to Idle; the ConnectRetryCounter still counts it.
-//! - Passive sessions never connect out (no ConnectRetryTimer in Active).
+//! - Passive sessions never connect out (no ConnectRetryTimer in Active). "Passive" is
+//!   `SessionConfig::passive` once a start's first connection is gone: `Start { passive:
+//!   true }` for an inbound connection does not make an active peer passive for good.
 //! - SendNOTIFICATIONwithoutOPEN is on: errors during DelayOpen are answered.
 //! - After a failure the session restarts itself after the IdleHoldTimer (AllowAutomaticStart),
 //!   doubled per consecutive failure with DampPeerOscillations (§8.1.1). A collision loser
@@ -115,17 +124,19 @@ mod negotiate;
 mod restarting;
 mod rib;
 mod routes;
+mod send;
 mod session;
 mod timer;
 
 pub use action::{Action, DownReason, Initiator, RouteEvents};
-pub use collision::{collision_loser, Direction, Speaker};
-pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
+pub use collision::{collision_loser, resolve, Direction, Resolution, Speaker};
+pub use config::{AddPathConfig, GracefulRestartConfig, PrefixLimitAction, SessionConfig};
 pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
+pub use send::SendQueue;
 pub use session::{Counters, MessageCounts, Session, State};
 pub use timer::Timer;
 

@@ -229,6 +229,13 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
     if matches!(open.hold_time, 1 | 2)
         || (open.hold_time != 0 && open.hold_time < config.min_hold_time)
     {
+        // The caller's span names the peer.
+        tracing::info!(
+            "the peer's OPEN offers hold time {} s, below the minimum we accept ({} s, \
+             min_hold_time; RFC 4271 §6.2): refused with NOTIFICATION 2/6",
+            open.hold_time,
+            config.min_hold_time.max(3)
+        );
         return Err(open_error(open_err::UNACCEPTABLE_HOLD_TIME, no_data()));
     }
     // RFC 6286 §2.2: a BGP Identifier is a non-zero 32-bit value, and on an internal session
@@ -294,6 +301,16 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
         if peer_families.contains(f) && !families.contains(f) {
             families.push(*f);
         }
+    }
+    if open.capabilities.iter().any(|c| {
+        matches!(c, Capability::Unknown { code, .. } if *code == bgp_proto::CapabilityCode::ADD_PATH)
+    }) {
+        // The caller's span names the peer.
+        tracing::info!(
+            "the peer's ADD-PATH capability has a Send/Receive value other than 1, 2 or 3; \
+             the capability is ignored as not understood (RFC 7911 §4), the session goes on \
+             without ADD-PATH"
+        );
     }
     let peer_add_path: Vec<AddPathFamily> = open
         .capabilities

@@ -467,6 +467,9 @@ impl Session {
                         ev.import_rejected = ev.import_rejected.saturating_add(1);
                         continue;
                     }
+                    if self.over_prefix_limit(&nlri, &mut ev) {
+                        continue;
+                    }
                     let route = Route {
                         nlri,
                         next_hop: nh,
@@ -477,6 +480,12 @@ impl Session {
                     ev.announced.push(route);
                     last_family = Some(family);
                 }
+            }
+        }
+        if let Some(max) = self.config.max_prefixes {
+            if self.rib_in.len() < max as usize {
+                // Below the limit again: the next crossing is reported anew.
+                self.prefix_limit_hit = false;
             }
         }
         // Decision D6: more routes than max_prefixes ends the session with Cease 6/1. Only
@@ -492,6 +501,30 @@ impl Session {
             out.push(Action::Received(ev));
         }
         Ok(())
+    }
+}
+
+impl Session {
+    /// Decision D6 with `PrefixLimitAction::Drop`: a new prefix is not kept while the
+    /// Adj-RIB-In holds `max_prefixes` routes (a kept prefix may still be replaced). Counts
+    /// it, and marks the first drop since the table was last below the limit.
+    fn over_prefix_limit(&mut self, nlri: &Nlri, ev: &mut RouteEvents) -> bool {
+        let Some(max) = self.config.max_prefixes else {
+            return false;
+        };
+        if self.config.max_prefixes_action != crate::PrefixLimitAction::Drop
+            || self.rib_in.len() < max as usize
+            || self.rib_in.contains(nlri)
+        {
+            return false;
+        }
+        self.counters.prefix_limit_dropped = self.counters.prefix_limit_dropped.saturating_add(1);
+        ev.prefix_limit_dropped = ev.prefix_limit_dropped.saturating_add(1);
+        if !self.prefix_limit_hit {
+            self.prefix_limit_hit = true;
+            ev.prefix_limit_crossed = Some(max);
+        }
+        true
     }
 }
 

@@ -99,6 +99,9 @@ pub struct Counters {
     pub own_as_loops: u64,
     /// Routes the import policy refused: parsed and counted, not kept.
     pub import_rejected: u64,
+    /// New prefixes not kept because the Adj-RIB-In was at `max_prefixes` with
+    /// `PrefixLimitAction::Drop`.
+    pub prefix_limit_dropped: u64,
     /// Times the session reached Established.
     pub established: u64,
     /// ConnectRetryCounter (RFC 4271 §8.1.1): failures since the last manual start or stop.
@@ -148,6 +151,9 @@ pub struct Session {
     /// (`Event::SharedSubnets`).
     pub(crate) shared_subnets: Vec<ipnet::IpNet>,
     pub(crate) peer_address: Option<std::net::IpAddr>,
+    /// The Adj-RIB-In is at `max_prefixes` and dropped a route since it was last below
+    /// (`PrefixLimitAction::Drop`): the crossing was reported once.
+    pub(crate) prefix_limit_hit: bool,
 }
 
 impl Session {
@@ -173,6 +179,7 @@ impl Session {
             established_at: None,
             routes_complete: false,
             end_of_rib_pending: false,
+            prefix_limit_hit: false,
             shared_subnets: Vec::new(),
             peer_address: None,
         }

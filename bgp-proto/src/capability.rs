@@ -180,11 +180,20 @@ impl Capability {
                 if value.len() % 4 != 0 {
                     return Err("ADD-PATH capability length is not a multiple of 4");
                 }
+                // RFC 7911 §4: "If any other value [than 1, 2 or 3] is received, then the
+                // capability SHOULD be treated as not understood and ignored [RFC5492]." It
+                // stays visible, raw, as an unknown capability (no ADD-PATH is negotiated).
+                if value
+                    .chunks_exact(4)
+                    .any(|t| !matches!(t.get(3), Some(1..=3)))
+                {
+                    return Ok(Capability::Unknown {
+                        code,
+                        data: Bytes::copy_from_slice(value),
+                    });
+                }
                 let mut v = Vec::with_capacity(value.len() / 4);
                 while let Some([a0, a1, safi, sr]) = r.array::<4>() {
-                    if sr > 3 {
-                        return Err("ADD-PATH Send/Receive value above 3");
-                    }
                     v.push(AddPathFamily {
                         family: Family::new(Afi(u16::from_be_bytes([a0, a1])), Safi(safi)),
                         receive: sr & 1 != 0,

@@ -514,10 +514,6 @@ fn bad_per_capability_lengths_are_2_0() {
             "add-path length 5",
             &[0x45, 0x05, 0x00, 0x01, 0x01, 0x03, 0x00],
         ),
-        (
-            "add-path send/receive 4",
-            &[0x45, 0x04, 0x00, 0x01, 0x01, 0x04],
-        ),
         ("graceful restart length 1", &[0x40, 0x01, 0x00]),
         (
             "graceful restart length 5",
@@ -1035,11 +1031,13 @@ fn capability() -> impl Strategy<Value = Capability> {
         Just(Capability::EnhancedRouteRefresh),
         any::<u32>().prop_map(Capability::FourOctetAs),
         prop::collection::vec(
+            // Send/Receive 1..=3 (RFC 7911 §4); 0 is not a valid value (see
+            // add_path_send_receive_outside_1_to_3_is_ignored_not_refused).
             (family(), any::<bool>(), any::<bool>()).prop_map(|(family, send, receive)| {
                 AddPathFamily {
                     family,
                     send,
-                    receive,
+                    receive: receive || !send,
                 }
             }),
             0..20
@@ -1220,5 +1218,25 @@ proptest! {
         let rr = RouteRefresh { family, subtype };
         let bytes = encoded(|b| rr.encode(b));
         prop_assert_eq!(RouteRefresh::decode(&bytes), Ok(rr));
+    }
+}
+
+/// RFC 7911 §4: "If any other value is received, then the capability SHOULD be treated as
+/// not understood and ignored [RFC5492]." Issue 17 item 4: the OPEN is not refused (it was
+/// 2/0 before); the capability is kept raw as an unknown one, so no ADD-PATH is negotiated.
+#[test]
+fn add_path_send_receive_outside_1_to_3_is_ignored_not_refused() {
+    for sr in [0u8, 4, 0xff] {
+        // AFI 1, SAFI 1, Send/Receive 3 (valid), then AFI 2, SAFI 1, Send/Receive `sr`.
+        let value = [0x00, 0x01, 0x01, 0x03, 0x00, 0x02, 0x01, sr];
+        let cap = Capability::decode(CapabilityCode::ADD_PATH, &value).expect("not an error");
+        assert_eq!(
+            cap,
+            Capability::Unknown {
+                code: CapabilityCode::ADD_PATH,
+                data: Bytes::copy_from_slice(&value),
+            },
+            "send/receive {sr}"
+        );
     }
 }

@@ -186,6 +186,9 @@ impl PeerChange {
             graceful_restart: _,
             delay_open: _,
             open_hold_time: _,
+            send_hold_time: _,
+            min_hold_time: _,
+            max_prefixes_action: _,
             enforce_first_as: _,
             shutdown_message: _,
             ipv4_nexthop: _,
@@ -208,7 +211,7 @@ impl PeerChange {
         cmp!(live: password_file);
         // What services carry to the peer changes with UPDATEs on the live session.
         cmp!(live: announce);
-        cmp!(live: open_hold_time, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
+        cmp!(live: open_hold_time, send_hold_time, min_hold_time, max_prefixes_action, connect_retry, max_prefixes, max_prefixes_restart, max_queued_bytes,
             idle_hold_time, damp_peer_oscillations, shutdown_message, ipv4_nexthop, ipv6_nexthop,
             import, allow_own_as, bfd);
         PeerChange {

@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::{
-    collision_loser, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
-    Negotiated, Route, Session, SessionConfig, Speaker, State,
+    resolve, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
+    Negotiated, Resolution, Route, SendQueue, Session, SessionConfig, Speaker, State,
 };
 use bgp_proto::codec::BgpCodec;
 use bgp_proto::{HeaderError, Nlri, Notification};
@@ -245,6 +245,9 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg.passive = peer.passive;
     cfg.delay_open = peer.delay_open;
     cfg.open_hold_time = peer.open_hold_time;
+    cfg.send_hold_time = peer.send_hold_time;
+    cfg.min_hold_time = peer.min_hold_time;
+    cfg.max_prefixes_action = peer.max_prefixes_action;
     cfg.families = peer.families.clone();
     if peer.add_path {
         cfg.add_path = peer
@@ -342,9 +345,8 @@ struct Conn {
 
 struct Writer {
     half: OwnedWriteHalf,
-    queue: VecDeque<Bytes>,
-    /// `SendBlocked` was reported and not yet answered by a drained queue.
-    blocked: bool,
+    /// The queue and its RFC 9687 state: every write below reports through it.
+    queue: SendQueue,
 }
 
 impl Conn {
@@ -355,8 +357,7 @@ impl Conn {
             reader: Some(FramedRead::new(read, BgpCodec::new())),
             writer: Some(Writer {
                 half: write,
-                queue: VecDeque::new(),
-                blocked: false,
+                queue: SendQueue::new(),
             }),
             local,
             direction,
@@ -370,6 +371,7 @@ struct Slot {
     conn: Option<Conn>,
 }
 
+#[derive(Clone, Copy)]
 enum Which {
     Main,
     Second,
@@ -788,22 +790,13 @@ impl PeerTask {
         self.feed(which, event).await;
     }
 
-    async fn on_written(&mut self, which: Which, res: io::Result<bool>) {
+    /// The `select!` write branch wrote: report progress (or a full socket) to the session
+    /// (RFC 9687), as `flush_now` does for its writes.
+    async fn on_written(&mut self, which: Which, res: io::Result<Vec<Event>>) {
         match res {
-            Ok(drained) => {
-                let report = match self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
-                    Some(Conn {
-                        writer: Some(w), ..
-                    }) if w.blocked => {
-                        if drained {
-                            w.blocked = false;
-                        }
-                        true
-                    }
-                    _ => false,
-                };
-                if report {
-                    self.feed(which, Event::SendProgress { drained }).await;
+            Ok(events) => {
+                for event in events {
+                    self.feed(which, event).await;
                 }
             }
             Err(e) => {
@@ -937,7 +930,7 @@ impl PeerTask {
         let name = self.label();
         let slot = self.slot_mut(which)?;
         let w = slot.conn.as_mut()?.writer.as_mut()?;
-        let queued: u64 = w.queue.iter().map(|b| b.len() as u64).sum();
+        let queued = w.queue.queued_bytes() as u64;
         if queued <= cap {
             return None;
         }
@@ -946,58 +939,52 @@ impl PeerTask {
              is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
              Resources)"
         );
-        w.queue.truncate(1);
+        w.queue.drop_unsent();
         let stop = Event::AutomaticStop {
             notification: Some(Notification::cease(8, None)),
         };
         Some(slot.session.handle(Instant::now(), stop))
     }
 
-    /// Writes as much queued data as the sockets take without waiting, and reports a blocked
-    /// send to the session (RFC 9687). The rest is written by the `select!` loop.
+    /// Writes as much queued data as the sockets take without waiting, and reports to the
+    /// session both the bytes written (`SendProgress`, which restarts or stops the
+    /// SendHoldTimer) and a socket that takes no more (`SendBlocked`), RFC 9687. The rest is
+    /// written by the `select!` loop. Issue 17: this path used to drain the queue without
+    /// telling the session, so the timer armed by the first `SendBlocked` ran on and reset a
+    /// healthy peer with 8/0 one SendHoldTime later.
     fn flush_now(&mut self) {
-        let mut blocked = Vec::new();
-        for (i, slot) in [Some(&mut self.main), self.second.as_mut()]
+        let now = Instant::now();
+        for slot in [Some(&mut self.main), self.second.as_mut()]
             .into_iter()
-            .enumerate()
+            .flatten()
         {
             let Some(Conn {
                 writer: Some(w), ..
-            }) = slot.and_then(|s| s.conn.as_mut())
+            }) = slot.conn.as_mut()
             else {
                 continue;
             };
-            while let Some(front) = w.queue.front_mut() {
+            let mut events = Vec::new();
+            while let Some(front) = w.queue.front() {
+                let len = front.len();
                 match w.half.try_write(front) {
-                    Ok(n) if n == front.len() => {
-                        w.queue.pop_front();
+                    Ok(n) if n > 0 => {
+                        events.extend(w.queue.wrote(n));
+                        if n < len {
+                            break;
+                        }
                     }
-                    Ok(n) => {
-                        let _ = front.split_to(n);
-                        break;
-                    }
-                    Err(_) => break,
+                    _ => break,
                 }
             }
-            if !w.queue.is_empty() && !w.blocked {
-                w.blocked = true;
-                blocked.push(i);
-            }
-        }
-        let now = Instant::now();
-        for i in blocked {
-            // Not re-entering handle_actions: the session only (re)arms its SendHoldTimer here.
-            let actions = if i == 0 {
-                self.main.session.handle(now, Event::SendBlocked)
-            } else {
-                self.second
-                    .as_mut()
-                    .map(|s| s.session.handle(now, Event::SendBlocked))
-                    .unwrap_or_default()
-            };
-            for action in actions {
-                if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
-                    debug!("unexpected action after SendBlocked: {action:?}");
+            events.extend(w.queue.stalled());
+            for event in events {
+                // Not re-entering handle_actions: these events only (re)arm or stop the
+                // SendHoldTimer.
+                for action in slot.session.handle(now, event) {
+                    if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
+                        debug!("unexpected action after a send report: {action:?}");
+                    }
                 }
             }
         }
@@ -1022,7 +1009,7 @@ impl PeerTask {
                         writer: Some(w), ..
                     }) = self.slot_mut(which).and_then(|s| s.conn.as_mut())
                     {
-                        w.queue.push_back(bytes);
+                        w.queue.push(bytes);
                     }
                 }
                 Action::StartTimer { .. } | Action::StopTimer(_) => {
@@ -1143,6 +1130,16 @@ impl PeerTask {
                             );
                         }
                     }
+                    if let Some(max) = events.prefix_limit_crossed {
+                        // Once per crossing (the session reports it again only after the
+                        // table was below the limit).
+                        warn!(
+                            "{} sent more routes than max_prefixes ({max}): routes beyond the \
+                             limit are dropped and counted, the session stays up \
+                             (max_prefixes_action = \"drop\", decision D6)",
+                            self.label()
+                        );
+                    }
                     debug!(
                         "received {} routes and {} withdrawals from {} ({} not kept by the \
                          import policy)",
@@ -1159,9 +1156,12 @@ impl PeerTask {
         outcome
     }
 
-    /// RFC 4271 §6.8: once one of two connections knows the peer's BGP Identifier, close the
-    /// one `collision_loser` names (Cease 6/7, sent by the losing session). The loser's
-    /// actions are carried out on its own task so the survivor is not delayed.
+    /// Two connections to the peer ([`bgp_fsm::resolve`]): once one of two connections in
+    /// opposite directions knows the peer's BGP Identifier, close the one
+    /// `collision_loser` names (RFC 4271 §6.8, Cease 6/7, sent by the losing session); two
+    /// inbound connections are no collision: the newer one replaces the older once it has
+    /// the peer's OPEN (issue 17 item 3). Closing is carried out on its own task so the
+    /// survivor is not delayed.
     fn resolve_collision(&mut self) {
         let Some(second) = self.second.as_ref() else {
             return;
@@ -1171,21 +1171,48 @@ impl PeerTask {
         if !(open(states.0) && open(states.1)) {
             return;
         }
-        let Some(peer_id) = self.main.session.peer_id().or(second.session.peer_id()) else {
+        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
             return;
         };
-        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
+        let Some(second_dir) = second.conn.as_ref().map(|c| c.direction) else {
             return;
         };
         let local = Speaker {
             bgp_id: self.global.router_id,
             asn: self.peer.local_asn(&self.global).0,
         };
-        let remote = Speaker {
-            bgp_id: peer_id,
-            asn: self.peer.asn.0,
+        let remote = self
+            .main
+            .session
+            .peer_id()
+            .or(second.session.peer_id())
+            .map(|bgp_id| Speaker {
+                bgp_id,
+                asn: self.peer.asn.0,
+            });
+        let newer_has_open = second.session.peer_id().is_some();
+        let loser = match resolve(main_dir, second_dir, newer_has_open, local, remote) {
+            Resolution::Wait => return,
+            Resolution::Collision(loser) => loser,
+            Resolution::ReplaceOlder => {
+                info!(
+                    "a new connection from {} completed its OPEN while an older one from it \
+                     had not: the router reconnected (RFC 4271 §6.8 compares connections in \
+                     opposite directions only); closing the older connection, no NOTIFICATION",
+                    self.label()
+                );
+                let Some(second) = self.second.take() else {
+                    return;
+                };
+                self.routes_loaded = false;
+                self.deferred_log = None;
+                let old = std::mem::replace(&mut self.main, second);
+                if let Some(conn) = old.conn {
+                    tokio::spawn(close_conn(conn));
+                }
+                return;
+            }
         };
-        let loser = collision_loser(local, remote);
         info!(
             "connection collision with {} resolved: closing the {} connection (sent \
              NOTIFICATION 6/7)",
@@ -1361,7 +1388,7 @@ async fn finish_loser(conn: Option<Conn>, actions: Vec<Action>) {
         match action {
             Action::Send(bytes) => {
                 if let Some(w) = conn.writer.as_mut() {
-                    w.queue.push_back(bytes);
+                    w.queue.push(bytes);
                 }
             }
             Action::Close => break,
@@ -1414,15 +1441,18 @@ async fn read_frame(
     }
 }
 
-/// Writes from the front of the queue once; returns whether the queue is now empty.
-/// Cancel-safe: `write` either wrote (and the queue is updated) or did nothing.
-async fn write_some(writer: Option<&mut Writer>) -> io::Result<bool> {
+/// Writes from the front of the queue once; returns the RFC 9687 events for the session
+/// (`SendProgress` when it was told `SendBlocked`; `SendBlocked` after a short write, the
+/// socket being full). Cancel-safe: `write` either wrote (and the queue is updated) or did
+/// nothing.
+async fn write_some(writer: Option<&mut Writer>) -> io::Result<Vec<Event>> {
     let Some(w) = writer else {
         return std::future::pending().await;
     };
-    let Some(front) = w.queue.front_mut() else {
-        return Ok(true);
+    let Some(front) = w.queue.front() else {
+        return Ok(Vec::new());
     };
+    let len = front.len();
     let n = w.half.write(front).await?;
     if n == 0 {
         return Err(io::Error::new(
@@ -1430,12 +1460,11 @@ async fn write_some(writer: Option<&mut Writer>) -> io::Result<bool> {
             "connection closed while writing",
         ));
     }
-    if n >= front.len() {
-        w.queue.pop_front();
-    } else {
-        let _ = front.split_to(n);
+    let mut events: Vec<Event> = w.queue.wrote(n).into_iter().collect();
+    if n < len {
+        events.extend(w.queue.stalled());
     }
-    Ok(w.queue.is_empty())
+    Ok(events)
 }
 
 async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {

@@ -1158,3 +1158,53 @@ async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
     assert!(updates <= 12, "100k routes took {updates} UPDATEs");
     daemon.shutdown().await;
 }
+
+/// Issue 17 item 3: the router's old connection hangs half-open (accepted, no OPEN ever
+/// arrives, as after a router restart), then it connects again. Two inbound connections are
+/// no RFC 4271 §6.8 collision: the new one, once it has the OPEN, replaces the old one; it
+/// is not closed with 6/7 and the session comes up at once, not after the old one's 240 s
+/// OpenSent hold time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_inbound_connection_replaces_a_half_open_one_without_6_7() {
+    use tokio::io::AsyncReadExt;
+    let mut cfg = peer_config(64500, 64512);
+    // Higher than bgpd's 10.0.0.2: an identifier comparison would name the "outbound"
+    // connection, and bgpd used to close the new inbound one with 6/7 (the issue's case).
+    cfg.local_id = Ipv4Addr::new(10, 0, 0, 9);
+    let tp = TestPeer::start_with(cfg.clone(), Behaviour::default()).await;
+    let port = free_port("127.0.0.1");
+    let config = global("10.0.0.2", &format!("\"127.0.0.1:{port}\""))
+        + &peer_toml(&tp, 64500, "passive = true")
+        + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
+    let bgpd = Bgpd::start(&config);
+    let bgpd_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // The half-open connection: accepted by bgpd, which sends its OPEN; we send nothing.
+    let mut stale = loop {
+        match tokio::net::TcpStream::connect(bgpd_addr).await {
+            Ok(s) => break s,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    bgpd.wait_log("accepted a connection from tp (127.0.0.1)")
+        .await;
+    tp.connect(bgpd_addr, cfg).await;
+    let o = tp
+        .wait_for("the new connection established with the route", |o| {
+            o.routes.len() == 1 && o.established >= 1
+        })
+        .await;
+    assert!(!o.downs.iter().any(cease_7), "{:?}", o.downs);
+    bgpd.wait_log("closing the older connection, no NOTIFICATION")
+        .await;
+    // The old connection got bgpd's OPEN and then EOF, no NOTIFICATION.
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stale.read_to_end(&mut got)).await;
+    assert!(
+        find_message(&got, 1).is_some(),
+        "bgpd's OPEN on the old connection"
+    );
+    assert!(
+        find_message(&got, 3).is_none(),
+        "no NOTIFICATION on the old connection"
+    );
+}

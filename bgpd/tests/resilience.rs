@@ -269,3 +269,152 @@ fn prefix_limit_sends_6_1_and_reconnects_after_max_prefixes_restart() {
         .log()
         .contains("maximum number of prefixes (2) exceeded"));
 }
+
+/// A listener whose accepted sockets take little at a time: a 4 KiB receive buffer and a
+/// small MSS (so bgpd's kernel send buffer stays small too, as in the 6/8 test above).
+fn small_window_listener() -> (TcpListener, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.set_mss(536).expect("TCP_MAXSEG");
+    socket
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind");
+    socket.listen(1).expect("listen");
+    let listener: TcpListener = socket.into();
+    let port = listener.local_addr().expect("addr").port();
+    (listener, port)
+}
+
+/// bgpd with a 10 s send hold time and 40,000 routes (about 200 KB) for the peer on `port`.
+fn send_hold_config(port: u16) -> String {
+    let mut config = format!(
+        "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = []\nhold_time = 90\n\
+         connect_retry = 1\n\n[[peers]]\nname = \"slow\"\naddress = \"127.0.0.1\"\nport = {port}\n\
+         asn = 64500\nlocal_address = \"127.0.0.1\"\ngraceful_restart = false\n\
+         hold_time = 9\nsend_hold_time = 10\nidle_hold_time = 60\n"
+    );
+    for i in 0..40_000u32 {
+        let [_, _, a, b] = i.to_be_bytes();
+        config.push_str(&format!(
+            "\n[[services]]\nprefix = \"10.{}.{a}.{b}/32\"\nnexthops = [\"192.0.2.1\"]\n",
+            1 + (i >> 16)
+        ));
+    }
+    config
+}
+
+/// Sends a KEEPALIVE every 3 s on a clone of `s` until the returned flag is set.
+fn keepalives(s: &TcpStream) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let mut w = s.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        let mut ka = BytesMut::new();
+        bgp_proto::encode_keepalive(&mut ka);
+        while !flag.load(Ordering::Relaxed) {
+            if w.write_all(&ka).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    stop
+}
+
+/// Issue 17 item 1 (RFC 9687): a router that reads bgpd's table slowly (about 10 KB/s, so
+/// the 200 KB take longer than the 10 s send hold time) and then stays quiet is never reset:
+/// every write, on either writer path, restarts the SendHoldTimer and the emptied queue
+/// stops it.
+#[test]
+fn slow_reader_is_not_reset_by_the_send_hold_timer() {
+    let (listener, port) = small_window_listener();
+    let bgpd = Bgpd::start(&send_hold_config(port));
+    let (mut s, mut buf) = establish(&listener);
+    let stop = keepalives(&s);
+    let started = Instant::now();
+    let mut updates = 0usize;
+    let mut chunk = [0u8; 1024];
+    // Read 1 KiB every 100 ms until End-of-RIB... bgpd sends none without graceful restart,
+    // so until 40,000 prefixes have arrived.
+    let mut prefixes = 0usize;
+    while prefixes < 40_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "only {prefixes} prefixes in {updates} UPDATEs"
+        );
+        let n = s.read(&mut chunk).expect("bgpd keeps the session");
+        assert!(
+            n > 0,
+            "bgpd closed the session after {:?}",
+            started.elapsed()
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(Some(len)) = bgp_proto::frame_len(&buf, 65535) {
+            if buf.len() < len {
+                break;
+            }
+            match decode(buf.split_to(len).freeze()) {
+                Message::Update(u) => {
+                    updates += 1;
+                    prefixes += u.nlri().count();
+                }
+                Message::Notification(n) => panic!("bgpd sent {n:?}"),
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let drained = started.elapsed();
+    println!("{prefixes} prefixes in {updates} UPDATEs read in {drained:?}");
+    assert!(
+        drained > Duration::from_secs(10),
+        "the table must take longer than the send hold time to read: {drained:?}"
+    );
+    // Quiet for longer than the send hold time: only KEEPALIVEs.
+    s.set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_secs(15) {
+        match s.read(&mut chunk) {
+            Ok(0) => panic!(
+                "bgpd closed the session {:?} after the drain",
+                quiet.elapsed()
+            ),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        !bgpd.log().contains("send hold timer expired"),
+        "{}",
+        bgpd.log()
+    );
+}
+
+/// RFC 9687: a router that keeps sending KEEPALIVEs but reads nothing is closed with 8/0
+/// once bgpd's queue has not moved for the send hold time (10 s).
+#[test]
+fn peer_that_stops_reading_is_closed_after_the_send_hold_time() {
+    let (listener, port) = small_window_listener();
+    let bgpd = Bgpd::start(&send_hold_config(port));
+    let (s, _buf) = establish(&listener);
+    let stop = keepalives(&s);
+    let started = Instant::now();
+    let line = bgpd.wait_log("send hold timer expired");
+    let waited = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    println!("{line} (after {waited:?})");
+    assert!(
+        line.contains("session with slow (127.0.0.1) down"),
+        "{line}"
+    );
+    assert!(line.contains("8/0"), "{line}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+}

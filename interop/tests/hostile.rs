@@ -304,6 +304,7 @@ fn cases() -> Vec<Case> {
     v.push(case("open-rfc9072-param-overrun", "RFC 9072 §2: a parameter's 2-octet length overruns (V8 CVE-2022-40318 FRR)", OpenSent, open_ext(PEER_AS as u16, 0, ID, ext_caps.len() as u16, &long_param), n(2, 0, &[])));
     v.push(case("open-rfc9072-truncated", "RFC 9072 §2: 255/255 marker but no room for the length (V8 CVE-2022-43681 FRR)", OpenSent, msg(OPEN, &[4, 0xfd, 0xe9, 0, 0, 10, 0, 0, 2, 255, 255]), n(2, 0, &[])));
     v.push(with_open(case("open-rfc9072-valid", "RFC 9072 §2, D9: accepted", Established, vec![], Survive), open_ext(PEER_AS as u16, 0, ID, ext_caps.len() as u16, &ext_caps)));
+    v.push(with_open(case("open-addpath-send-receive-4", "RFC 7911 §4 (issue 17 item 4): Send/Receive outside 1-3: capability ignored, session up (was 2/0)", Established, vec![], Survive), open_plus_cap(&cap(69, &[0, 1, 1, 4]))));
     v.push(with_open(case("open-unknown-cap", "RFC 5492 §5: an unknown capability MUST be ignored", Established, vec![], Survive), open_plus_cap(&cap(200, &[1, 2, 3]))));
     v.push(with_open(case("open-software-version-cap-bad-len", "V6 FRR PR #14241: software version capability (75) with a bad inner length; unknown here, ignored", Established, vec![], Survive), open_plus_cap(&cap(75, &[200, b'x']))));
     v.push(with_open(case("open-two-cap-params", "RFC 5492 §4: capabilities may be split over several parameters", Established, vec![], Survive), open_params(&[param_caps(&[cap_mp(1, 1), cap_mp(2, 1)].concat()), param_caps(&[cap_rr(), cap_as4(PEER_AS)].concat())].concat())));

@@ -334,3 +334,47 @@ fn established_multihop_ebgp_and_ibgp_skip_the_shared_subnet_rule() {
         vec![r]
     );
 }
+
+/// Issue 17 item 6, decision D6 with `max_prefixes_action = drop`: beyond the limit new
+/// prefixes are not kept, the session stays up, and the crossing is reported once until
+/// the table is below the limit again. A kept prefix can still be replaced.
+#[test]
+fn established_max_prefixes_drop_keeps_the_session_and_reports_each_crossing_once() {
+    let mut c = config();
+    c.max_prefixes = Some(2);
+    c.max_prefixes_action = crate::PrefixLimitAction::Drop;
+    let mut s = established_with(c, &peer_open(90));
+    let r = |i: u8| route(&format!("203.0.{i}.0/24"), [10, 0, 0, 2], PEER_AS);
+    let ev = receive(&mut s, 3, &[r(1), r(2), r(3)]);
+    assert_eq!(ev.announced.len(), 2);
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, Some(2))
+    );
+    // Still over: dropped and counted, not reported again.
+    let ev = receive(&mut s, 4, &[r(4)]);
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, None)
+    );
+    // A kept prefix is replaced (new next hop), not dropped.
+    let mut again = r(1);
+    again.next_hop = NextHop::V4(Ipv4Addr::new(10, 0, 0, 3));
+    let ev = receive(&mut s, 5, &[again.clone()]);
+    assert_eq!(ev.announced, vec![again]);
+    assert_eq!(ev.prefix_limit_dropped, 0);
+    // Withdraw one: below the limit; the next crossing is reported anew.
+    let cx = s.context();
+    let mut b = BytesMut::new();
+    UpdateBuilder::new(&cx).withdraw(&[r(2).nlri], &mut b);
+    s.handle(at(6), Event::Message(b.freeze()));
+    assert_eq!(s.adj_rib_in().len(), 1);
+    let ev = receive(&mut s, 7, &[r(5), r(6)]);
+    assert_eq!(ev.announced.len(), 1);
+    assert_eq!(
+        (ev.prefix_limit_dropped, ev.prefix_limit_crossed),
+        (1, Some(2))
+    );
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(s.counters().prefix_limit_dropped, 3);
+}

@@ -7,6 +7,7 @@ mod pair;
 mod prop;
 mod restart;
 mod scripted;
+mod send_hold;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;

@@ -607,3 +607,126 @@ fn pair_process_restart_helper_keeps_routes_until_end_of_rib() {
     assert!(p.b.adj_rib_in().iter().all(|r| !p.b.is_stale(&r.nlri)));
     assert_eq!(p.b.timer(Timer::GracefulRestart), None);
 }
+
+/// Issue 17 item 2 (RFC 4271 §8.1.1, PassiveTcpEstablishment is the peer's attribute): A is
+/// configured active, but the session that survived a collision was started for B's inbound
+/// connection (`Start { passive: true }`). After that session fails, A connects out again;
+/// it does not wait in Active for B.
+#[test]
+fn collision_won_by_inbound_connection_still_connects_out_after_a_failure() {
+    let now = at(0);
+    let ac = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]);
+    let bc = pair_config(PEER_AS, LOCAL_AS, [10, 0, 0, 9]);
+    assert!(!ac.passive);
+    // B (higher identifier) connects to A; A's own outbound connection lost the collision.
+    let mut a_in = Session::new(ac, 4);
+    let mut b_out = Session::new(bc, 3);
+    a_in.handle(now, Event::Start { passive: true });
+    b_out.handle(now, Event::Start { passive: false });
+    let y = a_in.handle(now, Event::Connected);
+    let x = b_out.handle(now, Event::Connected);
+    pump(&mut a_in, &mut b_out, now, y, x);
+    assert_eq!(a_in.state(), State::Established);
+    // The connection breaks: A restarts by itself after the IdleHoldTime, and connects.
+    a_in.handle(at(10), Event::Closed);
+    assert_eq!(a_in.state(), State::Idle);
+    let mut connected_out = false;
+    for secs in 11..30 {
+        let actions = a_in.handle_timeout(at(secs));
+        connected_out |= actions.contains(&Action::Connect);
+    }
+    assert!(connected_out, "A stayed in {:?}", a_in.state());
+
+    // The same when the inbound session fails before Established (OpenSent, TCP closed):
+    // Active with the ConnectRetryTimer, then a connect.
+    let mut a_in = Session::new(pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]), 5);
+    a_in.handle(now, Event::Start { passive: true });
+    a_in.handle(now, Event::Connected);
+    assert_eq!(a_in.state(), State::OpenSent);
+    a_in.handle(at(1), Event::Closed);
+    assert_eq!(a_in.state(), State::Active);
+    assert!(a_in.timer(Timer::ConnectRetry).is_some());
+    let actions = a_in.handle_timeout(at(10));
+    assert!(actions.contains(&Action::Connect), "{actions:?}");
+}
+
+/// A peer configured passive stays passive after the same failure.
+#[test]
+fn configured_passive_session_stays_passive_after_a_failure() {
+    let now = at(0);
+    let mut c = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]);
+    c.passive = true;
+    let mut a = Session::new(c, 6);
+    a.handle(now, Event::Start { passive: true });
+    a.handle(now, Event::Connected);
+    a.handle(at(1), Event::Closed);
+    for secs in 2..60 {
+        assert!(!a.handle_timeout(at(secs)).contains(&Action::Connect));
+    }
+}
+
+/// Issue 17 item 3: two connections opened by B (its old one half-open after a restart,
+/// never carrying an OPEN, then a new one) are no §6.8 collision: `resolve` waits until the
+/// new one has B's OPEN, then replaces the old one (no Cease 6/7 on either), and the new one
+/// reaches Established with B, whatever the identifiers.
+#[test]
+fn two_inbound_connections_the_newer_replaces_the_half_open_one() {
+    for b_id in [[10, 0, 0, 9], [10, 0, 0, 1]] {
+        let now = at(0);
+        let ac = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 5]);
+        let bc = pair_config(PEER_AS, LOCAL_AS, b_id);
+        let mut a_old = Session::new(ac.clone(), 1);
+        a_old.handle(now, Event::Start { passive: true });
+        a_old.handle(now, Event::Connected);
+        assert_eq!(a_old.state(), State::OpenSent);
+        // B restarted: a new connection, a new session on each side.
+        let mut a_new = Session::new(ac, 2);
+        let mut b = Session::new(bc, 3);
+        a_new.handle(now, Event::Start { passive: true });
+        b.handle(now, Event::Start { passive: false });
+        let y = a_new.handle(now, Event::Connected);
+        let local = Speaker {
+            bgp_id: Ipv4Addr::new(10, 0, 0, 5),
+            asn: LOCAL_AS,
+        };
+        let remote = Speaker {
+            bgp_id: Ipv4Addr::from(b_id),
+            asn: PEER_AS,
+        };
+        assert_eq!(
+            crate::resolve(
+                Direction::Inbound,
+                Direction::Inbound,
+                a_new.peer_id().is_some(),
+                local,
+                None
+            ),
+            crate::Resolution::Wait
+        );
+        let x = b.handle(now, Event::Connected);
+        // Only B's OPEN reaches A's new session first.
+        let open = x.iter().find(|a| matches!(a, Action::Send(_))).cloned();
+        let Some(Action::Send(open)) = open else {
+            panic!("B sent no OPEN")
+        };
+        let back = a_new.handle(now, Event::Message(open));
+        assert_eq!(a_new.state(), State::OpenConfirm);
+        assert_eq!(
+            crate::resolve(
+                Direction::Inbound,
+                Direction::Inbound,
+                a_new.peer_id().is_some(),
+                local,
+                Some(remote)
+            ),
+            crate::Resolution::ReplaceOlder
+        );
+        // The old one is simply dropped (no NOTIFICATION); the new one finishes.
+        drop(a_old);
+        let mut y = y;
+        y.extend(back);
+        pump(&mut a_new, &mut b, now, y, Vec::new());
+        assert_eq!(a_new.state(), State::Established);
+        assert_eq!(b.state(), State::Established);
+    }
+}

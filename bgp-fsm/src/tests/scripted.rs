@@ -1773,3 +1773,29 @@ fn announce_100k_routes_is_fast() {
     assert!(msgs.len() < 200);
     assert!(took < Duration::from_secs(5));
 }
+
+/// Issue 17 item 4, RFC 7911 §4: an ADD-PATH capability with a Send/Receive value other
+/// than 1-3 "SHOULD be treated as not understood and ignored": the OPEN is accepted (it was
+/// refused with 2/0) and no ADD-PATH is negotiated.
+#[test]
+fn open_sent_add_path_send_receive_4_is_ignored_not_refused() {
+    let mut c = config();
+    c.add_path = vec![crate::AddPathConfig {
+        family: Family::IPV4_UNICAST,
+        send: true,
+        receive: true,
+    }];
+    let mut s = open_sent_with(c);
+    let mut o = peer_open(90);
+    o.capabilities.push(Capability::Unknown {
+        code: bgp_proto::CapabilityCode::ADD_PATH,
+        data: Bytes::from_static(&[0x00, 0x01, 0x01, 0x04]),
+    });
+    let bytes = open_bytes(&o);
+    // The wire form decodes to the same unknown capability (bgp-proto's rule).
+    let actions = s.handle(at(1), Event::Message(bytes));
+    assert_eq!(s.state(), State::OpenConfirm, "{actions:?}");
+    assert_eq!(sent_notification(&actions), None);
+    let n = s.negotiated().unwrap();
+    assert!(n.add_path_send.is_empty() && n.add_path_receive.is_empty());
+}

@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use bgp_fsm::{ImportPolicy, PrefixRange};
+pub use bgp_fsm::{ImportPolicy, PrefixLimitAction, PrefixRange};
 use bgp_proto::{Community, Family, LargeCommunity};
 use ipnet::IpNet;
 
@@ -154,6 +154,8 @@ pub struct Peer {
     /// Received-prefix limit; beyond it the session ends with Cease 6/1 (RFC 4486 §4).
     /// `None` = unlimited.
     pub max_prefixes: Option<u32>,
+    /// What exceeding `max_prefixes` does: Cease 6/1 (default) or drop the excess routes.
+    pub max_prefixes_action: PrefixLimitAction,
     /// How long the session stays down after a prefix-limit reset before it restarts.
     pub max_prefixes_restart: Duration,
     /// Unsent data allowed in this peer's send queue; beyond it the session is reset with
@@ -172,6 +174,13 @@ pub struct Peer {
     /// How long to wait for the peer's OPEN once ours is sent: the "large value" of the hold
     /// timer in OpenSent (RFC 4271 §8.2.2, suggested 4 minutes; BIRD's `startup hold time`).
     pub open_hold_time: Duration,
+    /// SendHoldTime (RFC 9687): how long queued data may wait for the peer to read before the
+    /// session is closed with NOTIFICATION 8/0. `None` = max(8 minutes, 2 x the negotiated
+    /// hold time) (decision D13). Longer than `hold_time`.
+    pub send_hold_time: Option<Duration>,
+    /// The smallest non-zero Hold Time accepted in the router's OPEN (RFC 4271 §6.2: lower
+    /// ones are refused with 2/6 Unacceptable Hold Time). At least 3 seconds.
+    pub min_hold_time: u16,
     /// Treat-as-withdraw eBGP routes whose first AS is not the peer's (RFC 4271 §6.3).
     pub enforce_first_as: bool,
     /// Shutdown Communication sent when this peer is stopped (RFC 9003, at most 255 octets).

@@ -79,6 +79,10 @@ fn peer(p: &Peer) -> Table {
     if let Some(m) = p.max_prefixes {
         t["max_prefixes"] = value(i64::from(m));
     }
+    t["max_prefixes_action"] = value(match p.max_prefixes_action {
+        PrefixLimitAction::Close => "close",
+        PrefixLimitAction::Drop => "drop",
+    });
     t["max_prefixes_restart"] = Item::Value(duration_to_toml(p.max_prefixes_restart));
     t["max_queued_bytes"] = value(i64::try_from(p.max_queued_bytes).unwrap_or(i64::MAX));
     t["idle_hold_time"] = Item::Value(duration_to_toml(p.idle_hold_time));
@@ -92,6 +96,10 @@ fn peer(p: &Peer) -> Table {
         t["graceful_notification"] = value(gr.notification);
     }
     t["open_hold_time"] = Item::Value(duration_to_toml(p.open_hold_time));
+    t["min_hold_time"] = value(i64::from(p.min_hold_time));
+    if let Some(d) = p.send_hold_time {
+        t["send_hold_time"] = Item::Value(duration_to_toml(d));
+    }
     if let Some(d) = p.delay_open {
         t["delay_open"] = Item::Value(duration_to_toml(d));
     }

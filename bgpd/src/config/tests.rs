@@ -872,3 +872,66 @@ fn bfd_errors_name_line_column_and_field() {
         "{e:?}"
     );
 }
+
+#[test]
+fn send_hold_time_defaults_to_the_rfc_and_must_exceed_the_hold_time() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.peers[0].send_hold_time, None);
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = 9\nsend_hold_time = 20",
+    ));
+    assert_eq!(c.peers[0].send_hold_time, Some(Duration::from_secs(20)));
+    assert!(c.to_toml().contains("send_hold_time = 20"));
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = 9\nsend_hold_time = \"9s\"",
+    ));
+    assert_eq!(
+        e,
+        [
+            "bgpd.toml:10:18: peers[0].send_hold_time: the send hold time must be longer than the \
+          hold time (9 s, RFC 9687), got 9000 ms"
+        ]
+    );
+}
+
+#[test]
+fn min_hold_time_and_max_prefixes_action_parse_with_located_errors() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.peers[0].min_hold_time, 3);
+    assert_eq!(c.peers[0].max_prefixes_action, PrefixLimitAction::Close);
+    let c = parse(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nmin_hold_time = 9\nmax_prefixes = 10\nmax_prefixes_action = \"drop\"",
+    ));
+    assert_eq!(c.peers[0].min_hold_time, 9);
+    assert_eq!(c.peers[0].max_prefixes_action, PrefixLimitAction::Drop);
+    let text = c.to_toml();
+    assert!(text.contains("min_hold_time = 9"), "{text}");
+    assert!(text.contains("max_prefixes_action = \"drop\""), "{text}");
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nmin_hold_time = 2\nmax_prefixes_action = \"reset\"",
+    ));
+    assert_eq!(
+        e,
+        [
+            "bgpd.toml:9:17: peers[0].min_hold_time: the minimum hold time must be 3..=65535 \
+             seconds (RFC 4271 §4.2), got 2",
+            "bgpd.toml:10:23: peers[0].max_prefixes_action: expected \"close\" or \"drop\", \
+             got \"reset\"",
+        ]
+    );
+    let e = errors(&MINIMAL.replace(
+        "asn = 64500",
+        "asn = 64500\nhold_time = 9\nmin_hold_time = 30",
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "bgpd.toml:10:17: peers[0].min_hold_time: is above this peer's own hold time (9 s)"
+        ),
+        "{e:?}"
+    );
+}

@@ -16,4 +16,5 @@ mod s08_hold_timer;
 mod s09_md5;
 mod s10_scale;
 mod s11_hold_time;
+mod s12_send_hold_soak;
 mod selftest;

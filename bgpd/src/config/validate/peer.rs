@@ -334,6 +334,71 @@ impl Validator<'_> {
                 }
             }
         };
+        let send_hold_time = r.send_hold_time.as_ref().and_then(|v| {
+            let p = path.key("send_hold_time");
+            let d = self.check(&p, crate::config::values::parse_duration(v))?;
+            // RFC 9687: the SendHoldTime must be longer than the HoldTime, so that a peer is
+            // declared dead by its own silence before it is for not reading.
+            let hold = Duration::from_secs(u64::from(hold_time.secs()));
+            if d <= hold {
+                self.err(
+                    &p,
+                    format!(
+                        "the send hold time must be longer than the hold time ({} s, RFC 9687), \
+                         got {} ms",
+                        hold.as_secs(),
+                        d.as_millis()
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        });
+        let min_hold_time = match r.min_hold_time.as_ref() {
+            None => 3,
+            Some(v) => {
+                let p = path.key("min_hold_time");
+                match self.check(&p, parse_whole_seconds(v)) {
+                    Some(d) if d.as_secs() < 3 || d.as_secs() > 65535 => {
+                        self.err(
+                            &p,
+                            format!(
+                                "the minimum hold time must be 3..=65535 seconds (RFC 4271 \
+                                 §4.2), got {}",
+                                d.as_secs()
+                            ),
+                        );
+                        3
+                    }
+                    Some(d)
+                        if hold_time.secs() != 0 && u64::from(hold_time.secs()) < d.as_secs() =>
+                    {
+                        self.err(
+                            &p,
+                            format!(
+                                "is above this peer's own hold time ({} s): bgpd would refuse \
+                                 the hold time it offers",
+                                hold_time.secs()
+                            ),
+                        );
+                        3
+                    }
+                    Some(d) => u16::try_from(d.as_secs()).unwrap_or(3),
+                    None => 3,
+                }
+            }
+        };
+        let max_prefixes_action = match r.max_prefixes_action.as_deref() {
+            None | Some("close") => PrefixLimitAction::Close,
+            Some("drop") => PrefixLimitAction::Drop,
+            Some(other) => {
+                self.err(
+                    &path.key("max_prefixes_action"),
+                    format!("expected \"close\" or \"drop\", got \"{other}\""),
+                );
+                PrefixLimitAction::Close
+            }
+        };
         let shutdown_message = r.shutdown_message.as_ref().and_then(|m| {
             if m.len() > MAX_SHUTDOWN_MESSAGE_LEN {
                 self.err(&path.key("shutdown_message"), format!(
@@ -466,6 +531,9 @@ impl Validator<'_> {
                 graceful_restart,
                 delay_open,
                 open_hold_time,
+                send_hold_time,
+                min_hold_time,
+                max_prefixes_action,
                 enforce_first_as: r.enforce_first_as.unwrap_or(true),
                 shutdown_message,
                 ipv4_nexthop,
