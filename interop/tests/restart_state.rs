@@ -200,6 +200,46 @@ fn restart_keeps_runtime_and_health_checked_routes_bird() {
     restart_keeps_runtime_and_checked_services(Kind::Bird);
 }
 
+/// Two runtime routes announced, `kill -9`, the second removed from the state file, bgpd
+/// started again with its link down and `bgpctl sync begin` sent before the link comes back,
+/// so the new session starts with the sync open. Returns the new bgpd, the prefixes the
+/// router had before the kill, the answer to `sync begin` and when it was sent.
+fn restart_with_sync_open<'t>(
+    topo: &'t Topology,
+    router: &Router<'_>,
+    n: &Node,
+    cfg: &BgpdConfig,
+) -> (Bgpd<'t>, BTreeSet<String>, String, Instant) {
+    let bgpd = Bgpd::start(topo, n, cfg);
+    router.assert_established(n, false);
+    bgpd.ctl(&["announce", KEPT]);
+    bgpd.ctl(&["announce", DROPPED]);
+    let before: BTreeSet<String> = ["198.51.100.1/32", "198.51.100.2/32", KEPT, DROPPED]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        wait_eq(ROUTES, &before, || router.prefixes(n, false)),
+        before
+    );
+    kill_9(topo, &bgpd);
+    drop_from_state(n, DROPPED);
+    topo.set_link(n, false);
+    // The killed bgpd left its socket file behind; wait for the new one.
+    let socket = n.dir.join("bgpd.sock");
+    let _ = fs::remove_file(&socket);
+    let bgpd2 = Bgpd::start(topo, n, cfg);
+    assert!(
+        wait_until(Duration::from_secs(10), || socket.exists(), |x| *x),
+        "control socket"
+    );
+    let held = bgpd2.ctl(&["sync", "begin"]);
+    let sync_at = Instant::now();
+    topo.set_link(n, true);
+    router.assert_established(n, false);
+    (bgpd2, before, held, sync_at)
+}
+
 /// `bgpctl sync begin` right after the restart (before the session is up: the link is down
 /// until then), a route re-fed by the "controller", then `sync end`: End-of-RIB waits for it,
 /// so the route removed while bgpd was down stays (stale) at FRR until `sync end`.
@@ -217,34 +257,8 @@ fn sync_holds_end_of_rib_until_sync_end_frr() {
         &NeighborOpts::default(),
     );
     let cfg = config(&n, &r, false);
-    let bgpd = Bgpd::start(&topo, &n, &cfg);
-    router.assert_established(&n, false);
-    bgpd.ctl(&["announce", KEPT]);
-    bgpd.ctl(&["announce", DROPPED]);
-    let before: BTreeSet<String> = ["198.51.100.1/32", "198.51.100.2/32", KEPT, DROPPED]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    assert_eq!(
-        wait_eq(ROUTES, &before, || router.prefixes(&n, false)),
-        before
-    );
-
-    kill_9(&topo, &bgpd);
-    drop_from_state(&n, DROPPED);
-    topo.set_link(&n, false);
-    // The killed bgpd left its socket file behind; wait for the new one.
-    let socket = n.dir.join("bgpd.sock");
-    let _ = fs::remove_file(&socket);
-    let bgpd2 = Bgpd::start(&topo, &n, &cfg);
-    assert!(
-        wait_until(Duration::from_secs(10), || socket.exists(), |x| *x),
-        "control socket"
-    );
-    let held = bgpd2.ctl(&["sync", "begin"]);
+    let (bgpd2, before, held, _) = restart_with_sync_open(&topo, &router, &n, &cfg);
     assert!(held.contains("End-of-RIB held"), "{held}");
-    topo.set_link(&n, true);
-    router.assert_established(&n, false);
     assert!(
         bgpd2
             .wait_log(ESTABLISH, &["holding End-of-RIB to r"])
@@ -305,34 +319,8 @@ fn sync_without_end_is_bounded_by_the_deferral_frr() {
         &NeighborOpts::default(),
     );
     let cfg = config(&n, &r, false).global_key("graceful_restart_deferral", "\"4s\"");
-    let bgpd = Bgpd::start(&topo, &n, &cfg);
-    router.assert_established(&n, false);
-    bgpd.ctl(&["announce", KEPT]);
-    bgpd.ctl(&["announce", DROPPED]);
-    let before: BTreeSet<String> = ["198.51.100.1/32", "198.51.100.2/32", KEPT, DROPPED]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    assert_eq!(
-        wait_eq(ROUTES, &before, || router.prefixes(&n, false)),
-        before
-    );
-
-    kill_9(&topo, &bgpd);
-    drop_from_state(&n, DROPPED);
-    topo.set_link(&n, false);
-    let socket = n.dir.join("bgpd.sock");
-    let _ = fs::remove_file(&socket);
-    let bgpd2 = Bgpd::start(&topo, &n, &cfg);
-    assert!(
-        wait_until(Duration::from_secs(10), || socket.exists(), |x| *x),
-        "control socket"
-    );
-    let held = bgpd2.ctl(&["sync", "begin"]);
-    let t_sync = Instant::now();
+    let (_bgpd2, before, held, t_sync) = restart_with_sync_open(&topo, &router, &n, &cfg);
     assert!(held.contains("at most 4s"), "{held}");
-    topo.set_link(&n, true);
-    router.assert_established(&n, false);
     // Held: the edited-out route is still there (stale) while the deferral runs.
     assert!(router.prefixes(&n, false).contains(DROPPED));
     let mut after = before.clone();
