@@ -255,7 +255,12 @@ impl Task {
         if e.local.map(|l| l.ip()) == Some(local) && e.socket.is_some() {
             return;
         }
-        match socket::send_socket(local, e.session.local_discr()) {
+        // Connected to the peer's port 3784: the kernel keeps the route, so a send is no
+        // lookup (50 ms sessions send 20 packets a second each).
+        let remote = SocketAddr::new(e.remote, CONTROL_PORT);
+        match socket::send_socket(local, e.session.local_discr())
+            .and_then(|s| s.connect(remote).map(|()| s))
+        {
             Ok(s) => {
                 let addr = s.local_addr().ok();
                 if e.local.is_some() {
@@ -420,7 +425,7 @@ impl Entry {
         let Some(s) = &self.socket else {
             return;
         };
-        if let Err(err) = s.send_to(bytes, SocketAddr::new(self.remote, CONTROL_PORT)) {
+        if let Err(err) = s.send(bytes) {
             // EAGAIN or no route: the packet is lost, as on the wire; the remote system's
             // Detection Time decides. Log once per session.
             if !self.send_errors_logged {
