@@ -14,7 +14,9 @@ use toml_edit::{ImDocument, Item, Table, Value};
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Seg {
-    Key(String),
+    /// Static for the keys validation names (no allocation per checked key), owned for keys
+    /// read back from the document.
+    Key(std::borrow::Cow<'static, str>),
     Index(usize),
 }
 
@@ -27,14 +29,16 @@ impl FieldPath {
         FieldPath(Vec::new())
     }
 
-    pub fn key(&self, k: &str) -> FieldPath {
-        let mut p = self.clone();
-        p.0.push(Seg::Key(k.to_owned()));
+    pub fn key(&self, k: &'static str) -> FieldPath {
+        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
+        p.0.extend_from_slice(&self.0);
+        p.0.push(Seg::Key(k.into()));
         p
     }
 
     pub fn index(&self, i: usize) -> FieldPath {
-        let mut p = self.clone();
+        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
+        p.0.extend_from_slice(&self.0);
         p.0.push(Seg::Index(i));
         p
     }
@@ -58,6 +62,9 @@ pub(crate) struct Locator<'a> {
     // Parsed on first use: most files are valid and never need a location, and a span-keeping
     // tree of a 100k-service file costs hundreds of megabytes.
     doc: std::cell::OnceCell<Option<ImDocument<&'a str>>>,
+    // Byte offset of each line's start, built on first use: a file with a warning per
+    // service (100k) must not count newlines from the top for each of them.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 #[derive(Clone, Copy)]
@@ -72,6 +79,7 @@ impl<'a> Locator<'a> {
         Locator {
             text,
             doc: std::cell::OnceCell::new(),
+            line_starts: std::cell::OnceCell::new(),
         }
     }
 
@@ -84,10 +92,19 @@ impl<'a> Locator<'a> {
     /// 1-based line and column (in characters) of byte `offset`.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The last line start at or before `offset` (`starts[0]` is 0).
+        let line = starts.partition_point(|&s| s <= offset);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         (line, column)
     }
 
@@ -104,14 +121,14 @@ impl<'a> Locator<'a> {
         for seg in &path.0 {
             let next = match (node, seg) {
                 (Node::Table(t), Seg::Key(k)) => t
-                    .get_key_value(k)
+                    .get_key_value(k.as_ref())
                     .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
                 (Node::Item(Item::Table(t)), Seg::Key(k)) => t
-                    .get_key_value(k)
+                    .get_key_value(k.as_ref())
                     .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
                 (Node::Item(Item::Value(Value::InlineTable(t))), Seg::Key(k))
                 | (Node::Value(Value::InlineTable(t)), Seg::Key(k)) => t
-                    .get_key_value(k)
+                    .get_key_value(k.as_ref())
                     .map(|(key, it)| (Node::Item(it), it.span().or_else(|| key.span()))),
                 (Node::Item(Item::ArrayOfTables(a)), Seg::Index(i)) => {
                     a.get(*i).map(|t| (Node::Table(t), t.span()))
@@ -152,7 +169,7 @@ fn contains(span: Option<Range<usize>>, offset: usize) -> bool {
 
 fn find_in_table(t: &Table, offset: usize, path: &mut FieldPath) -> bool {
     for (k, item) in t.iter() {
-        path.0.push(Seg::Key(k.to_owned()));
+        path.0.push(Seg::Key(k.to_owned().into()));
         let key_span = t.key(k).and_then(|key| key.span());
         if find_in_item(item, offset, path) || contains(key_span, offset) {
             return true;
@@ -194,7 +211,7 @@ fn find_in_value(v: &Value, offset: usize, path: &mut FieldPath) -> bool {
         }
         Value::InlineTable(t) => {
             for (k, e) in t.iter() {
-                path.0.push(Seg::Key(k.to_owned()));
+                path.0.push(Seg::Key(k.to_owned().into()));
                 let key_span = t.key(k).and_then(|key| key.span());
                 if find_in_value(e, offset, path) || contains(key_span, offset) {
                     return true;
