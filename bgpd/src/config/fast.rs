@@ -250,6 +250,15 @@ mod tests {
         );
     }
 
+    /// `services` in the head makes the whole file invalid: the lean path must not take it.
+    #[test]
+    fn services_in_the_head_is_left_to_toml() {
+        let text = "services = []\n[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\n\
+                    listen = []\n\n[[services]]\nprefix = \"192.0.2.1/32\"\n";
+        assert!(crate::config::validate::parse_lean(text, "t.toml").is_none());
+        assert!(crate::config::Config::parse(text, "t.toml").is_err());
+    }
+
     #[test]
     fn an_empty_last_table_is_a_service() {
         let (_, list) = services("[[services]]\n").unwrap();

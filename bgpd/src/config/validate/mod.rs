@@ -33,10 +33,15 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
 /// gives: a form the line reader does not take, or any error (the general path reports it).
 pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
     let (head, mut services) = crate::config::fast::split(text)?;
-    let raw: RawConfig = toml::from_str(head).ok()?;
-    if !raw.services.is_empty() {
+    // The head must not hold `services` in any form (`services = []` would make the
+    // `[[services]]` that follow a duplicate key for toml). It is small: parsed twice.
+    if toml::from_str::<toml::Table>(head)
+        .ok()?
+        .contains_key("services")
+    {
         return None;
     }
+    let raw: RawConfig = toml::from_str(head).ok()?;
     let mut v = Validator {
         loc: Locator::new(text),
         file,
