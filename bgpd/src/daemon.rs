@@ -414,7 +414,10 @@ impl Daemon {
             );
             return refuse(self, why);
         }
-        for w in &new.warnings {
+        // Logged once, then not kept (nor copied into the control state): a file may carry
+        // a warning per service.
+        let mut new = new;
+        for w in std::mem::take(&mut new.warnings) {
             warn!("configuration: {w}");
         }
         release_freed_memory();

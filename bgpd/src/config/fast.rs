@@ -17,6 +17,9 @@
 //! that path has always given. A line split that falls inside a multi-line construct leaves
 //! the part before it unterminated, so `toml` refuses that part and the general path runs.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use crate::config::raw::RawService;
 
 /// `text` split before its first `[[services]]` header line: the head (global and peers, for
@@ -32,6 +35,8 @@ pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
                 head,
                 ServiceLines {
                     lines,
+                    pos: offset + line.len(),
+                    starts: Rc::new(RefCell::new(vec![offset])),
                     in_table: true,
                     gave_up: false,
                     // An estimate, so that the list of services is allocated once.
@@ -48,6 +53,11 @@ pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
 /// [`ServiceLines::gave_up`] set, at the first line it does not take.
 pub(crate) struct ServiceLines<'a> {
     lines: std::str::SplitInclusive<'a, char>,
+    /// Byte offset of the next line in the whole text.
+    pos: usize,
+    /// Byte offset of each `[[services]]` header line read so far, by service index: the
+    /// locator finds a service's keys from these (see [`ServiceLines::starts`]).
+    starts: Rc<RefCell<Vec<usize>>>,
     /// A header has been read and its table not returned yet.
     in_table: bool,
     gave_up: bool,
@@ -58,6 +68,11 @@ impl ServiceLines<'_> {
     /// True when a line was not of the plain forms: what was read must not be used.
     pub fn gave_up(&self) -> bool {
         self.gave_up
+    }
+
+    /// Where each service's header line starts, filled in as the services are read.
+    pub fn starts(&self) -> Rc<RefCell<Vec<usize>>> {
+        self.starts.clone()
     }
 }
 
@@ -70,11 +85,14 @@ impl Iterator for ServiceLines<'_> {
         }
         let mut service = RawService::default();
         for line in self.lines.by_ref() {
+            let at = self.pos;
+            self.pos += line.len();
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
             if is_services_header(line) {
+                self.starts.borrow_mut().push(at);
                 return Some(service);
             }
             let taken = match trimmed.split_once('=') {
@@ -98,7 +116,7 @@ impl Iterator for ServiceLines<'_> {
 }
 
 /// `[[services]]`, alone on its line but for blanks and a comment.
-fn is_services_header(line: &str) -> bool {
+pub(crate) fn is_services_header(line: &str) -> bool {
     line.trim_start()
         .strip_prefix("[[services]]")
         .is_some_and(|rest| {
@@ -153,7 +171,7 @@ impl Value {
 }
 
 /// A basic string without escapes or a literal string at the start of `s`; the rest after it.
-fn string(s: &str) -> Option<(String, &str)> {
+pub(crate) fn string(s: &str) -> Option<(String, &str)> {
     let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let body = &s[1..];
     let end = body.find(quote)?;
@@ -248,6 +266,43 @@ mod tests {
             !lean.warnings.is_empty(),
             "local_pref without iBGP peer warns"
         );
+    }
+
+    /// Locations read from the services' own lines are the ones the document tree gives.
+    #[test]
+    fn lean_locations_match_the_document() {
+        use crate::config::locate::{FieldPath, Locator};
+        let text =
+            "[global]\nasn = 1\n\n[[services]]\nname = \"a\"\n  prefix  =   \"192.0.2.1/32\" # x\n\
+                    nexthops = [ \"self\" ,\"10.0.0.1\",  '10.0.0.2' ]\n\n  [[services]]\n\
+                    med=5\npeers = []\n# nexthops = [\"x\"]\n[[services]]\n";
+        let (_, mut lines) = split(text).unwrap();
+        let n = lines.by_ref().count();
+        assert!(!lines.gave_up());
+        assert_eq!(n, 3);
+        let lean = Locator::new(text).with_service_starts(lines.starts());
+        let document = Locator::new(text);
+        let s = |i| FieldPath::root().key("services").index(i);
+        for path in [
+            s(0),
+            s(0).key("name"),
+            s(0).key("prefix"),
+            s(0).key("nexthops"),
+            s(0).key("nexthops").index(0),
+            s(0).key("nexthops").index(1),
+            s(0).key("nexthops").index(2),
+            s(0).key("nexthops").index(3),
+            s(0).key("med"),
+            s(1),
+            s(1).key("med"),
+            s(1).key("peers"),
+            s(1).key("peers").index(0),
+            s(1).key("nexthops"),
+            s(2),
+            s(2).key("prefix"),
+        ] {
+            assert_eq!(lean.locate(&path), document.locate(&path), "{path}");
+        }
     }
 
     /// `services` in the head makes the whole file invalid: the lean path must not take it.

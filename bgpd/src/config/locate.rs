@@ -65,6 +65,9 @@ pub(crate) struct Locator<'a> {
     // Byte offset of each line's start, built on first use: a file with a warning per
     // service (100k) must not count newlines from the top for each of them.
     line_starts: std::cell::OnceCell<Vec<usize>>,
+    // The lean path's `[[services]]` header offsets (`fast.rs`): keys of a service are found
+    // by reading its few lines, so a warning does not build the tree of a 100k-service file.
+    service_starts: Option<std::rc::Rc<std::cell::RefCell<Vec<usize>>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -80,7 +83,17 @@ impl<'a> Locator<'a> {
             text,
             doc: std::cell::OnceCell::new(),
             line_starts: std::cell::OnceCell::new(),
+            service_starts: None,
         }
+    }
+
+    /// A locator that finds `services[i]...` from the lean reader's header offsets.
+    pub fn with_service_starts(
+        mut self,
+        starts: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
+    ) -> Locator<'a> {
+        self.service_starts = Some(starts);
+        self
     }
 
     fn doc(&self) -> Option<&ImDocument<&'a str>> {
@@ -111,7 +124,83 @@ impl<'a> Locator<'a> {
     /// Line and column of the value at `path`, or of the deepest part of it that exists
     /// (e.g. the `[[peers]]` header when the key is missing); 1:1 when nothing does.
     pub fn locate(&self, path: &FieldPath) -> (usize, usize) {
+        if let Some(offset) = self.service_offset(path) {
+            return self.line_col(offset);
+        }
         self.line_col(self.span_of(path).map_or(0, |r| r.start))
+    }
+
+    /// What [`Locator::span_of`] would start at for `services[i]`, `services[i].KEY` and
+    /// `services[i].KEY[j]`, read from the service's own lines (the lean path only takes
+    /// tables of `KEY = value` lines): the value, the array element, or else the header.
+    fn service_offset(&self, path: &FieldPath) -> Option<usize> {
+        let starts = self.service_starts.as_ref()?.borrow();
+        let (Seg::Key(services), Seg::Index(i)) = (path.0.first()?, path.0.get(1)?) else {
+            return None;
+        };
+        if services != "services" {
+            return None;
+        }
+        let start = *starts.get(*i)?;
+        let header_line = self.text.get(start..)?.split_inclusive('\n').next()?;
+        let header = start + (header_line.len() - header_line.trim_start().len());
+        let key = match path.0.get(2) {
+            None => return Some(header),
+            Some(Seg::Key(k)) => k,
+            Some(Seg::Index(_)) => return None,
+        };
+        let index = match path.0.get(3) {
+            None => None,
+            Some(Seg::Index(j)) if path.0.len() == 4 => Some(*j),
+            Some(_) => return None,
+        };
+        let mut at = start + header_line.len();
+        for line in self.text.get(at..)?.split_inclusive('\n') {
+            if crate::config::fast::is_services_header(line) {
+                break;
+            }
+            let line_at = at;
+            at += line.len();
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if k.trim() != key.as_ref() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let value_at = line_at + k.len() + 1 + (v.len() - v.trim_start().len());
+            let Some(j) = index else {
+                return Some(value_at);
+            };
+            // The j-th element of a one-line array of strings.
+            let mut rest = v.trim_start().strip_prefix('[').unwrap_or("");
+            let mut elem_at = value_at + 1;
+            for n in 0.. {
+                let skip = rest.len() - rest.trim_start().len();
+                rest = &rest[skip..];
+                elem_at += skip;
+                if rest.is_empty() || rest.starts_with(']') {
+                    break;
+                }
+                if n == j {
+                    return Some(elem_at);
+                }
+                let Some((_, after)) = crate::config::fast::string(rest) else {
+                    break;
+                };
+                elem_at += rest.len() - after.len();
+                let after_ws = after.trim_start();
+                elem_at += after.len() - after_ws.len();
+                rest = match after_ws.strip_prefix(',') {
+                    Some(r) => {
+                        elem_at += 1;
+                        r
+                    }
+                    None => after_ws,
+                };
+            }
+            return Some(value_at);
+        }
+        Some(header)
     }
 
     fn span_of(&self, path: &FieldPath) -> Option<Range<usize>> {

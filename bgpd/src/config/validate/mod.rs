@@ -43,7 +43,7 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
     }
     let raw: RawConfig = toml::from_str(head).ok()?;
     let mut v = Validator {
-        loc: Locator::new(text),
+        loc: Locator::new(text).with_service_starts(services.starts()),
         file,
         errors: Vec::new(),
         warnings: Vec::new(),
