@@ -40,8 +40,9 @@ pub struct ConfigDiff {
     pub peers_removed: Vec<Peer>,
     /// Peers whose own settings changed.
     pub peers_changed: Vec<PeerChange>,
-    pub services_added: Vec<Service>,
-    pub services_removed: Vec<Service>,
+    /// Names of the services added and removed (names, not copies: a file may hold 100k).
+    pub services_added: Vec<String>,
+    pub services_removed: Vec<String>,
     pub services_changed: Vec<ServiceChange>,
 }
 
@@ -85,18 +86,23 @@ impl ConfigDiff {
             .cloned()
             .collect();
 
+        // By name through a map: a file may hold 100k services (names are unique).
+        fn by_name(c: &Config) -> std::collections::HashMap<&str, &Service> {
+            c.services.iter().map(|s| (s.name.as_str(), s)).collect()
+        }
+        let (old_by_name, new_by_name) = (by_name(old), by_name(new));
         for s in new.services.iter() {
-            match old.service(&s.name) {
-                None => d.services_added.push(s.clone()),
-                Some(o) if o != s => d.services_changed.push(ServiceChange::new(o, s)),
+            match old_by_name.get(s.name.as_str()) {
+                None => d.services_added.push(s.name.clone()),
+                Some(o) if *o != s => d.services_changed.push(ServiceChange::new(o, s)),
                 Some(_) => {}
             }
         }
         d.services_removed = old
             .services
             .iter()
-            .filter(|s| new.service(&s.name).is_none())
-            .cloned()
+            .filter(|s| !new_by_name.contains_key(s.name.as_str()))
+            .map(|s| s.name.clone())
             .collect();
         d
     }
@@ -341,7 +347,7 @@ prefix = "192.0.2.53/32"
         let new = format!("{BASE}\n[[services]]\nname = \"api\"\nprefix = \"192.0.2.80/32\"\n");
         let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
         assert_eq!(d.services_added.len(), 1);
-        assert_eq!(d.services_added[0].name, "api");
+        assert_eq!(d.services_added[0], "api");
         assert!(d.peers_changed.is_empty(), "{:?}", d.peers_changed);
         assert!(d.restart_required.is_empty());
         assert_eq!(d.summary(), "1 service added");
@@ -359,20 +365,8 @@ prefix = "192.0.2.53/32"
                 "name = \"ntp\"\nprefix = \"192.0.2.123/32\"\n",
             );
         let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
-        assert_eq!(
-            d.services_removed
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>(),
-            ["web"]
-        );
-        assert_eq!(
-            d.services_added
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>(),
-            ["ntp"]
-        );
+        assert_eq!(d.services_removed, ["web"]);
+        assert_eq!(d.services_added, ["ntp"]);
         assert_eq!(d.services_changed.len(), 1);
         assert_eq!(d.services_changed[0].new.name, "dns");
         assert_eq!(d.services_changed[0].fields, ["med"]);

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
 
 fn run(config_path: PathBuf, log_format: LogFormat) -> ExitCode {
     init_tracing(log_format);
-    let config = match Config::load(&config_path) {
+    let mut config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             // One line per error, each naming file:line:column: field.
@@ -117,7 +117,8 @@ fn run(config_path: PathBuf, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    for w in &config.warnings {
+    // Logged once, then not kept: a file may carry a warning per service (100k).
+    for w in std::mem::take(&mut config.warnings) {
         tracing::warn!("configuration warning: {w}");
     }
     daemon_run(config, config_path, log_format)

@@ -183,6 +183,46 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
     table
 }
 
+/// bgpd-sighup next to BIRD, both reloading a config file that holds the N routes with their
+/// attributes: the reload time, the peak RSS and what is held afterwards (issue 14 item 6).
+fn reload_table(res: &Results, rx: RxKind, n: u32) -> Option<String> {
+    let sighup = (rx.name(), n, Kind::BgpdSighup.name());
+    let bird = (rx.name(), n, Kind::Bird.name());
+    if [sighup, bird]
+        .iter()
+        .any(|k| res.samples.get(k).is_none_or(Vec::is_empty))
+    {
+        return None;
+    }
+    let row = |name: &str, key: Key| {
+        vec![
+            name.to_string(),
+            secs(res.med(key, |s| s.announce_s)),
+            mb(res.med(key, |s| s.hwm_announce_kb as f64)),
+            mb(res.med(key, |s| s.rss_held_kb as f64)),
+        ]
+    };
+    let r = |f: &dyn Fn(&Sample) -> f64| ratio(res.med(sighup, f), res.med(bird, f));
+    Some(render(
+        &[
+            "config reload",
+            "reload s (to routes at receiver)",
+            "peak RSS MB",
+            "held RSS MB",
+        ],
+        &[
+            row("bgpd-sighup", sighup),
+            row("BIRD", bird),
+            vec![
+                "bgpd-sighup / BIRD".to_string(),
+                r(&|s| s.announce_s),
+                r(&|s| s.hwm_announce_kb as f64),
+                r(&|s| s.rss_held_kb as f64),
+            ],
+        ],
+    ))
+}
+
 fn main() {
     routers::install_signal_handlers();
     // SAFETY: geteuid has no preconditions.
@@ -284,6 +324,11 @@ fn main() {
                 println!();
                 print!("{}", throughput_table(&res, rx, n, &senders));
                 println!();
+                if let Some(t) = reload_table(&res, rx, n) {
+                    println!("Large configuration reload ({n} services with every attribute):\n");
+                    print!("{t}");
+                    println!();
+                }
                 for ((r, nn, tx), errs) in &res.failures {
                     if *r == rx.name() && *nn == n {
                         for e in errs {
@@ -295,6 +340,41 @@ fn main() {
         }
         // Targets.
         let n = 100_000;
+        if senders.contains(&Kind::BgpdSighup) && senders.contains(&Kind::Bird) {
+            for &rx in &receivers {
+                let k = (rx.name(), n, Kind::BgpdSighup.name());
+                let a = res.med(k, |s| s.announce_s);
+                let b = res.med((rx.name(), n, Kind::Bird.name()), |s| s.announce_s);
+                target(
+                    (!a.is_nan() && !b.is_nan()).then_some(a <= b),
+                    format!(
+                        "100k-service config reload ({} receiver) in <= 1.0x BIRD's time: bgpd {} s, BIRD {} s ({})",
+                        rx.name(),
+                        secs(a),
+                        secs(b),
+                        ratio(a, b)
+                    ),
+                );
+                let peak = res.med(k, |s| s.hwm_announce_kb as f64);
+                target(
+                    (!peak.is_nan()).then_some(peak * 1024.0 / 1e6 <= 150.0),
+                    format!(
+                        "100k-service config reload ({} receiver) peaks at <= 150 MB: {} MB (VmHWM)",
+                        rx.name(),
+                        mb(peak)
+                    ),
+                );
+                let held = res.med(k, |s| s.rss_held_kb as f64);
+                target(
+                    (!held.is_nan()).then_some(held * 1024.0 / 1e6 <= 40.0),
+                    format!(
+                        "100k-service config reload ({} receiver) holds <= 40 MB afterwards: {} MB (VmRSS)",
+                        rx.name(),
+                        mb(held)
+                    ),
+                );
+            }
+        }
         if senders.contains(&Kind::Bgpd) {
             let bgpd = ("FRR", n, "bgpd");
             let a = res.med(bgpd, |s| s.announce_s);

@@ -3,8 +3,9 @@
 //!
 //! | sender | announce | withdraw |
 //! | --- | --- | --- |
-//! | bgpd | config with N `[[services]]`, SIGHUP | config without services, SIGHUP |
-//! | BIRD | `protocol static` with N `blackhole` routes, `birdc configure` | same protocol empty, `birdc configure` |
+//! | bgpd | `bgpctl announce --file` (N prefixes) | `bgpctl withdraw --file` |
+//! | bgpd-sighup | config with N `[[services]]` (name, prefix, two next hops, communities, large community, MED, prepend, peers), SIGHUP | config without services, SIGHUP |
+//! | BIRD | `protocol static` with N `blackhole` routes carrying the same attributes, `birdc configure` | same protocol empty, `birdc configure` |
 //! | FRR | `vtysh -f FILE` with N `network` lines | `vtysh -f FILE` with N `no network` lines |
 //! | GoBGP | `gobgp mrt inject global FILE` (TABLE_DUMP_V2 with N entries; the missing tail re-injected, see [`Sender::apply`]) | `gobgp global rib del all -a ipv4` |
 
@@ -332,8 +333,22 @@ impl<'t> Sender<'t> {
         let _ = writeln!(s, "\n[[peers]]\nname = \"rx\"");
         let _ = writeln!(s, "address = \"{}\"\nasn = {}", self.peer, self.peer_as);
         let _ = writeln!(s, "passive = true\nfamilies = [\"ipv4-unicast\"]");
+        // The services have two next hops: one path each where the receiver takes ADD-PATH.
+        let _ = writeln!(s, "add_path = true");
         for i in 0..n {
-            let _ = writeln!(s, "\n[[services]]\nprefix = \"{}/32\"", route(i));
+            // Every documented [[services]] key that makes sense without a health check, as
+            // a real file would have them (issue 14 item 6); `local_pref` is left out (iBGP
+            // only, a warning here). BIRD's config carries the same attributes.
+            let _ = writeln!(
+                s,
+                "\n[[services]]\nname = \"svc-{i}\"\nprefix = \"{}/32\"\n\
+                 nexthops = [\"self\", \"{}\"]\ncommunities = [\"{asn}:100\", \"no-export\"]\n\
+                 large_communities = [\"{asn}:1:1\"]\nmed = 10\nas_path_prepend = 1\n\
+                 peers = [\"rx\"]",
+                route(i),
+                second_nexthop(i),
+                asn = self.kind.asn(),
+            );
         }
         s
     }
@@ -347,7 +362,16 @@ impl<'t> Sender<'t> {
             self.node.dir.join("bird.log").display()
         );
         let _ = writeln!(s, "protocol device {{ scan time 10; }}");
-        let _ = writeln!(s, "protocol static bench {{\n  ipv4;");
+        // The attributes of bgpd-sighup's services (see `bgpd_config`), set once for all routes
+        // as a BIRD user would (per-route blocks made BIRD's reload 3x slower).
+        let asn = self.kind.asn();
+        let _ = writeln!(
+            s,
+            "protocol static bench {{\n  ipv4 {{ import filter {{ \
+             bgp_community.add(({asn},100)); bgp_community.add((65535,65281)); \
+             bgp_large_community.add(({asn},1,1)); bgp_med = 10; bgp_path.prepend({asn}); \
+             accept; }}; }};"
+        );
         for i in 0..n {
             let _ = writeln!(s, "  route {}/32 blackhole;", route(i));
         }
@@ -399,4 +423,9 @@ impl<'t> Sender<'t> {
             peer_as = self.peer_as,
         )
     }
+}
+
+/// The second next hop of service `i` in bgpd-sighup's file: one of 250 node addresses.
+fn second_nexthop(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(198, 51, 100, 1 + (i % 250) as u8)
 }

@@ -36,6 +36,12 @@ pub struct Sample {
     pub hwm_kb: u64,
     /// VmRSS right after the receiver had all N (announce phase).
     pub rss_loaded_kb: u64,
+    /// VmHWM once the announce is done (a config reload for bgpd-sighup and BIRD): the
+    /// peak of start plus the announce, before session start and withdraw.
+    pub hwm_announce_kb: u64,
+    /// VmRSS [`SETTLE`] after the announce finished (bgpd-sighup: after the reload's last
+    /// log line): what the daemon holds on to.
+    pub rss_held_kb: u64,
     pub cpu_announce_s: f64,
     pub cpu_start_s: f64,
     pub cpu_withdraw_s: f64,
@@ -76,6 +82,9 @@ pub fn bgpd_reload_steps(log: &Path) -> Option<[f64; 3]> {
         after(&|l| l.contains("bgpd::daemon") && l.contains(" reloaded "))?,
     ])
 }
+
+/// How long after an announce the held RSS is read.
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 fn phase_timeout(n: u32) -> Duration {
     Duration::from_secs(60 + u64::from(n) / 1000)
@@ -209,8 +218,18 @@ fn run_in_topology(
     }
     let bgpd_log = tx_node.dir.join("bgpd.log");
     if tx == Kind::BgpdSighup {
-        out.bgpd_announce_steps = bgpd_reload_steps(&bgpd_log);
+        // The receiver may be complete before the reload has finished (its last log line).
+        out.bgpd_announce_steps = poll_until(
+            Duration::from_secs(30),
+            || bgpd_reload_steps(&bgpd_log),
+            Option::is_some,
+        )
+        .map_or(None, |(_, s)| s);
     }
+    std::thread::sleep(SETTLE);
+    let settled = sample(pid).unwrap_or_default();
+    out.hwm_announce_kb = settled.hwm_kb;
+    out.rss_held_kb = settled.rss_kb;
 
     // 2. Session start with the routes configured.
     receiver.disable()?;

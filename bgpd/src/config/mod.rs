@@ -11,6 +11,7 @@
 //! `bgpd.toml:14:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271
 //! §4.2), got 2`.
 
+mod fast;
 mod locate;
 mod raw;
 mod render;

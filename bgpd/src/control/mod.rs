@@ -191,8 +191,9 @@ struct State {
     drain_generation: u64,
     peers: BTreeMap<String, PeerOps>,
     latency: BTreeMap<Cause, Histogram>,
-    /// Per service: the last state string and since when.
-    service_since: BTreeMap<String, (String, SystemTime)>,
+    /// Per service: a hash of the last state string and since when (a hash, not the string:
+    /// a file may hold 100k services, nearly all "announced").
+    service_since: BTreeMap<String, (u64, SystemTime)>,
     /// When the daemon started (End-of-RIB deferral, restart.rs).
     started: Instant,
     /// `bgpctl sync begin` holds End-of-RIB until this time or `sync end`.
@@ -716,13 +717,14 @@ impl Shared {
     fn record_service_states(&self) {
         let mut st = self.lock();
         let now = SystemTime::now();
-        let changed: Vec<(String, String)> = st
+        let changed: Vec<(String, u64)> = st
             .configured_services()
             .filter_map(|(svc, source)| {
                 let state = match st.verdict(svc, source) {
                     Verdict::Announce { state, .. } => state,
                     Verdict::Withheld(r) => r,
                 };
+                let state = state_hash(&state);
                 match st.service_since.get(&svc.name) {
                     Some((s, _)) if *s == state => None,
                     _ => Some((svc.name.clone(), state)),
@@ -837,6 +839,14 @@ mod requests;
 mod restart;
 mod state;
 mod tasks;
+/// Tells state strings apart for `service_since` (a changed state restarts "since").
+fn state_hash(state: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    state.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests;
 

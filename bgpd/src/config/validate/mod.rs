@@ -15,7 +15,7 @@ mod peer;
 mod service;
 
 use crate::config::locate::{FieldPath, Locator};
-use crate::config::raw::{IntOrStr, RawConfig, RawGlobal};
+use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawService};
 use crate::config::values::{
     parse_asn, parse_duration, parse_hold_time, parse_router_id, parse_socket_addr,
     parse_whole_seconds,
@@ -23,6 +23,43 @@ use crate::config::values::{
 use crate::config::*;
 
 pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    match parse_lean(text, file) {
+        Some(config) => Ok(config),
+        None => parse_document(text, file),
+    }
+}
+
+/// The lean path (`fast.rs`): the head through `toml`, the services line by line, each
+/// validated as it is read. `None` whenever it cannot give exactly what [`parse_document`]
+/// gives: a form the line reader does not take, or any error (the general path reports it).
+pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
+    let (head, mut services) = crate::config::fast::split(text)?;
+    // The head must not hold `services` in any form (`services = []` would make the
+    // `[[services]]` that follow a duplicate key for toml). It is small: parsed twice.
+    if toml::from_str::<toml::Table>(head)
+        .ok()?
+        .contains_key("services")
+    {
+        return None;
+    }
+    let raw: RawConfig = toml::from_str(head).ok()?;
+    let mut v = Validator {
+        loc: Locator::new(text).with_service_starts(services.starts()),
+        file,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut config = v.config(raw, &mut services)?;
+    if services.gave_up() || !v.errors.is_empty() {
+        return None;
+    }
+    v.warnings.sort_by_key(|d| (d.line, d.column));
+    config.warnings = v.warnings;
+    Some(config)
+}
+
+/// The general path: the whole file as one TOML document.
+pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config, ConfigError> {
     let loc = Locator::new(text);
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -50,7 +87,7 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let config = v.config(raw);
+    let config = v.config(raw, &mut std::iter::empty());
     let sort = |d: &mut Vec<Diagnostic>| d.sort_by_key(|d| (d.line, d.column));
     match config {
         Some(mut config) if v.errors.is_empty() => {
@@ -105,7 +142,12 @@ impl Validator<'_> {
         r.map_err(|m| self.err(path, m)).ok()
     }
 
-    fn config(&mut self, raw: RawConfig) -> Option<Config> {
+    /// `more` follows `raw.services` (the lean path's services, read as they are needed).
+    fn config(
+        &mut self,
+        raw: RawConfig,
+        more: &mut dyn Iterator<Item = RawService>,
+    ) -> Option<Config> {
         let root = FieldPath::root();
         let global = match raw.global {
             Some(g) => self.global(g, &root.key("global")),
@@ -157,25 +199,37 @@ impl Validator<'_> {
             .collect();
         self.unused_bfd_profiles(&bfd_profiles, &used_profiles);
         let peer_names: Vec<String> = drafts.iter().map(|d| d.peer.name.clone()).collect();
-        let mut services = Vec::with_capacity(raw.services.len());
-        let mut service_names: HashMap<String, usize> = HashMap::new();
-        for (i, rs) in raw.services.iter().enumerate() {
+        let mut services = Vec::with_capacity(raw.services.len() + more.size_hint().1.unwrap_or(0));
+        // Whether each service wrote its name (a duplicate is reported there, else at the prefix).
+        let mut named = Vec::with_capacity(services.capacity());
+        for (i, rs) in raw.services.into_iter().chain(more).enumerate() {
             let path = root.key("services").index(i);
-            let Some(s) = self.service(rs, &path, &peer_names) else {
+            let Some(s) = self.service(&rs, &path, &peer_names) else {
                 continue;
             };
-            if let Some(j) = service_names.insert(s.name.clone(), i) {
-                let at = if rs.name.is_some() {
+            named.push(rs.name.is_some());
+            services.push((i, s));
+        }
+        // Names checked once all are read, by reference (no copy of 100k names).
+        let mut service_names: HashMap<&str, usize> = HashMap::with_capacity(services.len());
+        let mut duplicates = Vec::new();
+        for ((i, s), named) in services.iter().zip(&named) {
+            if let Some(j) = service_names.insert(&s.name, *i) {
+                let path = root.key("services").index(*i);
+                let at = if *named {
                     path.key("name")
                 } else {
                     path.key("prefix")
                 };
-                self.err(
-                    &at,
+                duplicates.push((
+                    at,
                     format!("duplicate service name \"{}\" (also services[{j}])", s.name),
-                );
+                ));
             }
-            services.push((i, s));
+        }
+        drop(service_names);
+        for (at, message) in duplicates {
+            self.err(&at, message);
         }
         self.overlapping_prefixes(&services, &peer_names);
 
@@ -379,27 +433,30 @@ impl Validator<'_> {
 
     /// Two services with the same prefix sent to the same peer would replace each other.
     fn overlapping_prefixes(&mut self, services: &[(usize, Service)], peers: &[String]) {
-        // Group by prefix first: a file may hold 100k services, so no pairwise walk.
-        let mut by_prefix: HashMap<IpNet, Vec<&(usize, Service)>> =
-            HashMap::with_capacity(services.len());
-        for entry in services {
-            by_prefix.entry(entry.1.prefix).or_default().push(entry);
-        }
-        // `services` is in file order, so "earlier" is a smaller file index.
-        for (i, a) in services {
-            let Some(same) = by_prefix.get(&a.prefix) else {
-                continue;
-            };
-            if same.len() < 2 {
+        // Group by prefix first: a file may hold 100k services, so no pairwise walk, and no
+        // allocation per prefix: positions sorted by prefix (stable, so file order within a
+        // prefix), then only the groups of two or more are looked at.
+        let mut order: Vec<usize> = (0..services.len()).collect();
+        order.sort_by_key(|&k| services[k].1.prefix);
+        for group in order.chunk_by(|&x, &y| services[x].1.prefix == services[y].1.prefix) {
+            if group.len() < 2 {
                 continue;
             }
-            for (j, b) in same.iter().map(|e| (e.0, &e.1)).filter(|(j, _)| j < i) {
-                if let Some(p) = peers.iter().find(|p| a.applies_to(p) && b.applies_to(p)) {
-                    let path = FieldPath::root().key("services").index(*i).key("prefix");
-                    self.err(&path, format!(
-                        "prefix {} is also announced to peer \"{p}\" by services[{j}] (\"{}\"); use one service with several nexthops",
-                        a.prefix, b.name
-                    ));
+            // `services` is in file order, so "earlier" is a smaller file index.
+            for &ka in group {
+                let (i, a) = (&services[ka].0, &services[ka].1);
+                for (j, b) in group
+                    .iter()
+                    .map(|&kb| (services[kb].0, &services[kb].1))
+                    .filter(|(j, _)| j < i)
+                {
+                    if let Some(p) = peers.iter().find(|p| a.applies_to(p) && b.applies_to(p)) {
+                        let path = FieldPath::root().key("services").index(*i).key("prefix");
+                        self.err(&path, format!(
+                            "prefix {} is also announced to peer \"{p}\" by services[{j}] (\"{}\"); use one service with several nexthops",
+                            a.prefix, b.name
+                        ));
+                    }
                 }
             }
         }
@@ -428,16 +485,16 @@ impl Validator<'_> {
     fn service_warnings(&mut self, services: &[(usize, Service)], peers: &[Peer]) {
         for (i, s) in services {
             let path = FieldPath::root().key("services").index(*i);
-            let targets: Vec<&Peer> = peers.iter().filter(|p| s.applies_to(&p.name)).collect();
-            if s.local_pref.is_some() && !targets.iter().any(|p| p.ibgp) {
+            // Not collected: no allocation per service when there is nothing to say.
+            let targets = || peers.iter().filter(|p| s.applies_to(&p.name));
+            if s.local_pref.is_some() && !targets().any(|p| p.ibgp) {
                 self.warn(
                     &path.key("local_pref"),
                     "LOCAL_PREF is only sent to iBGP peers (RFC 4271 §5.1.5) and this service has none",
                 );
             }
             let family = s.family();
-            let missing_family: Vec<&str> = targets
-                .iter()
+            let missing_family: Vec<&str> = targets()
                 .filter(|p| !p.families.contains(&family))
                 .map(|p| p.name.as_str())
                 .collect();
@@ -450,10 +507,9 @@ impl Validator<'_> {
                     ),
                 );
             }
-            let sendable = |p: &&&Peer| p.families.contains(&family);
+            let sendable = |p: &&Peer| p.families.contains(&family);
             if s.nexthops.len() > 1 {
-                let single: Vec<&str> = targets
-                    .iter()
+                let single: Vec<&str> = targets()
                     .filter(sendable)
                     .filter(|p| !p.add_path)
                     .map(|p| p.name.as_str())
@@ -467,8 +523,7 @@ impl Validator<'_> {
                 }
             }
             if s.nexthops.contains(&NextHopSpec::Local) {
-                let no_nexthop: Vec<&str> = targets
-                    .iter()
+                let no_nexthop: Vec<&str> = targets()
                     .filter(sendable)
                     .filter(|p| match (s.prefix, p.address) {
                         (IpNet::V6(_), IpAddr::V4(_)) => p.ipv6_nexthop.is_none(),

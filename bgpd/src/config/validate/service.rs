@@ -56,7 +56,8 @@ impl Validator<'_> {
                             "must list at least one next hop (\"self\" or an address)",
                         );
                     }
-                    let mut out = Vec::new();
+                    // Exact capacities: 100k services keep these lists for the daemon's life.
+                    let mut out = Vec::with_capacity(list.len());
                     for (i, s) in list.iter().enumerate() {
                         let np = p.index(i);
                         let nh =
@@ -115,7 +116,7 @@ impl Validator<'_> {
                 if list.is_empty() {
                     self.warn(&path.key("peers"), "the service is announced to no peer");
                 }
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(list.len());
                 for (i, n) in list.iter().enumerate() {
                     let pp = path.key("peers").index(i);
                     if !peer_names.contains(n) {
@@ -300,7 +301,7 @@ impl Validator<'_> {
                 t
             }
         };
-        let mut count = |key: &str, v: Option<i64>| -> u32 {
+        let mut count = |key: &'static str, v: Option<i64>| -> u32 {
             match v {
                 None => DEFAULT_RISE_FALL,
                 Some(n) if (1..=1000).contains(&n) => n as u32,

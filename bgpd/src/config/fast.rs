@@ -1,0 +1,344 @@
+//! The lean path for large files: the `[[services]]` tables read line by line, one service at a
+//! time, without a document tree.
+//!
+//! A file of 100k services is almost all `[[services]]` tables of `key = value` lines. Parsed as
+//! one TOML document it costs a tree of every key, value and span plus serde's copy of it, about
+//! 900 MB at its peak for 21 MB of text, most of the time spent in the allocator. Here the part
+//! before the first `[[services]]` line (`[global]`, `[[peers]]`) still goes through `toml`,
+//! and each following service becomes a [`RawService`] that validation turns into a
+//! [`crate::config::Service`] before the next one is read.
+//!
+//! The line reader only accepts forms whose meaning is plain: a bare known key, `=`, then a
+//! basic string without escapes, a literal string, a decimal integer or a one-line array of
+//! such strings, each optionally followed by a comment. Anything else (a
+//! `[services.health]` table, a multi-line array, an escape, a repeated key, a type serde
+//! would refuse) gives up, and so does any error found by validation: the file is then parsed
+//! again as one document by the general path, so every error message and location is the one
+//! that path has always given. A line split that falls inside a multi-line construct leaves
+//! the part before it unterminated, so `toml` refuses that part and the general path runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::config::raw::RawService;
+
+/// `text` split before its first `[[services]]` header line: the head (global and peers, for
+/// `toml`) and a reader of the services from that line on. `None` when there is no such line.
+pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if is_services_header(line) {
+            let (head, rest) = text.split_at(offset);
+            let mut lines = rest.split_inclusive('\n');
+            lines.next();
+            return Some((
+                head,
+                ServiceLines {
+                    lines,
+                    pos: offset + line.len(),
+                    starts: Rc::new(RefCell::new(vec![offset])),
+                    in_table: true,
+                    gave_up: false,
+                    // An estimate, so that the list of services is allocated once.
+                    expected: rest.matches("[[services]]").count(),
+                },
+            ));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The services after the head, one [`RawService`] per `[[services]]` table. Stops early, with
+/// [`ServiceLines::gave_up`] set, at the first line it does not take.
+pub(crate) struct ServiceLines<'a> {
+    lines: std::str::SplitInclusive<'a, char>,
+    /// Byte offset of the next line in the whole text.
+    pos: usize,
+    /// Byte offset of each `[[services]]` header line read so far, by service index: the
+    /// locator finds a service's keys from these (see [`ServiceLines::starts`]).
+    starts: Rc<RefCell<Vec<usize>>>,
+    /// A header has been read and its table not returned yet.
+    in_table: bool,
+    gave_up: bool,
+    expected: usize,
+}
+
+impl ServiceLines<'_> {
+    /// True when a line was not of the plain forms: what was read must not be used.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
+
+    /// Where each service's header line starts, filled in as the services are read.
+    pub fn starts(&self) -> Rc<RefCell<Vec<usize>>> {
+        self.starts.clone()
+    }
+}
+
+impl Iterator for ServiceLines<'_> {
+    type Item = RawService;
+
+    fn next(&mut self) -> Option<RawService> {
+        if self.gave_up || !self.in_table {
+            return None;
+        }
+        let mut service = RawService::default();
+        for line in self.lines.by_ref() {
+            let at = self.pos;
+            self.pos += line.len();
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if is_services_header(line) {
+                self.starts.borrow_mut().push(at);
+                return Some(service);
+            }
+            let taken = match trimmed.split_once('=') {
+                Some((key, value)) if !trimmed.starts_with('[') => {
+                    Value::parse(value.trim()).and_then(|v| set(&mut service, key.trim(), v))
+                }
+                _ => None,
+            };
+            if taken.is_none() {
+                self.gave_up = true;
+                return None;
+            }
+        }
+        self.in_table = false;
+        Some(service)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.expected))
+    }
+}
+
+/// `[[services]]`, alone on its line but for blanks and a comment.
+pub(crate) fn is_services_header(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix("[[services]]")
+        .is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.is_empty() || rest.starts_with('#')
+        })
+}
+
+/// A value of a form the line reader takes.
+enum Value {
+    Str(String),
+    Int(i64),
+    List(Vec<String>),
+}
+
+impl Value {
+    fn parse(s: &str) -> Option<Value> {
+        if s.starts_with('[') {
+            let (inner, rest) = s.strip_prefix('[')?.split_once(']')?;
+            if !is_end(rest) {
+                return None;
+            }
+            let mut list = Vec::new();
+            let mut inner = inner.trim();
+            while !inner.is_empty() {
+                let (item, rest) = string(inner)?;
+                list.push(item);
+                let rest = rest.trim_start();
+                inner = match rest.strip_prefix(',') {
+                    Some(r) => r.trim_start(),
+                    None if rest.is_empty() => rest,
+                    None => return None,
+                };
+            }
+            return Some(Value::List(list));
+        }
+        if s.starts_with('"') || s.starts_with('\'') {
+            let (v, rest) = string(s)?;
+            return is_end(rest).then_some(Value::Str(v));
+        }
+        let v = s.split_once('#').map_or(s, |(v, _)| v).trim();
+        let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+        // TOML: decimal digits, no leading zero; underscores and other bases are left to toml.
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if plain {
+            return v.parse().ok().map(Value::Int);
+        }
+        None
+    }
+}
+
+/// A basic string without escapes or a literal string at the start of `s`; the rest after it.
+pub(crate) fn string(s: &str) -> Option<(String, &str)> {
+    let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let body = &s[1..];
+    let end = body.find(quote)?;
+    let (v, rest) = (&body[..end], &body[end + 1..]);
+    // Escapes, control characters and multi-line strings (`"""`, `'''`) go to toml.
+    if v.is_empty() && rest.starts_with(quote) {
+        return None;
+    }
+    if v.chars()
+        .any(|c| c == '\\' || (c.is_control() && c != '\t'))
+    {
+        return None;
+    }
+    Some((v.to_owned(), rest))
+}
+
+/// Nothing but blanks and a comment.
+fn is_end(rest: &str) -> bool {
+    let rest = rest.trim();
+    rest.is_empty() || rest.starts_with('#')
+}
+
+/// Sets `key` of `s`; `None` for an unknown or repeated key or a value of the wrong type.
+fn set(s: &mut RawService, key: &str, value: Value) -> Option<()> {
+    fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(v);
+        Some(())
+    }
+    match (key, value) {
+        ("name", Value::Str(v)) => once(&mut s.name, v),
+        ("prefix", Value::Str(v)) => once(&mut s.prefix, v),
+        ("nexthops", Value::List(v)) => once(&mut s.nexthops, v),
+        ("communities", Value::List(v)) => once(&mut s.communities, v),
+        ("large_communities", Value::List(v)) => once(&mut s.large_communities, v),
+        ("peers", Value::List(v)) => once(&mut s.peers, v),
+        ("med", Value::Int(v)) => once(&mut s.med, v),
+        ("local_pref", Value::Int(v)) => once(&mut s.local_pref, v),
+        ("as_path_prepend", Value::Int(v)) => once(&mut s.as_path_prepend, v),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn services(text: &str) -> Option<(String, Vec<RawService>)> {
+        let (head, mut lines) = split(text)?;
+        let list: Vec<RawService> = lines.by_ref().collect();
+        (!lines.gave_up()).then(|| (head.to_owned(), list))
+    }
+
+    #[test]
+    fn reads_plain_services() {
+        let text =
+            "[global]\nasn = 1\n\n[[services]] # web\nname = \"web\"\nprefix = '192.0.2.1/32'\n\
+                    nexthops = [\"self\", \"10.0.0.1\",] # two\nmed = 10\n\n[[services]]\n\
+                    prefix = \"192.0.2.2/32\"\npeers = []\n";
+        let (head, list) = services(text).unwrap();
+        assert_eq!(head, "[global]\nasn = 1\n\n");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].name.as_deref(), Some("web"));
+        assert_eq!(list[0].prefix.as_deref(), Some("192.0.2.1/32"));
+        assert_eq!(
+            list[0].nexthops.as_deref(),
+            Some(&["self".to_string(), "10.0.0.1".to_string()][..])
+        );
+        assert_eq!(list[0].med, Some(10));
+        assert_eq!(list[1].prefix.as_deref(), Some("192.0.2.2/32"));
+        assert_eq!(list[1].peers.as_deref(), Some(&[][..]));
+    }
+
+    /// The lean path gives what the document path gives: services, defaults and warnings.
+    #[test]
+    fn same_config_as_the_document_path() {
+        let text = "[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\nlisten = []\n\n\
+                    [[peers]]\nname = \"a\"\naddress = \"10.0.0.2\"\nasn = 65002\n\n\
+                    [[peers]]\naddress = \"2001:db8::2\"\nasn = 65003\n\n\
+                    [[services]]\nname = \"web\"\nprefix = \"192.0.2.1/32\"\n\
+                    nexthops = [\"self\", \"10.0.0.9\"]\ncommunities = [\"65001:1\", \"no-export\"]\n\
+                    large_communities = ['65001:1:1']\nmed = 0\nlocal_pref = 200\n\
+                    as_path_prepend = 2\npeers = [\"a\"] # only a\n\n\
+                    # a comment\n[[services]]\nprefix = \"2001:db8::10/128\"\n";
+        let lean = crate::config::validate::parse_lean(text, "t.toml").expect("the lean path");
+        let document = crate::config::validate::parse_document(text, "t.toml").unwrap();
+        assert_eq!(lean, document);
+        assert_eq!(lean.services.len(), 2);
+        assert!(
+            !lean.warnings.is_empty(),
+            "local_pref without iBGP peer warns"
+        );
+    }
+
+    /// Locations read from the services' own lines are the ones the document tree gives.
+    #[test]
+    fn lean_locations_match_the_document() {
+        use crate::config::locate::{FieldPath, Locator};
+        let text =
+            "[global]\nasn = 1\n\n[[services]]\nname = \"a\"\n  prefix  =   \"192.0.2.1/32\" # x\n\
+                    nexthops = [ \"self\" ,\"10.0.0.1\",  '10.0.0.2' ]\n\n  [[services]]\n\
+                    med=5\npeers = []\n# nexthops = [\"x\"]\n[[services]]\n";
+        let (_, mut lines) = split(text).unwrap();
+        let n = lines.by_ref().count();
+        assert!(!lines.gave_up());
+        assert_eq!(n, 3);
+        let lean = Locator::new(text).with_service_starts(lines.starts());
+        let document = Locator::new(text);
+        let s = |i| FieldPath::root().key("services").index(i);
+        for path in [
+            s(0),
+            s(0).key("name"),
+            s(0).key("prefix"),
+            s(0).key("nexthops"),
+            s(0).key("nexthops").index(0),
+            s(0).key("nexthops").index(1),
+            s(0).key("nexthops").index(2),
+            s(0).key("nexthops").index(3),
+            s(0).key("med"),
+            s(1),
+            s(1).key("med"),
+            s(1).key("peers"),
+            s(1).key("peers").index(0),
+            s(1).key("nexthops"),
+            s(2),
+            s(2).key("prefix"),
+        ] {
+            assert_eq!(lean.locate(&path), document.locate(&path), "{path}");
+        }
+    }
+
+    /// `services` in the head makes the whole file invalid: the lean path must not take it.
+    #[test]
+    fn services_in_the_head_is_left_to_toml() {
+        let text = "services = []\n[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\n\
+                    listen = []\n\n[[services]]\nprefix = \"192.0.2.1/32\"\n";
+        assert!(crate::config::validate::parse_lean(text, "t.toml").is_none());
+        assert!(crate::config::Config::parse(text, "t.toml").is_err());
+    }
+
+    #[test]
+    fn an_empty_last_table_is_a_service() {
+        let (_, list) = services("[[services]]\n").unwrap();
+        assert_eq!(list.len(), 1);
+        assert!(list[0].prefix.is_none());
+    }
+
+    #[test]
+    fn gives_up_on_anything_not_plain() {
+        for text in [
+            "[[services]]\nprefix = \"a\"\n[services.health]\ntype = \"tcp\"\n",
+            "[[services]]\nprefix = \"a\\u0041\"\n",
+            "[[services]]\nprefix = \"\"\"a\"\"\"\n",
+            "[[services]]\nprefix = \"a\"\nprefix = \"b\"\n",
+            "[[services]]\nmed = \"10\"\n",
+            "[[services]]\nmed = 010\n",
+            "[[services]]\nmed = 1_000\n",
+            "[[services]]\nbogus = 1\n",
+            "[[services]]\nnexthops = [\n\"self\"]\n",
+            "[[services]]\nprefix = \"a\" \"b\"\n",
+            "[[services]]\nhealth.type = \"tcp\"\n",
+            "[[services]]\n[global]\n",
+        ] {
+            assert!(services(text).is_none(), "{text:?}");
+        }
+        assert!(split("[global]\nasn = 1\n").is_none());
+    }
+}
