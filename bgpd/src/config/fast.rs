@@ -341,4 +341,73 @@ mod tests {
         }
         assert!(split("[global]\nasn = 1\n").is_none());
     }
+
+    proptest::proptest! {
+        /// Whatever the lean reader takes, it reads as the document path does; whatever it
+        /// gives up on (or finds wrong), the document path decides. Random services with the
+        /// forms a user writes: both quote styles, comments, blank lines, shuffled keys, and
+        /// now and then a form the lean reader must refuse (escapes, inline tables, bad
+        /// values).
+        #[test]
+        fn lean_and_document_paths_agree(
+            services in proptest::collection::vec(
+                (
+                    0u8..=255,
+                    proptest::collection::vec(0usize..9, 0..9),
+                    proptest::bool::ANY,
+                    0u8..12,
+                ),
+                1..12,
+            ),
+        ) {
+            let mut text = String::from(
+                "[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\nlisten = []\n\n\
+                 [[peers]]\nname = \"a\"\naddress = \"10.0.0.2\"\nasn = 65002\n",
+            );
+            for (i, (octet, keys, single, odd)) in services.iter().enumerate() {
+                let q = |v: &str| if *single { format!("'{v}'") } else { format!("\"{v}\"") };
+                text.push_str("\n[[services]]");
+                if *odd == 0 {
+                    text.push_str(" # a comment on the header");
+                }
+                text.push('\n');
+                text.push_str(&format!("prefix = {}\n", q(&format!("198.51.{i}.{octet}/32"))));
+                for k in keys {
+                    let line = match k {
+                        0 => format!("name = {}", q(&format!("svc-{i}-{octet}"))),
+                        1 => format!("nexthops = [{}, {}]", q("self"), q("10.0.0.9")),
+                        2 => format!("communities = [{}]  # trailing", q("65001:7")),
+                        3 => format!("large_communities = [{}]", q("65001:1:7")),
+                        4 => format!("med = {octet}"),
+                        5 => format!("as_path_prepend = {}", octet % 4),
+                        6 => format!("peers = [{}]", q("a")),
+                        7 => String::new(),
+                        _ => "# only a comment".to_string(),
+                    };
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                match odd {
+                    1 => text.push_str("local_pref = 200\n"),
+                    2 => text.push_str("communities = [\"bad\\tescape\"]\n"),
+                    3 => text.push_str("med = { value = 1 }\n"),
+                    4 => text.push_str("med = -3\n"),
+                    5 => text.push_str("peers = [\"nobody\"]\n"),
+                    _ => {}
+                }
+            }
+            let document = crate::config::validate::parse_document(&text, "t.toml");
+            if let Some(lean) = crate::config::validate::parse_lean(&text, "t.toml") {
+                proptest::prop_assert_eq!(Some(&lean), document.as_ref().ok(), "{}", text);
+            }
+            // And the public entry point gives exactly what the document path gives.
+            let parsed = crate::config::validate::parse(&text, "t.toml");
+            proptest::prop_assert_eq!(
+                parsed.as_ref().map_err(ToString::to_string),
+                document.as_ref().map_err(ToString::to_string),
+                "{}",
+                text
+            );
+        }
+    }
 }

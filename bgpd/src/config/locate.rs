@@ -36,6 +36,14 @@ impl FieldPath {
         p
     }
 
+    /// [`FieldPath::key`] for a name from the file (a profile's name).
+    pub fn key_owned(&self, k: &str) -> FieldPath {
+        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
+        p.0.extend_from_slice(&self.0);
+        p.0.push(Seg::Key(k.to_string().into()));
+        p
+    }
+
     pub fn index(&self, i: usize) -> FieldPath {
         let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
         p.0.extend_from_slice(&self.0);

@@ -21,7 +21,7 @@ impl Validator<'_> {
         let root = FieldPath::root().key("bfd_profiles");
         raw.iter()
             .map(|(name, p)| {
-                let mut s = self.bfd_profile(p, &root.key(name));
+                let mut s = self.bfd_profile(p, &root.key_owned(name));
                 s.profile = Some(name.clone());
                 (name.clone(), s)
             })
@@ -37,7 +37,7 @@ impl Validator<'_> {
         for name in profiles.keys() {
             if !used.iter().any(|u| u.as_deref() == Some(name.as_str())) {
                 self.warn(
-                    &FieldPath::root().key("bfd_profiles").key(name),
+                    &FieldPath::root().key("bfd_profiles").key_owned(name),
                     format!("no peer uses this profile (write bfd = \"{name}\" in a peer)"),
                 );
             }
