@@ -89,6 +89,7 @@
 
 mod action;
 mod config;
+mod coupling;
 mod event;
 mod packet;
 mod session;
@@ -96,6 +97,7 @@ mod timer;
 
 pub use action::Action;
 pub use config::SessionConfig;
+pub use coupling::{coupling, Coupling};
 pub use event::Event;
 pub use packet::{
     AuthType, Authentication, ControlPacket, ControlView, Diagnostic, Discard, State,

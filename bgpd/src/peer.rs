@@ -1567,10 +1567,7 @@ fn withdrew_sentence(peer: &Peer, withdrawn: &[Nlri]) -> String {
 
 /// A hint for the connect errors operators trip over.
 fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
-    let link_local = match peer.address {
-        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
-        IpAddr::V4(_) => false,
-    };
+    let link_local = matches!(peer.address, IpAddr::V6(a) if crate::link::is_link_local(a));
     match e.raw_os_error() {
         Some(libc::EINVAL) if link_local => {
             Some("a link-local peer address needs the interface it is reached on")

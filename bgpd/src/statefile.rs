@@ -31,6 +31,7 @@ use tracing::{error, info};
 
 use crate::announce::{RuntimeSpec, RuntimeTable};
 use crate::api::AnnounceArgs;
+use crate::events::unix_secs;
 
 /// The format this bgpd writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -316,10 +317,6 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
             .mode(0o750)
             .create(dir),
     }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The background writer: [`Writer::save`] hands it the newest state and returns the

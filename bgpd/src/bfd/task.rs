@@ -6,7 +6,9 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ::bfd::{Action, ControlView, Diagnostic, Event, Session, SessionConfig, State};
+use ::bfd::{
+    coupling, Action, ControlView, Coupling, Diagnostic, Event, Session, SessionConfig, State,
+};
 use bgp_proto::notification::cease;
 use bgp_proto::Notification;
 use bytes::Bytes;
@@ -460,10 +462,10 @@ impl Entry {
         }
         match coupling {
             Coupling::None => {}
-            Coupling::KeepBgp => {
+            Coupling::KeepClient => {
                 s.push_str("; the router took BFD AdminDown, the BGP session stays");
             }
-            Coupling::CloseBgp => {
+            Coupling::CloseClient => {
                 s.push_str("; closing the BGP session with NOTIFICATION 6/10 (BFD Down)");
                 let n = Notification::cease(cease::BFD_DOWN, None);
                 if self.peer_commands.try_send(PeerCommand::Reset(n)).is_err() {
@@ -498,27 +500,6 @@ impl Entry {
             counters: *s.counters(),
             waiting: self.waiting.clone(),
         }
-    }
-}
-
-/// What a BFD state change means for the BGP session (RFC 5882).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coupling {
-    /// Not a failure of an Up session: nothing to do.
-    None,
-    /// Up -> Down because the router signalled AdminDown. RFC 5882 §3.2: "the receipt of
-    /// AdminDown [...] MUST NOT be treated as a failure by the client protocol": BGP stays.
-    KeepBgp,
-    /// Up -> Down: the path failed (RFC 5882 §4.3): close BGP at once, Cease 6/10 (RFC 9384).
-    CloseBgp,
-}
-
-fn coupling(from: State, to: State, remote_state: State) -> Coupling {
-    match (from, to) {
-        (State::Up, State::Down) if remote_state == State::AdminDown => Coupling::KeepBgp,
-        (State::Up, State::Down) => Coupling::CloseBgp,
-        // Our own Stop (peer removed, shutdown) is not a failure either.
-        _ => Coupling::None,
     }
 }
 
@@ -656,7 +637,7 @@ mod tests {
         assert_eq!(a.local_diag(), Diagnostic::CONTROL_DETECTION_TIME_EXPIRED);
         assert_eq!(
             coupling(State::Up, State::Down, a.remote_state()),
-            Coupling::CloseBgp
+            Coupling::CloseClient
         );
     }
 
@@ -670,7 +651,7 @@ mod tests {
         assert_eq!(a.remote_state(), State::AdminDown);
         assert_eq!(
             coupling(State::Up, State::Down, a.remote_state()),
-            Coupling::KeepBgp
+            Coupling::KeepClient
         );
     }
 

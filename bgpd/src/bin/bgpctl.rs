@@ -946,59 +946,34 @@ fn runtime_table(list: &[RuntimeInfo]) -> String {
     if list.is_empty() {
         return "no runtime services\n".into();
     }
-    let mut rows = vec![[
-        "PREFIX".to_string(),
-        "NEXT HOPS".into(),
-        "PEERS".into(),
-        "ATTRIBUTES".into(),
-        "SINCE".into(),
-    ]];
-    for r in list {
-        let mut attrs = Vec::new();
-        attrs.extend(r.communities.iter().cloned());
-        attrs.extend(r.large_communities.iter().cloned());
-        if let Some(m) = r.med {
-            attrs.push(format!("med {m}"));
-        }
-        if let Some(l) = r.local_pref {
-            attrs.push(format!("local-pref {l}"));
-        }
-        rows.push([
-            r.prefix.clone(),
-            r.nexthops.join(","),
-            if r.peers.is_empty() {
-                "all".into()
-            } else {
-                r.peers.join(",")
-            },
-            if attrs.is_empty() {
-                "-".into()
-            } else {
-                attrs.join(" ")
-            },
-            ago(r.since),
-        ]);
-    }
-    let mut widths = [0usize; 5];
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            let mut attrs: Vec<String> = r.communities.clone();
+            attrs.extend(r.large_communities.iter().cloned());
+            attrs.extend(r.med.map(|m| format!("med {m}")));
+            attrs.extend(r.local_pref.map(|l| format!("local-pref {l}")));
+            vec![
+                r.prefix.clone(),
+                r.nexthops.join(","),
+                if r.peers.is_empty() {
+                    "all".into()
+                } else {
+                    r.peers.join(",")
+                },
+                if attrs.is_empty() {
+                    "-".into()
+                } else {
+                    attrs.join(" ")
+                },
+                ago(r.since),
+            ]
+        })
+        .collect();
+    table(
+        &["PREFIX", "NEXT HOPS", "PEERS", "ATTRIBUTES", "SINCE"],
+        &rows,
+    )
 }
 
 #[cfg(test)]

@@ -152,19 +152,12 @@ impl Shared {
         if let Some(cmd) = command {
             let _ = self.tx.send(cmd);
         }
-        let mut response = Response::ok(NeighborOpResult {
+        let response = Response::ok(NeighborOpResult {
             peer: name.to_string(),
             op: what.to_string(),
             message,
         });
-        if let Err(e) = self.save_state_and_wait().await {
-            if let Some(serde_json::Value::Object(m)) = response.data.as_mut() {
-                m.insert(
-                    "message".into(),
-                    serde_json::Value::String(format!("done, but NOT SAVED: {e}")),
-                );
-            }
-        }
-        response
+        self.saved_in(response, "message", "done, but NOT SAVED", "")
+            .await
     }
 }

@@ -202,17 +202,32 @@ impl Shared {
     /// A change was accepted (`response` ok): it is answered once the state file holds it,
     /// so an acknowledged change survives a crash right after (issue 13). A state file that
     /// cannot be written leaves the change applied and says so in the note.
-    async fn saved(&self, mut response: Response) -> Response {
+    async fn saved(&self, response: Response) -> Response {
+        self.saved_in(
+            response,
+            "note",
+            "applied, but NOT SAVED",
+            "; it will not survive a restart",
+        )
+        .await
+    }
+
+    /// [`Shared::saved`] with the reason written into `field` as `{prefix}: {error}{suffix}`.
+    pub(super) async fn saved_in(
+        &self,
+        mut response: Response,
+        field: &str,
+        prefix: &str,
+        suffix: &str,
+    ) -> Response {
         if !response.ok {
             return response;
         }
         if let Err(e) = self.save_state_and_wait().await {
             if let Some(serde_json::Value::Object(m)) = response.data.as_mut() {
                 m.insert(
-                    "note".into(),
-                    serde_json::Value::String(format!(
-                        "applied, but NOT SAVED: {e}; it will not survive a restart"
-                    )),
+                    field.into(),
+                    serde_json::Value::String(format!("{prefix}: {e}{suffix}")),
                 );
             }
         }
