@@ -398,8 +398,6 @@ fn frr_up_agree_reload_and_node_dies(v6: bool, check_control_plane: bool) {
         num(&p, "remote-id"),
         "{b} {p}"
     );
-    let changes_before = us(&b, "state_changes");
-    let counters_before = frr_counters(&frr, &n, v6);
     // bgpctl's text and the event timeline say the same.
     let text = bgpd.ctl(&["neighbor", "r"]);
     assert!(text.contains("BFD state               Up"), "{text}");
@@ -430,7 +428,23 @@ fn frr_up_agree_reload_and_node_dies(v6: bool, check_control_plane: bool) {
         bfd_events.iter().any(|m| m.contains("-> Up")),
         "no BFD Up in the event timeline: {events}"
     );
+    // FRR may reset its fresh session once while it settles (its graceful-restart setting and
+    // zebra's next-hop check arrive after bgpd connected; over IPv6 the stale BFD state then
+    // takes BGP down once): the reload below is judged from a session that is up again.
+    let up = wait_until(
+        ESTABLISH,
+        || {
+            (
+                bgpd.neighbor("r").unwrap()["state"] == "Established",
+                frr.state(n.addr(v6)),
+            )
+        },
+        |(ours, theirs)| *ours && theirs == "Established",
+    );
+    assert!(up.0 && up.1 == "Established", "BGP not back up: {up:?}");
     let flaps = bgpd.neighbor("r").unwrap()["flaps"].as_u64().unwrap_or(0);
+    let changes_before = us(&bfd_json(&bgpd), "state_changes");
+    let counters_before = frr_counters(&frr, &n, v6);
 
     // SIGHUP to 50 ms: FRR sees the new intervals (Poll/Final), nothing flaps.
     bgpd.reload(&bgpd_config(&n, &r, v6, FAST_MS));
