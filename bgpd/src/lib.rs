@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod decode;
 pub mod diff;
 pub mod events;
+pub mod fib;
 pub mod health;
 pub mod link;
 pub mod metrics;

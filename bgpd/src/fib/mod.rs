@@ -1,0 +1,758 @@
+//! The kernel FIB of a Linux router (`[fib]`, issue 16): routes towards service prefixes, each
+//! through a next-hop group of next-hop objects, programmed over rtnetlink.
+//!
+//! - [`plan`]: pure. Wanted next-hop sets + the mirror of the kernel -> ordered operations;
+//!   groups are shared by prefixes with the same set and changed in place, so the buckets of a
+//!   resilient group that belong to members that stay never move (the module doc says how).
+//! - [`wire`]: the next-hop messages netlink-packet-route lacks (checked, never panics).
+//! - [`netlink`]: the socket.
+//! - [`Fib`] (here): runs plans, keeps the mirror, reconciles at start, cleans up at stop.
+//!
+//! Only objects that carry `[fib] protocol` are ever changed or deleted: next hops and groups
+//! by their `nh_protocol`, routes by `rtm_protocol` in `[fib] table`. A route of another
+//! protocol for the same prefix is never replaced (new routes are added with `NLM_F_EXCL`).
+//!
+//! Driving contract: [`Fib::open`] once (it adopts what an earlier run left; nothing changes in
+//! the kernel), then [`Fib::apply`] with one batch per event (a node leaving changes every
+//! prefix it served: give them in one batch so their shared group changes in place), then
+//! [`Fib::sweep`] once the routing table has converged (it removes adopted routes nobody set
+//! again), and [`Fib::stop`] at the end. Calls block on the kernel (microseconds each); the
+//! daemon runs them on a thread of their own.
+
+pub mod netlink;
+pub mod plan;
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::route::{RouteAttribute, RouteType};
+use netlink_packet_route::RouteNetlinkMessage;
+use tracing::{info, warn};
+
+use crate::metrics::{Histogram, TextWriter};
+use netlink::{Netlink, NetlinkError, RtnlMessage};
+pub use plan::{GroupKind, KernelState, NextHopSet, NhId, Op, RouteTarget, Weight};
+use wire::NexthopMessage;
+
+/// Default `[fib] protocol`: 179, BGP's TCP port, easy to recognise in `ip route` output. It
+/// is in neither iproute2's `rt_protos` (0-18, 42, 99, 186-192) nor FRR's `rt_protos.d`
+/// (186-197), and BIRD (12) and zebra (11) use theirs: no other daemon's routes carry it.
+pub const DEFAULT_PROTOCOL: u8 = 179;
+/// Default `[fib] table`: main.
+pub const DEFAULT_TABLE: u32 = 254;
+/// Default `[fib] buckets`: 32 per member for up to 8 members, weights at 1/256 granularity.
+pub const DEFAULT_BUCKETS: u16 = 256;
+/// Default `[fib] idle_timer` (the kernel's own default, 120 s).
+pub const DEFAULT_IDLE_TIMER: Duration = Duration::from_secs(120);
+/// Default `[fib] unbalanced_timer`: 0, busy buckets never move (no connection is broken to
+/// rebalance).
+pub const DEFAULT_UNBALANCED_TIMER: Duration = Duration::from_secs(0);
+
+/// `[fib]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FibSettings {
+    /// Routing table of our routes.
+    pub table: u32,
+    /// `rtm_protocol` / `nh_protocol` of everything bgpd installs.
+    pub protocol: u8,
+    /// Group type and resilient parameters (`resilient`, `buckets`, `idle_timer`,
+    /// `unbalanced_timer`).
+    pub kind: GroupKind,
+    /// Leave routes, groups and next hops in the kernel at stop (graceful restart).
+    pub retain_on_stop: bool,
+}
+
+impl Default for FibSettings {
+    fn default() -> Self {
+        FibSettings {
+            table: DEFAULT_TABLE,
+            protocol: DEFAULT_PROTOCOL,
+            kind: GroupKind::Resilient {
+                buckets: DEFAULT_BUCKETS,
+                idle_timer: DEFAULT_IDLE_TIMER.as_secs() as u32,
+                unbalanced_timer: DEFAULT_UNBALANCED_TIMER.as_secs() as u32,
+            },
+            retain_on_stop: false,
+        }
+    }
+}
+
+/// Why a next hop cannot have a next-hop object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NextHopError {
+    /// The kernel routes the address through another gateway.
+    #[error("is not directly connected (the kernel reaches it via {via}, interface index {oif})")]
+    NotConnected { via: IpAddr, oif: u32 },
+    /// No route at all, or an unreachable/prohibit/blackhole route.
+    #[error("has no route")]
+    NoRoute,
+    /// One of this router's own addresses.
+    #[error("is an address of this router")]
+    Local,
+    /// An IPv6 link-local address names no interface by itself.
+    #[error("is link-local: a link-local next hop needs an interface")]
+    LinkLocal,
+    /// The lookup itself failed.
+    #[error("could not be looked up: {0}")]
+    Lookup(NetlinkError),
+}
+
+/// A FIB failure; each names what it was about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FibError {
+    #[error("next hop {next_hop} {reason}")]
+    NextHop {
+        next_hop: IpAddr,
+        reason: NextHopError,
+    },
+    /// The kernel refused an operation.
+    #[error("{op}: {error}")]
+    Kernel { op: String, error: NetlinkError },
+    /// Another protocol's route has the prefix in our table; it is not touched.
+    #[error(
+        "table {table} already has a route to {prefix} from another protocol; it is left alone"
+    )]
+    ForeignRoute { prefix: IpNet, table: u32 },
+    /// The kernel has no next-hop objects (Linux < 5.3) or refuses to list them.
+    #[error("the kernel does not support next-hop objects (RTM_GETNEXTHOP: {0}); Linux 5.3 or later is needed, 5.13 for resilient groups")]
+    Unsupported(NetlinkError),
+    /// The socket could not be opened.
+    #[error("rtnetlink socket: {0}")]
+    Socket(String),
+}
+
+/// The outcome of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Kernel operations that succeeded.
+    pub ops: usize,
+    /// Prefixes left as they were, and why.
+    pub errors: Vec<(IpNet, FibError)>,
+}
+
+/// Counters and figures for the metrics endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct FibStats {
+    /// Netlink operations the kernel refused or that failed, by operation.
+    pub netlink_errors: BTreeMap<&'static str, u64>,
+    /// Prefix changes refused or failed (the route left as it was).
+    pub refused: u64,
+    /// Time to program one batch.
+    pub latency: Histogram,
+}
+
+/// The FIB: socket, settings, mirror of our kernel objects.
+pub struct Fib {
+    nl: Netlink,
+    settings: FibSettings,
+    state: KernelState,
+    /// Routes adopted at open that no `apply` has named since: [`Fib::sweep`] removes them.
+    adopted: BTreeSet<IpNet>,
+    stats: FibStats,
+}
+
+impl Fib {
+    /// Opens rtnetlink in the current network namespace and reads what carries our protocol
+    /// (the leftovers of an earlier run are adopted, nothing changes). Fails when the kernel
+    /// has no next-hop objects.
+    pub fn open(settings: FibSettings) -> Result<Fib, FibError> {
+        let nl = Netlink::open().map_err(|e| FibError::Socket(e.to_string()))?;
+        let mut fib = Fib {
+            nl,
+            settings,
+            state: KernelState::default(),
+            adopted: BTreeSet::new(),
+            stats: FibStats::default(),
+        };
+        fib.state = fib.read_state()?;
+        fib.adopted = fib.state.routes.keys().copied().collect();
+        info!(
+            table = settings.table,
+            protocol = settings.protocol,
+            "fib: adopted {} routes, {} groups and {} next hops left by an earlier run",
+            fib.state.routes.len(),
+            fib.state.groups.len(),
+            fib.state.nexthops.len()
+        );
+        Ok(fib)
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FibSettings {
+        &self.settings
+    }
+
+    /// The mirror of our kernel objects.
+    pub fn state(&self) -> &KernelState {
+        &self.state
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &FibStats {
+        &self.stats
+    }
+
+    /// Routes `prefix` through `next_hops` (next hop, relative weight).
+    pub fn set(&mut self, prefix: IpNet, next_hops: &[(IpAddr, u32)]) -> Applied {
+        self.apply([(prefix, next_hops.to_vec())])
+    }
+
+    /// Removes our route to `prefix`.
+    pub fn remove(&mut self, prefix: IpNet) -> Applied {
+        self.apply([(prefix, Vec::new())])
+    }
+
+    /// Applies one batch: for each prefix its next hops, or none to remove it. A prefix that
+    /// cannot be programmed keeps its previous route (never a half-built group) and is
+    /// reported; the others are programmed.
+    pub fn apply(
+        &mut self,
+        batch: impl IntoIterator<Item = (IpNet, Vec<(IpAddr, u32)>)>,
+    ) -> Applied {
+        let changes: BTreeMap<IpNet, Option<NextHopSet>> = batch
+            .into_iter()
+            .map(|(p, hops)| (p.trunc(), NextHopSet::new(&hops)))
+            .collect();
+        for p in changes.keys() {
+            self.adopted.remove(p);
+        }
+        self.run(&changes)
+    }
+
+    /// Removes the routes adopted at [`Fib::open`] that no batch has named since, and every
+    /// group and next hop of ours that nothing uses.
+    pub fn sweep(&mut self) -> Applied {
+        let changes = std::mem::take(&mut self.adopted)
+            .into_iter()
+            .map(|p| (p, None))
+            .collect();
+        self.run(&changes)
+    }
+
+    /// Stops: removes every route, group and next hop of ours, or leaves them all for the
+    /// next run with `retain_on_stop`.
+    pub fn stop(mut self) -> Applied {
+        if self.settings.retain_on_stop {
+            info!(
+                "fib: leaving {} routes in table {} (retain_on_stop)",
+                self.state.routes.len(),
+                self.settings.table
+            );
+            return Applied::default();
+        }
+        let changes = self.state.routes.keys().map(|p| (*p, None)).collect();
+        self.run(&changes)
+    }
+
+    /// The buckets of resilient group `id`: (index, next hop, idle time in 1/100 s).
+    pub fn buckets(&mut self, id: NhId) -> Result<Vec<(u16, NhId, u64)>, FibError> {
+        let req = NexthopMessage {
+            id: Some(id),
+            ..NexthopMessage::default()
+        };
+        let replies = self
+            .nl
+            .dump(RtnlMessage::Nexthop(wire::RTM_GETNEXTHOPBUCKET, req))
+            .map_err(|error| FibError::Kernel {
+                op: format!("dump the buckets of group {id}"),
+                error,
+            })?;
+        let mut out: Vec<(u16, NhId, u64)> = replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RtnlMessage::Nexthop(_, n) if n.id == Some(id) => n.res_bucket,
+                _ => None,
+            })
+            .filter_map(|b| Some((b.index?, b.nexthop?, b.idle_time.unwrap_or(0))))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Writes the `bgpd_fib_*` families.
+    pub fn write_metrics(&self, w: &mut TextWriter) {
+        w.family(
+            "bgpd_fib_routes",
+            "gauge",
+            "Routes bgpd has in its FIB table.",
+        );
+        w.sample("bgpd_fib_routes", &[], self.state.routes.len());
+        w.family(
+            "bgpd_fib_groups",
+            "gauge",
+            "Next-hop groups bgpd has in the kernel.",
+        );
+        w.sample("bgpd_fib_groups", &[], self.state.groups.len());
+        w.family(
+            "bgpd_fib_group_members",
+            "gauge",
+            "Members of each next-hop group, with the sum of their weights.",
+        );
+        for (id, g) in &self.state.groups {
+            let id = id.to_string();
+            w.sample("bgpd_fib_group_members", &[("group", &id)], g.members.len());
+        }
+        w.family(
+            "bgpd_fib_netlink_errors_total",
+            "counter",
+            "Netlink operations the kernel refused or that failed.",
+        );
+        for (op, n) in &self.stats.netlink_errors {
+            w.sample("bgpd_fib_netlink_errors_total", &[("op", op)], n);
+        }
+        w.family(
+            "bgpd_fib_refused_total",
+            "counter",
+            "Prefix changes left unprogrammed (the route kept as it was).",
+        );
+        w.sample("bgpd_fib_refused_total", &[], self.stats.refused);
+        w.family(
+            "bgpd_fib_program_seconds",
+            "histogram",
+            "Time to program one batch of route changes into the kernel.",
+        );
+        self.stats.latency.write(w, "bgpd_fib_program_seconds", "");
+    }
+
+    fn run(&mut self, changes: &BTreeMap<IpNet, Option<NextHopSet>>) -> Applied {
+        let started = Instant::now();
+        let mut applied = self.run_once(changes);
+        // An id taken by someone else since our dump: it is recorded now; one more try.
+        if applied.errors.iter().any(|(_, e)| id_clash(e)) {
+            let retry: BTreeMap<_, _> = applied
+                .errors
+                .iter()
+                .filter(|(_, e)| id_clash(e))
+                .filter_map(|(p, _)| changes.get_key_value(p).map(|(k, v)| (*k, v.clone())))
+                .collect();
+            applied.errors.retain(|(_, e)| !id_clash(e));
+            let again = self.run_once(&retry);
+            applied.ops += again.ops;
+            applied.errors.extend(again.errors);
+        }
+        for (prefix, e) in &applied.errors {
+            self.stats.refused += 1;
+            warn!(%prefix, "fib: {prefix} not programmed, its route is left as it was: {e}");
+        }
+        self.stats.latency.observe(started.elapsed());
+        applied
+    }
+
+    fn run_once(&mut self, changes: &BTreeMap<IpNet, Option<NextHopSet>>) -> Applied {
+        let mut resolved = BTreeMap::new();
+        for gw in self.state.unresolved(changes.values()) {
+            let r = self.resolve(gw);
+            resolved.insert(gw, r);
+        }
+        let plan = plan::plan(&self.state, self.settings.kind, changes, &resolved);
+        let mut applied = Applied::default();
+        let mut prefix_errors: BTreeMap<IpNet, FibError> = BTreeMap::new();
+        for r in plan.refused {
+            prefix_errors.insert(
+                r.prefix,
+                FibError::NextHop {
+                    next_hop: r.next_hop,
+                    reason: r.error,
+                },
+            );
+        }
+        // Why an object we needed is missing: the error of the operation that failed.
+        let mut failed: BTreeMap<NhId, FibError> = BTreeMap::new();
+        for op in &plan.ops {
+            if let Some(e) = self.blocked(op, &failed) {
+                match op {
+                    Op::ReplaceRoute { prefix, .. } => {
+                        prefix_errors.entry(*prefix).or_insert(e);
+                    }
+                    Op::AddGroup { id, .. } | Op::ReplaceGroup { id, .. } => {
+                        failed.insert(*id, e);
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match self.execute(op) {
+                Ok(()) => {
+                    self.state.apply(op);
+                    applied.ops += 1;
+                }
+                Err(e) => {
+                    *self.stats.netlink_errors.entry(op_name(op)).or_default() += 1;
+                    match op {
+                        Op::AddNexthop { id, .. } | Op::AddGroup { id, .. } => {
+                            if matches!(&e, FibError::Kernel { error, .. } if error.errno() == Some(libc::EEXIST))
+                            {
+                                self.state.foreign_ids.insert(*id);
+                            }
+                            failed.insert(*id, e);
+                        }
+                        Op::ReplaceGroup { id, .. } => {
+                            // Its users keep the group as it was.
+                            for (p, t) in &self.state.routes {
+                                if *t == RouteTarget::Group(*id) && changes.contains_key(p) {
+                                    prefix_errors.entry(*p).or_insert_with(|| e.clone());
+                                }
+                            }
+                        }
+                        Op::ReplaceRoute { prefix, .. } | Op::DelRoute { prefix } => {
+                            prefix_errors.entry(*prefix).or_insert(e);
+                        }
+                        Op::DelGroup { .. } | Op::DelNexthop { .. } => {
+                            warn!("fib: leftover kept: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        applied.errors = prefix_errors.into_iter().collect();
+        applied
+    }
+
+    /// Whether `op` cannot run because an object it needs is missing.
+    fn blocked(&self, op: &Op, failed: &BTreeMap<NhId, FibError>) -> Option<FibError> {
+        let missing = |id: &NhId, what: &str| {
+            failed.get(id).cloned().unwrap_or_else(|| FibError::Kernel {
+                op: format!("{what} {id}"),
+                error: NetlinkError::Kernel {
+                    errno: libc::ENOENT,
+                    message: Some("not in the kernel".into()),
+                },
+            })
+        };
+        match op {
+            Op::AddGroup { members, .. } | Op::ReplaceGroup { members, .. } => members
+                .iter()
+                .find(|(m, _)| !self.state.nexthops.contains_key(m))
+                .map(|(m, _)| missing(m, "next hop")),
+            Op::ReplaceRoute { group, .. } => {
+                (!self.state.groups.contains_key(group)).then(|| missing(group, "group"))
+            }
+            // Still used: a route that should have moved did not.
+            Op::DelGroup { id } => self.state.group_in_use(*id).then(|| missing(id, "group")),
+            Op::DelNexthop { id } => self
+                .state
+                .nexthop_in_use(*id)
+                .then(|| missing(id, "next hop")),
+            _ => None,
+        }
+    }
+
+    fn execute(&mut self, op: &Op) -> Result<(), FibError> {
+        let s = self.settings;
+        let kernel = |op: String| move |error: NetlinkError| FibError::Kernel { op, error };
+        match op {
+            Op::AddNexthop { id, gateway, oif } => {
+                let m = NexthopMessage {
+                    header: wire::NhHeader {
+                        family: if gateway.is_ipv4() { 2 } else { 10 },
+                        protocol: s.protocol,
+                        ..Default::default()
+                    },
+                    id: Some(*id),
+                    oif: Some(*oif),
+                    gateway: Some(*gateway),
+                    ..NexthopMessage::default()
+                };
+                self.nl
+                    .request(
+                        RtnlMessage::Nexthop(wire::RTM_NEWNEXTHOP, m),
+                        NLM_F_CREATE | NLM_F_EXCL,
+                    )
+                    .map_err(kernel(format!("add next hop {gateway} (id {id})")))
+            }
+            Op::AddGroup { id, members, kind } | Op::ReplaceGroup { id, members, kind } => {
+                let replace = matches!(op, Op::ReplaceGroup { .. });
+                let m = group_message(*id, members, *kind, s.protocol);
+                let flags = if replace {
+                    NLM_F_REPLACE
+                } else {
+                    NLM_F_CREATE | NLM_F_EXCL
+                };
+                let what = if replace { "replace" } else { "add" };
+                self.nl
+                    .request(RtnlMessage::Nexthop(wire::RTM_NEWNEXTHOP, m), flags)
+                    .map_err(kernel(format!("{what} group {id}")))
+            }
+            Op::ReplaceRoute { prefix, group } => {
+                let ours = self.state.routes.contains_key(prefix);
+                let m = netlink::route_message(*prefix, s.table, s.protocol, Some(*group));
+                // A route that is not ours is never replaced: EXCL fails on it.
+                let flags = if ours {
+                    NLM_F_CREATE | NLM_F_REPLACE
+                } else {
+                    NLM_F_CREATE | NLM_F_EXCL
+                };
+                let r = self
+                    .nl
+                    .request(RtnlMessage::Route(RouteNetlinkMessage::NewRoute(m)), flags);
+                match r {
+                    Err(e) if !ours && e.errno() == Some(libc::EEXIST) => {
+                        Err(FibError::ForeignRoute {
+                            prefix: *prefix,
+                            table: s.table,
+                        })
+                    }
+                    r => r.map_err(kernel(format!("route {prefix} via group {group}"))),
+                }
+            }
+            Op::DelRoute { prefix } => {
+                let m = netlink::route_message(*prefix, s.table, s.protocol, None);
+                match self
+                    .nl
+                    .request(RtnlMessage::Route(RouteNetlinkMessage::DelRoute(m)), 0)
+                {
+                    // Already gone (the kernel drops routes whose device went down).
+                    Err(e) if e.errno() == Some(libc::ESRCH) => Ok(()),
+                    r => r.map_err(kernel(format!("delete route {prefix}"))),
+                }
+            }
+            Op::DelGroup { id } | Op::DelNexthop { id } => {
+                let m = NexthopMessage {
+                    id: Some(*id),
+                    ..NexthopMessage::default()
+                };
+                match self
+                    .nl
+                    .request(RtnlMessage::Nexthop(wire::RTM_DELNEXTHOP, m), 0)
+                {
+                    Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+                    r => r.map_err(kernel(format!("delete next-hop object {id}"))),
+                }
+            }
+        }
+    }
+
+    /// The device of a directly connected next hop (a route lookup, as `ip route get`).
+    fn resolve(&mut self, gw: IpAddr) -> Result<u32, NextHopError> {
+        if let IpAddr::V6(a) = gw {
+            if a.is_unicast_link_local() {
+                return Err(NextHopError::LinkLocal);
+            }
+        }
+        let reply = match self
+            .nl
+            .get(RtnlMessage::Route(RouteNetlinkMessage::GetRoute(
+                netlink::lookup_message(gw),
+            ))) {
+            Ok(RtnlMessage::Route(RouteNetlinkMessage::NewRoute(m))) => m,
+            Ok(_) => {
+                return Err(NextHopError::Lookup(NetlinkError::Decode(
+                    "the route lookup answered with another message".into(),
+                )))
+            }
+            Err(e)
+                if matches!(
+                    e.errno(),
+                    Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ESRCH)
+                ) =>
+            {
+                return Err(NextHopError::NoRoute)
+            }
+            Err(e) => return Err(NextHopError::Lookup(e)),
+        };
+        match reply.header.kind {
+            RouteType::Unicast => {}
+            RouteType::Local => return Err(NextHopError::Local),
+            _ => return Err(NextHopError::NoRoute),
+        }
+        let mut oif = None;
+        let mut via = None;
+        for a in &reply.attributes {
+            match a {
+                RouteAttribute::Oif(o) => oif = Some(*o),
+                RouteAttribute::Gateway(g) => via = route_addr(g),
+                _ => {}
+            }
+        }
+        match (oif, via) {
+            (Some(oif), Some(via)) if via != gw => Err(NextHopError::NotConnected { via, oif }),
+            (Some(oif), _) => Ok(oif),
+            (None, _) => Err(NextHopError::NoRoute),
+        }
+    }
+
+    /// Dumps next hops and routes and keeps what carries our protocol.
+    fn read_state(&mut self) -> Result<KernelState, FibError> {
+        let s = self.settings;
+        let nexthops = self
+            .nl
+            .dump(RtnlMessage::Nexthop(
+                wire::RTM_GETNEXTHOP,
+                NexthopMessage::default(),
+            ))
+            .map_err(|e| match e.errno() {
+                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => FibError::Unsupported(e),
+                _ => FibError::Kernel {
+                    op: "dump next hops".into(),
+                    error: e,
+                },
+            })?;
+        let mut state = KernelState::default();
+        let mut groups = Vec::new();
+        for m in nexthops {
+            let RtnlMessage::Nexthop(_, n) = m else {
+                continue;
+            };
+            let Some(id) = n.id else { continue };
+            if n.header.protocol != s.protocol {
+                state.foreign_ids.insert(id);
+                continue;
+            }
+            match (&n.group, n.gateway, n.oif) {
+                (Some(_), _, _) => groups.push(n),
+                (None, Some(gateway), Some(oif)) => {
+                    state
+                        .nexthops
+                        .insert(id, plan::KernelNexthop { gateway, oif });
+                }
+                // A blackhole or other object with our number: never reused, never deleted.
+                _ => {
+                    state.foreign_ids.insert(id);
+                }
+            }
+        }
+        for n in groups {
+            let (Some(id), Some(members)) = (n.id, n.group) else {
+                continue;
+            };
+            let kind = match (n.group_type, n.res_group) {
+                (Some(wire::GROUP_TYPE_RES), Some(r)) => GroupKind::Resilient {
+                    buckets: r.buckets.unwrap_or(0),
+                    idle_timer: r.idle_timer.unwrap_or(0) / wire::USER_HZ,
+                    unbalanced_timer: r.unbalanced_timer.unwrap_or(0) / wire::USER_HZ,
+                },
+                (None, _) | (Some(wire::GROUP_TYPE_MPATH), _) => GroupKind::Multipath,
+                _ => {
+                    state.foreign_ids.insert(id);
+                    continue;
+                }
+            };
+            let members: Option<Vec<(NhId, Weight)>> = members
+                .iter()
+                .map(|e| {
+                    state
+                        .nexthops
+                        .contains_key(&e.id)
+                        .then_some(())
+                        .and(Weight::new(e.weight))
+                        .map(|w| (e.id, w))
+                })
+                .collect();
+            match members {
+                Some(members) => {
+                    state.groups.insert(id, plan::KernelGroup { members, kind });
+                }
+                // A member we do not own or a weight we never set: left alone.
+                None => {
+                    state.foreign_ids.insert(id);
+                }
+            }
+        }
+        for v6 in [false, true] {
+            let routes = self
+                .nl
+                .dump(RtnlMessage::Route(RouteNetlinkMessage::GetRoute(
+                    netlink::route_dump_message(v6),
+                )))
+                .map_err(|error| FibError::Kernel {
+                    op: "dump routes".into(),
+                    error,
+                })?;
+            for m in routes {
+                let RtnlMessage::Route(RouteNetlinkMessage::NewRoute(r)) = m else {
+                    continue;
+                };
+                if u8::from(r.header.protocol) != s.protocol || netlink::route_table(&r) != s.table
+                {
+                    continue;
+                }
+                let Some(prefix) = netlink::route_prefix(&r) else {
+                    continue;
+                };
+                let nh = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::NhId(id) => Some(*id),
+                    _ => None,
+                });
+                let target = match nh {
+                    Some(id) if state.groups.contains_key(&id) => RouteTarget::Group(id),
+                    nh => RouteTarget::Other { nh },
+                };
+                state.routes.insert(prefix, target);
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn group_message(
+    id: NhId,
+    members: &[(NhId, Weight)],
+    kind: GroupKind,
+    protocol: u8,
+) -> NexthopMessage {
+    let (group_type, res_group) = match kind {
+        GroupKind::Multipath => (wire::GROUP_TYPE_MPATH, None),
+        GroupKind::Resilient {
+            buckets,
+            idle_timer,
+            unbalanced_timer,
+        } => (
+            wire::GROUP_TYPE_RES,
+            Some(wire::ResGroup {
+                buckets: Some(buckets),
+                idle_timer: Some(idle_timer.saturating_mul(wire::USER_HZ)),
+                unbalanced_timer: Some(unbalanced_timer.saturating_mul(wire::USER_HZ)),
+                unbalanced_time: None,
+            }),
+        ),
+    };
+    NexthopMessage {
+        header: wire::NhHeader {
+            protocol,
+            ..Default::default()
+        },
+        id: Some(id),
+        group: Some(
+            members
+                .iter()
+                .map(|(m, w)| wire::GroupEntry {
+                    id: *m,
+                    weight: u32::from(w.get()),
+                })
+                .collect(),
+        ),
+        group_type: Some(group_type),
+        res_group,
+        ..NexthopMessage::default()
+    }
+}
+
+fn route_addr(a: &netlink_packet_route::route::RouteAddress) -> Option<IpAddr> {
+    match a {
+        netlink_packet_route::route::RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        netlink_packet_route::route::RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+fn id_clash(e: &FibError) -> bool {
+    matches!(e, FibError::Kernel { op, error } if error.errno() == Some(libc::EEXIST) && (op.starts_with("add next hop") || op.starts_with("add group")))
+}
+
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::AddNexthop { .. } => "add_nexthop",
+        Op::ReplaceGroup { .. } => "replace_group",
+        Op::AddGroup { .. } => "add_group",
+        Op::ReplaceRoute { .. } => "replace_route",
+        Op::DelRoute { .. } => "delete_route",
+        Op::DelGroup { .. } => "delete_group",
+        Op::DelNexthop { .. } => "delete_nexthop",
+    }
+}
