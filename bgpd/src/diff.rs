@@ -71,6 +71,10 @@ impl ConfigDiff {
     pub fn between(old: &Config, new: &Config) -> ConfigDiff {
         let mut d = ConfigDiff::default();
         global(&old.global, &new.global, &mut d);
+        // The FIB's table, protocol and group type are fixed for a run.
+        if old.fib != new.fib {
+            d.restart_required.push("fib");
+        }
 
         for p in &new.peers {
             match old.peer(&p.name) {

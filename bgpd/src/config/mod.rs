@@ -76,6 +76,9 @@ pub struct Config {
     /// Services in file order; names are unique.
     /// Shared: the daemon, the control state and the peers' announcements hold the same list.
     pub services: std::sync::Arc<Vec<Service>>,
+    /// `[fib]`: program the routes bgpd selects into the kernel; `None` (no table) = never
+    /// touch the kernel's routes.
+    pub fib: Option<crate::fib::FibSettings>,
     /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
     /// them, the daemon logs them on start and reload.
     pub warnings: Vec<Diagnostic>,

@@ -300,7 +300,7 @@ fn addr_of(v: &[u8]) -> Result<IpAddr, WireError> {
 }
 
 fn group_of(v: &[u8]) -> Result<Vec<GroupEntry>, WireError> {
-    if v.len() % GROUP_ENTRY_LEN != 0 {
+    if !v.len().is_multiple_of(GROUP_ENTRY_LEN) {
         return Err(WireError::Length {
             attr: "NHA_GROUP",
             len: v.len(),

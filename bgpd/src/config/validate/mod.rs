@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 mod bfd;
+mod fib;
 mod peer;
 mod service;
 
@@ -161,6 +162,7 @@ impl Validator<'_> {
         };
         let global = global?;
         let bfd_profiles = self.bfd_profiles(&raw.bfd_profiles);
+        let fib = raw.fib.as_ref().map(|f| self.fib(f, &root.key("fib")));
 
         let mut drafts = Vec::with_capacity(raw.peers.len());
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -239,6 +241,7 @@ impl Validator<'_> {
             global,
             peers,
             services: std::sync::Arc::new(services.into_iter().map(|(_, s)| s).collect()),
+            fib,
             warnings: Vec::new(),
         })
     }
