@@ -603,3 +603,74 @@ fn resilient_false_makes_plain_multipath_groups() {
     fib.stop();
     assert!(lab.nexthops().is_empty());
 }
+
+#[test]
+fn kernel_refusals_leave_routes_as_they_were_and_the_rest_is_programmed() {
+    let lab = Lab::new("fib-refusal");
+    let mut fib = lab.open(settings(resilient(16, 120)));
+    let v6: Vec<(IpAddr, u32)> = lab.nodes[..2]
+        .iter()
+        .map(|n| (IpAddr::V6(n.ipv6), 1))
+        .collect();
+    let v4: Vec<(IpAddr, u32)> = (0..2).map(|i| (lab.hop(i), 1)).collect();
+    assert!(fib.set(p("2001:db8::7/128"), &v6).errors.is_empty());
+    let g6 = group_of(&fib, "2001:db8::7/128");
+    let before = lab.nexthops();
+    // The kernel refuses IPv4 next hops for IPv6 routes: in the group that 2001:db8::7 uses
+    // (replaced in place) and for the new route 2001:db8::8. 192.0.2.5 wants the same set and
+    // must be programmed all the same.
+    let applied = fib.apply([
+        (p("2001:db8::7/128"), v4.clone()),
+        (p("2001:db8::8/128"), v4.clone()),
+        (p("192.0.2.5/32"), v4.clone()),
+    ]);
+    let errors: BTreeMap<IpNet, FibError> = applied.errors.into_iter().collect();
+    assert_eq!(
+        errors.keys().copied().collect::<Vec<_>>(),
+        vec![p("2001:db8::7/128"), p("2001:db8::8/128")],
+        "{errors:?}"
+    );
+    for e in errors.values() {
+        assert!(
+            e.to_string()
+                .contains("EINVAL 22 (Invalid argument): IPv6 routes can not use an IPv4 nexthop"),
+            "{e}"
+        );
+    }
+    // 2001:db8::7: same route, same group, same members.
+    assert_eq!(group_of(&fib, "2001:db8::7/128"), g6);
+    let now = lab.nexthops();
+    assert_eq!(now[&u64::from(g6)], before[&u64::from(g6)]);
+    let v6routes = lab.ip_json(&["-6", "route", "show", "table", &TABLE.to_string()]);
+    assert_eq!(v6routes.as_array().unwrap().len(), 1, "{v6routes}");
+    assert_eq!(v6routes[0]["nhid"].as_u64(), Some(u64::from(g6)));
+    // 192.0.2.5 is served, and no group is left without a route.
+    let g4 = group_of(&fib, "192.0.2.5/32");
+    assert_eq!(
+        lab.routes(TABLE),
+        vec![("192.0.2.5".into(), "179".into(), Some(u64::from(g4)))]
+    );
+    let groups: Vec<u64> = now
+        .iter()
+        .filter(|(_, n)| n.get("group").is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(groups, vec![u64::from(g6), u64::from(g4)]);
+    let mut w = bgpd::metrics::TextWriter::default();
+    fib.write_metrics(&mut w);
+    assert!(w.out.contains("bgpd_fib_refused_total 2\n"), "{}", w.out);
+    assert!(
+        w.out
+            .contains("bgpd_fib_netlink_errors_total{op=\"replace_group\"} 1\n"),
+        "{}",
+        w.out
+    );
+    assert!(
+        w.out
+            .contains("bgpd_fib_netlink_errors_total{op=\"replace_route\"} 1\n"),
+        "{}",
+        w.out
+    );
+    assert!(fib.stop().errors.is_empty());
+    assert!(lab.nexthops().is_empty());
+}

@@ -19,6 +19,7 @@
 //! again), and [`Fib::stop`] at the end. Calls block on the kernel (microseconds each); the
 //! daemon runs them on a thread of their own.
 
+mod kernel;
 pub mod netlink;
 pub mod plan;
 pub mod wire;
@@ -28,9 +29,6 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::route::{RouteAttribute, RouteType};
-use netlink_packet_route::RouteNetlinkMessage;
 use tracing::{info, warn};
 
 use crate::metrics::{Histogram, TextWriter};
@@ -320,21 +318,53 @@ impl Fib {
         self.stats.latency.write(w, "bgpd_fib_program_seconds", "");
     }
 
+    /// Re-reads our objects from the kernel (after something outside bgpd changed them: the
+    /// kernel drops next hops whose device goes down). Nothing changes in the kernel.
+    pub fn resync(&mut self) -> Result<(), FibError> {
+        self.state = self.read_state()?;
+        let routes = &self.state.routes;
+        self.adopted.retain(|p| routes.contains_key(p));
+        Ok(())
+    }
+
     fn run(&mut self, changes: &BTreeMap<IpNet, Option<NextHopSet>>) -> Applied {
         let started = Instant::now();
-        let mut applied = self.run_once(changes);
-        // An id taken by someone else since our dump: it is recorded now; one more try.
-        if applied.errors.iter().any(|(_, e)| id_clash(e)) {
-            let retry: BTreeMap<_, _> = applied
-                .errors
+        let (mut applied, retry) = self.run_once(changes);
+        // Prefixes that failed for another's sake (a shared group that could not change), for
+        // an id taken since our dump, or for an object that vanished: one more try, with the
+        // prefixes that failed on their own left out (so a shared group is not planned again).
+        if !retry.is_empty() {
+            let vanished = applied.errors.iter().any(|(p, e)| {
+                retry.contains(p)
+                    && matches!(e, FibError::Kernel { error, .. } if error.errno() == Some(libc::ENOENT))
+            });
+            if vanished {
+                if let Err(e) = self.resync() {
+                    warn!("fib: could not re-read the kernel's next hops and routes: {e}");
+                }
+            }
+            let again: BTreeMap<IpNet, Option<NextHopSet>> = changes
                 .iter()
-                .filter(|(_, e)| id_clash(e))
-                .filter_map(|(p, _)| changes.get_key_value(p).map(|(k, v)| (*k, v.clone())))
+                .filter(|(p, _)| retry.contains(p))
+                .map(|(p, s)| (*p, s.clone()))
                 .collect();
-            applied.errors.retain(|(_, e)| !id_clash(e));
-            let again = self.run_once(&retry);
-            applied.ops += again.ops;
-            applied.errors.extend(again.errors);
+            applied.errors.retain(|(p, _)| !retry.contains(p));
+            let (second, _) = self.run_once(&again);
+            applied.ops += second.ops;
+            applied.errors.extend(second.errors);
+            applied.errors.sort_by_key(|(p, _)| *p);
+        }
+        if !applied.errors.is_empty() {
+            // Whatever a failed step left unused (a group built for a route the kernel then
+            // refused) goes now: no group without a route stays behind.
+            let gc = plan::plan::<NextHopError>(
+                &self.state,
+                self.settings.kind,
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+            );
+            let (cleaned, _) = self.execute_plan(gc.ops, &BTreeMap::new());
+            applied.ops += cleaned.ops;
         }
         for (prefix, e) in &applied.errors {
             self.stats.refused += 1;
@@ -344,30 +374,54 @@ impl Fib {
         applied
     }
 
-    fn run_once(&mut self, changes: &BTreeMap<IpNet, Option<NextHopSet>>) -> Applied {
+    /// Plans and executes one batch; also returns the prefixes worth one more try.
+    fn run_once(
+        &mut self,
+        changes: &BTreeMap<IpNet, Option<NextHopSet>>,
+    ) -> (Applied, BTreeSet<IpNet>) {
         let mut resolved = BTreeMap::new();
         for gw in self.state.unresolved(changes.values()) {
             let r = self.resolve(gw);
             resolved.insert(gw, r);
         }
         let plan = plan::plan(&self.state, self.settings.kind, changes, &resolved);
+        let refused: Vec<(IpNet, FibError)> = plan
+            .refused
+            .into_iter()
+            .map(|r| {
+                (
+                    r.prefix,
+                    FibError::NextHop {
+                        next_hop: r.next_hop,
+                        reason: r.error,
+                    },
+                )
+            })
+            .collect();
+        let (mut applied, retry) = self.execute_plan(plan.ops, changes);
+        applied.errors.extend(refused);
+        applied.errors.sort_by_key(|(p, _)| *p);
+        (applied, retry)
+    }
+
+    /// Runs `ops` in order; an op whose objects are missing is skipped with the error that
+    /// made them missing. Returns the outcome per prefix of `changes`, and which prefixes
+    /// deserve another try.
+    fn execute_plan(
+        &mut self,
+        ops: Vec<Op>,
+        changes: &BTreeMap<IpNet, Option<NextHopSet>>,
+    ) -> (Applied, BTreeSet<IpNet>) {
         let mut applied = Applied::default();
         let mut prefix_errors: BTreeMap<IpNet, FibError> = BTreeMap::new();
-        for r in plan.refused {
-            prefix_errors.insert(
-                r.prefix,
-                FibError::NextHop {
-                    next_hop: r.next_hop,
-                    reason: r.error,
-                },
-            );
-        }
-        // Why an object we needed is missing: the error of the operation that failed.
+        let mut retry: BTreeSet<IpNet> = BTreeSet::new();
+        // Why an object we needed is missing or unchanged: the error of the op that failed.
         let mut failed: BTreeMap<NhId, FibError> = BTreeMap::new();
-        for op in &plan.ops {
+        for op in &ops {
             if let Some(e) = self.blocked(op, &failed) {
                 match op {
                     Op::ReplaceRoute { prefix, .. } => {
+                        retry.insert(*prefix);
                         prefix_errors.entry(*prefix).or_insert(e);
                     }
                     Op::AddGroup { id, .. } | Op::ReplaceGroup { id, .. } => {
@@ -384,10 +438,15 @@ impl Fib {
                 }
                 Err(e) => {
                     *self.stats.netlink_errors.entry(op_name(op)).or_default() += 1;
+                    warn!("fib: {e}");
+                    let errno = match &e {
+                        FibError::Kernel { error, .. } => error.errno(),
+                        _ => None,
+                    };
                     match op {
                         Op::AddNexthop { id, .. } | Op::AddGroup { id, .. } => {
-                            if matches!(&e, FibError::Kernel { error, .. } if error.errno() == Some(libc::EEXIST))
-                            {
+                            if errno == Some(libc::EEXIST) {
+                                // Taken by someone else since our dump.
                                 self.state.foreign_ids.insert(*id);
                             }
                             failed.insert(*id, e);
@@ -399,19 +458,21 @@ impl Fib {
                                     prefix_errors.entry(*p).or_insert_with(|| e.clone());
                                 }
                             }
+                            failed.insert(*id, e);
                         }
                         Op::ReplaceRoute { prefix, .. } | Op::DelRoute { prefix } => {
+                            if errno == Some(libc::ENOENT) {
+                                retry.insert(*prefix);
+                            }
                             prefix_errors.entry(*prefix).or_insert(e);
                         }
-                        Op::DelGroup { .. } | Op::DelNexthop { .. } => {
-                            warn!("fib: leftover kept: {e}");
-                        }
+                        Op::DelGroup { .. } | Op::DelNexthop { .. } => {}
                     }
                 }
             }
         }
         applied.errors = prefix_errors.into_iter().collect();
-        applied
+        (applied, retry)
     }
 
     /// Whether `op` cannot run because an object it needs is missing.
@@ -430,9 +491,10 @@ impl Fib {
                 .iter()
                 .find(|(m, _)| !self.state.nexthops.contains_key(m))
                 .map(|(m, _)| missing(m, "next hop")),
-            Op::ReplaceRoute { group, .. } => {
-                (!self.state.groups.contains_key(group)).then(|| missing(group, "group"))
-            }
+            // A group that is missing, or that could not take its new members.
+            Op::ReplaceRoute { group, .. } => (failed.contains_key(group)
+                || !self.state.groups.contains_key(group))
+            .then(|| missing(group, "group")),
             // Still used: a route that should have moved did not.
             Op::DelGroup { id } => self.state.group_in_use(*id).then(|| missing(id, "group")),
             Op::DelNexthop { id } => self
@@ -442,307 +504,6 @@ impl Fib {
             _ => None,
         }
     }
-
-    fn execute(&mut self, op: &Op) -> Result<(), FibError> {
-        let s = self.settings;
-        let kernel = |op: String| move |error: NetlinkError| FibError::Kernel { op, error };
-        match op {
-            Op::AddNexthop { id, gateway, oif } => {
-                let m = NexthopMessage {
-                    header: wire::NhHeader {
-                        family: if gateway.is_ipv4() { 2 } else { 10 },
-                        protocol: s.protocol,
-                        ..Default::default()
-                    },
-                    id: Some(*id),
-                    oif: Some(*oif),
-                    gateway: Some(*gateway),
-                    ..NexthopMessage::default()
-                };
-                self.nl
-                    .request(
-                        RtnlMessage::Nexthop(wire::RTM_NEWNEXTHOP, m),
-                        NLM_F_CREATE | NLM_F_EXCL,
-                    )
-                    .map_err(kernel(format!("add next hop {gateway} (id {id})")))
-            }
-            Op::AddGroup { id, members, kind } | Op::ReplaceGroup { id, members, kind } => {
-                let replace = matches!(op, Op::ReplaceGroup { .. });
-                let m = group_message(*id, members, *kind, s.protocol);
-                let flags = if replace {
-                    NLM_F_REPLACE
-                } else {
-                    NLM_F_CREATE | NLM_F_EXCL
-                };
-                let what = if replace { "replace" } else { "add" };
-                self.nl
-                    .request(RtnlMessage::Nexthop(wire::RTM_NEWNEXTHOP, m), flags)
-                    .map_err(kernel(format!("{what} group {id}")))
-            }
-            Op::ReplaceRoute { prefix, group } => {
-                let ours = self.state.routes.contains_key(prefix);
-                let m = netlink::route_message(*prefix, s.table, s.protocol, Some(*group));
-                // A route that is not ours is never replaced: EXCL fails on it.
-                let flags = if ours {
-                    NLM_F_CREATE | NLM_F_REPLACE
-                } else {
-                    NLM_F_CREATE | NLM_F_EXCL
-                };
-                let r = self
-                    .nl
-                    .request(RtnlMessage::Route(RouteNetlinkMessage::NewRoute(m)), flags);
-                match r {
-                    Err(e) if !ours && e.errno() == Some(libc::EEXIST) => {
-                        Err(FibError::ForeignRoute {
-                            prefix: *prefix,
-                            table: s.table,
-                        })
-                    }
-                    r => r.map_err(kernel(format!("route {prefix} via group {group}"))),
-                }
-            }
-            Op::DelRoute { prefix } => {
-                let m = netlink::route_message(*prefix, s.table, s.protocol, None);
-                match self
-                    .nl
-                    .request(RtnlMessage::Route(RouteNetlinkMessage::DelRoute(m)), 0)
-                {
-                    // Already gone (the kernel drops routes whose device went down).
-                    Err(e) if e.errno() == Some(libc::ESRCH) => Ok(()),
-                    r => r.map_err(kernel(format!("delete route {prefix}"))),
-                }
-            }
-            Op::DelGroup { id } | Op::DelNexthop { id } => {
-                let m = NexthopMessage {
-                    id: Some(*id),
-                    ..NexthopMessage::default()
-                };
-                match self
-                    .nl
-                    .request(RtnlMessage::Nexthop(wire::RTM_DELNEXTHOP, m), 0)
-                {
-                    Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-                    r => r.map_err(kernel(format!("delete next-hop object {id}"))),
-                }
-            }
-        }
-    }
-
-    /// The device of a directly connected next hop (a route lookup, as `ip route get`).
-    fn resolve(&mut self, gw: IpAddr) -> Result<u32, NextHopError> {
-        if let IpAddr::V6(a) = gw {
-            if a.is_unicast_link_local() {
-                return Err(NextHopError::LinkLocal);
-            }
-        }
-        let reply = match self
-            .nl
-            .get(RtnlMessage::Route(RouteNetlinkMessage::GetRoute(
-                netlink::lookup_message(gw),
-            ))) {
-            Ok(RtnlMessage::Route(RouteNetlinkMessage::NewRoute(m))) => m,
-            Ok(_) => {
-                return Err(NextHopError::Lookup(NetlinkError::Decode(
-                    "the route lookup answered with another message".into(),
-                )))
-            }
-            Err(e)
-                if matches!(
-                    e.errno(),
-                    Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ESRCH)
-                ) =>
-            {
-                return Err(NextHopError::NoRoute)
-            }
-            Err(e) => return Err(NextHopError::Lookup(e)),
-        };
-        match reply.header.kind {
-            RouteType::Unicast => {}
-            RouteType::Local => return Err(NextHopError::Local),
-            _ => return Err(NextHopError::NoRoute),
-        }
-        let mut oif = None;
-        let mut via = None;
-        for a in &reply.attributes {
-            match a {
-                RouteAttribute::Oif(o) => oif = Some(*o),
-                RouteAttribute::Gateway(g) => via = route_addr(g),
-                _ => {}
-            }
-        }
-        match (oif, via) {
-            (Some(oif), Some(via)) if via != gw => Err(NextHopError::NotConnected { via, oif }),
-            (Some(oif), _) => Ok(oif),
-            (None, _) => Err(NextHopError::NoRoute),
-        }
-    }
-
-    /// Dumps next hops and routes and keeps what carries our protocol.
-    fn read_state(&mut self) -> Result<KernelState, FibError> {
-        let s = self.settings;
-        let nexthops = self
-            .nl
-            .dump(RtnlMessage::Nexthop(
-                wire::RTM_GETNEXTHOP,
-                NexthopMessage::default(),
-            ))
-            .map_err(|e| match e.errno() {
-                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => FibError::Unsupported(e),
-                _ => FibError::Kernel {
-                    op: "dump next hops".into(),
-                    error: e,
-                },
-            })?;
-        let mut state = KernelState::default();
-        let mut groups = Vec::new();
-        for m in nexthops {
-            let RtnlMessage::Nexthop(_, n) = m else {
-                continue;
-            };
-            let Some(id) = n.id else { continue };
-            if n.header.protocol != s.protocol {
-                state.foreign_ids.insert(id);
-                continue;
-            }
-            match (&n.group, n.gateway, n.oif) {
-                (Some(_), _, _) => groups.push(n),
-                (None, Some(gateway), Some(oif)) => {
-                    state
-                        .nexthops
-                        .insert(id, plan::KernelNexthop { gateway, oif });
-                }
-                // A blackhole or other object with our number: never reused, never deleted.
-                _ => {
-                    state.foreign_ids.insert(id);
-                }
-            }
-        }
-        for n in groups {
-            let (Some(id), Some(members)) = (n.id, n.group) else {
-                continue;
-            };
-            let kind = match (n.group_type, n.res_group) {
-                (Some(wire::GROUP_TYPE_RES), Some(r)) => GroupKind::Resilient {
-                    buckets: r.buckets.unwrap_or(0),
-                    idle_timer: r.idle_timer.unwrap_or(0) / wire::USER_HZ,
-                    unbalanced_timer: r.unbalanced_timer.unwrap_or(0) / wire::USER_HZ,
-                },
-                (None, _) | (Some(wire::GROUP_TYPE_MPATH), _) => GroupKind::Multipath,
-                _ => {
-                    state.foreign_ids.insert(id);
-                    continue;
-                }
-            };
-            let members: Option<Vec<(NhId, Weight)>> = members
-                .iter()
-                .map(|e| {
-                    state
-                        .nexthops
-                        .contains_key(&e.id)
-                        .then_some(())
-                        .and(Weight::new(e.weight))
-                        .map(|w| (e.id, w))
-                })
-                .collect();
-            match members {
-                Some(members) => {
-                    state.groups.insert(id, plan::KernelGroup { members, kind });
-                }
-                // A member we do not own or a weight we never set: left alone.
-                None => {
-                    state.foreign_ids.insert(id);
-                }
-            }
-        }
-        for v6 in [false, true] {
-            let routes = self
-                .nl
-                .dump(RtnlMessage::Route(RouteNetlinkMessage::GetRoute(
-                    netlink::route_dump_message(v6),
-                )))
-                .map_err(|error| FibError::Kernel {
-                    op: "dump routes".into(),
-                    error,
-                })?;
-            for m in routes {
-                let RtnlMessage::Route(RouteNetlinkMessage::NewRoute(r)) = m else {
-                    continue;
-                };
-                if u8::from(r.header.protocol) != s.protocol || netlink::route_table(&r) != s.table
-                {
-                    continue;
-                }
-                let Some(prefix) = netlink::route_prefix(&r) else {
-                    continue;
-                };
-                let nh = r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::NhId(id) => Some(*id),
-                    _ => None,
-                });
-                let target = match nh {
-                    Some(id) if state.groups.contains_key(&id) => RouteTarget::Group(id),
-                    nh => RouteTarget::Other { nh },
-                };
-                state.routes.insert(prefix, target);
-            }
-        }
-        Ok(state)
-    }
-}
-
-fn group_message(
-    id: NhId,
-    members: &[(NhId, Weight)],
-    kind: GroupKind,
-    protocol: u8,
-) -> NexthopMessage {
-    let (group_type, res_group) = match kind {
-        GroupKind::Multipath => (wire::GROUP_TYPE_MPATH, None),
-        GroupKind::Resilient {
-            buckets,
-            idle_timer,
-            unbalanced_timer,
-        } => (
-            wire::GROUP_TYPE_RES,
-            Some(wire::ResGroup {
-                buckets: Some(buckets),
-                idle_timer: Some(idle_timer.saturating_mul(wire::USER_HZ)),
-                unbalanced_timer: Some(unbalanced_timer.saturating_mul(wire::USER_HZ)),
-                unbalanced_time: None,
-            }),
-        ),
-    };
-    NexthopMessage {
-        header: wire::NhHeader {
-            protocol,
-            ..Default::default()
-        },
-        id: Some(id),
-        group: Some(
-            members
-                .iter()
-                .map(|(m, w)| wire::GroupEntry {
-                    id: *m,
-                    weight: u32::from(w.get()),
-                })
-                .collect(),
-        ),
-        group_type: Some(group_type),
-        res_group,
-        ..NexthopMessage::default()
-    }
-}
-
-fn route_addr(a: &netlink_packet_route::route::RouteAddress) -> Option<IpAddr> {
-    match a {
-        netlink_packet_route::route::RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
-        netlink_packet_route::route::RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
-        _ => None,
-    }
-}
-
-fn id_clash(e: &FibError) -> bool {
-    matches!(e, FibError::Kernel { op, error } if error.errno() == Some(libc::EEXIST) && (op.starts_with("add next hop") || op.starts_with("add group")))
 }
 
 fn op_name(op: &Op) -> &'static str {
