@@ -496,6 +496,16 @@ prefix = "192.0.2.53/32"
     }
 
     #[test]
+    fn a_fib_change_needs_a_restart() {
+        let with = format!("{BASE}\n[fib]\ntable = 100\n");
+        let d = ConfigDiff::between(&cfg(BASE), &cfg(&with));
+        assert_eq!(d.restart_required, ["fib"]);
+        let d = ConfigDiff::between(&cfg(&with), &cfg(&with.replace("100", "101")));
+        assert_eq!(d.restart_required, ["fib"]);
+        assert!(ConfigDiff::between(&cfg(&with), &cfg(&with)).restart_required.is_empty());
+    }
+
+    #[test]
     fn first_ipv6_service_changes_default_families() {
         let new =
             format!("{BASE}\n[[services]]\nprefix = \"2001:db8::10/128\"\npeers = [\"tor-a\"]\n");
