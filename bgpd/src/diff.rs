@@ -502,7 +502,9 @@ prefix = "192.0.2.53/32"
         assert_eq!(d.restart_required, ["fib"]);
         let d = ConfigDiff::between(&cfg(&with), &cfg(&with.replace("100", "101")));
         assert_eq!(d.restart_required, ["fib"]);
-        assert!(ConfigDiff::between(&cfg(&with), &cfg(&with)).restart_required.is_empty());
+        assert!(ConfigDiff::between(&cfg(&with), &cfg(&with))
+            .restart_required
+            .is_empty());
     }
 
     #[test]

@@ -266,6 +266,8 @@ fn resilient_group_is_exact_and_a_leaving_member_moves_only_its_own_buckets() {
     // Node 3 leaves every prefix: the group changes in place and only its buckets move.
     let before = lab.buckets(g);
     assert_eq!(before.len(), 64);
+    let before6 = lab.buckets(g6);
+    assert_eq!(fib.count_bucket_moves().unwrap(), 0);
     let two: Vec<(IpAddr, u32)> = hops[..2].to_vec();
     let applied = fib.apply([
         (p("192.0.2.1/32"), two.clone()),
@@ -280,7 +282,7 @@ fn resilient_group_is_exact_and_a_leaving_member_moves_only_its_own_buckets() {
     );
     let after = lab.buckets(g);
     let mut kept = 0;
-    let mut moved = 0;
+    let mut moved = 0u64;
     for (index, nh) in &before {
         if *nh == ids[2] {
             assert_ne!(after[index], ids[2]);
@@ -294,6 +296,13 @@ fn resilient_group_is_exact_and_a_leaving_member_moves_only_its_own_buckets() {
         }
     }
     assert!(kept > 0 && moved > 0, "kept {kept}, moved {moved}");
+    let after6 = lab.buckets(g6);
+    let moved6 = before6.iter().filter(|(i, nh)| after6[*i] != **nh).count() as u64;
+    assert_eq!(
+        fib.count_bucket_moves().unwrap(),
+        moved + moved6,
+        "bgpd's own count of moved buckets (both groups)"
+    );
     println!("member leaves: {kept} buckets of the staying members kept, {moved} of the leaving member moved");
     assert!(
         !lab.nexthops().contains_key(&ids[2]),
@@ -361,6 +370,7 @@ fn a_joining_member_takes_only_idle_buckets() {
         "busy buckets: {busy:?}"
     );
 
+    assert_eq!(fib.count_bucket_moves().unwrap(), 0, "first dump: no moves");
     let three: Vec<(IpAddr, u32)> = (0..3).map(|i| (lab.hop(i), 1)).collect();
     let applied = fib.set(p("192.0.2.1/32"), &three);
     assert!(applied.errors.is_empty(), "{applied:?}");
@@ -371,7 +381,7 @@ fn a_joining_member_takes_only_idle_buckets() {
     );
     let new_id = id_of(&lab.nexthops(), lab.hop(2)) as u32;
     let after = lab.bucket_table(g);
-    let mut moved = 0;
+    let mut moved = 0u64;
     for (index, (nh, _)) in &after {
         let (old, idle) = before[index];
         if *nh != old {
@@ -387,6 +397,24 @@ fn a_joining_member_takes_only_idle_buckets() {
         assert_eq!(after[index].0, before[index].0, "busy bucket {index} moved");
     }
     assert!(moved > 0, "the new member got no idle bucket");
+    // The metric counts the same moves from bgpd's own bucket dump.
+    assert_eq!(fib.count_bucket_moves().unwrap(), moved);
+    let mut w = bgpd::metrics::TextWriter::default();
+    fib.write_metrics(&mut w);
+    assert!(
+        w.out
+            .contains(&format!("bgpd_fib_bucket_moves_total {moved}\n")),
+        "{}",
+        w.out
+    );
+    let hop = lab.hop(2);
+    assert!(
+        w.out.contains(&format!(
+            "bgpd_fib_group_member_weight{{group=\"{g}\",next_hop=\"{hop}\"}} 1\n"
+        )),
+        "{}",
+        w.out
+    );
     println!(
         "member joins: {} busy buckets kept, {moved} idle buckets moved to the new member",
         busy.len()

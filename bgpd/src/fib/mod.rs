@@ -143,6 +143,9 @@ pub struct FibStats {
     pub refused: u64,
     /// Time to program one batch.
     pub latency: Histogram,
+    /// Buckets of resilient groups seen on another next hop than at the previous bucket dump
+    /// ([`Fib::count_bucket_moves`]).
+    pub bucket_moves: u64,
 }
 
 /// The FIB: socket, settings, mirror of our kernel objects.
@@ -153,6 +156,8 @@ pub struct Fib {
     /// Routes adopted at open that no `apply` has named since: [`Fib::sweep`] removes them.
     adopted: BTreeSet<IpNet>,
     stats: FibStats,
+    /// Next hop of each bucket of each resilient group at the last bucket dump.
+    buckets_seen: BTreeMap<NhId, Vec<NhId>>,
 }
 
 impl Fib {
@@ -167,6 +172,7 @@ impl Fib {
             state: KernelState::default(),
             adopted: BTreeSet::new(),
             stats: FibStats::default(),
+            buckets_seen: BTreeMap::new(),
         };
         fib.state = fib.read_state()?;
         fib.adopted = fib.state.routes.keys().copied().collect();
@@ -273,6 +279,32 @@ impl Fib {
         Ok(out)
     }
 
+    /// Dumps the buckets of every resilient group of ours (`RTM_GETNEXTHOPBUCKET`) and counts
+    /// the buckets whose next hop changed since the previous dump: the connections that moved
+    /// (`bgpd_fib_bucket_moves_total`). A group seen for the first time counts nothing. Returns
+    /// the moves found now.
+    pub fn count_bucket_moves(&mut self) -> Result<u64, FibError> {
+        let ids: Vec<NhId> = self
+            .state
+            .groups
+            .iter()
+            .filter(|(_, g)| matches!(g.kind, GroupKind::Resilient { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut seen = BTreeMap::new();
+        let mut moves = 0;
+        for id in ids {
+            let now: Vec<NhId> = self.buckets(id)?.into_iter().map(|(_, nh, _)| nh).collect();
+            if let Some(before) = self.buckets_seen.get(&id) {
+                moves += before.iter().zip(&now).filter(|(a, b)| a != b).count() as u64;
+            }
+            seen.insert(id, now);
+        }
+        self.buckets_seen = seen;
+        self.stats.bucket_moves += moves;
+        Ok(moves)
+    }
+
     /// Writes the `bgpd_fib_*` families.
     pub fn write_metrics(&self, w: &mut TextWriter) {
         w.family(
@@ -290,12 +322,36 @@ impl Fib {
         w.family(
             "bgpd_fib_group_members",
             "gauge",
-            "Members of each next-hop group, with the sum of their weights.",
+            "Members of each next-hop group.",
         );
         for (id, g) in &self.state.groups {
             let id = id.to_string();
             w.sample("bgpd_fib_group_members", &[("group", &id)], g.members.len());
         }
+        w.family(
+            "bgpd_fib_group_member_weight",
+            "gauge",
+            "Weight of each next hop in each next-hop group (1..=256).",
+        );
+        for (id, g) in &self.state.groups {
+            let id = id.to_string();
+            for (m, weight) in &g.members {
+                if let Some(n) = self.state.nexthops.get(m) {
+                    let hop = n.gateway.to_string();
+                    w.sample(
+                        "bgpd_fib_group_member_weight",
+                        &[("group", &id), ("next_hop", &hop)],
+                        weight.get(),
+                    );
+                }
+            }
+        }
+        w.family(
+            "bgpd_fib_bucket_moves_total",
+            "counter",
+            "Buckets of resilient groups that moved to another next hop (from the kernel's bucket dumps).",
+        );
+        w.sample("bgpd_fib_bucket_moves_total", &[], self.stats.bucket_moves);
         w.family(
             "bgpd_fib_netlink_errors_total",
             "counter",
