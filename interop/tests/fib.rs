@@ -702,3 +702,70 @@ fn kernel_refusals_leave_routes_as_they_were_and_the_rest_is_programmed() {
     assert!(fib.stop().errors.is_empty());
     assert!(lab.nexthops().is_empty());
 }
+
+#[test]
+fn a_next_hop_whose_link_goes_down_leaves_and_refresh_brings_it_back_in_place() {
+    let lab = Lab::new("fib-link");
+    // A third next hop behind its own link of the router.
+    let stub = lab.topo.add_stub("s", &lab.router);
+    let far = IpAddr::V4(stub.ipv4);
+    let mut fib = lab.open(settings(resilient(32, 120)));
+    let hops = [(lab.hop(0), 1), (lab.hop(1), 1), (far, 1)];
+    assert!(fib.set(p("192.0.2.1/32"), &hops).errors.is_empty());
+    let g = group_of(&fib, "192.0.2.1/32");
+    let nhs = lab.nexthops();
+    let dev = nhs[&id_of(&nhs, far)]["dev"].as_str().unwrap().to_string();
+    assert_ne!(dev, "eth0");
+    let members = |lab: &Lab| -> usize {
+        lab.nexthops()[&u64::from(g)]["group"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    // The link goes down: the kernel drops the next hop from the group by itself.
+    lab.ip(&["link", "set", &dev, "down"]);
+    wait_for(
+        Duration::from_secs(5),
+        "the kernel to drop the next hop",
+        || (members(&lab) == 2).then_some(()),
+    );
+    // Refresh: the mirror follows; the next hop has no route now, so the prefix keeps the
+    // kernel's group of two, and says why.
+    let applied = fib.refresh().unwrap();
+    assert_eq!(
+        applied.errors,
+        vec![(
+            p("192.0.2.1/32"),
+            FibError::NextHop {
+                next_hop: far,
+                reason: NextHopError::NoRoute
+            }
+        )]
+    );
+    assert_eq!(fib.state().groups[&g].members.len(), 2);
+    assert_eq!(group_of(&fib, "192.0.2.1/32"), g);
+    assert_eq!(
+        lab.routes(TABLE),
+        vec![("192.0.2.1".into(), "179".into(), Some(u64::from(g)))]
+    );
+
+    // The link comes back: refresh puts the next hop back into the same group, in place.
+    lab.ip(&["link", "set", &dev, "up"]);
+    let applied = wait_for(
+        Duration::from_secs(5),
+        "the next hop to resolve again",
+        || {
+            let a = fib.refresh().unwrap();
+            a.errors.is_empty().then_some(a)
+        },
+    );
+    assert!(applied.ops >= 2, "{applied:?}");
+    assert_eq!(group_of(&fib, "192.0.2.1/32"), g, "same group");
+    assert_eq!(members(&lab), 3);
+    assert_eq!(
+        lab.routes(TABLE),
+        vec![("192.0.2.1".into(), "179".into(), Some(u64::from(g)))]
+    );
+    assert!(fib.stop().errors.is_empty());
+}

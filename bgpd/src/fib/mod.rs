@@ -155,6 +155,8 @@ pub struct Fib {
     state: KernelState,
     /// Routes adopted at open that no `apply` has named since: [`Fib::sweep`] removes them.
     adopted: BTreeSet<IpNet>,
+    /// What the caller wants now, programmed or not ([`Fib::refresh`] programs it again).
+    desired: BTreeMap<IpNet, NextHopSet>,
     stats: FibStats,
     /// Next hop of each bucket of each resilient group at the last bucket dump.
     buckets_seen: BTreeMap<NhId, Vec<NhId>>,
@@ -171,6 +173,7 @@ impl Fib {
             settings,
             state: KernelState::default(),
             adopted: BTreeSet::new(),
+            desired: BTreeMap::new(),
             stats: FibStats::default(),
             buckets_seen: BTreeMap::new(),
         };
@@ -223,8 +226,12 @@ impl Fib {
             .into_iter()
             .map(|(p, hops)| (p.trunc(), NextHopSet::new(&hops)))
             .collect();
-        for p in changes.keys() {
+        for (p, set) in &changes {
             self.adopted.remove(p);
+            match set {
+                Some(set) => self.desired.insert(*p, set.clone()),
+                None => self.desired.remove(p),
+            };
         }
         self.run(&changes)
     }
@@ -372,6 +379,21 @@ impl Fib {
             "Time to program one batch of route changes into the kernel.",
         );
         self.stats.latency.write(w, "bgpd_fib_program_seconds", "");
+    }
+
+    /// Reads our objects from the kernel again and programs every wanted prefix again: what
+    /// the kernel dropped (it deletes a next hop whose device goes down, and a group and its
+    /// routes with their last member) comes back, members rejoin their groups in place, and
+    /// prefixes refused earlier (a next hop that was unreachable) are tried again. The
+    /// daemon calls it when a link comes back up.
+    pub fn refresh(&mut self) -> Result<Applied, FibError> {
+        self.resync()?;
+        let changes = self
+            .desired
+            .iter()
+            .map(|(p, s)| (*p, Some(s.clone())))
+            .collect();
+        Ok(self.run(&changes))
     }
 
     /// Re-reads our objects from the kernel (after something outside bgpd changed them: the
