@@ -267,6 +267,14 @@ fn resilient_group_is_exact_and_a_leaving_member_moves_only_its_own_buckets() {
     let before = lab.buckets(g);
     assert_eq!(before.len(), 64);
     let before6 = lab.buckets(g6);
+    // Live kernel bytes through bgpd's own decoder (RTM_NEWNEXTHOPBUCKET) give iproute2's view.
+    let ours: BTreeMap<u64, u64> = fib
+        .buckets(g)
+        .unwrap()
+        .into_iter()
+        .map(|(i, nh, _)| (u64::from(i), u64::from(nh)))
+        .collect();
+    assert_eq!(ours, before);
     assert_eq!(fib.count_bucket_moves().unwrap(), 0);
     let two: Vec<(IpAddr, u32)> = hops[..2].to_vec();
     let applied = fib.apply([
@@ -508,6 +516,7 @@ fn start_adopts_leftovers_and_sweep_removes_the_undesired_ones() {
     ]);
     let g = group_of(&first, "192.0.2.1/32");
     let buckets = lab.buckets(g);
+    let mirror = first.state().clone();
     let nhs = lab.nexthops();
     // retain_on_stop: everything stays for the next run.
     assert_eq!(first.stop(), bgpd::fib::Applied::default());
@@ -515,7 +524,13 @@ fn start_adopts_leftovers_and_sweep_removes_the_undesired_ones() {
     assert_eq!(lab.routes(TABLE).len(), 2);
 
     let mut second = lab.open(s);
-    assert_eq!(second.state().routes.len(), 2, "leftovers adopted");
+    // Decoded from the kernel's dumps: the same next hops, groups, routes as the first run had.
+    let read = second.state();
+    assert_eq!(
+        (&read.nexthops, &read.groups, &read.routes),
+        (&mirror.nexthops, &mirror.groups, &mirror.routes),
+        "leftovers adopted exactly"
+    );
     // The same set again: adopted as it is, nothing rebuilt.
     let applied = second.set(p("192.0.2.1/32"), &abc);
     assert_eq!(applied, bgpd::fib::Applied::default());

@@ -461,3 +461,59 @@ fn weights_are_merged_reduced_and_capped() {
     assert_eq!(Weight::new(0), None);
     assert_eq!(Weight::new(257), None);
 }
+
+proptest::proptest! {
+    /// Random batches over 6 prefixes and 5 next hops (10.9.9.9, unreachable, among them):
+    /// after each plan, applied to the mirror, every prefix that was not refused has what it
+    /// asked for, refused prefixes kept their set, no group is left without a route and no
+    /// next hop without a group, and a group whose users all asked for one same new set kept
+    /// its id (changed in place).
+    #[test]
+    fn random_batches_keep_the_mirror_exact_and_tidy(
+        batches in proptest::collection::vec(
+            proptest::collection::vec((0usize..6, proptest::option::of(proptest::collection::vec((0usize..5, 1u32..4), 1..4))), 1..6),
+            1..8,
+        ),
+    ) {
+        let hops = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.9.9.9"];
+        let mut s = KernelState::default();
+        for batch in batches {
+            let c: BTreeMap<IpNet, Option<NextHopSet>> = batch
+                .iter()
+                .map(|(i, set)| {
+                    let prefix = p(&format!("192.0.2.{i}/32"));
+                    let set = set.as_ref().and_then(|v| {
+                        let v: Vec<(IpAddr, u32)> = v.iter().map(|(h, w)| (a(hops[*h]), *w)).collect();
+                        NextHopSet::new(&v)
+                    });
+                    (prefix, set)
+                })
+                .collect();
+            // Groups whose every user asks for the same new set in this batch.
+            let mut whole: BTreeMap<NhId, NextHopSet> = BTreeMap::new();
+            for (id, _) in &s.groups {
+                let users: Vec<&IpNet> = s.routes.iter().filter(|(_, t)| **t == RouteTarget::Group(*id)).map(|(p, _)| p).collect();
+                let wants: BTreeSet<Option<&Option<NextHopSet>>> = users.iter().map(|p| c.get(*p)).collect();
+                if let (false, Some(Some(Some(set)))) = (users.is_empty(), wants.iter().next().filter(|_| wants.len() == 1)) {
+                    if !set.members().iter().any(|(h, _)| *h == a("10.9.9.9")) && s.group_set(*id).as_ref() != Some(set) {
+                        whole.insert(*id, set.clone());
+                    }
+                }
+            }
+            let before = s.clone();
+            let plan = step(&mut s, RES, &c);
+            for r in &plan.refused {
+                proptest::prop_assert_eq!(s.route_set(&r.prefix), before.route_set(&r.prefix));
+            }
+            for (id, set) in &whole {
+                proptest::prop_assert_eq!(s.group_set(*id), Some(set.clone()), "group {} not changed in place", id);
+            }
+            for id in s.groups.keys() {
+                proptest::prop_assert!(s.group_in_use(*id), "group {} left without a route", id);
+            }
+            for id in s.nexthops.keys() {
+                proptest::prop_assert!(s.nexthop_in_use(*id), "next hop {} left without a group", id);
+            }
+        }
+    }
+}
