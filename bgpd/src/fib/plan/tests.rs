@@ -491,7 +491,7 @@ proptest::proptest! {
                 .collect();
             // Groups whose every user asks for the same new set in this batch.
             let mut whole: BTreeMap<NhId, NextHopSet> = BTreeMap::new();
-            for (id, _) in &s.groups {
+            for id in s.groups.keys() {
                 let users: Vec<&IpNet> = s.routes.iter().filter(|(_, t)| **t == RouteTarget::Group(*id)).map(|(p, _)| p).collect();
                 let wants: BTreeSet<Option<&Option<NextHopSet>>> = users.iter().map(|p| c.get(*p)).collect();
                 if let (false, Some(Some(Some(set)))) = (users.is_empty(), wants.iter().next().filter(|_| wants.len() == 1)) {
