@@ -16,8 +16,9 @@
 //! the kernel), then [`Fib::apply`] with one batch per event (a node leaving changes every
 //! prefix it served: give them in one batch so their shared group changes in place), then
 //! [`Fib::sweep`] once the routing table has converged (it removes adopted routes nobody set
-//! again), and [`Fib::stop`] at the end. Calls block on the kernel (microseconds each); the
-//! daemon runs them on a thread of their own.
+//! again), [`Fib::refresh`] when a link comes back up (the kernel drops next hops whose device
+//! goes down; a refresh puts them back in place), and [`Fib::stop`] at the end. Calls block on
+//! the kernel (microseconds each); the daemon runs them on a thread of their own.
 
 mod kernel;
 pub mod netlink;
