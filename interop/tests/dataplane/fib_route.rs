@@ -202,3 +202,86 @@ fn node_joins_resilient_group_vs_plain_multipath() {
         "new-connection failures\n{r}\n{p}"
     );
 }
+
+/// bgpd restarts on the router with `retain_on_stop`: the first run stops and leaves its
+/// route, group and next hops; the next run adopts them and, given the same next hops,
+/// changes nothing in the kernel. No connection breaks, no new connection fails, and the
+/// route never changes.
+#[test]
+fn restart_with_retain_on_stop_changes_nothing() {
+    let _serial = exclusive();
+    let topo = Topology::new("fib_restart_retain");
+    let router = topo.add_node("router");
+    let nodes: Vec<Node> = (1..=3).map(|i| topo.add_node(&format!("n{i}"))).collect();
+    let client = topo.add_stub("client", &router);
+    topo.sysctl(&router, "net.ipv4.ip_forward", "1");
+    topo.sysctl(&router, "net.ipv4.fib_multipath_hash_policy", "1");
+    for n in &nodes {
+        serve(&topo, n, &router);
+    }
+    let settings = FibSettings {
+        retain_on_stop: true,
+        ..FibSettings::default()
+    };
+    let hops: Vec<(std::net::IpAddr, u32)> = nodes.iter().map(|n| (n.ipv4.into(), 1)).collect();
+    let service = SERVICE.parse().unwrap();
+    let mut first = open_fib(&router.ns, settings);
+    assert!(first.set(service, &hops).errors.is_empty());
+    let all: std::collections::BTreeSet<String> =
+        nodes.iter().map(|n| n.ipv4.to_string()).collect();
+    let now = wait_until(
+        Duration::from_secs(10),
+        || fib_nexthops(&router.ns),
+        |f| *f == all,
+    );
+    assert_eq!(now, all);
+
+    let traffic = start_client(&topo, &client);
+    std::thread::sleep(STEADY);
+    let watch = watch_fib(&router.ns);
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = wall_ms();
+    assert_eq!(
+        first.stop(),
+        bgpd::fib::Applied::default(),
+        "retain_on_stop"
+    );
+    let mut second = open_fib(&router.ns, settings);
+    let applied = second.set(service, &hops);
+    let swept = second.sweep();
+    std::thread::sleep(AFTER);
+    let report = stop_client(&topo, traffic);
+    let fib = watch.finish();
+    let f = report.figures("n1", t0, &fib);
+    let line = f.line("restart with retain_on_stop, bgpd FIB");
+    println!(
+        "{line}, kernel operations at the restart: {}",
+        applied.ops + swept.ops
+    );
+    assert_eq!(
+        applied,
+        bgpd::fib::Applied::default(),
+        "adopted, not rebuilt\n{line}"
+    );
+    assert_eq!(
+        swept,
+        bgpd::fib::Applied::default(),
+        "nothing to sweep\n{line}"
+    );
+    assert_eq!(
+        (f.changed.0, f.others.0),
+        (0, 0),
+        "connections broken\n{line}"
+    );
+    assert!(f.new_failures.is_empty(), "new-connection failures\n{line}");
+    assert_eq!(f.fib_changed_ms, None, "the route changed\n{line}");
+    let second_settings = FibSettings {
+        retain_on_stop: false,
+        ..settings
+    };
+    drop(second);
+    assert!(open_fib(&router.ns, second_settings)
+        .stop()
+        .errors
+        .is_empty());
+}
