@@ -121,6 +121,9 @@ pub enum FibError {
     /// The kernel has no next-hop objects (Linux < 5.3) or refuses to list them.
     #[error("the kernel does not support next-hop objects (RTM_GETNEXTHOP: {0}); Linux 5.3 or later is needed, 5.13 for resilient groups")]
     Unsupported(NetlinkError),
+    /// `resilient = true` on a kernel older than 5.13, which has no resilient groups.
+    #[error("the kernel is Linux {0}.{1}: resilient next-hop groups need 5.13 or later; set [fib] resilient = false for plain multipath groups")]
+    ResilientUnsupported(u32, u32),
     /// The socket could not be opened.
     #[error("rtnetlink socket: {0}")]
     Socket(String),
@@ -168,6 +171,11 @@ impl Fib {
     /// (the leftovers of an earlier run are adopted, nothing changes). Fails when the kernel
     /// has no next-hop objects.
     pub fn open(settings: FibSettings) -> Result<Fib, FibError> {
+        if let (GroupKind::Resilient { .. }, Some(v)) = (settings.kind, kernel_release()) {
+            if v < (5, 13) {
+                return Err(FibError::ResilientUnsupported(v.0, v.1));
+            }
+        }
         let nl = Netlink::open().map_err(|e| FibError::Socket(e.to_string()))?;
         let mut fib = Fib {
             nl,
@@ -585,6 +593,19 @@ impl Fib {
     }
 }
 
+/// The running kernel's major and minor version (`/proc/sys/kernel/osrelease`).
+fn kernel_release() -> Option<(u32, u32)> {
+    parse_release(&std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?)
+}
+
+/// "6.18.44-fc-v1252" -> (6, 18).
+fn parse_release(s: &str) -> Option<(u32, u32)> {
+    let mut parts = s.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 fn op_name(op: &Op) -> &'static str {
     match op {
         Op::AddNexthop { .. } => "add_nexthop",
@@ -594,5 +615,28 @@ fn op_name(op: &Op) -> &'static str {
         Op::DelRoute { .. } => "delete_route",
         Op::DelGroup { .. } => "delete_group",
         Op::DelNexthop { .. } => "delete_nexthop",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases_parse_to_major_and_minor() {
+        assert_eq!(parse_release("6.18.44-fc-v1252\n"), Some((6, 18)));
+        assert_eq!(parse_release("5.10.0-28-amd64"), Some((5, 10)));
+        assert_eq!(parse_release("5.13"), Some((5, 13)));
+        assert_eq!(parse_release("garbage"), None);
+        assert!((5, 10) < (5, 13) && (6, 1) >= (5, 13));
+    }
+
+    #[test]
+    fn an_old_kernel_is_named_in_the_error() {
+        assert_eq!(
+            FibError::ResilientUnsupported(5, 10).to_string(),
+            "the kernel is Linux 5.10: resilient next-hop groups need 5.13 or later; set [fib] \
+             resilient = false for plain multipath groups"
+        );
     }
 }
