@@ -98,6 +98,15 @@ pub enum PeerCommand {
     AdjRibOut(oneshot::Sender<Vec<Route>>),
 }
 
+/// How a session (or an attempt at one) ended: the sentence logged and the typed reason it was
+/// made from. Readers take facts (the NOTIFICATIONs, the Shutdown Communication) from
+/// `reason`; the sentence is for display only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastDown {
+    pub sentence: String,
+    pub reason: DownReason,
+}
+
 /// A snapshot of one peer, updated by its task (for logs, the control socket and metrics:
 /// readers clone it from the `watch` channel and never block the task).
 #[derive(Debug, Clone)]
@@ -116,7 +125,8 @@ pub struct PeerStatus {
     pub routes_in: usize,
     /// Times the session went down after being Established.
     pub flaps: u64,
-    pub last_down: Option<String>,
+    /// How the last session or attempt ended.
+    pub last_down: Option<LastDown>,
     pub counters: bgp_fsm::Counters,
     /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
     pub end_of_rib_pending: bool,
@@ -1072,16 +1082,18 @@ impl PeerTask {
                     let sentence = down_sentence(&self.peer, &reason);
                     if reason.was_established {
                         warn!("{sentence}");
-                        self.status.send_modify(|s| {
-                            s.flaps += 1;
-                            s.established_since = None;
-                            s.last_down = Some(sentence.clone());
-                        });
                     } else {
                         info!("{sentence}");
-                        self.status
-                            .send_modify(|s| s.last_down = Some(sentence.clone()));
                     }
+                    let was_established = reason.was_established;
+                    let last = LastDown { sentence, reason };
+                    self.status.send_modify(|s| {
+                        if was_established {
+                            s.flaps += 1;
+                            s.established_since = None;
+                        }
+                        s.last_down = Some(last);
+                    });
                     if matches!(which, Which::Main) {
                         outcome.down = true;
                     }

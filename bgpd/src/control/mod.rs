@@ -805,10 +805,11 @@ impl Shared {
         // The peer task bumps `flaps` and sets `last_down` together when an Established
         // session goes down; a failed attempt changes only `last_down`.
         if let Some(p) = prev {
-            let sentence = cur.last_down.clone();
-            let has_notification = sentence
-                .as_deref()
-                .is_some_and(|d| d.contains("NOTIFICATION"));
+            let has_notification = cur
+                .last_down
+                .as_ref()
+                .is_some_and(|d| d.reason.sent.is_some() || d.reason.received.is_some());
+            let sentence = cur.last_down.as_ref().map(|d| d.sentence.clone());
             let kind = if has_notification {
                 Kind::Notification
             } else {

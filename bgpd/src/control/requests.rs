@@ -593,7 +593,7 @@ impl Shared {
                                         c.attempts,
                                         if c.attempts == 1 { "" } else { "s" }
                                     ),
-                                    (None, Some(d)) => format!(" (last: {d})"),
+                                    (None, Some(d)) => format!(" (last: {})", d.sentence),
                                     (None, None) => String::new(),
                                 };
                                 why.push(format!("session is {:?}{cause}", s.state));
