@@ -166,6 +166,31 @@ impl PeerOps {
     }
 }
 
+/// Where a service comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A `[[services]]` entry of the configuration file.
+    Config,
+    /// `bgpctl announce` (kept in the state file).
+    Runtime,
+}
+
+impl Source {
+    /// "config" or "runtime", as the API, metrics labels and explanations show it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::Runtime => "runtime",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a service is treated right now.
 #[derive(Debug, Clone, PartialEq)]
 enum Verdict<'a> {

@@ -138,7 +138,7 @@ impl Shared {
                     .iter()
                     .filter(|(name, prefixes)| {
                         prefixes.contains(&svc.prefix.trunc())
-                            && if source == "runtime" {
+                            && if source == Source::Runtime {
                                 svc.applies_to(name)
                             } else {
                                 effective_by_name
@@ -149,7 +149,7 @@ impl Shared {
                     .map(|(n, _)| (*n).clone())
                     .collect();
                 let (health, targets) = match st.health.get(&svc.name) {
-                    Some(h) if source == "config" => (
+                    Some(h) if source == Source::Config => (
                         Some(format!(
                             "{} every {}, rise {}, fall {}{}",
                             probe_kind(&h.check.probe),
@@ -188,7 +188,7 @@ impl Shared {
                 api::ServiceInfo {
                     name: svc.name.clone(),
                     prefix: svc.prefix.to_string(),
-                    source: source.into(),
+                    source: source.as_str().into(),
                     nexthops: svc.nexthops.iter().map(ToString::to_string).collect(),
                     state,
                     health,
@@ -543,7 +543,7 @@ impl Shared {
                         .collect()
                 })
                 .unwrap_or_default();
-            let svc_since = |svc: &Service, source: &str| st.since(svc, source).map(unix_secs);
+            let svc_since = |svc: &Service, source: Source| st.since(svc, source).map(unix_secs);
             let est_since = status.and_then(|s| s.established_since).map(unix_secs);
             let (announced, reason, since) = if candidates.is_empty() {
                 (
@@ -573,9 +573,9 @@ impl Shared {
                         ));
                         continue;
                     }
-                    match st.verdict(svc, source) {
+                    match st.verdict(svc, *source) {
                         Verdict::Withheld(r) => {
-                            since = svc_since(svc, source);
+                            since = svc_since(svc, *source);
                             why.push(format!("service {} ({source}): {r}", svc.name));
                         }
                         Verdict::Announce { .. } => match status {

@@ -5,45 +5,45 @@ use super::*;
 
 impl State {
     /// Configured services, minus those a runtime service replaces.
-    pub(super) fn configured_services(&self) -> impl Iterator<Item = (&Service, &'static str)> {
+    pub(super) fn configured_services(&self) -> impl Iterator<Item = (&Service, Source)> {
         self.config
             .services
             .iter()
             .filter(|s| self.runtime.is_empty() || !self.runtime.contains(&s.prefix.trunc()))
-            .map(|s| (s, "config"))
+            .map(|s| (s, Source::Config))
     }
 
     /// Configured services (minus those a runtime service replaces) and runtime services.
-    pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
-        let mut out: Vec<(Service, &'static str)> = self
+    pub(super) fn all_services(&self) -> Vec<(Service, Source)> {
+        let mut out: Vec<(Service, Source)> = self
             .configured_services()
             .map(|(s, source)| (s.clone(), source))
             .collect();
         out.extend(
             self.runtime
                 .iter()
-                .map(|(p, spec)| (RuntimeTable::service(p, spec), "runtime")),
+                .map(|(p, spec)| (RuntimeTable::service(p, spec), Source::Runtime)),
         );
         out
     }
 
     /// The services with `prefix` (at most one configured and one runtime one, which then
     /// replaces it).
-    pub(super) fn services_with_prefix(&self, prefix: IpNet) -> Vec<(Service, &'static str)> {
+    pub(super) fn services_with_prefix(&self, prefix: IpNet) -> Vec<(Service, Source)> {
         if let Some(spec) = self.runtime.get(&prefix) {
-            return vec![(RuntimeTable::service(&prefix, spec), "runtime")];
+            return vec![(RuntimeTable::service(&prefix, spec), Source::Runtime)];
         }
         self.config
             .services
             .iter()
             .filter(|s| s.prefix.trunc() == prefix)
-            .map(|s| (s.clone(), "config"))
+            .map(|s| (s.clone(), Source::Config))
             .collect()
     }
 
     /// Since when a service has been in its current state.
-    pub(super) fn since(&self, svc: &Service, source: &str) -> Option<SystemTime> {
-        if source == "runtime" {
+    pub(super) fn since(&self, svc: &Service, source: Source) -> Option<SystemTime> {
+        if source == Source::Runtime {
             let spec = self.runtime.get(&svc.prefix.trunc())?;
             return Some(if self.drain_since > spec.since {
                 self.drain_since
@@ -88,19 +88,19 @@ impl State {
         }
     }
 
-    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: &str) -> Verdict<'a> {
+    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: Source) -> Verdict<'a> {
         if self.drain == DrainPhase::Drained {
             return Verdict::Withheld(
                 "drained: withdrawn (bgpctl undrain to announce again)".into(),
             );
         }
         // The state strings never change with time ("since" carries the time).
-        if source == "config" && self.suppressed.contains_key(&svc.prefix.trunc()) {
+        if source == Source::Config && self.suppressed.contains_key(&svc.prefix.trunc()) {
             return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
         }
         let mut service = std::borrow::Cow::Borrowed(svc);
         let mut state = "announced".to_string();
-        if let (Some(h), "config") = (self.health.get(&svc.name), source) {
+        if let (Some(h), Source::Config) = (self.health.get(&svc.name), source) {
             if h.disabled {
                 let file = h
                     .check

@@ -152,7 +152,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
     feed(&mut st, "web", 0, false, 2);
     feed(&mut st, "web", 2, false, 2);
     let svc = st.config.services[0].clone();
-    match st.verdict(&svc, "config") {
+    match st.verdict(&svc, Source::Config) {
         Verdict::Withheld(why) => assert!(why.contains("health check failing"), "{why}"),
         other => panic!("expected a withdraw, got {other:?}"),
     }
