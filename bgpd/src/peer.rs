@@ -50,6 +50,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::announce::{self, Announcements, PeerView, Warning};
 use crate::config::{Global, Peer, Ttl};
+use crate::locrib::{RibHandle, RibInput};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
@@ -163,16 +164,17 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
-    spawn_with(global, peer, services, None)
+    spawn_with(global, peer, services, None, None)
 }
 
 /// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
-/// [`PeerCommand::Enable`].
+/// [`PeerCommand::Enable`]. Received routes and session transitions go to `rib`.
 pub fn spawn_with(
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     admin_down: Option<String>,
+    rib: Option<RibHandle>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
@@ -202,6 +204,7 @@ pub fn spawn_with(
     let task = tokio::spawn(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            task.rib = rib;
             if admin_down.is_some() {
                 // Never started: it waits for `Enable`.
                 task.started = true;
@@ -404,6 +407,8 @@ struct PeerTask {
     /// Shut down by the operator: stays Idle until `Enable`.
     admin_down: bool,
     seed: u64,
+    /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
+    rib: Option<RibHandle>,
 }
 
 impl PeerTask {
@@ -435,11 +440,18 @@ impl PeerTask {
             started: false,
             admin_down: false,
             seed,
+            rib: None,
         }
     }
 
     fn label(&self) -> String {
         label(&self.peer)
+    }
+
+    fn rib_send(&self, input: RibInput) {
+        if let Some(rib) = &self.rib {
+            rib.send(input);
+        }
     }
 
     /// After a panic: drop every connection and start over with a new session.
@@ -451,6 +463,10 @@ impl PeerTask {
         };
         self.second = None;
         self.connecting = None;
+        self.rib_send(RibInput::Down {
+            peer: self.peer.name.clone(),
+            kept: Vec::new(),
+        });
         self.routes_loaded = false;
         self.deferred_log = None;
         // A peer the operator shut down stays down.
@@ -1048,6 +1064,15 @@ impl PeerTask {
                         }
                     }
                     self.logged_errors.clear();
+                    self.rib_send(RibInput::Up {
+                        peer: self.peer.name.clone(),
+                        info: bgp_rib::Peer {
+                            remote_as: negotiated.peer_asn,
+                            local_as: negotiated.local_asn,
+                            bgp_id: negotiated.peer_id,
+                            address: self.peer.address,
+                        },
+                    });
                     info!("{}", established_sentence(&self.peer, &negotiated));
                     if let Some(sentence) = self.deferred_log.take() {
                         info!("{sentence}");
@@ -1084,6 +1109,17 @@ impl PeerTask {
                     }
                     if matches!(which, Which::Main) {
                         outcome.down = true;
+                        // Routes kept stale for the peer's graceful restart stay (and leave
+                        // later through `Received`); every other path goes at once.
+                        let kept = if reason.stale_routes_kept > 0 {
+                            self.main.session.adj_rib_in().iter().collect()
+                        } else {
+                            Vec::new()
+                        };
+                        self.rib_send(RibInput::Down {
+                            peer: self.peer.name.clone(),
+                            kept,
+                        });
                     }
                 }
                 Action::Received(events) => {
@@ -1148,6 +1184,13 @@ impl PeerTask {
                         self.label(),
                         events.import_rejected,
                     );
+                    if !events.announced.is_empty() || !events.withdrawn.is_empty() {
+                        self.rib_send(RibInput::Received {
+                            peer: self.peer.name.clone(),
+                            announced: events.announced,
+                            withdrawn: events.withdrawn,
+                        });
+                    }
                 }
                 #[allow(unreachable_patterns)]
                 other => debug!("unhandled action {other:?}"),
