@@ -9,7 +9,11 @@
 //! - a node withdraws: 2 members; it announces again with a longer AS_PATH: not multipath,
 //!   reason "as-path-length";
 //! - `[rib] as_path_relax = true` (SIGHUP): the AS 65004 path of equal length joins;
-//! - a node stops (session closed): its path leaves the Loc-RIB at once.
+//! - a node stops (session closed): its path leaves the Loc-RIB at once;
+//! - a controller sends the prefix over one ADD-PATH session (RFC 7911) with three next hops:
+//!   three members from that one peer; one next hop fewer: two;
+//! - FRR nodes that set the Link Bandwidth extended community (draft-ietf-idr-link-bandwidth)
+//!   get proportional weights; a member without it makes all weights equal.
 //!
 //! Needs root, iproute2 and FRR (`./test.sh`); fails rather than skips without them.
 
@@ -245,4 +249,116 @@ fn router_selects_multipath_members_and_explains_the_others() {
         "n4's path left the Loc-RIB after {took:?}"
     );
     assert_eq!(router.count_log(&["panic"]), 0, "{}", router.log_text());
+}
+
+#[test]
+fn router_takes_a_controllers_add_path_paths_as_members() {
+    let topo = interop::Topology::new("locrib-ap");
+    let r = topo.add_node("r");
+    let ctl = topo.add_node("ctl");
+    // The next hops are nodes on the LAN (the controller speaks for them).
+    let nodes: Vec<Node> = (1..=3).map(|i| topo.add_node(&format!("n{i}"))).collect();
+    let nh: Vec<String> = nodes.iter().map(|n| n.ipv4.to_string()).collect();
+    let mut router_cfg = BgpdConfig::new(ROUTER_AS, r.ipv4);
+    router_cfg.global.listen = Some(vec![r.ipv4.to_string()]);
+    let router_cfg = router_cfg.peer(
+        Peer::new(ctl.ipv4.into(), NODE_AS)
+            .name("ctl")
+            .add_path()
+            .key("passive", "true")
+            .key("import", "[\"192.0.2.0/24 le 32\"]"),
+    );
+    let router = start_bgpd(&topo, &r, &router_cfg);
+    let ctl_cfg = |nexthops: &[String]| {
+        let nh: Vec<&str> = nexthops.iter().map(String::as_str).collect();
+        BgpdConfig::new(NODE_AS, ctl.ipv4)
+            .peer(Peer::new(r.ipv4.into(), ROUTER_AS).name("r").add_path())
+            .service(Service::new("web", WEB).nexthops(&nh))
+    };
+    let controller = start_bgpd(&topo, &ctl, &ctl_cfg(&nh));
+    let e = wait_until(ESTABLISH, || entry(&router), |e| members(e).len() == 3);
+    let want: Vec<(String, u64)> = nh.iter().map(|n| (n.clone(), 1)).collect();
+    assert_eq!(members(&e), want, "{e:#}");
+    let paths = e["paths"].as_array().cloned().unwrap_or_default();
+    assert!(paths.iter().all(|p| p["peer"] == "ctl"), "{e:#}");
+    let mut ids: Vec<u64> = paths.iter().filter_map(|p| p["path_id"].as_u64()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three distinct path ids: {e:#}");
+    assert_eq!(
+        verdicts(&e).iter().map(|v| v.1.as_str()).collect::<Vec<_>>(),
+        ["best", "multipath", "multipath"]
+    );
+    // One next hop fewer at the controller: that path is withdrawn, two members stay.
+    controller.reload(&ctl_cfg(&nh[..2]));
+    let e = wait_until(ROUTES, || entry(&router), |e| members(e).len() == 2);
+    assert_eq!(members(&e), want[..2].to_vec(), "{e:#}");
+    assert_eq!(verdicts(&e).len(), 2, "{e:#}");
+}
+
+#[test]
+fn link_bandwidth_from_frr_nodes_weights_the_members() {
+    let topo = interop::Topology::new("locrib-lb");
+    let r = topo.add_node("r");
+    let n1 = topo.add_node("n1");
+    let n2 = topo.add_node("n2");
+    let n3 = topo.add_node("n3");
+    // n1 and n2 are FRR with 1000 and 500 Mbit/s; n3 is a bgpd node without the community.
+    let frrs: Vec<Frr<'_>> = [(&n1, 1000), (&n2, 500)]
+        .into_iter()
+        .map(|(n, mbps)| {
+            let frr = Frr::start(
+                &topo,
+                n,
+                FrrConfig::new(NODE_AS, n.ipv4)
+                    .neighbor(FrrNeighbor::new(r.ipv4.into(), ROUTER_AS).passive())
+                    .network(WEB),
+            );
+            frr.configure(&[
+                "route-map LB permit 10",
+                &format!("set extcommunity bandwidth {mbps}"),
+                "exit",
+                &format!("router bgp {NODE_AS}"),
+                "address-family ipv4 unicast",
+                &format!("neighbor {} route-map LB out", r.ipv4),
+            ]);
+            frr
+        })
+        .collect();
+    let peers = [(&n1, NODE_AS, false), (&n2, NODE_AS, false), (&n3, NODE_AS, true)];
+    let router = start_bgpd(&topo, &r, &router_cfg(&r, &peers, false));
+    for frr in &frrs {
+        assert_eq!(frr.wait_established(r.ipv4.into(), ESTABLISH), "Established");
+    }
+    // 125 and 62.5 MB/s: 255 and 127.5, rounded to 128.
+    let e = wait_until(
+        ESTABLISH,
+        || entry(&router),
+        |e| members(e).len() == 2 && e["weighting"] == "link bandwidth",
+    );
+    assert_eq!(
+        members(&e),
+        vec![(n1.ipv4.to_string(), 255), (n2.ipv4.to_string(), 128)],
+        "{e:#}"
+    );
+    let bandwidths: Vec<u64> = e["paths"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["bandwidth"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(bandwidths, [125_000_000, 62_500_000], "{e:#}");
+    // A member without the community: every weight is 1, and the entry says why.
+    let _b3 = start_bgpd(&topo, &n3, &node_cfg(&n3, NODE_AS, &r, None));
+    let e = wait_until(ESTABLISH, || entry(&router), |e| members(e).len() == 3);
+    assert_eq!(
+        members(&e),
+        vec![
+            (n1.ipv4.to_string(), 1),
+            (n2.ipv4.to_string(), 1),
+            (n3.ipv4.to_string(), 1)
+        ],
+        "{e:#}"
+    );
+    assert_eq!(
+        e["weighting"], "equal (1 member(s) without a usable link bandwidth)",
+        "{e:#}"
+    );
 }
