@@ -370,4 +370,36 @@ mod tests {
         assert_eq!(snap[0].paths.len(), 1);
         assert_eq!(snap[0].paths[0].peer, "node-2");
     }
+
+    #[tokio::test]
+    async fn routes_kept_stale_for_graceful_restart_stay_and_others_go() {
+        let rib = spawn(RibConfig::default());
+        rib.send(RibInput::Up {
+            peer: "node-1".into(),
+            info: info(1),
+        });
+        let kept = route("192.0.2.10/32", [10, 255, 0, 1], &[65001]);
+        let dropped = route("192.0.2.20/32", [10, 255, 0, 1], &[65001]);
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![kept.clone(), dropped],
+            withdrawn: vec![],
+        });
+        assert_eq!(rib.query(None).await.len(), 2);
+        // The session keeps 192.0.2.10/32 stale (RFC 4724 §4.2) and drops the other.
+        rib.send(RibInput::Down {
+            peer: "node-1".into(),
+            kept: vec![kept],
+        });
+        let snap = rib.query(None).await;
+        let prefixes: Vec<&str> = snap.iter().map(|e| e.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["192.0.2.10/32"]);
+        // The stale route leaves through Received (End-of-RIB or the restart timer).
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![],
+            withdrawn: vec![Nlri::new("192.0.2.10/32".parse().unwrap())],
+        });
+        assert!(rib.query(None).await.is_empty());
+    }
 }

@@ -13,7 +13,9 @@
 //! - a controller sends the prefix over one ADD-PATH session (RFC 7911) with three next hops:
 //!   three members from that one peer; one next hop fewer: two;
 //! - FRR nodes that set the Link Bandwidth extended community (draft-ietf-idr-link-bandwidth)
-//!   get proportional weights; a member without it makes all weights equal.
+//!   get proportional weights; a member without it makes all weights equal;
+//! - BFD Down (a node's link cut): although graceful restart was negotiated, the node's path
+//!   leaves the Loc-RIB within the BFD Detection Time, not after the restart time.
 //!
 //! Needs root, iproute2 and FRR (`./test.sh`); fails rather than skips without them.
 
@@ -285,7 +287,10 @@ fn router_takes_a_controllers_add_path_paths_as_members() {
     ids.dedup();
     assert_eq!(ids.len(), 3, "three distinct path ids: {e:#}");
     assert_eq!(
-        verdicts(&e).iter().map(|v| v.1.as_str()).collect::<Vec<_>>(),
+        verdicts(&e)
+            .iter()
+            .map(|v| v.1.as_str())
+            .collect::<Vec<_>>(),
         ["best", "multipath", "multipath"]
     );
     // One next hop fewer at the controller: that path is withdrawn, two members stay.
@@ -324,10 +329,17 @@ fn link_bandwidth_from_frr_nodes_weights_the_members() {
             frr
         })
         .collect();
-    let peers = [(&n1, NODE_AS, false), (&n2, NODE_AS, false), (&n3, NODE_AS, true)];
+    let peers = [
+        (&n1, NODE_AS, false),
+        (&n2, NODE_AS, false),
+        (&n3, NODE_AS, true),
+    ];
     let router = start_bgpd(&topo, &r, &router_cfg(&r, &peers, false));
     for frr in &frrs {
-        assert_eq!(frr.wait_established(r.ipv4.into(), ESTABLISH), "Established");
+        assert_eq!(
+            frr.wait_established(r.ipv4.into(), ESTABLISH),
+            "Established"
+        );
     }
     // 125 and 62.5 MB/s: 255 and 127.5, rounded to 128.
     let e = wait_until(
@@ -361,4 +373,63 @@ fn link_bandwidth_from_frr_nodes_weights_the_members() {
         e["weighting"], "equal (1 member(s) without a usable link bandwidth)",
         "{e:#}"
     );
+}
+
+#[test]
+fn bfd_down_removes_a_dead_nodes_path_at_once_despite_graceful_restart() {
+    let topo = interop::Topology::new("locrib-bfd");
+    let r = topo.add_node("r");
+    let n1 = topo.add_node("n1");
+    let n2 = topo.add_node("n2");
+    let bfd = "{ min_rx = \"100ms\", min_tx = \"100ms\", multiplier = 3 }";
+    let mut rcfg = router_cfg(&r, &[(&n1, NODE_AS, true), (&n2, NODE_AS, true)], false);
+    for p in &mut rcfg.peers {
+        *p = p.clone().key("bfd", bfd);
+    }
+    let router = start_bgpd(&topo, &r, &rcfg);
+    let nodes: Vec<Bgpd<'_>> = [&n1, &n2]
+        .into_iter()
+        .map(|n| {
+            let mut cfg = node_cfg(n, NODE_AS, &r, None);
+            cfg.peers[0] = cfg.peers[0].clone().key("bfd", bfd);
+            start_bgpd(&topo, n, &cfg)
+        })
+        .collect();
+    let e = wait_until(ESTABLISH, || entry(&router), |e| members(e).len() == 2);
+    assert_eq!(members(&e).len(), 2, "{e:#}");
+    // Both BFD sessions Up, and graceful restart negotiated with n2 (its routes would be
+    // kept stale after a plain session loss).
+    let up = |name: &str| {
+        router
+            .neighbor(name)
+            .map(|n| n["bfd"]["state"] == "Up")
+            .unwrap_or(false)
+    };
+    assert!(wait_until(ESTABLISH, || up("n1") && up("n2"), |u| *u));
+    let n2_info = router.neighbor("n2").expect("neighbor n2");
+    assert!(
+        n2_info["remote"]["graceful_restart"].as_u64().is_some(),
+        "n2 offered graceful restart: {n2_info:#}"
+    );
+    let started = Instant::now();
+    topo.set_link(&n2, false);
+    let e = wait_until(
+        Duration::from_secs(10),
+        || entry(&router),
+        |e| members(e).len() == 1,
+    );
+    let took = started.elapsed();
+    println!("n2's path left the router's Loc-RIB {} ms after its link went down (BFD Detection Time 300 ms)", took.as_millis());
+    assert_eq!(members(&e), vec![(n1.ipv4.to_string(), 1)], "{e:#}");
+    assert_eq!(status_of(&e, "n2"), None, "no stale path kept: {e:#}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "BFD Down took {took:?} to remove the path"
+    );
+    assert!(
+        router.count_log(&["6/10"]) > 0,
+        "the router closed with Cease 6/10 BFD Down:\n{}",
+        router.log_text()
+    );
+    drop(nodes);
 }
