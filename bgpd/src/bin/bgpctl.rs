@@ -1096,6 +1096,60 @@ mod tests {
     }
 
     #[test]
+    fn loc_rib_rows_show_members_and_reasons() {
+        let path =
+            |peer: &str, nh: &str, status: &str, reason: Option<&str>, weight| api::LocRibPath {
+                peer: peer.into(),
+                path_id: None,
+                next_hop: nh.into(),
+                as_path: "65001".into(),
+                origin: "igp".into(),
+                med: None,
+                local_pref: 100,
+                neighbour_as: 65001,
+                session: "eBGP".into(),
+                status: status.into(),
+                reason_code: reason.map(|_| "as-path-length".into()),
+                reason: reason.map(Into::into),
+                lost_at: None,
+                weight,
+                bandwidth: None,
+            };
+        let e = api::LocRibEntry {
+            prefix: "192.0.2.10/32".into(),
+            next_hops: vec![api::LocRibNextHop {
+                next_hop: "10.0.0.1".into(),
+                weight: 1,
+            }],
+            weighting: "single path".into(),
+            paths: vec![
+                path("n1", "10.0.0.1", "best", None, Some(1)),
+                path(
+                    "n2",
+                    "10.0.0.2",
+                    "not-multipath",
+                    Some("AS_PATH length 2 != 1"),
+                    None,
+                ),
+            ],
+        };
+        let t = loc_rib_table(&[e]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].starts_with("192.0.2.10/32  n1"), "{t}");
+        assert!(lines[1].ends_with("1       best"), "{t}");
+        assert!(lines[2].starts_with("               n2"), "{t}");
+        assert!(
+            lines[2].ends_with("not multipath: AS_PATH length 2 != 1"),
+            "{t}"
+        );
+        assert_eq!(
+            lines[3],
+            "192.0.2.10/32: 1 next hop (single path): 10.0.0.1 weight 1"
+        );
+        assert_eq!(loc_rib_table(&[]), "no received routes in the Loc-RIB\n");
+    }
+
+    #[test]
     fn tables_align() {
         let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
         assert_eq!(t, "A    BB\nxxx  y\n");
