@@ -1109,16 +1109,13 @@ impl PeerTask {
                     }
                     if matches!(which, Which::Main) {
                         outcome.down = true;
-                        // Routes kept stale for the peer's graceful restart stay (and leave
-                        // later through `Received`); every other path goes at once.
-                        let kept = if reason.stale_routes_kept > 0 {
-                            self.main.session.adj_rib_in().iter().collect()
-                        } else {
-                            Vec::new()
-                        };
+                        // What the Adj-RIB-In still holds is kept stale for the peer's
+                        // graceful restart (`DownReason::stale_routes_kept`); it stays in the
+                        // Loc-RIB (and leaves later through `Received`), every other path goes
+                        // at once.
                         self.rib_send(RibInput::Down {
                             peer: self.peer.name.clone(),
-                            kept,
+                            kept: self.main.session.adj_rib_in().iter().collect(),
                         });
                     }
                 }
