@@ -15,7 +15,9 @@
 //! - FRR nodes that set the Link Bandwidth extended community (draft-ietf-idr-link-bandwidth)
 //!   get proportional weights; a member without it makes all weights equal;
 //! - BFD Down (a node's link cut): although graceful restart was negotiated, the node's path
-//!   leaves the Loc-RIB within the BFD Detection Time, not after the restart time.
+//!   leaves the Loc-RIB within the BFD Detection Time, not after the restart time;
+//! - a node's bgpd killed and restarted (no BFD, graceful restart, RFC 4724): its path stays a
+//!   member, stale, through the gap, and is refreshed when the node is back.
 //!
 //! Needs root, iproute2 and FRR (`./test.sh`); fails rather than skips without them.
 
@@ -432,4 +434,53 @@ fn bfd_down_removes_a_dead_nodes_path_at_once_despite_graceful_restart() {
         router.log_text()
     );
     drop(nodes);
+}
+
+#[test]
+fn a_restarting_nodes_path_stays_a_member_through_graceful_restart() {
+    let topo = interop::Topology::new("locrib-gr");
+    let r = topo.add_node("r");
+    let n1 = topo.add_node("n1");
+    let n2 = topo.add_node("n2");
+    let router = start_bgpd(
+        &topo,
+        &r,
+        &router_cfg(&r, &[(&n1, NODE_AS, true), (&n2, NODE_AS, true)], false),
+    );
+    let _b1 = start_bgpd(&topo, &n1, &node_cfg(&n1, NODE_AS, &r, None));
+    let b2 = start_bgpd(&topo, &n2, &node_cfg(&n2, NODE_AS, &r, None));
+    let both = vec![(n1.ipv4.to_string(), 1), (n2.ipv4.to_string(), 1)];
+    let e = wait_until(ESTABLISH, || entry(&router), |e| members(e) == both);
+    assert_eq!(members(&e), both, "{e:#}");
+    // kill -9: no NOTIFICATION; the router's session closes and graceful restart keeps the
+    // node's route (stale), so its next hop stays in the set.
+    topo.signal(b2.pid(), libc::SIGKILL);
+    assert!(topo.wait_exit(b2.pid(), Duration::from_secs(5)).is_some());
+    let state = |name: &str| {
+        router
+            .neighbor(name)
+            .map(|n| n["state"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    let down = wait_until(ESTABLISH, || state("n2"), |s| s != "Established");
+    assert_ne!(down, "Established", "the router never saw n2's session go");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        let e = entry(&router);
+        assert_eq!(members(&e), both, "n2 left during its restart: {e:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        router
+            .wait_log(Duration::from_secs(1), &["Loc-RIB", "n2", "1 kept stale"])
+            .is_some(),
+        "{}",
+        router.log_text()
+    );
+    // The node is back: Established again, still a member.
+    let _b2 = start_bgpd(&topo, &n2, &node_cfg(&n2, NODE_AS, &r, None));
+    let up = wait_until(ESTABLISH, || state("n2"), |s| s == "Established");
+    assert_eq!(up, "Established");
+    let e = entry(&router);
+    assert_eq!(members(&e), both, "{e:#}");
 }
