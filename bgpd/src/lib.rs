@@ -23,6 +23,7 @@ pub mod diff;
 pub mod events;
 pub mod health;
 pub mod link;
+pub mod locrib;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;

@@ -50,6 +50,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::announce::{self, Announcements, PeerView, Warning};
 use crate::config::{Global, Peer, Ttl};
+use crate::locrib::{RibHandle, RibInput};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
@@ -173,16 +174,17 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
-    spawn_with(global, peer, services, None)
+    spawn_with(global, peer, services, None, None)
 }
 
 /// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
-/// [`PeerCommand::Enable`].
+/// [`PeerCommand::Enable`]. Received routes and session transitions go to `rib`.
 pub fn spawn_with(
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     admin_down: Option<String>,
+    rib: Option<RibHandle>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
@@ -212,6 +214,7 @@ pub fn spawn_with(
     let task = tokio::spawn(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            task.rib = rib;
             if admin_down.is_some() {
                 // Never started: it waits for `Enable`.
                 task.started = true;
@@ -414,6 +417,8 @@ struct PeerTask {
     /// Shut down by the operator: stays Idle until `Enable`.
     admin_down: bool,
     seed: u64,
+    /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
+    rib: Option<RibHandle>,
 }
 
 impl PeerTask {
@@ -445,11 +450,18 @@ impl PeerTask {
             started: false,
             admin_down: false,
             seed,
+            rib: None,
         }
     }
 
     fn label(&self) -> String {
         label(&self.peer)
+    }
+
+    fn rib_send(&self, input: RibInput) {
+        if let Some(rib) = &self.rib {
+            rib.send(input);
+        }
     }
 
     /// After a panic: drop every connection and start over with a new session.
@@ -461,6 +473,10 @@ impl PeerTask {
         };
         self.second = None;
         self.connecting = None;
+        self.rib_send(RibInput::Down {
+            peer: self.peer.name.clone(),
+            kept: Vec::new(),
+        });
         self.routes_loaded = false;
         self.deferred_log = None;
         // A peer the operator shut down stays down.
@@ -1058,6 +1074,15 @@ impl PeerTask {
                         }
                     }
                     self.logged_errors.clear();
+                    self.rib_send(RibInput::Up {
+                        peer: self.peer.name.clone(),
+                        info: bgp_rib::Peer {
+                            remote_as: negotiated.peer_asn,
+                            local_as: negotiated.local_asn,
+                            bgp_id: negotiated.peer_id,
+                            address: self.peer.address,
+                        },
+                    });
                     info!("{}", established_sentence(&self.peer, &negotiated));
                     if let Some(sentence) = self.deferred_log.take() {
                         info!("{sentence}");
@@ -1096,6 +1121,14 @@ impl PeerTask {
                     });
                     if matches!(which, Which::Main) {
                         outcome.down = true;
+                        // What the Adj-RIB-In still holds is kept stale for the peer's
+                        // graceful restart (`DownReason::stale_routes_kept`); it stays in the
+                        // Loc-RIB (and leaves later through `Received`), every other path goes
+                        // at once.
+                        self.rib_send(RibInput::Down {
+                            peer: self.peer.name.clone(),
+                            kept: self.main.session.adj_rib_in().iter().collect(),
+                        });
                     }
                 }
                 Action::Received(events) => {
@@ -1160,6 +1193,13 @@ impl PeerTask {
                         self.label(),
                         events.import_rejected,
                     );
+                    if !events.announced.is_empty() || !events.withdrawn.is_empty() {
+                        self.rib_send(RibInput::Received {
+                            peer: self.peer.name.clone(),
+                            announced: events.announced,
+                            withdrawn: events.withdrawn,
+                        });
+                    }
                 }
                 #[allow(unreachable_patterns)]
                 other => debug!("unhandled action {other:?}"),

@@ -18,6 +18,16 @@ pub(crate) struct RawConfig {
     /// `[bfd_profiles.NAME]`: BFD settings that peers name with `bfd = "NAME"`.
     #[serde(default)]
     pub bfd_profiles: std::collections::BTreeMap<String, RawBfdProfile>,
+    /// `[rib]`: the Loc-RIB's multipath rule.
+    pub rib: Option<RawRib>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRib {
+    #[serde(default, deserialize_with = "opt_int")]
+    pub max_paths: Option<i64>,
+    pub as_path_relax: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

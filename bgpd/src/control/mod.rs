@@ -83,6 +83,11 @@ pub enum DaemonCommand {
         received: bool,
         reply: oneshot::Sender<Option<Vec<bgp_fsm::Route>>>,
     },
+    /// A snapshot of the Loc-RIB: `prefix`, or every prefix.
+    LocRib {
+        prefix: Option<IpNet>,
+        reply: oneshot::Sender<Vec<api::LocRibEntry>>,
+    },
 }
 
 /// Why routes changed (label `cause` of the latency histogram).
@@ -877,5 +882,6 @@ fn state_hash(state: &str) -> u64 {
 mod tests;
 
 use bfd::bfd_info;
+pub(crate) use state::as_path_text;
 use state::*;
 use tasks::*;

@@ -13,7 +13,13 @@ impl Shared {
                     None => Response::error(format!("no peer named {name:?}")),
                 }
             }
-            Command::Routes { peer, received } => self.routes(peer, received).await,
+            Command::Routes {
+                best: true,
+                peer,
+                prefix,
+                ..
+            } => self.loc_rib(peer, prefix).await,
+            Command::Routes { peer, received, .. } => self.routes(peer, received).await,
             Command::Services => Response::ok(self.services_info()),
             Command::Announce(args) => self.saved(self.announce(args)).await,
             Command::Withdraw { prefix } => self.saved(self.withdraw(&prefix)).await,
@@ -30,7 +36,7 @@ impl Shared {
             Command::Events { since_ms, .. } => {
                 Response::ok(self.events.list(since_ms.map(Duration::from_millis)))
             }
-            Command::Explain { prefix } => self.explain(&prefix),
+            Command::Explain { prefix } => self.explain(&prefix).await,
             Command::Drain { time_ms } => self.drain(time_ms.map(Duration::from_millis)),
             Command::Undrain => self.undrain(),
         }
@@ -522,11 +528,57 @@ impl Shared {
             .collect()
     }
 
-    pub(super) fn explain(&self, prefix: &str) -> Response {
-        let prefix = match parse_prefix(prefix) {
+    /// `explain PREFIX`: why it is or is not announced to each peer, and (router side) its
+    /// received paths and their selection.
+    pub(super) async fn explain(&self, prefix: &str) -> Response {
+        let mut x = match self.explanation(prefix) {
+            Ok(x) => x,
+            Err(e) => return Response::error(e),
+        };
+        if let Ok(p) = parse_prefix(prefix) {
+            x.loc_rib = self.loc_rib_entries(Some(p)).await.into_iter().next();
+        }
+        Response::ok(x)
+    }
+
+    /// `routes --best [--prefix P] [--peer NAME]`: the Loc-RIB.
+    pub(super) async fn loc_rib(&self, peer: Option<String>, prefix: Option<String>) -> Response {
+        let prefix = match prefix.as_deref().map(parse_prefix).transpose() {
             Ok(p) => p,
             Err(e) => return Response::error(e),
         };
+        if let Some(p) = &peer {
+            if self.lock().config.peer(p).is_none() {
+                return Response::error(format!("no peer named {p:?}"));
+            }
+        }
+        let mut entries = self.loc_rib_entries(prefix).await;
+        if let Some(p) = &peer {
+            for e in &mut entries {
+                e.paths.retain(|path| path.peer == *p);
+            }
+            entries.retain(|e| !e.paths.is_empty());
+        }
+        Response::ok(entries)
+    }
+
+    async fn loc_rib_entries(&self, prefix: Option<IpNet>) -> Vec<api::LocRibEntry> {
+        let (reply, wait) = oneshot::channel();
+        if self
+            .tx
+            .send(DaemonCommand::LocRib { prefix, reply })
+            .is_err()
+        {
+            return Vec::new();
+        }
+        match tokio::time::timeout(Duration::from_secs(5), wait).await {
+            Ok(Ok(entries)) => entries,
+            _ => Vec::new(),
+        }
+    }
+
+    fn explanation(&self, prefix: &str) -> Result<api::Explanation, String> {
+        let prefix = parse_prefix(prefix)?;
         let statuses = self.statuses();
         let st = self.lock();
         let effective = st.last.clone();
@@ -612,13 +664,14 @@ impl Shared {
                 routes,
             });
         }
-        Response::ok(api::Explanation {
+        Ok(api::Explanation {
             prefix: prefix.to_string(),
             services: candidates
                 .iter()
                 .map(|(s, src)| format!("{} ({src})", s.name))
                 .collect(),
             peers,
+            loc_rib: None,
         })
     }
 

@@ -360,7 +360,7 @@ pub(super) fn route_info(
     }
 }
 
-pub(super) fn as_path_text(segments: &[AsSegment]) -> String {
+pub(crate) fn as_path_text(segments: &[AsSegment]) -> String {
     segments
         .iter()
         .map(|s| {
