@@ -169,6 +169,8 @@ pub struct Daemon {
     admin_down: BTreeMap<String, String>,
     /// BFD for the peers that ask for it (issue 12, [`crate::bfd`]).
     bfd: crate::bfd::Bfd,
+    /// The Loc-RIB owner task (issue 16, [`crate::locrib`]), fed by every peer.
+    rib: crate::locrib::RibHandle,
 }
 
 impl Daemon {
@@ -189,6 +191,7 @@ impl Daemon {
         admin_down: BTreeMap<String, String>,
     ) -> Result<Daemon, DaemonError> {
         let global = Arc::new(config.global.clone());
+        let config_rib = config.global.rib;
         let (statuses, _) = watch::channel(BTreeMap::new());
         let mut daemon = Daemon {
             path,
@@ -202,6 +205,7 @@ impl Daemon {
             ops: None,
             admin_down,
             bfd: crate::bfd::Bfd::start(),
+            rib: crate::locrib::spawn(config_rib),
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -285,6 +289,7 @@ impl Daemon {
             peer.clone(),
             self.services.clone(),
             self.admin_down.get(&peer.name).cloned(),
+            Some(self.rib.clone()),
         );
         if let Ok(mut dir) = self.directory.write() {
             dir.insert(peer.address, handle.commands.clone());
@@ -331,6 +336,14 @@ impl Daemon {
             }
         }
         handle.stop(notification, STOP_TIMEOUT).await;
+        self.rib.send(crate::locrib::RibInput::Removed {
+            peer: name.to_string(),
+        });
+    }
+
+    /// The Loc-RIB (received routes, selection, forwarding changes).
+    pub fn rib(&self) -> &crate::locrib::RibHandle {
+        &self.rib
     }
 
     /// Every peer's status by name; the map changes when peers are added or removed.
@@ -468,6 +481,10 @@ impl Daemon {
             error!("reload: {e}");
         }
         self.global = Arc::new(self.config.global.clone());
+        if old.global.rib != self.config.global.rib {
+            self.rib
+                .send(crate::locrib::RibInput::Config(self.config.global.rib));
+        }
 
         for peer in &diff.peers_removed {
             info!(
@@ -620,6 +637,13 @@ impl Daemon {
                     self.adj_rib_out(&peer).await
                 };
                 let _ = reply.send(routes);
+            }
+            DaemonCommand::LocRib { prefix, reply } => {
+                // Answered by the Loc-RIB task itself: the daemon loop does not wait.
+                let rib = self.rib.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(rib.query(prefix).await);
+                });
             }
         }
     }

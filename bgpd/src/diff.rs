@@ -288,6 +288,7 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
         drain_time: _,
         state_dir: _,
         graceful_restart_deferral: _,
+        rib: _,
     } = new;
     macro_rules! cmp {
         ($list:ident: $($f:ident),*) => {
@@ -297,7 +298,8 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
     cmp!(restart_required: control_socket, metrics_listen, state_dir);
     cmp!(sessions_reset: asn, router_id);
     // The End-of-RIB deferral: for the readiness limit at once, for sessions built later.
-    cmp!(global_changed: listen, drain_time, graceful_restart_deferral);
+    // `rib`: the Loc-RIB decides every prefix again at once.
+    cmp!(global_changed: listen, drain_time, graceful_restart_deferral, rib);
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod events;
 pub mod fib;
 pub mod health;
 pub mod link;
+pub mod locrib;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;

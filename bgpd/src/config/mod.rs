@@ -111,6 +111,8 @@ pub struct Global {
     /// `None`: the default, [`DEFAULT_GRACEFUL_RESTART_DEFERRAL`], shortened below a peer's
     /// shorter restart time ([`Global::end_of_rib_deferral`]).
     pub graceful_restart_deferral: Option<Duration>,
+    /// `[rib]`: the multipath rule of the Loc-RIB built from received routes.
+    pub rib: bgp_rib::RibConfig,
 }
 
 impl Global {

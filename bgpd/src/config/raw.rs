@@ -20,6 +20,8 @@ pub(crate) struct RawConfig {
     pub bfd_profiles: std::collections::BTreeMap<String, RawBfdProfile>,
     /// `[fib]`: program received routes into the kernel (a router's bgpd).
     pub fib: Option<RawFib>,
+    /// `[rib]`: the Loc-RIB's multipath rule.
+    pub rib: Option<RawRib>,
 }
 
 /// `[fib]` as written.
@@ -36,6 +38,14 @@ pub(crate) struct RawFib {
     pub idle_timer: Option<IntOrStr>,
     pub unbalanced_timer: Option<IntOrStr>,
     pub retain_on_stop: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRib {
+    #[serde(default, deserialize_with = "opt_int")]
+    pub max_paths: Option<i64>,
+    pub as_path_relax: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -29,6 +29,10 @@ pub(crate) fn to_toml(c: &Config) -> String {
         t["graceful_restart_deferral"] = Item::Value(duration_to_toml(d));
     }
     doc["global"] = Item::Table(t);
+    let mut rib = Table::new();
+    rib["max_paths"] = value(i64::from(g.rib.max_paths.get()));
+    rib["as_path_relax"] = value(g.rib.as_path_relax);
+    doc["rib"] = Item::Table(rib);
 
     let mut peers = ArrayOfTables::new();
     for p in &c.peers {
