@@ -245,6 +245,12 @@ impl Fib {
         self.run(&changes)
     }
 
+    /// Applies one batch of the Loc-RIB's forwarding changes (`bgp_rib::LocRib::take_changes`,
+    /// `crate::locrib::RibHandle::subscribe`), as one batch.
+    pub fn apply_rib(&mut self, changes: Vec<bgp_rib::FibChange>) -> Applied {
+        self.apply(batch_from_rib(changes))
+    }
+
     /// Removes the routes adopted at [`Fib::open`] that no batch has named since, and every
     /// group and next hop of ours that nothing uses.
     pub fn sweep(&mut self) -> Applied {
@@ -593,6 +599,17 @@ impl Fib {
     }
 }
 
+/// The Loc-RIB's changes as a batch: a set replaces, a removal is an empty list.
+fn batch_from_rib(changes: Vec<bgp_rib::FibChange>) -> Vec<(IpNet, Vec<(IpAddr, u32)>)> {
+    changes
+        .into_iter()
+        .map(|c| match c {
+            bgp_rib::FibChange::Set { prefix, next_hops } => (prefix, next_hops),
+            bgp_rib::FibChange::Remove { prefix } => (prefix, Vec::new()),
+        })
+        .collect()
+}
+
 /// The running kernel's major and minor version (`/proc/sys/kernel/osrelease`).
 fn kernel_release() -> Option<(u32, u32)> {
     parse_release(&std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?)
@@ -621,6 +638,21 @@ fn op_name(op: &Op) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rib_changes_become_one_batch() {
+        let p: IpNet = "192.0.2.1/32".parse().unwrap();
+        let q: IpNet = "192.0.2.2/32".parse().unwrap();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let batch = batch_from_rib(vec![
+            bgp_rib::FibChange::Set {
+                prefix: p,
+                next_hops: vec![(a, 3)],
+            },
+            bgp_rib::FibChange::Remove { prefix: q },
+        ]);
+        assert_eq!(batch, vec![(p, vec![(a, 3)]), (q, vec![])]);
+    }
 
     #[test]
     fn kernel_releases_parse_to_major_and_minor() {
