@@ -354,11 +354,11 @@ fn a_joining_member_takes_only_idle_buckets() {
     let two: Vec<(IpAddr, u32)> = (0..2).map(|i| (lab.hop(i), 1)).collect();
     assert!(fib.set(p("192.0.2.1/32"), &two).errors.is_empty());
     let g = group_of(&fib, "192.0.2.1/32");
-    // Buckets that never forwarded a packet are idle. Let them age 3 s, then send some flows:
+    // Buckets that never forwarded a packet are idle. Let them age 5 s, then send some flows:
     // each new socket takes one bucket and makes it busy (its idle time restarts from 0). A
     // bucket is busy when its idle time is shorter than the time since the flows were sent.
     wait_for(Duration::from_secs(15), "the buckets to age", || {
-        (lab.bucket_table(g).values().all(|(_, idle)| *idle >= 3.0)).then_some(())
+        (lab.bucket_table(g).values().all(|(_, idle)| *idle >= 5.0)).then_some(())
     });
     let sent = Instant::now();
     lab.topo.exec(
