@@ -19,8 +19,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use interop::{
@@ -105,6 +107,110 @@ impl Drop for Monitor {
     }
 }
 
+/// When BFD Control packets from `src` arrived in namespace `ns`: an `AF_PACKET` socket on a
+/// thread of its own that joined the namespace (no tcpdump on the bench host). Stops when
+/// dropped.
+struct Capture {
+    stop: Arc<AtomicBool>,
+    times: Arc<Mutex<Vec<Instant>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Capture {
+    fn start(ns: &str, src: Ipv4Addr) -> Result<Capture, String> {
+        let netns = std::fs::File::open(format!("/var/run/netns/{ns}"))
+            .map_err(|e| format!("open netns {ns}: {e}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready) = mpsc::channel();
+        let (stop2, times2) = (stop.clone(), times.clone());
+        let thread = std::thread::spawn(move || {
+            // SAFETY: setns on this thread only (CLONE_NEWNET), with an open netns fd; socket,
+            // setsockopt, recv and close get valid arguments and buffers of the stated sizes.
+            let fd = unsafe {
+                if libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    let _ = ready_tx.send(Err("setns failed".to_string()));
+                    return;
+                }
+                let proto = i32::from((libc::ETH_P_IP as u16).to_be());
+                let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, proto);
+                let tv = libc::timeval {
+                    tv_sec: 0,
+                    tv_usec: 50_000,
+                };
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                );
+                fd
+            };
+            if fd < 0 {
+                let _ = ready_tx.send(Err("AF_PACKET socket failed".to_string()));
+                return;
+            }
+            let _ = ready_tx.send(Ok(()));
+            let mut buf = [0u8; 256];
+            while !stop2.load(Ordering::Relaxed) {
+                // SAFETY: see above.
+                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                let at = Instant::now();
+                let Ok(n) = usize::try_from(n) else { continue };
+                let ip = &buf[..n.min(buf.len())];
+                // IPv4, UDP, from `src`, to port 3784.
+                if ip.len() < 28 || ip[0] >> 4 != 4 || ip[9] != 17 || ip[12..16] != src.octets() {
+                    continue;
+                }
+                let udp = usize::from(ip[0] & 0x0f) * 4;
+                if ip.len() >= udp + 4 && ip[udp + 2..udp + 4] == 3784u16.to_be_bytes() {
+                    times2.lock().unwrap().push(at);
+                }
+            }
+            // SAFETY: fd is ours.
+            unsafe { libc::close(fd) };
+        });
+        ready
+            .recv()
+            .map_err(|_| "capture thread died".to_string())??;
+        Ok(Capture {
+            stop,
+            times,
+            thread: Some(thread),
+        })
+    }
+
+    /// The last packet that arrived at or before `t`.
+    fn last_before(&self, t: Instant) -> Option<Instant> {
+        self.times
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|&a| a <= t)
+            .max()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One detection run, ms: crash to FIB change, split (when the capture saw the node's packets)
+/// at the moment the router's Detection Time ran out: before it, 150 ms less the age of the
+/// node's last packet at the crash (all the node's speaker decides); after it, the router's
+/// bfdd, bgpd and zebra.
+struct Detected {
+    total: f64,
+    split: Option<(f64, f64)>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Speaker {
     Bgpd,
@@ -112,7 +218,7 @@ enum Speaker {
 }
 
 /// One detection run: ms from the node's link going down to the route leaving the FIB.
-fn detection(speaker: Speaker, run: u64) -> Result<f64, String> {
+fn detection(speaker: Speaker, run: u64) -> Result<Detected, String> {
     let topo = Topology::new(&format!("bfd-det-{speaker:?}-{run}"));
     let r = topo.add_node("r");
     let n = topo.add_node("n1");
@@ -174,6 +280,7 @@ fn detection(speaker: Speaker, run: u64) -> Result<f64, String> {
     }
     let links = Monitor::start(&n.ns, "link");
     let routes = Monitor::start(&r.ns, "route");
+    let capture = Capture::start(&r.ns, n.ipv4)?;
     // Let the sessions settle at their negotiated rates (and the monitors start).
     std::thread::sleep(Duration::from_secs(2));
     links.drain();
@@ -197,7 +304,21 @@ fn detection(speaker: Speaker, run: u64) -> Result<f64, String> {
             "{speaker:?}: a route deletion was seen but the FIB still has {via}"
         ));
     }
-    Ok(gone.saturating_duration_since(down).as_secs_f64() * 1000.0)
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // The router declares the node down one Detection Time (3 x 50 ms) after the last packet
+    // it received from it (RFC 5880 §6.8.4).
+    let detect = Duration::from_millis(u64::from(INTERVAL_MS) * u64::from(MULT));
+    let split = capture.last_before(down).map(|last| {
+        let expired = last + detect;
+        (
+            ms(expired.saturating_duration_since(down)),
+            ms(gone.saturating_duration_since(expired)),
+        )
+    });
+    Ok(Detected {
+        total: ms(gone.saturating_duration_since(down)),
+        split,
+    })
 }
 
 /// CPU seconds (user + system) in a /proc `stat` file.
@@ -345,14 +466,30 @@ fn main() {
     );
     let mut ok = true;
     let (mut ours, mut frr) = (Vec::new(), Vec::new());
+    let (mut ours_detect, mut frr_detect) = (Vec::new(), Vec::new());
+    let (mut ours_router, mut frr_router) = (Vec::new(), Vec::new());
     for run in 0..runs {
         for speaker in [Speaker::Bgpd, Speaker::Frr] {
             match detection(speaker, run) {
-                Ok(ms) => {
-                    println!("  run {run} node speaker {speaker:?}: FIB changed after {ms:.0} ms");
-                    match speaker {
-                        Speaker::Bgpd => ours.push(ms),
-                        Speaker::Frr => frr.push(ms),
+                Ok(d) => {
+                    let split = d.split.map_or("no packet captured".to_string(), |(a, b)| {
+                        format!(
+                            "the router's Detection Time ran out after {a:.0} ms, its bfdd, \
+                             bgpd and zebra took {b:.0} ms more"
+                        )
+                    });
+                    println!(
+                        "  run {run} node speaker {speaker:?}: FIB changed after {:.0} ms ({split})",
+                        d.total
+                    );
+                    let (all, detects, routers) = match speaker {
+                        Speaker::Bgpd => (&mut ours, &mut ours_detect, &mut ours_router),
+                        Speaker::Frr => (&mut frr, &mut frr_detect, &mut frr_router),
+                    };
+                    all.push(d.total);
+                    if let Some((a, b)) = d.split {
+                        detects.push(a);
+                        routers.push(b);
                     }
                 }
                 Err(e) => {
@@ -366,12 +503,29 @@ fn main() {
     println!(
         "## Node crash to FIB change at the router (FRR 8.4 + zebra + bfdd), median of {runs}"
     );
-    println!("| node speaker | median ms | runs |");
-    println!("| --- | ---: | ---: |");
-    println!("| bgpd | {m_ours:.0} | {} |", ours.len());
-    println!("| FRR bgpd + bfdd | {m_frr:.0} | {} |", frr.len());
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{lo:.0}-{hi:.0}")
+    };
+    let (r_ours, r_frr) = (range(&ours), range(&frr));
+    let (mr_ours, mr_frr) = (median(&mut ours_router), median(&mut frr_router));
+    let (md_ours, md_frr) = (median(&mut ours_detect), median(&mut frr_detect));
+    println!(
+        "| node speaker | median ms | range | crash to the router's Detection Time running out \
+         (median) | then the router's bfdd + bgpd + zebra (median) | runs |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| bgpd | {m_ours:.0} | {r_ours} | {md_ours:.0} | {mr_ours:.0} | {} |",
+        ours.len()
+    );
+    println!(
+        "| FRR bgpd + bfdd | {m_frr:.0} | {r_frr} | {md_frr:.0} | {mr_frr:.0} | {} |",
+        frr.len()
+    );
     let ratio = m_ours / m_frr;
-    println!("| bgpd / FRR | {ratio:.2}x | |");
+    println!("| bgpd / FRR | {ratio:.2}x | | | | |");
     let cpu_result = cpu(sessions, secs, hold);
     println!(
         "## bgpd CPU with {sessions} BFD sessions at {INTERVAL_MS} ms x {MULT} ({secs} s, {}, \
