@@ -192,7 +192,10 @@ pub(super) fn run(
         } else {
             wake_at.saturating_duration_since(now)
         };
-        let listen = timeout > RX_DEFER;
+        // Without sessions nothing is due: sleep until a command (a daemon without BFD
+        // peers never wakes this thread).
+        let timeout = (!t.by_name.is_empty()).then_some(timeout);
+        let listen = timeout.is_none_or(|d| d > RX_DEFER);
         let mut fds = [wake.as_raw_fd(), -1, -1];
         let mut n = 1;
         let mut slot_of = [None; 2];
@@ -207,7 +210,7 @@ pub(super) fn run(
                 }
             }
         }
-        match socket::wait(fds.get(..n).unwrap_or(&[]), Some(timeout)) {
+        match socket::wait(fds.get(..n).unwrap_or(&[]), timeout) {
             Ok(ready) => {
                 woken = ready[0];
                 for family in 0..2 {
