@@ -181,6 +181,21 @@ impl Capture {
         })
     }
 
+    /// The mean gap between the packets that arrived at or before `t` (ms).
+    fn mean_gap_before(&self, t: Instant) -> Option<f64> {
+        let times: Vec<Instant> = self
+            .times
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|&a| a <= t)
+            .collect();
+        let (first, last) = (times.first()?, times.last()?);
+        let n = times.len().checked_sub(1).filter(|&n| n > 0)?;
+        Some(last.duration_since(*first).as_secs_f64() * 1000.0 / n as f64)
+    }
+
     /// The last packet that arrived at or before `t`.
     fn last_before(&self, t: Instant) -> Option<Instant> {
         self.times
@@ -209,6 +224,8 @@ impl Drop for Capture {
 struct Detected {
     total: f64,
     split: Option<(f64, f64)>,
+    /// The mean gap between the node's packets at the router before the crash.
+    gap: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -318,6 +335,7 @@ fn detection(speaker: Speaker, run: u64) -> Result<Detected, String> {
     Ok(Detected {
         total: ms(gone.saturating_duration_since(down)),
         split,
+        gap: capture.mean_gap_before(down),
     })
 }
 
@@ -478,6 +496,10 @@ fn main() {
                              bgpd and zebra took {b:.0} ms more"
                         )
                     });
+                    let split = match d.gap {
+                        Some(g) => format!("{split}; the node's packets came every {g:.1} ms"),
+                        None => split,
+                    };
                     println!(
                         "  run {run} node speaker {speaker:?}: FIB changed after {:.0} ms ({split})",
                         d.total
