@@ -953,13 +953,15 @@ impl PeerTask {
     /// bit on both sides this Cease keeps graceful-restart semantics (routes stay stale).
     fn queue_over_cap(&mut self, which: &Which) -> Option<Vec<Action>> {
         let cap = self.peer.max_queued_bytes;
-        let name = self.label();
         let slot = self.slot_mut(which)?;
-        let w = slot.conn.as_mut()?.writer.as_mut()?;
-        let queued = w.queue.queued_bytes() as u64;
+        let queued = slot.conn.as_ref()?.writer.as_ref()?.queue.queued_bytes() as u64;
         if queued <= cap {
             return None;
         }
+        // Only now: this runs after every flush (each keepalive), the label is a format!.
+        let name = self.label();
+        let slot = self.slot_mut(which)?;
+        let w = slot.conn.as_mut()?.writer.as_mut()?;
         warn!(
             "{queued} bytes are queued for {name}, more than max_queued_bytes ({cap}): the peer \
              is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
