@@ -165,6 +165,7 @@ impl Validator<'_> {
         let mut drafts = Vec::with_capacity(raw.peers.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, usize> = HashMap::new();
+        let mut unnumbered: HashMap<String, usize> = HashMap::new();
         for (i, rp) in raw.peers.iter().enumerate() {
             let path = root.key("peers").index(i);
             let Some(d) = self.peer(rp, &path, &global, &bfd_profiles) else {
@@ -173,6 +174,8 @@ impl Validator<'_> {
             if let Some(j) = names.insert(d.peer.name.clone(), i) {
                 let at = if rp.name.is_some() {
                     path.key("name")
+                } else if d.peer.unnumbered().is_some() {
+                    path.key("interface")
                 } else {
                     path.key("address")
                 };
@@ -181,7 +184,17 @@ impl Validator<'_> {
                     format!("duplicate peer name \"{}\" (also peers[{j}])", d.peer.name),
                 );
             }
-            if let Some(j) = addresses.insert(d.peer.address, i) {
+            if let Some(ifname) = d.peer.unnumbered() {
+                if let Some(j) = unnumbered.insert(ifname.to_string(), i) {
+                    self.err(
+                        &path.key("interface"),
+                        format!(
+                            "peers[{j}] is already the unnumbered peer on {ifname}: one neighbor \
+                             is learned per interface"
+                        ),
+                    );
+                }
+            } else if let Some(j) = addresses.insert(d.peer.address, i) {
                 self.err(
                     &path.key("address"),
                     format!(
@@ -527,7 +540,10 @@ impl Validator<'_> {
                     .filter(sendable)
                     .filter(|p| match (s.prefix, p.address) {
                         (IpNet::V6(_), IpAddr::V4(_)) => p.ipv6_nexthop.is_none(),
-                        (IpNet::V4(_), IpAddr::V6(_)) => p.ipv4_nexthop.is_none(),
+                        // RFC 8950: "self" is the session's IPv6 address.
+                        (IpNet::V4(_), IpAddr::V6(_)) => {
+                            p.ipv4_nexthop.is_none() && !p.extended_next_hop
+                        }
                         _ => false,
                     })
                     .map(|p| p.name.as_str())
