@@ -143,7 +143,34 @@ pub async fn run_until(
 
 /// Peers by address, for the accept loops (read-locked only for a lookup, never across an
 /// await).
-type PeerDirectory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>>;
+type PeerDirectory = Arc<RwLock<Directory>>;
+
+/// Who an inbound connection is for: the peer with its source address, else the unnumbered
+/// peer of the interface a link-local source is scoped to.
+#[derive(Default)]
+struct Directory {
+    by_address: HashMap<IpAddr, mpsc::Sender<PeerCommand>>,
+    by_interface: HashMap<String, (mpsc::Sender<PeerCommand>, crate::unnumbered::Inbound)>,
+}
+
+impl Directory {
+    fn lookup(&self, remote: SocketAddr) -> Option<mpsc::Sender<PeerCommand>> {
+        let ip = canonical(remote.ip());
+        if let Some(tx) = self.by_address.get(&ip) {
+            return Some(tx.clone());
+        }
+        let SocketAddr::V6(v6) = remote else {
+            return None;
+        };
+        if !crate::link::is_link_local(*v6.ip()) {
+            return None;
+        }
+        let ifname = crate::link::interface_name(v6.scope_id())?;
+        let (tx, inbound) = self.by_interface.get(&ifname)?;
+        inbound.heard(*v6.ip());
+        Some(tx.clone())
+    }
+}
 
 struct Listener {
     socket: Arc<TcpListener>,
@@ -169,6 +196,8 @@ pub struct Daemon {
     admin_down: BTreeMap<String, String>,
     /// BFD for the peers that ask for it (issue 12, [`crate::bfd`]).
     bfd: crate::bfd::Bfd,
+    /// The links of unnumbered peers, by peer name ([`crate::unnumbered`]).
+    links: BTreeMap<String, crate::unnumbered::Link>,
 }
 
 impl Daemon {
@@ -195,13 +224,14 @@ impl Daemon {
             global,
             services,
             peers: BTreeMap::new(),
-            directory: Arc::new(RwLock::new(HashMap::new())),
+            directory: Arc::new(RwLock::new(Directory::default())),
             listeners: BTreeMap::new(),
             statuses,
             config,
             ops: None,
             admin_down,
             bfd: crate::bfd::Bfd::start(),
+            links: BTreeMap::new(),
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -280,14 +310,27 @@ impl Daemon {
                 }
             }
         }
+        let link = peer.unnumbered().map(crate::unnumbered::Link::start);
         let handle = peer::spawn_with(
             self.global.clone(),
             peer.clone(),
             self.services.clone(),
             self.admin_down.get(&peer.name).cloned(),
+            link.as_ref().map(crate::unnumbered::Link::neighbor),
         );
         if let Ok(mut dir) = self.directory.write() {
-            dir.insert(peer.address, handle.commands.clone());
+            match (&link, peer.unnumbered()) {
+                (Some(link), Some(ifname)) => {
+                    let entry = (handle.commands.clone(), link.inbound());
+                    dir.by_interface.insert(ifname.to_string(), entry);
+                }
+                _ => {
+                    dir.by_address.insert(peer.address, handle.commands.clone());
+                }
+            }
+        }
+        if let Some(link) = link {
+            self.links.insert(peer.name.clone(), link);
         }
         self.statuses.send_modify(|m| {
             m.insert(peer.name.clone(), handle.status.clone());
@@ -315,8 +358,16 @@ impl Daemon {
             self.bfd.remove(name);
         }
         if let Ok(mut dir) = self.directory.write() {
-            dir.remove(&peer.address);
+            match peer.unnumbered() {
+                Some(ifname) => {
+                    dir.by_interface.remove(ifname);
+                }
+                None => {
+                    dir.by_address.remove(&peer.address);
+                }
+            }
         }
+        self.links.remove(name);
         self.statuses.send_modify(|m| {
             m.remove(name);
         });
@@ -673,8 +724,7 @@ async fn accept_loop(listener: Arc<TcpListener>, directory: PeerDirectory) {
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
-                let ip = canonical(remote.ip());
-                let tx = directory.read().ok().and_then(|d| d.get(&ip).cloned());
+                let tx = directory.read().ok().and_then(|d| d.lookup(remote));
                 match tx {
                     Some(tx) => {
                         // try_send: a peer task that does not keep up must not stall accepts

@@ -163,16 +163,18 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
-    spawn_with(global, peer, services, None)
+    spawn_with(global, peer, services, None, None)
 }
 
 /// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
-/// [`PeerCommand::Enable`].
+/// [`PeerCommand::Enable`]; `link` is where an unnumbered peer's neighbor is learned
+/// ([`crate::unnumbered`]).
 pub fn spawn_with(
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     admin_down: Option<String>,
+    link: Option<crate::unnumbered::LinkNeighbor>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
@@ -202,6 +204,7 @@ pub fn spawn_with(
     let task = tokio::spawn(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            task.link = link;
             if admin_down.is_some() {
                 // Never started: it waits for `Enable`.
                 task.started = true;
@@ -340,6 +343,7 @@ struct Conn {
     reader: Option<FramedRead<OwnedReadHalf, BgpCodec>>,
     writer: Option<Writer>,
     local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
     direction: Direction,
 }
 
@@ -352,6 +356,7 @@ struct Writer {
 impl Conn {
     fn new(stream: TcpStream, direction: Direction) -> Conn {
         let local = stream.local_addr().ok();
+        let remote = stream.peer_addr().ok();
         let (read, write) = stream.into_split();
         Conn {
             reader: Some(FramedRead::new(read, BgpCodec::new())),
@@ -360,6 +365,7 @@ impl Conn {
                 queue: SendQueue::new(),
             }),
             local,
+            remote,
             direction,
         }
     }
@@ -404,6 +410,8 @@ struct PeerTask {
     /// Shut down by the operator: stays Idle until `Enable`.
     admin_down: bool,
     seed: u64,
+    /// An unnumbered peer's link: where its neighbor's address comes from.
+    link: Option<crate::unnumbered::LinkNeighbor>,
 }
 
 impl PeerTask {
@@ -435,6 +443,7 @@ impl PeerTask {
             started: false,
             admin_down: false,
             seed,
+            link: None,
         }
     }
 
@@ -498,6 +507,9 @@ impl PeerTask {
                 }
                 res = write_some(second_writer), if second_writes => {
                     self.on_written(Which::Second, res).await;
+                }
+                addr = crate::unnumbered::changed(self.link.as_mut()) => {
+                    self.on_neighbor(addr).await;
                 }
                 res = poll_connect(&mut self.connecting) => {
                     self.connecting = None;
@@ -807,6 +819,59 @@ impl PeerTask {
         }
     }
 
+    /// Starts the connection attempt the session asked for. An unnumbered peer's attempt
+    /// waits for its neighbor's address, and says so in the status meanwhile.
+    fn start_connect(&mut self) {
+        let opts = transport_options(&self.peer);
+        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
+        let port = self.peer.port;
+        let Some(link) = self.link.clone() else {
+            let remote = self.peer.socket_addr();
+            self.connecting = Some(Box::pin(async move {
+                transport::connect(remote, &opts, timeout).await
+            }));
+            return;
+        };
+        if let Some(waiting) = link.waiting() {
+            self.connect_failed(&waiting);
+        }
+        self.connecting = Some(Box::pin(async move {
+            let remote = link.resolve(port).await;
+            transport::connect(remote, &opts, timeout).await
+        }));
+    }
+
+    /// An unnumbered peer's neighbor is known, or changed (the router was replaced): a
+    /// session with another address ends (Cease 6/6, Other Configuration Change, RFC 4486)
+    /// and starts again towards `addr` at once; an attempt in progress is redirected.
+    async fn on_neighbor(&mut self, addr: std::net::Ipv6Addr) {
+        self.status.send_modify(|s| s.address = IpAddr::V6(addr));
+        let elsewhere = |c: &Conn| c.remote.is_some_and(|r| r.ip() != IpAddr::V6(addr));
+        if self.main.conn.as_ref().is_some_and(elsewhere) && !self.admin_down {
+            info!(
+                "the neighbor of {} is now {addr}: closing the session with the previous \
+                 address and connecting to the new one",
+                self.label()
+            );
+            let notification = Notification::cease(6, None);
+            if self.second.is_some() {
+                let stop = Event::Stop {
+                    notification: Some(notification.clone()),
+                };
+                self.feed(Which::Second, stop).await;
+                self.second = None;
+            }
+            let stop = Event::Stop {
+                notification: Some(notification),
+            };
+            self.feed(Which::Main, stop).await;
+            let passive = self.peer.passive;
+            self.feed(Which::Main, Event::Start { passive }).await;
+        } else if self.connecting.is_some() && self.main.conn.is_none() {
+            self.start_connect();
+        }
+    }
+
     /// Hands the main session the subnets of its new connection (RFC 4271 §6.3 next-hop
     /// check); the event sets them and returns no actions.
     fn feed_shared_subnets(&mut self) {
@@ -996,12 +1061,7 @@ impl PeerTask {
             match action {
                 Action::Connect => {
                     if matches!(which, Which::Main) {
-                        let remote = self.peer.socket_addr();
-                        let opts = transport_options(&self.peer);
-                        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
-                        self.connecting = Some(Box::pin(async move {
-                            transport::connect(remote, &opts, timeout).await
-                        }));
+                        self.start_connect();
                     }
                 }
                 Action::Send(bytes) => {
@@ -1496,8 +1556,12 @@ fn seed_for(peer: &Peer) -> u64 {
     h.finish()
 }
 
-/// "tor-a (10.255.0.1)", or just the address when the name is the address.
+/// "tor-a (10.255.0.1)", or just the address when the name is the address; "eth0
+/// (unnumbered on eth0)" for an unnumbered peer.
 pub fn label(peer: &Peer) -> String {
+    if let Some(ifname) = peer.unnumbered() {
+        return format!("{} (unnumbered on {ifname})", peer.name);
+    }
     let addr = peer.address.to_string();
     if peer.name == addr {
         addr

@@ -438,7 +438,11 @@ pub(super) fn neighbor_info(
     let up = status.is_some_and(|s| s.state == FsmState::Established);
     api::Neighbor {
         name: p.name.clone(),
-        address: p.address.to_string(),
+        // An unnumbered peer: the neighbor's address once learned from the link, `::` before.
+        address: match (p.unnumbered(), status) {
+            (Some(_), Some(s)) => s.address.to_string(),
+            _ => p.address.to_string(),
+        },
         asn: p.asn.0,
         local_asn: p.local_asn(&config.global).0,
         ibgp: p.ibgp,
