@@ -701,7 +701,9 @@ impl PeerTask {
                 };
                 let now = Instant::now();
                 let local = slot.conn.as_ref().and_then(|c| c.local);
-                if let Some(ev) = shared_subnets(&slot.session, local, self.peer.address) {
+                let remote = slot.conn.as_ref().and_then(|c| c.remote);
+                let peer = remote.map_or(self.peer.address, |r| r.ip());
+                if let Some(ev) = shared_subnets(&slot.session, local, peer) {
                     // Sets the session's subnets; no actions.
                     slot.session.handle(now, ev);
                 }
@@ -876,7 +878,10 @@ impl PeerTask {
     /// check); the event sets them and returns no actions.
     fn feed_shared_subnets(&mut self) {
         let local = self.main.conn.as_ref().and_then(|c| c.local);
-        if let Some(ev) = shared_subnets(&self.main.session, local, self.peer.address) {
+        // The connection's remote address: an unnumbered peer's is learned, not configured.
+        let remote = self.main.conn.as_ref().and_then(|c| c.remote);
+        let peer = remote.map_or(self.peer.address, |r| r.ip());
+        if let Some(ev) = shared_subnets(&self.main.session, local, peer) {
             let actions = self.main.session.handle(Instant::now(), ev);
             debug_assert!(actions.is_empty());
         }
