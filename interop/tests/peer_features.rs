@@ -414,3 +414,62 @@ fn unnumbered_session_moves_when_the_router_link_local_changes() {
     );
     assert_eq!(neighbor["eth0"]["hostLocal"], "fe80::1:3", "{neighbor}");
 }
+
+/// A passive unnumbered peer: bgpd never connects; FRR learns bgpd's link-local address from
+/// bgpd's Router Advertisements and connects to it, and bgpd accepts the connection from a
+/// link-local address of the peer's interface.
+#[test]
+fn passive_unnumbered_peer_accepts_frr_connection_from_the_link() {
+    let topo = Topology::new("unnum-pasv");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let r_ll = add_link_local(&r, "fe80::1:1");
+    let n_ll = add_link_local(&n, "fe80::1:2");
+    topo.sysctl(&n, "net.ipv6.conf.eth0.accept_ra", "0");
+    let mut cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(
+            interop::Peer::unnumbered("eth0", ROUTER_AS)
+                .name("r")
+                .key("passive", "true"),
+        )
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
+    cfg.global.listen = Some(vec!["[::]:179".to_string()]);
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        interop::FrrConfig::new(ROUTER_AS, r.ipv4).zebra(),
+    );
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        "neighbor eth0 interface remote-as external",
+        "neighbor eth0 timers 3 9",
+        "neighbor eth0 timers connect 1",
+        "address-family ipv4 unicast",
+        "neighbor eth0 activate",
+        "exit-address-family",
+    ]);
+    let neighbor = wait_until(
+        ESTABLISH,
+        || frr.json("show bgp neighbors eth0 json"),
+        |v| v["eth0"]["bgpState"] == "Established",
+    );
+    assert_eq!(
+        neighbor["eth0"]["bgpState"],
+        "Established",
+        "{neighbor}\n{}",
+        bgpd.log_text()
+    );
+    // FRR connected out: the session's far port is bgpd's 179.
+    assert_eq!(neighbor["eth0"]["portForeign"], 179, "{neighbor}");
+    assert_eq!(neighbor["eth0"]["bgpNeighborAddr"], n_ll.to_string());
+    let ours = bgpd.neighbor("r").expect("bgpctl neighbor r");
+    assert_eq!(ours["address"], r_ll.to_string(), "{ours}");
+    let path = wait_until(
+        ROUTES,
+        || frr.paths(WEB_PREFIX).into_iter().next(),
+        Option::is_some,
+    )
+    .expect("FRR has the IPv4 route");
+    assert_eq!(path.nexthop, n.ipv6.to_string(), "{path:?}");
+}
