@@ -281,9 +281,7 @@ impl Daemon {
         // MD5 keys of the peers already configured.
         for peer in &self.config.peers {
             if let Some(key) = &peer.password {
-                if let Err(e) =
-                    transport::set_listener_md5(&socket, peer.address, Some(key.as_bytes()))
-                {
+                if let Err(e) = set_peer_md5(&socket, peer, Some(key.as_bytes())) {
                     error!(
                         "cannot set the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(peer)
@@ -300,9 +298,7 @@ impl Daemon {
         let peer = Arc::new(peer);
         if let Some(key) = &peer.password {
             for (addr, l) in &self.listeners {
-                if let Err(e) =
-                    transport::set_listener_md5(&l.socket, peer.address, Some(key.as_bytes()))
-                {
+                if let Err(e) = set_peer_md5(&l.socket, &peer, Some(key.as_bytes())) {
                     error!(
                         "cannot set the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(&peer)
@@ -371,9 +367,15 @@ impl Daemon {
         self.statuses.send_modify(|m| {
             m.remove(name);
         });
-        if peer.password.is_some() {
+        // The link-local key is shared by every unnumbered peer (one key, validated).
+        let shared = peer.unnumbered().is_some()
+            && self
+                .peers
+                .values()
+                .any(|h| h.peer.unnumbered().is_some() && h.peer.password.is_some());
+        if peer.password.is_some() && !shared {
             for (addr, l) in &self.listeners {
-                if let Err(e) = transport::set_listener_md5(&l.socket, peer.address, None) {
+                if let Err(e) = set_peer_md5(&l.socket, &peer, None) {
                     debug!(
                         "cannot remove the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(&peer)
@@ -703,6 +705,15 @@ impl Daemon {
             .collect();
         futures::future::join_all(stops).await;
         info!("bgpd stopped");
+    }
+}
+
+/// Installs or removes `peer`'s TCP MD5 key on a listener: for its address, or for every
+/// link-local address when it is unnumbered (its address is learned at run time).
+fn set_peer_md5(listener: &TcpListener, peer: &Peer, key: Option<&[u8]>) -> std::io::Result<()> {
+    match peer.unnumbered() {
+        Some(_) => transport::set_listener_md5_link_local(listener, key),
+        None => transport::set_listener_md5(listener, peer.address, key),
     }
 }
 

@@ -415,11 +415,12 @@ fn unnumbered_session_moves_when_the_router_link_local_changes() {
     assert_eq!(neighbor["eth0"]["hostLocal"], "fe80::1:3", "{neighbor}");
 }
 
-/// A passive unnumbered peer: bgpd never connects; FRR learns bgpd's link-local address from
-/// bgpd's Router Advertisements and connects to it, and bgpd accepts the connection from a
-/// link-local address of the peer's interface.
+/// A passive unnumbered peer with a TCP MD5 password: bgpd never connects; FRR learns bgpd's
+/// link-local address from bgpd's Router Advertisements and connects to it, signed, and bgpd
+/// accepts the connection from a link-local address of the peer's interface (the listener
+/// holds the key for fe80::/10).
 #[test]
-fn passive_unnumbered_peer_accepts_frr_connection_from_the_link() {
+fn passive_unnumbered_peer_accepts_frr_signed_connection_from_the_link() {
     let topo = Topology::new("unnum-pasv");
     let r = topo.add_node("r");
     let n = topo.add_node("n1");
@@ -430,6 +431,7 @@ fn passive_unnumbered_peer_accepts_frr_connection_from_the_link() {
         .peer(
             interop::Peer::unnumbered("eth0", ROUTER_AS)
                 .name("r")
+                .password("s3cret")
                 .key("passive", "true"),
         )
         .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
@@ -445,6 +447,7 @@ fn passive_unnumbered_peer_accepts_frr_connection_from_the_link() {
         "neighbor eth0 interface remote-as external",
         "neighbor eth0 timers 3 9",
         "neighbor eth0 timers connect 1",
+        "neighbor eth0 password s3cret",
         "address-family ipv4 unicast",
         "neighbor eth0 activate",
         "exit-address-family",

@@ -851,6 +851,15 @@ fn unnumbered_peer_errors_name_the_field() {
         e[0].contains("peers[0].address: :: is not a peer address"),
         "{e:?}"
     );
+    // (Both on lo: the second is refused for that too, after the password.)
+    let e = errors(&format!(
+        "{base}interface = \"lo\"\npassword = \"a\"\n\n[[peers]]\nname = \"b\"\nasn = 64501\n\
+         interface = \"lo\"\n"
+    ));
+    assert!(
+        e[0].contains("peers[1].password: unnumbered peers must share one TCP MD5 password"),
+        "{e:?}"
+    );
     // A link-local local address and a password are fine.
     let c = parse(&format!(
         "{base}interface = \"lo\"\nlocal_address = \"fe80::2\"\npassword = \"s3cret\"\n"

@@ -166,6 +166,7 @@ impl Validator<'_> {
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, usize> = HashMap::new();
         let mut unnumbered: HashMap<String, usize> = HashMap::new();
+        let mut unnumbered_key: Option<(usize, Option<String>)> = None;
         for (i, rp) in raw.peers.iter().enumerate() {
             let path = root.key("peers").index(i);
             let Some(d) = self.peer(rp, &path, &global, &bfd_profiles) else {
@@ -185,6 +186,27 @@ impl Validator<'_> {
                 );
             }
             if let Some(ifname) = d.peer.unnumbered() {
+                // The listeners key inbound link-local connections by prefix (fe80::/10),
+                // not by interface: one key (or none) for every unnumbered peer.
+                match &unnumbered_key {
+                    None => unnumbered_key = Some((i, d.peer.password.clone())),
+                    Some((j, key)) if *key != d.peer.password => {
+                        let at = if rp.password_file.is_some() {
+                            path.key("password_file")
+                        } else {
+                            path.key("password")
+                        };
+                        self.err(
+                            &at,
+                            format!(
+                                "unnumbered peers must share one TCP MD5 password (or none): \
+                                 peers[{j}] differs, and the kernel keys inbound link-local \
+                                 connections by address prefix, not by interface"
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
                 if let Some(j) = unnumbered.insert(ifname.to_string(), i) {
                     self.err(
                         &path.key("interface"),
