@@ -123,6 +123,8 @@ pub struct PeerStatus {
     /// The last failed connection attempt since the session was last Established (cleared
     /// then): why a peer stays Active.
     pub connect_error: Option<ConnectError>,
+    /// An unnumbered peer's link: its interface and Router Advertisement counters.
+    pub link: Option<crate::unnumbered::LinkStats>,
 }
 
 /// A failed outbound connection attempt, and how many failed in a row.
@@ -192,6 +194,7 @@ pub fn spawn_with(
         counters: bgp_fsm::Counters::default(),
         end_of_rib_pending: false,
         connect_error: None,
+        link: link.as_ref().map(crate::unnumbered::LinkNeighbor::stats),
     };
     let (status_tx, status_rx) = watch::channel(initial);
     let span = tracing::info_span!(

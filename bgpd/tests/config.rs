@@ -338,7 +338,9 @@ fn unnumbered_peer_errors() {
         "bgpd.toml:7:13: peers[0].interface: no interface named \"no-such-if0\" on this host"
     );
     assert_eq!(
-        error(&unnumbered("interface = \"lo\"\nlocal_address = \"10.255.0.2\"")),
+        error(&unnumbered(
+            "interface = \"lo\"\nlocal_address = \"10.255.0.2\""
+        )),
         "bgpd.toml:8:17: peers[0].local_address: an unnumbered peer's session runs between \
          link-local addresses: local_address must be a link-local (fe80::/10) address of the \
          interface or left out, got 10.255.0.2"

@@ -312,6 +312,16 @@ fn unnumbered_session_frr_interface_peer_gets_ipv4_service() {
     let ours = bgpd.neighbor("r").expect("bgpctl neighbor r");
     assert_eq!(ours["address"], r_ll.to_string(), "{ours}");
     assert_eq!(ours["state"], "Established", "{ours}");
+    let link = &ours["unnumbered"];
+    assert_eq!(link["interface"], "eth0", "{ours}");
+    assert!(
+        link["adverts_sent"].as_u64() >= Some(1) && link["adverts_received"].as_u64() >= Some(1),
+        "router advertisements both ways: {ours}"
+    );
+    assert_eq!(
+        link["dropped"], 0,
+        "FRR's advertisements pass RFC 4861 §6.1.2: {ours}"
+    );
 
     // FRR's RIB: the IPv4 service with the node's IPv6 next hops (RFC 8950).
     let route = wait_until(

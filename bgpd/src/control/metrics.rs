@@ -57,6 +57,41 @@ impl Shared {
                 status_of(p).map(|s| s.flaps).unwrap_or(0),
             );
         }
+        // Unnumbered peers' links (RFC 4861 Router Advertisements).
+        use std::sync::atomic::Ordering::Relaxed;
+        let links: Vec<(&Peer, &crate::unnumbered::LinkStats)> = peers
+            .iter()
+            .filter_map(|p| Some((*p, status_of(p)?.link.as_ref()?)))
+            .collect();
+        w.family(
+            "bgpd_unnumbered_router_adverts_total",
+            "counter",
+            "IPv6 Router Advertisements on an unnumbered peer's link (RFC 4861), by direction.",
+        );
+        for (p, link) in &links {
+            for (dir, v) in [
+                ("sent", link.counters.adverts_sent.load(Relaxed)),
+                ("received", link.counters.adverts_received.load(Relaxed)),
+            ] {
+                w.sample(
+                    "bgpd_unnumbered_router_adverts_total",
+                    &[("peer", &p.name), ("direction", dir)],
+                    v,
+                );
+            }
+        }
+        w.family(
+            "bgpd_unnumbered_nd_dropped_total",
+            "counter",
+            "ICMPv6 messages on an unnumbered peer's link dropped by the RFC 4861 §6.1 checks.",
+        );
+        for (p, link) in &links {
+            w.sample(
+                "bgpd_unnumbered_nd_dropped_total",
+                &[("peer", &p.name)],
+                link.counters.dropped.load(Relaxed),
+            );
+        }
         w.family(
             "bgpd_bgp_connect_failures",
             "gauge",

@@ -493,6 +493,16 @@ pub(super) fn neighbor_info(
         admin_down: None,
         peer_drained: false,
         bfd: None,
+        unnumbered: status.and_then(|s| s.link.as_ref()).map(|l| {
+            use std::sync::atomic::Ordering::Relaxed;
+            api::UnnumberedInfo {
+                interface: l.interface.clone(),
+                adverts_sent: l.counters.adverts_sent.load(Relaxed),
+                adverts_received: l.counters.adverts_received.load(Relaxed),
+                solicitations_received: l.counters.solicitations_received.load(Relaxed),
+                dropped: l.counters.dropped.load(Relaxed),
+            }
+        }),
     }
 }
 

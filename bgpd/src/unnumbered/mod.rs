@@ -77,6 +77,13 @@ pub struct LinkCounters {
     pub dropped: AtomicU64,
 }
 
+/// What `bgpctl` and metrics show of an unnumbered peer's link.
+#[derive(Debug, Clone)]
+pub struct LinkStats {
+    pub interface: String,
+    pub counters: Arc<LinkCounters>,
+}
+
 /// The link of one unnumbered peer: its task runs until the `Link` is dropped.
 #[derive(Debug)]
 pub struct Link {
@@ -113,6 +120,7 @@ impl Link {
         LinkNeighbor {
             ifname: self.ifname.clone(),
             view: self.view.clone(),
+            counters: self.counters.clone(),
         }
     }
 
@@ -145,6 +153,7 @@ impl Drop for Link {
 pub struct LinkNeighbor {
     ifname: String,
     view: watch::Receiver<LinkView>,
+    counters: Arc<LinkCounters>,
 }
 
 impl LinkNeighbor {
@@ -200,9 +209,12 @@ impl LinkNeighbor {
         }
     }
 
-    /// The interface.
-    pub fn interface(&self) -> &str {
-        &self.ifname
+    /// The link's counters and interface, for `bgpctl` and metrics.
+    pub fn stats(&self) -> LinkStats {
+        LinkStats {
+            interface: self.ifname.clone(),
+            counters: self.counters.clone(),
+        }
     }
 }
 
