@@ -846,6 +846,14 @@ impl PeerTask {
         }));
     }
 
+    /// Where connections go: the configured address, or an unnumbered peer's learned one.
+    fn connect_target(&self) -> Option<SocketAddr> {
+        match &self.link {
+            Some(link) => link.current(self.peer.port),
+            None => Some(self.peer.socket_addr()),
+        }
+    }
+
     /// An unnumbered peer's neighbor is known, or changed (the router was replaced): a
     /// session with another address ends (Cease 6/6, Other Configuration Change, RFC 4486)
     /// and starts again towards `addr` at once; an attempt in progress is redirected.
@@ -1091,7 +1099,10 @@ impl PeerTask {
                         {
                             let opts = transport_options(&self.peer);
                             let waited = self.peer.connect_retry;
-                            transport::report_unanswered(self.peer.socket_addr(), &opts, waited);
+                            // (An unnumbered peer that has no address yet was not asked.)
+                            if let Some(remote) = self.connect_target() {
+                                transport::report_unanswered(remote, &opts, waited);
+                            }
                         }
                         self.connecting = None;
                     }
