@@ -121,6 +121,7 @@ impl Link {
             ifname: self.ifname.clone(),
             view: self.view.clone(),
             counters: self.counters.clone(),
+            reported: None,
         }
     }
 
@@ -154,6 +155,9 @@ pub struct LinkNeighbor {
     ifname: String,
     view: watch::Receiver<LinkView>,
     counters: Arc<LinkCounters>,
+    /// The neighbor [`LinkNeighbor::changed`] last returned: kept here, not in the future,
+    /// so that a change made while no `changed` future was polled is still reported.
+    reported: Option<Ipv6Addr>,
 }
 
 impl LinkNeighbor {
@@ -195,16 +199,17 @@ impl LinkNeighbor {
         }
     }
 
-    /// Waits for the next change of the neighbor and returns it.
+    /// Waits until the neighbor differs from the one last returned (the first learned
+    /// address counts) and returns it. Cancel-safe: dropping the future loses nothing.
     pub async fn changed(&mut self) -> Ipv6Addr {
         loop {
-            let before = self.view.borrow_and_update().neighbor;
+            let now = self.view.borrow_and_update().neighbor;
+            if let Some(addr) = now.filter(|a| Some(*a) != self.reported) {
+                self.reported = Some(addr);
+                return addr;
+            }
             if self.view.changed().await.is_err() {
                 std::future::pending::<()>().await;
-            }
-            let now = self.view.borrow_and_update().neighbor;
-            if let Some(addr) = now.filter(|_| now != before) {
-                return addr;
             }
         }
     }
@@ -258,6 +263,8 @@ async fn run(
     let mut sent: u32 = 0;
     let mut next_advert = Instant::now();
     let mut last_advert: Option<Instant> = None;
+    // Warned that the interface has no link-local address (reset when it has one again).
+    let mut warned_no_link_local = false;
     loop {
         let advert_due = socket.as_ref().map(|_| next_advert);
         let deadline = [advert_due, tracker.next_deadline()]
@@ -314,7 +321,25 @@ async fn run(
                     publish(&ifname, &view, d, "a router advertisement");
                 }
                 if let Some(sock) = socket.as_ref().filter(|_| now >= next_advert) {
-                    match send_advert(sock, &ifname) {
+                    // RFC 4861 §6.1.2: routers drop an advertisement whose source is not
+                    // link-local, and the kernel would pick a global one when the interface
+                    // has no link-local address.
+                    let own = crate::link::ipv6_addresses_of(&ifname);
+                    let has_link_local = own.iter().any(|a| crate::link::is_link_local(*a));
+                    if !has_link_local && !warned_no_link_local {
+                        warn!(
+                            "{ifname} has no IPv6 link-local address: no router advertisement \
+                             is sent until it has one (routers ignore any other source, RFC \
+                             4861 §6.1.2)"
+                        );
+                    }
+                    warned_no_link_local = !has_link_local;
+                    let sent_now = if has_link_local {
+                        send_advert(sock, &ifname)
+                    } else {
+                        Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no link-local address"))
+                    };
+                    match sent_now {
                         Ok(()) => {
                             counters.adverts_sent.fetch_add(1, Ordering::Relaxed);
                         }
@@ -525,6 +550,66 @@ mod tests {
         assert_eq!(high, RA_INTERVAL);
         // RFC 4861 §6.2.1: MinRtrAdvInterval is at least 3 s.
         assert!(next_advert_in(9, -3.0) >= Duration::from_secs(3));
+    }
+
+    fn neighbor_view() -> (watch::Sender<LinkView>, LinkNeighbor) {
+        let (tx, view) = watch::channel(LinkView::default());
+        let link = LinkNeighbor {
+            ifname: "eth9".into(),
+            view,
+            counters: Arc::default(),
+            reported: None,
+        };
+        (tx, link)
+    }
+
+    #[test]
+    fn waiting_names_the_interface_and_the_socket_error() {
+        let (tx, link) = neighbor_view();
+        let why = link.waiting().expect("nothing learned").to_string();
+        assert!(
+            why.starts_with("waiting for a router advertisement on eth9"),
+            "{why}"
+        );
+        tx.send_modify(|v| v.socket_error = Some("Operation not permitted".into()));
+        let why = link.waiting().expect("nothing learned").to_string();
+        assert!(
+            why.ends_with("cannot use ICMPv6 there: Operation not permitted"),
+            "{why}"
+        );
+        tx.send_modify(|v| v.neighbor = Some("fe80::1".parse().unwrap()));
+        assert!(link.waiting().is_none());
+        // No such interface here: scope 0, the address and port as learned.
+        assert_eq!(link.current(179), Some("[fe80::1]:179".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn connect_waits_for_the_neighbor_and_moves_with_it() {
+        let (tx, mut link) = neighbor_view();
+        let pending = tokio::spawn(link.clone().resolve(179));
+        tokio::task::yield_now().await;
+        assert!(!pending.is_finished(), "no neighbor yet");
+        // A socket error alone is no neighbor change.
+        tx.send_modify(|v| v.socket_error = Some("x".into()));
+        let first: Ipv6Addr = "fe80::1".parse().unwrap();
+        tx.send_modify(|v| v.neighbor = Some(first));
+        let resolved = tokio::time::timeout(Duration::from_secs(5), pending)
+            .await
+            .expect("resolves once learned")
+            .expect("join");
+        assert_eq!(resolved.ip(), std::net::IpAddr::V6(first));
+        // `changed` reports the learned address (set while nobody polled it), then only
+        // real changes.
+        assert_eq!(link.changed().await, first);
+        let second: Ipv6Addr = "fe80::2".parse().unwrap();
+        let waiter = tokio::spawn(async move { link.changed().await });
+        tx.send_modify(|v| v.socket_error = None);
+        tx.send_modify(|v| v.neighbor = Some(second));
+        let moved = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("reports the move")
+            .expect("join");
+        assert_eq!(moved, second);
     }
 
     fn cmsg(level: i32, kind: i32, value: i32) -> Vec<u8> {
