@@ -45,6 +45,8 @@ install_packages() {
     [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null || missing+=(frr)
     command -v bird >/dev/null && command -v birdc >/dev/null || missing+=(bird2)
     command -v ip >/dev/null || missing+=(iproute2)
+    # nft: the collision test drops packets inside its own router namespace.
+    command -v nft >/dev/null || missing+=(nftables)
     # rustc links through cc, whichever way Rust is installed (no crate here compiles C on Linux).
     command -v cc >/dev/null || missing+=(build-essential)
     if [ "${#missing[@]}" -eq 0 ]; then

@@ -698,7 +698,7 @@ pub(crate) fn be_u32_chunk(c: &[u8]) -> u32 {
 /// Parses a value made of fixed-size items (COMMUNITIES, CLUSTER_LIST, ...): `None` when the
 /// length is 0 or not a multiple of `N` (RFC 7606 §7.8, §7.10, §7.14, RFC 8092 §6).
 pub(crate) fn decode_list<const N: usize, T>(v: &[u8], f: impl Fn([u8; N]) -> T) -> Option<Vec<T>> {
-    if v.is_empty() || v.len() % N != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(N) {
         return None;
     }
     Some(

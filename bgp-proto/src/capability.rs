@@ -177,7 +177,7 @@ impl Capability {
                 Capability::FourOctetAs(r.u32().ok_or("4-octet AS capability is not 4 octets")?)
             }
             CapabilityCode::ADD_PATH => {
-                if value.len() % 4 != 0 {
+                if !value.len().is_multiple_of(4) {
                     return Err("ADD-PATH capability length is not a multiple of 4");
                 }
                 // RFC 7911 §4: "If any other value [than 1, 2 or 3] is received, then the
@@ -206,7 +206,7 @@ impl Capability {
                 let flags = r
                     .u16()
                     .ok_or("graceful restart capability shorter than 2 octets")?;
-                if r.len() % 4 != 0 {
+                if !r.len().is_multiple_of(4) {
                     return Err("graceful restart capability length is not 2 + 4n");
                 }
                 let mut families = Vec::with_capacity(r.len() / 4);
@@ -224,7 +224,7 @@ impl Capability {
                 })
             }
             CapabilityCode::LONG_LIVED_GRACEFUL_RESTART => {
-                if value.len() % 7 != 0 {
+                if !value.len().is_multiple_of(7) {
                     return Err("long-lived graceful restart length is not a multiple of 7");
                 }
                 let mut v = Vec::with_capacity(value.len() / 7);
@@ -238,7 +238,7 @@ impl Capability {
                 Capability::LongLivedGracefulRestart(v)
             }
             CapabilityCode::EXTENDED_NEXT_HOP => {
-                if value.len() % 6 != 0 {
+                if !value.len().is_multiple_of(6) {
                     return Err("extended next hop capability length is not a multiple of 6");
                 }
                 let mut v = Vec::with_capacity(value.len() / 6);

@@ -265,6 +265,23 @@ impl Notification {
         })
     }
 
+    /// The NOTIFICATION a Hard Reset carries (RFC 8538 §3: the Data of Cease / Hard Reset
+    /// is the original error code, subcode and data). `None` for any other NOTIFICATION and
+    /// for a Hard Reset whose Data is shorter than the two octets of a code and subcode.
+    pub fn hard_reset_inner(&self) -> Option<Notification> {
+        if self.code != ErrorCode::CEASE || self.subcode != cease::HARD_RESET {
+            return None;
+        }
+        match *self.data.as_ref() {
+            [code, subcode, ..] => Some(Notification::new(
+                ErrorCode(code),
+                subcode,
+                self.data.slice(2..),
+            )),
+            _ => None,
+        }
+    }
+
     /// The registry name of the subcode, if known.
     pub fn subcode_name(&self) -> Option<&'static str> {
         subcode_name(self.code, self.subcode)
@@ -379,5 +396,26 @@ mod tests {
             n.to_string(),
             "1/2 (Message Header Error / Bad Message Length) data 00 12"
         );
+    }
+
+    #[test]
+    fn hard_reset_carries_the_original_notification() {
+        // RFC 8538 §3: 6/9 with Data = 6, 2, then the RFC 9003 text of the 6/2.
+        let hr = Notification::new(
+            ErrorCode::CEASE,
+            cease::HARD_RESET,
+            Bytes::from_static(&[6, 2, 4, b'b', b'g', b'p', b'd']),
+        );
+        let inner = hr.hard_reset_inner().expect("a Hard Reset");
+        assert_eq!((inner.code, inner.subcode), (ErrorCode::CEASE, 2));
+        assert_eq!(inner.shutdown_message(), Some(Ok("bgpd".to_string())));
+        // Too short to carry a code and subcode; not a Hard Reset at all.
+        let short = Notification::new(
+            ErrorCode::CEASE,
+            cease::HARD_RESET,
+            Bytes::from_static(&[6]),
+        );
+        assert_eq!(short.hard_reset_inner(), None);
+        assert_eq!(Notification::cease(2, Some("x")).hard_reset_inner(), None);
     }
 }

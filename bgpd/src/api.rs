@@ -61,6 +61,13 @@ pub enum Command {
         peer: Option<String>,
         #[serde(default)]
         received: bool,
+        /// The Loc-RIB instead ([`LocRibEntry`] list): every received path per prefix,
+        /// which are selected and why the others are not (`peer` filters the paths shown).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        best: bool,
+        /// Only this prefix (with `best`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
     },
     /// Every service ([`ServiceInfo`] list).
     Services,
@@ -608,6 +615,66 @@ pub struct Explanation {
     pub prefix: String,
     pub services: Vec<String>,
     pub peers: Vec<PeerExplanation>,
+    /// The prefix in the Loc-RIB (received paths and their selection), when any peer sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loc_rib: Option<LocRibEntry>,
+}
+
+/// One prefix of the Loc-RIB (`routes --best`): the forwarding set and every path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocRibEntry {
+    pub prefix: String,
+    /// The forwarding set: next hops and weights (sorted by next hop; empty when no path
+    /// is usable).
+    pub next_hops: Vec<LocRibNextHop>,
+    /// How the weights were chosen ("equal", "link bandwidth", ...).
+    pub weighting: String,
+    /// Every path, best first, in the order the decision process ranks them.
+    pub paths: Vec<LocRibPath>,
+}
+
+/// A member of a forwarding set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocRibNextHop {
+    pub next_hop: String,
+    pub weight: u32,
+}
+
+/// One received path of a Loc-RIB prefix, with the decision's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocRibPath {
+    pub peer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_id: Option<u32>,
+    pub next_hop: String,
+    pub as_path: String,
+    pub origin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    /// The degree of preference used (LOCAL_PREF, or 100 for eBGP paths).
+    pub local_pref: u32,
+    pub neighbour_as: u32,
+    /// "eBGP" or "iBGP".
+    pub session: String,
+    /// "best", "multipath" or "not-multipath".
+    pub status: String,
+    /// Why it is not multipath (a stable code: "as-path-length", "neighbour-as", "med",
+    /// "local-pref", "origin", "peer-kind", "same-next-hop", "max-paths", "llgr-stale",
+    /// "next-hop-unreachable").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// The same as a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The decision step where it lost the selection of the best path (RFC 4271 §9.1.2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_at: Option<String>,
+    /// Its weight, when a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// Its link bandwidth (draft-ietf-idr-link-bandwidth), bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -830,6 +897,14 @@ mod tests {
             Command::Routes {
                 peer: Some("tor-a".into()),
                 received: true,
+                best: false,
+                prefix: None,
+            },
+            Command::Routes {
+                peer: None,
+                received: false,
+                best: true,
+                prefix: Some("192.0.2.10/32".into()),
             },
             Command::Services,
             Command::Announce(AnnounceArgs {
@@ -876,7 +951,9 @@ mod tests {
             parse_request(r#"{"v":1,"cmd":"routes"}"#),
             Ok(Request::new(Command::Routes {
                 peer: None,
-                received: false
+                received: false,
+                best: false,
+                prefix: None,
             }))
         );
     }

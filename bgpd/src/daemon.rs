@@ -198,6 +198,8 @@ pub struct Daemon {
     bfd: crate::bfd::Bfd,
     /// The links of unnumbered peers, by peer name ([`crate::unnumbered`]).
     links: BTreeMap<String, crate::unnumbered::Link>,
+    /// The Loc-RIB owner task (issue 16, [`crate::locrib`]), fed by every peer.
+    rib: crate::locrib::RibHandle,
 }
 
 impl Daemon {
@@ -218,6 +220,7 @@ impl Daemon {
         admin_down: BTreeMap<String, String>,
     ) -> Result<Daemon, DaemonError> {
         let global = Arc::new(config.global.clone());
+        let config_rib = config.global.rib;
         let (statuses, _) = watch::channel(BTreeMap::new());
         let mut daemon = Daemon {
             path,
@@ -232,6 +235,7 @@ impl Daemon {
             admin_down,
             bfd: crate::bfd::Bfd::start(),
             links: BTreeMap::new(),
+            rib: crate::locrib::spawn(config_rib),
         };
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
@@ -312,6 +316,7 @@ impl Daemon {
             peer.clone(),
             self.services.clone(),
             self.admin_down.get(&peer.name).cloned(),
+            Some(self.rib.clone()),
             link.as_ref().map(crate::unnumbered::Link::neighbor),
         );
         if let Ok(mut dir) = self.directory.write() {
@@ -384,6 +389,14 @@ impl Daemon {
             }
         }
         handle.stop(notification, STOP_TIMEOUT).await;
+        self.rib.send(crate::locrib::RibInput::Removed {
+            peer: name.to_string(),
+        });
+    }
+
+    /// The Loc-RIB (received routes, selection, forwarding changes).
+    pub fn rib(&self) -> &crate::locrib::RibHandle {
+        &self.rib
     }
 
     /// Every peer's status by name; the map changes when peers are added or removed.
@@ -521,6 +534,10 @@ impl Daemon {
             error!("reload: {e}");
         }
         self.global = Arc::new(self.config.global.clone());
+        if old.global.rib != self.config.global.rib {
+            self.rib
+                .send(crate::locrib::RibInput::Config(self.config.global.rib));
+        }
 
         for peer in &diff.peers_removed {
             info!(
@@ -673,6 +690,13 @@ impl Daemon {
                     self.adj_rib_out(&peer).await
                 };
                 let _ = reply.send(routes);
+            }
+            DaemonCommand::LocRib { prefix, reply } => {
+                // Answered by the Loc-RIB task itself: the daemon loop does not wait.
+                let rib = self.rib.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(rib.query(prefix).await);
+                });
             }
         }
     }

@@ -71,6 +71,10 @@ impl ConfigDiff {
     pub fn between(old: &Config, new: &Config) -> ConfigDiff {
         let mut d = ConfigDiff::default();
         global(&old.global, &new.global, &mut d);
+        // The FIB's table, protocol and group type are fixed for a run.
+        if old.fib != new.fib {
+            d.restart_required.push("fib");
+        }
 
         for p in &new.peers {
             match old.peer(&p.name) {
@@ -284,6 +288,7 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
         drain_time: _,
         state_dir: _,
         graceful_restart_deferral: _,
+        rib: _,
     } = new;
     macro_rules! cmp {
         ($list:ident: $($f:ident),*) => {
@@ -293,7 +298,8 @@ fn global(old: &Global, new: &Global, d: &mut ConfigDiff) {
     cmp!(restart_required: control_socket, metrics_listen, state_dir);
     cmp!(sessions_reset: asn, router_id);
     // The End-of-RIB deferral: for the readiness limit at once, for sessions built later.
-    cmp!(global_changed: listen, drain_time, graceful_restart_deferral);
+    // `rib`: the Loc-RIB decides every prefix again at once.
+    cmp!(global_changed: listen, drain_time, graceful_restart_deferral, rib);
 }
 
 #[cfg(test)]
@@ -489,6 +495,18 @@ prefix = "192.0.2.53/32"
         let d = ConfigDiff::between(&cfg(BASE), &cfg(&new));
         assert_eq!(d.restart_required, ["control_socket"]);
         assert!(d.summary().contains("control_socket need a restart"));
+    }
+
+    #[test]
+    fn a_fib_change_needs_a_restart() {
+        let with = format!("{BASE}\n[fib]\ntable = 100\n");
+        let d = ConfigDiff::between(&cfg(BASE), &cfg(&with));
+        assert_eq!(d.restart_required, ["fib"]);
+        let d = ConfigDiff::between(&cfg(&with), &cfg(&with.replace("100", "101")));
+        assert_eq!(d.restart_required, ["fib"]);
+        assert!(ConfigDiff::between(&cfg(&with), &cfg(&with))
+            .restart_required
+            .is_empty());
     }
 
     #[test]

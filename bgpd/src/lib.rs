@@ -7,6 +7,8 @@
 //! - [`config`]: the configuration file, parsed into validated types ([`config::Config::load`]).
 //! - [`diff`]: what a reload changes ([`diff::ConfigDiff::between`]).
 //! - [`decode`]: BGP messages (hex, raw, MRT, pcap) to JSON lines, for `bgpd decode`.
+//! - [`fib`]: a router's kernel FIB over rtnetlink (`[fib]`): shared next-hop groups changed
+//!   in place, so resilient buckets of staying next hops never move.
 
 // `deny`, not `forbid`: transport.rs needs `setsockopt` for TCP_MD5SIG and IP_MINTTL,
 // which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
@@ -21,8 +23,10 @@ pub mod daemon;
 pub mod decode;
 pub mod diff;
 pub mod events;
+pub mod fib;
 pub mod health;
 pub mod link;
+pub mod locrib;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;

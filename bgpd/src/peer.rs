@@ -50,6 +50,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::announce::{self, Announcements, PeerView, Warning};
 use crate::config::{Global, Peer, Ttl};
+use crate::locrib::{RibHandle, RibInput};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
@@ -98,6 +99,15 @@ pub enum PeerCommand {
     AdjRibOut(oneshot::Sender<Vec<Route>>),
 }
 
+/// How a session (or an attempt at one) ended: the sentence logged and the typed reason it was
+/// made from. Readers take facts (the NOTIFICATIONs, the Shutdown Communication) from
+/// `reason`; the sentence is for display only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastDown {
+    pub sentence: String,
+    pub reason: DownReason,
+}
+
 /// A snapshot of one peer, updated by its task (for logs, the control socket and metrics:
 /// readers clone it from the `watch` channel and never block the task).
 #[derive(Debug, Clone)]
@@ -116,7 +126,8 @@ pub struct PeerStatus {
     pub routes_in: usize,
     /// Times the session went down after being Established.
     pub flaps: u64,
-    pub last_down: Option<String>,
+    /// How the last session or attempt ended.
+    pub last_down: Option<LastDown>,
     pub counters: bgp_fsm::Counters,
     /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
     pub end_of_rib_pending: bool,
@@ -165,17 +176,18 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
-    spawn_with(global, peer, services, None, None)
+    spawn_with(global, peer, services, None, None, None)
 }
 
 /// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
-/// [`PeerCommand::Enable`]; `link` is where an unnumbered peer's neighbor is learned
-/// ([`crate::unnumbered`]).
+/// [`PeerCommand::Enable`]. Received routes and session transitions go to `rib`;
+/// `link` is where an unnumbered peer's neighbor is learned ([`crate::unnumbered`]).
 pub fn spawn_with(
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     admin_down: Option<String>,
+    rib: Option<RibHandle>,
     link: Option<crate::unnumbered::LinkNeighbor>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
@@ -207,6 +219,7 @@ pub fn spawn_with(
     let task = tokio::spawn(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            task.rib = rib;
             task.link = link;
             if admin_down.is_some() {
                 // Never started: it waits for `Enable`.
@@ -413,6 +426,8 @@ struct PeerTask {
     /// Shut down by the operator: stays Idle until `Enable`.
     admin_down: bool,
     seed: u64,
+    /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
+    rib: Option<RibHandle>,
     /// An unnumbered peer's link: where its neighbor's address comes from.
     link: Option<crate::unnumbered::LinkNeighbor>,
 }
@@ -446,12 +461,19 @@ impl PeerTask {
             started: false,
             admin_down: false,
             seed,
+            rib: None,
             link: None,
         }
     }
 
     fn label(&self) -> String {
         label(&self.peer)
+    }
+
+    fn rib_send(&self, input: RibInput) {
+        if let Some(rib) = &self.rib {
+            rib.send(input);
+        }
     }
 
     /// After a panic: drop every connection and start over with a new session.
@@ -463,6 +485,10 @@ impl PeerTask {
         };
         self.second = None;
         self.connecting = None;
+        self.rib_send(RibInput::Down {
+            peer: self.peer.name.clone(),
+            kept: Vec::new(),
+        });
         self.routes_loaded = false;
         self.deferred_log = None;
         // A peer the operator shut down stays down.
@@ -1127,6 +1153,21 @@ impl PeerTask {
                         }
                     }
                     self.logged_errors.clear();
+                    self.rib_send(RibInput::Up {
+                        peer: self.peer.name.clone(),
+                        info: bgp_rib::Peer {
+                            remote_as: negotiated.peer_asn,
+                            local_as: negotiated.local_asn,
+                            bgp_id: negotiated.peer_id,
+                            // The session's far end: an unnumbered peer's is learned.
+                            address: self
+                                .main
+                                .conn
+                                .as_ref()
+                                .and_then(|c| c.remote)
+                                .map_or(self.peer.address, |r| r.ip()),
+                        },
+                    });
                     info!("{}", established_sentence(&self.peer, &negotiated));
                     if let Some(sentence) = self.deferred_log.take() {
                         info!("{sentence}");
@@ -1151,18 +1192,28 @@ impl PeerTask {
                     let sentence = down_sentence(&self.peer, &reason);
                     if reason.was_established {
                         warn!("{sentence}");
-                        self.status.send_modify(|s| {
-                            s.flaps += 1;
-                            s.established_since = None;
-                            s.last_down = Some(sentence.clone());
-                        });
                     } else {
                         info!("{sentence}");
-                        self.status
-                            .send_modify(|s| s.last_down = Some(sentence.clone()));
                     }
+                    let was_established = reason.was_established;
+                    let last = LastDown { sentence, reason };
+                    self.status.send_modify(|s| {
+                        if was_established {
+                            s.flaps += 1;
+                            s.established_since = None;
+                        }
+                        s.last_down = Some(last);
+                    });
                     if matches!(which, Which::Main) {
                         outcome.down = true;
+                        // What the Adj-RIB-In still holds is kept stale for the peer's
+                        // graceful restart (`DownReason::stale_routes_kept`); it stays in the
+                        // Loc-RIB (and leaves later through `Received`), every other path goes
+                        // at once.
+                        self.rib_send(RibInput::Down {
+                            peer: self.peer.name.clone(),
+                            kept: self.main.session.adj_rib_in().iter().collect(),
+                        });
                     }
                 }
                 Action::Received(events) => {
@@ -1227,6 +1278,13 @@ impl PeerTask {
                         self.label(),
                         events.import_rejected,
                     );
+                    if !events.announced.is_empty() || !events.withdrawn.is_empty() {
+                        self.rib_send(RibInput::Received {
+                            peer: self.peer.name.clone(),
+                            announced: events.announced,
+                            withdrawn: events.withdrawn,
+                        });
+                    }
                 }
                 #[allow(unreachable_patterns)]
                 other => debug!("unhandled action {other:?}"),

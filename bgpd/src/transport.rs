@@ -315,9 +315,9 @@ struct TcpMd5Sig {
 const MD5_MAX_KEY_LEN: usize = 80;
 
 /// Sets or clears the RFC 2385 key for `peer` on `sock` (`TCP_MD5SIG`; key length 0
-/// deletes the key).
+/// deletes the key). The one place the workspace sets it (the interop harness uses it too).
 #[cfg(target_os = "linux")]
-fn set_md5(sock: &SockRef<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
+pub fn set_md5(sock: &SockRef<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
     set_md5_prefix(sock, peer, None, key)
 }
 
@@ -390,7 +390,7 @@ fn set_md5_prefix(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_md5(_sock: &SockRef<'_>, _peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
+pub fn set_md5(_sock: &SockRef<'_>, _peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
     if key.is_none() {
         return Ok(());
     }

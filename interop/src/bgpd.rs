@@ -189,6 +189,8 @@ pub struct BgpdConfig {
     pub global: Global,
     pub peers: Vec<Peer>,
     pub services: Vec<Service>,
+    /// `key = value` lines of `[rib]` (the Loc-RIB's multipath rule); no table when empty.
+    pub rib: Vec<(String, String)>,
 }
 
 impl BgpdConfig {
@@ -209,7 +211,14 @@ impl BgpdConfig {
             },
             peers: Vec::new(),
             services: Vec::new(),
+            rib: Vec::new(),
         }
+    }
+
+    /// Adds a `key = value` line to `[rib]`; `value` is TOML.
+    pub fn rib_key(mut self, key: &str, value: &str) -> Self {
+        self.rib.push((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn peer(mut self, peer: Peer) -> Self {
@@ -249,6 +258,12 @@ impl BgpdConfig {
         }
         for (k, v) in &g.extra {
             let _ = writeln!(s, "{k} = {v}");
+        }
+        if !self.rib.is_empty() {
+            let _ = writeln!(s, "\n[rib]");
+            for (k, v) in &self.rib {
+                let _ = writeln!(s, "{k} = {v}");
+            }
         }
         for p in &self.peers {
             let _ = writeln!(s, "\n[[peers]]");

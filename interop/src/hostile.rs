@@ -454,55 +454,9 @@ fn raw_socket(
     Ok(sock)
 }
 
-/// Linux `struct tcp_md5sig` (include/uapi/linux/tcp.h).
-#[repr(C)]
-struct TcpMd5Sig {
-    addr: libc::sockaddr_storage,
-    flags: u8,
-    prefixlen: u8,
-    keylen: u16,
-    ifindex: libc::c_int,
-    key: [u8; 80],
-}
-
-/// `TCP_MD5SIG` for `peer` with `key` (at most 80 octets).
+/// `TCP_MD5SIG` for `peer` with `key`, through bgpd's own setter.
 fn set_md5(sock: &socket2::Socket, peer: IpAddr, key: &[u8]) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    if key.len() > 80 {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidInput,
-            "MD5 key over 80 octets",
-        ));
-    }
-    // SAFETY: all-zero is a valid value for this plain C struct.
-    let mut sig: TcpMd5Sig = unsafe { std::mem::zeroed() };
-    let sa: socket2::SockAddr = SocketAddr::new(peer, 0).into();
-    let len = (sa.len() as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
-    // SAFETY: both pointers are valid for `len` bytes and do not overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            sa.as_ptr().cast::<u8>(),
-            (&mut sig.addr as *mut libc::sockaddr_storage).cast::<u8>(),
-            len,
-        );
-    }
-    sig.keylen = key.len() as u16;
-    sig.key[..key.len()].copy_from_slice(key);
-    // SAFETY: `sig` is a live, initialised tcp_md5sig and the length is its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_MD5SIG,
-            (&sig as *const TcpMd5Sig).cast(),
-            std::mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    bgpd::transport::set_md5(&socket2::SockRef::from(sock), peer, Some(key))
 }
 
 /// Runs `f` on a thread that has joined network namespace `ns` (`/run/netns/NS`, as made by

@@ -1,7 +1,8 @@
 //! Per-peer session features (issue 14 item 3) at the routers: BGP Roles (RFC 9234) against
 //! FRR in strict mode, with OTC on the routes bgpd sends to a customer; an IPv4 service with
 //! an IPv6 next hop over an IPv6-only session (RFC 8950) at FRR and BIRD; link-local and
-//! unnumbered sessions with FRR.
+//! unnumbered sessions with FRR. And (issue 17 item 2) an active peer whose session FRR
+//! opened keeps connecting out after FRR resets it.
 //!
 //! Needs root, FRR and BIRD, like the interop suite (`./test.sh`).
 
@@ -485,4 +486,107 @@ fn passive_unnumbered_peer_accepts_frr_signed_connection_from_the_link() {
     )
     .expect("FRR has the IPv4 route");
     assert_eq!(path.nexthop, n.ipv6.to_string(), "{path:?}");
+}
+
+/// Issue 17 item 2 (RFC 4271 §8: PassiveTcpEstablishment is a configured attribute of the
+/// peer, not of the connection that happened to survive), against FRR with a real collision.
+///
+/// 1. FRR (BGP Identifier higher than bgpd's) starts passive. In FRR's namespace nftables drops
+///    every packet to port 179 except a bare SYN, so bgpd's outbound connection completes its
+///    handshake on bgpd's side, bgpd sends its OPEN into the void and sits in OpenSent.
+/// 2. FRR turns active and connects to bgpd: the connections collide (RFC 4271 §6.8) and FRR's
+///    (bgpd's inbound one) survives because FRR's identifier is higher.
+/// 3. The filter goes; FRR turns passive again and resets the session. Only bgpd connecting out
+///    brings it back, and it must: before the fix the survivor kept the inbound start's
+///    passive flag and waited in Active for good.
+#[test]
+fn active_peer_connects_out_again_after_frr_won_a_collision_and_reset() {
+    let topo = Topology::new("coll-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let nb: std::net::IpAddr = n.ipv4.into();
+    let frr_id: std::net::Ipv4Addr = "10.255.255.254".parse().unwrap();
+    assert!(frr_id > n.ipv4, "FRR's identifier must be the higher one");
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        interop::FrrConfig::new(ROUTER_AS, frr_id).zebra().neighbor(
+            interop::FrrNeighbor::new(nb, BGPD_AS)
+                .hold_time(9)
+                .passive(),
+        ),
+    );
+    let nft = |command: &str| {
+        topo.exec(&r, "nft", &[command]);
+    };
+    nft("add table inet collision");
+    nft("add chain inet collision input { type filter hook input priority 0; }");
+    nft("add rule inet collision input tcp dport 179 tcp flags & (syn | ack) != syn drop");
+
+    let mut cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(interop::Peer::new(r.ipv4.into(), ROUTER_AS).name("r"))
+        .service(web_service());
+    cfg.global.listen = Some(vec![format!("{}:179", n.ipv4)]);
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    let state = || {
+        bgpd.neighbor("r")
+            .map(|v| v["state"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        wait_until(ESTABLISH, state, |s| s == "OpenSent"),
+        "OpenSent",
+        "bgpd's outbound connection must wait for FRR's OPEN"
+    );
+
+    // FRR connects out: the collision, won by FRR's connection.
+    let router = format!("router bgp {ROUTER_AS}");
+    frr.configure(&[&router, &format!("no neighbor {nb} passive")]);
+    let resolved = bgpd.wait_log(
+        ESTABLISH,
+        &[
+            "connection collision with r",
+            "closing the outbound connection",
+        ],
+    );
+    assert!(
+        resolved.is_some(),
+        "no collision resolved in favour of FRR's connection:\n{}",
+        bgpd.log_text()
+    );
+    assert_eq!(frr.wait_established(nb, ESTABLISH), "Established");
+    let ports = |v: &Value| (v["portLocal"].as_u64(), v["portForeign"].as_u64());
+    let first = frr.neighbor(nb);
+    assert_eq!(
+        ports(&first).1,
+        Some(179),
+        "the surviving session must be FRR's connection (FRR's local, foreign port)"
+    );
+    let established = first["connectionsEstablished"].as_u64().unwrap_or(0);
+
+    // The filter goes; FRR stops connecting out and resets the session.
+    nft("delete table inet collision");
+    frr.configure(&[&router, &format!("neighbor {nb} passive")]);
+    frr.vtysh(&format!("clear bgp {nb}")).expect("clear bgp");
+    let back = wait_until(
+        ESTABLISH,
+        || frr.neighbor(nb),
+        |v| {
+            v["connectionsEstablished"].as_u64().unwrap_or(0) > established
+                && v["bgpState"] == "Established"
+        },
+    );
+    assert_eq!(
+        back["bgpState"], "Established",
+        "bgpd never connected out again after the reset: {back}"
+    );
+    assert_eq!(
+        ports(&back).0,
+        Some(179),
+        "the new session must be bgpd's connection (FRR's local, foreign port)"
+    );
+    assert!(
+        wait_until(ROUTES, || frr.prefixes(false), |p| p.contains(WEB)).contains(WEB),
+        "FRR did not get the service back"
+    );
 }

@@ -18,7 +18,7 @@ pub(crate) fn check(code: u8, value: &[u8]) -> Option<(bool, Reason)> {
         // bandwidths come first. Malformed: treat-as-withdraw.
         24 => (value.len() < 36).then_some((true, Reason::TrafficEngineeringLen)),
         // RFC 7606 §7.15 / RFC 5701: 20-octet entries. Treat-as-withdraw.
-        25 => (value.is_empty() || value.len() % 20 != 0)
+        25 => (value.is_empty() || !value.len().is_multiple_of(20))
             .then_some((true, Reason::Ipv6ExtCommunitiesLen)),
         // RFC 7311 §3: TLVs whose length counts the 3-octet header; the AIGP TLV (type 1) is
         // 11 octets. Malformed: attribute discard, as FRR and BIRD do.

@@ -48,14 +48,22 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<NeighborAction>,
     },
-    /// Routes announced to peers (Adj-RIB-Out), or received from them with --received.
+    /// Routes announced to peers (Adj-RIB-Out), or received from them with --received, or
+    /// the Loc-RIB with --best: each received prefix's paths, the multipath set and weights,
+    /// and why each other path is not a member.
     Routes {
         /// Only this peer.
         #[arg(long)]
         peer: Option<String>,
         /// Adj-RIB-In instead of Adj-RIB-Out.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "best")]
         received: bool,
+        /// The Loc-RIB: selected paths (best, multipath) and the reason for the others.
+        #[arg(long)]
+        best: bool,
+        /// Only this prefix (with --best).
+        #[arg(requires = "best")]
+        prefix: Option<String>,
     },
     /// Every service: next hops, health, where it is announced.
     Services,
@@ -251,9 +259,16 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
                 NeighborAction::Undrain => api::NeighborOp::Undrain,
             },
         },
-        Cmd::Routes { peer, received } => Command::Routes {
+        Cmd::Routes {
+            peer,
+            received,
+            best,
+            prefix,
+        } => Command::Routes {
             peer: peer.clone(),
             received: *received,
+            best: *best,
+            prefix: prefix.clone(),
         },
         Cmd::Services => Command::Services,
         Cmd::Announce {
@@ -367,6 +382,9 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
         Cmd::Neighbor { .. } => {
             let r = response.into_data::<api::NeighborOpResult>()?;
             format!("{} {}: {}\n", r.peer, r.op, r.message)
+        }
+        Cmd::Routes { best: true, .. } => {
+            loc_rib_table(&response.into_data::<Vec<api::LocRibEntry>>()?)
         }
         Cmd::Routes { .. } => routes_table(&response.into_data::<Vec<RouteInfo>>()?),
         Cmd::Services => services_table(&response.into_data::<Vec<ServiceInfo>>()?),
@@ -854,6 +872,68 @@ fn routes_table(routes: &[RouteInfo]) -> String {
     )
 }
 
+/// `routes --best`: one row per path, the prefix and its forwarding set on the first.
+fn loc_rib_table(entries: &[api::LocRibEntry]) -> String {
+    if entries.is_empty() {
+        return "no received routes in the Loc-RIB\n".into();
+    }
+    let mut rows = Vec::new();
+    for e in entries {
+        for (i, p) in e.paths.iter().enumerate() {
+            rows.push(vec![
+                if i == 0 {
+                    e.prefix.clone()
+                } else {
+                    String::new()
+                },
+                p.peer.clone(),
+                p.path_id.map(|p| p.to_string()).unwrap_or("-".into()),
+                p.next_hop.clone(),
+                if p.as_path.is_empty() {
+                    "(empty)".into()
+                } else {
+                    p.as_path.clone()
+                },
+                p.local_pref.to_string(),
+                p.med.map(|m| m.to_string()).unwrap_or("-".into()),
+                p.weight.map(|w| w.to_string()).unwrap_or("-".into()),
+                match &p.reason {
+                    Some(r) => format!("not multipath: {r}"),
+                    None => p.status.clone(),
+                },
+            ]);
+        }
+    }
+    let mut s = table(
+        &[
+            "PREFIX", "PEER", "PATH", "NEXT HOP", "AS PATH", "LP", "MED", "WEIGHT", "STATUS",
+        ],
+        &rows,
+    );
+    for e in entries {
+        s.push_str(&format!("{}: {}\n", e.prefix, loc_rib_summary(e)));
+    }
+    s
+}
+
+/// "3 next hops (equal): 10.0.0.1 10.0.0.2 10.0.0.3", or "no usable path".
+fn loc_rib_summary(e: &api::LocRibEntry) -> String {
+    if e.next_hops.is_empty() {
+        return "no usable path".into();
+    }
+    format!(
+        "{} next hop{} ({}): {}",
+        e.next_hops.len(),
+        if e.next_hops.len() == 1 { "" } else { "s" },
+        e.weighting,
+        e.next_hops
+            .iter()
+            .map(|n| format!("{} weight {}", n.next_hop, n.weight))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 fn services_table(list: &[ServiceInfo]) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -923,6 +1003,35 @@ fn civil_date(days: u64) -> String {
 }
 
 fn explain_text(x: &Explanation) -> String {
+    let mut s = explain_announce_text(x);
+    if let Some(e) = &x.loc_rib {
+        s.push_str(&format!("  received (Loc-RIB): {}\n", loc_rib_summary(e)));
+        for p in &e.paths {
+            s.push_str(&format!(
+                "    {} next hop {} as-path {} local-pref {}: {}{}\n",
+                p.peer,
+                p.next_hop,
+                if p.as_path.is_empty() {
+                    "(empty)"
+                } else {
+                    &p.as_path
+                },
+                p.local_pref,
+                p.reason
+                    .as_ref()
+                    .map(|r| format!("not multipath: {r}"))
+                    .unwrap_or_else(|| p.status.clone()),
+                p.lost_at
+                    .as_ref()
+                    .map(|l| format!(" (lost the best path selection at {l})"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    s
+}
+
+fn explain_announce_text(x: &Explanation) -> String {
     let mut s = format!(
         "{}: {}\n",
         x.prefix,
@@ -998,6 +1107,60 @@ mod tests {
     fn dates() {
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(20_414), "2025-11-22");
+    }
+
+    #[test]
+    fn loc_rib_rows_show_members_and_reasons() {
+        let path =
+            |peer: &str, nh: &str, status: &str, reason: Option<&str>, weight| api::LocRibPath {
+                peer: peer.into(),
+                path_id: None,
+                next_hop: nh.into(),
+                as_path: "65001".into(),
+                origin: "igp".into(),
+                med: None,
+                local_pref: 100,
+                neighbour_as: 65001,
+                session: "eBGP".into(),
+                status: status.into(),
+                reason_code: reason.map(|_| "as-path-length".into()),
+                reason: reason.map(Into::into),
+                lost_at: None,
+                weight,
+                bandwidth: None,
+            };
+        let e = api::LocRibEntry {
+            prefix: "192.0.2.10/32".into(),
+            next_hops: vec![api::LocRibNextHop {
+                next_hop: "10.0.0.1".into(),
+                weight: 1,
+            }],
+            weighting: "single path".into(),
+            paths: vec![
+                path("n1", "10.0.0.1", "best", None, Some(1)),
+                path(
+                    "n2",
+                    "10.0.0.2",
+                    "not-multipath",
+                    Some("AS_PATH length 2 != 1"),
+                    None,
+                ),
+            ],
+        };
+        let t = loc_rib_table(&[e]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].starts_with("192.0.2.10/32  n1"), "{t}");
+        assert!(lines[1].ends_with("1       best"), "{t}");
+        assert!(lines[2].starts_with("               n2"), "{t}");
+        assert!(
+            lines[2].ends_with("not multipath: AS_PATH length 2 != 1"),
+            "{t}"
+        );
+        assert_eq!(
+            lines[3],
+            "192.0.2.10/32: 1 next hop (single path): 10.0.0.1 weight 1"
+        );
+        assert_eq!(loc_rib_table(&[]), "no received routes in the Loc-RIB\n");
     }
 
     #[test]

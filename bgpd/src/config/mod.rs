@@ -76,6 +76,9 @@ pub struct Config {
     /// Services in file order; names are unique.
     /// Shared: the daemon, the control state and the peers' announcements hold the same list.
     pub services: std::sync::Arc<Vec<Service>>,
+    /// `[fib]`: program the routes bgpd selects into the kernel; `None` (no table) = never
+    /// touch the kernel's routes.
+    pub fib: Option<crate::fib::FibSettings>,
     /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
     /// them, the daemon logs them on start and reload.
     pub warnings: Vec<Diagnostic>,
@@ -108,6 +111,8 @@ pub struct Global {
     /// `None`: the default, [`DEFAULT_GRACEFUL_RESTART_DEFERRAL`], shortened below a peer's
     /// shorter restart time ([`Global::end_of_rib_deferral`]).
     pub graceful_restart_deferral: Option<Duration>,
+    /// `[rib]`: the multipath rule of the Loc-RIB built from received routes.
+    pub rib: bgp_rib::RibConfig,
 }
 
 impl Global {

@@ -18,6 +18,34 @@ pub(crate) struct RawConfig {
     /// `[bfd_profiles.NAME]`: BFD settings that peers name with `bfd = "NAME"`.
     #[serde(default)]
     pub bfd_profiles: std::collections::BTreeMap<String, RawBfdProfile>,
+    /// `[fib]`: program received routes into the kernel (a router's bgpd).
+    pub fib: Option<RawFib>,
+    /// `[rib]`: the Loc-RIB's multipath rule.
+    pub rib: Option<RawRib>,
+}
+
+/// `[fib]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFib {
+    #[serde(default, deserialize_with = "opt_int")]
+    pub table: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub protocol: Option<i64>,
+    pub resilient: Option<bool>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub buckets: Option<i64>,
+    pub idle_timer: Option<IntOrStr>,
+    pub unbalanced_timer: Option<IntOrStr>,
+    pub retain_on_stop: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRib {
+    #[serde(default, deserialize_with = "opt_int")]
+    pub max_paths: Option<i64>,
+    pub as_path_relax: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

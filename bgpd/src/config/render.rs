@@ -29,6 +29,10 @@ pub(crate) fn to_toml(c: &Config) -> String {
         t["graceful_restart_deferral"] = Item::Value(duration_to_toml(d));
     }
     doc["global"] = Item::Table(t);
+    let mut rib = Table::new();
+    rib["max_paths"] = value(i64::from(g.rib.max_paths.get()));
+    rib["as_path_relax"] = value(g.rib.as_path_relax);
+    doc["rib"] = Item::Table(rib);
 
     let mut peers = ArrayOfTables::new();
     for p in &c.peers {
@@ -36,6 +40,9 @@ pub(crate) fn to_toml(c: &Config) -> String {
     }
     if !peers.is_empty() {
         doc["peers"] = Item::ArrayOfTables(peers);
+    }
+    if let Some(f) = &c.fib {
+        doc["fib"] = Item::Table(fib(f));
     }
     let mut services = ArrayOfTables::new();
     for s in c.services.iter() {
@@ -45,6 +52,28 @@ pub(crate) fn to_toml(c: &Config) -> String {
         doc["services"] = Item::ArrayOfTables(services);
     }
     doc.to_string()
+}
+
+fn fib(f: &crate::fib::FibSettings) -> Table {
+    use crate::fib::GroupKind;
+    let mut t = Table::new();
+    t["table"] = value(i64::from(f.table));
+    t["protocol"] = value(i64::from(f.protocol));
+    match f.kind {
+        GroupKind::Multipath => t["resilient"] = value(false),
+        GroupKind::Resilient {
+            buckets,
+            idle_timer,
+            unbalanced_timer,
+        } => {
+            t["resilient"] = value(true);
+            t["buckets"] = value(i64::from(buckets));
+            t["idle_timer"] = value(i64::from(idle_timer));
+            t["unbalanced_timer"] = value(i64::from(unbalanced_timer));
+        }
+    }
+    t["retain_on_stop"] = value(f.retain_on_stop);
+    t
 }
 
 fn peer(p: &Peer) -> Table {

@@ -1024,3 +1024,35 @@ fn min_hold_time_and_max_prefixes_action_parse_with_located_errors() {
         "{e:?}"
     );
 }
+
+#[test]
+fn rib_table_sets_the_multipath_rule() {
+    let c = parse(MINIMAL);
+    assert_eq!(c.global.rib, bgp_rib::RibConfig::default());
+    assert_eq!(c.global.rib.max_paths.get(), 16);
+    assert!(!c.global.rib.as_path_relax);
+    // [rib] before and after the services (the lean reader hands the latter to the
+    // document parser).
+    let rib = "\n[rib]\nmax_paths = 8\nas_path_relax = true\n";
+    let head = MINIMAL.split("[[services]]").next().unwrap();
+    for text in [
+        format!("{head}{rib}\n[[services]]\nprefix = \"192.0.2.10/32\"\n"),
+        format!("{MINIMAL}{rib}"),
+    ] {
+        let c = parse(&text);
+        assert_eq!(c.global.rib.max_paths.get(), 8);
+        assert!(c.global.rib.as_path_relax);
+        // The rendered configuration reads back the same.
+        assert_eq!(parse(&c.to_toml()).global.rib, c.global.rib);
+    }
+    let e = errors(&format!("{MINIMAL}\n[rib]\nmax_paths = 0\n"));
+    assert_eq!(
+        e,
+        ["bgpd.toml:14:13: rib.max_paths: must be 1..=256 (members of one multipath set), got 0"]
+    );
+    let e = errors(&format!("{MINIMAL}\n[rib]\nmax_path = 4\n"));
+    assert!(
+        e[0].contains("bgpd.toml:14:1") && e[0].contains("max_path"),
+        "{e:?}"
+    );
+}

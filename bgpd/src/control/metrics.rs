@@ -272,7 +272,7 @@ impl Shared {
             let on = matches!(st.verdict(svc, source), Verdict::Announce { .. });
             w.sample(
                 "bgpd_service_announced",
-                &[("service", &svc.name), ("source", source)],
+                &[("service", &svc.name), ("source", source.as_str())],
                 u8::from(on),
             );
         }
@@ -282,7 +282,10 @@ impl Shared {
         for (prefix, _) in st.runtime.iter() {
             w.sample(
                 "bgpd_service_announced",
-                &[("service", &prefix.to_string()), ("source", "runtime")],
+                &[
+                    ("service", &prefix.to_string()),
+                    ("source", Source::Runtime.as_str()),
+                ],
                 runtime_on,
             );
         }

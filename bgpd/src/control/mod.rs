@@ -83,6 +83,11 @@ pub enum DaemonCommand {
         received: bool,
         reply: oneshot::Sender<Option<Vec<bgp_fsm::Route>>>,
     },
+    /// A snapshot of the Loc-RIB: `prefix`, or every prefix.
+    LocRib {
+        prefix: Option<IpNet>,
+        reply: oneshot::Sender<Vec<api::LocRibEntry>>,
+    },
 }
 
 /// Why routes changed (label `cause` of the latency histogram).
@@ -163,6 +168,31 @@ struct Pending {
 impl PeerOps {
     fn pending_nlri(&self) -> usize {
         self.pending.iter().map(|p| p.nlri).sum()
+    }
+}
+
+/// Where a service comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A `[[services]]` entry of the configuration file.
+    Config,
+    /// `bgpctl announce` (kept in the state file).
+    Runtime,
+}
+
+impl Source {
+    /// "config" or "runtime", as the API, metrics labels and explanations show it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::Runtime => "runtime",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -805,10 +835,11 @@ impl Shared {
         // The peer task bumps `flaps` and sets `last_down` together when an Established
         // session goes down; a failed attempt changes only `last_down`.
         if let Some(p) = prev {
-            let sentence = cur.last_down.clone();
-            let has_notification = sentence
-                .as_deref()
-                .is_some_and(|d| d.contains("NOTIFICATION"));
+            let has_notification = cur
+                .last_down
+                .as_ref()
+                .is_some_and(|d| d.reason.sent.is_some() || d.reason.received.is_some());
+            let sentence = cur.last_down.as_ref().map(|d| d.sentence.clone());
             let kind = if has_notification {
                 Kind::Notification
             } else {
@@ -851,5 +882,6 @@ fn state_hash(state: &str) -> u64 {
 mod tests;
 
 use bfd::bfd_info;
+pub(crate) use state::as_path_text;
 use state::*;
 use tasks::*;

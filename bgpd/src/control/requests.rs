@@ -13,7 +13,13 @@ impl Shared {
                     None => Response::error(format!("no peer named {name:?}")),
                 }
             }
-            Command::Routes { peer, received } => self.routes(peer, received).await,
+            Command::Routes {
+                best: true,
+                peer,
+                prefix,
+                ..
+            } => self.loc_rib(peer, prefix).await,
+            Command::Routes { peer, received, .. } => self.routes(peer, received).await,
             Command::Services => Response::ok(self.services_info()),
             Command::Announce(args) => self.saved(self.announce(args)).await,
             Command::Withdraw { prefix } => self.saved(self.withdraw(&prefix)).await,
@@ -30,7 +36,7 @@ impl Shared {
             Command::Events { since_ms, .. } => {
                 Response::ok(self.events.list(since_ms.map(Duration::from_millis)))
             }
-            Command::Explain { prefix } => self.explain(&prefix),
+            Command::Explain { prefix } => self.explain(&prefix).await,
             Command::Drain { time_ms } => self.drain(time_ms.map(Duration::from_millis)),
             Command::Undrain => self.undrain(),
         }
@@ -138,7 +144,7 @@ impl Shared {
                     .iter()
                     .filter(|(name, prefixes)| {
                         prefixes.contains(&svc.prefix.trunc())
-                            && if source == "runtime" {
+                            && if source == Source::Runtime {
                                 svc.applies_to(name)
                             } else {
                                 effective_by_name
@@ -149,7 +155,7 @@ impl Shared {
                     .map(|(n, _)| (*n).clone())
                     .collect();
                 let (health, targets) = match st.health.get(&svc.name) {
-                    Some(h) if source == "config" => (
+                    Some(h) if source == Source::Config => (
                         Some(format!(
                             "{} every {}, rise {}, fall {}{}",
                             probe_kind(&h.check.probe),
@@ -188,7 +194,7 @@ impl Shared {
                 api::ServiceInfo {
                     name: svc.name.clone(),
                     prefix: svc.prefix.to_string(),
-                    source: source.into(),
+                    source: source.as_str().into(),
                     nexthops: svc.nexthops.iter().map(ToString::to_string).collect(),
                     state,
                     health,
@@ -522,11 +528,57 @@ impl Shared {
             .collect()
     }
 
-    pub(super) fn explain(&self, prefix: &str) -> Response {
-        let prefix = match parse_prefix(prefix) {
+    /// `explain PREFIX`: why it is or is not announced to each peer, and (router side) its
+    /// received paths and their selection.
+    pub(super) async fn explain(&self, prefix: &str) -> Response {
+        let mut x = match self.explanation(prefix) {
+            Ok(x) => x,
+            Err(e) => return Response::error(e),
+        };
+        if let Ok(p) = parse_prefix(prefix) {
+            x.loc_rib = self.loc_rib_entries(Some(p)).await.into_iter().next();
+        }
+        Response::ok(x)
+    }
+
+    /// `routes --best [--prefix P] [--peer NAME]`: the Loc-RIB.
+    pub(super) async fn loc_rib(&self, peer: Option<String>, prefix: Option<String>) -> Response {
+        let prefix = match prefix.as_deref().map(parse_prefix).transpose() {
             Ok(p) => p,
             Err(e) => return Response::error(e),
         };
+        if let Some(p) = &peer {
+            if self.lock().config.peer(p).is_none() {
+                return Response::error(format!("no peer named {p:?}"));
+            }
+        }
+        let mut entries = self.loc_rib_entries(prefix).await;
+        if let Some(p) = &peer {
+            for e in &mut entries {
+                e.paths.retain(|path| path.peer == *p);
+            }
+            entries.retain(|e| !e.paths.is_empty());
+        }
+        Response::ok(entries)
+    }
+
+    async fn loc_rib_entries(&self, prefix: Option<IpNet>) -> Vec<api::LocRibEntry> {
+        let (reply, wait) = oneshot::channel();
+        if self
+            .tx
+            .send(DaemonCommand::LocRib { prefix, reply })
+            .is_err()
+        {
+            return Vec::new();
+        }
+        match tokio::time::timeout(Duration::from_secs(5), wait).await {
+            Ok(Ok(entries)) => entries,
+            _ => Vec::new(),
+        }
+    }
+
+    fn explanation(&self, prefix: &str) -> Result<api::Explanation, String> {
+        let prefix = parse_prefix(prefix)?;
         let statuses = self.statuses();
         let st = self.lock();
         let effective = st.last.clone();
@@ -543,7 +595,7 @@ impl Shared {
                         .collect()
                 })
                 .unwrap_or_default();
-            let svc_since = |svc: &Service, source: &str| st.since(svc, source).map(unix_secs);
+            let svc_since = |svc: &Service, source: Source| st.since(svc, source).map(unix_secs);
             let est_since = status.and_then(|s| s.established_since).map(unix_secs);
             let (announced, reason, since) = if candidates.is_empty() {
                 (
@@ -573,9 +625,9 @@ impl Shared {
                         ));
                         continue;
                     }
-                    match st.verdict(svc, source) {
+                    match st.verdict(svc, *source) {
                         Verdict::Withheld(r) => {
-                            since = svc_since(svc, source);
+                            since = svc_since(svc, *source);
                             why.push(format!("service {} ({source}): {r}", svc.name));
                         }
                         Verdict::Announce { .. } => match status {
@@ -593,7 +645,7 @@ impl Shared {
                                         c.attempts,
                                         if c.attempts == 1 { "" } else { "s" }
                                     ),
-                                    (None, Some(d)) => format!(" (last: {d})"),
+                                    (None, Some(d)) => format!(" (last: {})", d.sentence),
                                     (None, None) => String::new(),
                                 };
                                 why.push(format!("session is {:?}{cause}", s.state));
@@ -612,13 +664,14 @@ impl Shared {
                 routes,
             });
         }
-        Response::ok(api::Explanation {
+        Ok(api::Explanation {
             prefix: prefix.to_string(),
             services: candidates
                 .iter()
                 .map(|(s, src)| format!("{} ({src})", s.name))
                 .collect(),
             peers,
+            loc_rib: None,
         })
     }
 

@@ -5,45 +5,45 @@ use super::*;
 
 impl State {
     /// Configured services, minus those a runtime service replaces.
-    pub(super) fn configured_services(&self) -> impl Iterator<Item = (&Service, &'static str)> {
+    pub(super) fn configured_services(&self) -> impl Iterator<Item = (&Service, Source)> {
         self.config
             .services
             .iter()
             .filter(|s| self.runtime.is_empty() || !self.runtime.contains(&s.prefix.trunc()))
-            .map(|s| (s, "config"))
+            .map(|s| (s, Source::Config))
     }
 
     /// Configured services (minus those a runtime service replaces) and runtime services.
-    pub(super) fn all_services(&self) -> Vec<(Service, &'static str)> {
-        let mut out: Vec<(Service, &'static str)> = self
+    pub(super) fn all_services(&self) -> Vec<(Service, Source)> {
+        let mut out: Vec<(Service, Source)> = self
             .configured_services()
             .map(|(s, source)| (s.clone(), source))
             .collect();
         out.extend(
             self.runtime
                 .iter()
-                .map(|(p, spec)| (RuntimeTable::service(p, spec), "runtime")),
+                .map(|(p, spec)| (RuntimeTable::service(p, spec), Source::Runtime)),
         );
         out
     }
 
     /// The services with `prefix` (at most one configured and one runtime one, which then
     /// replaces it).
-    pub(super) fn services_with_prefix(&self, prefix: IpNet) -> Vec<(Service, &'static str)> {
+    pub(super) fn services_with_prefix(&self, prefix: IpNet) -> Vec<(Service, Source)> {
         if let Some(spec) = self.runtime.get(&prefix) {
-            return vec![(RuntimeTable::service(&prefix, spec), "runtime")];
+            return vec![(RuntimeTable::service(&prefix, spec), Source::Runtime)];
         }
         self.config
             .services
             .iter()
             .filter(|s| s.prefix.trunc() == prefix)
-            .map(|s| (s.clone(), "config"))
+            .map(|s| (s.clone(), Source::Config))
             .collect()
     }
 
     /// Since when a service has been in its current state.
-    pub(super) fn since(&self, svc: &Service, source: &str) -> Option<SystemTime> {
-        if source == "runtime" {
+    pub(super) fn since(&self, svc: &Service, source: Source) -> Option<SystemTime> {
+        if source == Source::Runtime {
             let spec = self.runtime.get(&svc.prefix.trunc())?;
             return Some(if self.drain_since > spec.since {
                 self.drain_since
@@ -88,19 +88,19 @@ impl State {
         }
     }
 
-    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: &str) -> Verdict<'a> {
+    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: Source) -> Verdict<'a> {
         if self.drain == DrainPhase::Drained {
             return Verdict::Withheld(
                 "drained: withdrawn (bgpctl undrain to announce again)".into(),
             );
         }
         // The state strings never change with time ("since" carries the time).
-        if source == "config" && self.suppressed.contains_key(&svc.prefix.trunc()) {
+        if source == Source::Config && self.suppressed.contains_key(&svc.prefix.trunc()) {
             return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
         }
         let mut service = std::borrow::Cow::Borrowed(svc);
         let mut state = "announced".to_string();
-        if let (Some(h), "config") = (self.health.get(&svc.name), source) {
+        if let (Some(h), Source::Config) = (self.health.get(&svc.name), source) {
             if h.disabled {
                 let file = h
                     .check
@@ -360,7 +360,7 @@ pub(super) fn route_info(
     }
 }
 
-pub(super) fn as_path_text(segments: &[AsSegment]) -> String {
+pub(crate) fn as_path_text(segments: &[AsSegment]) -> String {
     segments
         .iter()
         .map(|s| {
@@ -430,11 +430,14 @@ pub(super) fn neighbor_info(
         extended_next_hop: fams(&n.extended_next_hop),
         peer_id: n.peer_id.to_string(),
     });
-    let last_down = status.and_then(|s| s.last_down.clone());
-    let (sent, received) = last_down
-        .as_deref()
-        .map(|d| (notification_in(d, "sent"), notification_in(d, "received")))
-        .unwrap_or((None, None));
+    let last_down = status.and_then(|s| s.last_down.as_ref());
+    let info = |n: Option<&Notification>| {
+        let reason = &last_down?.reason;
+        Some(notification_info(n?, reason.shutdown_message.as_deref()))
+    };
+    let sent = info(last_down.and_then(|d| d.reason.sent.as_ref()));
+    let received = info(last_down.and_then(|d| d.reason.received.as_ref()));
+    let last_down = last_down.map(|d| d.sentence.clone());
     let up = status.is_some_and(|s| s.state == FsmState::Established);
     api::Neighbor {
         name: p.name.clone(),
@@ -506,57 +509,29 @@ pub(super) fn neighbor_info(
     }
 }
 
-/// The NOTIFICATION sent or received, read from a session-down sentence such as
-/// `... (sent NOTIFICATION 6/2), message "text"` or `peer sent NOTIFICATION 6/9 (Cease /
-/// Hard Reset) data 06 02 18 ...`. A Hard Reset (RFC 8538 §3) wraps a Cease; its data is
-/// the inner code, subcode and, for 6/2 and 6/4, the RFC 9003 length and text.
-pub(super) fn notification_in(sentence: &str, dir: &str) -> Option<api::NotificationInfo> {
-    let keys: &[&str] = if dir == "received" {
-        &["received NOTIFICATION ", "peer sent NOTIFICATION "]
-    } else {
-        &["(sent NOTIFICATION ", "we sent NOTIFICATION "]
+/// A NOTIFICATION as `bgpctl neighbor` shows it: "6/2", or "6/9 (hard reset of 6/2)" for a
+/// Hard Reset (RFC 8538 §3), with the Shutdown Communication of a Cease / Administrative
+/// Shutdown or Reset (RFC 9003), also inside a Hard Reset. `described`: the session's own
+/// reading of it (bgp-fsm replaces control characters, and describes a malformed one).
+pub(super) fn notification_info(
+    n: &Notification,
+    described: Option<&str>,
+) -> api::NotificationInfo {
+    let inner = n.hard_reset_inner();
+    let code = match &inner {
+        Some(i) => format!(
+            "{}/{} (hard reset of {}/{})",
+            n.code.0, n.subcode, i.code.0, i.subcode
+        ),
+        None => format!("{}/{}", n.code.0, n.subcode),
     };
-    let at = keys
-        .iter()
-        .find_map(|k| sentence.find(k).map(|i| i + k.len()))?;
-    let rest = &sentence[at..];
-    let mut code: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '/')
-        .collect();
-    if code.is_empty() {
-        return None;
-    }
-    let mut shutdown_message = None;
-    if let Some(d) = rest.find(" data ") {
-        let bytes: Vec<u8> = rest[d + 6..]
-            .split_whitespace()
-            .map_while(|t| u8::from_str_radix(t, 16).ok())
-            .collect();
-        if code == "6/9" && bytes.len() >= 2 {
-            code = format!("6/9 (hard reset of {}/{})", bytes[0], bytes[1]);
-            if bytes[0] == 6 && matches!(bytes[1], 2 | 4) && bytes.len() >= 3 {
-                let len = usize::from(bytes[2]);
-                if let Some(text) = bytes.get(3..3 + len) {
-                    shutdown_message = Some(String::from_utf8_lossy(text).into_owned());
-                }
-            }
-        }
-    }
-    if shutdown_message.is_none() {
-        shutdown_message = sentence.find("message \"").and_then(|i| {
-            let rest = &sentence[i + 9..];
-            rest.rfind('"').map(|j| rest[..j].to_string())
-        });
-    }
-    if shutdown_message.is_none()
-        && (code.starts_with("6/2") || code.starts_with("6/4") || code.starts_with("6/9"))
-    {
-        // "stopped (6/2 (Cease / Administrative Shutdown) "text") (sent NOTIFICATION 6/9)"
-        shutdown_message = sentence.split('"').nth(1).map(str::to_string);
-    }
-    Some(api::NotificationInfo {
+    let carrier = inner.as_ref().unwrap_or(n);
+    let shutdown_message = carrier
+        .shutdown_message()
+        .map(|m| m.ok().or_else(|| described.map(str::to_string)))
+        .unwrap_or(None);
+    api::NotificationInfo {
         code,
         shutdown_message,
-    })
+    }
 }

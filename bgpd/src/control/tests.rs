@@ -1,29 +1,37 @@
 use super::*;
 
 #[test]
-fn notifications_are_read_from_down_sentences() {
-    let s = "session with tor-a (10.0.0.1) down: administrative shutdown (received NOTIFICATION 6/2), message \"bgpd shutting down\"";
-    let got = notification_in(s, "received").expect("found");
+fn notifications_are_shown_from_the_typed_reason() {
+    use bgp_proto::{ErrorCode, Notification};
+    use bytes::Bytes;
+    let shut = Notification::cease(2, Some("bgpd shutting down"));
+    let got = notification_info(&shut, Some("bgpd shutting down"));
     assert_eq!(got.code, "6/2");
     assert_eq!(got.shutdown_message.as_deref(), Some("bgpd shutting down"));
-    assert!(notification_in(s, "sent").is_none());
+    let hold = Notification::hold_timer_expired();
     assert_eq!(
-        notification_in(
-            "session with a down: hold timer expired (sent NOTIFICATION 4/0)",
-            "sent"
-        )
-        .map(|n| (n.code, n.shutdown_message)),
-        Some(("4/0".into(), None))
+        notification_info(&hold, None),
+        api::NotificationInfo {
+            code: "4/0".into(),
+            shutdown_message: None
+        }
     );
     // Hard Reset wrapping a 6/2 with "bgpd" (RFC 8538).
-    let hr = "session with a (127.0.0.2) down: peer sent NOTIFICATION 6/9 (Cease / Hard Reset) data 06 02 04 62 67 70 64";
-    let got = notification_in(hr, "received").expect("found");
+    let hr = Notification::new(
+        ErrorCode::CEASE,
+        9,
+        Bytes::from_static(&[6, 2, 4, b'b', b'g', b'p', b'd']),
+    );
+    let got = notification_info(&hr, None);
     assert_eq!(got.code, "6/9 (hard reset of 6/2)");
     assert_eq!(got.shutdown_message.as_deref(), Some("bgpd"));
-    let ours = "session with b (127.0.0.3) down: stopped (6/2 (Cease / Administrative Shutdown) \"bye\") (sent NOTIFICATION 6/9)";
-    let got = notification_in(ours, "sent").expect("found");
-    assert_eq!(got.code, "6/9");
-    assert_eq!(got.shutdown_message.as_deref(), Some("bye"));
+    // A malformed Shutdown Communication: the session's description stands in.
+    let bad = Notification::new(ErrorCode::CEASE, 2, Bytes::from_static(&[9, b'x']));
+    let got = notification_info(&bad, Some("malformed shutdown communication"));
+    assert_eq!(
+        got.shutdown_message.as_deref(),
+        Some("malformed shutdown communication")
+    );
 }
 
 fn state_with(toml: &str) -> State {
@@ -144,7 +152,7 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
     feed(&mut st, "web", 0, false, 2);
     feed(&mut st, "web", 2, false, 2);
     let svc = st.config.services[0].clone();
-    match st.verdict(&svc, "config") {
+    match st.verdict(&svc, Source::Config) {
         Verdict::Withheld(why) => assert!(why.contains("health check failing"), "{why}"),
         other => panic!("expected a withdraw, got {other:?}"),
     }

@@ -149,19 +149,8 @@ impl<'t> Bench<'t> {
         }
         let frr = Frr::start(topo, &router, cfg);
 
-        let traffic = traffic_binary();
         for n in &nodes {
-            topo.exec(n, "ip", &["addr", "add", SERVICE, "dev", "lo"]);
-            let via = router.ipv4.to_string();
-            topo.exec(n, "ip", &["route", "add", "default", "via", &via]);
-            let bind = format!("{SERVICE_IP}:{PORT}");
-            topo.spawn(
-                n,
-                &format!("echo {}", n.role),
-                &traffic,
-                &["echo", "--node", &n.role, "--bind", &bind],
-                &n.dir.join("echo.log"),
-            );
+            serve(topo, n, &router);
         }
         let mut bench = Bench {
             topo,
@@ -211,82 +200,17 @@ impl<'t> Bench<'t> {
 
     /// Watches the router's FIB from now on (every [`FIB_POLL`]).
     pub fn watch_fib(&self) -> FibWatch {
-        let ns = self.router.ns.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut changes = FibLog::new();
-            while !flag.load(Ordering::Relaxed) {
-                let fib = fib_nexthops(&ns);
-                let t = wall_ms();
-                if changes.last().map(|(_, f)| f) != Some(&fib) {
-                    changes.push((t, fib));
-                }
-                std::thread::sleep(FIB_POLL);
-            }
-            changes
-        });
-        FibWatch {
-            stop,
-            thread: Some(thread),
-        }
+        watch_fib(&self.router.ns)
     }
 
     /// Starts the client; returns once every long-lived connection has had its first echo.
     pub fn start_client(&self) -> Traffic {
-        let report = self.client.dir.join("report.json");
-        let log = self.client.dir.join("client.log");
-        let target = format!("{SERVICE_IP}:{PORT}");
-        let pid = self.topo.spawn(
-            &self.client,
-            "dptraffic client",
-            &traffic_binary(),
-            &[
-                "client",
-                "--target",
-                &target,
-                "--report",
-                &report.display().to_string(),
-                "--conns",
-                &CONNS.to_string(),
-                "--interval-ms",
-                &INTERVAL_MS.to_string(),
-                "--rate",
-                &RATE.to_string(),
-            ],
-            &log,
-        );
-        let ready = wait_until(
-            Duration::from_secs(30),
-            || {
-                fs::read_to_string(&log)
-                    .unwrap_or_default()
-                    .lines()
-                    .find(|l| l.contains("\"ready\""))
-                    .map(str::to_string)
-            },
-            Option::is_some,
-        );
-        let ready = ready.expect("the client's connections did not all get an echo within 30 s");
-        let v: Value = serde_json::from_str(&ready).expect("ready line is JSON");
-        assert_eq!(
-            v["established"].as_u64(),
-            Some(CONNS as u64),
-            "long-lived connections established: {ready}"
-        );
-        Traffic { pid, report }
+        start_client(self.topo, &self.client)
     }
 
     /// Stops the client and reads its report.
     pub fn stop_client(&self, traffic: Traffic) -> Report {
-        self.topo.signal(traffic.pid, libc::SIGTERM);
-        let status = self.topo.wait_exit(traffic.pid, Duration::from_secs(10));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "the client did not exit cleanly: {status:?}"
-        );
-        let text = fs::read_to_string(&traffic.report).expect("client report");
-        Report(serde_json::from_str(&text).expect("client report is JSON"))
+        stop_client(self.topo, traffic)
     }
 }
 
@@ -483,4 +407,100 @@ fn ip_json(args: &[&str]) -> Value {
 /// The `dptraffic` binary cargo built for this test.
 fn traffic_binary() -> String {
     env!("CARGO_BIN_EXE_dptraffic").to_string()
+}
+
+/// Watches the service route in namespace `ns` from now on (every [`FIB_POLL`]).
+pub fn watch_fib(ns: &str) -> FibWatch {
+    let ns = ns.to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let mut changes = FibLog::new();
+        while !flag.load(Ordering::Relaxed) {
+            let fib = fib_nexthops(&ns);
+            let t = wall_ms();
+            if changes.last().map(|(_, f)| f) != Some(&fib) {
+                changes.push((t, fib));
+            }
+            std::thread::sleep(FIB_POLL);
+        }
+        changes
+    });
+    FibWatch {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+/// Starts the client; returns once every long-lived connection has had its first echo.
+pub fn start_client(topo: &Topology, client: &Node) -> Traffic {
+    let report = client.dir.join("report.json");
+    let log = client.dir.join("client.log");
+    let target = format!("{SERVICE_IP}:{PORT}");
+    let pid = topo.spawn(
+        client,
+        "dptraffic client",
+        &traffic_binary(),
+        &[
+            "client",
+            "--target",
+            &target,
+            "--report",
+            &report.display().to_string(),
+            "--conns",
+            &CONNS.to_string(),
+            "--interval-ms",
+            &INTERVAL_MS.to_string(),
+            "--rate",
+            &RATE.to_string(),
+        ],
+        &log,
+    );
+    let ready = wait_until(
+        Duration::from_secs(30),
+        || {
+            fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .find(|l| l.contains("\"ready\""))
+                .map(str::to_string)
+        },
+        Option::is_some,
+    );
+    let ready = ready.expect("the client's connections did not all get an echo within 30 s");
+    let v: Value = serde_json::from_str(&ready).expect("ready line is JSON");
+    assert_eq!(
+        v["established"].as_u64(),
+        Some(CONNS as u64),
+        "long-lived connections established: {ready}"
+    );
+    Traffic { pid, report }
+}
+
+/// Stops the client and reads its report.
+pub fn stop_client(topo: &Topology, traffic: Traffic) -> Report {
+    topo.signal(traffic.pid, libc::SIGTERM);
+    let status = topo.wait_exit(traffic.pid, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the client did not exit cleanly: {status:?}"
+    );
+    let text = fs::read_to_string(&traffic.report).expect("client report");
+    Report(serde_json::from_str(&text).expect("client report is JSON"))
+}
+
+/// Puts the service address on `node`'s loopback, routes it back via `router`, and starts its
+/// echo server (it names the node in each answer).
+pub fn serve(topo: &Topology, node: &Node, router: &Node) {
+    topo.exec(node, "ip", &["addr", "add", SERVICE, "dev", "lo"]);
+    let via = router.ipv4.to_string();
+    topo.exec(node, "ip", &["route", "add", "default", "via", &via]);
+    let bind = format!("{SERVICE_IP}:{PORT}");
+    topo.spawn(
+        node,
+        &format!("echo {}", node.role),
+        &traffic_binary(),
+        &["echo", "--node", &node.role, "--bind", &bind],
+        &node.dir.join("echo.log"),
+    );
 }

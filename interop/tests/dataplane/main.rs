@@ -16,4 +16,5 @@
 //! `cargo test -p interop --test dataplane -- --nocapture`.
 
 mod bench;
+mod fib_route;
 mod scenarios;

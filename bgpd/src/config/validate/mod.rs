@@ -11,11 +11,12 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 mod bfd;
+mod fib;
 mod peer;
 mod service;
 
 use crate::config::locate::{FieldPath, Locator};
-use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawService};
+use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
 use crate::config::values::{
     parse_asn, parse_duration, parse_hold_time, parse_router_id, parse_socket_addr,
     parse_whole_seconds,
@@ -159,8 +160,10 @@ impl Validator<'_> {
                 None
             }
         };
-        let global = global?;
+        let mut global = global?;
+        global.rib = self.rib(raw.rib.as_ref(), &root.key("rib"));
         let bfd_profiles = self.bfd_profiles(&raw.bfd_profiles);
+        let fib = raw.fib.as_ref().map(|f| self.fib(f, &root.key("fib")));
 
         let mut drafts = Vec::with_capacity(raw.peers.len());
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -274,6 +277,7 @@ impl Validator<'_> {
             global,
             peers,
             services: std::sync::Arc::new(services.into_iter().map(|(_, s)| s).collect()),
+            fib,
             warnings: Vec::new(),
         })
     }
@@ -383,7 +387,31 @@ impl Validator<'_> {
             drain_time,
             state_dir,
             graceful_restart_deferral,
+            rib: bgp_rib::RibConfig::default(),
         })
+    }
+
+    /// `[rib]`: `max_paths` (1..=256, default 16) and `as_path_relax` (default false).
+    fn rib(&mut self, r: Option<&RawRib>, path: &FieldPath) -> bgp_rib::RibConfig {
+        let mut out = bgp_rib::RibConfig::default();
+        let Some(r) = r else { return out };
+        if let Some(m) = r.max_paths {
+            match u16::try_from(m).ok().filter(|m| (1..=256).contains(m)) {
+                Some(n) => {
+                    if let Some(n) = std::num::NonZeroU16::new(n) {
+                        out.max_paths = n;
+                    }
+                }
+                None => self.err(
+                    &path.key("max_paths"),
+                    format!("must be 1..=256 (members of one multipath set), got {m}"),
+                ),
+            }
+        }
+        if let Some(relax) = r.as_path_relax {
+            out.as_path_relax = relax;
+        }
+        out
     }
 
     /// Hold time and keepalive at `path`. Peers (`inherit` = the global pair) take the global

@@ -1,0 +1,358 @@
+//! `bgp-rib`: the Loc-RIB (RFC 4271 §3.2, §9.1) as a sans-IO value. It opens no sockets,
+//! reads no clock and uses no async runtime: the caller feeds it peers, paths, withdrawals,
+//! session losses and next-hop reachability, and takes back the forwarding changes.
+//!
+//! # What it decides
+//! For each prefix, the RFC 4271 §9.1.2 decision process picks the best path
+//! ([`decision::Step`] lists each step with its RFC section), then a multipath rule picks the
+//! paths equal to the best (equal degree of preference, AS_PATH length, ORIGIN and MED, the
+//! same neighbouring AS unless [`RibConfig::as_path_relax`], the same session kind, distinct
+//! next hops, at most [`RibConfig::max_paths`]). Each member gets a weight from its Link
+//! Bandwidth extended community ([`weight`]). Every path gets a [`Verdict`] saying whether it
+//! is the best, a member, or why not.
+//!
+//! # Driving contract
+//! 1. [`LocRib::set_peer`] for each peer before its paths (its AS numbers, BGP Identifier and
+//!    address are inputs of the decision). Paths of an unknown peer are refused with
+//!    [`UnknownPeer`].
+//! 2. [`LocRib::update`] / [`LocRib::withdraw`] as the peer's Adj-RIB-In changes (a path is
+//!    keyed by peer, prefix and ADD-PATH path identifier, RFC 7911 §3: a controller's many
+//!    paths for one prefix over one session are distinct paths).
+//! 3. [`LocRib::peer_down`] when the session is lost: every path of the peer leaves at once.
+//! 4. [`LocRib::set_next_hop_reachable`] when a next hop stops or starts resolving; every next
+//!    hop counts as reachable until said otherwise (RFC 4271 §9.1.2).
+//! 5. [`LocRib::take_changes`] after a batch of inputs: the prefixes whose forwarding set
+//!    (next hops and weights) differs from the one last taken, as [`FibChange`]s, in prefix
+//!    order. Inputs that leave a set as it was produce nothing, and changes between two calls
+//!    are folded into one.
+//!
+//! [`LocRib::decision`] answers "what is selected for this prefix, and why" at any time.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
+pub mod decision;
+pub mod weight;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroU16;
+use std::sync::Arc;
+
+use bgp_proto::PathAttributes;
+use ipnet::IpNet;
+
+pub use decision::{Decision, Ranked, Reason, Step, Verdict, DEFAULT_LOCAL_PREF};
+pub use weight::{Weighting, MAX_WEIGHT};
+
+/// A peer's handle, chosen by the caller (bgpd numbers its configured peers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// Whether a path was learned over eBGP or iBGP (RFC 4271 §9.1.2.2 d).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    External,
+    Internal,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::External => "eBGP",
+            Kind::Internal => "iBGP",
+        })
+    }
+}
+
+/// What the decision process needs to know about a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub remote_as: u32,
+    pub local_as: u32,
+    /// The peer's BGP Identifier (RFC 4271 §9.1.2.2 f).
+    pub bgp_id: Ipv4Addr,
+    /// The peer's address (RFC 4271 §9.1.2.2 g).
+    pub address: IpAddr,
+}
+
+impl Peer {
+    /// iBGP when both ends are in the same AS.
+    pub fn kind(&self) -> Kind {
+        if self.remote_as == self.local_as {
+            Kind::Internal
+        } else {
+            Kind::External
+        }
+    }
+}
+
+/// One path in the Loc-RIB's input: a route of one peer's Adj-RIB-In.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub peer: PeerId,
+    /// The ADD-PATH path identifier (RFC 7911 §3), `None` without ADD-PATH.
+    pub path_id: Option<u32>,
+    /// The address traffic is forwarded to (for an IPv6 next hop, the global address).
+    pub next_hop: IpAddr,
+    pub attrs: Arc<PathAttributes>,
+}
+
+/// Settings of the multipath rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RibConfig {
+    /// The most members of one forwarding set (the best path counts).
+    pub max_paths: NonZeroU16,
+    /// Paths whose neighbouring AS differs from the best's may be members when their AS_PATH
+    /// is as long (FRR's `bgp bestpath as-path multipath-relax`).
+    pub as_path_relax: bool,
+}
+
+/// 16 members, as FRR's usual build limit.
+pub const DEFAULT_MAX_PATHS: NonZeroU16 = match NonZeroU16::new(16) {
+    Some(n) => n,
+    None => NonZeroU16::MIN,
+};
+
+impl Default for RibConfig {
+    fn default() -> RibConfig {
+        RibConfig {
+            max_paths: DEFAULT_MAX_PATHS,
+            as_path_relax: false,
+        }
+    }
+}
+
+/// A change of one prefix's forwarding set, for the FIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FibChange {
+    /// Forward `prefix` to these next hops with these weights (sorted by next hop; never
+    /// empty). Replaces what was set before.
+    Set {
+        prefix: IpNet,
+        next_hops: Vec<(IpAddr, u32)>,
+    },
+    /// No usable path is left for `prefix`.
+    Remove { prefix: IpNet },
+}
+
+impl FibChange {
+    pub fn prefix(&self) -> IpNet {
+        match self {
+            FibChange::Set { prefix, .. } | FibChange::Remove { prefix } => *prefix,
+        }
+    }
+}
+
+/// A path or session event named a peer that [`LocRib::set_peer`] never introduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownPeer(pub PeerId);
+
+impl fmt::Display for UnknownPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown peer {}", self.0 .0)
+    }
+}
+
+impl std::error::Error for UnknownPeer {}
+
+/// The Loc-RIB: every usable path per prefix, the selection, and what the FIB was last told.
+#[derive(Debug, Clone, Default)]
+pub struct LocRib {
+    config: RibConfig,
+    peers: BTreeMap<PeerId, Peer>,
+    /// The paths of each prefix (few per prefix: one per node, or a controller's set).
+    prefixes: BTreeMap<IpNet, Vec<Path>>,
+    /// (prefix, path id) of every path of each peer, so a session loss finds them at once.
+    by_peer: BTreeMap<PeerId, BTreeSet<(IpNet, Option<u32>)>>,
+    unreachable: HashSet<IpAddr>,
+    /// Prefixes whose selection may have changed since the last `take_changes`.
+    dirty: BTreeSet<IpNet>,
+    /// The forwarding set last handed out per prefix.
+    installed: BTreeMap<IpNet, Vec<(IpAddr, u32)>>,
+}
+
+impl LocRib {
+    pub fn new(config: RibConfig) -> LocRib {
+        LocRib {
+            config,
+            ..LocRib::default()
+        }
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.config
+    }
+
+    /// Changes the multipath settings; every prefix is decided again at the next
+    /// [`LocRib::take_changes`].
+    pub fn set_config(&mut self, config: RibConfig) {
+        if config != self.config {
+            self.config = config;
+            self.dirty.extend(self.prefixes.keys().copied());
+        }
+    }
+
+    /// Introduces a peer or changes what is known of it (its paths are decided again).
+    pub fn set_peer(&mut self, id: PeerId, peer: Peer) {
+        if self.peers.insert(id, peer) != Some(peer) {
+            self.mark_peer_dirty(id);
+        }
+    }
+
+    /// Forgets a peer and removes its paths.
+    pub fn remove_peer(&mut self, id: PeerId) -> usize {
+        let n = self.peer_down(id);
+        self.peers.remove(&id);
+        n
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(&id)
+    }
+
+    /// Adds or replaces the path of `path.peer` for `prefix` with `path.path_id`.
+    pub fn update(&mut self, prefix: IpNet, path: Path) -> Result<(), UnknownPeer> {
+        if !self.peers.contains_key(&path.peer) {
+            return Err(UnknownPeer(path.peer));
+        }
+        self.by_peer
+            .entry(path.peer)
+            .or_default()
+            .insert((prefix, path.path_id));
+        let paths = self.prefixes.entry(prefix).or_default();
+        match paths
+            .iter_mut()
+            .find(|p| p.peer == path.peer && p.path_id == path.path_id)
+        {
+            Some(old) if *old == path => return Ok(()),
+            Some(old) => *old = path,
+            None => paths.push(path),
+        }
+        self.dirty.insert(prefix);
+        Ok(())
+    }
+
+    /// Removes the path of `peer` for `prefix` with `path_id`; true when there was one.
+    pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
+        if let Some(keys) = self.by_peer.get_mut(&peer) {
+            keys.remove(&(prefix, path_id));
+        }
+        self.remove_path(peer, prefix, path_id)
+    }
+
+    /// The session with `peer` is lost (a NOTIFICATION, a broken connection, BFD Down): every
+    /// one of its paths leaves at once. Returns how many.
+    pub fn peer_down(&mut self, peer: PeerId) -> usize {
+        let keys = self.by_peer.remove(&peer).unwrap_or_default();
+        keys.iter()
+            .filter(|(prefix, path_id)| self.remove_path(peer, *prefix, *path_id))
+            .count()
+    }
+
+    /// Says whether `next_hop` resolves; paths through an unreachable one are excluded from
+    /// the decision (RFC 4271 §9.1.2). Every next hop is reachable until said otherwise.
+    pub fn set_next_hop_reachable(&mut self, next_hop: IpAddr, reachable: bool) {
+        let changed = if reachable {
+            self.unreachable.remove(&next_hop)
+        } else {
+            self.unreachable.insert(next_hop)
+        };
+        if changed {
+            for (prefix, paths) in &self.prefixes {
+                if paths.iter().any(|p| p.next_hop == next_hop) {
+                    self.dirty.insert(*prefix);
+                }
+            }
+        }
+    }
+
+    /// The forwarding changes since the last call, in prefix order: only prefixes whose set
+    /// of next hops or weights differs from the one last returned.
+    pub fn take_changes(&mut self) -> Vec<FibChange> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut out = Vec::new();
+        for prefix in dirty {
+            let next_hops = self
+                .decision(prefix)
+                .map(|d| d.next_hops)
+                .unwrap_or_default();
+            if next_hops.is_empty() {
+                if self.installed.remove(&prefix).is_some() {
+                    out.push(FibChange::Remove { prefix });
+                }
+            } else if self.installed.get(&prefix) != Some(&next_hops) {
+                self.installed.insert(prefix, next_hops.clone());
+                out.push(FibChange::Set { prefix, next_hops });
+            }
+        }
+        out
+    }
+
+    /// The decision for `prefix` as it stands: every path, ranked, with its verdict.
+    pub fn decision(&self, prefix: IpNet) -> Option<Decision> {
+        let paths = self.prefixes.get(&prefix)?;
+        Some(decision::decide(
+            paths,
+            |p| self.peers.get(&p.peer),
+            |nh| !self.unreachable.contains(&nh),
+            &self.config,
+        ))
+    }
+
+    /// Every prefix with at least one path, in order.
+    pub fn prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.prefixes.keys().copied()
+    }
+
+    /// The paths stored for `prefix`, in arrival order.
+    pub fn paths(&self, prefix: IpNet) -> &[Path] {
+        self.prefixes.get(&prefix).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of prefixes and of paths.
+    pub fn len(&self) -> (usize, usize) {
+        (
+            self.prefixes.len(),
+            self.prefixes.values().map(Vec::len).sum(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty()
+    }
+
+    /// The forwarding set last returned by [`LocRib::take_changes`] for `prefix`.
+    pub fn installed(&self, prefix: IpNet) -> Option<&[(IpAddr, u32)]> {
+        self.installed.get(&prefix).map(Vec::as_slice)
+    }
+
+    fn remove_path(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
+        let Some(paths) = self.prefixes.get_mut(&prefix) else {
+            return false;
+        };
+        let before = paths.len();
+        paths.retain(|p| !(p.peer == peer && p.path_id == path_id));
+        let removed = paths.len() != before;
+        if paths.is_empty() {
+            self.prefixes.remove(&prefix);
+        }
+        if removed {
+            self.dirty.insert(prefix);
+        }
+        removed
+    }
+
+    fn mark_peer_dirty(&mut self, id: PeerId) {
+        if let Some(keys) = self.by_peer.get(&id) {
+            self.dirty.extend(keys.iter().map(|(prefix, _)| *prefix));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,405 @@
+//! The Loc-RIB owner: one task holds the [`bgp_rib::LocRib`], fed by every peer task's
+//! received route events and session transitions, and hands out forwarding changes and
+//! snapshots. The decisions are `bgp-rib`'s; this module only moves data.
+//!
+//! - A peer task sends [`RibInput::Up`] at SessionUp (the peer's AS numbers and BGP
+//!   Identifier, for the decision process), [`RibInput::Received`] for each `Received`
+//!   action, and [`RibInput::Down`] at SessionDown: every path of the peer leaves at once,
+//!   except the routes its session keeps stale for the peer's graceful restart (RFC 4724
+//!   §4.2; none after BFD Down, RFC 5882 §4.3), which stay until the session removes them.
+//! - The FIB programmer subscribes with [`RibHandle::subscribe`]: it gets the current sets
+//!   as one batch, then each batch of [`FibChange`]s (only prefixes whose next hops or
+//!   weights changed).
+//! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]).
+//!
+//! The channel is unbounded so a peer task never waits on the Loc-RIB; the task applies
+//! every queued input before it computes changes, so a burst costs one decision per prefix.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use bgp_fsm::Route;
+use bgp_proto::{NextHop, Nlri};
+use bgp_rib::{Decision, FibChange, LocRib, PeerId, Reason, RibConfig, Verdict};
+use ipnet::IpNet;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::api;
+
+/// What the Loc-RIB task takes in.
+#[derive(Debug)]
+pub enum RibInput {
+    /// The session with `peer` is Established: what the decision needs to know of it.
+    Up { peer: String, info: bgp_rib::Peer },
+    /// One received UPDATE's effect on the peer's Adj-RIB-In (`bgp_fsm::RouteEvents`):
+    /// withdrawals first, then announcements (RFC 4271 §4.3: a prefix in both counts as
+    /// announced).
+    Received {
+        peer: String,
+        announced: Vec<Route>,
+        withdrawn: Vec<Nlri>,
+    },
+    /// The session is lost. `kept`: the routes the session keeps stale for the peer's
+    /// graceful restart (empty when none are kept); every other path of the peer goes.
+    Down { peer: String, kept: Vec<Route> },
+    /// The peer is no longer configured.
+    Removed { peer: String },
+    /// New `[rib]` settings (a reload).
+    Config(RibConfig),
+    /// A snapshot: one prefix, or all.
+    Query {
+        prefix: Option<IpNet>,
+        reply: oneshot::Sender<Vec<api::LocRibEntry>>,
+    },
+    /// Send every forwarding change to `sink`, starting with the current sets.
+    Subscribe(mpsc::UnboundedSender<Vec<FibChange>>),
+}
+
+/// The sending side, cloned into each peer task and the daemon.
+#[derive(Debug, Clone)]
+pub struct RibHandle {
+    tx: mpsc::UnboundedSender<RibInput>,
+}
+
+impl RibHandle {
+    /// Passes `input` to the Loc-RIB task (dropped if the task is gone: the daemon is
+    /// stopping).
+    pub fn send(&self, input: RibInput) {
+        let _ = self.tx.send(input);
+    }
+
+    /// A snapshot of `prefix` (or every prefix); empty if the task is gone.
+    pub async fn query(&self, prefix: Option<IpNet>) -> Vec<api::LocRibEntry> {
+        let (reply, rx) = oneshot::channel();
+        self.send(RibInput::Query { prefix, reply });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Forwarding changes from now on, starting with the current sets.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Vec<FibChange>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.send(RibInput::Subscribe(tx));
+        rx
+    }
+}
+
+/// Starts the Loc-RIB task.
+pub fn spawn(config: RibConfig) -> RibHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(config, rx));
+    RibHandle { tx }
+}
+
+/// The address traffic goes to: the IPv4 next hop, or the global IPv6 one.
+pub fn forwarding_address(next_hop: &NextHop) -> IpAddr {
+    match next_hop {
+        NextHop::V4(a) => IpAddr::V4(*a),
+        NextHop::V6 { global, .. } => IpAddr::V6(*global),
+    }
+}
+
+struct Owner {
+    rib: LocRib,
+    ids: HashMap<String, PeerId>,
+    names: BTreeMap<PeerId, String>,
+    subscribers: Vec<mpsc::UnboundedSender<Vec<FibChange>>>,
+}
+
+async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
+    let mut owner = Owner {
+        rib: LocRib::new(config),
+        ids: HashMap::new(),
+        names: BTreeMap::new(),
+        subscribers: Vec::new(),
+    };
+    while let Some(first) = rx.recv().await {
+        owner.apply(first);
+        while let Ok(more) = rx.try_recv() {
+            owner.apply(more);
+        }
+        let changes = owner.rib.take_changes();
+        if !changes.is_empty() {
+            debug!("Loc-RIB: {} forwarding change(s)", changes.len());
+            owner
+                .subscribers
+                .retain(|s| s.send(changes.clone()).is_ok());
+        }
+    }
+}
+
+impl Owner {
+    fn id(&mut self, name: &str) -> PeerId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = PeerId(u32::try_from(self.ids.len()).unwrap_or(u32::MAX));
+        self.ids.insert(name.to_string(), id);
+        self.names.insert(id, name.to_string());
+        id
+    }
+
+    fn apply(&mut self, input: RibInput) {
+        match input {
+            RibInput::Up { peer, info } => {
+                let id = self.id(&peer);
+                self.rib.set_peer(id, info);
+            }
+            RibInput::Received {
+                peer,
+                announced,
+                withdrawn,
+            } => {
+                let id = self.id(&peer);
+                for n in withdrawn {
+                    self.rib.withdraw(id, n.prefix, n.path_id);
+                }
+                self.add(id, &peer, announced);
+            }
+            RibInput::Down { peer, kept } => {
+                let id = self.id(&peer);
+                let gone = self.rib.peer_down(id);
+                let kept_n = kept.len();
+                self.add(id, &peer, kept);
+                if gone > 0 {
+                    info!(
+                        "Loc-RIB: session with {peer} lost: {} of its paths removed{}",
+                        gone.saturating_sub(kept_n),
+                        if kept_n > 0 {
+                            format!(", {kept_n} kept stale for its graceful restart")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+            RibInput::Removed { peer } => {
+                if let Some(id) = self.ids.get(&peer).copied() {
+                    self.rib.remove_peer(id);
+                }
+            }
+            RibInput::Config(c) => self.rib.set_config(c),
+            RibInput::Query { prefix, reply } => {
+                let prefixes: Vec<IpNet> = match prefix {
+                    Some(p) => vec![p],
+                    None => self.rib.prefixes().collect(),
+                };
+                let out = prefixes
+                    .into_iter()
+                    .filter_map(|p| self.rib.decision(p).map(|d| self.entry(p, &d)))
+                    .collect();
+                let _ = reply.send(out);
+            }
+            RibInput::Subscribe(sink) => {
+                // The changes not yet taken are folded into this snapshot, so they are
+                // taken (and sent to the others) first.
+                let pending = self.rib.take_changes();
+                if !pending.is_empty() {
+                    self.subscribers.retain(|s| s.send(pending.clone()).is_ok());
+                }
+                let current: Vec<FibChange> = self
+                    .rib
+                    .prefixes()
+                    .filter_map(|prefix| {
+                        let next_hops = self.rib.installed(prefix)?.to_vec();
+                        Some(FibChange::Set { prefix, next_hops })
+                    })
+                    .collect();
+                if sink.send(current).is_ok() {
+                    self.subscribers.push(sink);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, id: PeerId, name: &str, routes: Vec<Route>) {
+        for r in routes {
+            let path = bgp_rib::Path {
+                peer: id,
+                path_id: r.nlri.path_id,
+                next_hop: forwarding_address(&r.next_hop),
+                attrs: r.attrs,
+            };
+            if let Err(e) = self.rib.update(r.nlri.prefix, path) {
+                // A Received before the session's Up cannot happen (Up comes with
+                // SessionUp); say so if it ever does rather than lose it silently.
+                warn!("Loc-RIB: route {} from {name} ignored: {e}", r.nlri.prefix);
+            }
+        }
+    }
+
+    fn entry(&self, prefix: IpNet, d: &Decision) -> api::LocRibEntry {
+        let name = |id: PeerId| self.names.get(&id).cloned().unwrap_or_default();
+        api::LocRibEntry {
+            prefix: prefix.to_string(),
+            next_hops: d
+                .next_hops
+                .iter()
+                .map(|(nh, w)| api::LocRibNextHop {
+                    next_hop: nh.to_string(),
+                    weight: *w,
+                })
+                .collect(),
+            weighting: d.weighting.to_string(),
+            paths: d
+                .paths
+                .iter()
+                .map(|r| {
+                    let attrs = &r.path.attrs;
+                    let (status, reason) = match r.verdict {
+                        Verdict::Best => ("best", None),
+                        Verdict::Multipath => ("multipath", None),
+                        Verdict::NotMultipath(reason) => ("not-multipath", Some(reason)),
+                    };
+                    api::LocRibPath {
+                        peer: name(r.path.peer),
+                        path_id: r.path.path_id,
+                        next_hop: r.path.next_hop.to_string(),
+                        as_path: crate::control::as_path_text(&attrs.as_path.segments),
+                        origin: match attrs.origin {
+                            bgp_proto::Origin::Igp => "igp",
+                            bgp_proto::Origin::Egp => "egp",
+                            bgp_proto::Origin::Incomplete => "incomplete",
+                        }
+                        .to_string(),
+                        med: attrs.med,
+                        local_pref: r.local_pref,
+                        neighbour_as: r.neighbour_as,
+                        session: r.kind.to_string(),
+                        status: status.to_string(),
+                        reason_code: reason.map(|r| reason_code(&r).to_string()),
+                        reason: reason.map(|r| r.to_string()),
+                        lost_at: r.lost_at.map(|s| s.to_string()),
+                        weight: r.weight,
+                        bandwidth: r
+                            .bandwidth
+                            .filter(|b| b.is_finite() && *b >= 0.0)
+                            .map(|b| b as u64),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A stable name for each reason, for scripts (`--json`).
+pub fn reason_code(r: &Reason) -> &'static str {
+    match r {
+        Reason::NextHopUnreachable => "next-hop-unreachable",
+        Reason::LlgrStale => "llgr-stale",
+        Reason::LocalPref { .. } => "local-pref",
+        Reason::AsPathLength { .. } => "as-path-length",
+        Reason::Origin { .. } => "origin",
+        Reason::Med { .. } => "med",
+        Reason::NeighbourAs { .. } => "neighbour-as",
+        Reason::PeerKind { .. } => "peer-kind",
+        Reason::SameNextHop(_) => "same-next-hop",
+        Reason::MaxPaths(_) => "max-paths",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use bgp_proto::{AsPath, PathAttributes};
+
+    fn route(prefix: &str, nh: [u8; 4], as_path: &[u32]) -> Route {
+        Route {
+            nlri: Nlri::new(prefix.parse().unwrap()),
+            next_hop: NextHop::V4(Ipv4Addr::from(nh)),
+            attrs: Arc::new(PathAttributes {
+                as_path: AsPath::from_sequence(as_path.iter().copied()),
+                ..PathAttributes::default()
+            }),
+        }
+    }
+
+    fn info(i: u8) -> bgp_rib::Peer {
+        bgp_rib::Peer {
+            remote_as: 65001,
+            local_as: 64512,
+            bgp_id: Ipv4Addr::new(10, 0, 0, i),
+            address: IpAddr::V4(Ipv4Addr::new(10, 255, 0, i)),
+        }
+    }
+
+    #[tokio::test]
+    async fn peer_events_reach_the_snapshot_and_the_fib_stream() {
+        let rib = spawn(RibConfig::default());
+        let mut fib = rib.subscribe();
+        assert_eq!(fib.recv().await, Some(vec![]), "nothing installed yet");
+        for i in 1..=2u8 {
+            let peer = format!("node-{i}");
+            rib.send(RibInput::Up {
+                peer: peer.clone(),
+                info: info(i),
+            });
+            rib.send(RibInput::Received {
+                peer,
+                announced: vec![route("192.0.2.10/32", [10, 255, 0, i], &[65001])],
+                withdrawn: vec![],
+            });
+        }
+        let snap = rib.query(None).await;
+        assert_eq!(snap.len(), 1);
+        let statuses: Vec<&str> = snap[0].paths.iter().map(|p| p.status.as_str()).collect();
+        assert_eq!(statuses, ["best", "multipath"]);
+        // The FIB stream carries the set with both members (possibly after a first batch).
+        let mut last = None;
+        while last.as_ref().is_none_or(|c: &Vec<FibChange>| {
+            !matches!(c.last(), Some(FibChange::Set { next_hops, .. }) if next_hops.len() == 2)
+        }) {
+            last = fib.recv().await;
+        }
+        rib.send(RibInput::Down {
+            peer: "node-1".into(),
+            kept: vec![],
+        });
+        let change = fib.recv().await.unwrap();
+        assert_eq!(
+            change,
+            vec![FibChange::Set {
+                prefix: "192.0.2.10/32".parse().unwrap(),
+                next_hops: vec![(IpAddr::V4(Ipv4Addr::new(10, 255, 0, 2)), 1)]
+            }]
+        );
+        let snap = rib.query(Some("192.0.2.10/32".parse().unwrap())).await;
+        assert_eq!(snap[0].paths.len(), 1);
+        assert_eq!(snap[0].paths[0].peer, "node-2");
+    }
+
+    #[tokio::test]
+    async fn routes_kept_stale_for_graceful_restart_stay_and_others_go() {
+        let rib = spawn(RibConfig::default());
+        rib.send(RibInput::Up {
+            peer: "node-1".into(),
+            info: info(1),
+        });
+        let kept = route("192.0.2.10/32", [10, 255, 0, 1], &[65001]);
+        let dropped = route("192.0.2.20/32", [10, 255, 0, 1], &[65001]);
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![kept.clone(), dropped],
+            withdrawn: vec![],
+        });
+        assert_eq!(rib.query(None).await.len(), 2);
+        // The session keeps 192.0.2.10/32 stale (RFC 4724 §4.2) and drops the other.
+        rib.send(RibInput::Down {
+            peer: "node-1".into(),
+            kept: vec![kept],
+        });
+        let snap = rib.query(None).await;
+        let prefixes: Vec<&str> = snap.iter().map(|e| e.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["192.0.2.10/32"]);
+        // The stale route leaves through Received (End-of-RIB or the restart timer).
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![],
+            withdrawn: vec![Nlri::new("192.0.2.10/32".parse().unwrap())],
+        });
+        assert!(rib.query(None).await.is_empty());
+    }
+}
