@@ -85,6 +85,9 @@ pub enum NdError {
     ZeroLengthOption,
     /// An option runs past the end of the message.
     OptionOverrun,
+    /// A solicitation from the unspecified address with a Source Link-Layer Address option
+    /// (§6.1.1: "there is no source link-layer address option in the message").
+    LinkLayerFromUnspecified,
 }
 
 impl fmt::Display for NdError {
@@ -97,6 +100,9 @@ impl fmt::Display for NdError {
             NdError::SourceNotLinkLocal => f.write_str("source is not a link-local address"),
             NdError::ZeroLengthOption => f.write_str("an option has length 0"),
             NdError::OptionOverrun => f.write_str("an option runs past the end"),
+            NdError::LinkLayerFromUnspecified => {
+                f.write_str("a link-layer address option from the unspecified address")
+            }
         }
     }
 }
@@ -154,8 +160,11 @@ pub fn decode(msg: &[u8], hop_limit: u8, source: Ipv6Addr) -> Result<NdMessage, 
         (Some(head), Some(options)) => (head, options),
         _ => return Err(NdError::TooShort(msg.len())),
     };
-    check_options(options)?;
+    let has_link_layer = check_options(options)?;
     if kind == ROUTER_SOLICITATION {
+        if source.is_unspecified() && has_link_layer {
+            return Err(NdError::LinkLayerFromUnspecified);
+        }
         return Ok(NdMessage::RouterSolicit);
     }
     if !crate::link::is_link_local(source) {
@@ -175,19 +184,25 @@ pub fn decode(msg: &[u8], hop_limit: u8, source: Ipv6Addr) -> Result<NdMessage, 
 
 /// RFC 4861 §4.6: each option is Type (1), Length (1, in units of 8 octets, never 0), then
 /// its value. Unknown options are skipped (§4.2 "MUST silently ignore any options they do not
-/// recognize"); only the framing is checked.
-fn check_options(mut options: &[u8]) -> Result<(), NdError> {
-    while !options.is_empty() {
+/// recognize"); only the framing is checked. Returns whether a Source Link-Layer Address
+/// option (type 1, §4.6.1) is among them.
+fn check_options(mut options: &[u8]) -> Result<bool, NdError> {
+    let mut link_layer = false;
+    while let Some(&kind) = options.first() {
         let units = *options.get(1).ok_or(NdError::OptionOverrun)?;
         if units == 0 {
             return Err(NdError::ZeroLengthOption);
         }
+        link_layer |= kind == SOURCE_LINK_LAYER_ADDRESS;
         options = options
             .get(usize::from(units) * 8..)
             .ok_or(NdError::OptionOverrun)?;
     }
-    Ok(())
+    Ok(link_layer)
 }
+
+/// RFC 4861 §4.6.1: the Source Link-Layer Address option type.
+const SOURCE_LINK_LAYER_ADDRESS: u8 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -252,6 +267,14 @@ mod tests {
         assert_eq!(
             decode(&rs, 255, Ipv6Addr::UNSPECIFIED),
             Ok(NdMessage::RouterSolicit)
+        );
+        // With a Source Link-Layer Address option (type 1, 8 octets) only from an address.
+        let mut with_slla = rs.to_vec();
+        with_slla.extend_from_slice(&[1, 1, 0x02, 0, 0, 0, 0, 0x02]);
+        assert_eq!(decode(&with_slla, 255, LL), Ok(NdMessage::RouterSolicit));
+        assert_eq!(
+            decode(&with_slla, 255, Ipv6Addr::UNSPECIFIED),
+            Err(NdError::LinkLayerFromUnspecified)
         );
     }
 
