@@ -501,6 +501,8 @@ impl PeerTask {
             self.started = true;
             let passive = self.peer.passive;
             self.feed(Which::Main, Event::Start { passive }).await;
+            // The state the start led to (Connect, Active), not Idle until the first event.
+            self.publish(None);
         }
         loop {
             let deadline = earliest(

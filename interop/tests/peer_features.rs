@@ -269,6 +269,7 @@ fn unnumbered_session_frr_interface_peer_gets_ipv4_service() {
         },
     );
     assert_eq!(waiting["address"], "::", "nothing learned yet: {waiting}");
+    assert_eq!(waiting["state"], "Connect", "{waiting}");
 
     let frr = interop::Frr::start(
         &topo,
