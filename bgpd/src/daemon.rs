@@ -842,3 +842,35 @@ pub(crate) fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_connections_find_their_peer_by_address_or_by_link() {
+        let (numbered, _numbered_rx) = mpsc::channel(1);
+        let (unnumbered, _unnumbered_rx) = mpsc::channel(1);
+        let (inbound, mut heard) = crate::unnumbered::Inbound::channel();
+        let mut dir = Directory::default();
+        dir.by_address
+            .insert("10.0.0.1".parse().unwrap(), numbered.clone());
+        dir.by_interface
+            .insert("lo".to_string(), (unnumbered.clone(), inbound));
+        let lo = crate::link::interface_index("lo").expect("lo");
+        let found = |remote: &str| dir.lookup(remote.parse().unwrap());
+        // By address, an IPv4-mapped source as the IPv4 address.
+        assert!(found("10.0.0.1:40000").is_some_and(|tx| tx.same_channel(&numbered)));
+        assert!(found("[::ffff:10.0.0.1]:40000").is_some_and(|tx| tx.same_channel(&numbered)));
+        // A link-local source scoped to lo is lo's unnumbered peer, and lo's link hears it.
+        assert!(
+            found(&format!("[fe80::7%{lo}]:40000")).is_some_and(|tx| tx.same_channel(&unnumbered))
+        );
+        assert_eq!(heard.try_recv().ok(), Some("fe80::7".parse().unwrap()));
+        // Anything else is nobody's: a global address, another link, no scope.
+        assert!(found("[2001:db8::7]:40000").is_none());
+        assert!(found("[fe80::7%4294967295]:40000").is_none());
+        assert!(found("[fe80::7]:40000").is_none());
+        assert!(heard.try_recv().is_err());
+    }
+}

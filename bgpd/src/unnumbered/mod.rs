@@ -136,6 +136,13 @@ impl Link {
 pub struct Inbound(mpsc::Sender<Ipv6Addr>);
 
 impl Inbound {
+    /// An `Inbound` whose reports arrive on the returned receiver (for the daemon's tests).
+    #[cfg(test)]
+    pub(crate) fn channel() -> (Inbound, mpsc::Receiver<Ipv6Addr>) {
+        let (tx, rx) = mpsc::channel(4);
+        (Inbound(tx), rx)
+    }
+
     /// A BGP connection from `addr` was accepted on the interface: the neighbor is there.
     pub fn heard(&self, addr: Ipv6Addr) {
         // Never blocks the accept loop; a full queue means the link task knows already.
