@@ -17,9 +17,14 @@ impl Shared {
         );
         for p in &peers {
             let up = status_of(p).is_some_and(|s| s.state == FsmState::Established);
+            // An unnumbered peer's address is the one learned from the link.
+            let address = match (p.unnumbered(), status_of(p)) {
+                (Some(_), Some(s)) => s.address,
+                _ => p.address,
+            };
             w.sample(
                 "bgpd_bgp_session_up",
-                &[("peer", &p.name), ("address", &p.address.to_string())],
+                &[("peer", &p.name), ("address", &address.to_string())],
                 u8::from(up),
             );
         }
