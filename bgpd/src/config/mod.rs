@@ -136,8 +136,9 @@ impl Global {
 /// One `[[peers]]` entry with every default resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
-    /// Unique; defaults to the address.
+    /// Unique; defaults to the address (the interface for an unnumbered peer).
     pub name: String,
+    /// `::` for an unnumbered peer ([`Peer::unnumbered`]).
     pub address: IpAddr,
     pub asn: Asn,
     /// Same AS as `global.asn` (RFC 4271 §1.1 "internal peer").
@@ -215,7 +216,8 @@ pub struct Peer {
     /// Offer Extended Next Hop for IPv4 unicast (RFC 8950): IPv4 services with an IPv6
     /// next hop over an IPv6 session.
     pub extended_next_hop: bool,
-    /// The interface a link-local peer address (fe80::/10) is reached on (its scope).
+    /// The interface a link-local peer address (fe80::/10) is reached on (its scope); alone,
+    /// without `address`, the link an unnumbered peer is learned on.
     pub interface: Option<String>,
     /// Where `password` was read from (`password_file`), shown instead of the key.
     pub password_file: Option<std::path::PathBuf>,
@@ -445,6 +447,16 @@ impl Config {
 }
 
 impl Peer {
+    /// The interface of an unnumbered peer (`interface` without `address`, as FRR's `neighbor
+    /// eth0 interface`): its link-local address is learned from the link
+    /// ([`crate::unnumbered`]) and `address` is `::` meanwhile. `None` for every other peer.
+    pub fn unnumbered(&self) -> Option<&str> {
+        match self.address {
+            IpAddr::V6(a) if a.is_unspecified() => self.interface.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Where to connect.
     /// The peer's socket address; a link-local address carries the scope of `interface`.
     pub fn socket_addr(&self) -> SocketAddr {

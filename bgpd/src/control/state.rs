@@ -441,7 +441,11 @@ pub(super) fn neighbor_info(
     let up = status.is_some_and(|s| s.state == FsmState::Established);
     api::Neighbor {
         name: p.name.clone(),
-        address: p.address.to_string(),
+        // An unnumbered peer: the neighbor's address once learned from the link, `::` before.
+        address: match (p.unnumbered(), status) {
+            (Some(_), Some(s)) => s.address.to_string(),
+            _ => p.address.to_string(),
+        },
         asn: p.asn.0,
         local_asn: p.local_asn(&config.global).0,
         ibgp: p.ibgp,
@@ -492,6 +496,16 @@ pub(super) fn neighbor_info(
         admin_down: None,
         peer_drained: false,
         bfd: None,
+        unnumbered: status.and_then(|s| s.link.as_ref()).map(|l| {
+            use std::sync::atomic::Ordering::Relaxed;
+            api::UnnumberedInfo {
+                interface: l.interface.clone(),
+                adverts_sent: l.counters.adverts_sent.load(Relaxed),
+                adverts_received: l.counters.adverts_received.load(Relaxed),
+                solicitations_received: l.counters.solicitations_received.load(Relaxed),
+                dropped: l.counters.dropped.load(Relaxed),
+            }
+        }),
     }
 }
 

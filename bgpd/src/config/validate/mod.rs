@@ -168,6 +168,8 @@ impl Validator<'_> {
         let mut drafts = Vec::with_capacity(raw.peers.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, usize> = HashMap::new();
+        let mut unnumbered: HashMap<String, usize> = HashMap::new();
+        let mut unnumbered_key: Option<(usize, Option<String>)> = None;
         for (i, rp) in raw.peers.iter().enumerate() {
             let path = root.key("peers").index(i);
             let Some(d) = self.peer(rp, &path, &global, &bfd_profiles) else {
@@ -176,6 +178,8 @@ impl Validator<'_> {
             if let Some(j) = names.insert(d.peer.name.clone(), i) {
                 let at = if rp.name.is_some() {
                     path.key("name")
+                } else if d.peer.unnumbered().is_some() {
+                    path.key("interface")
                 } else {
                     path.key("address")
                 };
@@ -184,7 +188,38 @@ impl Validator<'_> {
                     format!("duplicate peer name \"{}\" (also peers[{j}])", d.peer.name),
                 );
             }
-            if let Some(j) = addresses.insert(d.peer.address, i) {
+            if let Some(ifname) = d.peer.unnumbered() {
+                // The listeners key inbound link-local connections by prefix (fe80::/10),
+                // not by interface: one key (or none) for every unnumbered peer.
+                match &unnumbered_key {
+                    None => unnumbered_key = Some((i, d.peer.password.clone())),
+                    Some((j, key)) if *key != d.peer.password => {
+                        let at = if rp.password_file.is_some() {
+                            path.key("password_file")
+                        } else {
+                            path.key("password")
+                        };
+                        self.err(
+                            &at,
+                            format!(
+                                "unnumbered peers must share one TCP MD5 password (or none): \
+                                 peers[{j}] differs, and the kernel keys inbound link-local \
+                                 connections by address prefix, not by interface"
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+                if let Some(j) = unnumbered.insert(ifname.to_string(), i) {
+                    self.err(
+                        &path.key("interface"),
+                        format!(
+                            "peers[{j}] is already the unnumbered peer on {ifname}: one neighbor \
+                             is learned per interface"
+                        ),
+                    );
+                }
+            } else if let Some(j) = addresses.insert(d.peer.address, i) {
                 self.err(
                     &path.key("address"),
                     format!(
@@ -555,7 +590,10 @@ impl Validator<'_> {
                     .filter(sendable)
                     .filter(|p| match (s.prefix, p.address) {
                         (IpNet::V6(_), IpAddr::V4(_)) => p.ipv6_nexthop.is_none(),
-                        (IpNet::V4(_), IpAddr::V6(_)) => p.ipv4_nexthop.is_none(),
+                        // RFC 8950: "self" is the session's IPv6 address.
+                        (IpNet::V4(_), IpAddr::V6(_)) => {
+                            p.ipv4_nexthop.is_none() && !p.extended_next_hop
+                        }
                         _ => false,
                     })
                     .map(|p| p.name.as_str())
