@@ -379,9 +379,12 @@ fn runtime_template(spec: &RuntimeSpec, mode: RuntimeMode) -> Service {
             .communities
             .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
         {
-            service
+            service.communities = service
                 .communities
-                .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+                .iter()
+                .copied()
+                .chain([bgp_proto::Community::GRACEFUL_SHUTDOWN])
+                .collect();
         }
         service.local_pref = Some(0);
     }
@@ -920,11 +923,11 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
 fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
     // Per-peer overrides (`[peers.announce]`): communities add, the rest replace.
     let over = &peer.announce;
-    let mut communities = service.communities.clone();
+    let mut communities = service.communities.to_vec();
     communities.extend(over.communities.iter().copied());
     communities.sort();
     communities.dedup();
-    let mut large_communities = service.large_communities.clone();
+    let mut large_communities = service.large_communities.to_vec();
     large_communities.extend(over.large_communities.iter().copied());
     large_communities.sort();
     large_communities.dedup();
@@ -983,9 +986,9 @@ mod tests {
         Service {
             name: name.into(),
             prefix: prefix.parse().expect("prefix"),
-            nexthops,
-            communities: vec![],
-            large_communities: vec![],
+            nexthops: nexthops.into(),
+            communities: Arc::new([]),
+            large_communities: Arc::new([]),
             med: None,
             local_pref: None,
             as_path_prepend: 0,
@@ -1020,12 +1023,13 @@ mod tests {
     #[test]
     fn ebgp_self_next_hop_prepends_and_carries_attributes() {
         let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
-        s.communities = vec![Community(0xFFFF_FF01), Community(64512 << 16 | 100)];
+        s.communities = vec![Community(0xFFFF_FF01), Community(64512 << 16 | 100)].into();
         s.large_communities = vec![LargeCommunity {
             global: 64512,
             local1: 1,
             local2: 100,
-        }];
+        }]
+        .into();
         s.med = Some(10);
         s.local_pref = Some(200);
         s.as_path_prepend = 2;
@@ -1088,7 +1092,7 @@ mod tests {
     #[test]
     fn peer_overrides_add_communities_and_replace_med_local_pref_and_prepend() {
         let mut svc = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
-        svc.communities = vec![Community::NO_EXPORT];
+        svc.communities = vec![Community::NO_EXPORT].into();
         svc.med = Some(5);
         svc.as_path_prepend = 1;
         let mut peer = ebgp_v4();
@@ -1302,7 +1306,7 @@ mod tests {
     #[test]
     fn service_peer_filter() {
         let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
-        s.peers = PeerSelection::Only(vec!["tor-b".into()]);
+        s.peers = PeerSelection::Only(vec!["tor-b".into()].into());
         let (routes, _) = routes_for_peer(&[s], &ebgp_v4());
         assert!(routes.is_empty());
     }

@@ -48,6 +48,7 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
         file,
         errors: Vec::new(),
         warnings: Vec::new(),
+        lists: Default::default(),
     };
     let mut config = v.config(raw, &mut services)?;
     if services.gave_up() || !v.errors.is_empty() {
@@ -86,6 +87,7 @@ pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config
         file,
         errors: Vec::new(),
         warnings: Vec::new(),
+        lists: Default::default(),
     };
     let config = v.config(raw, &mut std::iter::empty());
     let sort = |d: &mut Vec<Diagnostic>| d.sort_by_key(|d| (d.line, d.column));
@@ -107,6 +109,8 @@ struct Validator<'a> {
     file: &'a str,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// The services' lists, each distinct one kept once.
+    lists: crate::config::shared::SharedLists,
 }
 
 /// A peer as validated, before defaults that depend on the services are filled in.

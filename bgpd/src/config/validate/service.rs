@@ -56,7 +56,6 @@ impl Validator<'_> {
                             "must list at least one next hop (\"self\" or an address)",
                         );
                     }
-                    // Exact capacities: 100k services keep these lists for the daemon's life.
                     let mut out = Vec::with_capacity(list.len());
                     for (i, s) in list.iter().enumerate() {
                         let np = p.index(i);
@@ -91,8 +90,10 @@ impl Validator<'_> {
                     out
                 }
             };
+        let nexthops = self.lists.nexthops.share(&nexthops);
         let communities = self.communities(&path.key("communities"), r.communities.as_deref());
-        let large_communities = match &r.large_communities {
+        let communities = self.lists.communities.share(&communities);
+        let large_communities: Vec<LargeCommunity> = match &r.large_communities {
             None => Vec::new(),
             Some(list) => list
                 .iter()
@@ -105,6 +106,7 @@ impl Validator<'_> {
                 })
                 .collect(),
         };
+        let large_communities = self.lists.large_communities.share(&large_communities);
         let med = r.med.and_then(|m| self.u32_value(&path.key("med"), m));
         let local_pref = r
             .local_pref
@@ -132,7 +134,7 @@ impl Validator<'_> {
                         out.push(n.clone());
                     }
                 }
-                PeerSelection::Only(out)
+                PeerSelection::Only(self.lists.peers.share(&out))
             }
         };
         let health = r
