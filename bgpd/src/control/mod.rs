@@ -736,6 +736,8 @@ impl Shared {
                 (st.service_since.state(i) != Some(state)).then_some((i, state))
             })
             .collect();
+        let n = st.config.services.len();
+        st.service_since.fit(n);
         for (i, state) in changed {
             st.service_since.set(i, state, now);
         }

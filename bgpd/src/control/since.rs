@@ -2,7 +2,7 @@
 //!
 //! Kept by position in the configuration's service list rather than by name: a file may
 //! hold 100k services, and a map keyed by name cost about 100 octets per service (the
-//! name copied, the tree's nodes); this costs 16. A reload moves the entries to the new
+//! name copied, the tree's nodes); this costs 12. A reload moves the entries to the new
 //! list's positions by name ([`ServiceSince::remap`]).
 
 use std::collections::HashMap;
@@ -11,57 +11,62 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::Service;
 use crate::events::unix_secs;
 
-/// One service's entry: a hash of its state string and since when (Unix seconds, the
-/// resolution `explain` shows; 0 = not recorded yet).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Entry {
-    state: u64,
-    since: u64,
-}
-
-/// Entries by index in the configuration's services.
+/// Entries by index in the configuration's services: a hash of each one's state string and
+/// since when (Unix seconds, the resolution `explain` shows, in 32 bits until 2106; 0 = not
+/// recorded yet), in two lists so that an entry takes 12 octets.
 #[derive(Debug, Default)]
 pub(super) struct ServiceSince {
-    entries: Vec<Entry>,
+    states: Vec<u64>,
+    since: Vec<u32>,
 }
 
 impl ServiceSince {
+    fn recorded(&self, i: usize) -> Option<(u64, u32)> {
+        let since = *self.since.get(i)?;
+        let state = *self.states.get(i)?;
+        (since != 0).then_some((state, since))
+    }
+
     /// The state hash recorded for service `i`, if any.
     pub fn state(&self, i: usize) -> Option<u64> {
-        self.entries
-            .get(i)
-            .filter(|e| e.since != 0)
-            .map(|e| e.state)
+        self.recorded(i).map(|(state, _)| state)
     }
 
     /// Since when service `i` has been in its recorded state.
     pub fn since(&self, i: usize) -> Option<SystemTime> {
-        self.entries
-            .get(i)
-            .filter(|e| e.since != 0)
-            .map(|e| UNIX_EPOCH + Duration::from_secs(e.since))
+        self.recorded(i)
+            .map(|(_, since)| UNIX_EPOCH + Duration::from_secs(u64::from(since)))
+    }
+
+    /// Room for exactly `n` services (the configuration's), so that recording them one by one
+    /// does not leave a list grown past its need.
+    pub fn fit(&mut self, n: usize) {
+        self.states.resize(n, 0);
+        self.since.resize(n, 0);
+        self.states.shrink_to_fit();
+        self.since.shrink_to_fit();
     }
 
     /// Records that service `i` entered `state` at `now`.
     pub fn set(&mut self, i: usize, state: u64, now: SystemTime) {
-        if self.entries.len() <= i {
-            self.entries.resize(i + 1, Entry::default());
+        if self.since.len() <= i {
+            self.states.resize(i + 1, 0);
+            self.since.resize(i + 1, 0);
         }
-        self.entries[i] = Entry {
-            state,
-            // Never 0 (which means "not recorded"), even for a clock before 1970.
-            since: unix_secs(now).max(1),
-        };
+        self.states[i] = state;
+        // Never 0 (which means "not recorded"), even for a clock before 1970.
+        self.since[i] = u32::try_from(unix_secs(now)).unwrap_or(u32::MAX).max(1);
     }
 
     /// The entries moved from the positions of `old` to those of `new` (matched by name, which
     /// is unique in a configuration); services new in `new` have none.
     pub fn remap(&mut self, old: &[Service], new: &[Service]) {
-        if self.entries.is_empty() {
+        if self.since.is_empty() {
             return;
         }
         let mut by_name: Option<HashMap<&str, usize>> = None;
-        let mut entries = vec![Entry::default(); new.len()];
+        let mut states = vec![0; new.len()];
+        let mut since = vec![0; new.len()];
         for (i, svc) in new.iter().enumerate() {
             // Files usually keep their order: try the same position before a lookup.
             let from = if old.get(i).is_some_and(|o| o.name == svc.name) {
@@ -77,11 +82,13 @@ impl ServiceSince {
                     .get(svc.name.as_str())
                     .copied()
             };
-            if let Some(e) = from.and_then(|j| self.entries.get(j)) {
-                entries[i] = *e;
+            if let Some((state, t)) = from.and_then(|j| self.recorded(j)) {
+                states[i] = state;
+                since[i] = t;
             }
         }
-        self.entries = entries;
+        self.states = states;
+        self.since = since;
     }
 }
 
