@@ -116,7 +116,7 @@ fn view() -> PeerView {
 
 /// Per-service budgets, in bytes (issue 14 item 6: 100k services held in well under 40 MB
 /// of process memory, a parse that peaks well under 150 MB).
-const HELD_PER_SERVICE: isize = 160;
+const HELD_PER_SERVICE: isize = 150;
 const PARSE_PEAK_PER_SERVICE: isize = 250;
 const ROUTES_PER_SERVICE: isize = 80;
 

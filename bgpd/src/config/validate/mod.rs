@@ -576,11 +576,11 @@ fn key_on_line(text: &str, line: usize) -> String {
     }
 }
 
-/// The services alone, in a list of exactly their number: collected in place, the list would
-/// keep the larger allocation of the (index, service) pairs, 8 octets more per service for
-/// the daemon's life.
+/// The services alone, in a list of exactly their number: collected in place, the list keeps
+/// the larger allocation of the (index, service) pairs, 8 octets more per service for the
+/// daemon's life, unless it is shrunk (a large block is shrunk where it lies, not copied).
 fn without_indices(services: Vec<(usize, Service)>) -> Vec<Service> {
-    let mut list = Vec::with_capacity(services.len());
-    list.extend(services.into_iter().map(|(_, s)| s));
+    let mut list: Vec<Service> = services.into_iter().map(|(_, s)| s).collect();
+    list.shrink_to_fit();
     list
 }
