@@ -497,6 +497,7 @@ fn visit<'a>(
         drained: ann.drained_peers.contains(&peer.name),
         warnings: Vec::new(),
         interned: HashMap::new(),
+        by_inputs: HashMap::new(),
         routes: Vec::new(),
         route_index: HashMap::new(),
     };
@@ -551,12 +552,39 @@ fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u3
     }
 }
 
+/// What a service contributes to its attributes for one peer ([`build_attributes`]): its
+/// lists by address (equal addresses, equal lists; equal lists at two addresses only miss the
+/// shortcut), and its values.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct AttrInputs {
+    communities: *const bgp_proto::Community,
+    large_communities: *const bgp_proto::LargeCommunity,
+    med: Option<u32>,
+    local_pref: Option<u32>,
+    as_path_prepend: u8,
+}
+
+impl AttrInputs {
+    fn of(service: &Service) -> AttrInputs {
+        AttrInputs {
+            communities: service.communities.as_ptr(),
+            large_communities: service.large_communities.as_ptr(),
+            med: service.med,
+            local_pref: service.local_pref,
+            as_path_prepend: service.as_path_prepend,
+        }
+    }
+}
+
 struct Compute<'a> {
     peer: &'a PeerView,
     /// The peer is drained by itself (`Announcements::drained_peers`).
     drained: bool,
     warnings: Vec<Warning>,
     interned: HashMap<PathAttributes, Arc<PathAttributes>>,
+    /// The interned attributes by what a service gives them ([`AttrInputs`]): services that
+    /// share their lists (validation shares equal ones) skip building and hashing them.
+    by_inputs: HashMap<AttrInputs, Arc<PathAttributes>>,
     /// Distinct routes, and their index by (next hop, interned attributes).
     routes: Vec<Route>,
     route_index: HashMap<(NextHop, *const PathAttributes), u32>,
@@ -573,6 +601,43 @@ impl Compute<'_> {
         self.routes.push(route);
         self.route_index.insert(key, i);
         i
+    }
+
+    /// The interned attributes `service` is sent with to this peer.
+    fn attributes(&mut self, service: &Service) -> Arc<PathAttributes> {
+        let inputs = AttrInputs::of(service);
+        if let Some(shared) = self.by_inputs.get(&inputs) {
+            return shared.clone();
+        }
+        let peer = self.peer;
+        let mut attrs = build_attributes(service, peer);
+        if self.drained {
+            // `bgpctl neighbor NAME drain` (RFC 8326 §4): GRACEFUL_SHUTDOWN to this peer,
+            // and LOCAL_PREF 0 on iBGP.
+            if !attrs
+                .communities
+                .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
+            {
+                attrs
+                    .communities
+                    .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+                attrs.communities.sort();
+            }
+            if peer.is_ibgp() {
+                attrs.local_pref = Some(0);
+            }
+        }
+        let shared = match self.interned.get(&attrs) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = Arc::new(attrs);
+                self.interned
+                    .insert(PathAttributes::clone(&shared), shared.clone());
+                shared
+            }
+        };
+        self.by_inputs.insert(inputs, shared.clone());
+        shared
     }
 
     /// The paths (path id, route index) `service` gives a prefix of `prefix`'s family, or
@@ -625,32 +690,7 @@ impl Compute<'_> {
             });
             return None;
         };
-        let mut attrs = build_attributes(service, peer);
-        if self.drained {
-            // `bgpctl neighbor NAME drain` (RFC 8326 §4): GRACEFUL_SHUTDOWN to this peer,
-            // and LOCAL_PREF 0 on iBGP.
-            if !attrs
-                .communities
-                .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
-            {
-                attrs
-                    .communities
-                    .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
-                attrs.communities.sort();
-            }
-            if peer.is_ibgp() {
-                attrs.local_pref = Some(0);
-            }
-        }
-        let attrs = match self.interned.get(&attrs) {
-            Some(shared) => shared.clone(),
-            None => {
-                let shared = Arc::new(attrs);
-                self.interned
-                    .insert(PathAttributes::clone(&shared), shared.clone());
-                shared
-            }
-        };
+        let attrs = self.attributes(service);
         if add_path {
             Some(
                 resolved
@@ -688,7 +728,9 @@ impl Compute<'_> {
 /// Groups announcements by (family, next hop, attributes), in first-seen order.
 #[derive(Default)]
 struct Grouper {
-    index: HashMap<(Family, NextHop, Arc<PathAttributes>), usize>,
+    /// By the attributes' address: the routes of one computation share interned attributes,
+    /// so equal attributes have one address (hashing the pointer, not every attribute).
+    index: HashMap<(Family, NextHop, *const PathAttributes), usize>,
     groups: Vec<AnnounceGroup>,
     last: Option<usize>,
 }
@@ -706,7 +748,7 @@ impl Grouper {
                 return;
             }
         }
-        let key = (family, route.next_hop, route.attrs.clone());
+        let key = (family, route.next_hop, Arc::as_ptr(&route.attrs));
         let i = match self.index.get(&key) {
             Some(&i) => i,
             None => {
