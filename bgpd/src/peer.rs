@@ -56,9 +56,9 @@ use crate::transport::{self, TransportOptions, TtlPolicy};
 /// kernel ([`crate::daemon::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
-/// NLRI per piece when a large change goes to an established session: each piece is encoded
-/// and written before the next is made, so the router works on the first UPDATEs while bgpd
-/// encodes the rest (a 100k-service reload: about 35 UPDATEs per piece).
+/// NLRI in the first piece when a large change goes to an established session: each piece is
+/// encoded and written before the next is made, so the router works on the first UPDATEs
+/// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
 const ANNOUNCE_PIECE: usize = 16_384;
 
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
@@ -1304,7 +1304,7 @@ impl PeerTask {
     }
 
     /// [`PeerTask::apply_diff`] for an established session, with a large announcement
-    /// written in pieces of [`ANNOUNCE_PIECE`] NLRI as they are encoded. The UPDATEs are the
+    /// written in pieces as they are encoded (the first of [`ANNOUNCE_PIECE`] NLRI). The UPDATEs are the
     /// same; only their first ones leave sooner. Stops if the session goes down meanwhile
     /// (its routes are computed afresh for the next one).
     async fn send_diff(&mut self, mut diff: announce::Diff) {
@@ -1319,10 +1319,19 @@ impl PeerTask {
         let actions = self.apply_diff(diff);
         self.handle_actions(Which::Main, actions).await;
         for g in groups {
-            for piece in g.nlri.chunks(ANNOUNCE_PIECE) {
+            let mut rest: &[Nlri] = &g.nlri;
+            while !rest.is_empty() {
                 if !self.routes_loaded || self.main.session.state() != State::Established {
                     return;
                 }
+                // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
+                // is as large as the table so far, so adding it is one merge, not an insert
+                // per NLRI.
+                let len = ANNOUNCE_PIECE
+                    .max(self.main.session.adj_rib_out().len())
+                    .min(rest.len());
+                let (piece, tail) = rest.split_at(len);
+                rest = tail;
                 let actions = self.main.session.handle(
                     Instant::now(),
                     Event::AnnounceShared {

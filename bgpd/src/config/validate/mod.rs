@@ -215,10 +215,11 @@ impl Validator<'_> {
         let services_path = root.key("services");
         for (i, rs) in raw.services.into_iter().chain(more).enumerate() {
             let path = services_path.index(i);
-            let Some(s) = self.service(&rs, &path, &peer_names) else {
+            let has_name = rs.name.is_some();
+            let Some(s) = self.service(rs, &path, &peer_names) else {
                 continue;
             };
-            named.push(rs.name.is_some());
+            named.push(has_name);
             services.push((i, s));
         }
         // Names checked once all are read, by reference (no copy of 100k names).

@@ -18,9 +18,10 @@ const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RISE_FALL: u32 = 3;
 
 impl Validator<'_> {
+    /// `r` is taken by value: its name moves into the service rather than being copied.
     pub(super) fn service(
         &mut self,
-        r: &RawService,
+        mut r: RawService,
         path: &FieldPath,
         peer_names: &[String],
     ) -> Option<Service> {
@@ -34,7 +35,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let name = match &r.name {
+        let name = match r.name.take() {
             Some(n) if n.trim().is_empty() => {
                 self.err(
                     &path.key("name"),
@@ -42,7 +43,7 @@ impl Validator<'_> {
                 );
                 None
             }
-            Some(n) => Some(n.clone()),
+            Some(n) => Some(n),
             None => prefix.map(|p| p.to_string()),
         };
         let nexthops =
