@@ -28,6 +28,7 @@ use bgp_proto::{
     AsPath, AsSegment, AsSegmentType, Family, FamilySet, NextHop, Nlri, Origin, PathAttributes,
 };
 use ipnet::IpNet;
+use smallvec::SmallVec;
 
 use crate::config::{NextHopSpec, Service};
 
@@ -536,8 +537,9 @@ fn visit<'a>(
     cx
 }
 
-/// The paths a service gives one prefix: (path id, route index).
-type Paths = Vec<(Option<u32>, u32)>;
+/// The paths a service gives one prefix: (path id, route index). Services have a few next
+/// hops: kept inline, no allocation per service.
+type Paths = SmallVec<[(Option<u32>, u32); 4]>;
 
 fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u32>, u32)]) {
     let prefix = prefix.trunc();
@@ -591,14 +593,17 @@ struct Compute<'a> {
 }
 
 impl Compute<'_> {
-    /// The index of `route` in `routes` (added when new).
-    fn intern(&mut self, route: Route) -> u32 {
-        let key = (route.next_hop, Arc::as_ptr(&route.attrs));
+    /// The index of the route (`next_hop`, `attrs`) in `routes` (added when new).
+    fn intern(&mut self, next_hop: NextHop, attrs: &Arc<PathAttributes>) -> u32 {
+        let key = (next_hop, Arc::as_ptr(attrs));
         if let Some(&i) = self.route_index.get(&key) {
             return i;
         }
         let i = u32::try_from(self.routes.len()).unwrap_or(u32::MAX);
-        self.routes.push(route);
+        self.routes.push(Route {
+            next_hop,
+            attrs: attrs.clone(),
+        });
         self.route_index.insert(key, i);
         i
     }
@@ -642,27 +647,7 @@ impl Compute<'_> {
 
     /// The paths (path id, route index) `service` gives a prefix of `prefix`'s family, or
     /// `None` when it is not sent to this peer (with a warning when that needs one).
-    fn paths(
-        &mut self,
-        service: &Service,
-        prefix: IpNet,
-        name: &str,
-    ) -> Option<Vec<(Option<u32>, u32)>> {
-        let paths = self.route_paths(service, prefix, name)?;
-        Some(
-            paths
-                .into_iter()
-                .map(|(id, route)| (id, self.intern(route)))
-                .collect(),
-        )
-    }
-
-    fn route_paths(
-        &mut self,
-        service: &Service,
-        prefix: IpNet,
-        name: &str,
-    ) -> Option<Vec<(Option<u32>, Route)>> {
+    fn paths(&mut self, service: &Service, prefix: IpNet, name: &str) -> Option<Paths> {
         let peer = self.peer;
         if !service.applies_to(&peer.name) {
             return None;
@@ -677,7 +662,7 @@ impl Compute<'_> {
         }
         let add_path = peer.add_path_tx.contains(family);
         // Resolve next hops in configured order, keeping the position for the path id.
-        let resolved: Vec<(usize, NextHop)> = service
+        let resolved: SmallVec<[(usize, NextHop); 4]> = service
             .nexthops
             .iter()
             .enumerate()
@@ -697,13 +682,7 @@ impl Compute<'_> {
                     .into_iter()
                     .map(|(i, next_hop)| {
                         let path_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                        (
-                            Some(path_id),
-                            Route {
-                                next_hop,
-                                attrs: attrs.clone(),
-                            },
-                        )
+                        (Some(path_id), self.intern(next_hop, &attrs))
                     })
                     .collect(),
             )
@@ -714,13 +693,9 @@ impl Compute<'_> {
                     family,
                 });
             }
-            Some(vec![(
-                None,
-                Route {
-                    next_hop: first.1,
-                    attrs,
-                },
-            )])
+            let mut paths = Paths::new();
+            paths.push((None, self.intern(first.1, &attrs)));
+            Some(paths)
         }
     }
 }
