@@ -57,6 +57,11 @@ use crate::transport::{self, TransportOptions, TtlPolicy};
 /// kernel ([`crate::daemon::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
+/// NLRI in the first piece when a large change goes to an established session: each piece is
+/// encoded and written before the next is made, so the router works on the first UPDATEs
+/// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
+const ANNOUNCE_PIECE: usize = 16_384;
+
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
 pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -1416,8 +1421,7 @@ impl PeerTask {
         }
         if let Some(diff) = self.compute_diff() {
             let large = diff.announced_count() + diff.withdraw.len() >= LARGE_CHANGE;
-            let actions = self.apply_diff(diff);
-            self.handle_actions(Which::Main, actions).await;
+            self.send_diff(diff).await;
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
@@ -1438,6 +1442,53 @@ impl PeerTask {
         }
         let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
         Some(diff)
+    }
+
+    /// [`PeerTask::apply_diff`] for an established session, with a large announcement
+    /// written in pieces as they are encoded (the first of [`ANNOUNCE_PIECE`] NLRI). The UPDATEs are the
+    /// same; only their first ones leave sooner. Stops if the session goes down meanwhile
+    /// (its routes are computed afresh for the next one).
+    async fn send_diff(&mut self, mut diff: announce::Diff) {
+        let count = diff.announced_count();
+        if count <= ANNOUNCE_PIECE || self.main.session.state() != State::Established {
+            let actions = self.apply_diff(diff);
+            self.handle_actions(Which::Main, actions).await;
+            return;
+        }
+        // Withdrawals first, as apply_diff sends them.
+        let groups = std::mem::take(&mut diff.announce);
+        let actions = self.apply_diff(diff);
+        self.handle_actions(Which::Main, actions).await;
+        for g in groups {
+            let mut rest: &[Nlri] = &g.nlri;
+            while !rest.is_empty() {
+                if !self.routes_loaded || self.main.session.state() != State::Established {
+                    return;
+                }
+                // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
+                // is as large as the table so far, so adding it is one merge, not an insert
+                // per NLRI.
+                let len = ANNOUNCE_PIECE
+                    .max(self.main.session.adj_rib_out().len())
+                    .min(rest.len());
+                let (piece, tail) = rest.split_at(len);
+                rest = tail;
+                let actions = self.main.session.handle(
+                    Instant::now(),
+                    Event::AnnounceShared {
+                        next_hop: g.next_hop,
+                        attrs: g.attrs.clone(),
+                        nlri: piece.to_vec(),
+                    },
+                );
+                self.handle_actions(Which::Main, actions).await;
+            }
+        }
+        info!(
+            "announced {count} prefix{} to {}",
+            if count == 1 { "" } else { "es" },
+            self.peer.name
+        );
     }
 
     fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {

@@ -87,7 +87,7 @@ fn minimal_file_gets_every_default() {
 
     let s = &c.services[0];
     assert_eq!(s.name, "192.0.2.10/32");
-    assert_eq!(s.nexthops, [NextHopSpec::Local]);
+    assert_eq!(*s.nexthops, [NextHopSpec::Local]);
     assert_eq!(s.peers, PeerSelection::All);
     assert!(s.communities.is_empty() && s.large_communities.is_empty());
     assert_eq!((s.med, s.local_pref, s.as_path_prepend), (None, None, 0));
@@ -148,18 +148,18 @@ peers = ["tor-a"]
     assert_eq!(p.max_prefixes, Some(1000));
     let s = &c.services[0];
     assert_eq!(
-        s.communities,
+        *s.communities,
         [Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
     );
     assert_eq!(
-        s.large_communities,
+        *s.large_communities,
         [LargeCommunity {
             global: 64512,
             local1: 1,
             local2: 100
         }]
     );
-    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()]));
+    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()].into()));
     assert_eq!(s.as_path_prepend, 2);
     // local_pref without an iBGP peer is the one warning.
     assert_eq!(
