@@ -135,6 +135,7 @@ impl AdjRib {
     }
 
     /// Inserts or replaces; returns true when the stored route changed.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, route: Route) -> bool {
         let path = self.intern(route.next_hop, route.attrs);
         match self.routes.get(&route.nlri) {

@@ -843,6 +843,25 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
+/// [`release_freed_memory`] once the dust has settled: about [`RELEASE_DELAY`] from now, so
+/// that what a session's teardown frees after the call (its connection's buffers, the last
+/// route events) goes back too. Calls while one is pending share it. Needs a tokio runtime.
+pub(crate) fn release_freed_memory_soon() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PENDING: AtomicBool = AtomicBool::new(false);
+    if PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    tokio::spawn(async {
+        tokio::time::sleep(RELEASE_DELAY).await;
+        PENDING.store(false, Ordering::Release);
+        release_freed_memory();
+    });
+}
+
+/// How long [`release_freed_memory_soon`] waits.
+const RELEASE_DELAY: Duration = Duration::from_millis(500);
+
 #[cfg(test)]
 mod tests {
     use super::*;
