@@ -191,10 +191,12 @@ mod tests {
     }
 
     fn path(p: u8) -> (NextHop, Arc<PathAttributes>) {
-        let nh = if p % 3 == 0 {
+        let nh = if p.is_multiple_of(3) {
             NextHop::V6 {
                 global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(p)),
-                link_local: (p % 2 == 0).then(|| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+                link_local: p
+                    .is_multiple_of(2)
+                    .then(|| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
             }
         } else {
             NextHop::V4(Ipv4Addr::new(192, 0, 2, p))

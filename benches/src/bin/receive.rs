@@ -120,7 +120,8 @@ fn print_table(samples: &BTreeMap<&'static str, Vec<RxSample>>, receivers: &[Rx]
             .unwrap_or_default();
         median(&v)
     };
-    let cols: [(&str, fn(&RxSample) -> f64); 8] = [
+    type Column = (&'static str, fn(&RxSample) -> f64);
+    let cols: [Column; 8] = [
         ("RSS before MB", |s| s.rss_before_kb as f64),
         ("peak RSS MB", |s| s.peak_kb as f64),
         ("RSS loaded MB", |s| s.rss_loaded_kb as f64),

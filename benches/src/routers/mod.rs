@@ -14,6 +14,7 @@
 
 pub mod latency;
 pub mod mrt;
+#[allow(dead_code)] // only the `receive` binary uses it
 pub mod receive;
 pub mod receivers;
 pub mod scale;

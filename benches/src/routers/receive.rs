@@ -103,7 +103,7 @@ pub fn attributes(i: u32) -> PathAttributes {
     for h in 0..hops {
         let x = mix(r.wrapping_add(h as u64 + 1));
         // About one AS in eight is a 4-octet one (RFC 6793), as in today's tables.
-        asns.push(if x % 8 == 0 {
+        asns.push(if x.is_multiple_of(8) {
             4_200_000_000 + (x >> 8) as u32 % 90_000
         } else {
             1 + (x >> 8) as u32 % 64_000
@@ -367,9 +367,11 @@ fn rss(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("process {pid} is gone"))
 }
 
-/// RSS once it has stopped falling: two reads 500 ms apart within 1 % (at most 15 s).
+/// RSS once it has stopped falling: from 2 s after the event (bgpd hands freed memory back
+/// 0.5 s after a table goes), two reads 500 ms apart within 1 % (at most 15 s).
 fn settled_rss(pid: u32) -> Result<u64, String> {
     let deadline = Instant::now() + Duration::from_secs(15);
+    std::thread::sleep(Duration::from_secs(2));
     let mut last = rss(pid)?;
     loop {
         std::thread::sleep(Duration::from_millis(500));
