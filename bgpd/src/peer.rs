@@ -1037,17 +1037,16 @@ impl PeerTask {
     }
 
     /// Hands the memory of received routes back to the kernel once the Adj-RIB-In has
-    /// shrunk to half of its largest size since the last time, by at least
-    /// [`RIB_IN_RELEASE`] routes, or to nothing (a withdrawn table, a session down): the
-    /// freed blocks otherwise stay in the allocator's heaps, and RSS at the peak. Halving
-    /// keeps the trims few (about log2 of the table size for a table going away UPDATE by
-    /// UPDATE).
+    /// shrunk to half of its largest size since the last time (or less: a withdrawn table, a
+    /// session down), by at least [`RIB_IN_RELEASE`] routes: the freed blocks otherwise stay
+    /// in the allocator's heaps, and RSS at the peak. Halving keeps the trims few (about
+    /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
+    /// the minimum leaves behind is about 150 KB.
     fn release_rib_in(&mut self) {
         let held = self.main.session.adj_rib_in().len();
         self.rib_in_high = self.rib_in_high.max(held);
         let freed = self.rib_in_high - held;
-        let halved = held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE;
-        if halved || (held == 0 && freed > 0) {
+        if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
             crate::daemon::release_freed_memory_soon();
             self.rib_in_high = held;
         }
