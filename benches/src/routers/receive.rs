@@ -501,7 +501,7 @@ mod tests {
                 let attrs = view.attributes();
                 let i = attrs.med.unwrap();
                 assert_eq!(attrs, attributes(i));
-                assert!((3..=6).contains(&attrs.as_path.path_len()));
+                assert!((2..=5).contains(&attrs.as_path.path_len()));
                 prefixes += view.nlri().count();
                 assert!(seen.insert(attrs));
             }
