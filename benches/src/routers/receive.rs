@@ -367,14 +367,15 @@ fn rss(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("process {pid} is gone"))
 }
 
-/// RSS once it has stopped falling: from 2 s after the event (bgpd hands freed memory back
-/// 0.5 s after a table goes), two reads 500 ms apart within 1 % (at most 15 s).
+/// RSS once it has stopped changing: from 2 s after the event (bgpd hands freed memory back
+/// 0.5 s after a table goes; its Loc-RIB task may still be working through the queued
+/// events), two reads 2 s apart within 1 % (at most 60 s).
 fn settled_rss(pid: u32) -> Result<u64, String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     std::thread::sleep(Duration::from_secs(2));
     let mut last = rss(pid)?;
     loop {
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_secs(2));
         check_stop()?;
         let now = rss(pid)?;
         if now.abs_diff(last) * 100 <= last || Instant::now() >= deadline {
