@@ -850,19 +850,35 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
-/// [`release_freed_memory`] once the dust has settled: about [`RELEASE_DELAY`] from now, so
-/// that what a session's teardown frees after the call (its connection's buffers, the last
-/// route events) goes back too. Calls while one is pending share it. Needs a tokio runtime.
+/// [`release_freed_memory`] once the dust has settled: when no call has come for
+/// [`RELEASE_DELAY`], so that what is freed after a call (a session's connection buffers, the
+/// Loc-RIB task catching up with the same withdrawals) goes back too. One task serves every
+/// call; a call made while it trims makes it trim again. Needs a tokio runtime.
 pub(crate) fn release_freed_memory_soon() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    static REQUESTS: AtomicU64 = AtomicU64::new(0);
     static PENDING: AtomicBool = AtomicBool::new(false);
+    REQUESTS.fetch_add(1, Ordering::AcqRel);
     if PENDING.swap(true, Ordering::AcqRel) {
         return;
     }
     tokio::spawn(async {
-        tokio::time::sleep(RELEASE_DELAY).await;
-        PENDING.store(false, Ordering::Release);
-        release_freed_memory();
+        let mut seen = REQUESTS.load(Ordering::Acquire);
+        loop {
+            tokio::time::sleep(RELEASE_DELAY).await;
+            let now = REQUESTS.load(Ordering::Acquire);
+            if now != seen {
+                seen = now;
+                continue;
+            }
+            PENDING.store(false, Ordering::Release);
+            release_freed_memory();
+            // A call between the load and the store found PENDING set and left it to us.
+            if REQUESTS.load(Ordering::Acquire) == seen || PENDING.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            seen = REQUESTS.load(Ordering::Acquire);
+        }
     });
 }
 
