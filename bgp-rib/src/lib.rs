@@ -326,6 +326,11 @@ impl LocRib {
         self.prefixes.is_empty()
     }
 
+    /// Number of prefixes with at least one path (constant time, unlike [`LocRib::len`]).
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
     /// The forwarding set last returned by [`LocRib::take_changes`] for `prefix`.
     pub fn installed(&self, prefix: IpNet) -> Option<&[(IpAddr, u32)]> {
         self.installed.get(&prefix).map(Vec::as_slice)

@@ -106,6 +106,10 @@ struct Owner {
     subscribers: Vec<mpsc::UnboundedSender<Vec<FibChange>>>,
 }
 
+/// Prefixes that must have left the Loc-RIB (with at least half of it) before their memory is
+/// handed back to the kernel.
+const RIB_RELEASE: usize = 1000;
+
 async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
     let mut owner = Owner {
         rib: LocRib::new(config),
@@ -113,10 +117,21 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
         names: BTreeMap::new(),
         subscribers: Vec::new(),
     };
+    // The most prefixes held since memory was last handed back.
+    let mut high = 0usize;
     while let Some(first) = rx.recv().await {
         owner.apply(first);
         while let Ok(more) = rx.try_recv() {
             owner.apply(more);
+        }
+        // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
+        // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
+        // back to the kernel rather than keep RSS at the peak (issue 17 item 5).
+        let held = owner.rib.prefix_count();
+        high = high.max(held);
+        if held <= high / 2 && high - held >= RIB_RELEASE {
+            crate::daemon::release_freed_memory_soon();
+            high = held;
         }
         let changes = owner.rib.take_changes();
         if !changes.is_empty() {

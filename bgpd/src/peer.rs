@@ -62,6 +62,10 @@ const LARGE_CHANGE: usize = 10_000;
 /// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
 const ANNOUNCE_PIECE: usize = 16_384;
 
+/// Received routes that must have gone from the Adj-RIB-In (with at least half of it) before
+/// their memory is handed back to the kernel ([`PeerTask::release_rib_in`]).
+const RIB_IN_RELEASE: usize = 1000;
+
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
 pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -425,6 +429,8 @@ struct PeerTask {
     logged_errors: HashSet<(u8, &'static str)>,
     /// The routes were handed to the current session (from OpenConfirm on).
     routes_loaded: bool,
+    /// The largest Adj-RIB-In since memory was last handed back ([`Self::release_rib_in`]).
+    rib_in_high: usize,
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
@@ -462,6 +468,7 @@ impl PeerTask {
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
             routes_loaded: false,
+            rib_in_high: 0,
             deferred_log: None,
             started: false,
             admin_down: false,
@@ -1030,7 +1037,24 @@ impl PeerTask {
                 }
             }
         }
+        self.release_rib_in();
         self.flush_now();
+    }
+
+    /// Hands the memory of received routes back to the kernel once the Adj-RIB-In has
+    /// shrunk to half of its largest size since the last time (or less: a withdrawn table, a
+    /// session down), by at least [`RIB_IN_RELEASE`] routes: the freed blocks otherwise stay
+    /// in the allocator's heaps, and RSS at the peak. Halving keeps the trims few (about
+    /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
+    /// the minimum leaves behind is about 150 KB.
+    fn release_rib_in(&mut self) {
+        let held = self.main.session.adj_rib_in().len();
+        self.rib_in_high = self.rib_in_high.max(held);
+        let freed = self.rib_in_high - held;
+        if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
+            crate::daemon::release_freed_memory_soon();
+            self.rib_in_high = held;
+        }
     }
 
     /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a slot's connection
