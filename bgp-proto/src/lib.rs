@@ -47,8 +47,14 @@
 //!     ],
 //! };
 //! let mut stream = BytesMut::new();
-//! Open { my_as: 65001, bgp_id: "192.0.2.1".parse().unwrap(), ..ours.clone() }
-//!     .encode(&mut stream);
+//! // A peer without the 4-octet AS capability: its AS_PATHs have 2-octet ASNs (RFC 6793).
+//! let theirs = Open {
+//!     my_as: 65001,
+//!     bgp_id: "192.0.2.1".parse().unwrap(),
+//!     capabilities: vec![Capability::Multiprotocol(Family::IPV4_UNICAST)],
+//!     ..ours.clone()
+//! };
+//! theirs.encode(&mut stream);
 //! stream.put_slice(&[
 //!     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // Marker
 //!     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,

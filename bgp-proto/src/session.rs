@@ -322,7 +322,173 @@ impl SessionContext {
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::iana::{Afi, Safi};
+    use crate::attr::{AsPath, NextHop, Nlri, PathAttributes};
+    use crate::capability::ExtendedNextHopEntry;
+    use crate::update::{Routes, UpdateBuilder, UpdateView};
+    use bytes::BytesMut;
+
+    /// An iBGP UPDATE with LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST, an AS_SET and a
+    /// 4-octet ASN, for `routes` (all of one family) via `next_hop`, encoded as a speaker with
+    /// `four_octet_as` and `add_path` sends it.
+    fn rich_update(
+        four_octet_as: bool,
+        add_path: bool,
+        next_hop: NextHop,
+        routes: &[Nlri],
+    ) -> bytes::Bytes {
+        let mut tx = SessionContext::for_capture(four_octet_as, false);
+        if add_path {
+            tx.add_path_tx = tx.families;
+        }
+        let mut attrs = PathAttributes {
+            as_path: AsPath::from_sequence([4_200_000_000, 65001]),
+            local_pref: Some(250),
+            originator_id: Some("192.0.2.9".parse().unwrap()),
+            cluster_list: vec!["192.0.2.10".parse().unwrap()],
+            ..PathAttributes::default()
+        };
+        attrs.as_path.segments.push(crate::attr::AsSegment {
+            kind: crate::attr::AsSegmentType::Set,
+            asns: vec![64512, 64513],
+        });
+        let mut out = BytesMut::new();
+        assert_eq!(
+            UpdateBuilder::new(&tx).announce(&attrs, &next_hop, routes, &mut out),
+            1
+        );
+        out.freeze()
+    }
+
+    fn record(as4: bool, add_path: bool, message: &[u8]) -> MrtRecord<'_> {
+        MrtRecord {
+            timestamp: 0,
+            microseconds: None,
+            peer_asn: 65001,
+            local_asn: 12654,
+            peer_ip: "192.0.2.1".parse().unwrap(),
+            local_ip: "192.0.2.2".parse().unwrap(),
+            as4,
+            add_path,
+            local: false,
+            message,
+        }
+    }
+
+    /// Under `for_mrt`, for every record subtype (2/4-octet AS, with and without ADD-PATH),
+    /// IPv6 and IPv4 routes (IPv4 also with an IPv6 next hop, RFC 8950) are accepted and
+    /// reported with their path ids, and LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST and the
+    /// AS_SET survive: nothing the bytes carry is dropped by the context.
+    #[test]
+    fn an_mrt_context_keeps_ipv6_and_local_pref() {
+        let v6 = NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: Some("fe80::1".parse().unwrap()),
+        };
+        let v4 = NextHop::V4("192.0.2.1".parse().unwrap());
+        let cases = [
+            (v6, "2001:db8:1::/48"),
+            (v6, "2001:db8:2::/64"),
+            (v4, "198.51.100.0/24"),
+            (v6, "203.0.113.0/24"),
+        ];
+        for as4 in [false, true] {
+            for add_path in [false, true] {
+                for (nh, p) in cases {
+                    let mut n = Nlri::new(p.parse().unwrap());
+                    if add_path {
+                        n.path_id = Some(7);
+                    }
+                    let msg = rich_update(as4, add_path, nh, &[n]);
+                    let cx = SessionContext::for_mrt(&record(as4, add_path, &msg));
+                    let what = format!("as4 {as4}, add-path {add_path}, {p} via {nh:?}");
+                    let view = UpdateView::new_checked(msg.clone(), &cx).expect(&what);
+                    assert_eq!(view.discarded().count(), 0, "{what}");
+                    let Routes::Update { announced, .. } = view.routes() else {
+                        panic!("{what}: {:?}", view.verdict());
+                    };
+                    assert_eq!(announced.collect::<Vec<_>>(), [n], "{what}");
+                    assert_eq!(view.local_pref(), Some(250), "{what}");
+                    assert_eq!(view.cluster_list().count(), 1, "{what}");
+                    assert!(view.originator_id().is_some(), "{what}");
+                    // AS4_PATH merged (RFC 6793 §4.2.3) for the 2-octet records.
+                    let path = view.attributes().as_path;
+                    let asns: Vec<u32> =
+                        path.segments.iter().flat_map(|s| s.asns.clone()).collect();
+                    assert_eq!(asns, [4_200_000_000, 65001, 64512, 64513], "{what}");
+                    let nh_seen = if p.contains(':') || nh != v4 {
+                        view.mp_next_hop()
+                    } else {
+                        view.next_hop_attr().map(NextHop::V4)
+                    };
+                    assert_eq!(nh_seen, Some(nh), "{what}");
+                }
+            }
+        }
+    }
+
+    fn open(asn: u32, caps: Vec<Capability>) -> Open {
+        Open {
+            my_as: u16::try_from(asn).unwrap_or(crate::AS_TRANS),
+            hold_time: 90,
+            bgp_id: "192.0.2.1".parse().unwrap(),
+            capabilities: caps,
+        }
+    }
+
+    /// `from_opens`: what both sides advertised, in the local side's order; ADD-PATH by
+    /// direction; an OPEN without Multiprotocol counts as IPv4 unicast.
+    #[test]
+    fn from_opens_takes_what_both_advertised() {
+        let v4 = Family::IPV4_UNICAST;
+        let v6 = Family::IPV6_UNICAST;
+        let ap = |family, send, receive| AddPathFamily {
+            family,
+            send,
+            receive,
+        };
+        let local = open(
+            65000,
+            vec![
+                Capability::Multiprotocol(v6),
+                Capability::Multiprotocol(v4),
+                Capability::FourOctetAs(65000),
+                Capability::ExtendedMessage,
+                Capability::AddPath(vec![ap(v4, true, true), ap(v6, false, true)]),
+                Capability::ExtendedNextHop(vec![ExtendedNextHopEntry {
+                    nlri: v4,
+                    next_hop_afi: Afi::IPV6,
+                }]),
+            ],
+        );
+        let peer = open(
+            4_200_000_000,
+            vec![
+                Capability::Multiprotocol(v4),
+                Capability::Multiprotocol(v6),
+                Capability::FourOctetAs(4_200_000_000),
+                Capability::AddPath(vec![ap(v4, false, true), ap(v6, true, false)]),
+                Capability::ExtendedNextHop(vec![ExtendedNextHopEntry {
+                    nlri: v4,
+                    next_hop_afi: Afi::IPV6,
+                }]),
+            ],
+        );
+        let cx = SessionContext::from_opens(&local, &peer);
+        assert!(cx.four_octet_as && !cx.extended_message && !cx.ibgp);
+        assert_eq!(cx.peer_asn, 4_200_000_000);
+        assert_eq!(cx.families.iter().collect::<Vec<_>>(), [v6, v4]);
+        assert_eq!(cx.add_path_tx.iter().collect::<Vec<_>>(), [v4]);
+        assert_eq!(cx.add_path_rx.iter().collect::<Vec<_>>(), [v6]);
+        assert_eq!(cx.extended_next_hop.iter().collect::<Vec<_>>(), [v4]);
+
+        // An old speaker: no capabilities at all.
+        let old = open(65000, vec![]);
+        let cx = SessionContext::from_opens(&local, &old);
+        assert!(!cx.four_octet_as && cx.ibgp);
+        assert_eq!(cx.families.iter().collect::<Vec<_>>(), [v4]);
+        assert!(cx.add_path_rx.is_empty() && cx.add_path_tx.is_empty());
+        assert!(cx.extended_next_hop.is_empty());
+    }
 
     /// `contains` (a bit test for IPv4/IPv6 unicast/multicast) says what a scan of the list
     /// says, through inserts and removes.
