@@ -21,9 +21,9 @@ use bgp_proto::capture::{read_pcap, MrtReader, MrtRecord, TcpFlow};
 use bgp_proto::open::Open;
 use bgp_proto::update::UpdateView;
 use bgp_proto::{
-    frame_len, Aggregator, AsPath, AttrType, Capability, CapabilityCode, Community, DecodeError,
-    Family, FamilySet, LargeCommunity, Message, MessageType, NextHop, Nlri, Notification, Origin,
-    SessionContext, Verdict, MAX_EXTENDED_MESSAGE_LEN,
+    frame_len, Aggregator, AsPath, AttrType, Capability, Community, DecodeError, Family,
+    LargeCommunity, Message, MessageType, NextHop, Nlri, Notification, Origin, SessionContext,
+    Verdict, MAX_EXTENDED_MESSAGE_LEN,
 };
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
