@@ -319,7 +319,7 @@ impl SessionContext {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::attr::{AsPath, NextHop, Nlri, PathAttributes};
