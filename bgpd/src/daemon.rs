@@ -127,6 +127,9 @@ pub async fn run_until(
     ops.attach(daemon.statuses());
     ops.attach_bfd(daemon.bfd_view());
     daemon.set_bfd_events(ops.bfd_event_sink());
+    if let Some(fib) = daemon.fib() {
+        ops.attach_fib(fib.clone());
+    }
     daemon.ops = Some(ops);
     tokio::pin!(shutdown);
     loop {
@@ -171,6 +174,8 @@ pub struct Daemon {
     bfd: crate::bfd::Bfd,
     /// The Loc-RIB owner task (issue 16, [`crate::locrib`]), fed by every peer.
     rib: crate::locrib::RibHandle,
+    /// The kernel FIB thread (`[fib]`, [`crate::fib::task`]), when configured and usable.
+    fib: Option<crate::fib::task::FibHandle>,
 }
 
 impl Daemon {
@@ -206,7 +211,23 @@ impl Daemon {
             admin_down,
             bfd: crate::bfd::Bfd::start(),
             rib: crate::locrib::spawn(config_rib),
+            fib: None,
         };
+        if let Some(settings) = daemon.config.fib {
+            match crate::fib::task::FibHandle::start(settings, daemon.rib.clone()) {
+                Ok(h) => {
+                    tokio::spawn(sweep_when_converged(
+                        h.clone(),
+                        daemon.statuses.subscribe(),
+                        daemon.config.peers.len(),
+                    ));
+                    daemon.fib = Some(h);
+                }
+                Err(e) => {
+                    error!("fib: the kernel FIB is not programmed ({e}); bgpd runs on without it")
+                }
+            }
+        }
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
             daemon.bind(addr)?;
@@ -344,6 +365,11 @@ impl Daemon {
     /// The Loc-RIB (received routes, selection, forwarding changes).
     pub fn rib(&self) -> &crate::locrib::RibHandle {
         &self.rib
+    }
+
+    /// The kernel FIB thread, when `[fib]` is configured and the kernel FIB is usable.
+    pub fn fib(&self) -> Option<&crate::fib::task::FibHandle> {
+        self.fib.as_ref()
     }
 
     /// Every peer's status by name; the map changes when peers are added or removed.
@@ -664,6 +690,10 @@ impl Daemon {
     /// Stops every session with Cease 6/2 and the Shutdown Communication
     /// [`SHUTDOWN_MESSAGE`], waiting at most [`STOP_TIMEOUT`] for each.
     pub async fn shutdown(mut self) {
+        // The FIB first: with retain_on_stop the sessions closing below must not empty it.
+        if let Some(fib) = self.fib.take() {
+            fib.stop(Duration::from_secs(10)).await;
+        }
         info!("shutting down: sending Cease 6/2 \"{SHUTDOWN_MESSAGE}\" to every peer");
         for (_, l) in std::mem::take(&mut self.listeners) {
             l.task.abort();
@@ -677,6 +707,41 @@ impl Daemon {
         futures::future::join_all(stops).await;
         info!("bgpd stopped");
     }
+}
+
+/// Tells the FIB the routing table has converged after start: when every one of the
+/// `configured` peers is Established, plus [`crate::fib::task::SETTLE`] for their UPDATEs and
+/// End-of-RIB, or [`crate::fib::task::SWEEP_DEADLINE`] after start at the latest. Adopted
+/// routes that no peer sent again are then removed (docs/fib.md).
+async fn sweep_when_converged(
+    fib: crate::fib::task::FibHandle,
+    mut statuses: watch::Receiver<BTreeMap<String, watch::Receiver<PeerStatus>>>,
+    configured: usize,
+) {
+    use crate::fib::task::{SETTLE, SWEEP_DEADLINE};
+    let all_up = async {
+        loop {
+            let up = {
+                let map = statuses.borrow();
+                map.len() >= configured
+                    && map
+                        .values()
+                        .all(|s| s.borrow().state == bgp_fsm::State::Established)
+            };
+            if up {
+                return;
+            }
+            // Poll: a peer's own status channel changes without the map changing.
+            tokio::select! {
+                _ = statuses.changed() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    };
+    if tokio::time::timeout(SWEEP_DEADLINE, all_up).await.is_ok() {
+        tokio::time::sleep(SETTLE).await;
+    }
+    fib.sweep();
 }
 
 /// Runs BFD for `peer` if it asks for it (RFC 5881), coupled to its task.

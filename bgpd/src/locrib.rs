@@ -45,6 +45,9 @@ pub enum RibInput {
     Down { peer: String, kept: Vec<Route> },
     /// The peer is no longer configured.
     Removed { peer: String },
+    /// Whether `next_hop` is usable (the FIB thread's finding: a connected route and a link
+    /// that is up); paths through an unusable one are not selected (RFC 4271 §9.1.2).
+    NextHopReachable { next_hop: IpAddr, reachable: bool },
     /// New `[rib]` settings (a reload).
     Config(RibConfig),
     /// A snapshot: one prefix, or all.
@@ -178,6 +181,10 @@ impl Owner {
                     self.rib.remove_peer(id);
                 }
             }
+            RibInput::NextHopReachable {
+                next_hop,
+                reachable,
+            } => self.rib.set_next_hop_reachable(next_hop, reachable),
             RibInput::Config(c) => self.rib.set_config(c),
             RibInput::Query { prefix, reply } => {
                 let prefixes: Vec<IpNet> = match prefix {
