@@ -179,6 +179,8 @@ pub struct BgpdConfig {
     pub services: Vec<Service>,
     /// `key = value` lines of `[rib]` (the Loc-RIB's multipath rule); no table when empty.
     pub rib: Vec<(String, String)>,
+    /// `key = value` lines of `[fib]` (the router's kernel FIB); `None`: no `[fib]` table.
+    pub fib: Option<Vec<(String, String)>>,
 }
 
 impl BgpdConfig {
@@ -200,7 +202,18 @@ impl BgpdConfig {
             peers: Vec::new(),
             services: Vec::new(),
             rib: Vec::new(),
+            fib: None,
         }
+    }
+
+    /// Adds a `[fib]` table (program the kernel) with these `key = value` lines (TOML values).
+    pub fn fib(mut self, keys: &[(&str, &str)]) -> Self {
+        self.fib = Some(
+            keys.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        self
     }
 
     /// Adds a `key = value` line to `[rib]`; `value` is TOML.
@@ -250,6 +263,12 @@ impl BgpdConfig {
         if !self.rib.is_empty() {
             let _ = writeln!(s, "\n[rib]");
             for (k, v) in &self.rib {
+                let _ = writeln!(s, "{k} = {v}");
+            }
+        }
+        if let Some(fib) = &self.fib {
+            let _ = writeln!(s, "\n[fib]");
+            for (k, v) in fib {
                 let _ = writeln!(s, "{k} = {v}");
             }
         }

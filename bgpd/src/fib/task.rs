@@ -17,6 +17,11 @@
 //!   are removed once the routing table has converged: [`FibHandle::sweep`], which the daemon
 //!   calls when every configured peer is Established plus [`SETTLE`] (their UPDATEs and
 //!   End-of-RIB follow within milliseconds), or [`SWEEP_DEADLINE`] after start at the latest.
+//! - **Selection deferral after a restart** (RFC 4724 §4.1). When [`Fib::open`] adopted
+//!   routes (an earlier run kept them with `retain_on_stop`), the Loc-RIB's batches are held
+//!   until the sweep and then applied as one batch: the first peer back would otherwise shrink
+//!   every shared group to its own next hop and move the buckets of all the others. A start
+//!   without leftovers programs each batch at once.
 //! - **Stop.** [`FibHandle::stop`] runs [`Fib::stop`] (removes our routes, or keeps them with
 //!   `retain_on_stop`) and ends the thread; batches after it are ignored, so the sessions
 //!   closing at shutdown do not empty a retained FIB.
@@ -35,6 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bgp_rib::FibChange;
+use ipnet::IpNet;
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
@@ -132,15 +138,20 @@ struct Worker {
     usable: BTreeMap<IpAddr, bool>,
     metrics: Arc<Mutex<String>>,
     swept: bool,
+    /// Batches held until the sweep (RFC 4724 §4.1 deferral), latest change per prefix;
+    /// `None` once programming is immediate.
+    deferred: Option<BTreeMap<IpNet, FibChange>>,
 }
 
 fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<String>>) {
+    let deferred = (fib.adopted() > 0).then(BTreeMap::new);
     let mut w = Worker {
         fib,
         rib,
         usable: BTreeMap::new(),
         metrics,
         swept: false,
+        deferred,
     };
     w.render();
     let mut next_tick = Instant::now() + TICK;
@@ -158,10 +169,7 @@ fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<S
             Err(RecvTimeoutError::Disconnected) => return,
         };
         match input {
-            Input::Rib(batch) => {
-                w.fib.apply_rib(batch);
-                w.check_new_next_hops();
-            }
+            Input::Rib(batch) => w.rib_batch(batch),
             Input::Links => {
                 // One check for a burst of events.
                 let mut rest = Vec::new();
@@ -191,14 +199,19 @@ impl Worker {
     /// Handles an input other than `Links`; true when the thread must end.
     fn handle_other(&mut self, input: Input) -> bool {
         match input {
-            Input::Rib(batch) => {
-                self.fib.apply_rib(batch);
-                self.check_new_next_hops();
-            }
+            Input::Rib(batch) => self.rib_batch(batch),
             Input::Links => self.links_changed(),
             Input::Sweep => {
                 if !self.swept {
                     self.swept = true;
+                    if let Some(held) = self.deferred.take() {
+                        info!(
+                            "fib: converged after the restart: programming {} deferred change(s) as one batch",
+                            held.len()
+                        );
+                        self.fib.apply_rib(held.into_values().collect());
+                        self.check_new_next_hops();
+                    }
                     let n = self.fib.adopted();
                     let a = self.fib.sweep();
                     info!(
@@ -217,6 +230,17 @@ impl Worker {
             }
         }
         false
+    }
+
+    fn rib_batch(&mut self, batch: Vec<FibChange>) {
+        if let Some(held) = &mut self.deferred {
+            for c in batch {
+                held.insert(c.prefix(), c);
+            }
+            return;
+        }
+        self.fib.apply_rib(batch);
+        self.check_new_next_hops();
     }
 
     /// Next hops named for the first time: checked once, so one that is unusable from the

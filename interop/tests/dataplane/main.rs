@@ -17,4 +17,5 @@
 
 mod bench;
 mod fib_route;
+mod router_bgpd;
 mod scenarios;
