@@ -518,3 +518,86 @@ fn router_bgpd_restart_with_retain_on_stop_adopts_the_fib() {
     assert_eq!(foreign_routes(&bench), foreign, "other routes\n{context}");
     bench.router_bgpd = Some((new, cfg));
 }
+
+/// The router's own link to the nodes goes down for one second (well inside the 3 s hold
+/// time, so no session drops): every next hop on it leaves the FIB at once and the Loc-RIB
+/// marks them unusable (`bgpctl fib`, `routes --best`); when the link is back they rejoin the
+/// service's group and the route is as before. (FRR is not run: this is bgpd's next-hop
+/// tracking, not a comparison.)
+#[test]
+fn router_bgpd_link_down_removes_next_hops_and_they_rejoin() {
+    let _serial = exclusive();
+    let topo = Topology::new("rb_link");
+    let bench = Bench::build_with(
+        &topo,
+        NodeOpts::new(),
+        &[0, 1, 2],
+        RouterKind::Bgpd {
+            retain_on_stop: false,
+        },
+    );
+    let all: Vec<(String, u64)> = bench
+        .nodes
+        .iter()
+        .map(|n| (n.ipv4.to_string(), 1))
+        .collect();
+    let want = expected(&all);
+    let before = wait_until(
+        Duration::from_secs(10),
+        || kernel_route(&bench.router.ns),
+        |k| same(k, &want),
+    );
+    assert!(same(&before, &want), "FIB before: {before:?}");
+    let (router_bgpd, _) = bench.router_bgpd.as_ref().expect("router bgpd");
+    topo.set_link(&bench.router, false);
+    let t0 = std::time::Instant::now();
+    let gone = wait_until(
+        Duration::from_secs(2),
+        || kernel_route(&bench.router.ns),
+        Option::is_none,
+    );
+    let gone_after = t0.elapsed();
+    let view = wait_until(
+        Duration::from_secs(2),
+        || router_bgpd.control(serde_json::json!({"cmd": "fib"})).ok(),
+        |v| {
+            v.as_ref()
+                .and_then(|v| v["unreachable"].as_array().map(Vec::len))
+                == Some(3)
+        },
+    );
+    let rib = router_bgpd
+        .control(serde_json::json!({"cmd": "routes", "best": true, "prefix": SERVICE}))
+        .unwrap_or(Value::Null);
+    topo.set_link(&bench.router, true);
+    let back = wait_until(
+        Duration::from_secs(5),
+        || kernel_route(&bench.router.ns),
+        |k| same(k, &want),
+    );
+    println!(
+        "scenario router_link_down [bgpd [fib]]: route gone {} ms after the link went down; \
+         back after the link returned: {}",
+        gone_after.as_millis(),
+        same(&back, &want)
+    );
+    assert!(gone.is_none(), "the route stays while its link is down");
+    assert!(
+        gone_after < Duration::from_secs(1),
+        "the next hops left within {gone_after:?}, not at once"
+    );
+    assert!(
+        view.as_ref().is_some_and(|v| v["unreachable"]
+            .as_array()
+            .is_some_and(|a| a.len() == 3)),
+        "bgpctl fib lists the unusable next hops: {view:?}"
+    );
+    assert!(
+        rib.to_string().contains("next-hop-unreachable"),
+        "the Loc-RIB gives the reason: {rib}"
+    );
+    assert!(
+        same(&back, &want),
+        "the next hops rejoin when the link is back: {back:?}"
+    );
+}
