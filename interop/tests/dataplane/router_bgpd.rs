@@ -587,9 +587,8 @@ fn router_bgpd_link_down_removes_next_hops_and_they_rejoin() {
         "the next hops left within {gone_after:?}, not at once"
     );
     assert!(
-        view.as_ref().is_some_and(|v| v["unreachable"]
-            .as_array()
-            .is_some_and(|a| a.len() == 3)),
+        view.as_ref()
+            .is_some_and(|v| v["unreachable"].as_array().is_some_and(|a| a.len() == 3)),
         "bgpctl fib lists the unusable next hops: {view:?}"
     );
     assert!(
