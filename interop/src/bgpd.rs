@@ -120,6 +120,8 @@ pub struct Service {
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
     pub as_path_prepend: Option<u8>,
+    /// `weight` (sent as the Link Bandwidth extended community).
+    pub weight: Option<u32>,
     pub peers: Option<Vec<String>>,
     /// Raw keys of the service's `[services.health]` table.
     pub health: Option<String>,
@@ -167,6 +169,11 @@ impl Service {
 
     pub fn as_path_prepend(mut self, n: u8) -> Self {
         self.as_path_prepend = Some(n);
+        self
+    }
+
+    pub fn weight(mut self, w: u32) -> Self {
+        self.weight = Some(w);
         self
     }
 }
@@ -313,6 +320,7 @@ impl BgpdConfig {
             opt(&mut s, "med", svc.med);
             opt(&mut s, "local_pref", svc.local_pref);
             opt(&mut s, "as_path_prepend", svc.as_path_prepend);
+            opt(&mut s, "weight", svc.weight);
             if let Some(p) = &svc.peers {
                 let _ = writeln!(s, "peers = {}", list(p));
             }

@@ -79,7 +79,8 @@ impl NodeOpts {
         }
     }
 
-    fn config(&self, node: &Node, router: &Node) -> BgpdConfig {
+    /// The bgpd configuration of `node` peering with `router`.
+    pub fn config(&self, node: &Node, router: &Node) -> BgpdConfig {
         let mut peer = Peer::new(router.ipv4.into(), ROUTER_AS).name("r");
         peer.graceful_restart = Some(self.graceful_restart);
         if self.graceful_restart {

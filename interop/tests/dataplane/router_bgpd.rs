@@ -600,3 +600,45 @@ fn router_bgpd_link_down_removes_next_hops_and_they_rejoin() {
         "the next hops rejoin when the link is back: {back:?}"
     );
 }
+
+/// `[[services]] weight` on the nodes (1, 1, 2: reloaded with SIGHUP, no session reset) is sent
+/// as the Link Bandwidth community; the router's kernel group weighs the members 1:1:2 (the
+/// Loc-RIB scales the largest to 255: 128, 128, 255) and the bucket dump gives 64/64/128.
+#[test]
+fn router_bgpd_weighs_members_by_the_nodes_weight() {
+    let _serial = exclusive();
+    let topo = Topology::new("rb_weight");
+    let bench = Bench::build_with(
+        &topo,
+        NodeOpts::new(),
+        &[0, 1, 2],
+        RouterKind::Bgpd {
+            retain_on_stop: false,
+        },
+    );
+    for (i, w) in [(0, 1), (1, 1), (2, 2)] {
+        let mut cfg = bench.opts.config(&bench.nodes[i], &bench.router);
+        cfg.services = vec![interop::Service::new("web", SERVICE)
+            .nexthops(&["self"])
+            .weight(w)];
+        bench.bgpd(i).reload(&cfg);
+    }
+    let want = expected(&[
+        (bench.nodes[0].ipv4.to_string(), 128),
+        (bench.nodes[1].ipv4.to_string(), 128),
+        (bench.nodes[2].ipv4.to_string(), 255),
+    ]);
+    let got = wait_until(
+        Duration::from_secs(10),
+        || kernel_route(&bench.router.ns),
+        |k| same(k, &want),
+    );
+    let g = got.as_ref().and_then(|k| k.group);
+    let per_node = g.map(|g| buckets(&bench.router.ns, g));
+    println!("scenario router_weights [bgpd [fib]]: FIB {got:?}, buckets {per_node:?}");
+    assert!(same(&got, &want), "weights 1:1:2 in the kernel: {got:?}");
+    let counts: Vec<usize> = per_node
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default();
+    assert_eq!(counts, vec![64, 64, 128], "buckets per node (256 in all)");
+}
