@@ -624,6 +624,13 @@ pub struct FibView {
     pub swept: bool,
     /// Routes adopted at start and not yet confirmed by the Loc-RIB.
     pub adopted: usize,
+    /// Median of the recent (1024) times from a received UPDATE to its changes programmed
+    /// (`bgpd_fib_update_to_kernel_seconds`), microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_to_kernel_median_us: Option<u64>,
+    /// Median time to program one batch (`bgpd_fib_program_seconds`), microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_median_us: Option<u64>,
     /// Next hops the FIB found unreachable (their link is down or no connected route).
     pub unreachable: Vec<String>,
     /// One line per route, in prefix order.

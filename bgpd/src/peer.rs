@@ -1198,6 +1198,7 @@ impl PeerTask {
                             peer: self.peer.name.clone(),
                             announced: events.announced,
                             withdrawn: events.withdrawn,
+                            read_at: std::time::Instant::now(),
                         });
                     }
                 }

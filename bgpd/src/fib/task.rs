@@ -46,7 +46,8 @@ use tracing::{error, info, warn};
 
 use super::{Fib, FibError, FibSettings, GroupKind, RouteTarget};
 use crate::api;
-use crate::locrib::{RibHandle, RibInput};
+use crate::locrib::{RibBatch, RibHandle, RibInput};
+use crate::metrics::Histogram;
 use crate::metrics::TextWriter;
 
 /// How often the bucket dump runs.
@@ -57,7 +58,7 @@ pub const SETTLE: Duration = Duration::from_secs(5);
 pub const SWEEP_DEADLINE: Duration = Duration::from_secs(120);
 
 enum Input {
-    Rib(Vec<FibChange>),
+    Rib(RibBatch),
     Links,
     Sweep,
     Query(oneshot::Sender<api::FibView>),
@@ -141,6 +142,8 @@ struct Worker {
     /// Batches held until the sweep (RFC 4724 §4.1 deferral), latest change per prefix;
     /// `None` once programming is immediate.
     deferred: Option<BTreeMap<IpNet, FibChange>>,
+    /// From an UPDATE read to its changes programmed (`bgpd_fib_update_to_kernel_seconds`).
+    update_to_kernel: Histogram,
 }
 
 fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<String>>) {
@@ -152,6 +155,7 @@ fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<S
         metrics,
         swept: false,
         deferred,
+        update_to_kernel: Histogram::default(),
     };
     w.render();
     let mut next_tick = Instant::now() + TICK;
@@ -232,14 +236,17 @@ impl Worker {
         false
     }
 
-    fn rib_batch(&mut self, batch: Vec<FibChange>) {
+    fn rib_batch(&mut self, batch: RibBatch) {
         if let Some(held) = &mut self.deferred {
-            for c in batch {
+            for c in batch.changes {
                 held.insert(c.prefix(), c);
             }
             return;
         }
-        self.fib.apply_rib(batch);
+        self.fib.apply_rib(batch.changes);
+        if let Some(at) = batch.read_at {
+            self.update_to_kernel.observe(at.elapsed());
+        }
         self.check_new_next_hops();
     }
 
@@ -351,6 +358,16 @@ impl Worker {
             nexthops: state.nexthops.len(),
             swept: self.swept,
             adopted: self.fib.adopted(),
+            update_to_kernel_median_us: self
+                .update_to_kernel
+                .median()
+                .map(|d| d.as_micros() as u64),
+            program_median_us: self
+                .fib
+                .stats()
+                .latency
+                .median()
+                .map(|d| d.as_micros() as u64),
             unreachable: self
                 .usable
                 .iter()
@@ -371,6 +388,13 @@ impl Worker {
         );
         let n = self.usable.values().filter(|ok| !**ok).count();
         w.sample("bgpd_fib_next_hop_unusable", &[], n);
+        w.family(
+            "bgpd_fib_update_to_kernel_seconds",
+            "histogram",
+            "From a received UPDATE (its routes taken from the session) to its forwarding changes programmed in the kernel.",
+        );
+        self.update_to_kernel
+            .write(&mut w, "bgpd_fib_update_to_kernel_seconds", "");
         if let Ok(mut m) = self.metrics.lock() {
             *m = w.out;
         }
