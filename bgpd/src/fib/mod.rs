@@ -372,6 +372,21 @@ impl Fib {
             w.sample("bgpd_fib_group_members", &[("group", &id)], g.members.len());
         }
         w.family(
+            "bgpd_fib_group_routes",
+            "gauge",
+            "Routes (services) through each next-hop group: prefixes with the same set share one.",
+        );
+        let mut users: BTreeMap<NhId, usize> = BTreeMap::new();
+        for t in self.state.routes.values() {
+            if let RouteTarget::Group(g) = t {
+                *users.entry(*g).or_default() += 1;
+            }
+        }
+        for id in self.state.groups.keys() {
+            let n = users.get(id).copied().unwrap_or(0);
+            w.sample("bgpd_fib_group_routes", &[("group", &id.to_string())], n);
+        }
+        w.family(
             "bgpd_fib_group_member_weight",
             "gauge",
             "Weight of each next hop in each next-hop group (1..=256).",
