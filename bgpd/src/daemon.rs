@@ -216,7 +216,7 @@ impl Daemon {
         if let Some(settings) = daemon.config.fib {
             match crate::fib::task::FibHandle::start(settings, daemon.rib.clone()) {
                 Ok(h) => {
-                    tokio::spawn(sweep_when_converged(
+                    tokio::spawn(crate::fib::task::sweep_when_converged(
                         h.clone(),
                         daemon.statuses.subscribe(),
                         daemon.config.peers.len(),
@@ -707,41 +707,6 @@ impl Daemon {
         futures::future::join_all(stops).await;
         info!("bgpd stopped");
     }
-}
-
-/// Tells the FIB the routing table has converged after start: when every one of the
-/// `configured` peers is Established, plus [`crate::fib::task::SETTLE`] for their UPDATEs and
-/// End-of-RIB, or [`crate::fib::task::SWEEP_DEADLINE`] after start at the latest. Adopted
-/// routes that no peer sent again are then removed (docs/fib.md).
-async fn sweep_when_converged(
-    fib: crate::fib::task::FibHandle,
-    mut statuses: watch::Receiver<BTreeMap<String, watch::Receiver<PeerStatus>>>,
-    configured: usize,
-) {
-    use crate::fib::task::{SETTLE, SWEEP_DEADLINE};
-    let all_up = async {
-        loop {
-            let up = {
-                let map = statuses.borrow();
-                map.len() >= configured
-                    && map
-                        .values()
-                        .all(|s| s.borrow().state == bgp_fsm::State::Established)
-            };
-            if up {
-                return;
-            }
-            // Poll: a peer's own status channel changes without the map changing.
-            tokio::select! {
-                _ = statuses.changed() => {}
-                () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-        }
-    };
-    if tokio::time::timeout(SWEEP_DEADLINE, all_up).await.is_ok() {
-        tokio::time::sleep(SETTLE).await;
-    }
-    fib.sweep();
 }
 
 /// Runs BFD for `peer` if it asks for it (RFC 5881), coupled to its task.

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use bgp_rib::FibChange;
 use ipnet::IpNet;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tracing::{error, info, warn};
 
 use super::{Fib, FibError, FibSettings, GroupKind, RouteTarget};
@@ -399,4 +399,38 @@ impl Worker {
             *m = w.out;
         }
     }
+}
+
+/// Tells the FIB the routing table has converged after start: when every one of the
+/// `configured` peers is Established, plus [`SETTLE`] for their UPDATEs and
+/// End-of-RIB, or [`SWEEP_DEADLINE`] after start at the latest. Adopted
+/// routes that no peer sent again are then removed (docs/fib.md).
+pub async fn sweep_when_converged(
+    fib: FibHandle,
+    mut statuses: watch::Receiver<BTreeMap<String, watch::Receiver<crate::peer::PeerStatus>>>,
+    configured: usize,
+) {
+    let all_up = async {
+        loop {
+            let up = {
+                let map = statuses.borrow();
+                map.len() >= configured
+                    && map
+                        .values()
+                        .all(|s| s.borrow().state == bgp_fsm::State::Established)
+            };
+            if up {
+                return;
+            }
+            // Poll: a peer's own status channel changes without the map changing.
+            tokio::select! {
+                _ = statuses.changed() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    };
+    if tokio::time::timeout(SWEEP_DEADLINE, all_up).await.is_ok() {
+        tokio::time::sleep(SETTLE).await;
+    }
+    fib.sweep();
 }
