@@ -28,6 +28,14 @@ pub struct SessionConfig {
     /// The C bit (§4.1): our BFD does not share fate with the control plane. bgpd runs BFD
     /// in the same process as BGP, so it leaves this false.
     pub control_plane_independent: bool,
+    /// How late the caller may serve the Transmit deadline (zero by default). §6.8.7 wants
+    /// each periodic interval between 75 % and 100 % (90 % with a Detect Mult of 1) of the
+    /// negotiated one; the session draws its jitter from a range shortened by this much at
+    /// the top, so a packet sent up to this late still keeps to it. Capped at a tenth of
+    /// the interval, so the jitter keeps most of its range. A driver of many sessions uses
+    /// it to serve deadlines that fall close together with one wake-up (see
+    /// [`crate::Session::serve_by`]).
+    pub transmit_slack: Duration,
 }
 
 impl SessionConfig {
@@ -40,6 +48,7 @@ impl SessionConfig {
             detect_mult: NonZeroU8::MIN.saturating_add(2),
             passive: false,
             control_plane_independent: false,
+            transmit_slack: Duration::ZERO,
         }
     }
 }

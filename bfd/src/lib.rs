@@ -17,7 +17,11 @@
 //!      deadlines, so the simplest driver ignores these, sleeps until
 //!      [`Session::next_timeout`] and calls [`Session::handle_timeout`] (or
 //!      `handle(now, Event::TimerFired(t))`). Spurious, late or duplicate firings are
-//!      ignored.
+//!      ignored. A driver of many sessions may set [`SessionConfig::transmit_slack`] and
+//!      serve each session any time between [`Session::next_timeout`] and
+//!      [`Session::serve_by`], so that deadlines close together share one wake-up.
+//!    - `handle_into`, `receive_into` and `handle_timeout_into` do the same as `handle` and
+//!      `handle_timeout`, appending to a `Vec` the caller reuses (no allocation per event).
 //!    - `StateChanged { from, to, diag }`: tell the client protocol. `from: Up` means the
 //!      forwarding path failed (RFC 5882): bgpd takes the BGP session down.
 //! 3. Demultiplex each received datagram (RFC 5880 §6.3): check it with

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -160,6 +160,8 @@ pub struct Session {
     /// In AdminDown after a Stop: keep sending AdminDown until then (§6.8.16).
     admin_down_until: Option<Instant>,
     timers: TimerTable,
+    /// How late the armed Transmit deadline may be served (µs): `transmit_slack`, capped.
+    tx_slack: u32,
     rng: SmallRng,
     counters: Counters,
 }
@@ -182,6 +184,7 @@ impl Session {
             poll: None,
             admin_down_until: None,
             timers: TimerTable::default(),
+            tx_slack: 0,
             rng: SmallRng::seed_from_u64(seed),
             counters: Counters::default(),
         }
@@ -193,12 +196,19 @@ impl Session {
     /// that is not armed, `Start` while enabled, `Stop` while AdminDown) are ignored.
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.handle_into(now, event, &mut out);
+        out
+    }
+
+    /// [`Session::handle`] appending the actions to `out`: a driver that reuses one `Vec`
+    /// allocates nothing per event.
+    pub fn handle_into(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
         match event {
-            Event::Start => self.start(now, &mut out),
-            Event::Stop => self.stop(now, Diagnostic::ADMINISTRATIVELY_DOWN, &mut out),
-            Event::PathDown => self.stop(now, Diagnostic::PATH_DOWN, &mut out),
-            Event::Received(bytes) => self.receive(now, &bytes, &mut out),
-            Event::TimerFired(timer) => self.timer_fired(now, timer, &mut out),
+            Event::Start => self.start(now, out),
+            Event::Stop => self.stop(now, Diagnostic::ADMINISTRATIVELY_DOWN, out),
+            Event::PathDown => self.stop(now, Diagnostic::PATH_DOWN, out),
+            Event::Received(bytes) => self.receive(now, &bytes, out),
+            Event::TimerFired(timer) => self.timer_fired(now, timer, out),
             Event::SetParameters {
                 desired_min_tx,
                 required_min_rx,
@@ -213,31 +223,55 @@ impl Session {
                 // Poll (P) bit on those scheduled periodic transmissions; additional
                 // packets MUST NOT be sent."
                 self.update_intervals();
-                self.pull_in_transmit(now, &mut out);
+                self.pull_in_transmit(now, out);
             }
         }
-        out
+    }
+
+    /// `Event::Received` for a datagram the caller holds as a slice (no copy into `Bytes`):
+    /// the same checks and actions, appended to `out`.
+    pub fn receive_into(&mut self, now: Instant, packet: &[u8], out: &mut Vec<Action>) {
+        self.receive(now, packet, out);
     }
 
     /// Fires every timer whose deadline is at or before `now`, earliest first. Calling it
     /// early, late or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
-        let mut due: Vec<(Instant, Timer)> = Timer::ALL
-            .iter()
-            .filter_map(|&t| self.timers.get(t).map(|at| (at, t)))
-            .filter(|&(at, _)| at <= now)
-            .collect();
-        due.sort();
         let mut out = Vec::new();
-        for (_, timer) in due {
-            self.timer_fired(now, timer, &mut out);
-        }
+        self.handle_timeout_into(now, &mut out);
         out
+    }
+
+    /// [`Session::handle_timeout`] appending the actions to `out`.
+    pub fn handle_timeout_into(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let mut due = Timer::ALL.map(|t| (self.timers.get(t), t));
+        // Earliest first (an unarmed timer sorts first and is skipped).
+        due.sort();
+        for (at, timer) in due {
+            if at.is_some_and(|at| at <= now) {
+                self.timer_fired(now, timer, out);
+            }
+        }
     }
 
     /// The earliest armed deadline: sleep until then, then call [`Session::handle_timeout`].
     pub fn next_timeout(&self) -> Option<Instant> {
         self.timers.next().map(|(_, at)| at)
+    }
+
+    /// The latest time by which [`Session::handle_timeout`] must be called: the Detection
+    /// deadline, or the Transmit deadline plus the slack the jitter left for it
+    /// ([`SessionConfig::transmit_slack`]), whichever is earlier. A driver may serve the
+    /// session any time from [`Session::next_timeout`] to this and still keep to RFC 5880.
+    pub fn serve_by(&self) -> Option<Instant> {
+        let tx = self
+            .timers
+            .get(Timer::Transmit)
+            .map(|at| at + Duration::from_micros(self.tx_slack.into()));
+        match (tx, self.timers.get(Timer::Detection)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The deadline of `timer`, if armed.
@@ -371,8 +405,8 @@ impl Session {
 
     // ---- Reception (§6.8.6) ----------------------------------------------------------------
 
-    fn receive(&mut self, now: Instant, bytes: &Bytes, out: &mut Vec<Action>) {
-        let view = match ControlView::new_checked(bytes.as_ref()) {
+    fn receive(&mut self, now: Instant, bytes: &[u8], out: &mut Vec<Action>) {
+        let view = match ControlView::new_checked(bytes) {
             Ok(view) => view,
             Err(reason) => return self.counters.dropped.bump(reason),
         };
@@ -624,7 +658,9 @@ impl Session {
     /// §6.8.7: "The periodic transmission of BFD Control packets MUST be jittered on a
     /// per-packet basis by up to 25% [...]. If bfd.DetectMult is equal to 1, the interval
     /// between transmitted BFD Control packets MUST be no more than 90% of the negotiated
-    /// transmission interval, and MUST be no less than 75%."
+    /// transmission interval, and MUST be no less than 75%." With a transmit slack the
+    /// range [75 %, most] is scaled down to [75 %, most - slack], so that a packet the caller
+    /// sends up to the slack late still keeps to the limit.
     fn arm_transmit(&mut self, now: Instant, out: &mut Vec<Action>) {
         let interval = u64::from(self.tx_interval());
         let most = if self.config.detect_mult.get() == 1 {
@@ -633,7 +669,16 @@ impl Session {
             1000
         };
         let permille: u64 = self.rng.gen_range(750..=most);
-        let at = now + Duration::from_micros((interval * permille / 1000).max(1));
+        let (lo, hi) = (interval * 750 / 1000, interval * most / 1000);
+        let slack = u64::from(micros(self.config.transmit_slack)).min(interval / 10);
+        let drawn = interval * permille / 1000;
+        let us = if slack == 0 || hi <= lo + slack {
+            drawn
+        } else {
+            lo + (drawn - lo) * (hi - slack - lo) / (hi - lo)
+        };
+        self.tx_slack = u32::try_from(slack).unwrap_or(u32::MAX);
+        let at = now + Duration::from_micros(us.max(1));
         self.timers.set(Timer::Transmit, Some(at));
         out.push(Action::StartTimer {
             timer: Timer::Transmit,

@@ -485,6 +485,20 @@ pub struct Neighbor {
     /// The BFD session (issue 12), when the peer has `bfd` set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BfdInfo>,
+    /// An unnumbered peer's link (`interface` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unnumbered: Option<UnnumberedInfo>,
+}
+
+/// The link an unnumbered peer's neighbor is learned on: RFC 4861 Router Advertisements sent
+/// and received there, and messages dropped by the §6.1 checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnnumberedInfo {
+    pub interface: String,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub solicitations_received: u64,
+    pub dropped: u64,
 }
 
 /// A peer's BFD session (RFC 5880 §6.8.1 variables, as negotiated).

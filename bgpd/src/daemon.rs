@@ -146,7 +146,34 @@ pub async fn run_until(
 
 /// Peers by address, for the accept loops (read-locked only for a lookup, never across an
 /// await).
-type PeerDirectory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>>;
+type PeerDirectory = Arc<RwLock<Directory>>;
+
+/// Who an inbound connection is for: the peer with its source address, else the unnumbered
+/// peer of the interface a link-local source is scoped to.
+#[derive(Default)]
+struct Directory {
+    by_address: HashMap<IpAddr, mpsc::Sender<PeerCommand>>,
+    by_interface: HashMap<String, (mpsc::Sender<PeerCommand>, crate::unnumbered::Inbound)>,
+}
+
+impl Directory {
+    fn lookup(&self, remote: SocketAddr) -> Option<mpsc::Sender<PeerCommand>> {
+        let ip = canonical(remote.ip());
+        if let Some(tx) = self.by_address.get(&ip) {
+            return Some(tx.clone());
+        }
+        let SocketAddr::V6(v6) = remote else {
+            return None;
+        };
+        if !crate::link::is_link_local(*v6.ip()) {
+            return None;
+        }
+        let ifname = crate::link::interface_name(v6.scope_id())?;
+        let (tx, inbound) = self.by_interface.get(&ifname)?;
+        inbound.heard(*v6.ip());
+        Some(tx.clone())
+    }
+}
 
 struct Listener {
     socket: Arc<TcpListener>,
@@ -172,6 +199,8 @@ pub struct Daemon {
     admin_down: BTreeMap<String, String>,
     /// BFD for the peers that ask for it (issue 12, [`crate::bfd`]).
     bfd: crate::bfd::Bfd,
+    /// The links of unnumbered peers, by peer name ([`crate::unnumbered`]).
+    links: BTreeMap<String, crate::unnumbered::Link>,
     /// The Loc-RIB owner task (issue 16, [`crate::locrib`]), fed by every peer.
     rib: crate::locrib::RibHandle,
     /// The kernel FIB thread (`[fib]`, [`crate::fib::task`]), when configured and usable.
@@ -203,13 +232,14 @@ impl Daemon {
             global,
             services,
             peers: BTreeMap::new(),
-            directory: Arc::new(RwLock::new(HashMap::new())),
+            directory: Arc::new(RwLock::new(Directory::default())),
             listeners: BTreeMap::new(),
             statuses,
             config,
             ops: None,
             admin_down,
             bfd: crate::bfd::Bfd::start(),
+            links: BTreeMap::new(),
             rib: crate::locrib::spawn(config_rib),
             fib: None,
         };
@@ -276,9 +306,7 @@ impl Daemon {
         // MD5 keys of the peers already configured.
         for peer in &self.config.peers {
             if let Some(key) = &peer.password {
-                if let Err(e) =
-                    transport::set_listener_md5(&socket, peer.address, Some(key.as_bytes()))
-                {
+                if let Err(e) = set_peer_md5(&socket, peer, Some(key.as_bytes())) {
                     error!(
                         "cannot set the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(peer)
@@ -295,9 +323,7 @@ impl Daemon {
         let peer = Arc::new(peer);
         if let Some(key) = &peer.password {
             for (addr, l) in &self.listeners {
-                if let Err(e) =
-                    transport::set_listener_md5(&l.socket, peer.address, Some(key.as_bytes()))
-                {
+                if let Err(e) = set_peer_md5(&l.socket, &peer, Some(key.as_bytes())) {
                     error!(
                         "cannot set the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(&peer)
@@ -305,15 +331,28 @@ impl Daemon {
                 }
             }
         }
+        let link = peer.unnumbered().map(crate::unnumbered::Link::start);
         let handle = peer::spawn_with(
             self.global.clone(),
             peer.clone(),
             self.services.clone(),
             self.admin_down.get(&peer.name).cloned(),
             Some(self.rib.clone()),
+            link.as_ref().map(crate::unnumbered::Link::neighbor),
         );
         if let Ok(mut dir) = self.directory.write() {
-            dir.insert(peer.address, handle.commands.clone());
+            match (&link, peer.unnumbered()) {
+                (Some(link), Some(ifname)) => {
+                    let entry = (handle.commands.clone(), link.inbound());
+                    dir.by_interface.insert(ifname.to_string(), entry);
+                }
+                _ => {
+                    dir.by_address.insert(peer.address, handle.commands.clone());
+                }
+            }
+        }
+        if let Some(link) = link {
+            self.links.insert(peer.name.clone(), link);
         }
         self.statuses.send_modify(|m| {
             m.insert(peer.name.clone(), handle.status.clone());
@@ -341,14 +380,28 @@ impl Daemon {
             self.bfd.remove(name);
         }
         if let Ok(mut dir) = self.directory.write() {
-            dir.remove(&peer.address);
+            match peer.unnumbered() {
+                Some(ifname) => {
+                    dir.by_interface.remove(ifname);
+                }
+                None => {
+                    dir.by_address.remove(&peer.address);
+                }
+            }
         }
+        self.links.remove(name);
         self.statuses.send_modify(|m| {
             m.remove(name);
         });
-        if peer.password.is_some() {
+        // The link-local key is shared by every unnumbered peer (one key, validated).
+        let shared = peer.unnumbered().is_some()
+            && self
+                .peers
+                .values()
+                .any(|h| h.peer.unnumbered().is_some() && h.peer.password.is_some());
+        if peer.password.is_some() && !shared {
             for (addr, l) in &self.listeners {
-                if let Err(e) = transport::set_listener_md5(&l.socket, peer.address, None) {
+                if let Err(e) = set_peer_md5(&l.socket, &peer, None) {
                     debug!(
                         "cannot remove the TCP MD5 key for {} on {addr}: {e}",
                         peer::label(&peer)
@@ -709,6 +762,15 @@ impl Daemon {
     }
 }
 
+/// Installs or removes `peer`'s TCP MD5 key on a listener: for its address, or for every
+/// link-local address when it is unnumbered (its address is learned at run time).
+fn set_peer_md5(listener: &TcpListener, peer: &Peer, key: Option<&[u8]>) -> std::io::Result<()> {
+    match peer.unnumbered() {
+        Some(_) => transport::set_listener_md5_link_local(listener, key),
+        None => transport::set_listener_md5(listener, peer.address, key),
+    }
+}
+
 /// Runs BFD for `peer` if it asks for it (RFC 5881), coupled to its task.
 fn start_bfd(bfd: &crate::bfd::Bfd, peer: &Peer, handle: &PeerHandle) {
     if let Some(settings) = &peer.bfd {
@@ -727,8 +789,7 @@ async fn accept_loop(listener: Arc<TcpListener>, directory: PeerDirectory) {
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
-                let ip = canonical(remote.ip());
-                let tx = directory.read().ok().and_then(|d| d.get(&ip).cloned());
+                let tx = directory.read().ok().and_then(|d| d.lookup(remote));
                 match tx {
                     Some(tx) => {
                         // try_send: a peer task that does not keep up must not stall accepts
@@ -809,5 +870,37 @@ pub(crate) fn release_freed_memory() {
     // memory that is in use.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_connections_find_their_peer_by_address_or_by_link() {
+        let (numbered, _numbered_rx) = mpsc::channel(1);
+        let (unnumbered, _unnumbered_rx) = mpsc::channel(1);
+        let (inbound, mut heard) = crate::unnumbered::Inbound::channel();
+        let mut dir = Directory::default();
+        dir.by_address
+            .insert("10.0.0.1".parse().unwrap(), numbered.clone());
+        dir.by_interface
+            .insert("lo".to_string(), (unnumbered.clone(), inbound));
+        let lo = crate::link::interface_index("lo").expect("lo");
+        let found = |remote: &str| dir.lookup(remote.parse().unwrap());
+        // By address, an IPv4-mapped source as the IPv4 address.
+        assert!(found("10.0.0.1:40000").is_some_and(|tx| tx.same_channel(&numbered)));
+        assert!(found("[::ffff:10.0.0.1]:40000").is_some_and(|tx| tx.same_channel(&numbered)));
+        // A link-local source scoped to lo is lo's unnumbered peer, and lo's link hears it.
+        assert!(
+            found(&format!("[fe80::7%{lo}]:40000")).is_some_and(|tx| tx.same_channel(&unnumbered))
+        );
+        assert_eq!(heard.try_recv().ok(), Some("fe80::7".parse().unwrap()));
+        // Anything else is nobody's: a global address, another link, no scope.
+        assert!(found("[2001:db8::7]:40000").is_none());
+        assert!(found("[fe80::7%4294967295]:40000").is_none());
+        assert!(found("[fe80::7]:40000").is_none());
+        assert!(heard.try_recv().is_err());
     }
 }

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod peer;
 pub mod statefile;
 pub mod transport;
+pub mod unnumbered;
 
 /// Log output format of the daemon (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

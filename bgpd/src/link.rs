@@ -44,6 +44,24 @@ pub fn interface_index(name: &str) -> Option<u32> {
     (index != 0).then_some(index)
 }
 
+/// The name of the interface with index `index` (`if_indextoname(3)`): the link of a
+/// link-local address's scope.
+pub fn interface_name(index: u32) -> Option<String> {
+    if index == 0 {
+        return None;
+    }
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` holds IF_NAMESIZE bytes, as if_indextoname requires; on success it is
+    // NUL-terminated within them.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: non-null means `buf` now holds a NUL-terminated name.
+    let c = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(c.to_string_lossy().into_owned())
+}
+
 /// The first global IPv6 address of interface `name`: the global next hop sent beside the
 /// link-local one on a link-local session (RFC 2545 §3).
 pub fn global_ipv6_of(name: &str) -> Option<Ipv6Addr> {
@@ -54,6 +72,19 @@ pub fn global_ipv6_of(name: &str) -> Option<Ipv6Addr> {
             IpAddr::V6(v6) if !is_link_local(v6) && !v6.is_loopback() => Some(v6),
             _ => None,
         })
+}
+
+/// Every IPv6 address of interface `name`: an unnumbered peer's link never makes one of them
+/// its neighbor.
+pub fn ipv6_addresses_of(name: &str) -> Vec<Ipv6Addr> {
+    interface_addresses()
+        .into_iter()
+        .filter(|a| a.name == name)
+        .filter_map(|a| match a.net.addr() {
+            IpAddr::V6(v6) => Some(v6),
+            IpAddr::V4(_) => None,
+        })
+        .collect()
 }
 
 /// fe80::/10 (RFC 4291 §2.5.6).
@@ -135,5 +166,13 @@ mod tests {
         );
         assert!(interface_subnets("127.0.0.1".parse().unwrap()).is_empty());
         assert!(interface_subnets("192.0.2.254".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn interface_names_and_indexes_agree() {
+        let index = interface_index("lo").expect("lo exists");
+        assert_eq!(interface_name(index).as_deref(), Some("lo"));
+        assert_eq!(interface_name(0), None);
+        assert_eq!(interface_name(u32::MAX), None);
     }
 }

@@ -57,6 +57,11 @@ use crate::transport::{self, TransportOptions, TtlPolicy};
 /// kernel ([`crate::daemon::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
+/// NLRI in the first piece when a large change goes to an established session: each piece is
+/// encoded and written before the next is made, so the router works on the first UPDATEs
+/// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
+const ANNOUNCE_PIECE: usize = 16_384;
+
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
 pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -134,6 +139,8 @@ pub struct PeerStatus {
     /// The last failed connection attempt since the session was last Established (cleared
     /// then): why a peer stays Active.
     pub connect_error: Option<ConnectError>,
+    /// An unnumbered peer's link: its interface and Router Advertisement counters.
+    pub link: Option<crate::unnumbered::LinkStats>,
 }
 
 /// A failed outbound connection attempt, and how many failed in a row.
@@ -174,17 +181,19 @@ impl PeerHandle {
 
 /// Starts the task for `peer`.
 pub fn spawn(global: Arc<Global>, peer: Arc<Peer>, services: Arc<Announcements>) -> PeerHandle {
-    spawn_with(global, peer, services, None, None)
+    spawn_with(global, peer, services, None, None, None)
 }
 
 /// [`spawn`] for a peer that stays shut down (`admin_down`: the operator's message) until
-/// [`PeerCommand::Enable`]. Received routes and session transitions go to `rib`.
+/// [`PeerCommand::Enable`]. Received routes and session transitions go to `rib`;
+/// `link` is where an unnumbered peer's neighbor is learned ([`crate::unnumbered`]).
 pub fn spawn_with(
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     admin_down: Option<String>,
     rib: Option<RibHandle>,
+    link: Option<crate::unnumbered::LinkNeighbor>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
     let initial = PeerStatus {
@@ -202,6 +211,7 @@ pub fn spawn_with(
         counters: bgp_fsm::Counters::default(),
         end_of_rib_pending: false,
         connect_error: None,
+        link: link.as_ref().map(crate::unnumbered::LinkNeighbor::stats),
     };
     let (status_tx, status_rx) = watch::channel(initial);
     let span = tracing::info_span!(
@@ -215,6 +225,7 @@ pub fn spawn_with(
         async move {
             let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
             task.rib = rib;
+            task.link = link;
             if admin_down.is_some() {
                 // Never started: it waits for `Enable`.
                 task.started = true;
@@ -353,6 +364,7 @@ struct Conn {
     reader: Option<FramedRead<OwnedReadHalf, BgpCodec>>,
     writer: Option<Writer>,
     local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
     direction: Direction,
 }
 
@@ -365,6 +377,7 @@ struct Writer {
 impl Conn {
     fn new(stream: TcpStream, direction: Direction) -> Conn {
         let local = stream.local_addr().ok();
+        let remote = stream.peer_addr().ok();
         let (read, write) = stream.into_split();
         Conn {
             reader: Some(FramedRead::new(read, BgpCodec::new())),
@@ -373,6 +386,7 @@ impl Conn {
                 queue: SendQueue::new(),
             }),
             local,
+            remote,
             direction,
         }
     }
@@ -419,6 +433,8 @@ struct PeerTask {
     seed: u64,
     /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
     rib: Option<RibHandle>,
+    /// An unnumbered peer's link: where its neighbor's address comes from.
+    link: Option<crate::unnumbered::LinkNeighbor>,
 }
 
 impl PeerTask {
@@ -451,6 +467,7 @@ impl PeerTask {
             admin_down: false,
             seed,
             rib: None,
+            link: None,
         }
     }
 
@@ -489,6 +506,8 @@ impl PeerTask {
             self.started = true;
             let passive = self.peer.passive;
             self.feed(Which::Main, Event::Start { passive }).await;
+            // The state the start led to (Connect, Active), not Idle until the first event.
+            self.publish(None);
         }
         loop {
             let deadline = earliest(
@@ -524,6 +543,9 @@ impl PeerTask {
                 }
                 res = write_some(second_writer), if second_writes => {
                     self.on_written(Which::Second, res).await;
+                }
+                addr = crate::unnumbered::changed(self.link.as_mut()) => {
+                    self.on_neighbor(addr).await;
                 }
                 res = poll_connect(&mut self.connecting) => {
                     self.connecting = None;
@@ -715,7 +737,9 @@ impl PeerTask {
                 };
                 let now = Instant::now();
                 let local = slot.conn.as_ref().and_then(|c| c.local);
-                if let Some(ev) = shared_subnets(&slot.session, local, self.peer.address) {
+                let remote = slot.conn.as_ref().and_then(|c| c.remote);
+                let peer = remote.map_or(self.peer.address, |r| r.ip());
+                if let Some(ev) = shared_subnets(&slot.session, local, peer) {
                     // Sets the session's subnets; no actions.
                     slot.session.handle(now, ev);
                 }
@@ -833,11 +857,75 @@ impl PeerTask {
         }
     }
 
+    /// Starts the connection attempt the session asked for. An unnumbered peer's attempt
+    /// waits for its neighbor's address, and says so in the status meanwhile.
+    fn start_connect(&mut self) {
+        let opts = transport_options(&self.peer);
+        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
+        let port = self.peer.port;
+        let Some(link) = self.link.clone() else {
+            let remote = self.peer.socket_addr();
+            self.connecting = Some(Box::pin(async move {
+                transport::connect(remote, &opts, timeout).await
+            }));
+            return;
+        };
+        if let Some(waiting) = link.waiting() {
+            self.connect_failed(&waiting);
+        }
+        self.connecting = Some(Box::pin(async move {
+            let remote = link.resolve(port).await;
+            transport::connect(remote, &opts, timeout).await
+        }));
+    }
+
+    /// Where connections go: the configured address, or an unnumbered peer's learned one.
+    fn connect_target(&self) -> Option<SocketAddr> {
+        match &self.link {
+            Some(link) => link.current(self.peer.port),
+            None => Some(self.peer.socket_addr()),
+        }
+    }
+
+    /// An unnumbered peer's neighbor is known, or changed (the router was replaced): a
+    /// session with another address ends (Cease 6/6, Other Configuration Change, RFC 4486)
+    /// and starts again towards `addr` at once; an attempt in progress is redirected.
+    async fn on_neighbor(&mut self, addr: std::net::Ipv6Addr) {
+        self.status.send_modify(|s| s.address = IpAddr::V6(addr));
+        let elsewhere = |c: &Conn| c.remote.is_some_and(|r| r.ip() != IpAddr::V6(addr));
+        if self.main.conn.as_ref().is_some_and(elsewhere) && !self.admin_down {
+            info!(
+                "the neighbor of {} is now {addr}: closing the session with the previous \
+                 address and connecting to the new one",
+                self.label()
+            );
+            let notification = Notification::cease(6, None);
+            if self.second.is_some() {
+                let stop = Event::Stop {
+                    notification: Some(notification.clone()),
+                };
+                self.feed(Which::Second, stop).await;
+                self.second = None;
+            }
+            let stop = Event::Stop {
+                notification: Some(notification),
+            };
+            self.feed(Which::Main, stop).await;
+            let passive = self.peer.passive;
+            self.feed(Which::Main, Event::Start { passive }).await;
+        } else if self.connecting.is_some() && self.main.conn.is_none() {
+            self.start_connect();
+        }
+    }
+
     /// Hands the main session the subnets of its new connection (RFC 4271 §6.3 next-hop
     /// check); the event sets them and returns no actions.
     fn feed_shared_subnets(&mut self) {
         let local = self.main.conn.as_ref().and_then(|c| c.local);
-        if let Some(ev) = shared_subnets(&self.main.session, local, self.peer.address) {
+        // The connection's remote address: an unnumbered peer's is learned, not configured.
+        let remote = self.main.conn.as_ref().and_then(|c| c.remote);
+        let peer = remote.map_or(self.peer.address, |r| r.ip());
+        if let Some(ev) = shared_subnets(&self.main.session, local, peer) {
             let actions = self.main.session.handle(Instant::now(), ev);
             debug_assert!(actions.is_empty());
         }
@@ -953,13 +1041,15 @@ impl PeerTask {
     /// bit on both sides this Cease keeps graceful-restart semantics (routes stay stale).
     fn queue_over_cap(&mut self, which: &Which) -> Option<Vec<Action>> {
         let cap = self.peer.max_queued_bytes;
-        let name = self.label();
         let slot = self.slot_mut(which)?;
-        let w = slot.conn.as_mut()?.writer.as_mut()?;
-        let queued = w.queue.queued_bytes() as u64;
+        let queued = slot.conn.as_ref()?.writer.as_ref()?.queue.queued_bytes() as u64;
         if queued <= cap {
             return None;
         }
+        // Only now: this runs after every flush (each keepalive), the label is a format!.
+        let name = self.label();
+        let slot = self.slot_mut(which)?;
+        let w = slot.conn.as_mut()?.writer.as_mut()?;
         warn!(
             "{queued} bytes are queued for {name}, more than max_queued_bytes ({cap}): the peer \
              is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
@@ -1022,12 +1112,7 @@ impl PeerTask {
             match action {
                 Action::Connect => {
                     if matches!(which, Which::Main) {
-                        let remote = self.peer.socket_addr();
-                        let opts = transport_options(&self.peer);
-                        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
-                        self.connecting = Some(Box::pin(async move {
-                            transport::connect(remote, &opts, timeout).await
-                        }));
+                        self.start_connect();
                     }
                 }
                 Action::Send(bytes) => {
@@ -1049,7 +1134,10 @@ impl PeerTask {
                         {
                             let opts = transport_options(&self.peer);
                             let waited = self.peer.connect_retry;
-                            transport::report_unanswered(self.peer.socket_addr(), &opts, waited);
+                            // (An unnumbered peer that has no address yet was not asked.)
+                            if let Some(remote) = self.connect_target() {
+                                transport::report_unanswered(remote, &opts, waited);
+                            }
                         }
                         self.connecting = None;
                     }
@@ -1080,7 +1168,13 @@ impl PeerTask {
                             remote_as: negotiated.peer_asn,
                             local_as: negotiated.local_asn,
                             bgp_id: negotiated.peer_id,
-                            address: self.peer.address,
+                            // The session's far end: an unnumbered peer's is learned.
+                            address: self
+                                .main
+                                .conn
+                                .as_ref()
+                                .and_then(|c| c.remote)
+                                .map_or(self.peer.address, |r| r.ip()),
                         },
                     });
                     info!("{}", established_sentence(&self.peer, &negotiated));
@@ -1328,8 +1422,7 @@ impl PeerTask {
         }
         if let Some(diff) = self.compute_diff() {
             let large = diff.announced_count() + diff.withdraw.len() >= LARGE_CHANGE;
-            let actions = self.apply_diff(diff);
-            self.handle_actions(Which::Main, actions).await;
+            self.send_diff(diff).await;
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
@@ -1350,6 +1443,53 @@ impl PeerTask {
         }
         let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
         Some(diff)
+    }
+
+    /// [`PeerTask::apply_diff`] for an established session, with a large announcement
+    /// written in pieces as they are encoded (the first of [`ANNOUNCE_PIECE`] NLRI). The UPDATEs are the
+    /// same; only their first ones leave sooner. Stops if the session goes down meanwhile
+    /// (its routes are computed afresh for the next one).
+    async fn send_diff(&mut self, mut diff: announce::Diff) {
+        let count = diff.announced_count();
+        if count <= ANNOUNCE_PIECE || self.main.session.state() != State::Established {
+            let actions = self.apply_diff(diff);
+            self.handle_actions(Which::Main, actions).await;
+            return;
+        }
+        // Withdrawals first, as apply_diff sends them.
+        let groups = std::mem::take(&mut diff.announce);
+        let actions = self.apply_diff(diff);
+        self.handle_actions(Which::Main, actions).await;
+        for g in groups {
+            let mut rest: &[Nlri] = &g.nlri;
+            while !rest.is_empty() {
+                if !self.routes_loaded || self.main.session.state() != State::Established {
+                    return;
+                }
+                // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
+                // is as large as the table so far, so adding it is one merge, not an insert
+                // per NLRI.
+                let len = ANNOUNCE_PIECE
+                    .max(self.main.session.adj_rib_out().len())
+                    .min(rest.len());
+                let (piece, tail) = rest.split_at(len);
+                rest = tail;
+                let actions = self.main.session.handle(
+                    Instant::now(),
+                    Event::AnnounceShared {
+                        next_hop: g.next_hop,
+                        attrs: g.attrs.clone(),
+                        nlri: piece.to_vec(),
+                    },
+                );
+                self.handle_actions(Which::Main, actions).await;
+            }
+        }
+        info!(
+            "announced {count} prefix{} to {}",
+            if count == 1 { "" } else { "es" },
+            self.peer.name
+        );
     }
 
     fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {
@@ -1549,8 +1689,12 @@ fn seed_for(peer: &Peer) -> u64 {
     h.finish()
 }
 
-/// "tor-a (10.255.0.1)", or just the address when the name is the address.
+/// "tor-a (10.255.0.1)", or just the address when the name is the address; "eth0
+/// (unnumbered on eth0)" for an unnumbered peer.
 pub fn label(peer: &Peer) -> String {
+    if let Some(ifname) = peer.unnumbered() {
+        return format!("{} (unnumbered on {ifname})", peer.name);
+    }
     let addr = peer.address.to_string();
     if peer.name == addr {
         addr

@@ -225,6 +225,19 @@ pub fn set_listener_md5(
     set_md5(&SockRef::from(listener), peer, key)
 }
 
+/// Installs (`Some`) or removes (`None`) the TCP MD5 key (RFC 2385) for connections from every
+/// IPv6 link-local address (fe80::/10) on an IPv6 listener: an unnumbered peer's address is
+/// learned at run time, and Linux keys a listener's MD5 by address prefix
+/// (`TCP_MD5SIG_EXT` with `TCP_MD5SIG_FLAG_PREFIX`), not by interface. A more specific key (a
+/// link-local peer with its `address`) still wins for its address. A no-op on IPv4 listeners.
+pub fn set_listener_md5_link_local(listener: &TcpListener, key: Option<&[u8]>) -> io::Result<()> {
+    if listener.local_addr()?.is_ipv4() {
+        return Ok(());
+    }
+    let fe80 = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0));
+    set_md5_prefix(&SockRef::from(listener), fe80, Some(10), key)
+}
+
 /// The bytes of a NOTIFICATION message (RFC 4271 §4.5) with no data, for the one case the
 /// transport answers on its own: Cease / Connection Rejected (6/5, RFC 4486 §4) to a
 /// connection from an address that is not a configured peer.
@@ -305,7 +318,21 @@ const MD5_MAX_KEY_LEN: usize = 80;
 /// deletes the key). The one place the workspace sets it (the interop harness uses it too).
 #[cfg(target_os = "linux")]
 pub fn set_md5(sock: &SockRef<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
+    set_md5_prefix(sock, peer, None, key)
+}
+
+/// [`set_md5`] for the addresses of `peer/prefix_len` when `prefix_len` is given
+/// (`TCP_MD5SIG_EXT`, Linux 4.13).
+#[cfg(target_os = "linux")]
+fn set_md5_prefix(
+    sock: &SockRef<'_>,
+    peer: IpAddr,
+    prefix_len: Option<u8>,
+    key: Option<&[u8]>,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
+    /// linux/tcp.h: the address is a prefix of `prefixlen` bits.
+    const TCP_MD5SIG_FLAG_PREFIX: u8 = 0x1;
     let key = key.unwrap_or(&[]);
     if key.len() > MD5_MAX_KEY_LEN {
         return Err(io::Error::new(
@@ -327,12 +354,20 @@ pub fn set_md5(sock: &SockRef<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::Resu
     }
     sig.keylen = key.len() as u16;
     sig.key[..key.len()].copy_from_slice(key);
+    let option = match prefix_len {
+        Some(len) => {
+            sig.flags = TCP_MD5SIG_FLAG_PREFIX;
+            sig.prefixlen = len;
+            libc::TCP_MD5SIG_EXT
+        }
+        None => libc::TCP_MD5SIG,
+    };
     // SAFETY: `sig` is a live, fully initialised tcp_md5sig and the length is its size.
     let rc = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::IPPROTO_TCP,
-            libc::TCP_MD5SIG,
+            option,
             (&sig as *const TcpMd5Sig).cast(),
             std::mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
         )
@@ -342,6 +377,16 @@ pub fn set_md5(sock: &SockRef<'_>, peer: IpAddr, key: Option<&[u8]>) -> io::Resu
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_md5_prefix(
+    sock: &SockRef<'_>,
+    peer: IpAddr,
+    _prefix_len: Option<u8>,
+    key: Option<&[u8]>,
+) -> io::Result<()> {
+    set_md5(sock, peer, key)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -396,6 +441,32 @@ mod tests {
             .expect_err("a wrong key never connects");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert!(err.to_string().contains("MD5 password"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn link_local_listener_key_is_a_prefix_key_and_leaves_others_unsigned() {
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            eprintln!("no IPv6 loopback here; skipping");
+            return;
+        }
+        let listener = bind_listener("[::1]:0".parse().expect("addr")).expect("bind");
+        // The kernel takes the TCP_MD5SIG_EXT prefix key, and deletes it by the same prefix.
+        set_listener_md5_link_local(&listener, Some(b"s3cret")).expect("install");
+        // ::1 is outside fe80::/10: an unsigned connection from it is still accepted.
+        let addr = listener.local_addr().expect("addr");
+        let client = tokio::spawn(async move {
+            connect(addr, &TransportOptions::default(), Duration::from_secs(5)).await
+        });
+        let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(
+            matches!(accepted, Ok(Ok(_))),
+            "unsigned ::1 refused: {accepted:?}"
+        );
+        assert!(client.await.expect("join").is_ok());
+        set_listener_md5_link_local(&listener, None).expect("remove");
+        // An IPv4 listener holds no IPv6 key: a no-op.
+        let v4 = bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        set_listener_md5_link_local(&v4, Some(b"s3cret")).expect("no-op");
     }
 
     #[test]

@@ -322,3 +322,36 @@ fn integer_keys_say_integer() {
         "bgpd.toml:4:11: global.listen[0]: invalid type: integer `1`, expected a string"
     );
 }
+
+/// An unnumbered peer (`interface` alone): the errors point at the interface and the keys
+/// that need a numbered peer.
+#[test]
+fn unnumbered_peer_errors() {
+    let unnumbered = |lines: &str| {
+        BASE.replace(
+            "address = \"10.255.0.1\"\nasn = 64500\n",
+            &format!("asn = 64500\n{lines}\n"),
+        )
+    };
+    assert_eq!(
+        error(&unnumbered("interface = \"no-such-if0\"")),
+        "bgpd.toml:7:13: peers[0].interface: no interface named \"no-such-if0\" on this host"
+    );
+    assert_eq!(
+        error(&unnumbered(
+            "interface = \"lo\"\nlocal_address = \"10.255.0.2\""
+        )),
+        "bgpd.toml:8:17: peers[0].local_address: an unnumbered peer's session runs between \
+         link-local addresses: local_address must be a link-local (fe80::/10) address of the \
+         interface or left out, got 10.255.0.2"
+    );
+    let two = format!(
+        "{}\n[[peers]]\nname = \"again\"\nasn = 64501\ninterface = \"lo\"\n",
+        unnumbered("interface = \"lo\"")
+    );
+    assert_eq!(
+        error(&two),
+        "bgpd.toml:15:13: peers[1].interface: peers[0] is already the unnumbered peer on lo: \
+         one neighbor is learned per interface"
+    );
+}

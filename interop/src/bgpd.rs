@@ -51,6 +51,8 @@ pub struct Peer {
     pub graceful_restart: Option<bool>,
     /// Further `key = value` lines, written as given (TOML values, e.g. `"\"100ms\""`).
     pub extra: Vec<(String, String)>,
+    /// An unnumbered peer: `interface` alone, no `address` written.
+    pub unnumbered: Option<String>,
 }
 
 impl Peer {
@@ -68,6 +70,16 @@ impl Peer {
             add_path: None,
             graceful_restart: None,
             extra: Vec::new(),
+            unnumbered: None,
+        }
+    }
+
+    /// An unnumbered peer on `interface` (`interface` without `address`): the neighbor is
+    /// learned from the link.
+    pub fn unnumbered(interface: &str, asn: u32) -> Peer {
+        Peer {
+            unnumbered: Some(interface.to_string()),
+            ..Peer::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), asn)
         }
     }
 
@@ -284,7 +296,14 @@ impl BgpdConfig {
             if let Some(name) = &p.name {
                 let _ = writeln!(s, "name = {}", quote(name));
             }
-            let _ = writeln!(s, "address = {}", quote(&p.address.to_string()));
+            match &p.unnumbered {
+                Some(ifname) => {
+                    let _ = writeln!(s, "interface = {}", quote(ifname));
+                }
+                None => {
+                    let _ = writeln!(s, "address = {}", quote(&p.address.to_string()));
+                }
+            }
             let _ = writeln!(s, "asn = {}", p.asn);
             opt(&mut s, "port", p.port);
             opt(&mut s, "passive", p.passive);

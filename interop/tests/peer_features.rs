@@ -1,7 +1,8 @@
 //! Per-peer session features (issue 14 item 3) at the routers: BGP Roles (RFC 9234) against
 //! FRR in strict mode, with OTC on the routes bgpd sends to a customer; an IPv4 service with
-//! an IPv6 next hop over an IPv6-only session (RFC 8950) at FRR and BIRD. And (issue 17 item 2)
-//! an active peer whose session FRR opened keeps connecting out after FRR resets it.
+//! an IPv6 next hop over an IPv6-only session (RFC 8950) at FRR and BIRD; link-local and
+//! unnumbered sessions with FRR. And (issue 17 item 2) an active peer whose session FRR
+//! opened keeps connecting out after FRR resets it.
 //!
 //! Needs root, FRR and BIRD, like the interop suite (`./test.sh`).
 
@@ -234,6 +235,258 @@ fn link_local_session_frr_gets_global_and_link_local_next_hops() {
         "global {} and link-local {n_ll} next hops expected: {route}",
         n.ipv6
     );
+}
+
+/// An unnumbered session (`interface = "eth0"` alone) with FRR's interface peer (`neighbor
+/// eth0 interface remote-as external`): no neighbor address is configured on either side.
+/// Before FRR runs, bgpd says it waits for a router advertisement; then each learns the
+/// other's link-local address from the other's Router Advertisements, the session comes up,
+/// and FRR has the IPv4 service with bgpd's IPv6 next hops (RFC 8950) in its RIB and the
+/// router's kernel FIB.
+#[test]
+fn unnumbered_session_frr_interface_peer_gets_ipv4_service() {
+    let topo = Topology::new("unnum-frr");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let r_ll = add_link_local(&r, "fe80::1:1");
+    let n_ll = add_link_local(&n, "fe80::1:2");
+    // A node takes no configuration from the router's advertisements (FRR's carry the link's
+    // prefix): its global next hop stays the configured address. bgpd's raw socket still
+    // sees them.
+    topo.sysctl(&n, "net.ipv6.conf.eth0.accept_ra", "0");
+    let cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(interop::Peer::unnumbered("eth0", ROUTER_AS).name("r"))
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    // No router yet: the peer says what it waits for.
+    let waiting = wait_until(
+        ESTABLISH,
+        || bgpd.neighbor("r").unwrap_or_default(),
+        |v| {
+            v["connect_error"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("waiting for a router advertisement on eth0"))
+        },
+    );
+    assert_eq!(waiting["address"], "::", "nothing learned yet: {waiting}");
+    assert_eq!(waiting["state"], "Connect", "{waiting}");
+
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        // zebra sends and receives FRR's router advertisements.
+        interop::FrrConfig::new(ROUTER_AS, r.ipv4).zebra(),
+    );
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        "neighbor eth0 interface remote-as external",
+        "neighbor eth0 timers 3 9",
+        "neighbor eth0 timers connect 1",
+        "address-family ipv4 unicast",
+        "neighbor eth0 activate",
+        "exit-address-family",
+    ]);
+    let neighbor = wait_until(
+        ESTABLISH,
+        || frr.json("show bgp neighbors eth0 json"),
+        |v| v["eth0"]["bgpState"] == "Established",
+    );
+    assert_eq!(
+        neighbor["eth0"]["bgpState"],
+        "Established",
+        "{neighbor}\n{}",
+        bgpd.log_text()
+    );
+    assert_eq!(
+        neighbor["eth0"]["bgpNeighborAddr"],
+        n_ll.to_string(),
+        "FRR learned bgpd's link-local address: {neighbor}"
+    );
+    // zebra lists a neighbor on an interface only from the Router Advertisements it
+    // received there (zebra/rtadv.c): bgpd's.
+    let zebra = frr
+        .vtysh_d("zebra", "show interface eth0")
+        .unwrap_or_else(|e| e);
+    assert!(
+        zebra.contains("Neighbor address(s):") && zebra.contains(&format!("inet6 {n_ll}/128")),
+        "zebra learned bgpd's link-local address from its advertisements: {zebra}"
+    );
+    let ours = bgpd.neighbor("r").expect("bgpctl neighbor r");
+    assert_eq!(ours["address"], r_ll.to_string(), "{ours}");
+    assert_eq!(ours["state"], "Established", "{ours}");
+    let link = &ours["unnumbered"];
+    assert_eq!(link["interface"], "eth0", "{ours}");
+    assert!(
+        link["adverts_sent"].as_u64() >= Some(1) && link["adverts_received"].as_u64() >= Some(1),
+        "router advertisements both ways: {ours}"
+    );
+    assert_eq!(
+        link["dropped"], 0,
+        "FRR's advertisements pass RFC 4861 §6.1.2: {ours}"
+    );
+
+    // FRR's RIB: the IPv4 service with the node's IPv6 next hops (RFC 8950).
+    let route = wait_until(
+        ROUTES,
+        || frr.json(&format!("show bgp ipv4 unicast {WEB_PREFIX} json")),
+        |v| v["paths"].as_array().is_some_and(|p| !p.is_empty()),
+    );
+    let ips: Vec<String> = route["paths"][0]["nexthops"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h["ip"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        ips.contains(&n.ipv6.to_string()) && ips.contains(&n_ll.to_string()),
+        "global {} and link-local {n_ll} next hops expected: {route}",
+        n.ipv6
+    );
+    // The router's kernel FIB: the IPv4 route through the node's link-local address.
+    let fib = wait_until(
+        ROUTES,
+        || topo.exec(&r, "ip", &["route", "show", WEB_PREFIX]),
+        |out| out.contains(&n_ll.to_string()),
+    );
+    assert!(
+        fib.contains(&format!("via inet6 {n_ll} dev eth0")),
+        "kernel route of {WEB_PREFIX} at the router: {fib:?}"
+    );
+}
+
+/// The router is replaced (its link-local address changes, as a new box's would): once the
+/// old address has been silent for the stale time (30 s), bgpd moves the session to the new
+/// one, and FRR sees it Established again.
+#[test]
+fn unnumbered_session_moves_when_the_router_link_local_changes() {
+    let topo = Topology::new("unnum-move");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let r_ll = add_link_local(&r, "fe80::1:1");
+    add_link_local(&n, "fe80::1:2");
+    topo.sysctl(&n, "net.ipv6.conf.eth0.accept_ra", "0");
+    let cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(interop::Peer::unnumbered("eth0", ROUTER_AS).name("r"))
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        interop::FrrConfig::new(ROUTER_AS, r.ipv4).zebra(),
+    );
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        "neighbor eth0 interface remote-as external",
+        "neighbor eth0 timers 3 9",
+        "neighbor eth0 timers connect 1",
+        "address-family ipv4 unicast",
+        "neighbor eth0 activate",
+        "exit-address-family",
+    ]);
+    let up = |addr: std::net::Ipv6Addr| {
+        wait_until(
+            std::time::Duration::from_secs(90),
+            || bgpd.neighbor("r").unwrap_or_default(),
+            |v| v["state"] == "Established" && v["address"] == addr.to_string(),
+        )
+    };
+    let first = up(r_ll);
+    assert_eq!(first["address"], r_ll.to_string(), "{first}");
+
+    // The new router: another link-local address, the old one gone.
+    interop::topo::ip(&[
+        "-n",
+        &r.ns,
+        "addr",
+        "del",
+        &format!("{r_ll}/64"),
+        "dev",
+        "eth0",
+    ]);
+    let new_ll = add_link_local(&r, "fe80::1:3");
+    let moved = up(new_ll);
+    assert_eq!(
+        moved["address"],
+        new_ll.to_string(),
+        "the session moved to the new address: {moved}\n{}",
+        bgpd.log_text()
+    );
+    assert!(
+        bgpd.log_text()
+            .contains("the unnumbered neighbor on eth0 is now fe80::1:3 (was fe80::1:1"),
+        "{}",
+        bgpd.log_text()
+    );
+    let neighbor = wait_until(
+        ESTABLISH,
+        || frr.json("show bgp neighbors eth0 json"),
+        |v| v["eth0"]["bgpState"] == "Established" && v["eth0"]["hostLocal"] == "fe80::1:3",
+    );
+    assert_eq!(neighbor["eth0"]["hostLocal"], "fe80::1:3", "{neighbor}");
+}
+
+/// A passive unnumbered peer with a TCP MD5 password: bgpd never connects; FRR learns bgpd's
+/// link-local address from bgpd's Router Advertisements and connects to it, signed, and bgpd
+/// accepts the connection from a link-local address of the peer's interface (the listener
+/// holds the key for fe80::/10).
+#[test]
+fn passive_unnumbered_peer_accepts_frr_signed_connection_from_the_link() {
+    let topo = Topology::new("unnum-pasv");
+    let r = topo.add_node("r");
+    let n = topo.add_node("n1");
+    let r_ll = add_link_local(&r, "fe80::1:1");
+    let n_ll = add_link_local(&n, "fe80::1:2");
+    topo.sysctl(&n, "net.ipv6.conf.eth0.accept_ra", "0");
+    let mut cfg = BgpdConfig::new(BGPD_AS, n.ipv4)
+        .peer(
+            interop::Peer::unnumbered("eth0", ROUTER_AS)
+                .name("r")
+                .password("s3cret")
+                .key("passive", "true"),
+        )
+        .service(Service::new("web", WEB_PREFIX).nexthops(&["self"]));
+    cfg.global.listen = Some(vec!["[::]:179".to_string()]);
+    let bgpd = Bgpd::start(&topo, &n, &cfg);
+    let frr = interop::Frr::start(
+        &topo,
+        &r,
+        interop::FrrConfig::new(ROUTER_AS, r.ipv4).zebra(),
+    );
+    frr.configure(&[
+        &format!("router bgp {ROUTER_AS}"),
+        "neighbor eth0 interface remote-as external",
+        "neighbor eth0 timers 3 9",
+        "neighbor eth0 timers connect 1",
+        "neighbor eth0 password s3cret",
+        "address-family ipv4 unicast",
+        "neighbor eth0 activate",
+        "exit-address-family",
+    ]);
+    let neighbor = wait_until(
+        ESTABLISH,
+        || frr.json("show bgp neighbors eth0 json"),
+        |v| v["eth0"]["bgpState"] == "Established",
+    );
+    assert_eq!(
+        neighbor["eth0"]["bgpState"],
+        "Established",
+        "{neighbor}\n{}",
+        bgpd.log_text()
+    );
+    // FRR connected out: the session's far port is bgpd's 179.
+    assert_eq!(neighbor["eth0"]["portForeign"], 179, "{neighbor}");
+    assert_eq!(neighbor["eth0"]["bgpNeighborAddr"], n_ll.to_string());
+    let ours = bgpd.neighbor("r").expect("bgpctl neighbor r");
+    assert_eq!(ours["address"], r_ll.to_string(), "{ours}");
+    let path = wait_until(
+        ROUTES,
+        || frr.paths(WEB_PREFIX).into_iter().next(),
+        Option::is_some,
+    )
+    .expect("FRR has the IPv4 route");
+    assert_eq!(path.nexthop, n.ipv6.to_string(), "{path:?}");
 }
 
 /// Issue 17 item 2 (RFC 4271 §8: PassiveTcpEstablishment is a configured attribute of the

@@ -643,3 +643,93 @@ fn up_received_malformed_is_discarded_per_reason() {
     assert_eq!(s.counters().dropped.total(), 6);
     assert_eq!(s.state(), State::Up);
 }
+
+/// `transmit_slack` (a driver that serves deadlines up to 30 ms late, at 300 ms): every
+/// deadline lies 75-90 % of the interval after the send, `serve_by` is 30 ms after it, so a
+/// packet sent as late as allowed is still at most 100 % of the interval after the last one
+/// (§6.8.7); the Detection deadline gets no slack.
+#[test]
+fn up_transmit_slack_keeps_the_jittered_interval_within_75_to_100_percent() {
+    let mut c = config();
+    c.transmit_slack = Duration::from_millis(30);
+    let mut s = down_with(c);
+    s.handle(ms(10), received(&remote(State::Init)));
+    assert_eq!(s.state(), State::Up);
+    let mut sent = ms(10);
+    let (mut shortest, mut longest) = (Duration::MAX, Duration::ZERO);
+    for i in 0..400 {
+        let t = s.timer(Timer::Transmit).unwrap();
+        let by = s.serve_by().unwrap();
+        assert_eq!(by - t, Duration::from_millis(30));
+        // Serve it at its deadline, or as late as allowed, in turns.
+        let at = if i % 2 == 0 { t } else { by };
+        let gap = at - sent;
+        assert!(
+            gap >= Duration::from_millis(225) && gap <= Duration::from_millis(300),
+            "{gap:?}"
+        );
+        shortest = shortest.min(gap);
+        longest = longest.max(gap);
+        // Keep the session Up: the remote system's packet just before.
+        s.handle(at, received(&remote(State::Up)));
+        let actions = s.handle_timeout(at);
+        assert!(actions.iter().any(|a| matches!(a, Action::Send(_))));
+        sent = at;
+    }
+    // The jitter keeps its spread.
+    assert!(shortest < Duration::from_millis(232), "{shortest:?}");
+    assert!(longest > Duration::from_millis(290), "{longest:?}");
+    // Detection gets none: serve_by is the Detection deadline once that is earlier.
+    let detect = s.timer(Timer::Detection).unwrap();
+    s.handle_timeout(s.timer(Timer::Transmit).unwrap());
+    while s.timer(Timer::Transmit).unwrap() + Duration::from_millis(30) < detect {
+        let t = s.timer(Timer::Transmit).unwrap();
+        s.handle_timeout(t);
+    }
+    assert_eq!(s.serve_by(), Some(detect));
+}
+
+/// The slack is capped at a tenth of the interval (here 300 ms: 30 ms), so the jitter keeps
+/// most of its range; with Detect Mult 1 the top is 90 %.
+#[test]
+fn transmit_slack_is_capped_at_a_tenth_of_the_interval() {
+    let mut c = config();
+    c.transmit_slack = Duration::from_secs(1);
+    c.detect_mult = mult(1);
+    let mut s = down_with(c);
+    s.handle(ms(10), received(&remote(State::Init)));
+    let mut now = ms(10);
+    for _ in 0..200 {
+        let t = s.timer(Timer::Transmit).unwrap();
+        assert_eq!(s.serve_by().unwrap() - t, Duration::from_millis(30));
+        let d = t - now;
+        assert!(
+            d >= Duration::from_millis(225) && d <= Duration::from_millis(240),
+            "{d:?}"
+        );
+        now = t;
+        s.handle(now, received(&remote(State::Up)));
+        s.handle(now, Event::TimerFired(Timer::Transmit));
+    }
+}
+
+/// `handle_into`, `receive_into` and `handle_timeout_into` give what `handle` and
+/// `handle_timeout` give, appended to the caller's vector.
+#[test]
+fn into_variants_match_the_allocating_ones() {
+    let (mut a, mut b) = (down(), down());
+    let mut out = vec![Action::StopTimer(Timer::Detection)];
+    let p = encode(&remote(State::Down));
+    let expected = a.handle(ms(10), Event::Received(p.clone()));
+    b.receive_into(ms(10), &p, &mut out);
+    assert_eq!(out.get(1..), Some(&expected[..]));
+    out.clear();
+    let expected = a.handle_timeout(ms(2000));
+    b.handle_timeout_into(ms(2000), &mut out);
+    assert_eq!(out, expected);
+    assert!(!out.is_empty());
+    out.clear();
+    let expected = a.handle(ms(2100), Event::Stop);
+    b.handle_into(ms(2100), Event::Stop, &mut out);
+    assert_eq!(out, expected);
+}

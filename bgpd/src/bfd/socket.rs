@@ -3,17 +3,17 @@
 //! session's local address and a source port in 49152-65535, sending with TTL 255.
 //!
 //! std, tokio and socket2 do not read ancillary data, hence `recvmsg(2)` through libc and
-//! the one `#![allow(unsafe_code)]` below.
+//! the one `#![allow(unsafe_code)]` below; the BFD thread waits in `ppoll(2)` ([`wait`]),
+//! which chooses per wait which sockets may wake it (see [`super::task`]).
 #![allow(unsafe_code)]
 
 use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 /// RFC 5881 §4: "BFD Control packets MUST be transmitted in UDP packets with destination
 /// port 3784".
@@ -26,7 +26,7 @@ pub const TTL: u8 = 255;
 
 /// The receive socket of one family, bound to port 3784 on every address.
 pub struct RecvSocket {
-    socket: UdpSocket,
+    socket: std::net::UdpSocket,
 }
 
 /// One received datagram.
@@ -39,19 +39,20 @@ pub struct Datagram {
 
 impl RecvSocket {
     /// Binds `0.0.0.0:3784` (`ipv6 = false`) or `[::]:3784` (IPv6 only) and asks the kernel
-    /// for each datagram's TTL or Hop Limit. Must run inside the tokio runtime.
+    /// for each datagram's TTL or Hop Limit. The socket is non-blocking.
     pub fn bind(ipv6: bool) -> io::Result<RecvSocket> {
-        let (domain, addr) = if ipv6 {
-            (
-                Domain::IPV6,
-                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), CONTROL_PORT),
-            )
+        let addr = if ipv6 {
+            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), CONTROL_PORT)
         } else {
-            (
-                Domain::IPV4,
-                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), CONTROL_PORT),
-            )
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), CONTROL_PORT)
         };
+        RecvSocket::bind_addr(addr)
+    }
+
+    /// [`RecvSocket::bind`] on any address (tests bind a loopback port of their own).
+    fn bind_addr(addr: SocketAddr) -> io::Result<RecvSocket> {
+        let ipv6 = addr.is_ipv6();
+        let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         if ipv6 {
             socket.set_only_v6(true)?;
@@ -66,19 +67,61 @@ impl RecvSocket {
         let _ = socket.set_recv_buffer_size(1 << 20);
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
-        let socket = UdpSocket::from_std(socket.into())?;
-        Ok(RecvSocket { socket })
+        Ok(RecvSocket {
+            socket: socket.into(),
+        })
     }
 
-    /// The next datagram, its payload in `buf` (a longer one is truncated, which the
-    /// Control packet length check then rejects).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Datagram> {
-        self.socket
-            .async_io(Interest::READABLE, || {
-                recv_with_ttl(self.socket.as_raw_fd(), buf)
-            })
-            .await
+    /// The descriptor, for [`wait`].
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
     }
+}
+
+/// Waits until one of `fds` is readable or `timeout` has passed (`None`: no limit), with
+/// `ppoll(2)` (nanosecond timeout). Returns which of `fds` are readable; an interrupted wait
+/// returns none.
+pub fn wait(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<[bool; 4]> {
+    let mut polled = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 4];
+    for (p, &fd) in polled.iter_mut().zip(fds) {
+        p.fd = fd;
+        p.events = libc::POLLIN;
+    }
+    let n = fds.len().min(polled.len());
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(t.subsec_nanos()),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `polled` holds `n` initialised pollfds and outlives the call; `ts_ptr` is null
+    // or points to `ts`, which lives across the call; a null signal mask keeps the current one.
+    let rc = unsafe {
+        libc::ppoll(
+            polled.as_mut_ptr(),
+            n as libc::nfds_t,
+            ts_ptr,
+            std::ptr::null(),
+        )
+    };
+    let mut ready = [false; 4];
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(ready)
+        } else {
+            Err(e)
+        };
+    }
+    for (r, p) in ready.iter_mut().zip(polled.iter().take(n)) {
+        *r = p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
+    }
+    Ok(ready)
 }
 
 /// A session's send socket: bound to `local` and a port from [`SOURCE_PORTS`], TTL 255.
@@ -150,33 +193,109 @@ fn set_int(
     }
 }
 
-/// `recvmsg(2)` with the IP_TTL / IPV6_HOPLIMIT control message.
-fn recv_with_ttl(fd: libc::c_int, buf: &mut [u8]) -> io::Result<Datagram> {
-    // SAFETY: all-zero is a valid sockaddr_storage and msghdr.
-    let mut addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // u64s keep the control buffer aligned for cmsghdr.
-    let mut control = [0u64; 16];
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_name = (&mut addr as *mut libc::sockaddr_storage).cast();
-    msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = mem::size_of_val(&control) as _;
-    // SAFETY: every pointer in `msg` points to a live buffer of the stated length.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
+/// Room for one datagram: a Control packet with the longest Authentication Section fits.
+pub const DATAGRAM_BUF: usize = 512;
+/// Datagrams one `recvmmsg(2)` reads at most.
+pub const BATCH: usize = 32;
+
+/// Buffers for [`RecvSocket::recv_batch`]: payloads, source addresses and control messages
+/// of up to [`BATCH`] datagrams, reused from call to call.
+pub struct RecvBatch {
+    bufs: Box<[[u8; DATAGRAM_BUF]; BATCH]>,
+    addrs: Box<[libc::sockaddr_storage; BATCH]>,
+    /// u64s keep each control buffer aligned for cmsghdr.
+    controls: Box<[[u64; 8]; BATCH]>,
+    got: Vec<Datagram>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> RecvBatch {
+        RecvBatch {
+            bufs: Box::new([[0; DATAGRAM_BUF]; BATCH]),
+            // SAFETY: all-zero is a valid sockaddr_storage.
+            addrs: Box::new(unsafe { mem::zeroed() }),
+            controls: Box::new([[0; 8]; BATCH]),
+            got: Vec::with_capacity(BATCH),
+        }
     }
+}
+
+impl RecvBatch {
+    /// The datagrams the last call read, with their payloads.
+    pub fn datagrams(&self) -> impl Iterator<Item = (&Datagram, &[u8])> {
+        self.got
+            .iter()
+            .zip(self.bufs.iter())
+            .map(|(d, b)| (d, b.get(..d.len).unwrap_or(&[])))
+    }
+}
+
+impl RecvSocket {
+    /// Reads up to [`BATCH`] queued datagrams with one `recvmmsg(2)` (a longer datagram is
+    /// truncated, which the Control packet length check then rejects) with their TTL or Hop
+    /// Limit; `WouldBlock` when none is queued. Returns how many; see
+    /// [`RecvBatch::datagrams`].
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        batch.got.clear();
+        // SAFETY: all-zero is a valid iovec and mmsghdr (null pointers, zero lengths).
+        let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
+        let parts = iovs
+            .iter_mut()
+            .zip(hdrs.iter_mut())
+            .zip(batch.bufs.iter_mut())
+            .zip(batch.addrs.iter_mut())
+            .zip(batch.controls.iter_mut());
+        for ((((iov, hdr), buf), addr), control) in parts {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = buf.len();
+            let m = &mut hdr.msg_hdr;
+            m.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            m.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_iov = iov;
+            m.msg_iovlen = 1;
+            m.msg_control = control.as_mut_ptr().cast();
+            m.msg_controllen = mem::size_of_val(control) as _;
+        }
+        // SAFETY: every header points to its own live iovec, payload, address and control
+        // buffer of the stated lengths (all owned by `iovs` and `batch`, which outlive the
+        // call); BATCH headers are passed.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.socket.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = usize::try_from(n).unwrap_or(0);
+        for (hdr, addr) in hdrs.iter().zip(batch.addrs.iter()).take(n) {
+            // A datagram without a usable source address is skipped (cannot happen on UDP).
+            if let Some(d) = parse(&hdr.msg_hdr, hdr.msg_len as usize, addr) {
+                batch.got.push(d);
+            } else {
+                batch.got.push(Datagram {
+                    from: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+                    ttl: None,
+                    len: 0,
+                });
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The TTL / Hop Limit and source address of one datagram `recvmmsg(2)` filled in.
+fn parse(msg: &libc::msghdr, n: usize, addr: &libc::sockaddr_storage) -> Option<Datagram> {
     let mut ttl = None;
     // SAFETY: the CMSG_* macros walk the control buffer the kernel filled in, within
     // msg_controllen; the data of IP_TTL and IPV6_HOPLIMIT is one int, read unaligned.
     unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
             let h = &*c;
             if (h.cmsg_level == libc::IPPROTO_IP && h.cmsg_type == libc::IP_TTL)
@@ -185,13 +304,11 @@ fn recv_with_ttl(fd: libc::c_int, buf: &mut [u8]) -> io::Result<Datagram> {
                 let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
                 ttl = u8::try_from(v).ok();
             }
-            c = libc::CMSG_NXTHDR(&msg, c);
+            c = libc::CMSG_NXTHDR(msg, c);
         }
     }
     // SAFETY: the kernel wrote a socket address of msg_namelen bytes into `addr`.
-    let from = unsafe { SockAddr::new(addr, msg.msg_namelen) }
-        .as_socket()
-        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    let from = unsafe { SockAddr::new(*addr, msg.msg_namelen) }.as_socket()?;
     let from = match from {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
@@ -199,8 +316,11 @@ fn recv_with_ttl(fd: libc::c_int, buf: &mut [u8]) -> io::Result<Datagram> {
         },
         v4 => v4,
     };
-    let len = usize::try_from(n).unwrap_or(0).min(buf.len());
-    Ok(Datagram { from, ttl, len })
+    Some(Datagram {
+        from,
+        ttl,
+        len: n.min(DATAGRAM_BUF),
+    })
 }
 
 #[cfg(test)]
@@ -219,6 +339,41 @@ mod tests {
             assert_eq!(s.ttl().unwrap(), 255);
         }
         assert_ne!(a.local_addr().unwrap(), b.local_addr().unwrap());
+    }
+
+    /// 40 datagrams: one `recvmmsg` reads a full batch, the next the rest, each with its
+    /// payload, source and TTL; `wait` reports the socket readable while datagrams are queued
+    /// and times out once it is empty.
+    #[test]
+    fn recv_batch_reads_payload_source_and_ttl() {
+        let r = RecvSocket::bind_addr("127.0.0.1:0".parse().unwrap()).unwrap();
+        let to = r.socket.local_addr().unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.set_ttl(255).unwrap();
+        for i in 0..40u8 {
+            tx.send_to(&[i; 24], to).unwrap();
+        }
+        let ready = wait(&[r.fd()], Some(Duration::from_secs(5))).unwrap();
+        assert!(ready[0]);
+        let mut batch = RecvBatch::default();
+        let mut seen = Vec::new();
+        while seen.len() < 40 {
+            let n = r.recv_batch(&mut batch).unwrap();
+            assert!(n <= BATCH);
+            for (d, payload) in batch.datagrams() {
+                assert_eq!(d.from, tx.local_addr().unwrap());
+                assert_eq!(d.ttl, Some(255));
+                assert_eq!(payload.len(), 24);
+                seen.push(payload[0]);
+            }
+        }
+        assert_eq!(seen, (0..40).collect::<Vec<u8>>());
+        let e = r.recv_batch(&mut batch).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        let t = std::time::Instant::now();
+        let ready = wait(&[r.fd()], Some(Duration::from_millis(20))).unwrap();
+        assert!(!ready[0]);
+        assert!(t.elapsed() >= Duration::from_millis(20));
     }
 
     #[test]

@@ -1,8 +1,28 @@
-//! The BFD session task and the receive tasks (see the module docs of [`super`]).
+//! The BFD thread (see the module docs of [`super`]): every session, the shared receive
+//! sockets and the deadlines, in one loop without an async runtime.
+//!
+//! What one wake-up costs is most of what BFD costs (100 sessions at 50 ms send and receive
+//! about 2,300 packets a second each way), so the loop is built to wake rarely and do little
+//! per packet:
+//! - each session may send up to [`TX_SLACK`] after its Transmit deadline (its jitter is
+//!   drawn so that the interval still keeps to RFC 5880 §6.8.7, see
+//!   `bfd::SessionConfig::transmit_slack`): the thread sleeps until the earliest time some
+//!   session must be served ([`bfd::Session::serve_by`]) and then serves every session whose
+//!   deadline has come, so deadlines close together share one wake-up;
+//! - when that wake-up is at most [`RX_DEFER`] away, the thread does not ask `ppoll(2)` to
+//!   wake it for datagrams: they wait in the socket (at most that long) and are read, before
+//!   any deadline is served, by the wake-up that comes anyway;
+//! - sessions live in a slab; a datagram finds its session by Your Discriminator (RFC 5880
+//!   §6.3), or by source address while that is zero; each session's two deadlines are kept
+//!   in a compact array next to the slab, scanned once per wake-up;
+//! - datagrams are read into one buffer and the actions go into one reused `Vec`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,11 +31,11 @@ use ::bfd::{
 };
 use bgp_proto::notification::cease;
 use bgp_proto::Notification;
-use bytes::Bytes;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use super::socket::{self, RecvSocket, CONTROL_PORT, TTL};
+use super::socket::{self, RecvBatch, RecvSocket, CONTROL_PORT, TTL};
 use super::{state_name, BfdStatus, Command, Drops, EventSink, NewSession};
 use crate::config::BfdSettings;
 use crate::peer::{PeerCommand, PeerStatus};
@@ -26,12 +46,23 @@ use crate::peer::{PeerCommand, PeerStatus};
 pub const PER_SOURCE_RATE: u32 = 1000;
 /// Burst allowed above [`PER_SOURCE_RATE`].
 const PER_SOURCE_BURST: u32 = 200;
-/// Datagrams queued from the receive tasks to the session task.
-const QUEUE: usize = 256;
+/// `recvmmsg(2)` calls on one socket before the deadlines are served again (up to 256
+/// datagrams): a flood waits in the socket buffer (and the kernel drops what overflows it),
+/// the timers do not.
+const READ_BUDGET: usize = 8;
 /// How often sessions without a local address look again, and statuses are republished.
 const TICK: Duration = Duration::from_secs(1);
-/// Large enough for a Control packet with the longest Authentication Section.
-const RECV_BUF: usize = 512;
+
+/// How late a session's Transmit deadline may be served (`bfd::SessionConfig::transmit_slack`;
+/// the session caps it at a tenth of its interval, 5 ms at 50 ms). Detection deadlines get
+/// no slack.
+const TX_SLACK: Duration = Duration::from_millis(5);
+/// How long a received datagram may wait in the socket for a wake-up that is due anyway.
+/// A datagram read late restarts the Detection Time late, so this only ever delays our
+/// detection (by at most this much, against 30 ms or more); datagrams are read before any
+/// deadline is served, so a packet that arrived in time always counts. Poll answers (§6.5)
+/// go out at most this late.
+const RX_DEFER: Duration = Duration::from_millis(5);
 
 struct Entry {
     name: String,
@@ -49,34 +80,49 @@ struct Entry {
     send_errors_logged: bool,
 }
 
+/// One session's deadlines, as last read from it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Deadline {
+    /// [`Session::next_timeout`]: from then on, serve it.
+    due: Option<Instant>,
+    /// [`Session::serve_by`]: serve it by then.
+    by: Option<Instant>,
+}
+
+/// A token bucket per source address.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
 struct Task {
-    sessions: HashMap<String, Entry>,
-    by_discr: HashMap<u32, String>,
-    by_remote: HashMap<IpAddr, String>,
+    /// Sessions by slot; a removed session leaves `None`, reused by the next one.
+    slots: Vec<Option<Entry>>,
+    by_name: HashMap<String, usize>,
+    by_discr: HashMap<u32, usize>,
+    by_remote: HashMap<IpAddr, usize>,
+    /// Per slot, like `slots`.
+    deadlines: Vec<Deadline>,
     status: watch::Sender<BTreeMap<String, BfdStatus>>,
-    remotes: watch::Sender<Arc<HashSet<IpAddr>>>,
     drops: Arc<Drops>,
-    packets: mpsc::Sender<(IpAddr, Bytes)>,
-    receivers: Vec<tokio::task::JoinHandle<()>>,
+    /// IPv4 and IPv6 receive sockets.
+    receivers: [Option<RecvSocket>; 2],
     bound: bool,
     /// Why port 3784 could not be bound, per family (IPv4, IPv6).
     listen_errors: [Option<String>; 2],
     events: Option<EventSink>,
     next_discr: u32,
+    buckets: HashMap<IpAddr, Bucket>,
+    /// Reused for every session's actions.
+    actions: Vec<Action>,
 }
 
-/// How late a transmit or detection deadline may be served so that deadlines close together
-/// share one wake-up: a small fraction of the shortest interval (10 ms, RFC 5880 §6.8.7 jitter
-/// is 25 %), and far below any detection time.
-const COALESCE: Duration = Duration::from_millis(2);
-
-pub(super) async fn run(
+pub(super) fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
+    wake: UnixDatagram,
     status: watch::Sender<BTreeMap<String, BfdStatus>>,
     drops: Arc<Drops>,
 ) {
-    let (packets, mut packets_rx) = mpsc::channel(QUEUE);
-    let (remotes, _) = watch::channel(Arc::new(HashSet::new()));
     // RFC 5880 §6.8.1: bfd.LocalDiscr "SHOULD be set to a random (but still unique)
     // value": a time-derived start differs between daemon restarts.
     let seed = SystemTime::now()
@@ -84,78 +130,100 @@ pub(super) async fn run(
         .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32).rotate_left(16))
         .unwrap_or(1);
     let mut t = Task {
-        sessions: HashMap::new(),
+        slots: Vec::new(),
+        by_name: HashMap::new(),
         by_discr: HashMap::new(),
         by_remote: HashMap::new(),
+        deadlines: Vec::new(),
         status,
-        remotes,
         drops,
-        packets,
-        receivers: Vec::new(),
+        receivers: [None, None],
         bound: false,
         listen_errors: [None, None],
         events: None,
         next_discr: seed.max(1),
+        buckets: HashMap::new(),
+        actions: Vec::new(),
     };
-    let mut tick = tokio::time::interval(TICK);
+    let mut buf = [0u8; 64];
+    let mut batch = RecvBatch::default();
+    let mut next_tick = Instant::now() + TICK;
+    // Per family: was the socket in the last wait, and did it report a datagram.
+    let mut polled = [false; 2];
+    let mut readable = [false; 2];
+    let mut woken = true;
     loop {
-        let deadline = t
-            .sessions
-            .values()
-            .filter_map(|e| e.session.next_timeout())
-            .min();
-        tokio::select! {
-            // Timers first: a flood of packets must not delay another session's deadline.
-            biased;
-            // Deadlines due within COALESCE of each other are served by one wake-up (a
-            // packet goes out at most that late; 100 sessions at 50 ms would otherwise wake
-            // the task 2,000 times a second).
-            () = sleep_until(deadline.map(|d| d + COALESCE)) => {
-                let now = Instant::now();
-                let due: Vec<String> = t
-                    .sessions
-                    .values()
-                    .filter(|e| e.session.next_timeout().is_some_and(|d| d <= now))
-                    .map(|e| e.name.clone())
-                    .collect();
-                for name in due {
-                    t.with_session(&name, |s, now| s.handle_timeout(now));
+        if woken {
+            while wake.recv(&mut buf).is_ok() {}
+            loop {
+                match commands.try_recv() {
+                    Ok(Command::Shutdown(done)) => {
+                        let names: Vec<String> = t.by_name.keys().cloned().collect();
+                        for name in names {
+                            t.remove(&name);
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                    Ok(cmd) => t.command(cmd),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
                 }
             }
-            cmd = commands.recv() => match cmd {
-                None => break,
-                Some(Command::Shutdown(done)) => {
-                    let names: Vec<String> = t.sessions.keys().cloned().collect();
-                    for name in names {
-                        t.remove(&name);
-                    }
-                    let _ = done.send(());
-                    break;
-                }
-                Some(cmd) => t.command(cmd),
-            },
-            Some((from, bytes)) = packets_rx.recv() => {
-                t.received(from, bytes);
-                // Whatever else arrived meanwhile, in the same wake-up.
-                for _ in 0..64 {
-                    match packets_rx.try_recv() {
-                        Ok((from, bytes)) => t.received(from, bytes),
-                        Err(_) => break,
-                    }
-                }
-            }
-            _ = tick.tick() => t.tick(),
         }
-    }
-    for r in &t.receivers {
-        r.abort();
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
+        // Datagrams first, then deadlines: a packet that arrived before its session's
+        // Detection Time ran out counts even when both are served by the same wake-up.
+        let mut more = false;
+        for family in 0..2 {
+            if !polled[family] || readable[family] {
+                more |= t.read(family, &mut batch);
+            }
+        }
+        let now = Instant::now();
+        t.serve_deadlines(now);
+        if now >= next_tick {
+            t.tick();
+            next_tick = now + TICK;
+        }
+        let wake_at = t.serve_by().map_or(next_tick, |d| d.min(next_tick));
+        let now = Instant::now();
+        let timeout = if more {
+            Duration::ZERO
+        } else {
+            wake_at.saturating_duration_since(now)
+        };
+        // Without sessions nothing is due: sleep until a command (a daemon without BFD
+        // peers never wakes this thread).
+        let timeout = (!t.by_name.is_empty()).then_some(timeout);
+        let listen = timeout.is_none_or(|d| d > RX_DEFER);
+        let mut fds = [wake.as_raw_fd(), -1, -1];
+        let mut n = 1;
+        let mut slot_of = [None; 2];
+        for (family, r) in t.receivers.iter().enumerate() {
+            polled[family] = false;
+            if let (true, Some(r)) = (listen, r) {
+                if let Some(fd) = fds.get_mut(n) {
+                    *fd = r.fd();
+                    slot_of[family] = Some(n);
+                    polled[family] = true;
+                    n += 1;
+                }
+            }
+        }
+        match socket::wait(fds.get(..n).unwrap_or(&[]), timeout) {
+            Ok(ready) => {
+                woken = ready[0];
+                for family in 0..2 {
+                    readable[family] = slot_of[family].is_some_and(|i| ready[i]);
+                }
+            }
+            Err(e) => {
+                warn!("BFD: ppoll failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                woken = true;
+                polled = [false; 2];
+            }
+        }
     }
 }
 
@@ -168,8 +236,15 @@ impl Task {
             Command::Events(sink) => self.events = Some(sink.0),
             Command::Shutdown(_) => {}
         }
-        self.publish_remotes();
         self.publish();
+    }
+
+    fn entry(&self, slot: usize) -> Option<&Entry> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    fn entry_mut(&mut self, slot: usize) -> Option<&mut Entry> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
     fn add(&mut self, new: NewSession) {
@@ -192,14 +267,28 @@ impl Task {
             waiting: Some("no local address yet".into()),
             send_errors_logged: false,
         };
-        self.by_discr.insert(discr.get(), new.peer.clone());
-        self.by_remote.insert(new.remote, new.peer.clone());
-        self.sessions.insert(new.peer.clone(), entry);
-        self.try_start(&new.peer);
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.deadlines.push(Deadline::default());
+                self.slots.len() - 1
+            }
+        };
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(entry);
+        }
+        self.by_discr.insert(discr.get(), slot);
+        self.by_remote.insert(new.remote, slot);
+        self.by_name.insert(new.peer, slot);
+        self.try_start(slot);
     }
 
     fn update(&mut self, name: &str, settings: BfdSettings) {
-        let Some(e) = self.sessions.get_mut(name) else {
+        let Some(&slot) = self.by_name.get(name) else {
+            return;
+        };
+        let Some(e) = self.entry_mut(slot) else {
             return;
         };
         let old = std::mem::replace(&mut e.settings, settings.clone());
@@ -222,26 +311,37 @@ impl Task {
                 required_min_rx: settings.min_rx,
                 detect_mult: settings.multiplier,
             };
-            self.with_session(name, |s, now| s.handle(now, event));
+            self.with_session(slot, Instant::now(), |s, now, out| {
+                s.handle_into(now, event, out)
+            });
         }
     }
 
     fn remove(&mut self, name: &str) {
-        if !self.sessions.contains_key(name) {
+        let Some(&slot) = self.by_name.get(name) else {
             return;
+        };
+        self.with_session(slot, Instant::now(), |s, now, out| {
+            s.handle_into(now, Event::Stop, out)
+        });
+        self.by_name.remove(name);
+        if let Some(d) = self.deadlines.get_mut(slot) {
+            *d = Deadline::default();
         }
-        self.with_session(name, |s, now| s.handle(now, Event::Stop));
-        if let Some(e) = self.sessions.remove(name) {
+        if let Some(e) = self.slots.get_mut(slot).and_then(Option::take) {
             self.by_discr.remove(&e.session.local_discr());
-            self.by_remote.remove(&e.remote);
+            if self.by_remote.get(&e.remote) == Some(&slot) {
+                self.by_remote.remove(&e.remote);
+            }
         }
     }
 
     /// Once a local address is known: bind the send socket and enable the session.
-    fn try_start(&mut self, name: &str) {
-        let Some(e) = self.sessions.get_mut(name) else {
+    fn try_start(&mut self, slot: usize) {
+        let Some(e) = self.entry_mut(slot) else {
             return;
         };
+        let name = e.name.clone();
         let bgp_local = e.peer_status.borrow().local_address.map(|a| a.ip());
         let wanted = match e.configured_local.or(bgp_local) {
             Some(a) => Ok(a),
@@ -282,16 +382,17 @@ impl Task {
         }
         if e.session.state() == State::AdminDown {
             debug!("BFD with {name}: starting from {:?}", e.local);
-            self.with_session(name, |s, now| s.handle(now, Event::Start));
+            self.with_session(slot, Instant::now(), |s, now, out| {
+                s.handle_into(now, Event::Start, out)
+            });
         }
     }
 
     fn tick(&mut self) {
-        let names: Vec<String> = self.sessions.keys().cloned().collect();
-        for name in names {
+        for slot in 0..self.slots.len() {
             // The BGP session's local address wins over a route lookup's (RFC 5881 §4: the
             // session is bound to the BGP session's addresses).
-            let rebind = self.sessions.get(&name).is_some_and(|e| {
+            let rebind = self.entry(slot).is_some_and(|e| {
                 let bgp = e.peer_status.borrow().local_address.map(|a| a.ip());
                 e.socket.is_none()
                     || (e.configured_local.is_none()
@@ -299,40 +400,118 @@ impl Task {
                         && bgp != e.local.map(|l| l.ip()))
             });
             if rebind {
-                self.try_start(&name);
+                self.try_start(slot);
             }
+        }
+        if self.buckets.len() > 4096 {
+            self.buckets.clear();
         }
         self.publish();
     }
 
-    fn received(&mut self, from: IpAddr, bytes: Bytes) {
-        let your = ControlView::new_checked(&bytes[..])
-            .map(|v| v.your_discriminator())
-            .unwrap_or(0);
+    /// Reads what is queued on one family's socket, at most [`READ_BUDGET`] batches; true
+    /// when the budget ran out (more may be waiting).
+    fn read(&mut self, family: usize, batch: &mut RecvBatch) -> bool {
+        for _ in 0..READ_BUDGET {
+            let Some(sock) = self.receivers.get(family).and_then(Option::as_ref) else {
+                return false;
+            };
+            match sock.recv_batch(batch) {
+                Ok(n) => {
+                    for (d, payload) in batch.datagrams() {
+                        self.received(d.from.ip(), d.ttl, payload);
+                    }
+                    if n < socket::BATCH {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) => {
+                    debug!("BFD receive failed: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Checks TTL, source, structure and rate, demultiplexes (RFC 5880 §6.3) and feeds the
+    /// session.
+    fn received(&mut self, from: IpAddr, ttl: Option<u8>, payload: &[u8]) {
+        // RFC 5881 §5: "If BFD authentication is not in use on a session, all BFD Control
+        // packets for the session MUST be sent with a Time to Live (TTL) or Hop Limit value
+        // of 255. All received BFD Control packets that are demultiplexed to the session
+        // MUST be discarded if the received TTL or Hop Limit is not equal to 255."
+        if ttl != Some(TTL) {
+            return Drops::bump(&self.drops.ttl);
+        }
+        let Some(&by_source) = self.by_remote.get(&from) else {
+            return Drops::bump(&self.drops.unknown_source);
+        };
+        let your = match ControlView::new_checked(payload) {
+            Ok(v) => v.your_discriminator(),
+            Err(_) => return Drops::bump(&self.drops.malformed),
+        };
+        let now = Instant::now();
+        let b = self.buckets.entry(from).or_insert(Bucket {
+            tokens: f64::from(PER_SOURCE_BURST),
+            last: now,
+        });
+        let refill = now.duration_since(b.last).as_secs_f64() * f64::from(PER_SOURCE_RATE);
+        b.tokens = (b.tokens + refill).min(f64::from(PER_SOURCE_BURST));
+        b.last = now;
+        if b.tokens < 1.0 {
+            return Drops::bump(&self.drops.rate_limited);
+        }
+        b.tokens -= 1.0;
         // RFC 5880 §6.3: by Your Discriminator when it is set; else by source address (one
         // session per peer address).
-        let name = if your != 0 {
+        let slot = if your != 0 {
             match self.by_discr.get(&your) {
-                Some(n) if self.sessions.get(n).is_some_and(|e| e.remote == from) => n.clone(),
+                Some(&s) if self.entry(s).is_some_and(|e| e.remote == from) => s,
                 _ => return Drops::bump(&self.drops.unknown_discriminator),
             }
         } else {
-            match self.by_remote.get(&from) {
-                Some(n) => n.clone(),
-                None => return Drops::bump(&self.drops.unknown_source),
-            }
+            by_source
         };
-        self.with_session(&name, |s, now| s.handle(now, Event::Received(bytes)));
+        self.with_session(slot, now, |s, now, out| s.receive_into(now, payload, out));
     }
 
-    /// Feeds the session `name` and carries out the actions.
-    fn with_session(&mut self, name: &str, f: impl FnOnce(&mut Session, Instant) -> Vec<Action>) {
-        let Some(e) = self.sessions.get_mut(name) else {
+    /// Serves every session whose deadline has come.
+    fn serve_deadlines(&mut self, now: Instant) {
+        for slot in 0..self.deadlines.len() {
+            if self
+                .deadlines
+                .get(slot)
+                .and_then(|d| d.due)
+                .is_some_and(|due| due <= now)
+            {
+                self.with_session(slot, now, |s, now, out| s.handle_timeout_into(now, out));
+            }
+        }
+    }
+
+    /// The earliest time by which some session must be served.
+    fn serve_by(&self) -> Option<Instant> {
+        self.deadlines.iter().filter_map(|d| d.by).min()
+    }
+
+    /// Feeds the session in `slot` and carries out the actions.
+    fn with_session(
+        &mut self,
+        slot: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Session, Instant, &mut Vec<Action>),
+    ) {
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        let Some(e) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            self.actions = actions;
             return;
         };
-        let actions = f(&mut e.session, Instant::now());
+        f(&mut e.session, now, &mut actions);
         let mut changed = false;
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 Action::Send(bytes) => e.send(&bytes),
                 Action::StartTimer { .. } | Action::StopTimer(_) => {}
@@ -342,7 +521,7 @@ impl Task {
                     e.state_changes = e.state_changes.saturating_add(1);
                     let sentence = e.transition(from, to, diag);
                     if let Some(sink) = &self.events {
-                        sink(name, sentence);
+                        sink(&e.name, sentence);
                     } else if to == State::Down && from == State::Up {
                         warn!("{sentence}");
                     } else {
@@ -350,6 +529,13 @@ impl Task {
                     }
                 }
             }
+        }
+        self.actions = actions;
+        if let Some(d) = self.deadlines.get_mut(slot) {
+            *d = Deadline {
+                due: e.session.next_timeout(),
+                by: e.session.serve_by(),
+            };
         }
         if changed {
             self.publish();
@@ -374,34 +560,32 @@ impl Task {
         }
         self.bound = true;
         for ipv6 in [false, true] {
+            let family = usize::from(ipv6);
             match RecvSocket::bind(ipv6) {
-                Ok(s) => self.receivers.push(tokio::spawn(receive(
-                    s,
-                    self.remotes.subscribe(),
-                    self.packets.clone(),
-                    self.drops.clone(),
-                ))),
+                Ok(s) => {
+                    if let Some(r) = self.receivers.get_mut(family) {
+                        *r = Some(s);
+                    }
+                }
                 Err(e) => {
                     let why = format!(
                         "cannot listen for BFD on {}:{CONTROL_PORT}: {e}",
                         if ipv6 { "[::]" } else { "0.0.0.0" }
                     );
                     warn!("{why}; BFD sessions of that family will not come up");
-                    self.listen_errors[usize::from(ipv6)] = Some(why);
+                    if let Some(l) = self.listen_errors.get_mut(family) {
+                        *l = Some(why);
+                    }
                 }
             }
         }
     }
 
-    fn publish_remotes(&self) {
-        let set: HashSet<IpAddr> = self.sessions.values().map(|e| e.remote).collect();
-        self.remotes.send_replace(Arc::new(set));
-    }
-
     fn publish(&self) {
         let map: BTreeMap<String, BfdStatus> = self
-            .sessions
-            .values()
+            .slots
+            .iter()
+            .flatten()
             .map(|e| {
                 let mut status = e.status();
                 let family = usize::from(e.remote.is_ipv6());
@@ -512,76 +696,8 @@ fn session_config(discr: NonZeroU32, b: &BfdSettings) -> SessionConfig {
     // Our BFD runs in the BGP process: it shares fate with the control plane (RFC 5880
     // §4.1 C bit clear; RFC 5882 §4.3.2).
     c.control_plane_independent = false;
+    c.transmit_slack = TX_SLACK;
     c
-}
-
-/// A token bucket per source address.
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// Reads one family's socket: checks TTL, source, structure and rate, and queues the rest.
-async fn receive(
-    sock: RecvSocket,
-    remotes: watch::Receiver<Arc<HashSet<IpAddr>>>,
-    queue: mpsc::Sender<(IpAddr, Bytes)>,
-    drops: Arc<Drops>,
-) {
-    let mut buf = [0u8; RECV_BUF];
-    let mut buckets: HashMap<IpAddr, Bucket> = HashMap::new();
-    loop {
-        let d = match sock.recv(&mut buf).await {
-            Ok(d) => d,
-            Err(e) => {
-                debug!("BFD receive failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let from = d.from.ip();
-        // RFC 5881 §5: "If BFD authentication is not in use on a session, all BFD Control
-        // packets for the session MUST be sent with a Time to Live (TTL) or Hop Limit value
-        // of 255. All received BFD Control packets that are demultiplexed to the session
-        // MUST be discarded if the received TTL or Hop Limit is not equal to 255."
-        if d.ttl != Some(TTL) {
-            Drops::bump(&drops.ttl);
-            continue;
-        }
-        if !remotes.borrow().contains(&from) {
-            Drops::bump(&drops.unknown_source);
-            continue;
-        }
-        let Some(payload) = buf.get(..d.len) else {
-            continue;
-        };
-        if ControlView::new_checked(payload).is_err() {
-            Drops::bump(&drops.malformed);
-            continue;
-        }
-        let now = Instant::now();
-        let b = buckets.entry(from).or_insert(Bucket {
-            tokens: f64::from(PER_SOURCE_BURST),
-            last: now,
-        });
-        let refill = now.duration_since(b.last).as_secs_f64() * f64::from(PER_SOURCE_RATE);
-        b.tokens = (b.tokens + refill).min(f64::from(PER_SOURCE_BURST));
-        b.last = now;
-        if b.tokens < 1.0 {
-            Drops::bump(&drops.rate_limited);
-            continue;
-        }
-        b.tokens -= 1.0;
-        if buckets.len() > 4096 {
-            buckets.clear();
-        }
-        if queue
-            .try_send((from, Bytes::copy_from_slice(payload)))
-            .is_err()
-        {
-            Drops::bump(&drops.queue_full);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -740,6 +740,20 @@ fn neighbor_detail(n: &Neighbor) -> String {
     if let Some(b) = &n.bfd {
         bfd_detail(b, &mut kv);
     }
+    if let Some(u) = &n.unnumbered {
+        kv(
+            "unnumbered",
+            format!(
+                "on {}: router advertisements {} sent, {} received, {} solicitations, {} \
+                 dropped (RFC 4861 §6.1)",
+                u.interface,
+                u.adverts_sent,
+                u.adverts_received,
+                u.solicitations_received,
+                u.dropped
+            ),
+        );
+    }
     if let Some(e) = &n.last_error {
         kv("last error", e.clone());
     }

@@ -79,7 +79,10 @@ fn fib(f: &crate::fib::FibSettings) -> Table {
 fn peer(p: &Peer) -> Table {
     let mut t = Table::new();
     t["name"] = value(p.name.clone());
-    t["address"] = value(p.address.to_string());
+    if p.unnumbered().is_none() {
+        // An unnumbered peer has no address in the file: rendering `::` would not parse.
+        t["address"] = value(p.address.to_string());
+    }
     let mut asn = Value::from(i64::from(p.asn.0));
     asn.decor_mut()
         .set_suffix(if p.ibgp { " # iBGP" } else { " # eBGP" });

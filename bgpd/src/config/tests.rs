@@ -87,7 +87,7 @@ fn minimal_file_gets_every_default() {
 
     let s = &c.services[0];
     assert_eq!(s.name, "192.0.2.10/32");
-    assert_eq!(s.nexthops, [NextHopSpec::Local]);
+    assert_eq!(*s.nexthops, [NextHopSpec::Local]);
     assert_eq!(s.peers, PeerSelection::All);
     assert!(s.communities.is_empty() && s.large_communities.is_empty());
     assert_eq!((s.med, s.local_pref, s.as_path_prepend), (None, None, 0));
@@ -149,18 +149,18 @@ peers = ["tor-a"]
     assert_eq!(p.max_prefixes, Some(1000));
     let s = &c.services[0];
     assert_eq!(
-        s.communities,
+        *s.communities,
         [Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
     );
     assert_eq!(
-        s.large_communities,
+        *s.large_communities,
         [LargeCommunity {
             global: 64512,
             local1: 1,
             local2: 100
         }]
     );
-    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()]));
+    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()].into()));
     assert_eq!(s.as_path_prepend, 2);
     assert_eq!(s.weight, Some(25));
     assert_eq!(parse(&c.to_toml()).services[0].weight, Some(25));
@@ -779,6 +779,95 @@ fn link_local_peers_need_an_existing_interface() {
         std::net::SocketAddr::V6(a) => assert_ne!(a.scope_id(), 0, "scope of lo"),
         other => panic!("{other}"),
     }
+}
+
+#[test]
+fn unnumbered_peer_is_interface_alone_with_extended_next_hop() {
+    let base = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n[[peers]]\nasn = 64500\n";
+    let c = parse(&format!(
+        "{base}interface = \"lo\"\n\n[[services]]\nprefix = \"192.0.2.10/32\"\n"
+    ));
+    let p = &c.peers[0];
+    assert_eq!(p.unnumbered(), Some("lo"));
+    assert_eq!(p.name, "lo", "named after the interface, as FRR does");
+    assert!(
+        p.extended_next_hop,
+        "IPv4 rides on the IPv6 session (RFC 8950)"
+    );
+    assert_eq!(
+        p.families,
+        vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        "the session's own family and the service's"
+    );
+    assert!(warnings(&c).is_empty(), "{:?}", warnings(&c));
+    // The effective config leaves the address out, and reads back the same.
+    let text = c.to_toml();
+    assert!(!text.contains("address = \"::\""), "{text}");
+    assert_eq!(parse(&text), c);
+    // A numbered peer is not unnumbered, link-local or not.
+    let c = parse(&format!(
+        "{base}address = \"fe80::1\"\ninterface = \"lo\"\n"
+    ));
+    assert_eq!(c.peers[0].unnumbered(), None);
+}
+
+#[test]
+fn unnumbered_peer_errors_name_the_field() {
+    let base = "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n[[peers]]\nasn = 64500\n";
+    let e = errors(&format!("{base}interface = \"no-such-if0\"\n"));
+    assert!(
+        e[0].contains("peers[0].interface: no interface named \"no-such-if0\""),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{base}interface = \"lo\"\n\n[[peers]]\nname = \"b\"\nasn = 64501\ninterface = \"lo\"\n"
+    ));
+    assert!(
+        e[0].contains(
+            "bgpd.toml:12:13: peers[1].interface: peers[0] is already the unnumbered peer on lo"
+        ),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{base}interface = \"lo\"\nlocal_address = \"10.0.0.2\"\n"
+    ));
+    assert!(
+        e[0].contains(
+            "peers[0].local_address: an unnumbered peer's session runs between link-local"
+        ),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{base}interface = \"lo\"\nextended_next_hop = false\nfamilies = [\"ipv4-unicast\"]\n"
+    ));
+    assert!(
+        e[0].contains("peers[0].extended_next_hop: an unnumbered peer's session is IPv6 only"),
+        "{e:?}"
+    );
+    let e = errors(&format!("{base}interface = \"lo\"\nbfd = true\n"));
+    assert!(
+        e[0].contains("peers[0].bfd: BFD is not supported on an unnumbered peer"),
+        "{e:?}"
+    );
+    let e = errors(&format!("{base}address = \"::\"\n"));
+    assert!(
+        e[0].contains("peers[0].address: :: is not a peer address"),
+        "{e:?}"
+    );
+    // (Both on lo: the second is refused for that too, after the password.)
+    let e = errors(&format!(
+        "{base}interface = \"lo\"\npassword = \"a\"\n\n[[peers]]\nname = \"b\"\nasn = 64501\n\
+         interface = \"lo\"\n"
+    ));
+    assert!(
+        e[0].contains("peers[1].password: unnumbered peers must share one TCP MD5 password"),
+        "{e:?}"
+    );
+    // A link-local local address and a password are fine.
+    let c = parse(&format!(
+        "{base}interface = \"lo\"\nlocal_address = \"fe80::2\"\npassword = \"s3cret\"\n"
+    ));
+    assert_eq!(c.peers[0].unnumbered(), Some("lo"));
 }
 
 #[test]

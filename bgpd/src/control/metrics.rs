@@ -17,9 +17,14 @@ impl Shared {
         );
         for p in &peers {
             let up = status_of(p).is_some_and(|s| s.state == FsmState::Established);
+            // An unnumbered peer's address is the one learned from the link.
+            let address = match (p.unnumbered(), status_of(p)) {
+                (Some(_), Some(s)) => s.address,
+                _ => p.address,
+            };
             w.sample(
                 "bgpd_bgp_session_up",
-                &[("peer", &p.name), ("address", &p.address.to_string())],
+                &[("peer", &p.name), ("address", &address.to_string())],
                 u8::from(up),
             );
         }
@@ -55,6 +60,41 @@ impl Shared {
                 "bgpd_bgp_session_flaps_total",
                 &[("peer", &p.name)],
                 status_of(p).map(|s| s.flaps).unwrap_or(0),
+            );
+        }
+        // Unnumbered peers' links (RFC 4861 Router Advertisements).
+        use std::sync::atomic::Ordering::Relaxed;
+        let links: Vec<(&Peer, &crate::unnumbered::LinkStats)> = peers
+            .iter()
+            .filter_map(|p| Some((*p, status_of(p)?.link.as_ref()?)))
+            .collect();
+        w.family(
+            "bgpd_unnumbered_router_adverts_total",
+            "counter",
+            "IPv6 Router Advertisements on an unnumbered peer's link (RFC 4861), by direction.",
+        );
+        for (p, link) in &links {
+            for (dir, v) in [
+                ("sent", link.counters.adverts_sent.load(Relaxed)),
+                ("received", link.counters.adverts_received.load(Relaxed)),
+            ] {
+                w.sample(
+                    "bgpd_unnumbered_router_adverts_total",
+                    &[("peer", &p.name), ("direction", dir)],
+                    v,
+                );
+            }
+        }
+        w.family(
+            "bgpd_unnumbered_nd_dropped_total",
+            "counter",
+            "ICMPv6 messages on an unnumbered peer's link dropped by the RFC 4861 §6.1 checks.",
+        );
+        for (p, link) in &links {
+            w.sample(
+                "bgpd_unnumbered_nd_dropped_total",
+                &[("peer", &p.name)],
+                link.counters.dropped.load(Relaxed),
             );
         }
         w.family(

@@ -12,9 +12,9 @@ fn spec(med: u32, since: u64) -> Arc<RuntimeSpec> {
         service: Service {
             name: "x".into(),
             prefix: "192.0.2.1/32".parse().expect("prefix"),
-            nexthops: vec![NextHopSpec::Local],
-            communities: Vec::new(),
-            large_communities: Vec::new(),
+            nexthops: Arc::new([NextHopSpec::Local]),
+            communities: Arc::new([]),
+            large_communities: Arc::new([]),
             med: Some(med),
             local_pref: None,
             as_path_prepend: 0,

@@ -30,12 +30,29 @@ impl Validator<'_> {
         global: &Global,
         bfd_profiles: &std::collections::BTreeMap<String, BfdSettings>,
     ) -> Option<PeerDraft> {
+        // An unnumbered peer (`interface` alone): the neighbor's link-local address is learned
+        // from the link at run time (`crate::unnumbered`); `address` holds `::` until then.
+        let unnumbered = r.address.is_none() && r.interface.is_some();
         let address = match &r.address {
-            Some(a) => self.check(&path.key("address"), parse_ip(a)),
+            Some(a) => match self.check(&path.key("address"), parse_ip(a)) {
+                Some(a) if a.is_unspecified() => {
+                    self.err(
+                        &path.key("address"),
+                        format!(
+                            "{a} is not a peer address (leave `address` out and set \
+                             `interface` for a neighbor learned from the link)"
+                        ),
+                    );
+                    None
+                }
+                a => a,
+            },
+            None if unnumbered => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
             None => {
                 self.err(
                     &path.key("address"),
-                    "missing key: the peer's IPv4 or IPv6 address is required",
+                    "missing key: the peer's IPv4 or IPv6 address is required (or `interface` \
+                     alone for an unnumbered peer learned from the link)",
                 );
                 None
             }
@@ -59,6 +76,7 @@ impl Validator<'_> {
                 None
             }
             Some(n) => Some(n.clone()),
+            None if unnumbered => r.interface.clone(),
             None => address.map(|a| a.to_string()),
         };
         let port = match r.port {
@@ -84,7 +102,20 @@ impl Validator<'_> {
             let p = path.key("local_address");
             let a = self.check(&p, parse_ip(s))?;
             match address {
-                Some(peer) if peer.is_ipv4() != a.is_ipv4() => {
+                _ if unnumbered
+                    && !matches!(a, IpAddr::V6(v6) if crate::link::is_link_local(v6)) =>
+                {
+                    self.err(
+                        &p,
+                        format!(
+                            "an unnumbered peer's session runs between link-local addresses: \
+                             local_address must be a link-local (fe80::/10) address of the \
+                             interface or left out, got {a}"
+                        ),
+                    );
+                    None
+                }
+                Some(peer) if !unnumbered && peer.is_ipv4() != a.is_ipv4() => {
                     self.err(
                         &p,
                         format!(
@@ -477,7 +508,16 @@ impl Validator<'_> {
                 "role_strict needs a role: set role = \"provider\" | \"customer\" | ...",
             );
         }
-        let extended_next_hop = r.extended_next_hop.unwrap_or(false);
+        // An unnumbered session is IPv6 (link-local): IPv4 services ride on it with an IPv6
+        // next hop (RFC 8950), as on FRR's interface peers, unless turned off.
+        let extended_next_hop = r.extended_next_hop.unwrap_or(unnumbered);
+        if unnumbered && !extended_next_hop && families.contains(&Family::IPV4_UNICAST) {
+            self.err(
+                &path.key("extended_next_hop"),
+                "an unnumbered peer's session is IPv6 only: ipv4-unicast over it needs \
+                 extended_next_hop = true (RFC 8950)",
+            );
+        }
         let link_local = matches!(address, Some(IpAddr::V6(a)) if crate::link::is_link_local(a));
         let interface = match &r.interface {
             Some(name) => {
@@ -486,7 +526,7 @@ impl Validator<'_> {
                         &path.key("interface"),
                         format!("no interface named \"{name}\" on this host"),
                     );
-                } else if !link_local {
+                } else if !link_local && !unnumbered {
                     self.warn(
                         &path.key("interface"),
                         "ignored: only a link-local (fe80::/10) peer address needs an interface",
@@ -506,6 +546,13 @@ impl Validator<'_> {
             }
         };
         let bfd = self.peer_bfd(r.bfd.as_ref(), &path.key("bfd"), bfd_profiles);
+        if unnumbered && bfd.is_some() {
+            self.err(
+                &path.key("bfd"),
+                "BFD is not supported on an unnumbered peer yet: give the peer's link-local \
+                 `address` beside `interface`",
+            );
+        }
         let asn = asn?;
         Some(PeerDraft {
             peer: Peer {
@@ -559,7 +606,7 @@ impl Validator<'_> {
         path: &FieldPath,
         a: &crate::config::raw::RawPeerAnnounce,
     ) -> PeerAnnounce {
-        let communities = self.communities(&path.key("communities"), a.communities.as_deref());
+        let communities = self.communities(|| path.key("communities"), a.communities.as_deref());
         let large_communities = a
             .large_communities
             .iter()
@@ -575,13 +622,13 @@ impl Validator<'_> {
         PeerAnnounce {
             communities,
             large_communities,
-            med: a.med.and_then(|m| self.u32_value(&path.key("med"), m)),
+            med: a.med.and_then(|m| self.u32_value(|| path.key("med"), m)),
             local_pref: a
                 .local_pref
-                .and_then(|m| self.u32_value(&path.key("local_pref"), m)),
+                .and_then(|m| self.u32_value(|| path.key("local_pref"), m)),
             as_path_prepend: a
                 .as_path_prepend
-                .map(|_| self.prepend(&path.key("as_path_prepend"), a.as_path_prepend)),
+                .map(|_| self.prepend(|| path.key("as_path_prepend"), a.as_path_prepend)),
         }
     }
 
