@@ -564,6 +564,8 @@ struct AttrInputs {
     med: Option<u32>,
     local_pref: Option<u32>,
     as_path_prepend: u8,
+    /// `weight` (the Link Bandwidth community).
+    weight: Option<u32>,
 }
 
 impl AttrInputs {
@@ -574,6 +576,7 @@ impl AttrInputs {
             med: service.med,
             local_pref: service.local_pref,
             as_path_prepend: service.as_path_prepend,
+            weight: service.weight,
         }
     }
 }
@@ -1097,6 +1100,21 @@ mod tests {
             .collect();
         // draft-ietf-idr-link-bandwidth: our AS, 40 Mbit/s in bytes per second.
         assert_eq!(lb, vec![(64512, 5e6)]);
+        // Services alike but for their weight keep their own attributes.
+        let mut a = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        a.weight = Some(1);
+        let mut b = service("b", "192.0.2.2/32", vec![NextHopSpec::Local]);
+        b.weight = Some(2);
+        // The same lists, as the configuration shares them.
+        b.communities = a.communities.clone();
+        b.large_communities = a.large_communities.clone();
+        let (routes, _) = routes_for_peer(&[a, b], &ebgp_v4());
+        let bws: Vec<f32> = routes
+            .iter()
+            .filter_map(|(_, r)| r.attrs.ext_communities.first()?.as_link_bandwidth())
+            .map(|(_, bw)| bw)
+            .collect();
+        assert_eq!(bws, vec![125_000.0, 250_000.0]);
         assert_eq!(
             route.attrs.ext_communities[0].0[..2],
             [0x40, 0x04],
