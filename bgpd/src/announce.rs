@@ -564,6 +564,8 @@ struct AttrInputs {
     med: Option<u32>,
     local_pref: Option<u32>,
     as_path_prepend: u8,
+    /// `weight` (the Link Bandwidth community).
+    weight: Option<u32>,
 }
 
 impl AttrInputs {
@@ -574,6 +576,7 @@ impl AttrInputs {
             med: service.med,
             local_pref: service.local_pref,
             as_path_prepend: service.as_path_prepend,
+            weight: service.weight,
         }
     }
 }
@@ -975,6 +978,7 @@ fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
         origin: Origin::Igp,
         as_path,
         med: over.med.or(service.med),
+        ext_communities: service.link_bandwidth(peer.local_asn).into_iter().collect(),
         // RFC 9234 §5: "If a route is to be advertised to a Customer, a Peer, or an RS-Client
         // (when the sender is an RS), and the OTC Attribute is not present, then when
         // advertising the route, an OTC Attribute MUST be added with a value equal to the AS
@@ -1009,6 +1013,7 @@ mod tests {
             med: None,
             local_pref: None,
             as_path_prepend: 0,
+            weight: None,
             peers: PeerSelection::All,
             health: None,
         }
@@ -1078,6 +1083,43 @@ mod tests {
             vec![Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
         );
         assert_eq!(a.large_communities.len(), 1);
+        assert!(a.ext_communities.is_empty(), "no weight, no Link Bandwidth");
+    }
+
+    #[test]
+    fn a_weight_is_sent_as_link_bandwidth() {
+        let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
+        s.weight = Some(40);
+        let (routes, _) = routes_for_peer(&[s], &ebgp_v4());
+        let (_, route) = routes.iter().next().expect("one route");
+        let lb: Vec<_> = route
+            .attrs
+            .ext_communities
+            .iter()
+            .filter_map(|c| c.as_link_bandwidth())
+            .collect();
+        // draft-ietf-idr-link-bandwidth: our AS, 40 Mbit/s in bytes per second.
+        assert_eq!(lb, vec![(64512, 5e6)]);
+        // Services alike but for their weight keep their own attributes.
+        let mut a = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        a.weight = Some(1);
+        let mut b = service("b", "192.0.2.2/32", vec![NextHopSpec::Local]);
+        b.weight = Some(2);
+        // The same lists, as the configuration shares them.
+        b.communities = a.communities.clone();
+        b.large_communities = a.large_communities.clone();
+        let (routes, _) = routes_for_peer(&[a, b], &ebgp_v4());
+        let bws: Vec<f32> = routes
+            .iter()
+            .filter_map(|(_, r)| r.attrs.ext_communities.first()?.as_link_bandwidth())
+            .map(|(_, bw)| bw)
+            .collect();
+        assert_eq!(bws, vec![125_000.0, 250_000.0]);
+        assert_eq!(
+            route.attrs.ext_communities[0].0[..2],
+            [0x40, 0x04],
+            "non-transitive type, Link Bandwidth sub-type"
+        );
     }
 
     #[test]

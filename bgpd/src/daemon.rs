@@ -127,6 +127,9 @@ pub async fn run_until(
     ops.attach(daemon.statuses());
     ops.attach_bfd(daemon.bfd_view());
     daemon.set_bfd_events(ops.bfd_event_sink());
+    if let Some(fib) = daemon.fib() {
+        ops.attach_fib(fib.clone());
+    }
     daemon.ops = Some(ops);
     tokio::pin!(shutdown);
     loop {
@@ -200,6 +203,8 @@ pub struct Daemon {
     links: BTreeMap<String, crate::unnumbered::Link>,
     /// The Loc-RIB owner task (issue 16, [`crate::locrib`]), fed by every peer.
     rib: crate::locrib::RibHandle,
+    /// The kernel FIB thread (`[fib]`, [`crate::fib::task`]), when configured and usable.
+    fib: Option<crate::fib::task::FibHandle>,
 }
 
 impl Daemon {
@@ -236,7 +241,23 @@ impl Daemon {
             bfd: crate::bfd::Bfd::start(),
             links: BTreeMap::new(),
             rib: crate::locrib::spawn(config_rib),
+            fib: None,
         };
+        if let Some(settings) = daemon.config.fib {
+            match crate::fib::task::FibHandle::start(settings, daemon.rib.clone()) {
+                Ok(h) => {
+                    tokio::spawn(crate::fib::task::sweep_when_converged(
+                        h.clone(),
+                        daemon.statuses.subscribe(),
+                        daemon.config.peers.len(),
+                    ));
+                    daemon.fib = Some(h);
+                }
+                Err(e) => {
+                    error!("fib: the kernel FIB is not programmed ({e}); bgpd runs on without it")
+                }
+            }
+        }
         let listen = daemon.config.global.listen.clone();
         for addr in listen {
             daemon.bind(addr)?;
@@ -397,6 +418,11 @@ impl Daemon {
     /// The Loc-RIB (received routes, selection, forwarding changes).
     pub fn rib(&self) -> &crate::locrib::RibHandle {
         &self.rib
+    }
+
+    /// The kernel FIB thread, when `[fib]` is configured and the kernel FIB is usable.
+    pub fn fib(&self) -> Option<&crate::fib::task::FibHandle> {
+        self.fib.as_ref()
     }
 
     /// Every peer's status by name; the map changes when peers are added or removed.
@@ -717,6 +743,10 @@ impl Daemon {
     /// Stops every session with Cease 6/2 and the Shutdown Communication
     /// [`SHUTDOWN_MESSAGE`], waiting at most [`STOP_TIMEOUT`] for each.
     pub async fn shutdown(mut self) {
+        // The FIB first: with retain_on_stop the sessions closing below must not empty it.
+        if let Some(fib) = self.fib.take() {
+            fib.stop(Duration::from_secs(10)).await;
+        }
         info!("shutting down: sending Cease 6/2 \"{SHUTDOWN_MESSAGE}\" to every peer");
         for (_, l) in std::mem::take(&mut self.listeners) {
             l.task.abort();

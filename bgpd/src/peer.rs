@@ -1316,6 +1316,7 @@ impl PeerTask {
                             peer: self.peer.name.clone(),
                             announced: events.announced,
                             withdrawn: events.withdrawn,
+                            read_at: std::time::Instant::now(),
                         });
                     }
                 }

@@ -245,6 +245,7 @@ fn set(s: &mut RawService, key: &str, value: Value) -> Option<()> {
         ("med", Value::Int(v)) => once(&mut s.med, v),
         ("local_pref", Value::Int(v)) => once(&mut s.local_pref, v),
         ("as_path_prepend", Value::Int(v)) => once(&mut s.as_path_prepend, v),
+        ("weight", Value::Int(v)) => once(&mut s.weight, v),
         _ => None,
     }
 }

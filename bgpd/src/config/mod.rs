@@ -327,8 +327,32 @@ pub struct Service {
     pub local_pref: Option<u32>,
     /// Extra copies of our AS prepended on eBGP sessions.
     pub as_path_prepend: u8,
+    /// `weight`: this node's share of the service's traffic at a router that weighs
+    /// multipath members, sent as the Link Bandwidth extended community
+    /// (draft-ietf-idr-link-bandwidth) of `weight` Mbit/s ([`Service::link_bandwidth`]).
+    pub weight: Option<u32>,
     pub peers: PeerSelection,
     pub health: Option<Box<HealthCheck>>,
+}
+
+/// The largest `[[services]] weight`.
+pub const MAX_SERVICE_WEIGHT: u32 = 1_000_000;
+
+impl Service {
+    /// The Link Bandwidth extended community for `weight` (draft-ietf-idr-link-bandwidth §2:
+    /// non-transitive type 0x40, sub-type 0x04, the sender's two-octet AS, AS_TRANS 23456 for a
+    /// four-octet one (RFC 6793 §9), and the bandwidth in bytes per second as an IEEE 754
+    /// single-precision float): `weight` Mbit/s, i.e. `weight` x 125 000 bytes per second.
+    /// Routers weigh members by their ratio, so only ratios matter.
+    pub fn link_bandwidth(&self, local_as: u32) -> Option<bgp_proto::ExtCommunity> {
+        let w = self.weight?;
+        let asn = u16::try_from(local_as).unwrap_or(23456);
+        Some(bgp_proto::ExtCommunity::link_bandwidth(
+            asn,
+            w as f32 * 125_000.0,
+            false,
+        ))
+    }
 }
 
 /// A configured next hop.

@@ -244,6 +244,8 @@ struct Shared {
     statuses: Mutex<Option<Statuses>>,
     /// The BFD sessions (issue 12), once attached.
     bfd: Mutex<Option<crate::bfd::BfdView>>,
+    /// The kernel FIB thread (issue 16), once attached: `bgpctl fib` and its metrics.
+    fib: Mutex<Option<crate::fib::task::FibHandle>>,
     started: Instant,
     /// Saves runtime state in `global.state_dir` (`None` only in unit tests).
     writer: Option<crate::statefile::Writer>,
@@ -304,6 +306,7 @@ impl Ops {
             tx,
             statuses: Mutex::new(None),
             bfd: Mutex::new(None),
+            fib: Mutex::new(None),
             started,
             writer: Some(writer),
         });
@@ -368,6 +371,13 @@ impl Ops {
         }
         self.tasks
             .push(tokio::spawn(watch_statuses(self.shared.clone(), statuses)));
+    }
+
+    /// Serves `bgpctl fib` and the `bgpd_fib_*` metrics from the FIB thread.
+    pub fn attach_fib(&self, fib: crate::fib::task::FibHandle) {
+        if let Ok(mut f) = self.shared.fib.lock() {
+            *f = Some(fib);
+        }
     }
 
     /// Peers the operator shut down (restored from the state file at start), with their

@@ -323,6 +323,7 @@ pub(super) fn runtime_service(
         med: args.med,
         local_pref: args.local_pref,
         as_path_prepend: 0,
+        weight: None,
         peers: if args.peers.is_empty() {
             PeerSelection::All
         } else {

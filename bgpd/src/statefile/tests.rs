@@ -18,6 +18,7 @@ fn spec(med: u32, since: u64) -> Arc<RuntimeSpec> {
             med: Some(med),
             local_pref: None,
             as_path_prepend: 0,
+            weight: None,
             peers: PeerSelection::All,
             health: None,
         },

@@ -114,6 +114,19 @@ impl Validator<'_> {
             .local_pref
             .and_then(|m| self.u32_value(|| path.key("local_pref"), m));
         let as_path_prepend = self.prepend(|| path.key("as_path_prepend"), r.as_path_prepend);
+        let weight = r.weight.and_then(|w| {
+            self.check_at(
+                || path.key("weight"),
+                u32::try_from(w)
+                    .ok()
+                    .filter(|w| (1..=MAX_SERVICE_WEIGHT).contains(w))
+                    .ok_or_else(|| {
+                        format!(
+                            "must be 1..={MAX_SERVICE_WEIGHT} (Mbit/s of the Link Bandwidth community sent), got {w}"
+                        )
+                    }),
+            )
+        });
         let peers = match &r.peers {
             None => PeerSelection::All,
             Some(list) => {
@@ -153,6 +166,7 @@ impl Validator<'_> {
             med,
             local_pref,
             as_path_prepend,
+            weight,
             peers,
             health,
         })
