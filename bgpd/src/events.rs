@@ -28,6 +28,8 @@ pub enum Kind {
     Reload,
     Drain,
     Api,
+    /// The kernel FIB changed, or refused a change (issue 16).
+    Fib,
 }
 
 impl Kind {
@@ -42,6 +44,7 @@ impl Kind {
             Kind::Reload => "reload",
             Kind::Drain => "drain",
             Kind::Api => "api",
+            Kind::Fib => "fib",
         }
     }
 }

@@ -375,6 +375,19 @@ impl Ops {
 
     /// Serves `bgpctl fib` and the `bgpd_fib_*` metrics from the FIB thread.
     pub fn attach_fib(&self, fib: crate::fib::task::FibHandle) {
+        let weak = Arc::downgrade(&self.shared);
+        fib.set_events(Arc::new(move |sentence: String, logged: bool| {
+            match weak.upgrade() {
+                Some(shared) if logged => {
+                    shared
+                        .events
+                        .record_unlogged(Kind::Fib, None, None, sentence)
+                }
+                Some(shared) => shared.events.record(Kind::Fib, None, None, sentence),
+                None if logged => {}
+                None => info!("{sentence}"),
+            }
+        }));
         if let Ok(mut f) = self.shared.fib.lock() {
             *f = Some(fib);
         }

@@ -32,7 +32,7 @@
 //! A FIB error never stops the thread: [`Fib`] logs it with the prefix, counts it, and leaves
 //! that route as it was.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -57,8 +57,17 @@ pub const SETTLE: Duration = Duration::from_secs(5);
 /// The sweep runs at the latest this long after start, peers up or not.
 pub const SWEEP_DEADLINE: Duration = Duration::from_secs(120);
 
+/// Where the FIB thread records its timeline events (`bgpctl events`, kind "fib"); the
+/// control server provides it. Each call is one sentence, and whether the FIB has logged it
+/// already (the timeline logs the others).
+pub type FibEventSink = Arc<dyn Fn(String, bool) + Send + Sync>;
+
+/// Prefixes named one by one in a batch's event; a larger batch is summarised.
+const EVENT_PREFIXES: usize = 8;
+
 enum Input {
     Rib(RibBatch),
+    Events(FibEventSink),
     Links,
     Sweep,
     Query(oneshot::Sender<api::FibView>),
@@ -106,6 +115,11 @@ impl FibHandle {
         Ok(handle)
     }
 
+    /// Records FIB changes and refusals in the event timeline from now on.
+    pub fn set_events(&self, sink: FibEventSink) {
+        let _ = self.tx.send(Input::Events(sink));
+    }
+
     /// Removes the routes adopted at start that the Loc-RIB has not set again.
     pub fn sweep(&self) {
         let _ = self.tx.send(Input::Sweep);
@@ -144,6 +158,8 @@ struct Worker {
     deferred: Option<BTreeMap<IpNet, FibChange>>,
     /// From an UPDATE read to its changes programmed (`bgpd_fib_update_to_kernel_seconds`).
     update_to_kernel: Histogram,
+    /// The event timeline, once the control server has attached it.
+    events: Option<FibEventSink>,
 }
 
 fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<String>>) {
@@ -156,6 +172,7 @@ fn run(fib: Fib, rx: mpsc::Receiver<Input>, rib: RibHandle, metrics: Arc<Mutex<S
         swept: false,
         deferred,
         update_to_kernel: Histogram::default(),
+        events: None,
     };
     w.render();
     let mut next_tick = Instant::now() + TICK;
@@ -227,6 +244,7 @@ impl Worker {
             Input::Query(reply) => {
                 let _ = reply.send(self.view());
             }
+            Input::Events(sink) => self.events = Some(sink),
             Input::Stop(reply) => {
                 self.fib.shut_down();
                 let _ = reply.send(());
@@ -243,11 +261,37 @@ impl Worker {
             }
             return;
         }
-        self.fib.apply_rib(batch.changes);
+        let sentences = self
+            .events
+            .as_ref()
+            .map(|_| change_sentences(&batch.changes));
+        let applied = self.fib.apply_rib(batch.changes);
         if let Some(at) = batch.read_at {
             self.update_to_kernel.observe(at.elapsed());
         }
+        if let Some(sink) = &self.events {
+            let refused: BTreeSet<IpNet> = applied.errors.iter().map(|(p, _)| *p).collect();
+            for (prefix, sentence) in sentences.unwrap_or_default() {
+                if prefix.is_none_or(|p| !refused.contains(&p)) {
+                    sink(sentence, false);
+                }
+            }
+            for (prefix, e) in &applied.errors {
+                // The same sentence the FIB logged.
+                sink(
+                    format!("fib: {prefix} not programmed, its route is left as it was: {e}"),
+                    true,
+                );
+            }
+        }
         self.check_new_next_hops();
+    }
+
+    /// Records a sentence in the event timeline (when attached).
+    fn event(&self, sentence: String) {
+        if let Some(sink) = &self.events {
+            sink(sentence, false);
+        }
     }
 
     /// Next hops named for the first time: checked once, so one that is unusable from the
@@ -295,10 +339,18 @@ impl Worker {
                 }
             };
             if self.usable.insert(a, now) != Some(now) {
-                if now {
-                    info!("fib: next hop {a} is usable again: it rejoins its groups");
+                let sentence = if now {
+                    format!("fib: next hop {a} is usable again: it rejoins its groups")
                 } else {
-                    warn!("fib: next hop {a} is no longer usable (link down or no connected route): it leaves every group");
+                    format!("fib: next hop {a} is no longer usable (link down or no connected route): it leaves every group")
+                };
+                // The timeline logs its sentences itself.
+                if self.events.is_some() {
+                    self.event(sentence);
+                } else if now {
+                    info!("{sentence}");
+                } else {
+                    warn!("{sentence}");
                 }
                 self.rib.send(RibInput::NextHopReachable {
                     next_hop: a,
@@ -433,4 +485,39 @@ pub async fn sweep_when_converged(
         tokio::time::sleep(SETTLE).await;
     }
     fib.sweep();
+}
+
+/// The timeline sentences for one Loc-RIB batch: one per prefix for a small batch (with the
+/// prefix, so a refused one can be left out), one summary for a large one.
+fn change_sentences(changes: &[FibChange]) -> Vec<(Option<IpNet>, String)> {
+    if changes.len() > EVENT_PREFIXES {
+        let removed = changes
+            .iter()
+            .filter(|c| matches!(c, FibChange::Remove { .. }))
+            .count();
+        return vec![(
+            None,
+            format!(
+                "fib: {} prefixes changed ({} set, {removed} removed)",
+                changes.len(),
+                changes.len() - removed
+            ),
+        )];
+    }
+    changes
+        .iter()
+        .map(|c| match c {
+            FibChange::Set { prefix, next_hops } => {
+                let hops: Vec<String> = next_hops
+                    .iter()
+                    .map(|(a, w)| format!("{a} (weight {w})"))
+                    .collect();
+                (
+                    Some(*prefix),
+                    format!("fib: {prefix} via {}", hops.join(", ")),
+                )
+            }
+            FibChange::Remove { prefix } => (Some(*prefix), format!("fib: {prefix} removed")),
+        })
+        .collect()
 }

@@ -297,6 +297,25 @@ fn run(kind: RouterKind, change: Change) -> Outcome {
         _ => Duration::from_secs(15),
     };
     let fib_now = wait_until(limit, || bench.fib(), |f| *f == survivors);
+    if bgpd_router && change == Change::Withdraw {
+        // The change is in the router's event timeline (kind "fib"), without n1.
+        let (router, _) = bench.router_bgpd.as_ref().expect("router bgpd");
+        let want = format!("fib: {SERVICE} via ");
+        let events = wait_until(
+            Duration::from_secs(5),
+            || router.ctl(&["events", "--since", "5m"]),
+            |e| {
+                e.lines()
+                    .any(|l| l.contains(&want) && !l.contains(&format!("{} ", addrs[0])))
+            },
+        );
+        assert!(
+            events
+                .lines()
+                .any(|l| l.contains(&want) && !l.contains(&format!("{} ", addrs[0]))),
+            "no FIB event without n1 in the router's timeline:\n{events}"
+        );
+    }
     std::thread::sleep(AFTER);
     let report = bench.stop_client(traffic);
     let fib = watch.finish();
