@@ -6,8 +6,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::header::Reader;
 use crate::iana::{Afi, CapabilityCode, Family, Safi};
+use crate::reader::Reader;
 
 /// Largest capability value: the Capability Length field is one octet (RFC 5492 §4).
 pub const MAX_CAPABILITY_VALUE_LEN: usize = 255;

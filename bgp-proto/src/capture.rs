@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::Bytes;
 
 use crate::error::HeaderError;
-use crate::header::{frame_len, Reader, HEADER_LEN, MARKER};
+use crate::header::{frame_len, HEADER_LEN, MARKER};
+use crate::reader::Reader;
 use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 
 /// A capture file that cannot be read any further.

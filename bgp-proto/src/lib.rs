@@ -78,6 +78,7 @@
 //! [`capture`] reads BGP messages out of MRT dumps and pcap files for tests and tools.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod attr;
 pub mod capability;
@@ -90,6 +91,7 @@ pub mod iana;
 pub mod message;
 pub mod notification;
 pub mod open;
+mod reader;
 pub mod route_refresh;
 pub mod session;
 pub mod update;

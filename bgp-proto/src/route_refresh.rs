@@ -4,9 +4,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::DecodeError;
-use crate::header::{frame_len, put_header, Reader, HEADER_LEN, MIN_ROUTE_REFRESH_LEN};
+use crate::header::{frame_len, put_header, HEADER_LEN, MIN_ROUTE_REFRESH_LEN};
 use crate::iana::{Afi, ErrorCode, Family, MessageType, Safi};
 use crate::notification;
+use crate::reader::Reader;
 use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 
 /// RFC 2918 §3 / RFC 7313 §3.2, ROUTE-REFRESH Message Format:
