@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 use bytes::Bytes;
 
 use super::nlri::{check_nlri, walk_nlri, NlriError};
-use super::rules::{judge, rule, Action, Env, Reason, Slot, NSLOTS};
+use super::rules::{judge, rule, rule_of, Action, Env, Reason, Slot, NSLOTS};
 use super::values::{check_as_path, checked_next_hop, visit_value};
 use super::visit::{Sink, UpdateVisitor};
 use super::{is_martian_v4, MpInfo, UpdateView, MAX_DISCARDED};
@@ -282,10 +282,10 @@ pub(crate) fn walk<B: AsRef<[u8]>, S: Sink, const FAST: bool>(
         macro_rules! steps {
             ($($code:literal)*) => {$(
                 if a.1 == $code {
-                    if judge($code, a.0, a.2, env).is_err() {
+                    if judge(&const { rule_of($code) }, a.0, a.2, env).is_err() {
                         break 'prelude;
                     }
-                    let slot = Slot::of($code);
+                    let slot = const { rule_of($code).slot };
                     let vend = attrs_end - a.3.len();
                     present |= slot.bit();
                     set_slot(&mut slots, slot, vend - a.2.len(), vend);
@@ -331,10 +331,10 @@ pub(crate) fn walk<B: AsRef<[u8]>, S: Sink, const FAST: bool>(
         macro_rules! fast {
             ($($code:literal)*) => {
                 match code {
-                    $($code if present & Slot::of($code).bit() == 0
-                        && judge($code, flags, value, env).is_ok() =>
+                    $($code if present & const { rule_of($code).slot }.bit() == 0
+                        && judge(&const { rule_of($code) }, flags, value, env).is_ok() =>
                     {
-                        let slot = Slot::of($code);
+                        let slot = const { rule_of($code).slot };
                         present |= slot.bit();
                         set_slot(&mut slots, slot, vstart, vend);
                         use_value(&mut out, $code, slot, value, asn_len, cx, sink);
@@ -444,7 +444,7 @@ pub(crate) fn walk<B: AsRef<[u8]>, S: Sink, const FAST: bool>(
                 }
                 mp_unreach = m;
             }
-            _ => match judge(code, flags, value, env) {
+            _ => match judge(rule, flags, value, env) {
                 Ok(()) => use_value(&mut out, code, slot, value, asn_len, cx, sink),
                 Err((Action::Withdraw, r)) => out.taw(code, slot, r),
                 Err((Action::Discard, r)) => out.discard(code, slot, r),

@@ -410,7 +410,7 @@ fn generated_updates_reach_every_fast_arm() {
         let mut seen = [false; 256];
         while let Some((flags, code, value, tail)) = super::check::split_attr(rest) {
             if !std::mem::replace(&mut seen[usize::from(code)], true) {
-                let ok = super::rules::judge(code, flags, value, env).is_ok();
+                let ok = super::rules::judge(super::rules::rule(code), flags, value, env).is_ok();
                 accepted[usize::from(code)] |= ok;
                 refused[usize::from(code)] |= !ok;
             }

@@ -161,7 +161,7 @@ impl Rule {
 /// (RFC 4271 §5); MED (RFC 4271 §5.1.4), ORIGINATOR_ID and CLUSTER_LIST (RFC 4456 §7-8) and
 /// the MP attributes (RFC 4760 §3-4) are optional non-transitive; the rest optional
 /// transitive.
-static RULES: [Rule; 256] = {
+const TABLE: [Rule; 256] = {
     let mut t = [Rule::UNKNOWN; 256];
     t[1] = Rule::special(Slot::Origin, T);
     t[2] = Rule::special(Slot::AsPath, T);
@@ -188,6 +188,17 @@ static RULES: [Rule; 256] = {
     t[35] = Rule::exact(Slot::Otc, O | T, 4, true, Reason::OtcLen);
     t
 };
+
+/// The table for lookups of a code read from the message (one load).
+static RULES: [Rule; 256] = TABLE;
+
+/// The rule of a constant type code, for the walk's fast paths: `const { rule_of(CODE) }`
+/// puts the rule itself into the caller's code, so `judge` folds to that attribute's tests
+/// even when inlined into another crate (where the contents of the `static` are unknown).
+#[allow(clippy::indexing_slicing)] // a u8 always indexes a 256-entry table
+pub(crate) const fn rule_of(code: u8) -> Rule {
+    TABLE[code as usize]
+}
 
 /// The rule of type code `code`.
 #[inline(always)]
@@ -353,16 +364,20 @@ impl Env {
     }
 }
 
-/// The rule of the first occurrence of the modelled, non-MP attribute `code` (see
-/// [`Slot::of`]): `Ok` when it is accepted as received, else the action and the reason.
+/// The first occurrence of a modelled, non-MP attribute under its `rule` (from [`rule`] or
+/// [`rule_of`]): `Ok` when it is accepted as received, else the action and the reason.
 ///
-/// This is the only statement of the rules: the walk's fast paths call it with a constant
-/// `code` (so it folds to the few tests that attribute needs) and its general path with the
-/// code read. AS_PATH's value rules are checked by [`super::values::check_as_path`] as the
+/// This is the only statement of the rules: the walk's fast paths call it with the rule of a
+/// constant code (so it folds to the few tests that attribute needs) and its general path
+/// with the rule of the code read. AS_PATH's value rules are checked by [`super::values::check_as_path`] as the
 /// ASNs are visited (one pass); here AS_PATH is judged on its flags only.
 #[inline(always)]
-pub(crate) fn judge(code: u8, flags: u8, value: &[u8], env: Env) -> Result<(), (Action, Reason)> {
-    let rule = rule(code);
+pub(crate) fn judge(
+    rule: &Rule,
+    flags: u8,
+    value: &[u8],
+    env: Env,
+) -> Result<(), (Action, Reason)> {
     let flags_ok = flags & (O | T) == rule.flags;
     if !rule.special {
         // Checked by length alone. The common case is one branch: right flags, not an
