@@ -41,18 +41,31 @@ pub enum Capability {
     /// FQDN / hostname, code 73 (draft-walton-bgp-hostname-capability §3, as FRR sends it):
     /// hostname length (1), hostname, domain length (1), domain. Each octet of invalid UTF-8
     /// is replaced by `?` on decode, so the value re-encodes to the same length.
-    Fqdn { hostname: String, domain: String },
+    Fqdn {
+        /// The host name.
+        hostname: String,
+        /// The domain name.
+        domain: String,
+    },
     /// Any other capability, value kept raw (RFC 5492 §4: unknown capabilities are
     /// ignored, not rejected).
-    Unknown { code: CapabilityCode, data: Bytes },
+    Unknown {
+        /// The capability code.
+        code: CapabilityCode,
+        /// The capability value.
+        data: Bytes,
+    },
 }
 
 /// One ADD-PATH family (RFC 7911 §4). Send/Receive values 1, 2, 3 map to receive, send,
 /// both; 0 is decoded as neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddPathFamily {
+    /// The family.
     pub family: Family,
+    /// We may send (the peer receives) path identifiers.
     pub send: bool,
+    /// We may receive path identifiers.
     pub receive: bool,
 }
 
@@ -65,12 +78,14 @@ pub struct GracefulRestart {
     pub notification: bool,
     /// Restart Time in seconds, 12 bits (values above 4095 are encoded modulo 4096).
     pub restart_time: u16,
+    /// The families whose state is preserved.
     pub families: Vec<GrFamily>,
 }
 
 /// One Graceful Restart family (RFC 4724 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GrFamily {
+    /// The family.
     pub family: Family,
     /// Forwarding State (F) bit.
     pub forwarding: bool,
@@ -79,6 +94,7 @@ pub struct GrFamily {
 /// One Long-Lived Graceful Restart family (RFC 9494 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LlgrFamily {
+    /// The family.
     pub family: Family,
     /// Forwarding State (F) bit.
     pub forwarding: bool,
@@ -91,16 +107,22 @@ pub struct LlgrFamily {
 pub struct ExtendedNextHopEntry {
     /// NLRI AFI and SAFI (the SAFI is 2 octets on the wire; values above 255 are rejected).
     pub nlri: Family,
+    /// The AFI of the next hop (IPv6 for IPv4 NLRI with an IPv6 next hop).
     pub next_hop_afi: Afi,
 }
 
 /// BGP Role (RFC 9234 §4.1). An open set: unassigned values are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// Provider (0).
     Provider,
+    /// Route Server (1).
     RouteServer,
+    /// Route Server Client (2).
     RouteServerClient,
+    /// Customer (3).
     Customer,
+    /// Peer (4, lateral peer).
     Peer,
     /// An unassigned value (5..=255).
     Unknown(u8),

@@ -14,6 +14,7 @@ use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 /// AFI (2 octets), Message Subtype (1 octet, "Reserved" in RFC 2918), SAFI (1 octet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteRefresh {
+    /// The family whose routes are asked for.
     pub family: Family,
     /// 0 normal route refresh, 1 BoRR, 2 EoRR (RFC 7313 §3.2). Other values are kept; the
     /// receiver ignores them (RFC 7313 §5).

@@ -80,7 +80,9 @@ pub enum Verdict {
     Accept,
     /// Handle every NLRI in the message as withdrawn (RFC 7606 §2), because of `attr`.
     TreatAsWithdraw {
+        /// The attribute that caused it (or the missing one).
         attr: AttrType,
+        /// Why, with the RFC section.
         reason: &'static str,
     },
 }
