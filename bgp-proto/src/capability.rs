@@ -364,9 +364,13 @@ impl Capability {
             }
             Capability::Role(role) => out.push(u8::from(*role)),
             Capability::Fqdn { hostname, domain } => {
-                let host = truncate_str(hostname, MAX_CAPABILITY_VALUE_LEN - 2);
+                let host = hostname
+                    .get(..hostname.floor_char_boundary(MAX_CAPABILITY_VALUE_LEN - 2))
+                    .unwrap_or_default();
                 let room = MAX_CAPABILITY_VALUE_LEN.saturating_sub(2 + host.len());
-                let domain = truncate_str(domain, room);
+                let domain = domain
+                    .get(..domain.floor_char_boundary(room))
+                    .unwrap_or_default();
                 out.push(u8::try_from(host.len()).unwrap_or(u8::MAX));
                 out.extend_from_slice(host.as_bytes());
                 out.push(u8::try_from(domain.len()).unwrap_or(u8::MAX));
@@ -405,16 +409,4 @@ fn lossy_ascii(v: &[u8]) -> String {
         s.extend(chunk.invalid().iter().map(|_| '?'));
     }
     s
-}
-
-/// The longest prefix of `s` that is at most `max` octets and ends at a char boundary.
-fn truncate_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    s.get(..end).unwrap_or_default()
 }

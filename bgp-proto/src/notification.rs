@@ -156,7 +156,9 @@ impl Notification {
     pub fn cease(subcode: u8, text: Option<&str>) -> Notification {
         let data = match (subcode, text) {
             (cease::ADMINISTRATIVE_SHUTDOWN | cease::ADMINISTRATIVE_RESET, Some(text)) => {
-                let text = truncate_at_char_boundary(text, MAX_SHUTDOWN_MESSAGE_LEN);
+                let text = text
+                    .get(..text.floor_char_boundary(MAX_SHUTDOWN_MESSAGE_LEN))
+                    .unwrap_or_default();
                 let mut data = BytesMut::with_capacity(text.len().saturating_add(1));
                 data.put_u8(u8::try_from(text.len()).unwrap_or(u8::MAX));
                 data.put_slice(text.as_bytes());
@@ -406,17 +408,6 @@ impl fmt::Display for Notification {
             }
         }
     }
-}
-
-fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

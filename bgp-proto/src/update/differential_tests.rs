@@ -1,4 +1,4 @@
-//! The walk's fast paths (the in-order prelude and the in-loop arms) against its general path:
+//! The walk's fast path (the in-order prelude) against its general path:
 //! every input is checked with `FAST` true and false, with and without a visitor, and the
 //! results (the whole view or error, field by field through `Debug`) and the visited values
 //! must be the same. Inputs: UPDATEs built by proptest from every attribute type code the
@@ -98,9 +98,9 @@ impl UpdateVisitor for Recorder {
     }
 }
 
-/// Checks `msg` under `cx` with and without the fast paths; panics with the message on any
+/// Checks `msg` under `cx` with and without the fast path; panics with the message on any
 /// difference. Returns whether the fast walk accepted it cleanly (no reset, no
-/// treat-as-withdraw, no discard), so callers can show their inputs reach the fast paths.
+/// treat-as-withdraw, no discard), so callers can show their inputs reach the fast path.
 fn same_both_ways(msg: &[u8], cx: &SessionContext) -> bool {
     let fast = format!("{:?}", walk::<_, _, true>(msg, cx, &mut NoSink));
     let general = format!("{:?}", walk::<_, _, false>(msg, cx, &mut NoSink));
@@ -194,7 +194,7 @@ fn fast_and_general_paths_agree_on_the_ris_dumps() {
         }
     }
     assert!(updates > 60_000, "only {updates} UPDATEs in the dumps");
-    // Most of them are clean, so the fast paths did the work in the `FAST` runs.
+    // Most of them are clean, so the fast path did the work in the `FAST` runs.
     assert!(clean * 2 > updates, "{clean} of {updates} accepted cleanly");
 }
 
@@ -309,7 +309,7 @@ fn attribute() -> impl Strategy<Value = (u8, u8, Vec<u8>)> {
         any::<bool>(),
     )
         .prop_flat_map(|(code, ot, partial, ext)| {
-            // Mostly the flags the definition requires, so the fast paths are reached.
+            // Mostly the flags the definition requires, so the fast path is reached.
             let right = super::rules::rule(code).flags;
             let flags = prop_oneof![3 => Just(right), 1 => Just(ot << 6)]
                 .prop_map(move |f| f | if partial { 0x20 } else { 0 } | if ext { 0x10 } else { 0 });
@@ -382,16 +382,18 @@ proptest! {
     }
 }
 
-/// The generator reaches both outcomes of every rule the fast paths cover: for each of their
-/// type codes, some generated first occurrence is accepted by `judge` (so the fast walk took
-/// it) and some is not (so the general path classified it).
+/// The generator reaches every step of the prelude and both outcomes of every rule it uses:
+/// for each of its type codes, some generated UPDATE has that attribute in the in-order run
+/// the prelude takes (each accepted by `judge`), and some first occurrence is refused by
+/// `judge` (so the general path classified it).
 #[test]
-fn generated_updates_reach_every_fast_arm() {
+fn generated_updates_reach_every_prelude_step() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
+    const PRELUDE: [u8; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 32, 35];
     let mut runner = TestRunner::deterministic();
     let strategy = update();
-    let (mut accepted, mut refused) = ([false; 256], [false; 256]);
+    let (mut taken, mut refused) = ([false; 256], [false; 256]);
     for _ in 0..5_000 {
         let msg = strategy.new_tree(&mut runner).unwrap().current();
         let wd = usize::from(u16::from_be_bytes([msg[19], msg[20]]));
@@ -407,19 +409,30 @@ fn generated_updates_reach_every_fast_arm() {
             four_octet_as: true,
             has_nlri_field: msg.len() > 23 + wd + rest.len(),
         };
-        let mut seen = [false; 256];
+        let (mut seen, mut step, mut in_run) = ([false; 256], 0, true);
         while let Some((flags, code, value, tail)) = super::check::split_attr(rest) {
+            let ok = super::rules::judge(super::rules::rule(code), flags, value, env).is_ok();
             if !std::mem::replace(&mut seen[usize::from(code)], true) {
-                let ok = super::rules::judge(super::rules::rule(code), flags, value, env).is_ok();
-                accepted[usize::from(code)] |= ok;
                 refused[usize::from(code)] |= !ok;
+            }
+            // The prelude's run: ascending prelude codes, each accepted.
+            while step < PRELUDE.len() && PRELUDE[step] < code {
+                step += 1;
+            }
+            in_run &= step < PRELUDE.len() && PRELUDE[step] == code && ok;
+            if in_run {
+                taken[usize::from(code)] = true;
+                step += 1;
             }
             rest = tail;
         }
         same_both_ways(&msg, &contexts(true, 65001)[1]);
     }
-    for code in [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 32, 35] {
-        assert!(accepted[usize::from(code)], "no accepted attribute {code}");
+    for code in PRELUDE {
+        assert!(
+            taken[usize::from(code)],
+            "the prelude never took attribute {code}"
+        );
         assert!(refused[usize::from(code)], "no refused attribute {code}");
     }
 }

@@ -1,7 +1,7 @@
 //! The RFC 7606 rule of every attribute the codec models, stated once: flags (RFC 7606 §3 c),
 //! length and value (§7), and the action when one is broken (treat-as-withdraw or attribute
 //! discard). [`judge`] is that statement; the walk in [`super::check`] calls it on its general
-//! path and on its fast paths alike, so the fast paths cannot drift from it. Session resets
+//! path and on its fast path alike, so the fast path cannot drift from it. Session resets
 //! (MP_REACH_NLRI / MP_UNREACH_NLRI, §5.3) stay in the walk, which owns the NOTIFICATION data.
 
 use super::is_martian_v4;
@@ -192,7 +192,7 @@ const TABLE: [Rule; 256] = {
 /// The table for lookups of a code read from the message (one load).
 static RULES: [Rule; 256] = TABLE;
 
-/// The rule of a constant type code, for the walk's fast paths: `const { rule_of(CODE) }`
+/// The rule of a constant type code, for the walk's fast path: `const { rule_of(CODE) }`
 /// puts the rule itself into the caller's code, so `judge` folds to that attribute's tests
 /// even when inlined into another crate (where the contents of the `static` are unknown).
 #[allow(clippy::indexing_slicing)] // a u8 always indexes a 256-entry table
@@ -367,7 +367,7 @@ impl Env {
 /// The first occurrence of a modelled, non-MP attribute under its `rule` (from [`rule`] or
 /// [`rule_of`]): `Ok` when it is accepted as received, else the action and the reason.
 ///
-/// This is the only statement of the rules: the walk's fast paths call it with the rule of a
+/// This is the only statement of the rules: the walk's fast path calls it with the rule of a
 /// constant code (so it folds to the few tests that attribute needs) and its general path
 /// with the rule of the code read. AS_PATH's value rules are checked by [`super::values::check_as_path`] as the
 /// ASNs are visited (one pass); here AS_PATH is judged on its flags only.
