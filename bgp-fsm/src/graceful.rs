@@ -253,7 +253,8 @@ impl Session {
     fn enter_long_lived(&mut self, now: Instant, out: &mut Vec<Action>) {
         let pending = std::mem::take(&mut self.gr.llgr_pending);
         let mut ev = RouteEvents::default();
-        let mut tagged: HashMap<*const PathAttributes, Arc<PathAttributes>> = HashMap::new();
+        // Keyed by value: routes read back from the Adj-RIB-In each get their own Arc.
+        let mut tagged: HashMap<Arc<PathAttributes>, Arc<PathAttributes>> = HashMap::new();
         let stale: Vec<Nlri> = self.gr_stale.iter().copied().collect();
         for nlri in stale {
             let family = family_of(&nlri);
@@ -269,9 +270,8 @@ impl Session {
                 continue;
             }
             if !route.attrs.communities.contains(&Community::LLGR_STALE) {
-                let key = Arc::as_ptr(&route.attrs);
                 let attrs = tagged
-                    .entry(key)
+                    .entry(route.attrs.clone())
                     .or_insert_with(|| {
                         let mut a = (*route.attrs).clone();
                         a.communities.push(Community::LLGR_STALE);
@@ -280,7 +280,7 @@ impl Session {
                     .clone();
                 let mut r = route;
                 r.attrs = attrs;
-                self.rib_in.insert(r.clone());
+                self.rib_in.insert(r.nlri, r.next_hop, &r.attrs);
                 ev.announced.push(r);
             }
             ev.llgr_stale = ev.llgr_stale.saturating_add(1);

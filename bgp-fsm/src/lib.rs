@@ -115,6 +115,7 @@
 
 mod action;
 mod collision;
+mod compact;
 mod config;
 mod event;
 mod fsm;
@@ -123,6 +124,7 @@ mod import;
 mod negotiate;
 mod restarting;
 mod rib;
+mod rib_in;
 mod routes;
 mod send;
 mod session;
@@ -136,6 +138,7 @@ pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};
 pub use negotiate::{roles_match, Negotiated};
 pub use rib::{family_of, AdjRib, Route};
+pub use rib_in::AdjRibIn;
 pub use send::SendQueue;
 pub use session::{Counters, MessageCounts, Session, State};
 pub use timer::Timer;

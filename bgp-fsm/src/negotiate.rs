@@ -375,17 +375,11 @@ pub(crate) fn negotiate(config: &SessionConfig, open: &Open) -> Result<Negotiate
             _ => None,
         })
         .unwrap_or((None, None));
+    // bgp-proto owns what two OPENs negotiate for the codec; the policies are ours.
     let context = SessionContext {
-        four_octet_as,
-        extended_message,
-        add_path_rx: add_path_receive.iter().copied().collect::<FamilySet>(),
-        add_path_tx: add_path_send.iter().copied().collect::<FamilySet>(),
-        families: families.iter().copied().collect::<FamilySet>(),
-        extended_next_hop,
-        ibgp,
-        peer_asn,
         enforce_first_as: config.enforce_first_as && !ibgp,
         allow_as_set: config.allow_as_set,
+        ..SessionContext::from_opens(&local_open(config), open)
     };
     Ok(Negotiated {
         local_asn: config.local_asn,
@@ -452,5 +446,108 @@ mod tests {
         assert!(!roles_match(Role::Peer, Role::Customer));
         assert!(!roles_match(Role::Provider, Role::Provider));
         assert!(!roles_match(Role::Provider, Role::Unknown(9)));
+    }
+
+    /// The codec context a session gets is `SessionContext::from_opens` over the two OPENs
+    /// (plus our two policies), and it agrees with what negotiation reports on its own
+    /// (families, ADD-PATH both ways, RFC 8950 next hops, 4-octet AS, Extended Message,
+    /// iBGP), over configurations and peer OPENs that differ in each of those.
+    #[test]
+    fn the_session_context_is_from_opens() {
+        use crate::config::AddPathConfig;
+        let (v4, v6) = (Family::IPV4_UNICAST, Family::IPV6_UNICAST);
+        let ap = |family, send, receive| AddPathFamily {
+            family,
+            send,
+            receive,
+        };
+        let mut checked = 0;
+        for (local_asn, peer_asn) in [(65001, 65002), (65001, 65001), (65001, 4_200_000_000)] {
+            for (fams, add_path, enh, ext) in [
+                (vec![], vec![], vec![], false),
+                (
+                    vec![v6, v4],
+                    vec![(v4, true, true), (v6, false, true)],
+                    vec![v4],
+                    true,
+                ),
+                (vec![v4], vec![(v4, true, false)], vec![v4], false),
+            ] {
+                for peer_caps in [
+                    vec![],
+                    vec![
+                        Capability::Multiprotocol(v4),
+                        Capability::Multiprotocol(v6),
+                        Capability::AddPath(vec![ap(v4, true, true), ap(v6, true, false)]),
+                        Capability::ExtendedNextHop(vec![ExtendedNextHopEntry {
+                            nlri: v4,
+                            next_hop_afi: Afi::IPV6,
+                        }]),
+                        Capability::ExtendedMessage,
+                    ],
+                    vec![
+                        Capability::Multiprotocol(v6),
+                        Capability::AddPath(vec![ap(v6, true, true)]),
+                    ],
+                ] {
+                    let mut c =
+                        SessionConfig::new(local_asn, peer_asn, "192.0.2.1".parse().unwrap());
+                    c.families = fams.clone();
+                    c.add_path = add_path
+                        .iter()
+                        .map(|&(family, send, receive)| AddPathConfig {
+                            family,
+                            send,
+                            receive,
+                        })
+                        .collect();
+                    c.extended_next_hop = enh.clone();
+                    c.extended_message = ext;
+                    let mut caps = peer_caps.clone();
+                    let as4 = peer_asn > 0xffff || caps.len() > 1;
+                    if as4 {
+                        caps.push(Capability::FourOctetAs(peer_asn));
+                    }
+                    let peer = Open {
+                        my_as: u16::try_from(peer_asn).unwrap_or(AS_TRANS),
+                        hold_time: 90,
+                        bgp_id: "192.0.2.2".parse().unwrap(),
+                        capabilities: caps,
+                    };
+                    let n = negotiate(&c, &peer).expect("acceptable OPEN");
+                    let cx = &n.context;
+                    let what =
+                        format!("{local_asn}/{peer_asn} {fams:?} {add_path:?} {peer_caps:?}");
+                    let expected = SessionContext {
+                        enforce_first_as: c.enforce_first_as && !c.is_ibgp(),
+                        allow_as_set: c.allow_as_set,
+                        ..SessionContext::from_opens(&local_open(&c), &peer)
+                    };
+                    assert_eq!(*cx, expected, "{what}");
+                    assert_eq!(cx.families.iter().collect::<Vec<_>>(), n.families, "{what}");
+                    assert_eq!(
+                        cx.add_path_tx.iter().collect::<Vec<_>>(),
+                        n.add_path_send,
+                        "{what}"
+                    );
+                    assert_eq!(
+                        cx.add_path_rx.iter().collect::<Vec<_>>(),
+                        n.add_path_receive,
+                        "{what}"
+                    );
+                    assert_eq!(
+                        cx.extended_next_hop.iter().collect::<Vec<_>>(),
+                        n.extended_next_hop,
+                        "{what}"
+                    );
+                    assert_eq!(cx.four_octet_as, n.four_octet_as, "{what}");
+                    assert_eq!(cx.four_octet_as, as4, "{what}");
+                    assert_eq!(cx.extended_message, n.extended_message, "{what}");
+                    assert_eq!((cx.ibgp, cx.peer_asn), (n.is_ibgp(), n.peer_asn), "{what}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 27);
     }
 }

@@ -1,4 +1,6 @@
-//! Adj-RIB-In and Adj-RIB-Out (RFC 4271 §3.2), keyed by (prefix, path identifier).
+//! The Adj-RIB-Out (RFC 4271 §3.2), keyed by (prefix, path identifier), and the [`Route`]
+//! type both RIBs hand out. The Adj-RIB-In keeps its routes in compact form
+//! ([`crate::rib_in::AdjRibIn`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,6 +137,7 @@ impl AdjRib {
     }
 
     /// Inserts or replaces; returns true when the stored route changed.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, route: Route) -> bool {
         let path = self.intern(route.next_hop, route.attrs);
         match self.routes.get(&route.nlri) {

@@ -430,7 +430,7 @@ impl Session {
                     self.stale.remove(&nlri);
                     self.gr_stale.remove(&nlri);
                     if looped {
-                        if self.rib_in.remove(&nlri).is_some() {
+                        if self.rib_in.remove(&nlri) {
                             ev.withdrawn.push(nlri);
                         }
                         self.counters.own_as_loops = self.counters.own_as_loops.saturating_add(1);
@@ -459,7 +459,7 @@ impl Session {
                     if !self.config.import.accepts(&nlri.prefix) {
                         // Not kept; a route kept earlier for the NLRI (before a policy
                         // change) is replaced by nothing.
-                        if self.rib_in.remove(&nlri).is_some() {
+                        if self.rib_in.remove(&nlri) {
                             ev.withdrawn.push(nlri);
                         }
                         self.counters.import_rejected =
@@ -475,7 +475,7 @@ impl Session {
                         next_hop: nh,
                         attrs: attrs.clone(),
                     };
-                    self.rib_in.insert(route.clone());
+                    self.rib_in.insert(nlri, nh, &attrs);
                     self.counters.prefixes_in = self.counters.prefixes_in.saturating_add(1);
                     ev.announced.push(route);
                     last_family = Some(family);

@@ -16,6 +16,7 @@ use crate::event::Event;
 use crate::fsm::Input;
 use crate::negotiate::Negotiated;
 use crate::rib::AdjRib;
+use crate::rib_in::AdjRibIn;
 use crate::timer::{Timer, TimerTable};
 
 /// The states of RFC 4271 §8.2.2.
@@ -131,7 +132,7 @@ pub struct Session {
     pub(crate) passive: bool,
     pub(crate) timers: TimerTable,
     pub(crate) rng: SmallRng,
-    pub(crate) rib_in: AdjRib,
+    pub(crate) rib_in: AdjRibIn,
     pub(crate) rib_out: AdjRib,
     /// Routes marked stale by a BoRR, removed at the EoRR (RFC 7313 §4).
     pub(crate) stale: BTreeSet<bgp_proto::Nlri>,
@@ -169,7 +170,7 @@ impl Session {
             passive,
             timers: TimerTable::default(),
             rng: SmallRng::seed_from_u64(seed),
-            rib_in: AdjRib::new(),
+            rib_in: AdjRibIn::new(),
             rib_out: AdjRib::new(),
             stale: BTreeSet::new(),
             gr_stale: BTreeSet::new(),
@@ -334,7 +335,7 @@ impl Session {
 
     /// Routes received from the peer. Cleared when the session goes down, except routes kept
     /// stale for the peer's graceful restart ([`Session::is_stale`]).
-    pub fn adj_rib_in(&self) -> &AdjRib {
+    pub fn adj_rib_in(&self) -> &AdjRibIn {
         &self.rib_in
     }
 

@@ -31,18 +31,30 @@
 //! (the UPDATE ones take the context too) and append whole messages, header included.
 //!
 //! ```
-//! use bgp_proto::{decode, frame_len, Message, Open, SessionContext, Verdict};
+//! use bgp_proto::capability::Capability;
+//! use bgp_proto::{decode, frame_len, Family, Message, Open, Routes, SessionContext};
 //! use bytes::{BufMut, BytesMut};
 //!
-//! // A stream holding an OPEN and an UPDATE, as read from a socket.
-//! let mut stream = BytesMut::new();
-//! let open = Open {
-//!     my_as: 65001,
+//! // The OPEN we sent, and a stream holding the peer's OPEN and an UPDATE, as read from a
+//! // socket.
+//! let ours = Open {
+//!     my_as: 65000,
 //!     hold_time: 90,
-//!     bgp_id: "192.0.2.1".parse().unwrap(),
-//!     capabilities: vec![],
+//!     bgp_id: "192.0.2.2".parse().unwrap(),
+//!     capabilities: vec![
+//!         Capability::Multiprotocol(Family::IPV4_UNICAST),
+//!         Capability::FourOctetAs(65000),
+//!     ],
 //! };
-//! open.encode(&mut stream);
+//! let mut stream = BytesMut::new();
+//! // A peer without the 4-octet AS capability: its AS_PATHs have 2-octet ASNs (RFC 6793).
+//! let theirs = Open {
+//!     my_as: 65001,
+//!     bgp_id: "192.0.2.1".parse().unwrap(),
+//!     capabilities: vec![Capability::Multiprotocol(Family::IPV4_UNICAST)],
+//!     ..ours.clone()
+//! };
+//! theirs.encode(&mut stream);
 //! stream.put_slice(&[
 //!     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // Marker
 //!     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -55,27 +67,36 @@
 //!     0x08, 0x0a, // NLRI 10.0.0.0/8
 //! ]);
 //!
-//! let cx = SessionContext::default();
-//! let mut prefixes = Vec::new();
+//! // Until the OPENs are exchanged a session has the default context; after, the
+//! // negotiated one. (A capture without OPENs: `SessionContext::for_mrt` or `for_capture`.)
+//! let mut cx = SessionContext::default();
+//! let mut installed = Vec::new();
 //! while let Some(len) = frame_len(&stream, cx.max_message_len())? {
 //!     let msg = stream.split_to(len).freeze(); // no copy
 //!     match decode(msg, &cx)? {
-//!         Message::Open(o) => assert_eq!(o.asn(), 65001),
-//!         Message::Update(view) => {
-//!             assert_eq!(view.verdict(), Verdict::Accept);
-//!             prefixes.extend(view.announced().map(|n| n.prefix.to_string()));
-//!         }
+//!         Message::Open(peer) => cx = SessionContext::from_opens(&ours, &peer),
+//!         // The verdict (RFC 7606) is part of the answer: no way to read routes past it.
+//!         Message::Update(view) => match view.routes() {
+//!             Routes::Update { withdrawn, announced } => {
+//!                 assert_eq!(withdrawn.count(), 0);
+//!                 assert_eq!(view.next_hop_attr(), Some("192.0.2.1".parse().unwrap()));
+//!                 installed.extend(announced.map(|n| n.prefix.to_string()));
+//!             }
+//!             Routes::WithdrawAll { reason, .. } => panic!("treat-as-withdraw: {reason}"),
+//!         },
 //!         other => panic!("unexpected {:?}", other.kind()),
 //!     }
 //! }
-//! assert_eq!(prefixes, ["10.0.0.0/8"]);
+//! assert_eq!(installed, ["10.0.0.0/8"]);
 //! assert!(stream.is_empty());
 //! # Ok::<(), bgp_proto::DecodeError>(())
 //! ```
 //!
 //! Codepoints ([`MessageType`], [`CapabilityCode`], [`AttrType`], [`Afi`], [`Safi`],
 //! [`ErrorCode`]) are open sets: unknown values are representable and pass through.
-//! [`capture`] reads BGP messages out of MRT dumps and pcap files for tests and tools.
+//! [`capture`] reads BGP messages out of MRT dumps and pcap files for tests and tools;
+//! decode those with [`SessionContext::for_mrt`] or [`SessionContext::from_opens`] (the
+//! crate's `examples/` do both). Prefixes are [`ipnet`] types, re-exported here.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -96,6 +117,8 @@ pub mod route_refresh;
 pub mod session;
 pub mod update;
 
+pub use ipnet;
+
 pub use attr::{
     Aggregator, AsPath, AsSegment, AsSegmentType, Community, ExtCommunity, LargeCommunity, NextHop,
     Nlri, Origin, PathAttributes, RawAttr,
@@ -113,4 +136,4 @@ pub use notification::Notification;
 pub use open::Open;
 pub use route_refresh::RouteRefresh;
 pub use session::{FamilySet, SessionContext, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN};
-pub use update::{UpdateBuilder, UpdateView, UpdateVisitor, Verdict};
+pub use update::{Prefixes, Routes, UpdateBuilder, UpdateView, UpdateVisitor, Verdict};

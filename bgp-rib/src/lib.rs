@@ -47,7 +47,7 @@ use bgp_proto::PathAttributes;
 use ipnet::IpNet;
 
 pub use decision::{Decision, Ranked, Reason, Step, Verdict, DEFAULT_LOCAL_PREF};
-pub use weight::{Weighting, MAX_WEIGHT};
+pub use weight::{BaseWeighting, Weighting, MAX_WEIGHT};
 
 /// A peer's handle, chosen by the caller (bgpd numbers its configured peers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -324,6 +324,11 @@ impl LocRib {
 
     pub fn is_empty(&self) -> bool {
         self.prefixes.is_empty()
+    }
+
+    /// Number of prefixes with at least one path (constant time, unlike [`LocRib::len`]).
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
     }
 
     /// The forwarding set last returned by [`LocRib::take_changes`] for `prefix`.

@@ -800,3 +800,88 @@ proptest! {
         }
     }
 }
+
+// --- Graceful shutdown (RFC 8326) at the minimum weight ---
+
+fn draining(mut a: PathAttributes) -> PathAttributes {
+    a.communities.push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+    a
+}
+
+#[test]
+fn a_draining_member_stays_in_the_set_at_the_minimum_weight() {
+    let mut rib = rib_with(&[(1, 65001), (2, 65001), (3, 65001)], RibConfig::default());
+    for i in 1..=3 {
+        add(&mut rib, path(i, i, attrs(&[65001])));
+    }
+    assert_eq!(
+        rib.take_changes(),
+        vec![FibChange::Set {
+            prefix: prefix(),
+            next_hops: vec![(nh(1), 1), (nh(2), 1), (nh(3), 1)]
+        }]
+    );
+    // Node 1 drains: same members, its weight 1 against 255 for the others.
+    add(&mut rib, path(1, 1, draining(attrs(&[65001]))));
+    let d = rib.decision(prefix()).unwrap();
+    assert_eq!(
+        d.weighting,
+        Weighting::GracefulShutdown {
+            draining: 1,
+            base: BaseWeighting::Equal
+        }
+    );
+    assert!(matches!(
+        verdict_of(&rib, 1).0,
+        Verdict::Best | Verdict::Multipath
+    ));
+    assert_eq!(
+        rib.take_changes(),
+        vec![FibChange::Set {
+            prefix: prefix(),
+            next_hops: vec![(nh(1), 1), (nh(2), 255), (nh(3), 255)]
+        }]
+    );
+    // It withdraws at the end of its drain: it leaves.
+    rib.withdraw(PeerId(1), prefix(), None);
+    assert_eq!(
+        rib.take_changes(),
+        vec![FibChange::Set {
+            prefix: prefix(),
+            next_hops: vec![(nh(2), 1), (nh(3), 1)]
+        }]
+    );
+}
+
+#[test]
+fn graceful_shutdown_keeps_link_bandwidth_ratios_of_the_others() {
+    let mut rib = rib_with(&[(1, 65001), (2, 65001), (3, 65001)], RibConfig::default());
+    add(
+        &mut rib,
+        path(1, 1, draining(with_bandwidth(65001, 1.25e9))),
+    );
+    add(&mut rib, path(2, 2, with_bandwidth(65001, 1.25e9)));
+    add(&mut rib, path(3, 3, with_bandwidth(65001, 0.625e9)));
+    let d = rib.decision(prefix()).unwrap();
+    assert_eq!(
+        d.weighting,
+        Weighting::GracefulShutdown {
+            draining: 1,
+            base: BaseWeighting::LinkBandwidth
+        }
+    );
+    assert_eq!(
+        d.next_hops,
+        vec![(nh(1), 1), (nh(2), 255 * 255), (nh(3), 128 * 255)]
+    );
+}
+
+#[test]
+fn when_every_member_drains_the_weights_are_as_without() {
+    let mut rib = rib_with(&[(1, 65001), (2, 65001)], RibConfig::default());
+    add(&mut rib, path(1, 1, draining(attrs(&[65001]))));
+    add(&mut rib, path(2, 2, draining(attrs(&[65001]))));
+    let d = rib.decision(prefix()).unwrap();
+    assert_eq!(d.weighting, Weighting::Equal);
+    assert_eq!(d.next_hops, vec![(nh(1), 1), (nh(2), 1)]);
+}

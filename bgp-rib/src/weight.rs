@@ -12,6 +12,15 @@
 //!   for some members would be worse than an even spread.
 //!
 //! A path with several Link Bandwidth communities uses the first.
+//!
+//! Graceful shutdown (RFC 8326, issue 16 item 3): when some members carry the
+//! GRACEFUL_SHUTDOWN community (65535:0, what a draining node sends) and others do not, the
+//! draining members stay in the set at the minimum weight 1 and every other member's weight
+//! is multiplied by [`MAX_WEIGHT`]. The set keeps its members, so a resilient next-hop group
+//! only rebalances: idle buckets move off the draining node, busy ones (live connections)
+//! stay until the node withdraws. RFC 8326 §4 lowers LOCAL_PREF to take the path out of use
+//! at once; here the same intent (traffic leaves the node) is reached without breaking
+//! the connections it still serves. When every member drains, the weights are as without.
 
 use std::fmt;
 
@@ -35,6 +44,20 @@ pub enum Weighting {
     /// Equal weights: `missing` of the members carry no usable Link Bandwidth (or all carry
     /// zero), so it is ignored for all.
     EqualMissingBandwidth { missing: usize },
+    /// `draining` members carry GRACEFUL_SHUTDOWN (RFC 8326): they have weight 1, the others
+    /// `base` (how the weights were chosen before) times [`MAX_WEIGHT`].
+    GracefulShutdown {
+        draining: usize,
+        base: BaseWeighting,
+    },
+}
+
+/// How the weights of the members that are not draining were chosen
+/// ([`Weighting::GracefulShutdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BaseWeighting {
+    LinkBandwidth,
+    Equal,
 }
 
 impl fmt::Display for Weighting {
@@ -46,6 +69,14 @@ impl fmt::Display for Weighting {
             Weighting::EqualMissingBandwidth { missing } => write!(
                 f,
                 "equal ({missing} member(s) without a usable link bandwidth)"
+            ),
+            Weighting::GracefulShutdown { draining, base } => write!(
+                f,
+                "graceful shutdown: {draining} draining member(s) at weight 1, the others {} x {MAX_WEIGHT}",
+                match base {
+                    BaseWeighting::LinkBandwidth => "link bandwidth",
+                    BaseWeighting::Equal => "equal",
+                }
             ),
         }
     }
@@ -60,8 +91,34 @@ pub fn bandwidth(attrs: &PathAttributes) -> Option<f32> {
         .map(|(_, bw)| bw)
 }
 
+/// Whether a path carries GRACEFUL_SHUTDOWN (RFC 8326 §3, 65535:0).
+pub fn draining(attrs: &PathAttributes) -> bool {
+    attrs
+        .communities
+        .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
+}
+
 /// The weights of `members` (same order) and how they were chosen.
 pub fn weights(members: &[&Path]) -> (Vec<u32>, Weighting) {
+    let (w, how) = base_weights(members);
+    let drain: Vec<bool> = members.iter().map(|p| draining(&p.attrs)).collect();
+    let n = drain.iter().filter(|d| **d).count();
+    if n == 0 || n == members.len() {
+        return (w, how);
+    }
+    let base = match how {
+        Weighting::LinkBandwidth => BaseWeighting::LinkBandwidth,
+        _ => BaseWeighting::Equal,
+    };
+    let w = w
+        .iter()
+        .zip(&drain)
+        .map(|(w, d)| if *d { 1 } else { w * MAX_WEIGHT })
+        .collect();
+    (w, Weighting::GracefulShutdown { draining: n, base })
+}
+
+fn base_weights(members: &[&Path]) -> (Vec<u32>, Weighting) {
     if members.len() <= 1 {
         return (vec![1; members.len()], Weighting::Single);
     }

@@ -28,6 +28,7 @@ use bgp_proto::{
     AsPath, AsSegment, AsSegmentType, Family, FamilySet, NextHop, Nlri, Origin, PathAttributes,
 };
 use ipnet::IpNet;
+use smallvec::SmallVec;
 
 use crate::config::{NextHopSpec, Service};
 
@@ -379,9 +380,12 @@ fn runtime_template(spec: &RuntimeSpec, mode: RuntimeMode) -> Service {
             .communities
             .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
         {
-            service
+            service.communities = service
                 .communities
-                .push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+                .iter()
+                .copied()
+                .chain([bgp_proto::Community::GRACEFUL_SHUTDOWN])
+                .collect();
         }
         service.local_pref = Some(0);
     }
@@ -494,6 +498,7 @@ fn visit<'a>(
         drained: ann.drained_peers.contains(&peer.name),
         warnings: Vec::new(),
         interned: HashMap::new(),
+        by_inputs: HashMap::new(),
         routes: Vec::new(),
         route_index: HashMap::new(),
     };
@@ -532,8 +537,9 @@ fn visit<'a>(
     cx
 }
 
-/// The paths a service gives one prefix: (path id, route index).
-type Paths = Vec<(Option<u32>, u32)>;
+/// The paths a service gives one prefix: (path id, route index). Services have a few next
+/// hops: kept inline, no allocation per service.
+type Paths = SmallVec<[(Option<u32>, u32); 4]>;
 
 fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u32>, u32)]) {
     let prefix = prefix.trunc();
@@ -548,80 +554,70 @@ fn push_paths(entries: &mut Vec<(Nlri, u32)>, prefix: IpNet, paths: &[(Option<u3
     }
 }
 
+/// What a service contributes to its attributes for one peer ([`build_attributes`]): its
+/// lists by address (equal addresses, equal lists; equal lists at two addresses only miss the
+/// shortcut), and its values.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct AttrInputs {
+    communities: *const bgp_proto::Community,
+    large_communities: *const bgp_proto::LargeCommunity,
+    med: Option<u32>,
+    local_pref: Option<u32>,
+    as_path_prepend: u8,
+    /// `weight` (the Link Bandwidth community).
+    weight: Option<u32>,
+}
+
+impl AttrInputs {
+    fn of(service: &Service) -> AttrInputs {
+        AttrInputs {
+            communities: service.communities.as_ptr(),
+            large_communities: service.large_communities.as_ptr(),
+            med: service.med,
+            local_pref: service.local_pref,
+            as_path_prepend: service.as_path_prepend,
+            weight: service.weight,
+        }
+    }
+}
+
 struct Compute<'a> {
     peer: &'a PeerView,
     /// The peer is drained by itself (`Announcements::drained_peers`).
     drained: bool,
     warnings: Vec<Warning>,
     interned: HashMap<PathAttributes, Arc<PathAttributes>>,
+    /// The interned attributes by what a service gives them ([`AttrInputs`]): services that
+    /// share their lists (validation shares equal ones) skip building and hashing them.
+    by_inputs: HashMap<AttrInputs, Arc<PathAttributes>>,
     /// Distinct routes, and their index by (next hop, interned attributes).
     routes: Vec<Route>,
     route_index: HashMap<(NextHop, *const PathAttributes), u32>,
 }
 
 impl Compute<'_> {
-    /// The index of `route` in `routes` (added when new).
-    fn intern(&mut self, route: Route) -> u32 {
-        let key = (route.next_hop, Arc::as_ptr(&route.attrs));
+    /// The index of the route (`next_hop`, `attrs`) in `routes` (added when new).
+    fn intern(&mut self, next_hop: NextHop, attrs: &Arc<PathAttributes>) -> u32 {
+        let key = (next_hop, Arc::as_ptr(attrs));
         if let Some(&i) = self.route_index.get(&key) {
             return i;
         }
         let i = u32::try_from(self.routes.len()).unwrap_or(u32::MAX);
-        self.routes.push(route);
+        self.routes.push(Route {
+            next_hop,
+            attrs: attrs.clone(),
+        });
         self.route_index.insert(key, i);
         i
     }
 
-    /// The paths (path id, route index) `service` gives a prefix of `prefix`'s family, or
-    /// `None` when it is not sent to this peer (with a warning when that needs one).
-    fn paths(
-        &mut self,
-        service: &Service,
-        prefix: IpNet,
-        name: &str,
-    ) -> Option<Vec<(Option<u32>, u32)>> {
-        let paths = self.route_paths(service, prefix, name)?;
-        Some(
-            paths
-                .into_iter()
-                .map(|(id, route)| (id, self.intern(route)))
-                .collect(),
-        )
-    }
-
-    fn route_paths(
-        &mut self,
-        service: &Service,
-        prefix: IpNet,
-        name: &str,
-    ) -> Option<Vec<(Option<u32>, Route)>> {
+    /// The interned attributes `service` is sent with to this peer.
+    fn attributes(&mut self, service: &Service) -> Arc<PathAttributes> {
+        let inputs = AttrInputs::of(service);
+        if let Some(shared) = self.by_inputs.get(&inputs) {
+            return shared.clone();
+        }
         let peer = self.peer;
-        if !service.applies_to(&peer.name) {
-            return None;
-        }
-        let family = family_of(&prefix);
-        if !peer.families.contains(family) {
-            self.warnings.push(Warning::FamilyNotNegotiated {
-                service: name.to_string(),
-                family,
-            });
-            return None;
-        }
-        let add_path = peer.add_path_tx.contains(family);
-        // Resolve next hops in configured order, keeping the position for the path id.
-        let resolved: Vec<(usize, NextHop)> = service
-            .nexthops
-            .iter()
-            .enumerate()
-            .filter_map(|(i, spec)| resolve_next_hop(*spec, prefix, peer).map(|nh| (i, nh)))
-            .collect();
-        let Some(first) = resolved.first().copied() else {
-            self.warnings.push(Warning::NoNextHop {
-                service: name.to_string(),
-                prefix,
-            });
-            return None;
-        };
         let mut attrs = build_attributes(service, peer);
         if self.drained {
             // `bgpctl neighbor NAME drain` (RFC 8326 §4): GRACEFUL_SHUTDOWN to this peer,
@@ -639,7 +635,7 @@ impl Compute<'_> {
                 attrs.local_pref = Some(0);
             }
         }
-        let attrs = match self.interned.get(&attrs) {
+        let shared = match self.interned.get(&attrs) {
             Some(shared) => shared.clone(),
             None => {
                 let shared = Arc::new(attrs);
@@ -648,19 +644,48 @@ impl Compute<'_> {
                 shared
             }
         };
+        self.by_inputs.insert(inputs, shared.clone());
+        shared
+    }
+
+    /// The paths (path id, route index) `service` gives a prefix of `prefix`'s family, or
+    /// `None` when it is not sent to this peer (with a warning when that needs one).
+    fn paths(&mut self, service: &Service, prefix: IpNet, name: &str) -> Option<Paths> {
+        let peer = self.peer;
+        if !service.applies_to(&peer.name) {
+            return None;
+        }
+        let family = family_of(&prefix);
+        if !peer.families.contains(family) {
+            self.warnings.push(Warning::FamilyNotNegotiated {
+                service: name.to_string(),
+                family,
+            });
+            return None;
+        }
+        let add_path = peer.add_path_tx.contains(family);
+        // Resolve next hops in configured order, keeping the position for the path id.
+        let resolved: SmallVec<[(usize, NextHop); 4]> = service
+            .nexthops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, spec)| resolve_next_hop(*spec, prefix, peer).map(|nh| (i, nh)))
+            .collect();
+        let Some(first) = resolved.first().copied() else {
+            self.warnings.push(Warning::NoNextHop {
+                service: name.to_string(),
+                prefix,
+            });
+            return None;
+        };
+        let attrs = self.attributes(service);
         if add_path {
             Some(
                 resolved
                     .into_iter()
                     .map(|(i, next_hop)| {
                         let path_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                        (
-                            Some(path_id),
-                            Route {
-                                next_hop,
-                                attrs: attrs.clone(),
-                            },
-                        )
+                        (Some(path_id), self.intern(next_hop, &attrs))
                     })
                     .collect(),
             )
@@ -671,13 +696,9 @@ impl Compute<'_> {
                     family,
                 });
             }
-            Some(vec![(
-                None,
-                Route {
-                    next_hop: first.1,
-                    attrs,
-                },
-            )])
+            let mut paths = Paths::new();
+            paths.push((None, self.intern(first.1, &attrs)));
+            Some(paths)
         }
     }
 }
@@ -685,7 +706,9 @@ impl Compute<'_> {
 /// Groups announcements by (family, next hop, attributes), in first-seen order.
 #[derive(Default)]
 struct Grouper {
-    index: HashMap<(Family, NextHop, Arc<PathAttributes>), usize>,
+    /// By the attributes' address: the routes of one computation share interned attributes,
+    /// so equal attributes have one address (hashing the pointer, not every attribute).
+    index: HashMap<(Family, NextHop, *const PathAttributes), usize>,
     groups: Vec<AnnounceGroup>,
     last: Option<usize>,
 }
@@ -703,7 +726,7 @@ impl Grouper {
                 return;
             }
         }
-        let key = (family, route.next_hop, route.attrs.clone());
+        let key = (family, route.next_hop, Arc::as_ptr(&route.attrs));
         let i = match self.index.get(&key) {
             Some(&i) => i,
             None => {
@@ -920,11 +943,11 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
 fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
     // Per-peer overrides (`[peers.announce]`): communities add, the rest replace.
     let over = &peer.announce;
-    let mut communities = service.communities.clone();
+    let mut communities = service.communities.to_vec();
     communities.extend(over.communities.iter().copied());
     communities.sort();
     communities.dedup();
-    let mut large_communities = service.large_communities.clone();
+    let mut large_communities = service.large_communities.to_vec();
     large_communities.extend(over.large_communities.iter().copied());
     large_communities.sort();
     large_communities.dedup();
@@ -955,6 +978,7 @@ fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
         origin: Origin::Igp,
         as_path,
         med: over.med.or(service.med),
+        ext_communities: service.link_bandwidth(peer.local_asn).into_iter().collect(),
         // RFC 9234 §5: "If a route is to be advertised to a Customer, a Peer, or an RS-Client
         // (when the sender is an RS), and the OTC Attribute is not present, then when
         // advertising the route, an OTC Attribute MUST be added with a value equal to the AS
@@ -983,12 +1007,13 @@ mod tests {
         Service {
             name: name.into(),
             prefix: prefix.parse().expect("prefix"),
-            nexthops,
-            communities: vec![],
-            large_communities: vec![],
+            nexthops: nexthops.into(),
+            communities: Arc::new([]),
+            large_communities: Arc::new([]),
             med: None,
             local_pref: None,
             as_path_prepend: 0,
+            weight: None,
             peers: PeerSelection::All,
             health: None,
         }
@@ -1020,12 +1045,13 @@ mod tests {
     #[test]
     fn ebgp_self_next_hop_prepends_and_carries_attributes() {
         let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
-        s.communities = vec![Community(0xFFFF_FF01), Community(64512 << 16 | 100)];
+        s.communities = vec![Community(0xFFFF_FF01), Community(64512 << 16 | 100)].into();
         s.large_communities = vec![LargeCommunity {
             global: 64512,
             local1: 1,
             local2: 100,
-        }];
+        }]
+        .into();
         s.med = Some(10);
         s.local_pref = Some(200);
         s.as_path_prepend = 2;
@@ -1057,6 +1083,43 @@ mod tests {
             vec![Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
         );
         assert_eq!(a.large_communities.len(), 1);
+        assert!(a.ext_communities.is_empty(), "no weight, no Link Bandwidth");
+    }
+
+    #[test]
+    fn a_weight_is_sent_as_link_bandwidth() {
+        let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
+        s.weight = Some(40);
+        let (routes, _) = routes_for_peer(&[s], &ebgp_v4());
+        let (_, route) = routes.iter().next().expect("one route");
+        let lb: Vec<_> = route
+            .attrs
+            .ext_communities
+            .iter()
+            .filter_map(|c| c.as_link_bandwidth())
+            .collect();
+        // draft-ietf-idr-link-bandwidth: our AS, 40 Mbit/s in bytes per second.
+        assert_eq!(lb, vec![(64512, 5e6)]);
+        // Services alike but for their weight keep their own attributes.
+        let mut a = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
+        a.weight = Some(1);
+        let mut b = service("b", "192.0.2.2/32", vec![NextHopSpec::Local]);
+        b.weight = Some(2);
+        // The same lists, as the configuration shares them.
+        b.communities = a.communities.clone();
+        b.large_communities = a.large_communities.clone();
+        let (routes, _) = routes_for_peer(&[a, b], &ebgp_v4());
+        let bws: Vec<f32> = routes
+            .iter()
+            .filter_map(|(_, r)| r.attrs.ext_communities.first()?.as_link_bandwidth())
+            .map(|(_, bw)| bw)
+            .collect();
+        assert_eq!(bws, vec![125_000.0, 250_000.0]);
+        assert_eq!(
+            route.attrs.ext_communities[0].0[..2],
+            [0x40, 0x04],
+            "non-transitive type, Link Bandwidth sub-type"
+        );
     }
 
     #[test]
@@ -1088,7 +1151,7 @@ mod tests {
     #[test]
     fn peer_overrides_add_communities_and_replace_med_local_pref_and_prepend() {
         let mut svc = service("a", "192.0.2.1/32", vec![NextHopSpec::Local]);
-        svc.communities = vec![Community::NO_EXPORT];
+        svc.communities = vec![Community::NO_EXPORT].into();
         svc.med = Some(5);
         svc.as_path_prepend = 1;
         let mut peer = ebgp_v4();
@@ -1302,7 +1365,7 @@ mod tests {
     #[test]
     fn service_peer_filter() {
         let mut s = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
-        s.peers = PeerSelection::Only(vec!["tor-b".into()]);
+        s.peers = PeerSelection::Only(vec!["tor-b".into()].into());
         let (routes, _) = routes_for_peer(&[s], &ebgp_v4());
         assert!(routes.is_empty());
     }

@@ -113,6 +113,9 @@ pub enum Command {
     SyncBegin,
     /// The controller has fed every route: End-of-RIB may go out.
     SyncEnd,
+    /// What the kernel FIB holds of ours (`[fib]`), read from the FIB's own mirror
+    /// ([`FibView`]).
+    Fib,
 }
 
 /// Arguments of `announce`.
@@ -618,6 +621,56 @@ pub struct Explanation {
     /// The prefix in the Loc-RIB (received paths and their selection), when any peer sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loc_rib: Option<LocRibEntry>,
+}
+
+/// `bgpctl fib`: bgpd's routes in the kernel, as the FIB thread last programmed or read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibView {
+    /// `[fib] table`.
+    pub table: u32,
+    /// `[fib] protocol` of every route and next hop shown.
+    pub protocol: u8,
+    /// Next-hop groups of ours in the kernel.
+    pub groups: usize,
+    /// Next-hop objects of ours in the kernel.
+    pub nexthops: usize,
+    /// Whether the routes adopted at start that no peer sent again have been removed.
+    pub swept: bool,
+    /// Routes adopted at start and not yet confirmed by the Loc-RIB.
+    pub adopted: usize,
+    /// Median of the recent (1024) times from a received UPDATE to its changes programmed
+    /// (`bgpd_fib_update_to_kernel_seconds`), microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_to_kernel_median_us: Option<u64>,
+    /// Median time to program one batch (`bgpd_fib_program_seconds`), microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_median_us: Option<u64>,
+    /// Next hops the FIB found unreachable (their link is down or no connected route).
+    pub unreachable: Vec<String>,
+    /// One line per route, in prefix order.
+    pub routes: Vec<FibRouteInfo>,
+}
+
+/// One route of ours in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibRouteInfo {
+    pub prefix: String,
+    /// The next-hop group id, when the route points at one of our groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
+    /// "resilient", "multipath", or "other" (a leftover not yet replaced).
+    pub kind: String,
+    /// Members and their kernel weights (1..=256).
+    pub next_hops: Vec<FibMemberInfo>,
+}
+
+/// A member of a programmed group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibMemberInfo {
+    pub next_hop: String,
+    /// Next-hop object id.
+    pub id: u32,
+    pub weight: u16,
 }
 
 /// One prefix of the Loc-RIB (`routes --best`): the forwarding set and every path.

@@ -21,9 +21,9 @@ use bgp_proto::capture::{read_pcap, MrtReader, MrtRecord, TcpFlow};
 use bgp_proto::open::Open;
 use bgp_proto::update::UpdateView;
 use bgp_proto::{
-    frame_len, Aggregator, AsPath, AttrType, Capability, CapabilityCode, Community, DecodeError,
-    Family, FamilySet, LargeCommunity, Message, MessageType, NextHop, Nlri, Notification, Origin,
-    SessionContext, Verdict, MAX_EXTENDED_MESSAGE_LEN,
+    frame_len, Aggregator, AsPath, AttrType, Capability, Community, DecodeError, Family,
+    LargeCommunity, Message, MessageType, NextHop, Nlri, Notification, Origin, SessionContext,
+    Verdict, MAX_EXTENDED_MESSAGE_LEN,
 };
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -283,72 +283,28 @@ impl Writer<'_> {
     }
 }
 
-/// The context for hex and raw input: both unicast families, 4-octet AS unless `--as2`,
-/// ADD-PATH receive with `--add-path`, and Extended Message (RFC 8654) so long UPDATEs
-/// from such sessions decode.
+/// The context for hex and raw input, and for pcap flows whose OPENs are not in the
+/// capture: bgp-proto's capture context (every family it decodes, Extended Message,
+/// LOCAL_PREF and the route-reflection attributes kept, AS_SET accepted), 4-octet AS unless
+/// `--as2`, ADD-PATH receive with `--add-path`.
 fn context(opts: &DecodeOptions) -> SessionContext {
-    let unicast: FamilySet = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
-        .into_iter()
-        .collect();
-    SessionContext {
-        four_octet_as: opts.four_octet_as,
-        extended_message: true,
-        add_path_rx: if opts.add_path {
-            unicast
-        } else {
-            FamilySet::new()
-        },
-        families: unicast,
-        ..SessionContext::default()
-    }
+    SessionContext::for_capture(opts.four_octet_as, opts.add_path)
 }
 
 /// RFC 6396 §4.4 / RFC 8050: the record subtype says whether ASNs are 4 octets and whether
 /// NLRI carry path ids.
 fn mrt_context(r: &MrtRecord<'_>) -> SessionContext {
-    context(&DecodeOptions {
-        four_octet_as: r.as4,
-        add_path: r.add_path,
-    })
+    SessionContext::for_mrt(r)
 }
 
 /// The context for messages `f` carries, from the OPENs both sides sent if the capture has
-/// them (RFC 6793 §3, RFC 7911 §4, RFC 8654 §3, RFC 4760 §8), else from the options.
+/// them (the receiver's, in the reverse flow, and the sender's: RFC 6793 §3, RFC 7911 §4,
+/// RFC 8654 §3, RFC 4760 §8), else from the options.
 fn flow_context(f: &TcpFlow, reverse: Option<&TcpFlow>, opts: &DecodeOptions) -> SessionContext {
     let first_open = |fl: &TcpFlow| fl.messages.iter().find_map(|m| Open::decode(m).ok());
-    let (Some(sender), Some(receiver)) = (first_open(f), reverse.and_then(first_open)) else {
-        return context(opts);
-    };
-    let both = |c: CapabilityCode| sender.has(c) && receiver.has(c);
-    let mp = |o: &Open| -> FamilySet {
-        let s: FamilySet = o.families().collect();
-        if s.is_empty() {
-            [Family::IPV4_UNICAST].into_iter().collect()
-        } else {
-            s
-        }
-    };
-    let (ms, mr) = (mp(&sender), mp(&receiver));
-    let families: FamilySet = ms.iter().filter(|f| mr.contains(*f)).collect();
-    let add_path = |o: &Open, send: bool| -> FamilySet {
-        o.capabilities
-            .iter()
-            .filter_map(|c| match c {
-                Capability::AddPath(fams) => Some(fams),
-                _ => None,
-            })
-            .flatten()
-            .filter(|a| if send { a.send } else { a.receive })
-            .map(|a| a.family)
-            .collect()
-    };
-    let (tx, rx) = (add_path(&sender, true), add_path(&receiver, false));
-    SessionContext {
-        four_octet_as: both(CapabilityCode::FOUR_OCTET_AS),
-        extended_message: both(CapabilityCode::EXTENDED_MESSAGE),
-        add_path_rx: tx.iter().filter(|f| rx.contains(*f)).collect(),
-        families,
-        ..SessionContext::default()
+    match (first_open(f), reverse.and_then(first_open)) {
+        (Some(sender), Some(receiver)) => SessionContext::from_opens(&receiver, &sender),
+        _ => context(opts),
     }
 }
 

@@ -250,6 +250,7 @@ impl ServiceChange {
             med: _,
             local_pref: _,
             as_path_prepend: _,
+            weight: _,
             peers: _,
             health: _,
         } = new;
@@ -264,6 +265,7 @@ impl ServiceChange {
             med,
             local_pref,
             as_path_prepend,
+            weight,
             peers,
             health
         );

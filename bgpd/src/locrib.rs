@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::time::Instant;
 
 use bgp_fsm::Route;
 use bgp_proto::{NextHop, Nlri};
@@ -39,12 +40,18 @@ pub enum RibInput {
         peer: String,
         announced: Vec<Route>,
         withdrawn: Vec<Nlri>,
+        /// When the peer task took the UPDATE's routes from the session (right after it was
+        /// read and decoded): the start of `bgpd_fib_update_to_kernel_seconds`.
+        read_at: Instant,
     },
     /// The session is lost. `kept`: the routes the session keeps stale for the peer's
     /// graceful restart (empty when none are kept); every other path of the peer goes.
     Down { peer: String, kept: Vec<Route> },
     /// The peer is no longer configured.
     Removed { peer: String },
+    /// Whether `next_hop` is usable (the FIB thread's finding: a connected route and a link
+    /// that is up); paths through an unusable one are not selected (RFC 4271 §9.1.2).
+    NextHopReachable { next_hop: IpAddr, reachable: bool },
     /// New `[rib]` settings (a reload).
     Config(RibConfig),
     /// A snapshot: one prefix, or all.
@@ -53,7 +60,16 @@ pub enum RibInput {
         reply: oneshot::Sender<Vec<api::LocRibEntry>>,
     },
     /// Send every forwarding change to `sink`, starting with the current sets.
-    Subscribe(mpsc::UnboundedSender<Vec<FibChange>>),
+    Subscribe(mpsc::UnboundedSender<RibBatch>),
+}
+
+/// One batch of forwarding changes for the FIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RibBatch {
+    /// When the oldest UPDATE behind this batch was read (`None` for the current sets sent
+    /// at subscription, and for changes no UPDATE caused).
+    pub read_at: Option<Instant>,
+    pub changes: Vec<FibChange>,
 }
 
 /// The sending side, cloned into each peer task and the daemon.
@@ -77,7 +93,7 @@ impl RibHandle {
     }
 
     /// Forwarding changes from now on, starting with the current sets.
-    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Vec<FibChange>> {
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<RibBatch> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.send(RibInput::Subscribe(tx));
         rx
@@ -103,8 +119,14 @@ struct Owner {
     rib: LocRib,
     ids: HashMap<String, PeerId>,
     names: BTreeMap<PeerId, String>,
-    subscribers: Vec<mpsc::UnboundedSender<Vec<FibChange>>>,
+    subscribers: Vec<mpsc::UnboundedSender<RibBatch>>,
+    /// The oldest `read_at` of the inputs applied since the last batch.
+    oldest_read: Option<Instant>,
 }
+
+/// Prefixes that must have left the Loc-RIB (with at least half of it) before their memory is
+/// handed back to the kernel.
+const RIB_RELEASE: usize = 1000;
 
 async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
     let mut owner = Owner {
@@ -112,23 +134,40 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
         ids: HashMap::new(),
         names: BTreeMap::new(),
         subscribers: Vec::new(),
+        oldest_read: None,
     };
+    // The most prefixes held since memory was last handed back.
+    let mut high = 0usize;
     while let Some(first) = rx.recv().await {
         owner.apply(first);
         while let Ok(more) = rx.try_recv() {
             owner.apply(more);
         }
-        let changes = owner.rib.take_changes();
-        if !changes.is_empty() {
-            debug!("Loc-RIB: {} forwarding change(s)", changes.len());
-            owner
-                .subscribers
-                .retain(|s| s.send(changes.clone()).is_ok());
+        // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
+        // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
+        // back to the kernel rather than keep RSS at the peak (issue 17 item 5).
+        let held = owner.rib.prefix_count();
+        high = high.max(held);
+        if held <= high / 2 && high - held >= RIB_RELEASE {
+            crate::daemon::release_freed_memory_soon();
+            high = held;
         }
+        owner.publish();
     }
 }
 
 impl Owner {
+    /// Sends the changes not yet taken to every subscriber, as one batch.
+    fn publish(&mut self) {
+        let changes = self.rib.take_changes();
+        let read_at = self.oldest_read.take();
+        if !changes.is_empty() {
+            debug!("Loc-RIB: {} forwarding change(s)", changes.len());
+            let batch = RibBatch { read_at, changes };
+            self.subscribers.retain(|s| s.send(batch.clone()).is_ok());
+        }
+    }
+
     fn id(&mut self, name: &str) -> PeerId {
         if let Some(id) = self.ids.get(name) {
             return *id;
@@ -149,7 +188,9 @@ impl Owner {
                 peer,
                 announced,
                 withdrawn,
+                read_at,
             } => {
+                self.oldest_read = Some(self.oldest_read.map_or(read_at, |o| o.min(read_at)));
                 let id = self.id(&peer);
                 for n in withdrawn {
                     self.rib.withdraw(id, n.prefix, n.path_id);
@@ -178,6 +219,10 @@ impl Owner {
                     self.rib.remove_peer(id);
                 }
             }
+            RibInput::NextHopReachable {
+                next_hop,
+                reachable,
+            } => self.rib.set_next_hop_reachable(next_hop, reachable),
             RibInput::Config(c) => self.rib.set_config(c),
             RibInput::Query { prefix, reply } => {
                 let prefixes: Vec<IpNet> = match prefix {
@@ -193,10 +238,7 @@ impl Owner {
             RibInput::Subscribe(sink) => {
                 // The changes not yet taken are folded into this snapshot, so they are
                 // taken (and sent to the others) first.
-                let pending = self.rib.take_changes();
-                if !pending.is_empty() {
-                    self.subscribers.retain(|s| s.send(pending.clone()).is_ok());
-                }
+                self.publish();
                 let current: Vec<FibChange> = self
                     .rib
                     .prefixes()
@@ -205,7 +247,11 @@ impl Owner {
                         Some(FibChange::Set { prefix, next_hops })
                     })
                     .collect();
-                if sink.send(current).is_ok() {
+                let batch = RibBatch {
+                    read_at: None,
+                    changes: current,
+                };
+                if sink.send(batch).is_ok() {
                     self.subscribers.push(sink);
                 }
             }
@@ -330,7 +376,11 @@ mod tests {
     async fn peer_events_reach_the_snapshot_and_the_fib_stream() {
         let rib = spawn(RibConfig::default());
         let mut fib = rib.subscribe();
-        assert_eq!(fib.recv().await, Some(vec![]), "nothing installed yet");
+        assert_eq!(
+            fib.recv().await.map(|b| b.changes),
+            Some(vec![]),
+            "nothing installed yet"
+        );
         for i in 1..=2u8 {
             let peer = format!("node-{i}");
             rib.send(RibInput::Up {
@@ -341,6 +391,7 @@ mod tests {
                 peer,
                 announced: vec![route("192.0.2.10/32", [10, 255, 0, i], &[65001])],
                 withdrawn: vec![],
+                read_at: Instant::now(),
             });
         }
         let snap = rib.query(None).await;
@@ -352,15 +403,16 @@ mod tests {
         while last.as_ref().is_none_or(|c: &Vec<FibChange>| {
             !matches!(c.last(), Some(FibChange::Set { next_hops, .. }) if next_hops.len() == 2)
         }) {
-            last = fib.recv().await;
+            last = fib.recv().await.map(|b| b.changes);
         }
         rib.send(RibInput::Down {
             peer: "node-1".into(),
             kept: vec![],
         });
         let change = fib.recv().await.unwrap();
+        assert_eq!(change.read_at, None, "a session loss is no UPDATE");
         assert_eq!(
-            change,
+            change.changes,
             vec![FibChange::Set {
                 prefix: "192.0.2.10/32".parse().unwrap(),
                 next_hops: vec![(IpAddr::V4(Ipv4Addr::new(10, 255, 0, 2)), 1)]
@@ -384,6 +436,7 @@ mod tests {
             peer: "node-1".into(),
             announced: vec![kept.clone(), dropped],
             withdrawn: vec![],
+            read_at: Instant::now(),
         });
         assert_eq!(rib.query(None).await.len(), 2);
         // The session keeps 192.0.2.10/32 stale (RFC 4724 §4.2) and drops the other.
@@ -399,6 +452,7 @@ mod tests {
             peer: "node-1".into(),
             announced: vec![],
             withdrawn: vec![Nlri::new("192.0.2.10/32".parse().unwrap())],
+            read_at: Instant::now(),
         });
         assert!(rib.query(None).await.is_empty());
     }

@@ -57,6 +57,15 @@ use crate::transport::{self, TransportOptions, TtlPolicy};
 /// kernel ([`crate::daemon::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
+/// NLRI in the first piece when a large change goes to an established session: each piece is
+/// encoded and written before the next is made, so the router works on the first UPDATEs
+/// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
+const ANNOUNCE_PIECE: usize = 16_384;
+
+/// Received routes that must have gone from the Adj-RIB-In (with at least half of it) before
+/// their memory is handed back to the kernel ([`PeerTask::release_rib_in`]).
+const RIB_IN_RELEASE: usize = 1000;
+
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
 pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -420,6 +429,8 @@ struct PeerTask {
     logged_errors: HashSet<(u8, &'static str)>,
     /// The routes were handed to the current session (from OpenConfirm on).
     routes_loaded: bool,
+    /// The largest Adj-RIB-In since memory was last handed back ([`Self::release_rib_in`]).
+    rib_in_high: usize,
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
@@ -457,6 +468,7 @@ impl PeerTask {
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
             routes_loaded: false,
+            rib_in_high: 0,
             deferred_log: None,
             started: false,
             admin_down: false,
@@ -1025,7 +1037,24 @@ impl PeerTask {
                 }
             }
         }
+        self.release_rib_in();
         self.flush_now();
+    }
+
+    /// Hands the memory of received routes back to the kernel once the Adj-RIB-In has
+    /// shrunk to half of its largest size since the last time (or less: a withdrawn table, a
+    /// session down), by at least [`RIB_IN_RELEASE`] routes: the freed blocks otherwise stay
+    /// in the allocator's heaps, and RSS at the peak. Halving keeps the trims few (about
+    /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
+    /// the minimum leaves behind is about 150 KB.
+    fn release_rib_in(&mut self) {
+        let held = self.main.session.adj_rib_in().len();
+        self.rib_in_high = self.rib_in_high.max(held);
+        let freed = self.rib_in_high - held;
+        if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
+            crate::daemon::release_freed_memory_soon();
+            self.rib_in_high = held;
+        }
     }
 
     /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a slot's connection
@@ -1287,6 +1316,7 @@ impl PeerTask {
                             peer: self.peer.name.clone(),
                             announced: events.announced,
                             withdrawn: events.withdrawn,
+                            read_at: std::time::Instant::now(),
                         });
                     }
                 }
@@ -1416,8 +1446,7 @@ impl PeerTask {
         }
         if let Some(diff) = self.compute_diff() {
             let large = diff.announced_count() + diff.withdraw.len() >= LARGE_CHANGE;
-            let actions = self.apply_diff(diff);
-            self.handle_actions(Which::Main, actions).await;
+            self.send_diff(diff).await;
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
@@ -1438,6 +1467,53 @@ impl PeerTask {
         }
         let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
         Some(diff)
+    }
+
+    /// [`PeerTask::apply_diff`] for an established session, with a large announcement
+    /// written in pieces as they are encoded (the first of [`ANNOUNCE_PIECE`] NLRI). The UPDATEs are the
+    /// same; only their first ones leave sooner. Stops if the session goes down meanwhile
+    /// (its routes are computed afresh for the next one).
+    async fn send_diff(&mut self, mut diff: announce::Diff) {
+        let count = diff.announced_count();
+        if count <= ANNOUNCE_PIECE || self.main.session.state() != State::Established {
+            let actions = self.apply_diff(diff);
+            self.handle_actions(Which::Main, actions).await;
+            return;
+        }
+        // Withdrawals first, as apply_diff sends them.
+        let groups = std::mem::take(&mut diff.announce);
+        let actions = self.apply_diff(diff);
+        self.handle_actions(Which::Main, actions).await;
+        for g in groups {
+            let mut rest: &[Nlri] = &g.nlri;
+            while !rest.is_empty() {
+                if !self.routes_loaded || self.main.session.state() != State::Established {
+                    return;
+                }
+                // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
+                // is as large as the table so far, so adding it is one merge, not an insert
+                // per NLRI.
+                let len = ANNOUNCE_PIECE
+                    .max(self.main.session.adj_rib_out().len())
+                    .min(rest.len());
+                let (piece, tail) = rest.split_at(len);
+                rest = tail;
+                let actions = self.main.session.handle(
+                    Instant::now(),
+                    Event::AnnounceShared {
+                        next_hop: g.next_hop,
+                        attrs: g.attrs.clone(),
+                        nlri: piece.to_vec(),
+                    },
+                );
+                self.handle_actions(Which::Main, actions).await;
+            }
+        }
+        info!(
+            "announced {count} prefix{} to {}",
+            if count == 1 { "" } else { "es" },
+            self.peer.name
+        );
     }
 
     fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {

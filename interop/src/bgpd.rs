@@ -132,6 +132,8 @@ pub struct Service {
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
     pub as_path_prepend: Option<u8>,
+    /// `weight` (sent as the Link Bandwidth extended community).
+    pub weight: Option<u32>,
     pub peers: Option<Vec<String>>,
     /// Raw keys of the service's `[services.health]` table.
     pub health: Option<String>,
@@ -181,6 +183,11 @@ impl Service {
         self.as_path_prepend = Some(n);
         self
     }
+
+    pub fn weight(mut self, w: u32) -> Self {
+        self.weight = Some(w);
+        self
+    }
 }
 
 /// A whole bgpd configuration file.
@@ -191,6 +198,8 @@ pub struct BgpdConfig {
     pub services: Vec<Service>,
     /// `key = value` lines of `[rib]` (the Loc-RIB's multipath rule); no table when empty.
     pub rib: Vec<(String, String)>,
+    /// `key = value` lines of `[fib]` (the router's kernel FIB); `None`: no `[fib]` table.
+    pub fib: Option<Vec<(String, String)>>,
 }
 
 impl BgpdConfig {
@@ -212,7 +221,18 @@ impl BgpdConfig {
             peers: Vec::new(),
             services: Vec::new(),
             rib: Vec::new(),
+            fib: None,
         }
+    }
+
+    /// Adds a `[fib]` table (program the kernel) with these `key = value` lines (TOML values).
+    pub fn fib(mut self, keys: &[(&str, &str)]) -> Self {
+        self.fib = Some(
+            keys.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        self
     }
 
     /// Adds a `key = value` line to `[rib]`; `value` is TOML.
@@ -265,6 +285,12 @@ impl BgpdConfig {
                 let _ = writeln!(s, "{k} = {v}");
             }
         }
+        if let Some(fib) = &self.fib {
+            let _ = writeln!(s, "\n[fib]");
+            for (k, v) in fib {
+                let _ = writeln!(s, "{k} = {v}");
+            }
+        }
         for p in &self.peers {
             let _ = writeln!(s, "\n[[peers]]");
             if let Some(name) = &p.name {
@@ -313,6 +339,7 @@ impl BgpdConfig {
             opt(&mut s, "med", svc.med);
             opt(&mut s, "local_pref", svc.local_pref);
             opt(&mut s, "as_path_prepend", svc.as_path_prepend);
+            opt(&mut s, "weight", svc.weight);
             if let Some(p) = &svc.peers {
                 let _ = writeln!(s, "peers = {}", list(p));
             }

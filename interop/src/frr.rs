@@ -461,6 +461,11 @@ impl<'t> Frr<'t> {
         self.pid
     }
 
+    /// zebra's PID, when it runs ([`FrrConfig::zebra`]).
+    pub fn zebra_pid(&self) -> Option<u32> {
+        self.zebra_pid
+    }
+
     /// Stops FRR (SIGTERM) and starts it again with the same configuration.
     pub fn restart(&mut self) {
         self.stop();

@@ -328,6 +328,19 @@ fn resilient_group_is_exact_and_a_leaving_member_moves_only_its_own_buckets() {
         w.out
     );
     assert!(w.out.contains("bgpd_fib_routes 3\n"), "{}", w.out);
+    // Every route counted once, under its group.
+    let per_group: Vec<u64> = w
+        .out
+        .lines()
+        .filter(|l| l.starts_with("bgpd_fib_group_routes{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        (per_group.len(), per_group.iter().sum::<u64>()),
+        (2, 3),
+        "{}",
+        w.out
+    );
 
     let applied = fib.stop();
     assert!(applied.errors.is_empty(), "{applied:?}");

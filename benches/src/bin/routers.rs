@@ -6,8 +6,9 @@
 //! `ROUTERS_PARTS` (`throughput,latency,scale`), `ROUTERS_SENDERS` (`bgpd,BIRD,FRR,GoBGP`),
 //! `ROUTERS_RECEIVERS` (`FRR,BIRD`), `ROUTERS_TOGGLES` (1000), `ROUTERS_PEERS` (1000),
 //! `ROUTERS_PEER_ROUTES` (100), `ROUTERS_PERF` (a directory: record bgpd's announce and
-//! withdraw phases with `perf record -g`), `BGPD_BIN` / `BGPCTL_BIN` (default: next to this
-//! binary).
+//! withdraw phases with `perf record -g`), `ROUTERS_SIGHUP_NEXTHOPS` (`1`: bgpd-sighup's
+//! services get one next hop, one path per prefix as BIRD sends; default two), `BGPD_BIN` /
+//! `BGPCTL_BIN` (default: next to this binary).
 
 #[path = "../routers/mod.rs"]
 mod routers;

@@ -5,6 +5,8 @@
 //!   session start with the routes already configured, withdraw; sender peak RSS and CPU.
 //! * [`latency`]: one service toggled through bgpctl; command to UPDATE on the wire.
 //! * [`scale`]: one bgpd with many passive test peers (bgp-fsm sessions in this process).
+//! * [`receive`]: memory for N received prefixes with distinct attributes, bgpd next to BIRD
+//!   (its own binary, `receive`).
 //!
 //! Everything started here is owned by a `Topology` guard (processes killed by PID, namespaces
 //! deleted), also when a run fails or the bench is interrupted (SIGINT/SIGTERM set a flag that
@@ -12,6 +14,8 @@
 
 pub mod latency;
 pub mod mrt;
+#[allow(dead_code)] // only the `receive` binary uses it
+pub mod receive;
 pub mod receivers;
 pub mod scale;
 pub mod senders;

@@ -335,18 +335,25 @@ impl<'t> Sender<'t> {
         let _ = writeln!(s, "passive = true\nfamilies = [\"ipv4-unicast\"]");
         // The services have two next hops: one path each where the receiver takes ADD-PATH.
         let _ = writeln!(s, "add_path = true");
+        // `ROUTERS_SIGHUP_NEXTHOPS=1`: one next hop per service, so that bgpd sends one path
+        // per prefix, as BIRD does (a cross-check of the memory comparison).
+        let one_nexthop = std::env::var("ROUTERS_SIGHUP_NEXTHOPS").is_ok_and(|v| v.trim() == "1");
         for i in 0..n {
+            let nexthops = if one_nexthop {
+                "\"self\"".to_string()
+            } else {
+                format!("\"self\", \"{}\"", second_nexthop(i))
+            };
             // Every documented [[services]] key that makes sense without a health check, as
             // a real file would have them (issue 14 item 6); `local_pref` is left out (iBGP
             // only, a warning here). BIRD's config carries the same attributes.
             let _ = writeln!(
                 s,
                 "\n[[services]]\nname = \"svc-{i}\"\nprefix = \"{}/32\"\n\
-                 nexthops = [\"self\", \"{}\"]\ncommunities = [\"{asn}:100\", \"no-export\"]\n\
+                 nexthops = [{nexthops}]\ncommunities = [\"{asn}:100\", \"no-export\"]\n\
                  large_communities = [\"{asn}:1:1\"]\nmed = 10\nas_path_prepend = 1\n\
                  peers = [\"rx\"]",
                 route(i),
-                second_nexthop(i),
                 asn = self.kind.asn(),
             );
         }

@@ -27,7 +27,7 @@
 //! use bgp_proto::{Family, SessionContext, UpdateBuilder, UpdateView, Verdict};
 //! use bytes::BytesMut;
 //!
-//! let cx = SessionContext { four_octet_as: true, ..SessionContext::default() };
+//! let cx = SessionContext::for_capture(true, false);
 //! let attrs = PathAttributes { as_path: AsPath::from_sequence([64512]), ..Default::default() };
 //! let routes = [Nlri::new("192.0.2.0/24".parse().unwrap())];
 //! let next_hop = NextHop::V4("198.51.100.1".parse().unwrap());
@@ -51,6 +51,7 @@ mod differential_tests;
 mod nlri;
 mod owned;
 mod raw;
+mod routes;
 mod rules;
 mod values;
 mod visit;
@@ -58,6 +59,7 @@ mod visit;
 pub use builder::UpdateBuilder;
 pub use nlri::NlriIter;
 pub use owned::{Attr, MpReach, MpUnreach, PathAttr, Update};
+pub use routes::{Prefixes, Routes};
 pub use visit::UpdateVisitor;
 
 use std::net::Ipv4Addr;
@@ -183,12 +185,23 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// families only). A prefix that is also announced in the same UPDATE must end up
     /// announced (RFC 4271 §4.3): apply these withdrawals before [`UpdateView::announced`].
     pub fn withdrawn(&self) -> impl Iterator<Item = Nlri> + '_ {
+        self.withdrawn_pair()
+    }
+
+    #[inline(always)]
+    fn withdrawn_pair(&self) -> nlri::NlriPair<'_> {
         nlri::NlriPair::new(self.withdrawn_routes(), self.mp_unreach_nlri())
     }
 
-    /// Announced routes: the NLRI field and MP_REACH_NLRI (negotiated families only).
-    pub fn announced(&self) -> impl Iterator<Item = Nlri> + '_ {
+    #[inline(always)]
+    fn announced_pair(&self) -> nlri::NlriPair<'_> {
         nlri::NlriPair::new(self.nlri(), self.mp_reach_nlri())
+    }
+
+    /// Announced routes: the NLRI field and MP_REACH_NLRI (negotiated families only), as
+    /// in the bytes, whatever the verdict. [`UpdateView::routes`] applies the verdict.
+    pub fn announced(&self) -> impl Iterator<Item = Nlri> + '_ {
+        self.announced_pair()
     }
 
     /// The next hop for announced routes of `family`: MP_REACH_NLRI's when it carries that

@@ -110,6 +110,9 @@ enum Cmd {
     Runtime,
     /// The running configuration, every default filled in, passwords masked.
     Config,
+    /// What bgpd has programmed into the kernel FIB (`[fib]`): each route, its next-hop
+    /// group and the members' weights, as the FIB thread last programmed or read them.
+    Fib,
     /// After a restart, hold End-of-RIB while a controller re-feeds its routes.
     Sync {
         #[command(subcommand)]
@@ -310,6 +313,7 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
             },
         },
         Cmd::Runtime => Command::Runtime,
+        Cmd::Fib => Command::Fib,
         Cmd::Config => Command::Config,
         Cmd::Sync {
             step: SyncStep::Begin,
@@ -427,6 +431,7 @@ fn run(cli: &Cli, socket: &PathBuf) -> Result<(), String> {
         }
         Cmd::Runtime => runtime_table(&response.into_data::<Vec<RuntimeInfo>>()?),
         Cmd::Config => response.into_data::<RunningConfig>()?.toml,
+        Cmd::Fib => fib_table(&response.into_data::<api::FibView>()?),
         Cmd::Sync { .. } => {
             let r = response.into_data::<SyncResult>()?;
             if r.waiting_peers.is_empty() {
@@ -873,6 +878,49 @@ fn routes_table(routes: &[RouteInfo]) -> String {
 }
 
 /// `routes --best`: one row per path, the prefix and its forwarding set on the first.
+fn fib_table(v: &api::FibView) -> String {
+    use std::fmt::Write as _;
+    let mut s = format!(
+        "table {} protocol {}: {} route(s), {} group(s), {} next hop(s){}{}\n",
+        v.table,
+        v.protocol,
+        v.routes.len(),
+        v.groups,
+        v.nexthops,
+        if v.swept {
+            String::new()
+        } else {
+            format!(", {} adopted route(s) awaiting convergence", v.adopted)
+        },
+        if v.unreachable.is_empty() {
+            String::new()
+        } else {
+            format!(", unusable next hops: {}", v.unreachable.join(" "))
+        }
+    );
+    let _ = writeln!(
+        s,
+        "{:<20} {:<12} {:<10} NEXT HOPS (weight)",
+        "PREFIX", "GROUP", "TYPE"
+    );
+    for r in &v.routes {
+        let hops: Vec<String> = r
+            .next_hops
+            .iter()
+            .map(|m| format!("{} ({})", m.next_hop, m.weight))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:<20} {:<12} {:<10} {}",
+            r.prefix,
+            r.group.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),
+            r.kind,
+            hops.join(", ")
+        );
+    }
+    s
+}
+
 fn loc_rib_table(entries: &[api::LocRibEntry]) -> String {
     if entries.is_empty() {
         return "no received routes in the Loc-RIB\n".into();

@@ -26,15 +26,13 @@ use crate::config::raw::RawService;
 /// `toml`) and a reader of the services from that line on. `None` when there is no such line.
 pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for line in Lines(text) {
         if is_services_header(line) {
             let (head, rest) = text.split_at(offset);
-            let mut lines = rest.split_inclusive('\n');
-            lines.next();
             return Some((
                 head,
                 ServiceLines {
-                    lines,
+                    lines: Lines(&rest[line.len()..]),
                     pos: offset + line.len(),
                     starts: Rc::new(RefCell::new(vec![offset])),
                     in_table: true,
@@ -52,7 +50,7 @@ pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
 /// The services after the head, one [`RawService`] per `[[services]]` table. Stops early, with
 /// [`ServiceLines::gave_up`] set, at the first line it does not take.
 pub(crate) struct ServiceLines<'a> {
-    lines: std::str::SplitInclusive<'a, char>,
+    lines: Lines<'a>,
     /// Byte offset of the next line in the whole text.
     pos: usize,
     /// Byte offset of each `[[services]]` header line read so far, by service index: the
@@ -95,7 +93,7 @@ impl Iterator for ServiceLines<'_> {
                 self.starts.borrow_mut().push(at);
                 return Some(service);
             }
-            let taken = match trimmed.split_once('=') {
+            let taken = match split_at_byte(trimmed, b'=') {
                 Some((key, value)) if !trimmed.starts_with('[') => {
                     Value::parse(value.trim()).and_then(|v| set(&mut service, key.trim(), v))
                 }
@@ -113,6 +111,34 @@ impl Iterator for ServiceLines<'_> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.expected))
     }
+}
+
+/// The lines of a text, each with its `\n` (as `str::split_inclusive('\n')`). Lines here are
+/// short: a plain byte loop beats the general searcher's setup per line.
+struct Lines<'a>(&'a str);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let end = self
+            .0
+            .bytes()
+            .position(|b| b == b'\n')
+            .map_or(self.0.len(), |i| i + 1);
+        let (line, rest) = self.0.split_at(end);
+        self.0 = rest;
+        Some(line)
+    }
+}
+
+/// `s` split around the first `byte` (an ASCII byte, so both halves are `str`s).
+fn split_at_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == byte)?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 /// `[[services]]`, alone on its line but for blanks and a comment.
@@ -135,7 +161,7 @@ enum Value {
 impl Value {
     fn parse(s: &str) -> Option<Value> {
         if s.starts_with('[') {
-            let (inner, rest) = s.strip_prefix('[')?.split_once(']')?;
+            let (inner, rest) = split_at_byte(s.strip_prefix('[')?, b']')?;
             if !is_end(rest) {
                 return None;
             }
@@ -172,16 +198,22 @@ impl Value {
 
 /// A basic string without escapes or a literal string at the start of `s`; the rest after it.
 pub(crate) fn string(s: &str) -> Option<(String, &str)> {
-    let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let body = &s[1..];
-    let end = body.find(quote)?;
-    let (v, rest) = (&body[..end], &body[end + 1..]);
+    let quote = *s
+        .as_bytes()
+        .first()
+        .filter(|c| **c == b'"' || **c == b'\'')?;
+    let (v, rest) = split_at_byte(&s[1..], quote)?;
     // Escapes, control characters and multi-line strings (`"""`, `'''`) go to toml.
-    if v.is_empty() && rest.starts_with(quote) {
+    if v.is_empty() && rest.as_bytes().first() == Some(&quote) {
         return None;
     }
-    if v.chars()
-        .any(|c| c == '\\' || (c.is_control() && c != '\t'))
+    // Printable ASCII (and tabs) is plain; anything else is looked at character by character.
+    let plain_ascii = v
+        .bytes()
+        .all(|b| b == b'\t' || ((0x20..0x7f).contains(&b) && b != b'\\'));
+    if !plain_ascii
+        && v.chars()
+            .any(|c| c == '\\' || (c.is_control() && c != '\t'))
     {
         return None;
     }
@@ -213,6 +245,7 @@ fn set(s: &mut RawService, key: &str, value: Value) -> Option<()> {
         ("med", Value::Int(v)) => once(&mut s.med, v),
         ("local_pref", Value::Int(v)) => once(&mut s.local_pref, v),
         ("as_path_prepend", Value::Int(v)) => once(&mut s.as_path_prepend, v),
+        ("weight", Value::Int(v)) => once(&mut s.weight, v),
         _ => None,
     }
 }

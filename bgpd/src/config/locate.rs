@@ -9,6 +9,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use smallvec::SmallVec;
 use toml_edit::{ImDocument, Item, Table, Value};
 
 /// One step of a key path.
@@ -21,34 +22,36 @@ pub(crate) enum Seg {
 }
 
 /// A key path such as `peers[0].hold_time`.
+///
+/// Validation builds one for every key it checks, about a dozen per service, nearly all
+/// never used (no error there): up to four steps (`services[7].nexthops[1]`) are kept inline,
+/// so building one allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct FieldPath(pub Vec<Seg>);
+pub(crate) struct FieldPath(pub SmallVec<[Seg; 4]>);
 
 impl FieldPath {
     pub fn root() -> FieldPath {
-        FieldPath(Vec::new())
+        FieldPath(SmallVec::new())
+    }
+
+    fn with(&self, seg: Seg) -> FieldPath {
+        let mut p = FieldPath(SmallVec::with_capacity(self.0.len() + 1));
+        p.0.extend(self.0.iter().cloned());
+        p.0.push(seg);
+        p
     }
 
     pub fn key(&self, k: &'static str) -> FieldPath {
-        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
-        p.0.extend_from_slice(&self.0);
-        p.0.push(Seg::Key(k.into()));
-        p
+        self.with(Seg::Key(k.into()))
     }
 
     /// [`FieldPath::key`] for a name from the file (a profile's name).
     pub fn key_owned(&self, k: &str) -> FieldPath {
-        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
-        p.0.extend_from_slice(&self.0);
-        p.0.push(Seg::Key(k.to_string().into()));
-        p
+        self.with(Seg::Key(k.to_string().into()))
     }
 
     pub fn index(&self, i: usize) -> FieldPath {
-        let mut p = FieldPath(Vec::with_capacity(self.0.len() + 1));
-        p.0.extend_from_slice(&self.0);
-        p.0.push(Seg::Index(i));
-        p
+        self.with(Seg::Index(i))
     }
 }
 

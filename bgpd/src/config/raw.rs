@@ -189,6 +189,8 @@ pub(crate) struct RawService {
     pub local_pref: Option<i64>,
     #[serde(default, deserialize_with = "opt_int")]
     pub as_path_prepend: Option<i64>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub weight: Option<i64>,
     pub peers: Option<Vec<String>>,
     pub health: Option<RawHealth>,
 }

@@ -224,6 +224,9 @@ fn service(s: &Service) -> Table {
         t["local_pref"] = value(i64::from(l));
     }
     t["as_path_prepend"] = value(i64::from(s.as_path_prepend));
+    if let Some(w) = s.weight {
+        t["weight"] = value(i64::from(w));
+    }
     match &s.peers {
         PeerSelection::All => {}
         PeerSelection::Only(names) => t["peers"] = value(strings(names.iter())),

@@ -87,7 +87,7 @@ fn minimal_file_gets_every_default() {
 
     let s = &c.services[0];
     assert_eq!(s.name, "192.0.2.10/32");
-    assert_eq!(s.nexthops, [NextHopSpec::Local]);
+    assert_eq!(*s.nexthops, [NextHopSpec::Local]);
     assert_eq!(s.peers, PeerSelection::All);
     assert!(s.communities.is_empty() && s.large_communities.is_empty());
     assert_eq!((s.med, s.local_pref, s.as_path_prepend), (None, None, 0));
@@ -132,6 +132,7 @@ large_communities = ["64512:1:100"]
 med = 10
 local_pref = 200
 as_path_prepend = 2
+weight = 25
 peers = ["tor-a"]
 "#,
     );
@@ -148,19 +149,21 @@ peers = ["tor-a"]
     assert_eq!(p.max_prefixes, Some(1000));
     let s = &c.services[0];
     assert_eq!(
-        s.communities,
+        *s.communities,
         [Community(64512 << 16 | 100), Community(0xFFFF_FF01)]
     );
     assert_eq!(
-        s.large_communities,
+        *s.large_communities,
         [LargeCommunity {
             global: 64512,
             local1: 1,
             local2: 100
         }]
     );
-    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()]));
+    assert_eq!(s.peers, PeerSelection::Only(vec!["tor-a".into()].into()));
     assert_eq!(s.as_path_prepend, 2);
+    assert_eq!(s.weight, Some(25));
+    assert_eq!(parse(&c.to_toml()).services[0].weight, Some(25));
     // local_pref without an iBGP peer is the one warning.
     assert_eq!(
         warnings(&c),
@@ -1054,5 +1057,18 @@ fn rib_table_sets_the_multipath_rule() {
     assert!(
         e[0].contains("bgpd.toml:14:1") && e[0].contains("max_path"),
         "{e:?}"
+    );
+}
+
+#[test]
+fn service_weight_out_of_range_names_file_line_and_column() {
+    let e = errors(
+        "[global]\nasn = 64512\nrouter_id = \"10.0.0.2\"\n\n\
+         [[peers]]\naddress = \"10.0.0.1\"\nasn = 64600\n\n\
+         [[services]]\nprefix = \"192.0.2.1/32\"\nweight = 0\n",
+    );
+    assert_eq!(
+        e,
+        ["bgpd.toml:11:10: services[0].weight: must be 1..=1000000 (Mbit/s of the Link Bandwidth community sent), got 0"]
     );
 }

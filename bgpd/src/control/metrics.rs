@@ -340,6 +340,9 @@ impl Shared {
         w.sample("bgpd_uptime_seconds", &[], self.started.elapsed().as_secs());
         drop(st);
         self.render_bfd_metrics(&mut w);
+        if let Some(fib) = self.fib.lock().ok().and_then(|f| f.clone()) {
+            w.out.push_str(&fib.metrics());
+        }
         w.out
     }
 }

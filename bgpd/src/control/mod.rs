@@ -128,7 +128,7 @@ struct TargetState {
 
 struct ServiceHealth {
     check: crate::config::HealthCheck,
-    nexthops: Vec<NextHopSpec>,
+    nexthops: Arc<[NextHopSpec]>,
     targets: Vec<TargetState>,
     disabled: bool,
     tasks: Vec<JoinHandle<()>>,
@@ -221,9 +221,9 @@ struct State {
     drain_generation: u64,
     peers: BTreeMap<String, PeerOps>,
     latency: BTreeMap<Cause, Histogram>,
-    /// Per service: a hash of the last state string and since when (a hash, not the string:
-    /// a file may hold 100k services, nearly all "announced").
-    service_since: BTreeMap<String, (u64, SystemTime)>,
+    /// Per configured service: a hash of the last state string and since when (a hash, not
+    /// the string: a file may hold 100k services, nearly all "announced").
+    service_since: since::ServiceSince,
     /// When the daemon started (End-of-RIB deferral, restart.rs).
     started: Instant,
     /// `bgpctl sync begin` holds End-of-RIB until this time or `sync end`.
@@ -244,6 +244,8 @@ struct Shared {
     statuses: Mutex<Option<Statuses>>,
     /// The BFD sessions (issue 12), once attached.
     bfd: Mutex<Option<crate::bfd::BfdView>>,
+    /// The kernel FIB thread (issue 16), once attached: `bgpctl fib` and its metrics.
+    fib: Mutex<Option<crate::fib::task::FibHandle>>,
     started: Instant,
     /// Saves runtime state in `global.state_dir` (`None` only in unit tests).
     writer: Option<crate::statefile::Writer>,
@@ -291,7 +293,7 @@ impl Ops {
             drain_generation: 0,
             peers: BTreeMap::new(),
             latency: BTreeMap::new(),
-            service_since: BTreeMap::new(),
+            service_since: since::ServiceSince::default(),
             started,
             sync_until: None,
             restored_health: restored.health,
@@ -304,6 +306,7 @@ impl Ops {
             tx,
             statuses: Mutex::new(None),
             bfd: Mutex::new(None),
+            fib: Mutex::new(None),
             started,
             writer: Some(writer),
         });
@@ -370,6 +373,13 @@ impl Ops {
             .push(tokio::spawn(watch_statuses(self.shared.clone(), statuses)));
     }
 
+    /// Serves `bgpctl fib` and the `bgpd_fib_*` metrics from the FIB thread.
+    pub fn attach_fib(&self, fib: crate::fib::task::FibHandle) {
+        if let Ok(mut f) = self.shared.fib.lock() {
+            *f = Some(fib);
+        }
+    }
+
     /// Peers the operator shut down (restored from the state file at start), with their
     /// messages: the daemon starts them shut down.
     pub fn admin_down(&self) -> BTreeMap<String, String> {
@@ -392,6 +402,10 @@ impl Ops {
     pub fn set_config(&self, config: &Config) -> Arc<Announcements> {
         {
             let mut st = self.shared.lock();
+            if !Arc::ptr_eq(&st.config.services, &config.services) {
+                let old = st.config.services.clone();
+                st.service_since.remap(&old, &config.services);
+            }
             st.config = config.clone();
         }
         self.shared.reconcile_health();
@@ -747,22 +761,25 @@ impl Shared {
     fn record_service_states(&self) {
         let mut st = self.lock();
         let now = SystemTime::now();
-        let changed: Vec<(String, u64)> = st
-            .configured_services()
-            .filter_map(|(svc, source)| {
-                let state = match st.verdict(svc, source) {
+        let changed: Vec<(usize, u64)> = st
+            .config
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| st.is_configured(s))
+            .filter_map(|(i, svc)| {
+                let state = match st.verdict(svc, Source::Config) {
                     Verdict::Announce { state, .. } => state,
                     Verdict::Withheld(r) => r,
                 };
                 let state = state_hash(&state);
-                match st.service_since.get(&svc.name) {
-                    Some((s, _)) if *s == state => None,
-                    _ => Some((svc.name.clone(), state)),
-                }
+                (st.service_since.state(i) != Some(state)).then_some((i, state))
             })
             .collect();
-        for (name, state) in changed {
-            st.service_since.insert(name, (state, now));
+        let n = st.config.services.len();
+        st.service_since.fit(n);
+        for (i, state) in changed {
+            st.service_since.set(i, state, now);
         }
     }
 
@@ -868,6 +885,7 @@ mod metrics;
 mod neighbor_ops;
 mod requests;
 mod restart;
+mod since;
 mod state;
 mod tasks;
 /// Tells state strings apart for `service_since` (a changed state restarts "since").

@@ -39,6 +39,18 @@ impl Shared {
             Command::Explain { prefix } => self.explain(&prefix).await,
             Command::Drain { time_ms } => self.drain(time_ms.map(Duration::from_millis)),
             Command::Undrain => self.undrain(),
+            Command::Fib => {
+                let fib = self.fib.lock().ok().and_then(|f| f.clone());
+                match fib {
+                    Some(f) => match f.view().await {
+                        Some(v) => Response::ok(v),
+                        None => Response::error("the FIB thread has stopped"),
+                    },
+                    None => Response::error(
+                        "no kernel FIB: [fib] is not configured, or it could not be opened (see the log)",
+                    ),
+                }
+            }
         }
     }
 

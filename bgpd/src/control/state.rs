@@ -9,8 +9,13 @@ impl State {
         self.config
             .services
             .iter()
-            .filter(|s| self.runtime.is_empty() || !self.runtime.contains(&s.prefix.trunc()))
+            .filter(|s| self.is_configured(s))
             .map(|s| (s, Source::Config))
+    }
+
+    /// A configured service that no runtime service replaces.
+    pub(super) fn is_configured(&self, s: &Service) -> bool {
+        self.runtime.is_empty() || !self.runtime.contains(&s.prefix.trunc())
     }
 
     /// Configured services (minus those a runtime service replaces) and runtime services.
@@ -51,7 +56,12 @@ impl State {
                 spec.since
             });
         }
-        self.service_since.get(&svc.name).map(|(_, t)| *t)
+        let i = self
+            .config
+            .services
+            .iter()
+            .position(|s| s.name == svc.name)?;
+        self.service_since.since(i)
     }
 
     /// What the peers should announce now. Without health checks, `bgpctl withdraw`s,
@@ -147,7 +157,7 @@ impl State {
                         if med.is_some() {
                             s.med = *med;
                         }
-                        s.communities.extend(communities.iter().copied());
+                        s.communities = s.communities.iter().chain(communities).copied().collect();
                         s.as_path_prepend =
                             s.as_path_prepend.saturating_add(*as_path_prepend).min(64);
                         state = format!("demoted: health check failing ({})", failing.join(", "));
@@ -184,7 +194,12 @@ impl State {
         if let DrainPhase::Draining { .. } = self.drain {
             let s = service.to_mut();
             if !s.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
-                s.communities.push(Community::GRACEFUL_SHUTDOWN);
+                s.communities = s
+                    .communities
+                    .iter()
+                    .copied()
+                    .chain([Community::GRACEFUL_SHUTDOWN])
+                    .collect();
             }
             // RFC 8326 §4: LOCAL_PREF 0 towards iBGP peers (announce sends it on iBGP only).
             s.local_pref = Some(0);
@@ -302,16 +317,17 @@ pub(super) fn runtime_service(
     Ok(Service {
         name: prefix.to_string(),
         prefix,
-        nexthops,
-        communities,
-        large_communities,
+        nexthops: nexthops.into(),
+        communities: communities.into(),
+        large_communities: large_communities.into(),
         med: args.med,
         local_pref: args.local_pref,
         as_path_prepend: 0,
+        weight: None,
         peers: if args.peers.is_empty() {
             PeerSelection::All
         } else {
-            PeerSelection::Only(args.peers.clone())
+            PeerSelection::Only(args.peers.as_slice().into())
         },
         health: None,
     })

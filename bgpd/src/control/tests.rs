@@ -73,7 +73,7 @@ fn state_with(toml: &str) -> State {
         drain_generation: 0,
         peers: BTreeMap::new(),
         latency: BTreeMap::new(),
-        service_since: BTreeMap::new(),
+        service_since: Default::default(),
         started: Instant::now(),
         sync_until: None,
         restored_health: HashMap::new(),
@@ -174,8 +174,8 @@ fn demotion_disable_file_suppression_runtime_and_drain() {
     assert_eq!(eff[0].med, Some(1000));
     assert_eq!(eff[0].as_path_prepend, 3);
     assert_eq!(
-        eff[0].communities,
-        vec![Community::new(64512, 1), Community::new(64512, 666)]
+        *eff[0].communities,
+        [Community::new(64512, 1), Community::new(64512, 666)]
     );
     feed(&mut st, "web", 0, true, 1);
     assert_eq!(
@@ -257,7 +257,7 @@ fn runtime_services_are_validated() {
     let ok = parse_prefix(&base.prefix)
         .and_then(|p| runtime_service(&base, &[p], &st.config))
         .expect("valid");
-    assert_eq!(ok.nexthops, vec![NextHopSpec::Local]);
+    assert_eq!(*ok.nexthops, [NextHopSpec::Local]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::link::{LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAttribute, RouteType};
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -95,6 +96,39 @@ impl Fib {
                     r => r.map_err(kernel(format!("delete next-hop object {id}"))),
                 }
             }
+        }
+    }
+
+    /// Whether `gw` can carry traffic now: a directly connected next hop (route lookup) whose
+    /// device is up with carrier (`IFF_UP` and `IFF_LOWER_UP`). A route through a device that
+    /// lost carrier stays in the table (marked `linkdown`), so the lookup alone would say yes.
+    /// `Err` only when the kernel could not be asked.
+    pub fn next_hop_usable(&mut self, gw: IpAddr) -> Result<bool, FibError> {
+        let oif = match self.resolve(gw) {
+            Ok(oif) => oif,
+            Err(NextHopError::Lookup(error)) => {
+                return Err(FibError::Kernel {
+                    op: format!("look up next hop {gw}"),
+                    error,
+                })
+            }
+            Err(_) => return Ok(false),
+        };
+        let mut m = LinkMessage::default();
+        m.header.index = oif;
+        match self
+            .nl
+            .get(RtnlMessage::Route(RouteNetlinkMessage::GetLink(m)))
+        {
+            Ok(RtnlMessage::Route(RouteNetlinkMessage::NewLink(l))) => {
+                Ok(l.header.flags.contains(LinkFlags::Up | LinkFlags::LowerUp))
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
+            Err(error) => Err(FibError::Kernel {
+                op: format!("read interface {oif} of next hop {gw}"),
+                error,
+            }),
         }
     }
 

@@ -21,8 +21,10 @@
 //! the kernel (microseconds each); the daemon runs them on a thread of their own.
 
 mod kernel;
+pub mod monitor;
 pub mod netlink;
 pub mod plan;
+pub mod task;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -209,6 +211,19 @@ impl Fib {
         &self.state
     }
 
+    /// Routes adopted at [`Fib::open`] that no batch has named since.
+    pub fn adopted(&self) -> usize {
+        self.adopted.len()
+    }
+
+    /// Every next hop some wanted prefix goes through (programmed or refused).
+    pub fn wanted_next_hops(&self) -> BTreeSet<IpAddr> {
+        self.desired
+            .values()
+            .flat_map(|s| s.members().iter().map(|(a, _)| *a))
+            .collect()
+    }
+
     /// The counters.
     pub fn stats(&self) -> &FibStats {
         &self.stats
@@ -264,6 +279,12 @@ impl Fib {
     /// Stops: removes every route, group and next hop of ours, or leaves them all for the
     /// next run with `retain_on_stop`.
     pub fn stop(mut self) -> Applied {
+        self.shut_down()
+    }
+
+    /// [`Fib::stop`] for an owner that cannot give the value up (the FIB thread); nothing
+    /// may be applied after it.
+    pub fn shut_down(&mut self) -> Applied {
         if self.settings.retain_on_stop {
             info!(
                 "fib: leaving {} routes in table {} (retain_on_stop)",
@@ -349,6 +370,21 @@ impl Fib {
         for (id, g) in &self.state.groups {
             let id = id.to_string();
             w.sample("bgpd_fib_group_members", &[("group", &id)], g.members.len());
+        }
+        w.family(
+            "bgpd_fib_group_routes",
+            "gauge",
+            "Routes (services) through each next-hop group: prefixes with the same set share one.",
+        );
+        let mut users: BTreeMap<NhId, usize> = BTreeMap::new();
+        for t in self.state.routes.values() {
+            if let RouteTarget::Group(g) = t {
+                *users.entry(*g).or_default() += 1;
+            }
+        }
+        for id in self.state.groups.keys() {
+            let n = users.get(id).copied().unwrap_or(0);
+            w.sample("bgpd_fib_group_routes", &[("group", &id.to_string())], n);
         }
         w.family(
             "bgpd_fib_group_member_weight",

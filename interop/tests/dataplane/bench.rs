@@ -79,7 +79,8 @@ impl NodeOpts {
         }
     }
 
-    fn config(&self, node: &Node, router: &Node) -> BgpdConfig {
+    /// The bgpd configuration of `node` peering with `router`.
+    pub fn config(&self, node: &Node, router: &Node) -> BgpdConfig {
         let mut peer = Peer::new(router.ipv4.into(), ROUTER_AS).name("r");
         peer.graceful_restart = Some(self.graceful_restart);
         if self.graceful_restart {
@@ -115,7 +116,10 @@ pub struct Bench<'t> {
     pub router: Node,
     pub client: Node,
     pub nodes: Vec<Node>,
-    pub frr: Frr<'t>,
+    /// The router's daemon when it is FRR + zebra ([`RouterKind::Frr`]).
+    pub frr: Option<Frr<'t>>,
+    /// The router's bgpd when it is bgpd with `[fib]` ([`RouterKind::Bgpd`]), and its config.
+    pub router_bgpd: Option<(Bgpd<'t>, BgpdConfig)>,
     /// One slot per node; `None` while that node runs no bgpd.
     pub bgpds: Vec<Option<Bgpd<'t>>>,
     pub opts: NodeOpts,
@@ -125,6 +129,16 @@ impl<'t> Bench<'t> {
     /// Builds the namespaces, starts FRR + zebra, the echo servers and bgpd on the nodes
     /// `announcing` (indexes into n1..n3), and waits until the FIB holds exactly those next hops.
     pub fn build(topo: &'t Topology, opts: NodeOpts, announcing: &[usize]) -> Bench<'t> {
+        Bench::build_with(topo, opts, announcing, RouterKind::Frr)
+    }
+
+    /// [`Bench::build`] with the router running `kind`.
+    pub fn build_with(
+        topo: &'t Topology,
+        opts: NodeOpts,
+        announcing: &[usize],
+        kind: RouterKind,
+    ) -> Bench<'t> {
         let router = topo.add_node("router");
         let nodes: Vec<Node> = (1..=3).map(|i| topo.add_node(&format!("n{i}"))).collect();
         let client = topo.add_stub("client", &router);
@@ -147,7 +161,13 @@ impl<'t> Bench<'t> {
             }
             cfg = cfg.neighbor(nb);
         }
-        let frr = Frr::start(topo, &router, cfg);
+        let (frr, router_bgpd) = match kind {
+            RouterKind::Frr => (Some(Frr::start(topo, &router, cfg)), None),
+            RouterKind::Bgpd { retain_on_stop } => {
+                let rcfg = router_config(&router, &nodes, &opts, retain_on_stop);
+                (None, Some((Bgpd::start(topo, &router, &rcfg), rcfg)))
+            }
+        };
 
         for n in &nodes {
             serve(topo, n, &router);
@@ -158,6 +178,7 @@ impl<'t> Bench<'t> {
             client,
             nodes,
             frr,
+            router_bgpd,
             bgpds: Vec::new(),
             opts,
         };
@@ -179,6 +200,11 @@ impl<'t> Bench<'t> {
         let node = &self.nodes[i];
         let cfg = self.opts.config(node, &self.router);
         self.bgpds[i] = Some(Bgpd::start(self.topo, node, &cfg));
+    }
+
+    /// FRR on the router (scenarios of the FRR router only).
+    pub fn frr(&self) -> &Frr<'t> {
+        self.frr.as_ref().expect("the router runs FRR")
     }
 
     pub fn bgpd(&self, i: usize) -> &Bgpd<'t> {
@@ -212,6 +238,55 @@ impl<'t> Bench<'t> {
     pub fn stop_client(&self, traffic: Traffic) -> Report {
         stop_client(self.topo, traffic)
     }
+}
+
+/// What runs on the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterKind {
+    /// FRR bgpd + zebra (`maximum-paths 3`): a plain multipath route.
+    Frr,
+    /// bgpd with `[fib]` (issue 16): a resilient next-hop group changed in place.
+    Bgpd { retain_on_stop: bool },
+}
+
+impl RouterKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterKind::Frr => "FRR+zebra",
+            RouterKind::Bgpd { .. } => "bgpd [fib]",
+        }
+    }
+}
+
+/// `[fib] idle_timer` of the bgpd router: a bucket no packet used for 1 s may move (a join,
+/// a drain), so the scenarios see buckets move within their few seconds.
+pub const ROUTER_IDLE_TIMER_S: u32 = 1;
+
+/// The router's bgpd: passive peers to the three nodes, importing the service prefixes,
+/// `[fib]` with resilient groups.
+fn router_config(router: &Node, nodes: &[Node], opts: &NodeOpts, retain: bool) -> BgpdConfig {
+    let mut cfg = BgpdConfig::new(ROUTER_AS, router.ipv4).fib(&[
+        ("idle_timer", &ROUTER_IDLE_TIMER_S.to_string()),
+        ("retain_on_stop", if retain { "true" } else { "false" }),
+    ]);
+    cfg.global.listen = Some(vec![router.ipv4.to_string()]);
+    cfg.global.hold_time = Some(opts.hold_time);
+    cfg.global.keepalive = Some((opts.hold_time / 3).max(1));
+    for n in nodes {
+        let mut p = Peer::new(n.ipv4.into(), NODES_AS)
+            .name(&n.role)
+            .key("passive", "true")
+            .key("import", "[\"192.0.2.0/24 le 32\"]");
+        p.graceful_restart = Some(opts.graceful_restart);
+        if let Some((ms, mult)) = opts.bfd {
+            p = p.key(
+                "bfd",
+                &format!("{{ min_rx = \"{ms}ms\", min_tx = \"{ms}ms\", multiplier = {mult} }}"),
+            );
+        }
+        cfg = cfg.peer(p);
+    }
+    cfg
 }
 
 /// The running client.

@@ -1,6 +1,6 @@
 //! The router's service route programmed by bgpd's FIB layer (`bgpd::fib`, issue 16), side by
 //! side with the plain multipath route that FRR's zebra and BIRD install. The FIB layer is
-//! driven from the test: the Loc-RIB that will feed it from BGP is not wired yet. The router
+//! driven from the test (`router_bgpd.rs` has bgpd itself as the router). The router
 //! runs no routing daemon here; the client's connections and the nodes' echo servers are the
 //! same as in the other scenarios.
 

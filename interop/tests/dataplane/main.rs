@@ -10,11 +10,14 @@
 //! Each scenario prints one line (run with `-- --nocapture` to see it): connections broken on
 //! the node that changed and on the others, the longest echo gap, new-connection failures (and
 //! when, relative to the change), and when the router's FIB changed. `bench.rs` builds the
-//! namespaces and measures; `scenarios.rs` holds the scenarios and what each asserts.
+//! namespaces and measures; `scenarios.rs` holds the scenarios and what each asserts;
+//! `router_bgpd.rs` runs scenarios with bgpd itself as the router (`[fib]`, issue 16) next to
+//! FRR + zebra; `fib_route.rs` drives bgpd's FIB layer directly.
 //!
 //! Needs root, FRR (bgpd and zebra) and iproute2, like the interop suite (`./test.sh`):
 //! `cargo test -p interop --test dataplane -- --nocapture`.
 
 mod bench;
 mod fib_route;
+mod router_bgpd;
 mod scenarios;

@@ -228,7 +228,7 @@ fn kill_9_and_restart_with_graceful_restart_breaks_nothing() {
     let n1 = bench.nodes[0].ipv4.into();
     let state = wait_until(
         Duration::from_secs(10),
-        || bench.frr.state(n1),
+        || bench.frr().state(n1),
         |s| s != "Established",
     );
     assert_ne!(state, "Established", "FRR never saw the session go");
@@ -237,7 +237,7 @@ fn kill_9_and_restart_with_graceful_restart_breaks_nothing() {
     // ... and after the new session's End-of-RIB no path is stale any more.
     let fresh = wait_until(
         Duration::from_secs(30),
-        || (bench.frr.state(n1), stale_paths(&bench)),
+        || (bench.frr().state(n1), stale_paths(&bench)),
         |(s, stale)| s == "Established" && *stale == 0,
     );
     assert_eq!(
@@ -317,7 +317,7 @@ fn drain(how: Drain) {
     let n1 = bench.nodes[0].ipv4.to_string();
     // The router's view of n1's path once the FIB moved (before the withdraw for bgpctl drain).
     let drained_path = bench
-        .frr
+        .frr()
         .paths(SERVICE)
         .into_iter()
         .find(|p| p.peer == n1)
@@ -331,7 +331,7 @@ fn drain(how: Drain) {
     // Keep the traffic running through the withdraw that ends the drain.
     let gone = wait_until(
         Duration::from_secs(10),
-        || bench.frr.paths(SERVICE).iter().any(|p| p.peer == n1),
+        || bench.frr().paths(SERVICE).iter().any(|p| p.peer == n1),
         |present| !present,
     );
     std::thread::sleep(AFTER);
@@ -452,7 +452,7 @@ fn service_withdrawn_on_one_node_rehash_baseline() {
 /// Paths of the service FRR marks stale (graceful restart helper).
 fn stale_paths(bench: &Bench<'_>) -> usize {
     let v = bench
-        .frr
+        .frr()
         .json(&format!("show bgp ipv4 unicast {SERVICE} json"));
     v["paths"]
         .as_array()

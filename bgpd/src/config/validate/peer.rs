@@ -606,7 +606,7 @@ impl Validator<'_> {
         path: &FieldPath,
         a: &crate::config::raw::RawPeerAnnounce,
     ) -> PeerAnnounce {
-        let communities = self.communities(&path.key("communities"), a.communities.as_deref());
+        let communities = self.communities(|| path.key("communities"), a.communities.as_deref());
         let large_communities = a
             .large_communities
             .iter()
@@ -622,13 +622,13 @@ impl Validator<'_> {
         PeerAnnounce {
             communities,
             large_communities,
-            med: a.med.and_then(|m| self.u32_value(&path.key("med"), m)),
+            med: a.med.and_then(|m| self.u32_value(|| path.key("med"), m)),
             local_pref: a
                 .local_pref
-                .and_then(|m| self.u32_value(&path.key("local_pref"), m)),
+                .and_then(|m| self.u32_value(|| path.key("local_pref"), m)),
             as_path_prepend: a
                 .as_path_prepend
-                .map(|_| self.prepend(&path.key("as_path_prepend"), a.as_path_prepend)),
+                .map(|_| self.prepend(|| path.key("as_path_prepend"), a.as_path_prepend)),
         }
     }
 

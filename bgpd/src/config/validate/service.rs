@@ -18,14 +18,15 @@ const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RISE_FALL: u32 = 3;
 
 impl Validator<'_> {
+    /// `r` is taken by value: its name moves into the service rather than being copied.
     pub(super) fn service(
         &mut self,
-        r: &RawService,
+        mut r: RawService,
         path: &FieldPath,
         peer_names: &[String],
     ) -> Option<Service> {
         let prefix = match &r.prefix {
-            Some(p) => self.check(&path.key("prefix"), parse_prefix(p)),
+            Some(p) => self.check_at(|| path.key("prefix"), parse_prefix(p)),
             None => {
                 self.err(
                     &path.key("prefix"),
@@ -34,7 +35,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let name = match &r.name {
+        let name = match r.name.take() {
             Some(n) if n.trim().is_empty() => {
                 self.err(
                     &path.key("name"),
@@ -42,29 +43,29 @@ impl Validator<'_> {
                 );
                 None
             }
-            Some(n) => Some(n.clone()),
+            Some(n) => Some(n),
             None => prefix.map(|p| p.to_string()),
         };
         let nexthops =
             match &r.nexthops {
                 None => vec![NextHopSpec::Local],
                 Some(list) => {
-                    let p = path.key("nexthops");
+                    // Key paths are built only for an error (about a dozen per service).
+                    let p = || path.key("nexthops");
                     if list.is_empty() {
                         self.err(
-                            &p,
+                            &p(),
                             "must list at least one next hop (\"self\" or an address)",
                         );
                     }
-                    // Exact capacities: 100k services keep these lists for the daemon's life.
                     let mut out = Vec::with_capacity(list.len());
                     for (i, s) in list.iter().enumerate() {
-                        let np = p.index(i);
+                        let np = || p().index(i);
                         let nh =
                             if s == "self" {
                                 NextHopSpec::Local
                             } else {
-                                let Some(a) = self.check(&np, s.parse::<IpAddr>().map_err(|_| {
+                                let Some(a) = self.check_at(np, s.parse::<IpAddr>().map_err(|_| {
                             format!("expected \"self\" or an IPv4/IPv6 address, got \"{s}\"")
                         })) else {
                             continue;
@@ -72,7 +73,7 @@ impl Validator<'_> {
                                 if let Some(pf) = prefix {
                                     if pf.addr().is_ipv4() != a.is_ipv4() {
                                         self.err(
-                                            &np,
+                                            &np(),
                                             format!(
                                     "next hop {a} is not of the same family as the prefix {pf}"
                                 ),
@@ -83,7 +84,7 @@ impl Validator<'_> {
                                 NextHopSpec::Addr(a)
                             };
                         if out.contains(&nh) {
-                            self.err(&np, format!("next hop {nh} is listed twice"));
+                            self.err(&np(), format!("next hop {nh} is listed twice"));
                         } else {
                             out.push(nh);
                         }
@@ -91,25 +92,41 @@ impl Validator<'_> {
                     out
                 }
             };
-        let communities = self.communities(&path.key("communities"), r.communities.as_deref());
-        let large_communities = match &r.large_communities {
+        let nexthops = self.lists.nexthops.share(&nexthops);
+        let communities = self.communities(|| path.key("communities"), r.communities.as_deref());
+        let communities = self.lists.communities.share(&communities);
+        let large_communities: Vec<LargeCommunity> = match &r.large_communities {
             None => Vec::new(),
             Some(list) => list
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    self.check(
-                        &path.key("large_communities").index(i),
+                    self.check_at(
+                        || path.key("large_communities").index(i),
                         parse_large_community(s),
                     )
                 })
                 .collect(),
         };
-        let med = r.med.and_then(|m| self.u32_value(&path.key("med"), m));
+        let large_communities = self.lists.large_communities.share(&large_communities);
+        let med = r.med.and_then(|m| self.u32_value(|| path.key("med"), m));
         let local_pref = r
             .local_pref
-            .and_then(|m| self.u32_value(&path.key("local_pref"), m));
-        let as_path_prepend = self.prepend(&path.key("as_path_prepend"), r.as_path_prepend);
+            .and_then(|m| self.u32_value(|| path.key("local_pref"), m));
+        let as_path_prepend = self.prepend(|| path.key("as_path_prepend"), r.as_path_prepend);
+        let weight = r.weight.and_then(|w| {
+            self.check_at(
+                || path.key("weight"),
+                u32::try_from(w)
+                    .ok()
+                    .filter(|w| (1..=MAX_SERVICE_WEIGHT).contains(w))
+                    .ok_or_else(|| {
+                        format!(
+                            "must be 1..={MAX_SERVICE_WEIGHT} (Mbit/s of the Link Bandwidth community sent), got {w}"
+                        )
+                    }),
+            )
+        });
         let peers = match &r.peers {
             None => PeerSelection::All,
             Some(list) => {
@@ -118,21 +135,21 @@ impl Validator<'_> {
                 }
                 let mut out = Vec::with_capacity(list.len());
                 for (i, n) in list.iter().enumerate() {
-                    let pp = path.key("peers").index(i);
+                    let pp = || path.key("peers").index(i);
                     if !peer_names.contains(n) {
                         let known = if peer_names.is_empty() {
                             "none are configured".to_owned()
                         } else {
                             format!("configured: {}", peer_names.join(", "))
                         };
-                        self.err(&pp, format!("no peer named \"{n}\" ({known})"));
+                        self.err(&pp(), format!("no peer named \"{n}\" ({known})"));
                     } else if out.contains(n) {
-                        self.err(&pp, format!("peer \"{n}\" is listed twice"));
+                        self.err(&pp(), format!("peer \"{n}\" is listed twice"));
                     } else {
                         out.push(n.clone());
                     }
                 }
-                PeerSelection::Only(out)
+                PeerSelection::Only(self.lists.peers.share(&out))
             }
         };
         let health = r
@@ -149,36 +166,41 @@ impl Validator<'_> {
             med,
             local_pref,
             as_path_prepend,
+            weight,
             peers,
             health,
         })
     }
 
+    /// `path` gives the list's key path; it is built only for an error.
     pub(super) fn communities(
         &mut self,
-        path: &FieldPath,
+        path: impl Fn() -> FieldPath,
         list: Option<&[String]>,
     ) -> Vec<bgp_proto::Community> {
         list.unwrap_or_default()
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| self.check(&path.index(i), parse_community(s)))
+            .filter_map(|(i, s)| self.check_at(|| path().index(i), parse_community(s)))
             .collect()
     }
 
-    pub(super) fn u32_value(&mut self, path: &FieldPath, v: i64) -> Option<u32> {
-        self.check(
+    pub(super) fn u32_value(&mut self, path: impl FnOnce() -> FieldPath, v: i64) -> Option<u32> {
+        self.check_at(
             path,
             u32::try_from(v).map_err(|_| format!("must be 0..=4294967295, got {v}")),
         )
     }
 
-    pub(super) fn prepend(&mut self, path: &FieldPath, v: Option<i64>) -> u8 {
+    pub(super) fn prepend(&mut self, path: impl FnOnce() -> FieldPath, v: Option<i64>) -> u8 {
         match v {
             None => 0,
             Some(n) if (0..=MAX_AS_PATH_PREPEND).contains(&n) => n as u8,
             Some(n) => {
-                self.err(path, format!("must be 0..={MAX_AS_PATH_PREPEND}, got {n}"));
+                self.err(
+                    &path(),
+                    format!("must be 0..={MAX_AS_PATH_PREPEND}, got {n}"),
+                );
                 0
             }
         }
@@ -345,9 +367,9 @@ impl Validator<'_> {
     }
 
     fn demote(&mut self, d: &RawDemote, path: &FieldPath) -> OnFail {
-        let med = d.med.and_then(|m| self.u32_value(&path.key("med"), m));
-        let communities = self.communities(&path.key("communities"), d.communities.as_deref());
-        let as_path_prepend = self.prepend(&path.key("as_path_prepend"), d.as_path_prepend);
+        let med = d.med.and_then(|m| self.u32_value(|| path.key("med"), m));
+        let communities = self.communities(|| path.key("communities"), d.communities.as_deref());
+        let as_path_prepend = self.prepend(|| path.key("as_path_prepend"), d.as_path_prepend);
         if med.is_none() && communities.is_empty() && as_path_prepend == 0 {
             self.err(
                 path,
