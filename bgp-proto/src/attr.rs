@@ -28,8 +28,11 @@ pub const FLAG_EXTENDED_LENGTH: u8 = 0x10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Origin {
     #[default]
+    /// IGP: learned from an interior protocol (value 0).
     Igp,
+    /// EGP: learned by the EGP protocol (value 1).
     Egp,
+    /// INCOMPLETE: learned some other way (value 2).
     Incomplete,
 }
 
@@ -58,9 +61,13 @@ impl Origin {
 /// AS_PATH segment type (RFC 4271 §4.3, RFC 5065 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AsSegmentType {
+    /// AS_SET (1): an unordered set of ASes.
     Set,
+    /// AS_SEQUENCE (2): ASes in the order traversed.
     Sequence,
+    /// AS_CONFED_SEQUENCE (3, RFC 5065 §3).
     ConfedSequence,
+    /// AS_CONFED_SET (4, RFC 5065 §3).
     ConfedSet,
 }
 
@@ -76,6 +83,7 @@ impl AsSegmentType {
         }
     }
 
+    /// The segment type of a wire code 1-4; `None` for any other.
     pub fn from_code(c: u8) -> Option<AsSegmentType> {
         match c {
             1 => Some(AsSegmentType::Set),
@@ -98,7 +106,9 @@ impl AsSegmentType {
 /// One AS_PATH / AS4_PATH segment. ASNs are always held as 4-octet values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AsSegment {
+    /// The segment type.
     pub kind: AsSegmentType,
+    /// The ASNs, in wire order.
     pub asns: Vec<u32>,
 }
 
@@ -106,6 +116,7 @@ pub struct AsSegment {
 /// from a 2-octet speaker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct AsPath {
+    /// The segments, in wire order.
     pub segments: Vec<AsSegment>,
 }
 
@@ -334,14 +345,17 @@ impl Community {
         (Community::BLACKHOLE, "blackhole"),
     ];
 
+    /// The community `asn:value` (RFC 1997).
     pub const fn new(asn: u16, value: u16) -> Community {
         Community(((asn as u32) << 16) | value as u32)
     }
 
+    /// The high-order 16 bits (usually the AS that defines the community).
     pub fn asn(self) -> u16 {
         (self.0 >> 16) as u16
     }
 
+    /// The low-order 16 bits.
     pub fn value(self) -> u16 {
         (self.0 & 0xffff) as u16
     }
@@ -392,12 +406,16 @@ impl FromStr for Community {
 /// A LARGE_COMMUNITY value (RFC 8092).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LargeCommunity {
+    /// Global Administrator (usually the defining AS).
     pub global: u32,
+    /// Local Data Part 1.
     pub local1: u32,
+    /// Local Data Part 2.
     pub local2: u32,
 }
 
 impl LargeCommunity {
+    /// The community `global:local1:local2`.
     pub const fn new(global: u32, local1: u32, local2: u32) -> LargeCommunity {
         LargeCommunity {
             global,
@@ -506,7 +524,9 @@ impl ExtCommunity {
 /// AGGREGATOR (RFC 4271 §5.1.7), ASN widened to 4 octets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Aggregator {
+    /// The AS that formed the aggregate (4 octets; a 2-octet AS is widened).
     pub asn: u32,
+    /// The BGP Identifier of that speaker.
     pub address: Ipv4Addr,
 }
 
@@ -542,9 +562,13 @@ impl Aggregator {
 /// next hop with IPv4 NLRI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NextHop {
+    /// An IPv4 next hop (NEXT_HOP, or 4 octets in MP_REACH_NLRI).
     V4(Ipv4Addr),
+    /// An IPv6 next hop (RFC 2545 §3), with its link-local address when 32 octets were sent.
     V6 {
+        /// The global address.
         global: Ipv6Addr,
+        /// The link-local address, when the next-hop field is 32 octets.
         link_local: Option<Ipv6Addr>,
     },
 }
@@ -584,6 +608,7 @@ impl NextHop {
         }
     }
 
+    /// Appends the next-hop field as MP_REACH_NLRI carries it (4, 16 or 32 octets).
     pub fn encode_value(&self, dst: &mut impl BufMut) {
         match self {
             NextHop::V4(a) => dst.put_slice(&a.octets()),
@@ -601,8 +626,11 @@ impl NextHop {
 /// transitive one can be passed on with the Partial bit set (RFC 4271 §5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawAttr {
+    /// The flags octet as received.
     pub flags: u8,
+    /// The attribute type code.
     pub type_code: AttrType,
+    /// The value, without flags, type or length.
     pub value: Bytes,
 }
 
@@ -610,30 +638,45 @@ pub struct RawAttr {
 /// UPDATE builder writes from its own arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PathAttributes {
+    /// ORIGIN (RFC 4271 §5.1.1).
     pub origin: Origin,
+    /// AS_PATH (RFC 4271 §5.1.2).
     pub as_path: AsPath,
+    /// MULTI_EXIT_DISC (RFC 4271 §5.1.4).
     pub med: Option<u32>,
+    /// LOCAL_PREF (RFC 4271 §5.1.5).
     pub local_pref: Option<u32>,
+    /// ATOMIC_AGGREGATE is present (RFC 4271 §5.1.6).
     pub atomic_aggregate: bool,
+    /// AGGREGATOR (RFC 4271 §5.1.7).
     pub aggregator: Option<Aggregator>,
+    /// COMMUNITIES (RFC 1997).
     pub communities: Vec<Community>,
+    /// EXTENDED_COMMUNITIES (RFC 4360).
     pub ext_communities: Vec<ExtCommunity>,
+    /// LARGE_COMMUNITY values (RFC 8092).
     pub large_communities: Vec<LargeCommunity>,
+    /// ORIGINATOR_ID (RFC 4456 §8).
     pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST (RFC 4456 §8).
     pub cluster_list: Vec<Ipv4Addr>,
     /// Only To Customer (RFC 9234 §5).
     pub otc: Option<u32>,
+    /// Attributes the codec does not model, passed on raw (RFC 4271 §5).
     pub unknown: Vec<RawAttr>,
 }
 
 /// One NLRI entry: a prefix and, with ADD-PATH, its path identifier (RFC 7911 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Nlri {
+    /// The prefix, host bits cleared.
     pub prefix: IpNet,
+    /// The ADD-PATH path identifier, when negotiated for the family (RFC 7911 §3).
     pub path_id: Option<u32>,
 }
 
 impl Nlri {
+    /// A prefix without a path identifier.
     pub fn new(prefix: IpNet) -> Nlri {
         Nlri {
             prefix,
@@ -641,6 +684,7 @@ impl Nlri {
         }
     }
 
+    /// A prefix with an ADD-PATH path identifier (RFC 7911 §3).
     pub fn with_path_id(prefix: IpNet, path_id: u32) -> Nlri {
         Nlri {
             prefix,

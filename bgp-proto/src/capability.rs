@@ -6,8 +6,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::header::Reader;
 use crate::iana::{Afi, CapabilityCode, Family, Safi};
+use crate::reader::Reader;
 
 /// Largest capability value: the Capability Length field is one octet (RFC 5492 §4).
 pub const MAX_CAPABILITY_VALUE_LEN: usize = 255;
@@ -41,18 +41,31 @@ pub enum Capability {
     /// FQDN / hostname, code 73 (draft-walton-bgp-hostname-capability §3, as FRR sends it):
     /// hostname length (1), hostname, domain length (1), domain. Each octet of invalid UTF-8
     /// is replaced by `?` on decode, so the value re-encodes to the same length.
-    Fqdn { hostname: String, domain: String },
+    Fqdn {
+        /// The host name.
+        hostname: String,
+        /// The domain name.
+        domain: String,
+    },
     /// Any other capability, value kept raw (RFC 5492 §4: unknown capabilities are
     /// ignored, not rejected).
-    Unknown { code: CapabilityCode, data: Bytes },
+    Unknown {
+        /// The capability code.
+        code: CapabilityCode,
+        /// The capability value.
+        data: Bytes,
+    },
 }
 
 /// One ADD-PATH family (RFC 7911 §4). Send/Receive values 1, 2, 3 map to receive, send,
 /// both; 0 is decoded as neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddPathFamily {
+    /// The family.
     pub family: Family,
+    /// We may send (the peer receives) path identifiers.
     pub send: bool,
+    /// We may receive path identifiers.
     pub receive: bool,
 }
 
@@ -65,12 +78,14 @@ pub struct GracefulRestart {
     pub notification: bool,
     /// Restart Time in seconds, 12 bits (values above 4095 are encoded modulo 4096).
     pub restart_time: u16,
+    /// The families whose state is preserved.
     pub families: Vec<GrFamily>,
 }
 
 /// One Graceful Restart family (RFC 4724 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GrFamily {
+    /// The family.
     pub family: Family,
     /// Forwarding State (F) bit.
     pub forwarding: bool,
@@ -79,6 +94,7 @@ pub struct GrFamily {
 /// One Long-Lived Graceful Restart family (RFC 9494 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LlgrFamily {
+    /// The family.
     pub family: Family,
     /// Forwarding State (F) bit.
     pub forwarding: bool,
@@ -91,16 +107,22 @@ pub struct LlgrFamily {
 pub struct ExtendedNextHopEntry {
     /// NLRI AFI and SAFI (the SAFI is 2 octets on the wire; values above 255 are rejected).
     pub nlri: Family,
+    /// The AFI of the next hop (IPv6 for IPv4 NLRI with an IPv6 next hop).
     pub next_hop_afi: Afi,
 }
 
 /// BGP Role (RFC 9234 §4.1). An open set: unassigned values are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// Provider (0).
     Provider,
+    /// Route Server (1).
     RouteServer,
+    /// Route Server Client (2).
     RouteServerClient,
+    /// Customer (3).
     Customer,
+    /// Peer (4, lateral peer).
     Peer,
     /// An unassigned value (5..=255).
     Unknown(u8),
@@ -342,9 +364,13 @@ impl Capability {
             }
             Capability::Role(role) => out.push(u8::from(*role)),
             Capability::Fqdn { hostname, domain } => {
-                let host = truncate_str(hostname, MAX_CAPABILITY_VALUE_LEN - 2);
+                let host = hostname
+                    .get(..hostname.floor_char_boundary(MAX_CAPABILITY_VALUE_LEN - 2))
+                    .unwrap_or_default();
                 let room = MAX_CAPABILITY_VALUE_LEN.saturating_sub(2 + host.len());
-                let domain = truncate_str(domain, room);
+                let domain = domain
+                    .get(..domain.floor_char_boundary(room))
+                    .unwrap_or_default();
                 out.push(u8::try_from(host.len()).unwrap_or(u8::MAX));
                 out.extend_from_slice(host.as_bytes());
                 out.push(u8::try_from(domain.len()).unwrap_or(u8::MAX));
@@ -383,16 +409,4 @@ fn lossy_ascii(v: &[u8]) -> String {
         s.extend(chunk.invalid().iter().map(|_| '?'));
     }
     s
-}
-
-/// The longest prefix of `s` that is at most `max` octets and ends at a char boundary.
-fn truncate_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    s.get(..end).unwrap_or_default()
 }

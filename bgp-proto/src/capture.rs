@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::Bytes;
 
 use crate::error::HeaderError;
-use crate::header::{frame_len, Reader, HEADER_LEN, MARKER};
+use crate::header::{frame_len, HEADER_LEN, MARKER};
+use crate::reader::Reader;
 use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 
 /// A capture file that cannot be read any further.
@@ -44,9 +45,13 @@ pub struct MrtRecord<'a> {
     pub timestamp: u32,
     /// Microseconds, for BGP4MP_ET records.
     pub microseconds: Option<u32>,
+    /// The peer's AS.
     pub peer_asn: u32,
+    /// The collector's AS.
     pub local_asn: u32,
+    /// The peer's address.
     pub peer_ip: IpAddr,
+    /// The collector's address.
     pub local_ip: IpAddr,
     /// The record is an `*_AS4*` subtype: AS numbers in the message are 4 octets.
     pub as4: bool,
@@ -68,6 +73,7 @@ pub struct MrtReader<'a> {
 }
 
 impl<'a> MrtReader<'a> {
+    /// A reader over a whole (uncompressed) MRT dump.
     pub fn new(data: &'a [u8]) -> MrtReader<'a> {
         MrtReader {
             data,
@@ -178,7 +184,9 @@ pub const BGP_PORTS: [u16; 2] = [179, 1179];
 /// The BGP messages sent in one direction of one TCP connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpFlow {
+    /// The sender.
     pub src: SocketAddr,
+    /// The receiver.
     pub dst: SocketAddr,
     /// Whole messages (header included) in stream order, split with [`frame_len`] with a
     /// 65535-octet maximum.

@@ -53,9 +53,13 @@ pub enum DecodeError {
     /// The session must be reset with this NOTIFICATION (code, subcode, data).
     #[error("{reason} (NOTIFICATION {code}/{subcode})", code = .code.0)]
     Reset {
+        /// NOTIFICATION error code.
         code: ErrorCode,
+        /// NOTIFICATION error subcode.
         subcode: u8,
+        /// NOTIFICATION data.
         data: Bytes,
+        /// Why, for logs (with the RFC section).
         reason: &'static str,
     },
     /// A received NOTIFICATION is itself malformed: log it and close, never answer a
@@ -65,6 +69,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// A session reset with this NOTIFICATION and a reason for logs.
     pub fn reset(code: ErrorCode, subcode: u8, data: Bytes, reason: &'static str) -> DecodeError {
         DecodeError::Reset {
             code,

@@ -14,7 +14,9 @@ macro_rules! codepoint {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub $int);
         impl $name {
-            $($(#[$vm])* pub const $c: $name = $name($v);)*
+            $($(#[$vm])*
+            #[doc = concat!("`", $s, "` (", stringify!($v), ").")]
+            pub const $c: $name = $name($v);)*
             /// The registry name of a known codepoint.
             pub fn name(self) -> Option<&'static str> {
                 match self.0 { $($v => Some($s),)* _ => None }
@@ -139,20 +141,25 @@ pub const AS_TRANS: u16 = 23456;
 /// An address family: AFI and SAFI together (RFC 4760).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Family {
+    /// Address Family Identifier.
     pub afi: Afi,
+    /// Subsequent Address Family Identifier.
     pub safi: Safi,
 }
 
 impl Family {
+    /// IPv4 unicast (1/1).
     pub const IPV4_UNICAST: Family = Family {
         afi: Afi::IPV4,
         safi: Safi::UNICAST,
     };
+    /// IPv6 unicast (2/1).
     pub const IPV6_UNICAST: Family = Family {
         afi: Afi::IPV6,
         safi: Safi::UNICAST,
     };
 
+    /// The family `afi`/`safi`.
     pub const fn new(afi: Afi, safi: Safi) -> Family {
         Family { afi, safi }
     }

@@ -99,6 +99,7 @@
 //! crate's `examples/` do both). Prefixes are [`ipnet`] types, re-exported here.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod attr;
 pub mod capability;
@@ -111,6 +112,7 @@ pub mod iana;
 pub mod message;
 pub mod notification;
 pub mod open;
+mod reader;
 pub mod route_refresh;
 pub mod session;
 pub mod update;

@@ -12,8 +12,11 @@ use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 /// RFC 4271 §4.5, NOTIFICATION Message Format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Notification {
+    /// Error code (RFC 4271 §4.5).
     pub code: ErrorCode,
+    /// Error subcode; 0 where the code has none.
     pub subcode: u8,
+    /// Data, as the code and subcode define it.
     pub data: Bytes,
 }
 
@@ -22,61 +25,97 @@ pub const MAX_SHUTDOWN_MESSAGE_LEN: usize = 255;
 
 /// Message Header Error subcodes (RFC 4271 §6.1).
 pub mod header {
+    /// Connection Not Synchronized.
     pub const CONNECTION_NOT_SYNCHRONIZED: u8 = 1;
+    /// Bad Message Length (data: the length field).
     pub const BAD_MESSAGE_LENGTH: u8 = 2;
+    /// Bad Message Type (data: the type octet).
     pub const BAD_MESSAGE_TYPE: u8 = 3;
 }
 
 /// OPEN Message Error subcodes (RFC 4271 §6.2, RFC 5492 §5, RFC 9234 §4.2).
 pub mod open {
+    /// Unspecific (RFC 4271 §6.2).
     pub const UNSPECIFIC: u8 = 0;
+    /// Unsupported Version Number (data: a version we support).
     pub const UNSUPPORTED_VERSION: u8 = 1;
+    /// Bad Peer AS.
     pub const BAD_PEER_AS: u8 = 2;
+    /// Bad BGP Identifier.
     pub const BAD_BGP_ID: u8 = 3;
+    /// Unsupported Optional Parameter.
     pub const UNSUPPORTED_OPTIONAL_PARAMETER: u8 = 4;
+    /// Unacceptable Hold Time.
     pub const UNACCEPTABLE_HOLD_TIME: u8 = 6;
+    /// Unsupported Capability (RFC 5492 §5).
     pub const UNSUPPORTED_CAPABILITY: u8 = 7;
+    /// Role Mismatch (RFC 9234 §4.2).
     pub const ROLE_MISMATCH: u8 = 11;
 }
 
 /// UPDATE Message Error subcodes (RFC 4271 §6.3).
 pub mod update {
+    /// Malformed Attribute List.
     pub const MALFORMED_ATTRIBUTE_LIST: u8 = 1;
+    /// Unrecognized Well-known Attribute.
     pub const UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE: u8 = 2;
+    /// Missing Well-known Attribute.
     pub const MISSING_WELL_KNOWN_ATTRIBUTE: u8 = 3;
+    /// Attribute Flags Error.
     pub const ATTRIBUTE_FLAGS_ERROR: u8 = 4;
+    /// Attribute Length Error.
     pub const ATTRIBUTE_LENGTH_ERROR: u8 = 5;
+    /// Invalid ORIGIN Attribute.
     pub const INVALID_ORIGIN_ATTRIBUTE: u8 = 6;
+    /// Invalid NEXT_HOP Attribute.
     pub const INVALID_NEXT_HOP_ATTRIBUTE: u8 = 8;
+    /// Optional Attribute Error.
     pub const OPTIONAL_ATTRIBUTE_ERROR: u8 = 9;
+    /// Invalid Network Field.
     pub const INVALID_NETWORK_FIELD: u8 = 10;
+    /// Malformed AS_PATH.
     pub const MALFORMED_AS_PATH: u8 = 11;
 }
 
 /// Finite State Machine Error subcodes (RFC 6608 §3).
 pub mod fsm {
+    /// Unspecified Error.
     pub const UNSPECIFIED: u8 = 0;
+    /// Receive Unexpected Message in OpenSent.
     pub const UNEXPECTED_IN_OPEN_SENT: u8 = 1;
+    /// Receive Unexpected Message in OpenConfirm.
     pub const UNEXPECTED_IN_OPEN_CONFIRM: u8 = 2;
+    /// Receive Unexpected Message in Established.
     pub const UNEXPECTED_IN_ESTABLISHED: u8 = 3;
 }
 
 /// Cease subcodes (RFC 4486 §4, RFC 8538 §3, RFC 9384 §2).
 pub mod cease {
+    /// Maximum Number of Prefixes Reached.
     pub const MAX_PREFIXES: u8 = 1;
+    /// Administrative Shutdown.
     pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
+    /// Peer De-configured.
     pub const PEER_DECONFIGURED: u8 = 3;
+    /// Administrative Reset.
     pub const ADMINISTRATIVE_RESET: u8 = 4;
+    /// Connection Rejected.
     pub const CONNECTION_REJECTED: u8 = 5;
+    /// Other Configuration Change.
     pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
+    /// Connection Collision Resolution.
     pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
+    /// Out of Resources.
     pub const OUT_OF_RESOURCES: u8 = 8;
+    /// Hard Reset (RFC 8538 §3).
     pub const HARD_RESET: u8 = 9;
+    /// BFD Down (RFC 9384 §2).
     pub const BFD_DOWN: u8 = 10;
 }
 
 /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
 pub mod route_refresh {
+    /// Invalid Message Length (RFC 7313 §5; data: the whole message).
     pub const INVALID_MESSAGE_LENGTH: u8 = 1;
 }
 
@@ -86,13 +125,22 @@ pub mod route_refresh {
 pub enum ShutdownMessageError {
     /// The length octet claims more octets than the Data field holds.
     #[error("shutdown communication length {declared} exceeds the {available} octets present")]
-    BadLength { declared: usize, available: usize },
+    BadLength {
+        /// The length octet.
+        declared: usize,
+        /// The octets after it.
+        available: usize,
+    },
     /// The text is not valid UTF-8; `raw` holds the octets (at most 255) for a hex dump.
     #[error("shutdown communication is not valid UTF-8")]
-    BadUtf8 { raw: Bytes },
+    BadUtf8 {
+        /// The octets of the text.
+        raw: Bytes,
+    },
 }
 
 impl Notification {
+    /// A NOTIFICATION with this code, subcode and data.
     pub fn new(code: ErrorCode, subcode: u8, data: Bytes) -> Notification {
         Notification {
             code,
@@ -108,7 +156,9 @@ impl Notification {
     pub fn cease(subcode: u8, text: Option<&str>) -> Notification {
         let data = match (subcode, text) {
             (cease::ADMINISTRATIVE_SHUTDOWN | cease::ADMINISTRATIVE_RESET, Some(text)) => {
-                let text = truncate_at_char_boundary(text, MAX_SHUTDOWN_MESSAGE_LEN);
+                let text = text
+                    .get(..text.floor_char_boundary(MAX_SHUTDOWN_MESSAGE_LEN))
+                    .unwrap_or_default();
                 let mut data = BytesMut::with_capacity(text.len().saturating_add(1));
                 data.put_u8(u8::try_from(text.len()).unwrap_or(u8::MAX));
                 data.put_slice(text.as_bytes());
@@ -358,17 +408,6 @@ impl fmt::Display for Notification {
             }
         }
     }
-}
-
-fn truncate_at_char_boundary(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::capability::Capability;
 use crate::error::{DecodeError, HeaderError};
-use crate::header::{frame_len, put_header, Reader, HEADER_LEN, MIN_OPEN_LEN};
+use crate::header::{frame_len, put_header, HEADER_LEN, MIN_OPEN_LEN};
 use crate::iana::{CapabilityCode, ErrorCode, Family, MessageType};
 use crate::notification::open as subcode;
+use crate::reader::Reader;
 use crate::session::MAX_MESSAGE_LEN;
 
 /// The only BGP version (RFC 4271 §4.2).

@@ -4,15 +4,17 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::DecodeError;
-use crate::header::{frame_len, put_header, Reader, HEADER_LEN, MIN_ROUTE_REFRESH_LEN};
+use crate::header::{frame_len, put_header, HEADER_LEN, MIN_ROUTE_REFRESH_LEN};
 use crate::iana::{Afi, ErrorCode, Family, MessageType, Safi};
 use crate::notification;
+use crate::reader::Reader;
 use crate::session::MAX_EXTENDED_MESSAGE_LEN;
 
 /// RFC 2918 §3 / RFC 7313 §3.2, ROUTE-REFRESH Message Format:
 /// AFI (2 octets), Message Subtype (1 octet, "Reserved" in RFC 2918), SAFI (1 octet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteRefresh {
+    /// The family whose routes are asked for.
     pub family: Family,
     /// 0 normal route refresh, 1 BoRR, 2 EoRR (RFC 7313 §3.2). Other values are kept; the
     /// receiver ignores them (RFC 7313 §5).

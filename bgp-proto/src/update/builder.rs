@@ -34,6 +34,7 @@ pub struct UpdateBuilder<'a> {
 }
 
 impl<'a> UpdateBuilder<'a> {
+    /// A builder for the negotiated session `cx`.
     pub fn new(cx: &'a SessionContext) -> Self {
         UpdateBuilder { cx }
     }

@@ -46,10 +46,14 @@
 
 mod builder;
 mod check;
+#[cfg(test)]
+mod differential_tests;
 mod nlri;
 mod owned;
 mod raw;
 mod routes;
+mod rules;
+mod values;
 mod visit;
 
 pub use builder::UpdateBuilder;
@@ -68,7 +72,8 @@ use crate::iana::{Afi, AttrType, Family, Safi};
 use crate::session::SessionContext;
 use crate::DecodeError;
 
-use check::{Reason, Slot, Span};
+use check::Span;
+use rules::{Reason, Slot};
 
 /// The RFC 7606 outcome of an UPDATE whose structure was sound enough to keep the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +82,9 @@ pub enum Verdict {
     Accept,
     /// Handle every NLRI in the message as withdrawn (RFC 7606 §2), because of `attr`.
     TreatAsWithdraw {
+        /// The attribute that caused it (or the missing one).
         attr: AttrType,
+        /// Why, with the RFC section.
         reason: &'static str,
     },
 }
@@ -111,7 +118,7 @@ pub struct UpdateView<B> {
     attrs: Span,
     nlri: Span,
     /// Value span of the first occurrence of each known attribute, by [`Slot`].
-    slots: [Span; check::NSLOTS],
+    slots: [Span; rules::NSLOTS],
     /// Bit per slot: present.
     present: u32,
     mp_reach: MpInfo,
@@ -451,7 +458,7 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
             .discarded
             .iter()
             .take(usize::from(self.out.n_discarded))
-            .any(|&(c, r)| c == code && r != check::Reason::Duplicate)
+            .any(|&(c, r)| c == code && r != Reason::Duplicate)
     }
 
     fn span(&self, s: Span) -> &[u8] {

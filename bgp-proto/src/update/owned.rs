@@ -18,8 +18,11 @@ use crate::session::SessionContext;
 /// attributes here, as on the wire; `withdrawn` and `nlri` are the IPv4 fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Update {
+    /// Withdrawn Routes (IPv4).
     pub withdrawn: Vec<Nlri>,
+    /// Path attributes, in wire order.
     pub attrs: Vec<Attr>,
+    /// NLRI (IPv4).
     pub nlri: Vec<Nlri>,
 }
 
@@ -28,7 +31,9 @@ pub struct Update {
 /// exceeds 255 octets); the other bits are written as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
+    /// The flags octet.
     pub flags: u8,
+    /// The value.
     pub value: PathAttr,
 }
 
@@ -36,38 +41,66 @@ pub struct Attr {
 /// octets are not exactly one well-formed value, are kept `Raw`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathAttr {
+    /// ORIGIN (1).
     Origin(Origin),
+    /// AS_PATH (2).
     AsPath(AsPath),
+    /// NEXT_HOP (3).
     NextHop(Ipv4Addr),
+    /// MULTI_EXIT_DISC (4).
     Med(u32),
+    /// LOCAL_PREF (5).
     LocalPref(u32),
+    /// ATOMIC_AGGREGATE (6).
     AtomicAggregate,
+    /// AGGREGATOR (7).
     Aggregator(Aggregator),
+    /// COMMUNITIES (8).
     Communities(Vec<Community>),
+    /// ORIGINATOR_ID (9).
     OriginatorId(Ipv4Addr),
+    /// CLUSTER_LIST (10).
     ClusterList(Vec<Ipv4Addr>),
+    /// MP_REACH_NLRI (14).
     MpReach(MpReach),
+    /// MP_UNREACH_NLRI (15).
     MpUnreach(MpUnreach),
+    /// EXTENDED_COMMUNITIES (16).
     ExtCommunities(Vec<ExtCommunity>),
+    /// AS4_PATH (17).
     As4Path(AsPath),
+    /// AS4_AGGREGATOR (18).
     As4Aggregator(Aggregator),
+    /// LARGE_COMMUNITY (32).
     LargeCommunities(Vec<LargeCommunity>),
+    /// OTC (35).
     Otc(u32),
-    Raw { type_code: AttrType, value: Bytes },
+    /// An attribute kept as received: not modelled, or not exactly one well-formed value.
+    Raw {
+        /// The attribute type code.
+        type_code: AttrType,
+        /// The value octets.
+        value: Bytes,
+    },
 }
 
 /// MP_REACH_NLRI (RFC 4760 §3) of a family whose NLRI the codec parses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpReach {
+    /// AFI and SAFI.
     pub family: Family,
+    /// The next hop.
     pub next_hop: NextHop,
+    /// The announced prefixes.
     pub nlri: Vec<Nlri>,
 }
 
 /// MP_UNREACH_NLRI (RFC 4760 §4) of a family whose NLRI the codec parses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpUnreach {
+    /// AFI and SAFI.
     pub family: Family,
+    /// The withdrawn prefixes.
     pub nlri: Vec<Nlri>,
 }
 

@@ -1,7 +1,8 @@
 //! RFC 7606 outcomes of the optional attributes bgp-proto passes on raw (ERROR-HANDLING.md
 //! §1.4): length and TLV framing only, on the cold path of [`super::check`].
 
-use super::check::{split_attr, Reason};
+use super::check::split_attr;
+use super::rules::Reason;
 
 /// Optional attributes bgp-proto passes on raw whose malformed forms still have an RFC 7606
 /// outcome: TRAFFIC_ENGINEERING, IPv6 Address Specific Extended Community, AIGP, BGP

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::check::Slot;
+use super::rules::Slot;
 use super::nlri::NlriPair;
 use super::UpdateView;
 use crate::attr::{self, NextHop, Nlri};
