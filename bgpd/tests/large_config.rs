@@ -115,8 +115,10 @@ fn view() -> PeerView {
 }
 
 /// Per-service budgets, in bytes (issue 14 item 6: 100k services held in well under 40 MB
-/// of process memory, a parse that peaks well under 150 MB).
-const HELD_PER_SERVICE: isize = 150;
+/// of process memory, a parse that peaks well under 150 MB). Held: 145 B when this test was
+/// written, 153 B since `[[services]] weight` (issue 16) joined the service; 160 leaves room
+/// for one more small field, not for a regression of the compact lists.
+const HELD_PER_SERVICE: isize = 160;
 const PARSE_PEAK_PER_SERVICE: isize = 250;
 const ROUTES_PER_SERVICE: isize = 80;
 
