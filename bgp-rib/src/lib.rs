@@ -41,9 +41,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU16;
-use std::sync::Arc;
 
-use bgp_proto::PathAttributes;
+use bgp_proto::{AsSegmentType, Community, Origin, PathAttributes};
 use ipnet::IpNet;
 
 pub use decision::{Decision, Ranked, Reason, Step, Verdict, DEFAULT_LOCAL_PREF};
@@ -92,14 +91,81 @@ impl Peer {
 }
 
 /// One path in the Loc-RIB's input: a route of one peer's Adj-RIB-In.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Path {
     pub peer: PeerId,
     /// The ADD-PATH path identifier (RFC 7911 §3), `None` without ADD-PATH.
     pub path_id: Option<u32>,
     /// The address traffic is forwarded to (for an IPv6 next hop, the global address).
     pub next_hop: IpAddr,
-    pub attrs: Arc<PathAttributes>,
+    /// What the decision reads of the path's attributes; the attributes themselves stay in
+    /// the peer's Adj-RIB-In (one owner), so a full table is not held twice.
+    pub attrs: PathKeys,
+}
+
+/// The values of a path's attributes that the decision process and the multipath rule
+/// compare, taken once when the path arrives: a small fixed record instead of the decoded
+/// attributes (a million paths would otherwise cost a decoded AS_PATH, community lists and
+/// more each, issue 17 item 5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathKeys {
+    /// LOCAL_PREF as received (RFC 4271 §5.1.5); used for iBGP-learned paths only.
+    pub local_pref: Option<u32>,
+    /// MULTI_EXIT_DISC (RFC 4271 §5.1.4).
+    pub med: Option<u32>,
+    /// ORIGIN (RFC 4271 §5.1.1).
+    pub origin: Origin,
+    /// The AS_PATH length as §9.1.2.2 (a) counts it (an AS_SET counts as one, confederation
+    /// segments do not, RFC 5065 §5.3).
+    pub as_path_len: u32,
+    /// The first AS of the AS_PATH when it starts (after confederation segments) with an
+    /// AS_SEQUENCE; `None` for a path originated inside the local AS (§9.1.2.2 c).
+    pub first_as: Option<u32>,
+    /// ORIGINATOR_ID (RFC 4456 §8).
+    pub originator_id: Option<Ipv4Addr>,
+    /// Number of CLUSTER_LIST entries (RFC 4456 §9).
+    pub cluster_len: u32,
+    /// The Link Bandwidth extended community's value, bytes per second.
+    pub bandwidth: Option<f32>,
+    /// Carries the LLGR_STALE community (RFC 9494 §4.3).
+    pub llgr_stale: bool,
+    /// Carries the GRACEFUL_SHUTDOWN community (RFC 8326 §3).
+    pub graceful_shutdown: bool,
+}
+
+impl PathKeys {
+    /// The decision keys of `attrs`.
+    pub fn of(attrs: &PathAttributes) -> PathKeys {
+        let first = attrs.as_path.segments.iter().find(|s| !s.kind.is_confed());
+        let first_as = match first {
+            Some(seg) if seg.kind == AsSegmentType::Sequence => seg.asns.first().copied(),
+            _ => None,
+        };
+        PathKeys {
+            local_pref: attrs.local_pref,
+            med: attrs.med,
+            origin: attrs.origin,
+            as_path_len: u32::try_from(attrs.as_path.path_len()).unwrap_or(u32::MAX),
+            first_as,
+            originator_id: attrs.originator_id,
+            cluster_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
+            bandwidth: weight::bandwidth(attrs),
+            llgr_stale: attrs.communities.contains(&Community::LLGR_STALE),
+            graceful_shutdown: attrs.communities.contains(&Community::GRACEFUL_SHUTDOWN),
+        }
+    }
+
+    /// RFC 4271 §9.1.2.2 (c), neighborAS(): the first AS of the AS_PATH, or `local_as` for
+    /// a route originated inside the local AS.
+    pub fn neighbour_as(&self, local_as: u32) -> u32 {
+        self.first_as.unwrap_or(local_as)
+    }
+}
+
+impl From<&PathAttributes> for PathKeys {
+    fn from(attrs: &PathAttributes) -> PathKeys {
+        PathKeys::of(attrs)
+    }
 }
 
 /// Settings of the multipath rule.

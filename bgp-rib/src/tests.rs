@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU16;
-use std::sync::Arc;
 
 use bgp_proto::{
     AsPath, AsSegment, AsSegmentType, Community, ExtCommunity, Origin, PathAttributes,
@@ -44,7 +43,7 @@ fn path(peer: u8, next_hop: u8, attrs: PathAttributes) -> Path {
         peer: PeerId(u32::from(peer)),
         path_id: None,
         next_hop: nh(next_hop),
-        attrs: Arc::new(attrs),
+        attrs: PathKeys::of(&attrs),
     }
 }
 

@@ -67,7 +67,7 @@ pub fn weights(members: &[&Path]) -> (Vec<u32>, Weighting) {
     }
     let bws: Vec<Option<f32>> = members
         .iter()
-        .map(|p| bandwidth(&p.attrs).filter(|b| b.is_finite() && *b >= 0.0))
+        .map(|p| p.attrs.bandwidth.filter(|b| b.is_finite() && *b >= 0.0))
         .collect();
     let missing = bws.iter().filter(|b| b.is_none()).count();
     let max = bws.iter().flatten().fold(0.0f32, |a, &b| a.max(b));

@@ -10,7 +10,9 @@
 //! - The FIB programmer subscribes with [`RibHandle::subscribe`]: it gets the current sets
 //!   as one batch, then each batch of [`FibChange`]s (only prefixes whose next hops or
 //!   weights changed).
-//! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]).
+//! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]). The
+//!   Loc-RIB keeps per path only the decision keys ([`bgp_rib::PathKeys`]); the AS_PATH a
+//!   snapshot shows is read from the owning peer's Adj-RIB-In ([`fill_as_paths`]).
 //!
 //! The channel is unbounded so a peer task never waits on the Loc-RIB; the task applies
 //! every queued input before it computes changes, so a burst costs one decision per prefix.
@@ -50,7 +52,7 @@ pub enum RibInput {
     /// A snapshot: one prefix, or all.
     Query {
         prefix: Option<IpNet>,
-        reply: oneshot::Sender<Vec<api::LocRibEntry>>,
+        reply: oneshot::Sender<Vec<Snapshot>>,
     },
     /// Send every forwarding change to `sink`, starting with the current sets.
     Subscribe(mpsc::UnboundedSender<Vec<FibChange>>),
@@ -69,8 +71,9 @@ impl RibHandle {
         let _ = self.tx.send(input);
     }
 
-    /// A snapshot of `prefix` (or every prefix); empty if the task is gone.
-    pub async fn query(&self, prefix: Option<IpNet>) -> Vec<api::LocRibEntry> {
+    /// A snapshot of `prefix` (or every prefix); empty if the task is gone. The AS_PATHs
+    /// are left empty: [`fill_as_paths`] reads them from the peers.
+    pub async fn query(&self, prefix: Option<IpNet>) -> Vec<Snapshot> {
         let (reply, rx) = oneshot::channel();
         self.send(RibInput::Query { prefix, reply });
         rx.await.unwrap_or_default()
@@ -82,6 +85,62 @@ impl RibHandle {
         self.send(RibInput::Subscribe(tx));
         rx
     }
+}
+
+/// One prefix of a snapshot, with the prefix typed (the entry holds its text).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub prefix: IpNet,
+    pub entry: api::LocRibEntry,
+}
+
+/// Fills each path's AS_PATH from its peer's Adj-RIB-In (one request per peer). `peers`: the
+/// peer tasks' command channels by name. A path whose route left the Adj-RIB-In since the
+/// snapshot was taken (or whose peer is gone) keeps an empty AS_PATH.
+pub async fn fill_as_paths(
+    snaps: Vec<Snapshot>,
+    peers: &BTreeMap<String, mpsc::Sender<crate::peer::PeerCommand>>,
+) -> Vec<api::LocRibEntry> {
+    let mut wanted: BTreeMap<&str, Vec<Nlri>> = BTreeMap::new();
+    for s in &snaps {
+        for p in &s.entry.paths {
+            wanted.entry(p.peer.as_str()).or_default().push(Nlri {
+                prefix: s.prefix,
+                path_id: p.path_id,
+            });
+        }
+    }
+    let mut found: HashMap<(String, Nlri), String> = HashMap::new();
+    for (peer, nlri) in wanted {
+        let Some(tx) = peers.get(peer) else { continue };
+        let (reply, rx) = oneshot::channel();
+        let cmd = crate::peer::PeerCommand::ReceivedRoutes(nlri.clone(), reply);
+        if tx.send(cmd).await.is_err() {
+            continue;
+        }
+        let Ok(routes) = rx.await else { continue };
+        for (n, r) in nlri.into_iter().zip(routes) {
+            if let Some(r) = r {
+                let text = crate::control::as_path_text(&r.attrs.as_path.segments);
+                found.insert((peer.to_string(), n), text);
+            }
+        }
+    }
+    snaps
+        .into_iter()
+        .map(|mut s| {
+            for p in &mut s.entry.paths {
+                let n = Nlri {
+                    prefix: s.prefix,
+                    path_id: p.path_id,
+                };
+                if let Some(text) = found.remove(&(p.peer.clone(), n)) {
+                    p.as_path = text;
+                }
+            }
+            s.entry
+        })
+        .collect()
 }
 
 /// Starts the Loc-RIB task.
@@ -201,7 +260,12 @@ impl Owner {
                 };
                 let out = prefixes
                     .into_iter()
-                    .filter_map(|p| self.rib.decision(p).map(|d| self.entry(p, &d)))
+                    .filter_map(|p| {
+                        self.rib.decision(p).map(|d| Snapshot {
+                            prefix: p,
+                            entry: self.entry(p, &d),
+                        })
+                    })
                     .collect();
                 let _ = reply.send(out);
             }
@@ -233,7 +297,7 @@ impl Owner {
                 peer: id,
                 path_id: r.nlri.path_id,
                 next_hop: forwarding_address(&r.next_hop),
-                attrs: r.attrs,
+                attrs: bgp_rib::PathKeys::of(&r.attrs),
             };
             if let Err(e) = self.rib.update(r.nlri.prefix, path) {
                 // A Received before the session's Up cannot happen (Up comes with
@@ -270,7 +334,8 @@ impl Owner {
                         peer: name(r.path.peer),
                         path_id: r.path.path_id,
                         next_hop: r.path.next_hop.to_string(),
-                        as_path: crate::control::as_path_text(&attrs.as_path.segments),
+                        // Read from the peer's Adj-RIB-In by `fill_as_paths`.
+                        as_path: String::new(),
                         origin: match attrs.origin {
                             bgp_proto::Origin::Igp => "igp",
                             bgp_proto::Origin::Egp => "egp",
@@ -360,7 +425,12 @@ mod tests {
         }
         let snap = rib.query(None).await;
         assert_eq!(snap.len(), 1);
-        let statuses: Vec<&str> = snap[0].paths.iter().map(|p| p.status.as_str()).collect();
+        let statuses: Vec<&str> = snap[0]
+            .entry
+            .paths
+            .iter()
+            .map(|p| p.status.as_str())
+            .collect();
         assert_eq!(statuses, ["best", "multipath"]);
         // The FIB stream carries the set with both members (possibly after a first batch).
         let mut last = None;
@@ -382,8 +452,8 @@ mod tests {
             }]
         );
         let snap = rib.query(Some("192.0.2.10/32".parse().unwrap())).await;
-        assert_eq!(snap[0].paths.len(), 1);
-        assert_eq!(snap[0].paths[0].peer, "node-2");
+        assert_eq!(snap[0].entry.paths.len(), 1);
+        assert_eq!(snap[0].entry.paths[0].peer, "node-2");
     }
 
     #[tokio::test]
@@ -407,7 +477,7 @@ mod tests {
             kept: vec![kept],
         });
         let snap = rib.query(None).await;
-        let prefixes: Vec<&str> = snap.iter().map(|e| e.prefix.as_str()).collect();
+        let prefixes: Vec<&str> = snap.iter().map(|e| e.entry.prefix.as_str()).collect();
         assert_eq!(prefixes, ["192.0.2.10/32"]);
         // The stale route leaves through Received (End-of-RIB or the restart timer).
         rib.send(RibInput::Received {

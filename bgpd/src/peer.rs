@@ -106,6 +106,9 @@ pub enum PeerCommand {
     AdjRibIn(oneshot::Sender<Vec<Route>>),
     /// A copy of the Adj-RIB-Out (routes announced, or to be announced once Established).
     AdjRibOut(oneshot::Sender<Vec<Route>>),
+    /// The received routes for these NLRI (`None` where there is none), in order: the
+    /// Loc-RIB keeps only decision keys and reads the attributes it displays from here.
+    ReceivedRoutes(Vec<Nlri>, oneshot::Sender<Vec<Option<Route>>>),
 }
 
 /// How a session (or an attempt at one) ended: the sentence logged and the typed reason it was
@@ -661,6 +664,11 @@ impl PeerTask {
             }
             PeerCommand::AdjRibIn(reply) => {
                 let _ = reply.send(self.main.session.adj_rib_in().iter().collect());
+                false
+            }
+            PeerCommand::ReceivedRoutes(nlri, reply) => {
+                let rib_in = self.main.session.adj_rib_in();
+                let _ = reply.send(nlri.iter().map(|n| rib_in.get(n)).collect());
                 false
             }
             PeerCommand::AdjRibOut(reply) => {
