@@ -14,17 +14,24 @@
 //!   Loc-RIB keeps per path only the decision keys ([`bgp_rib::PathKeys`]); the AS_PATH a
 //!   snapshot shows is read from the owning peer's Adj-RIB-In ([`fill_as_paths`]).
 //!
-//! The channel is unbounded so a peer task never waits on the Loc-RIB; the task applies
-//! every queued input before it computes changes, so a burst costs one decision per prefix.
+//! The channel carries only decision keys ([`RibRoute`], not decoded attributes), and the
+//! routes queued in it are bounded ([`RIB_IN_FLIGHT`]): a peer task whose sends would pass
+//! the bound stops reading its socket (TCP holds the peer back) until the Loc-RIB has caught
+//! up, while it keeps serving its timers, writes and commands, so keepalives still go out
+//! ([`RibHandle::has_room`], [`RibHandle::room`]). Sending itself never waits. The task
+//! applies every queued input before it computes changes, so a burst costs one decision per
+//! prefix.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bgp_fsm::Route;
 use bgp_proto::{NextHop, Nlri};
 use bgp_rib::{Decision, FibChange, LocRib, PeerId, Reason, RibConfig, Verdict};
 use ipnet::IpNet;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn};
 
 use crate::api;
@@ -39,12 +46,12 @@ pub enum RibInput {
     /// announced).
     Received {
         peer: String,
-        announced: Vec<Route>,
+        announced: Vec<RibRoute>,
         withdrawn: Vec<Nlri>,
     },
     /// The session is lost. `kept`: the routes the session keeps stale for the peer's
     /// graceful restart (empty when none are kept); every other path of the peer goes.
-    Down { peer: String, kept: Vec<Route> },
+    Down { peer: String, kept: Vec<RibRoute> },
     /// The peer is no longer configured.
     Removed { peer: String },
     /// New `[rib]` settings (a reload).
@@ -58,17 +65,72 @@ pub enum RibInput {
     Subscribe(mpsc::UnboundedSender<Vec<FibChange>>),
 }
 
+/// A received route as the Loc-RIB takes it: the NLRI, the forwarding address and the
+/// decision keys (about 80 octets, where a decoded route holds its whole attribute set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RibRoute {
+    pub nlri: Nlri,
+    pub next_hop: IpAddr,
+    pub keys: bgp_rib::PathKeys,
+}
+
+impl From<&Route> for RibRoute {
+    fn from(r: &Route) -> RibRoute {
+        RibRoute {
+            nlri: r.nlri,
+            next_hop: forwarding_address(&r.next_hop),
+            keys: bgp_rib::PathKeys::of(&r.attrs),
+        }
+    }
+}
+
+/// Received routes and withdrawals that may wait in the channel before peer tasks stop
+/// reading: about 5 MB of [`RibRoute`]s, and a fraction of a second of the task's work.
+pub const RIB_IN_FLIGHT: usize = 65_536;
+
+/// Routes sent but not yet applied, shared by the senders and the task.
+#[derive(Debug, Default)]
+struct Budget {
+    in_flight: AtomicUsize,
+    drained: Notify,
+}
+
 /// The sending side, cloned into each peer task and the daemon.
 #[derive(Debug, Clone)]
 pub struct RibHandle {
     tx: mpsc::UnboundedSender<RibInput>,
+    budget: Arc<Budget>,
 }
 
 impl RibHandle {
     /// Passes `input` to the Loc-RIB task (dropped if the task is gone: the daemon is
-    /// stopping).
+    /// stopping). Never waits; a peer task checks [`RibHandle::has_room`] before it reads
+    /// more routes.
     pub fn send(&self, input: RibInput) {
-        let _ = self.tx.send(input);
+        let n = input.routes();
+        self.budget.in_flight.fetch_add(n, Ordering::Relaxed);
+        if let Err(e) = self.tx.send(input) {
+            self.budget
+                .in_flight
+                .fetch_sub(e.0.routes(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether fewer than [`RIB_IN_FLIGHT`] routes wait for the Loc-RIB task.
+    pub fn has_room(&self) -> bool {
+        self.budget.in_flight.load(Ordering::Relaxed) < RIB_IN_FLIGHT
+    }
+
+    /// Returns once [`RibHandle::has_room`] holds.
+    pub async fn room(&self) {
+        loop {
+            // Created before the check, so a drain in between still wakes it.
+            let drained = self.budget.drained.notified();
+            if self.has_room() {
+                return;
+            }
+            drained.await;
+        }
     }
 
     /// A snapshot of `prefix` (or every prefix); empty if the task is gone. The AS_PATHs
@@ -146,8 +208,24 @@ pub async fn fill_as_paths(
 /// Starts the Loc-RIB task.
 pub fn spawn(config: RibConfig) -> RibHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(config, rx));
-    RibHandle { tx }
+    let budget = Arc::new(Budget::default());
+    tokio::spawn(run(config, rx, budget.clone()));
+    RibHandle { tx, budget }
+}
+
+impl RibInput {
+    /// The routes and withdrawals it carries (what counts against [`RIB_IN_FLIGHT`]).
+    fn routes(&self) -> usize {
+        match self {
+            RibInput::Received {
+                announced,
+                withdrawn,
+                ..
+            } => announced.len() + withdrawn.len(),
+            RibInput::Down { kept, .. } => kept.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// The address traffic goes to: the IPv4 next hop, or the global IPv6 one.
@@ -169,7 +247,7 @@ struct Owner {
 /// handed back to the kernel.
 const RIB_RELEASE: usize = 1000;
 
-async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
+async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budget: Arc<Budget>) {
     let mut owner = Owner {
         rib: LocRib::new(config),
         ids: HashMap::new(),
@@ -178,10 +256,18 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
     };
     // The most prefixes held since memory was last handed back.
     let mut high = 0usize;
+    let apply = |owner: &mut Owner, input: RibInput| {
+        let n = input.routes();
+        owner.apply(input);
+        if n > 0 {
+            budget.in_flight.fetch_sub(n, Ordering::Relaxed);
+            budget.drained.notify_waiters();
+        }
+    };
     while let Some(first) = rx.recv().await {
-        owner.apply(first);
+        apply(&mut owner, first);
         while let Ok(more) = rx.try_recv() {
-            owner.apply(more);
+            apply(&mut owner, more);
         }
         // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
         // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
@@ -291,13 +377,13 @@ impl Owner {
         }
     }
 
-    fn add(&mut self, id: PeerId, name: &str, routes: Vec<Route>) {
+    fn add(&mut self, id: PeerId, name: &str, routes: Vec<RibRoute>) {
         for r in routes {
             let path = bgp_rib::Path {
                 peer: id,
                 path_id: r.nlri.path_id,
-                next_hop: forwarding_address(&r.next_hop),
-                attrs: bgp_rib::PathKeys::of(&r.attrs),
+                next_hop: r.next_hop,
+                attrs: r.keys,
             };
             if let Err(e) = self.rib.update(r.nlri.prefix, path) {
                 // A Received before the session's Up cannot happen (Up comes with
@@ -386,15 +472,15 @@ mod tests {
 
     use bgp_proto::{AsPath, PathAttributes};
 
-    fn route(prefix: &str, nh: [u8; 4], as_path: &[u32]) -> Route {
-        Route {
+    fn route(prefix: &str, nh: [u8; 4], as_path: &[u32]) -> RibRoute {
+        RibRoute::from(&Route {
             nlri: Nlri::new(prefix.parse().unwrap()),
             next_hop: NextHop::V4(Ipv4Addr::from(nh)),
             attrs: Arc::new(PathAttributes {
                 as_path: AsPath::from_sequence(as_path.iter().copied()),
                 ..PathAttributes::default()
             }),
-        }
+        })
     }
 
     fn info(i: u8) -> bgp_rib::Peer {
