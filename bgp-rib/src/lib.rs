@@ -227,19 +227,32 @@ impl fmt::Display for UnknownPeer {
 impl std::error::Error for UnknownPeer {}
 
 /// The Loc-RIB: every usable path per prefix, the selection, and what the FIB was last told.
+///
+/// Built for size (issue 17 item 5: a full table is a million prefixes): one map entry per
+/// prefix holding its paths ([`PathKeys`], not decoded attributes) and its installed set, each
+/// allocated to fit. A peer's paths are found by a walk over the table when its session is
+/// lost, rather than kept in a second index.
 #[derive(Debug, Clone, Default)]
 pub struct LocRib {
     config: RibConfig,
     peers: BTreeMap<PeerId, Peer>,
-    /// The paths of each prefix (few per prefix: one per node, or a controller's set).
-    prefixes: BTreeMap<IpNet, Vec<Path>>,
-    /// (prefix, path id) of every path of each peer, so a session loss finds them at once.
-    by_peer: BTreeMap<PeerId, BTreeSet<(IpNet, Option<u32>)>>,
+    /// Per prefix: its paths and the forwarding set last handed out. An entry exists while it
+    /// has paths or an installed set (a prefix whose last path left stays until
+    /// `take_changes` has reported its removal).
+    prefixes: BTreeMap<IpNet, Entry>,
+    /// Entries with at least one path.
+    with_paths: usize,
     unreachable: HashSet<IpAddr>,
     /// Prefixes whose selection may have changed since the last `take_changes`.
     dirty: BTreeSet<IpNet>,
-    /// The forwarding set last handed out per prefix.
-    installed: BTreeMap<IpNet, Vec<(IpAddr, u32)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    /// The paths, in arrival order (few per prefix: one per node, or a controller's set).
+    paths: Vec<Path>,
+    /// The forwarding set last handed out; empty when none is.
+    installed: Box<[(IpAddr, u32)]>,
 }
 
 impl LocRib {
@@ -286,18 +299,22 @@ impl LocRib {
         if !self.peers.contains_key(&path.peer) {
             return Err(UnknownPeer(path.peer));
         }
-        self.by_peer
-            .entry(path.peer)
-            .or_default()
-            .insert((prefix, path.path_id));
-        let paths = self.prefixes.entry(prefix).or_default();
+        let entry = self.prefixes.entry(prefix).or_default();
+        let paths = &mut entry.paths;
         match paths
             .iter_mut()
             .find(|p| p.peer == path.peer && p.path_id == path.path_id)
         {
             Some(old) if *old == path => return Ok(()),
             Some(old) => *old = path,
-            None => paths.push(path),
+            None => {
+                if paths.is_empty() {
+                    self.with_paths += 1;
+                }
+                // To fit: `push` alone would reserve room for four paths.
+                paths.reserve_exact(1);
+                paths.push(path);
+            }
         }
         self.dirty.insert(prefix);
         Ok(())
@@ -305,19 +322,31 @@ impl LocRib {
 
     /// Removes the path of `peer` for `prefix` with `path_id`; true when there was one.
     pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
-        if let Some(keys) = self.by_peer.get_mut(&peer) {
-            keys.remove(&(prefix, path_id));
-        }
         self.remove_path(peer, prefix, path_id)
     }
 
     /// The session with `peer` is lost (a NOTIFICATION, a broken connection, BFD Down): every
     /// one of its paths leaves at once. Returns how many.
     pub fn peer_down(&mut self, peer: PeerId) -> usize {
-        let keys = self.by_peer.remove(&peer).unwrap_or_default();
-        keys.iter()
-            .filter(|(prefix, path_id)| self.remove_path(peer, *prefix, *path_id))
-            .count()
+        let mut gone = 0;
+        for (prefix, entry) in self.prefixes.iter_mut() {
+            let before = entry.paths.len();
+            entry.paths.retain(|p| p.peer != peer);
+            let n = before - entry.paths.len();
+            if n > 0 {
+                gone += n;
+                self.dirty.insert(*prefix);
+                if entry.paths.is_empty() {
+                    self.with_paths -= 1;
+                    entry.paths = Vec::new();
+                }
+            }
+        }
+        if gone > 0 {
+            self.prefixes
+                .retain(|_, e| !e.paths.is_empty() || !e.installed.is_empty());
+        }
+        gone
     }
 
     /// Says whether `next_hop` resolves; paths through an unreachable one are excluded from
@@ -329,8 +358,8 @@ impl LocRib {
             self.unreachable.insert(next_hop)
         };
         if changed {
-            for (prefix, paths) in &self.prefixes {
-                if paths.iter().any(|p| p.next_hop == next_hop) {
+            for (prefix, entry) in &self.prefixes {
+                if entry.paths.iter().any(|p| p.next_hop == next_hop) {
                     self.dirty.insert(*prefix);
                 }
             }
@@ -347,12 +376,19 @@ impl LocRib {
                 .decision(prefix)
                 .map(|d| d.next_hops)
                 .unwrap_or_default();
+            let Some(entry) = self.prefixes.get_mut(&prefix) else {
+                continue;
+            };
             if next_hops.is_empty() {
-                if self.installed.remove(&prefix).is_some() {
+                if !entry.installed.is_empty() {
+                    entry.installed = Box::default();
                     out.push(FibChange::Remove { prefix });
                 }
-            } else if self.installed.get(&prefix) != Some(&next_hops) {
-                self.installed.insert(prefix, next_hops.clone());
+                if entry.paths.is_empty() {
+                    self.prefixes.remove(&prefix);
+                }
+            } else if *entry.installed != *next_hops {
+                entry.installed = next_hops.clone().into_boxed_slice();
                 out.push(FibChange::Set { prefix, next_hops });
             }
         }
@@ -361,7 +397,10 @@ impl LocRib {
 
     /// The decision for `prefix` as it stands: every path, ranked, with its verdict.
     pub fn decision(&self, prefix: IpNet) -> Option<Decision> {
-        let paths = self.prefixes.get(&prefix)?;
+        let paths = self.paths(prefix);
+        if paths.is_empty() {
+            return None;
+        }
         Some(decision::decide(
             paths,
             |p| self.peers.get(&p.peer),
@@ -372,55 +411,71 @@ impl LocRib {
 
     /// Every prefix with at least one path, in order.
     pub fn prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
-        self.prefixes.keys().copied()
+        self.prefixes
+            .iter()
+            .filter(|(_, e)| !e.paths.is_empty())
+            .map(|(p, _)| *p)
     }
 
     /// The paths stored for `prefix`, in arrival order.
     pub fn paths(&self, prefix: IpNet) -> &[Path] {
-        self.prefixes.get(&prefix).map_or(&[], Vec::as_slice)
+        self.prefixes
+            .get(&prefix)
+            .map_or(&[], |e| e.paths.as_slice())
     }
 
     /// Number of prefixes and of paths.
     pub fn len(&self) -> (usize, usize) {
         (
-            self.prefixes.len(),
-            self.prefixes.values().map(Vec::len).sum(),
+            self.with_paths,
+            self.prefixes.values().map(|e| e.paths.len()).sum(),
         )
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty()
+        self.with_paths == 0
     }
 
     /// Number of prefixes with at least one path (constant time, unlike [`LocRib::len`]).
     pub fn prefix_count(&self) -> usize {
-        self.prefixes.len()
+        self.with_paths
     }
 
     /// The forwarding set last returned by [`LocRib::take_changes`] for `prefix`.
     pub fn installed(&self, prefix: IpNet) -> Option<&[(IpAddr, u32)]> {
-        self.installed.get(&prefix).map(Vec::as_slice)
+        self.prefixes
+            .get(&prefix)
+            .filter(|e| !e.installed.is_empty())
+            .map(|e| &*e.installed)
     }
 
     fn remove_path(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
-        let Some(paths) = self.prefixes.get_mut(&prefix) else {
+        let Some(entry) = self.prefixes.get_mut(&prefix) else {
             return false;
         };
-        let before = paths.len();
-        paths.retain(|p| !(p.peer == peer && p.path_id == path_id));
-        let removed = paths.len() != before;
-        if paths.is_empty() {
-            self.prefixes.remove(&prefix);
-        }
+        let before = entry.paths.len();
+        entry
+            .paths
+            .retain(|p| !(p.peer == peer && p.path_id == path_id));
+        let removed = entry.paths.len() != before;
         if removed {
             self.dirty.insert(prefix);
+            if entry.paths.is_empty() {
+                self.with_paths -= 1;
+                entry.paths = Vec::new();
+                if entry.installed.is_empty() {
+                    self.prefixes.remove(&prefix);
+                }
+            }
         }
         removed
     }
 
     fn mark_peer_dirty(&mut self, id: PeerId) {
-        if let Some(keys) = self.by_peer.get(&id) {
-            self.dirty.extend(keys.iter().map(|(prefix, _)| *prefix));
+        for (prefix, entry) in &self.prefixes {
+            if entry.paths.iter().any(|p| p.peer == id) {
+                self.dirty.insert(*prefix);
+            }
         }
     }
 }
