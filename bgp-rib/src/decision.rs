@@ -317,7 +317,7 @@ fn candidate<'a>(path: &'a Path, peer: &'a Peer) -> Cand<'a> {
         peer,
         stale: attrs.llgr_stale,
         pref,
-        as_len: attrs.as_path_len as usize,
+        as_len: usize::from(attrs.as_path_len),
         origin: attrs.origin.code(),
         // §9.1.2.2 (c): "If the MULTI_EXIT_DISC attribute is removed before re-advertising a
         // route into IBGP, then comparison based on the received EBGP MULTI_EXIT_DISC
@@ -329,7 +329,7 @@ fn candidate<'a>(path: &'a Path, peer: &'a Peer) -> Cand<'a> {
         // ORIGINATOR_ID SHOULD be treated as the BGP Identifier of the BGP speaker that has
         // advertised the route."
         bgp_id: attrs.originator_id.unwrap_or(peer.bgp_id),
-        cluster_len: attrs.cluster_len as usize,
+        cluster_len: usize::from(attrs.cluster_len),
     }
 }
 

@@ -40,7 +40,7 @@ pub mod weight;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU16;
+use std::num::{NonZeroU16, NonZeroU32};
 
 use bgp_proto::{AsSegmentType, Community, Origin, PathAttributes};
 use ipnet::IpNet;
@@ -116,15 +116,17 @@ pub struct PathKeys {
     /// ORIGIN (RFC 4271 §5.1.1).
     pub origin: Origin,
     /// The AS_PATH length as §9.1.2.2 (a) counts it (an AS_SET counts as one, confederation
-    /// segments do not, RFC 5065 §5.3).
-    pub as_path_len: u32,
+    /// segments do not, RFC 5065 §5.3). An AS_PATH attribute holds at most 16,383 four-octet
+    /// AS numbers, so 16 bits are enough (saturating).
+    pub as_path_len: u16,
     /// The first AS of the AS_PATH when it starts (after confederation segments) with an
-    /// AS_SEQUENCE; `None` for a path originated inside the local AS (§9.1.2.2 c).
-    pub first_as: Option<u32>,
+    /// AS_SEQUENCE; `None` for a path originated inside the local AS (§9.1.2.2 c). AS 0 is
+    /// never a neighbouring AS (RFC 7607 §2) and counts as none.
+    pub first_as: Option<NonZeroU32>,
     /// ORIGINATOR_ID (RFC 4456 §8).
     pub originator_id: Option<Ipv4Addr>,
-    /// Number of CLUSTER_LIST entries (RFC 4456 §9).
-    pub cluster_len: u32,
+    /// Number of CLUSTER_LIST entries (RFC 4456 §9; at most 16,383, saturating).
+    pub cluster_len: u16,
     /// The Link Bandwidth extended community's value, bytes per second.
     pub bandwidth: Option<f32>,
     /// Carries the LLGR_STALE community (RFC 9494 §4.3).
@@ -138,17 +140,19 @@ impl PathKeys {
     pub fn of(attrs: &PathAttributes) -> PathKeys {
         let first = attrs.as_path.segments.iter().find(|s| !s.kind.is_confed());
         let first_as = match first {
-            Some(seg) if seg.kind == AsSegmentType::Sequence => seg.asns.first().copied(),
+            Some(seg) if seg.kind == AsSegmentType::Sequence => {
+                seg.asns.first().copied().and_then(NonZeroU32::new)
+            }
             _ => None,
         };
         PathKeys {
             local_pref: attrs.local_pref,
             med: attrs.med,
             origin: attrs.origin,
-            as_path_len: u32::try_from(attrs.as_path.path_len()).unwrap_or(u32::MAX),
+            as_path_len: u16::try_from(attrs.as_path.path_len()).unwrap_or(u16::MAX),
             first_as,
             originator_id: attrs.originator_id,
-            cluster_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
+            cluster_len: u16::try_from(attrs.cluster_list.len()).unwrap_or(u16::MAX),
             bandwidth: weight::bandwidth(attrs),
             llgr_stale: attrs.communities.contains(&Community::LLGR_STALE),
             graceful_shutdown: attrs.communities.contains(&Community::GRACEFUL_SHUTDOWN),
@@ -158,7 +162,7 @@ impl PathKeys {
     /// RFC 4271 §9.1.2.2 (c), neighborAS(): the first AS of the AS_PATH, or `local_as` for
     /// a route originated inside the local AS.
     pub fn neighbour_as(&self, local_as: u32) -> u32 {
-        self.first_as.unwrap_or(local_as)
+        self.first_as.map_or(local_as, NonZeroU32::get)
     }
 }
 
@@ -249,8 +253,9 @@ pub struct LocRib {
 
 #[derive(Debug, Clone, Default)]
 struct Entry {
-    /// The paths, in arrival order (few per prefix: one per node, or a controller's set).
-    paths: Vec<Path>,
+    /// The paths, in arrival order (few per prefix: one per node, or a controller's set),
+    /// allocated to fit.
+    paths: Box<[Path]>,
     /// The forwarding set last handed out; empty when none is.
     installed: Box<[(IpAddr, u32)]>,
 }
@@ -300,20 +305,22 @@ impl LocRib {
             return Err(UnknownPeer(path.peer));
         }
         let entry = self.prefixes.entry(prefix).or_default();
-        let paths = &mut entry.paths;
-        match paths
+        match entry
+            .paths
             .iter_mut()
             .find(|p| p.peer == path.peer && p.path_id == path.path_id)
         {
             Some(old) if *old == path => return Ok(()),
             Some(old) => *old = path,
             None => {
-                if paths.is_empty() {
+                if entry.paths.is_empty() {
                     self.with_paths += 1;
                 }
+                let mut paths = std::mem::take(&mut entry.paths).into_vec();
                 // To fit: `push` alone would reserve room for four paths.
                 paths.reserve_exact(1);
                 paths.push(path);
+                entry.paths = paths.into_boxed_slice();
             }
         }
         self.dirty.insert(prefix);
@@ -330,15 +337,13 @@ impl LocRib {
     pub fn peer_down(&mut self, peer: PeerId) -> usize {
         let mut gone = 0;
         for (prefix, entry) in self.prefixes.iter_mut() {
-            let before = entry.paths.len();
-            entry.paths.retain(|p| p.peer != peer);
-            let n = before - entry.paths.len();
+            let n = entry.paths.iter().filter(|p| p.peer == peer).count();
             if n > 0 {
                 gone += n;
                 self.dirty.insert(*prefix);
+                entry.paths = retained(&mut entry.paths, |p| p.peer != peer);
                 if entry.paths.is_empty() {
                     self.with_paths -= 1;
-                    entry.paths = Vec::new();
                 }
             }
         }
@@ -419,9 +424,7 @@ impl LocRib {
 
     /// The paths stored for `prefix`, in arrival order.
     pub fn paths(&self, prefix: IpNet) -> &[Path] {
-        self.prefixes
-            .get(&prefix)
-            .map_or(&[], |e| e.paths.as_slice())
+        self.prefixes.get(&prefix).map_or(&[], |e| &*e.paths)
     }
 
     /// Number of prefixes and of paths.
@@ -453,16 +456,13 @@ impl LocRib {
         let Some(entry) = self.prefixes.get_mut(&prefix) else {
             return false;
         };
-        let before = entry.paths.len();
-        entry
-            .paths
-            .retain(|p| !(p.peer == peer && p.path_id == path_id));
-        let removed = entry.paths.len() != before;
+        let is_it = |p: &Path| p.peer == peer && p.path_id == path_id;
+        let removed = entry.paths.iter().any(is_it);
         if removed {
+            entry.paths = retained(&mut entry.paths, |p| !is_it(p));
             self.dirty.insert(prefix);
             if entry.paths.is_empty() {
                 self.with_paths -= 1;
-                entry.paths = Vec::new();
                 if entry.installed.is_empty() {
                     self.prefixes.remove(&prefix);
                 }
@@ -478,6 +478,13 @@ impl LocRib {
             }
         }
     }
+}
+
+/// The paths of `paths` that `keep` accepts, allocated to fit (`paths` is left empty).
+fn retained(paths: &mut Box<[Path]>, keep: impl Fn(&Path) -> bool) -> Box<[Path]> {
+    let mut v = std::mem::take(paths).into_vec();
+    v.retain(|p| keep(p));
+    v.into_boxed_slice()
 }
 
 #[cfg(test)]

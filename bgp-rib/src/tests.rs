@@ -799,3 +799,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_path_fits_a_small_allocation() {
+    // Issue 17 item 5: a million paths; 72 octets is glibc's 80-octet chunk.
+    assert!(
+        std::mem::size_of::<Path>() <= 72,
+        "{}",
+        std::mem::size_of::<Path>()
+    );
+}
