@@ -573,4 +573,66 @@ mod tests {
         });
         assert!(rib.query(None).await.is_empty());
     }
+
+    #[tokio::test]
+    async fn the_as_path_shown_comes_from_the_peers_adj_rib_in() {
+        let rib = spawn(RibConfig::default());
+        rib.send(RibInput::Up {
+            peer: "node-1".into(),
+            info: info(1),
+        });
+        let received = Route {
+            nlri: Nlri::new("192.0.2.10/32".parse().unwrap()),
+            next_hop: NextHop::V4(Ipv4Addr::new(10, 255, 0, 1)),
+            attrs: Arc::new(PathAttributes {
+                as_path: AsPath::from_sequence([65001, 65100]),
+                ..PathAttributes::default()
+            }),
+        };
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![RibRoute::from(&received)],
+            withdrawn: vec![],
+        });
+        // A stand-in for the peer task: answers from its "Adj-RIB-In" of one route.
+        let (tx, mut rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                if let crate::peer::PeerCommand::ReceivedRoutes(nlri, reply) = cmd {
+                    let found = nlri
+                        .iter()
+                        .map(|n| (*n == received.nlri).then(|| received.clone()))
+                        .collect();
+                    let _ = reply.send(found);
+                }
+            }
+        });
+        let peers = BTreeMap::from([("node-1".to_string(), tx)]);
+        let snaps = rib.query(None).await;
+        assert_eq!(
+            snaps[0].entry.paths[0].as_path, "",
+            "not kept in the Loc-RIB"
+        );
+        let entries = fill_as_paths(snaps, &peers).await;
+        assert_eq!(entries[0].paths[0].as_path, "65001 65100");
+        assert_eq!(entries[0].paths[0].neighbour_as, 65001);
+    }
+
+    #[tokio::test]
+    async fn senders_see_the_bound_and_room_comes_back_when_the_task_drains() {
+        // Single-threaded runtime: the Loc-RIB task runs only when this test awaits.
+        let rib = spawn(RibConfig::default());
+        assert!(rib.has_room());
+        let withdrawn = vec![Nlri::new("192.0.2.10/32".parse().unwrap()); RIB_IN_FLIGHT];
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![],
+            withdrawn,
+        });
+        assert!(!rib.has_room(), "{RIB_IN_FLIGHT} routes wait: full");
+        tokio::time::timeout(std::time::Duration::from_secs(10), rib.room())
+            .await
+            .expect("room once the task has applied them");
+        assert!(rib.has_room());
+    }
 }
