@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use bgp_proto::{AsSegmentType, Community, Origin, PathAttributes};
+use bgp_proto::Origin;
 
 use crate::weight::{self, Weighting};
 use crate::{Kind, Path, Peer, RibConfig};
@@ -294,7 +294,7 @@ fn ranked_path(
         verdict,
         lost_at,
         weight,
-        bandwidth: weight::bandwidth(&c.path.attrs),
+        bandwidth: c.path.attrs.bandwidth,
         local_pref: c.pref,
         as_path_len: c.as_len,
         neighbour_as: c.neighbour_as,
@@ -315,35 +315,21 @@ fn candidate<'a>(path: &'a Path, peer: &'a Peer) -> Cand<'a> {
     Cand {
         path,
         peer,
-        stale: attrs.communities.contains(&Community::LLGR_STALE),
+        stale: attrs.llgr_stale,
         pref,
-        as_len: attrs.as_path.path_len(),
+        as_len: usize::from(attrs.as_path_len),
         origin: attrs.origin.code(),
         // §9.1.2.2 (c): "If the MULTI_EXIT_DISC attribute is removed before re-advertising a
         // route into IBGP, then comparison based on the received EBGP MULTI_EXIT_DISC
         // attribute MAY still be performed" -- and a missing MED counts as the lowest value.
         med: attrs.med.unwrap_or(0),
-        neighbour_as: neighbour_as(attrs, peer.local_as),
+        neighbour_as: attrs.neighbour_as(peer.local_as),
         kind,
         // RFC 4456 §9: "If a route carries the ORIGINATOR_ID attribute, then in Step f) the
         // ORIGINATOR_ID SHOULD be treated as the BGP Identifier of the BGP speaker that has
         // advertised the route."
         bgp_id: attrs.originator_id.unwrap_or(peer.bgp_id),
-        cluster_len: attrs.cluster_list.len(),
-    }
-}
-
-/// RFC 4271 §9.1.2.2 (c), neighborAS(): the AS the route was received from, which is the
-/// first AS of the AS_PATH; for a route originated inside our AS (empty AS_PATH, or one that
-/// starts with an AS_SET) it is the local AS. Leading confederation segments are skipped
-/// (RFC 5065 §5.3: they are internal to the confederation).
-pub fn neighbour_as(attrs: &PathAttributes, local_as: u32) -> u32 {
-    let first = attrs.as_path.segments.iter().find(|s| !s.kind.is_confed());
-    match first {
-        Some(seg) if seg.kind == AsSegmentType::Sequence => {
-            seg.asns.first().copied().unwrap_or(local_as)
-        }
-        _ => local_as,
+        cluster_len: usize::from(attrs.cluster_len),
     }
 }
 

@@ -40,10 +40,9 @@ pub mod weight;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU16;
-use std::sync::Arc;
+use std::num::{NonZeroU16, NonZeroU32};
 
-use bgp_proto::PathAttributes;
+use bgp_proto::{AsSegmentType, Community, Origin, PathAttributes};
 use ipnet::IpNet;
 
 pub use decision::{Decision, Ranked, Reason, Step, Verdict, DEFAULT_LOCAL_PREF};
@@ -92,14 +91,85 @@ impl Peer {
 }
 
 /// One path in the Loc-RIB's input: a route of one peer's Adj-RIB-In.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Path {
     pub peer: PeerId,
     /// The ADD-PATH path identifier (RFC 7911 §3), `None` without ADD-PATH.
     pub path_id: Option<u32>,
     /// The address traffic is forwarded to (for an IPv6 next hop, the global address).
     pub next_hop: IpAddr,
-    pub attrs: Arc<PathAttributes>,
+    /// What the decision reads of the path's attributes; the attributes themselves stay in
+    /// the peer's Adj-RIB-In (one owner), so a full table is not held twice.
+    pub attrs: PathKeys,
+}
+
+/// The values of a path's attributes that the decision process and the multipath rule
+/// compare, taken once when the path arrives: a small fixed record instead of the decoded
+/// attributes (a million paths would otherwise cost a decoded AS_PATH, community lists and
+/// more each, issue 17 item 5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathKeys {
+    /// LOCAL_PREF as received (RFC 4271 §5.1.5); used for iBGP-learned paths only.
+    pub local_pref: Option<u32>,
+    /// MULTI_EXIT_DISC (RFC 4271 §5.1.4).
+    pub med: Option<u32>,
+    /// ORIGIN (RFC 4271 §5.1.1).
+    pub origin: Origin,
+    /// The AS_PATH length as §9.1.2.2 (a) counts it (an AS_SET counts as one, confederation
+    /// segments do not, RFC 5065 §5.3). An AS_PATH attribute holds at most 16,383 four-octet
+    /// AS numbers, so 16 bits are enough (saturating).
+    pub as_path_len: u16,
+    /// The first AS of the AS_PATH when it starts (after confederation segments) with an
+    /// AS_SEQUENCE; `None` for a path originated inside the local AS (§9.1.2.2 c). AS 0 is
+    /// never a neighbouring AS (RFC 7607 §2) and counts as none.
+    pub first_as: Option<NonZeroU32>,
+    /// ORIGINATOR_ID (RFC 4456 §8).
+    pub originator_id: Option<Ipv4Addr>,
+    /// Number of CLUSTER_LIST entries (RFC 4456 §9; at most 16,383, saturating).
+    pub cluster_len: u16,
+    /// The Link Bandwidth extended community's value, bytes per second.
+    pub bandwidth: Option<f32>,
+    /// Carries the LLGR_STALE community (RFC 9494 §4.3).
+    pub llgr_stale: bool,
+    /// Carries the GRACEFUL_SHUTDOWN community (RFC 8326 §3).
+    pub graceful_shutdown: bool,
+}
+
+impl PathKeys {
+    /// The decision keys of `attrs`.
+    pub fn of(attrs: &PathAttributes) -> PathKeys {
+        let first = attrs.as_path.segments.iter().find(|s| !s.kind.is_confed());
+        let first_as = match first {
+            Some(seg) if seg.kind == AsSegmentType::Sequence => {
+                seg.asns.first().copied().and_then(NonZeroU32::new)
+            }
+            _ => None,
+        };
+        PathKeys {
+            local_pref: attrs.local_pref,
+            med: attrs.med,
+            origin: attrs.origin,
+            as_path_len: u16::try_from(attrs.as_path.path_len()).unwrap_or(u16::MAX),
+            first_as,
+            originator_id: attrs.originator_id,
+            cluster_len: u16::try_from(attrs.cluster_list.len()).unwrap_or(u16::MAX),
+            bandwidth: weight::bandwidth(attrs),
+            llgr_stale: attrs.communities.contains(&Community::LLGR_STALE),
+            graceful_shutdown: attrs.communities.contains(&Community::GRACEFUL_SHUTDOWN),
+        }
+    }
+
+    /// RFC 4271 §9.1.2.2 (c), neighborAS(): the first AS of the AS_PATH, or `local_as` for
+    /// a route originated inside the local AS.
+    pub fn neighbour_as(&self, local_as: u32) -> u32 {
+        self.first_as.map_or(local_as, NonZeroU32::get)
+    }
+}
+
+impl From<&PathAttributes> for PathKeys {
+    fn from(attrs: &PathAttributes) -> PathKeys {
+        PathKeys::of(attrs)
+    }
 }
 
 /// Settings of the multipath rule.
@@ -161,19 +231,33 @@ impl fmt::Display for UnknownPeer {
 impl std::error::Error for UnknownPeer {}
 
 /// The Loc-RIB: every usable path per prefix, the selection, and what the FIB was last told.
+///
+/// Built for size (issue 17 item 5: a full table is a million prefixes): one map entry per
+/// prefix holding its paths ([`PathKeys`], not decoded attributes) and its installed set, each
+/// allocated to fit. A peer's paths are found by a walk over the table when its session is
+/// lost, rather than kept in a second index.
 #[derive(Debug, Clone, Default)]
 pub struct LocRib {
     config: RibConfig,
     peers: BTreeMap<PeerId, Peer>,
-    /// The paths of each prefix (few per prefix: one per node, or a controller's set).
-    prefixes: BTreeMap<IpNet, Vec<Path>>,
-    /// (prefix, path id) of every path of each peer, so a session loss finds them at once.
-    by_peer: BTreeMap<PeerId, BTreeSet<(IpNet, Option<u32>)>>,
+    /// Per prefix: its paths and the forwarding set last handed out. An entry exists while it
+    /// has paths or an installed set (a prefix whose last path left stays until
+    /// `take_changes` has reported its removal).
+    prefixes: BTreeMap<IpNet, Entry>,
+    /// Entries with at least one path.
+    with_paths: usize,
     unreachable: HashSet<IpAddr>,
     /// Prefixes whose selection may have changed since the last `take_changes`.
     dirty: BTreeSet<IpNet>,
-    /// The forwarding set last handed out per prefix.
-    installed: BTreeMap<IpNet, Vec<(IpAddr, u32)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    /// The paths, in arrival order (few per prefix: one per node, or a controller's set),
+    /// allocated to fit.
+    paths: Box<[Path]>,
+    /// The forwarding set last handed out; empty when none is.
+    installed: Box<[(IpAddr, u32)]>,
 }
 
 impl LocRib {
@@ -220,18 +304,24 @@ impl LocRib {
         if !self.peers.contains_key(&path.peer) {
             return Err(UnknownPeer(path.peer));
         }
-        self.by_peer
-            .entry(path.peer)
-            .or_default()
-            .insert((prefix, path.path_id));
-        let paths = self.prefixes.entry(prefix).or_default();
-        match paths
+        let entry = self.prefixes.entry(prefix).or_default();
+        match entry
+            .paths
             .iter_mut()
             .find(|p| p.peer == path.peer && p.path_id == path.path_id)
         {
             Some(old) if *old == path => return Ok(()),
             Some(old) => *old = path,
-            None => paths.push(path),
+            None => {
+                if entry.paths.is_empty() {
+                    self.with_paths += 1;
+                }
+                let mut paths = std::mem::take(&mut entry.paths).into_vec();
+                // To fit: `push` alone would reserve room for four paths.
+                paths.reserve_exact(1);
+                paths.push(path);
+                entry.paths = paths.into_boxed_slice();
+            }
         }
         self.dirty.insert(prefix);
         Ok(())
@@ -239,19 +329,29 @@ impl LocRib {
 
     /// Removes the path of `peer` for `prefix` with `path_id`; true when there was one.
     pub fn withdraw(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
-        if let Some(keys) = self.by_peer.get_mut(&peer) {
-            keys.remove(&(prefix, path_id));
-        }
         self.remove_path(peer, prefix, path_id)
     }
 
     /// The session with `peer` is lost (a NOTIFICATION, a broken connection, BFD Down): every
     /// one of its paths leaves at once. Returns how many.
     pub fn peer_down(&mut self, peer: PeerId) -> usize {
-        let keys = self.by_peer.remove(&peer).unwrap_or_default();
-        keys.iter()
-            .filter(|(prefix, path_id)| self.remove_path(peer, *prefix, *path_id))
-            .count()
+        let mut gone = 0;
+        for (prefix, entry) in self.prefixes.iter_mut() {
+            let n = entry.paths.iter().filter(|p| p.peer == peer).count();
+            if n > 0 {
+                gone += n;
+                self.dirty.insert(*prefix);
+                entry.paths = retained(&mut entry.paths, |p| p.peer != peer);
+                if entry.paths.is_empty() {
+                    self.with_paths -= 1;
+                }
+            }
+        }
+        if gone > 0 {
+            self.prefixes
+                .retain(|_, e| !e.paths.is_empty() || !e.installed.is_empty());
+        }
+        gone
     }
 
     /// Says whether `next_hop` resolves; paths through an unreachable one are excluded from
@@ -263,8 +363,8 @@ impl LocRib {
             self.unreachable.insert(next_hop)
         };
         if changed {
-            for (prefix, paths) in &self.prefixes {
-                if paths.iter().any(|p| p.next_hop == next_hop) {
+            for (prefix, entry) in &self.prefixes {
+                if entry.paths.iter().any(|p| p.next_hop == next_hop) {
                     self.dirty.insert(*prefix);
                 }
             }
@@ -281,12 +381,19 @@ impl LocRib {
                 .decision(prefix)
                 .map(|d| d.next_hops)
                 .unwrap_or_default();
+            let Some(entry) = self.prefixes.get_mut(&prefix) else {
+                continue;
+            };
             if next_hops.is_empty() {
-                if self.installed.remove(&prefix).is_some() {
+                if !entry.installed.is_empty() {
+                    entry.installed = Box::default();
                     out.push(FibChange::Remove { prefix });
                 }
-            } else if self.installed.get(&prefix) != Some(&next_hops) {
-                self.installed.insert(prefix, next_hops.clone());
+                if entry.paths.is_empty() {
+                    self.prefixes.remove(&prefix);
+                }
+            } else if *entry.installed != *next_hops {
+                entry.installed = next_hops.clone().into_boxed_slice();
                 out.push(FibChange::Set { prefix, next_hops });
             }
         }
@@ -295,7 +402,10 @@ impl LocRib {
 
     /// The decision for `prefix` as it stands: every path, ranked, with its verdict.
     pub fn decision(&self, prefix: IpNet) -> Option<Decision> {
-        let paths = self.prefixes.get(&prefix)?;
+        let paths = self.paths(prefix);
+        if paths.is_empty() {
+            return None;
+        }
         Some(decision::decide(
             paths,
             |p| self.peers.get(&p.peer),
@@ -306,57 +416,75 @@ impl LocRib {
 
     /// Every prefix with at least one path, in order.
     pub fn prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
-        self.prefixes.keys().copied()
+        self.prefixes
+            .iter()
+            .filter(|(_, e)| !e.paths.is_empty())
+            .map(|(p, _)| *p)
     }
 
     /// The paths stored for `prefix`, in arrival order.
     pub fn paths(&self, prefix: IpNet) -> &[Path] {
-        self.prefixes.get(&prefix).map_or(&[], Vec::as_slice)
+        self.prefixes.get(&prefix).map_or(&[], |e| &*e.paths)
     }
 
     /// Number of prefixes and of paths.
     pub fn len(&self) -> (usize, usize) {
         (
-            self.prefixes.len(),
-            self.prefixes.values().map(Vec::len).sum(),
+            self.with_paths,
+            self.prefixes.values().map(|e| e.paths.len()).sum(),
         )
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty()
+        self.with_paths == 0
     }
 
     /// Number of prefixes with at least one path (constant time, unlike [`LocRib::len`]).
     pub fn prefix_count(&self) -> usize {
-        self.prefixes.len()
+        self.with_paths
     }
 
     /// The forwarding set last returned by [`LocRib::take_changes`] for `prefix`.
     pub fn installed(&self, prefix: IpNet) -> Option<&[(IpAddr, u32)]> {
-        self.installed.get(&prefix).map(Vec::as_slice)
+        self.prefixes
+            .get(&prefix)
+            .filter(|e| !e.installed.is_empty())
+            .map(|e| &*e.installed)
     }
 
     fn remove_path(&mut self, peer: PeerId, prefix: IpNet, path_id: Option<u32>) -> bool {
-        let Some(paths) = self.prefixes.get_mut(&prefix) else {
+        let Some(entry) = self.prefixes.get_mut(&prefix) else {
             return false;
         };
-        let before = paths.len();
-        paths.retain(|p| !(p.peer == peer && p.path_id == path_id));
-        let removed = paths.len() != before;
-        if paths.is_empty() {
-            self.prefixes.remove(&prefix);
-        }
+        let is_it = |p: &Path| p.peer == peer && p.path_id == path_id;
+        let removed = entry.paths.iter().any(is_it);
         if removed {
+            entry.paths = retained(&mut entry.paths, |p| !is_it(p));
             self.dirty.insert(prefix);
+            if entry.paths.is_empty() {
+                self.with_paths -= 1;
+                if entry.installed.is_empty() {
+                    self.prefixes.remove(&prefix);
+                }
+            }
         }
         removed
     }
 
     fn mark_peer_dirty(&mut self, id: PeerId) {
-        if let Some(keys) = self.by_peer.get(&id) {
-            self.dirty.extend(keys.iter().map(|(prefix, _)| *prefix));
+        for (prefix, entry) in &self.prefixes {
+            if entry.paths.iter().any(|p| p.peer == id) {
+                self.dirty.insert(*prefix);
+            }
         }
     }
+}
+
+/// The paths of `paths` that `keep` accepts, allocated to fit (`paths` is left empty).
+fn retained(paths: &mut Box<[Path]>, keep: impl Fn(&Path) -> bool) -> Box<[Path]> {
+    let mut v = std::mem::take(paths).into_vec();
+    v.retain(|p| keep(p));
+    v.into_boxed_slice()
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU16;
-use std::sync::Arc;
 
 use bgp_proto::{
     AsPath, AsSegment, AsSegmentType, Community, ExtCommunity, Origin, PathAttributes,
@@ -44,7 +43,7 @@ fn path(peer: u8, next_hop: u8, attrs: PathAttributes) -> Path {
         peer: PeerId(u32::from(peer)),
         path_id: None,
         next_hop: nh(next_hop),
-        attrs: Arc::new(attrs),
+        attrs: PathKeys::of(&attrs),
     }
 }
 
@@ -884,4 +883,14 @@ fn when_every_member_drains_the_weights_are_as_without() {
     let d = rib.decision(prefix()).unwrap();
     assert_eq!(d.weighting, Weighting::Equal);
     assert_eq!(d.next_hops, vec![(nh(1), 1), (nh(2), 1)]);
+}
+
+#[test]
+fn a_path_fits_a_small_allocation() {
+    // Issue 17 item 5: a million paths; 72 octets is glibc's 80-octet chunk.
+    assert!(
+        std::mem::size_of::<Path>() <= 72,
+        "{}",
+        std::mem::size_of::<Path>()
+    );
 }

@@ -91,17 +91,10 @@ pub fn bandwidth(attrs: &PathAttributes) -> Option<f32> {
         .map(|(_, bw)| bw)
 }
 
-/// Whether a path carries GRACEFUL_SHUTDOWN (RFC 8326 §3, 65535:0).
-pub fn draining(attrs: &PathAttributes) -> bool {
-    attrs
-        .communities
-        .contains(&bgp_proto::Community::GRACEFUL_SHUTDOWN)
-}
-
 /// The weights of `members` (same order) and how they were chosen.
 pub fn weights(members: &[&Path]) -> (Vec<u32>, Weighting) {
     let (w, how) = base_weights(members);
-    let drain: Vec<bool> = members.iter().map(|p| draining(&p.attrs)).collect();
+    let drain: Vec<bool> = members.iter().map(|p| p.attrs.graceful_shutdown).collect();
     let n = drain.iter().filter(|d| **d).count();
     if n == 0 || n == members.len() {
         return (w, how);
@@ -124,7 +117,7 @@ fn base_weights(members: &[&Path]) -> (Vec<u32>, Weighting) {
     }
     let bws: Vec<Option<f32>> = members
         .iter()
-        .map(|p| bandwidth(&p.attrs).filter(|b| b.is_finite() && *b >= 0.0))
+        .map(|p| p.attrs.bandwidth.filter(|b| b.is_finite() && *b >= 0.0))
         .collect();
     let missing = bws.iter().filter(|b| b.is_none()).count();
     let max = bws.iter().flatten().fold(0.0f32, |a, &b| a.max(b));

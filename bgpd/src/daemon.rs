@@ -719,9 +719,17 @@ impl Daemon {
             }
             DaemonCommand::LocRib { prefix, reply } => {
                 // Answered by the Loc-RIB task itself: the daemon loop does not wait.
+                // The AS_PATHs shown come from the peers' Adj-RIB-In (the Loc-RIB keeps only
+                // decision keys).
                 let rib = self.rib.clone();
+                let peers: BTreeMap<String, _> = self
+                    .peers
+                    .iter()
+                    .map(|(name, h)| (name.clone(), h.commands.clone()))
+                    .collect();
                 tokio::spawn(async move {
-                    let _ = reply.send(rib.query(prefix).await);
+                    let snaps = rib.query(prefix).await;
+                    let _ = reply.send(crate::locrib::fill_as_paths(snaps, &peers).await);
                 });
             }
         }

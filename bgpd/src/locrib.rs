@@ -10,20 +10,29 @@
 //! - The FIB programmer subscribes with [`RibHandle::subscribe`]: it gets the current sets
 //!   as one batch, then each batch of [`FibChange`]s (only prefixes whose next hops or
 //!   weights changed).
-//! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]).
+//! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]). The
+//!   Loc-RIB keeps per path only the decision keys ([`bgp_rib::PathKeys`]); the AS_PATH a
+//!   snapshot shows is read from the owning peer's Adj-RIB-In ([`fill_as_paths`]).
 //!
-//! The channel is unbounded so a peer task never waits on the Loc-RIB; the task applies
-//! every queued input before it computes changes, so a burst costs one decision per prefix.
+//! The channel carries only decision keys ([`RibRoute`], not decoded attributes), and the
+//! routes queued in it are bounded ([`RIB_IN_FLIGHT`]): a peer task whose sends would pass
+//! the bound stops reading its socket (TCP holds the peer back) until the Loc-RIB has caught
+//! up, while it keeps serving its timers, writes and commands, so keepalives still go out
+//! ([`RibHandle::has_room`], [`RibHandle::room`]). Sending itself never waits. The task
+//! applies every queued input before it computes changes, so a burst costs one decision per
+//! prefix.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bgp_fsm::Route;
 use bgp_proto::{NextHop, Nlri};
 use bgp_rib::{Decision, FibChange, LocRib, PeerId, Reason, RibConfig, Verdict};
 use ipnet::IpNet;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn};
 
 use crate::api;
@@ -38,7 +47,7 @@ pub enum RibInput {
     /// announced).
     Received {
         peer: String,
-        announced: Vec<Route>,
+        announced: Vec<RibRoute>,
         withdrawn: Vec<Nlri>,
         /// When the peer task took the UPDATE's routes from the session (right after it was
         /// read and decoded): the start of `bgpd_fib_update_to_kernel_seconds`.
@@ -46,7 +55,7 @@ pub enum RibInput {
     },
     /// The session is lost. `kept`: the routes the session keeps stale for the peer's
     /// graceful restart (empty when none are kept); every other path of the peer goes.
-    Down { peer: String, kept: Vec<Route> },
+    Down { peer: String, kept: Vec<RibRoute> },
     /// The peer is no longer configured.
     Removed { peer: String },
     /// Whether `next_hop` is usable (the FIB thread's finding: a connected route and a link
@@ -57,7 +66,7 @@ pub enum RibInput {
     /// A snapshot: one prefix, or all.
     Query {
         prefix: Option<IpNet>,
-        reply: oneshot::Sender<Vec<api::LocRibEntry>>,
+        reply: oneshot::Sender<Vec<Snapshot>>,
     },
     /// Send every forwarding change to `sink`, starting with the current sets.
     Subscribe(mpsc::UnboundedSender<RibBatch>),
@@ -72,21 +81,77 @@ pub struct RibBatch {
     pub changes: Vec<FibChange>,
 }
 
+/// A received route as the Loc-RIB takes it: the NLRI, the forwarding address and the
+/// decision keys (about 80 octets, where a decoded route holds its whole attribute set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RibRoute {
+    pub nlri: Nlri,
+    pub next_hop: IpAddr,
+    pub keys: bgp_rib::PathKeys,
+}
+
+impl From<&Route> for RibRoute {
+    fn from(r: &Route) -> RibRoute {
+        RibRoute {
+            nlri: r.nlri,
+            next_hop: forwarding_address(&r.next_hop),
+            keys: bgp_rib::PathKeys::of(&r.attrs),
+        }
+    }
+}
+
+/// Received routes and withdrawals that may wait in the channel before peer tasks stop
+/// reading: about 5 MB of [`RibRoute`]s, and a fraction of a second of the task's work.
+pub const RIB_IN_FLIGHT: usize = 65_536;
+
+/// Routes sent but not yet applied, shared by the senders and the task.
+#[derive(Debug, Default)]
+struct Budget {
+    in_flight: AtomicUsize,
+    drained: Notify,
+}
+
 /// The sending side, cloned into each peer task and the daemon.
 #[derive(Debug, Clone)]
 pub struct RibHandle {
     tx: mpsc::UnboundedSender<RibInput>,
+    budget: Arc<Budget>,
 }
 
 impl RibHandle {
     /// Passes `input` to the Loc-RIB task (dropped if the task is gone: the daemon is
-    /// stopping).
+    /// stopping). Never waits; a peer task checks [`RibHandle::has_room`] before it reads
+    /// more routes.
     pub fn send(&self, input: RibInput) {
-        let _ = self.tx.send(input);
+        let n = input.routes();
+        self.budget.in_flight.fetch_add(n, Ordering::Relaxed);
+        if let Err(e) = self.tx.send(input) {
+            self.budget
+                .in_flight
+                .fetch_sub(e.0.routes(), Ordering::Relaxed);
+        }
     }
 
-    /// A snapshot of `prefix` (or every prefix); empty if the task is gone.
-    pub async fn query(&self, prefix: Option<IpNet>) -> Vec<api::LocRibEntry> {
+    /// Whether fewer than [`RIB_IN_FLIGHT`] routes wait for the Loc-RIB task.
+    pub fn has_room(&self) -> bool {
+        self.budget.in_flight.load(Ordering::Relaxed) < RIB_IN_FLIGHT
+    }
+
+    /// Returns once [`RibHandle::has_room`] holds.
+    pub async fn room(&self) {
+        loop {
+            // Created before the check, so a drain in between still wakes it.
+            let drained = self.budget.drained.notified();
+            if self.has_room() {
+                return;
+            }
+            drained.await;
+        }
+    }
+
+    /// A snapshot of `prefix` (or every prefix); empty if the task is gone. The AS_PATHs
+    /// are left empty: [`fill_as_paths`] reads them from the peers.
+    pub async fn query(&self, prefix: Option<IpNet>) -> Vec<Snapshot> {
         let (reply, rx) = oneshot::channel();
         self.send(RibInput::Query { prefix, reply });
         rx.await.unwrap_or_default()
@@ -100,11 +165,83 @@ impl RibHandle {
     }
 }
 
+/// One prefix of a snapshot, with the prefix typed (the entry holds its text).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub prefix: IpNet,
+    pub entry: api::LocRibEntry,
+}
+
+/// Fills each path's AS_PATH from its peer's Adj-RIB-In (one request per peer). `peers`: the
+/// peer tasks' command channels by name. A path whose route left the Adj-RIB-In since the
+/// snapshot was taken (or whose peer is gone) keeps an empty AS_PATH.
+pub async fn fill_as_paths(
+    snaps: Vec<Snapshot>,
+    peers: &BTreeMap<String, mpsc::Sender<crate::peer::PeerCommand>>,
+) -> Vec<api::LocRibEntry> {
+    let mut wanted: BTreeMap<&str, Vec<Nlri>> = BTreeMap::new();
+    for s in &snaps {
+        for p in &s.entry.paths {
+            wanted.entry(p.peer.as_str()).or_default().push(Nlri {
+                prefix: s.prefix,
+                path_id: p.path_id,
+            });
+        }
+    }
+    let mut found: HashMap<(String, Nlri), String> = HashMap::new();
+    for (peer, nlri) in wanted {
+        let Some(tx) = peers.get(peer) else { continue };
+        let (reply, rx) = oneshot::channel();
+        let cmd = crate::peer::PeerCommand::ReceivedRoutes(nlri.clone(), reply);
+        if tx.send(cmd).await.is_err() {
+            continue;
+        }
+        let Ok(routes) = rx.await else { continue };
+        for (n, r) in nlri.into_iter().zip(routes) {
+            if let Some(r) = r {
+                let text = crate::control::as_path_text(&r.attrs.as_path.segments);
+                found.insert((peer.to_string(), n), text);
+            }
+        }
+    }
+    snaps
+        .into_iter()
+        .map(|mut s| {
+            for p in &mut s.entry.paths {
+                let n = Nlri {
+                    prefix: s.prefix,
+                    path_id: p.path_id,
+                };
+                if let Some(text) = found.remove(&(p.peer.clone(), n)) {
+                    p.as_path = text;
+                }
+            }
+            s.entry
+        })
+        .collect()
+}
+
 /// Starts the Loc-RIB task.
 pub fn spawn(config: RibConfig) -> RibHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(config, rx));
-    RibHandle { tx }
+    let budget = Arc::new(Budget::default());
+    tokio::spawn(run(config, rx, budget.clone()));
+    RibHandle { tx, budget }
+}
+
+impl RibInput {
+    /// The routes and withdrawals it carries (what counts against [`RIB_IN_FLIGHT`]).
+    fn routes(&self) -> usize {
+        match self {
+            RibInput::Received {
+                announced,
+                withdrawn,
+                ..
+            } => announced.len() + withdrawn.len(),
+            RibInput::Down { kept, .. } => kept.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// The address traffic goes to: the IPv4 next hop, or the global IPv6 one.
@@ -128,7 +265,7 @@ struct Owner {
 /// handed back to the kernel.
 const RIB_RELEASE: usize = 1000;
 
-async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
+async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budget: Arc<Budget>) {
     let mut owner = Owner {
         rib: LocRib::new(config),
         ids: HashMap::new(),
@@ -138,10 +275,18 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>) {
     };
     // The most prefixes held since memory was last handed back.
     let mut high = 0usize;
+    let apply = |owner: &mut Owner, input: RibInput| {
+        let n = input.routes();
+        owner.apply(input);
+        if n > 0 {
+            budget.in_flight.fetch_sub(n, Ordering::Relaxed);
+            budget.drained.notify_waiters();
+        }
+    };
     while let Some(first) = rx.recv().await {
-        owner.apply(first);
+        apply(&mut owner, first);
         while let Ok(more) = rx.try_recv() {
-            owner.apply(more);
+            apply(&mut owner, more);
         }
         // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
         // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
@@ -231,7 +376,12 @@ impl Owner {
                 };
                 let out = prefixes
                     .into_iter()
-                    .filter_map(|p| self.rib.decision(p).map(|d| self.entry(p, &d)))
+                    .filter_map(|p| {
+                        self.rib.decision(p).map(|d| Snapshot {
+                            prefix: p,
+                            entry: self.entry(p, &d),
+                        })
+                    })
                     .collect();
                 let _ = reply.send(out);
             }
@@ -258,13 +408,13 @@ impl Owner {
         }
     }
 
-    fn add(&mut self, id: PeerId, name: &str, routes: Vec<Route>) {
+    fn add(&mut self, id: PeerId, name: &str, routes: Vec<RibRoute>) {
         for r in routes {
             let path = bgp_rib::Path {
                 peer: id,
                 path_id: r.nlri.path_id,
-                next_hop: forwarding_address(&r.next_hop),
-                attrs: r.attrs,
+                next_hop: r.next_hop,
+                attrs: r.keys,
             };
             if let Err(e) = self.rib.update(r.nlri.prefix, path) {
                 // A Received before the session's Up cannot happen (Up comes with
@@ -301,7 +451,8 @@ impl Owner {
                         peer: name(r.path.peer),
                         path_id: r.path.path_id,
                         next_hop: r.path.next_hop.to_string(),
-                        as_path: crate::control::as_path_text(&attrs.as_path.segments),
+                        // Read from the peer's Adj-RIB-In by `fill_as_paths`.
+                        as_path: String::new(),
                         origin: match attrs.origin {
                             bgp_proto::Origin::Igp => "igp",
                             bgp_proto::Origin::Egp => "egp",
@@ -352,15 +503,15 @@ mod tests {
 
     use bgp_proto::{AsPath, PathAttributes};
 
-    fn route(prefix: &str, nh: [u8; 4], as_path: &[u32]) -> Route {
-        Route {
+    fn route(prefix: &str, nh: [u8; 4], as_path: &[u32]) -> RibRoute {
+        RibRoute::from(&Route {
             nlri: Nlri::new(prefix.parse().unwrap()),
             next_hop: NextHop::V4(Ipv4Addr::from(nh)),
             attrs: Arc::new(PathAttributes {
                 as_path: AsPath::from_sequence(as_path.iter().copied()),
                 ..PathAttributes::default()
             }),
-        }
+        })
     }
 
     fn info(i: u8) -> bgp_rib::Peer {
@@ -396,7 +547,12 @@ mod tests {
         }
         let snap = rib.query(None).await;
         assert_eq!(snap.len(), 1);
-        let statuses: Vec<&str> = snap[0].paths.iter().map(|p| p.status.as_str()).collect();
+        let statuses: Vec<&str> = snap[0]
+            .entry
+            .paths
+            .iter()
+            .map(|p| p.status.as_str())
+            .collect();
         assert_eq!(statuses, ["best", "multipath"]);
         // The FIB stream carries the set with both members (possibly after a first batch).
         let mut last = None;
@@ -419,8 +575,8 @@ mod tests {
             }]
         );
         let snap = rib.query(Some("192.0.2.10/32".parse().unwrap())).await;
-        assert_eq!(snap[0].paths.len(), 1);
-        assert_eq!(snap[0].paths[0].peer, "node-2");
+        assert_eq!(snap[0].entry.paths.len(), 1);
+        assert_eq!(snap[0].entry.paths[0].peer, "node-2");
     }
 
     #[tokio::test]
@@ -445,7 +601,7 @@ mod tests {
             kept: vec![kept],
         });
         let snap = rib.query(None).await;
-        let prefixes: Vec<&str> = snap.iter().map(|e| e.prefix.as_str()).collect();
+        let prefixes: Vec<&str> = snap.iter().map(|e| e.entry.prefix.as_str()).collect();
         assert_eq!(prefixes, ["192.0.2.10/32"]);
         // The stale route leaves through Received (End-of-RIB or the restart timer).
         rib.send(RibInput::Received {
@@ -455,5 +611,69 @@ mod tests {
             read_at: Instant::now(),
         });
         assert!(rib.query(None).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_as_path_shown_comes_from_the_peers_adj_rib_in() {
+        let rib = spawn(RibConfig::default());
+        rib.send(RibInput::Up {
+            peer: "node-1".into(),
+            info: info(1),
+        });
+        let received = Route {
+            nlri: Nlri::new("192.0.2.10/32".parse().unwrap()),
+            next_hop: NextHop::V4(Ipv4Addr::new(10, 255, 0, 1)),
+            attrs: Arc::new(PathAttributes {
+                as_path: AsPath::from_sequence([65001, 65100]),
+                ..PathAttributes::default()
+            }),
+        };
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![RibRoute::from(&received)],
+            withdrawn: vec![],
+            read_at: Instant::now(),
+        });
+        // A stand-in for the peer task: answers from its "Adj-RIB-In" of one route.
+        let (tx, mut rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                if let crate::peer::PeerCommand::ReceivedRoutes(nlri, reply) = cmd {
+                    let found = nlri
+                        .iter()
+                        .map(|n| (*n == received.nlri).then(|| received.clone()))
+                        .collect();
+                    let _ = reply.send(found);
+                }
+            }
+        });
+        let peers = BTreeMap::from([("node-1".to_string(), tx)]);
+        let snaps = rib.query(None).await;
+        assert_eq!(
+            snaps[0].entry.paths[0].as_path, "",
+            "not kept in the Loc-RIB"
+        );
+        let entries = fill_as_paths(snaps, &peers).await;
+        assert_eq!(entries[0].paths[0].as_path, "65001 65100");
+        assert_eq!(entries[0].paths[0].neighbour_as, 65001);
+    }
+
+    #[tokio::test]
+    async fn senders_see_the_bound_and_room_comes_back_when_the_task_drains() {
+        // Single-threaded runtime: the Loc-RIB task runs only when this test awaits.
+        let rib = spawn(RibConfig::default());
+        assert!(rib.has_room());
+        let withdrawn = vec![Nlri::new("192.0.2.10/32".parse().unwrap()); RIB_IN_FLIGHT];
+        rib.send(RibInput::Received {
+            peer: "node-1".into(),
+            announced: vec![],
+            withdrawn,
+            read_at: Instant::now(),
+        });
+        assert!(!rib.has_room(), "{RIB_IN_FLIGHT} routes wait: full");
+        tokio::time::timeout(std::time::Duration::from_secs(10), rib.room())
+            .await
+            .expect("room once the task has applied them");
+        assert!(rib.has_room());
     }
 }

@@ -50,7 +50,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::announce::{self, Announcements, PeerView, Warning};
 use crate::config::{Global, Peer, Ttl};
-use crate::locrib::{RibHandle, RibInput};
+use crate::locrib::{RibHandle, RibInput, RibRoute};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
@@ -106,6 +106,17 @@ pub enum PeerCommand {
     AdjRibIn(oneshot::Sender<Vec<Route>>),
     /// A copy of the Adj-RIB-Out (routes announced, or to be announced once Established).
     AdjRibOut(oneshot::Sender<Vec<Route>>),
+    /// The received routes for these NLRI (`None` where there is none), in order: the
+    /// Loc-RIB keeps only decision keys and reads the attributes it displays from here.
+    ReceivedRoutes(Vec<Nlri>, oneshot::Sender<Vec<Option<Route>>>),
+}
+
+/// Returns once the Loc-RIB has room for more received routes (never without a Loc-RIB).
+async fn rib_room_again(rib: Option<&RibHandle>) {
+    match rib {
+        Some(rib) => rib.room().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How a session (or an attempt at one) ended: the sentence logged and the typed reason it was
@@ -525,6 +536,10 @@ impl PeerTask {
             let (second_reader, second_writer) =
                 split_conn(self.second.as_mut().and_then(|s| s.conn.as_mut()));
             let main_writes = main_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
+            // Backpressure from the Loc-RIB: while too many received routes wait for it,
+            // the sockets are not read (the peer is held back by TCP); timers, writes and
+            // commands go on, so keepalives still leave (locrib::RIB_IN_FLIGHT).
+            let rib_room = self.rib.as_ref().is_none_or(RibHandle::has_room);
             let second_writes = second_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
@@ -539,12 +554,13 @@ impl PeerTask {
                         return;
                     }
                 },
-                frame = read_frame(main_reader) => {
+                frame = read_frame(main_reader), if rib_room => {
                     self.on_frame(Which::Main, frame).await;
                 }
-                frame = read_frame(second_reader) => {
+                frame = read_frame(second_reader), if rib_room => {
                     self.on_frame(Which::Second, frame).await;
                 }
+                () = rib_room_again(self.rib.as_ref()), if !rib_room => {}
                 res = write_some(main_writer), if main_writes => {
                     self.on_written(Which::Main, res).await;
                 }
@@ -661,6 +677,11 @@ impl PeerTask {
             }
             PeerCommand::AdjRibIn(reply) => {
                 let _ = reply.send(self.main.session.adj_rib_in().iter().collect());
+                false
+            }
+            PeerCommand::ReceivedRoutes(nlri, reply) => {
+                let rib_in = self.main.session.adj_rib_in();
+                let _ = reply.send(nlri.iter().map(|n| rib_in.get(n)).collect());
                 false
             }
             PeerCommand::AdjRibOut(reply) => {
@@ -1245,7 +1266,13 @@ impl PeerTask {
                         // at once.
                         self.rib_send(RibInput::Down {
                             peer: self.peer.name.clone(),
-                            kept: self.main.session.adj_rib_in().iter().collect(),
+                            kept: self
+                                .main
+                                .session
+                                .adj_rib_in()
+                                .iter()
+                                .map(|r| RibRoute::from(&r))
+                                .collect(),
                         });
                     }
                 }
@@ -1314,7 +1341,7 @@ impl PeerTask {
                     if !events.announced.is_empty() || !events.withdrawn.is_empty() {
                         self.rib_send(RibInput::Received {
                             peer: self.peer.name.clone(),
-                            announced: events.announced,
+                            announced: events.announced.iter().map(RibRoute::from).collect(),
                             withdrawn: events.withdrawn,
                             read_at: std::time::Instant::now(),
                         });
