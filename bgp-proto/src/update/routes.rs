@@ -3,8 +3,8 @@
 
 use std::net::Ipv4Addr;
 
-use super::rules::Slot;
 use super::nlri::NlriPair;
+use super::rules::Slot;
 use super::UpdateView;
 use crate::attr::{self, NextHop, Nlri};
 use crate::iana::AttrType;
