@@ -565,7 +565,7 @@ fn attribute_value(t: AttrType, v: &[u8], asn_len: usize) -> Option<Option<Value
 /// RFC 4760 §3: AFI, SAFI, next hop; the NLRI are listed in `announced`.
 /// Fixed-size items filling `v` exactly, or `None`.
 fn list(v: &[u8], n: usize) -> Option<std::slice::ChunksExact<'_, u8>> {
-    (v.len() % n == 0).then(|| v.chunks_exact(n))
+    v.len().is_multiple_of(n).then(|| v.chunks_exact(n))
 }
 
 fn mp_reach(v: &[u8]) -> Option<Value> {

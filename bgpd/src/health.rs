@@ -367,7 +367,7 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                let ok = seed % 3 != 0;
+                let ok = !seed.is_multiple_of(3);
                 history.push(ok);
                 if let Some(new) = h.observe(ok) {
                     let (need, want) = match new {

@@ -197,7 +197,7 @@ pub fn percentile(xs: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     v.sort_by(|a, b| a.total_cmp(b));
-    if p == 50.0 && v.len() % 2 == 0 {
+    if p == 50.0 && v.len().is_multiple_of(2) {
         return (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0;
     }
     let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;

@@ -284,7 +284,7 @@ fn established_peer_stops_reading_gets_8_0_after_send_hold_time() {
             p.now += TICK;
             let actions = p.ends[0].session.handle_timeout(p.now);
             p.carry_out(0, actions);
-            if (p.now - stuck_from).as_millis() % 3000 == 0 {
+            if (p.now - stuck_from).as_millis().is_multiple_of(3000) {
                 p.feed(0, Event::Message(keepalive()));
             }
             match paths {

@@ -563,7 +563,7 @@ fn neighbors_table(list: &[Neighbor]) -> String {
 /// The BFD lines of `bgpctl neighbor` (issue 12).
 fn bfd_detail(b: &bgpd::api::BfdInfo, kv: &mut impl FnMut(&str, String)) {
     let ms = |us: u64| {
-        if us % 1000 == 0 {
+        if us.is_multiple_of(1000) {
             format!("{}ms", us / 1000)
         } else {
             format!("{:.3}ms", us as f64 / 1000.0)
