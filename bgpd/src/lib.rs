@@ -14,6 +14,7 @@
 // which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
 #![deny(unsafe_code)]
 
+pub(crate) mod alloc;
 pub mod announce;
 pub mod api;
 pub mod bfd;

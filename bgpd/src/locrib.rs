@@ -294,7 +294,7 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budge
         let held = owner.rib.prefix_count();
         high = high.max(held);
         if held <= high / 2 && high - held >= RIB_RELEASE {
-            crate::daemon::release_freed_memory_soon();
+            crate::alloc::release_freed_memory_soon();
             high = held;
         }
         owner.publish();

@@ -54,7 +54,7 @@ use crate::locrib::{RibHandle, RibInput, RibRoute};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
-/// kernel ([`crate::daemon::release_freed_memory`]).
+/// kernel ([`crate::alloc::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
 /// NLRI in the first piece when a large change goes to an established session: each piece is
@@ -1053,7 +1053,7 @@ impl PeerTask {
                     self.routes_loaded = true;
                     work.push_back((Which::Main, actions));
                     if self.main.session.adj_rib_out().len() >= LARGE_CHANGE {
-                        crate::daemon::release_freed_memory();
+                        crate::alloc::release_freed_memory();
                     }
                 }
             }
@@ -1073,7 +1073,7 @@ impl PeerTask {
         self.rib_in_high = self.rib_in_high.max(held);
         let freed = self.rib_in_high - held;
         if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
-            crate::daemon::release_freed_memory_soon();
+            crate::alloc::release_freed_memory_soon();
             self.rib_in_high = held;
         }
     }
@@ -1477,7 +1477,7 @@ impl PeerTask {
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
-                crate::daemon::release_freed_memory();
+                crate::alloc::release_freed_memory();
             }
         }
     }

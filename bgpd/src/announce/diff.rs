@@ -1,0 +1,222 @@
+//! From two route sets (or an Adj-RIB-Out and a route set) to the UPDATE work, and its
+//! summary for event lines.
+
+use super::*;
+
+/// The UPDATE work that turns one route set into another.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Groups of NLRI sharing next hop and attributes (one family per group).
+    pub announce: Vec<AnnounceGroup>,
+    /// NLRI to withdraw (no longer present).
+    pub withdraw: Vec<Nlri>,
+}
+
+/// NLRI that share a next hop and attributes, so they can go in one UPDATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceGroup {
+    pub family: Family,
+    pub next_hop: NextHop,
+    pub attrs: Arc<PathAttributes>,
+    pub nlri: Vec<Nlri>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty()
+    }
+
+    /// Number of NLRI announced.
+    pub fn announced_count(&self) -> usize {
+        self.announce.iter().map(|g| g.nlri.len()).sum()
+    }
+}
+
+/// Groups announcements by (family, next hop, attributes), in first-seen order.
+#[derive(Default)]
+struct Grouper {
+    /// By the attributes' address: the routes of one computation share interned attributes,
+    /// so equal attributes have one address (hashing the pointer, not every attribute).
+    index: HashMap<(Family, NextHop, *const PathAttributes), usize>,
+    groups: Vec<AnnounceGroup>,
+    last: Option<usize>,
+}
+
+impl Grouper {
+    fn push(&mut self, nlri: Nlri, route: &Route) {
+        let family = family_of(&nlri.prefix);
+        // Consecutive routes usually share a group: skip hashing the attributes then.
+        if let Some(g) = self.last.and_then(|i| self.groups.get_mut(i)) {
+            if g.family == family
+                && g.next_hop == route.next_hop
+                && Arc::ptr_eq(&g.attrs, &route.attrs)
+            {
+                g.nlri.push(nlri);
+                return;
+            }
+        }
+        let key = (family, route.next_hop, Arc::as_ptr(&route.attrs));
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(key, self.groups.len());
+                self.groups.push(AnnounceGroup {
+                    family,
+                    next_hop: route.next_hop,
+                    attrs: route.attrs.clone(),
+                    nlri: Vec::new(),
+                });
+                self.groups.len() - 1
+            }
+        };
+        if let Some(g) = self.groups.get_mut(i) {
+            g.nlri.push(nlri);
+        }
+        self.last = Some(i);
+    }
+}
+
+/// The UPDATE work to go from `old` to `new`: changed or added routes are announced
+/// (implicitly replacing the old path, RFC 4271 §3.1), removed ones withdrawn.
+pub fn diff(old: &RouteSet, new: &RouteSet) -> Diff {
+    diff_from(old.keys().copied(), new, |n, r| old.get(n) == Some(r))
+}
+
+/// Like [`diff`], from what a session's Adj-RIB-Out holds.
+pub fn diff_rib(old: &bgp_fsm::AdjRib, new: &RouteSet) -> Diff {
+    diff_from(old.nlri().copied(), new, |n, r| {
+        old.holds(n, &r.next_hop, &r.attrs)
+    })
+}
+
+/// Distinct prefixes given in order (equal ones adjacent): counted, the first nine kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrefixSummary {
+    count: usize,
+    first: Vec<IpNet>,
+    last: Option<IpNet>,
+}
+
+impl PrefixSummary {
+    pub fn add(&mut self, prefix: IpNet) {
+        if self.last == Some(prefix) {
+            return;
+        }
+        self.last = Some(prefix);
+        self.count += 1;
+        if self.first.len() <= 8 {
+            self.first.push(prefix);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Up to 8 prefixes named (in text order), else "N prefixes"; `None` when empty.
+    pub fn describe(&self) -> Option<String> {
+        match self.count {
+            0 => None,
+            1..=8 => {
+                let mut names: Vec<String> = self.first.iter().map(ToString::to_string).collect();
+                names.sort();
+                names.dedup();
+                Some(names.join(", "))
+            }
+            n => Some(format!("{n} prefixes")),
+        }
+    }
+}
+
+/// What [`diff`] of two route sets holds, counted rather than listed (for event lines and
+/// latency accounting, where 100k-entry lists would only be thrown away).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// UPDATE groups (family, next hop, attributes) among the announced routes.
+    pub groups: usize,
+    /// NLRI announced and withdrawn.
+    pub announced: usize,
+    pub withdrawn: usize,
+    pub announced_prefixes: PrefixSummary,
+    /// Prefixes withdrawn with no path left.
+    pub withdrawn_prefixes: PrefixSummary,
+}
+
+impl ChangeSummary {
+    pub fn is_empty(&self) -> bool {
+        self.announced == 0 && self.withdrawn == 0
+    }
+}
+
+/// Summarizes `diff(old, new)` in one merge walk.
+pub fn summarize(old: &RouteSet, new: &RouteSet) -> ChangeSummary {
+    let mut out = ChangeSummary::default();
+    let mut groups: Vec<(Family, NextHop, *const PathAttributes)> = Vec::new();
+    let mut a = old.iter().peekable();
+    let mut b = new.iter().peekable();
+    loop {
+        let (announce, withdraw) = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => (None, a.next()),
+            (None, Some(_)) => (b.next(), None),
+            (Some((x, _)), Some((y, _))) if x < y => (None, a.next()),
+            (Some((x, _)), Some((y, _))) if x > y => (b.next(), None),
+            _ => {
+                let old_route = a.next();
+                let new_route = b.next();
+                match (old_route, new_route) {
+                    (Some((_, o)), Some((n, r))) if o != r => (Some((n, r)), None),
+                    _ => (None, None),
+                }
+            }
+        };
+        if let Some((nlri, route)) = announce {
+            out.announced += 1;
+            out.announced_prefixes.add(nlri.prefix);
+            let key = (
+                family_of(&nlri.prefix),
+                route.next_hop,
+                Arc::as_ptr(&route.attrs),
+            );
+            if !groups.contains(&key) {
+                groups.push(key);
+            }
+        }
+        if let Some((nlri, _)) = withdraw {
+            out.withdrawn += 1;
+            if !new.has_prefix(nlri.prefix) {
+                out.withdrawn_prefixes.add(nlri.prefix);
+            }
+        }
+    }
+    out.groups = groups.len();
+    out
+}
+
+/// `old_keys` in NLRI order; `unchanged(nlri, route)` says whether `old` has exactly it.
+fn diff_from(
+    old_keys: impl Iterator<Item = Nlri>,
+    new: &RouteSet,
+    unchanged: impl Fn(&Nlri, &Route) -> bool,
+) -> Diff {
+    let mut grouper = Grouper::default();
+    for (nlri, route) in new.iter() {
+        if !unchanged(nlri, route) {
+            grouper.push(*nlri, route);
+        }
+    }
+    // Both sides are sorted by NLRI: one merge finds the removed ones.
+    let mut withdraw = Vec::new();
+    let mut fresh = new.keys().peekable();
+    for nlri in old_keys {
+        while fresh.next_if(|n| **n < nlri).is_some() {}
+        if fresh.peek().is_some_and(|n| **n == nlri) {
+            continue;
+        }
+        withdraw.push(nlri);
+    }
+    Diff {
+        announce: grouper.groups,
+        withdraw,
+    }
+}
