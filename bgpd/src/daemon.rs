@@ -34,7 +34,8 @@ use tracing::{debug, error, info, warn};
 use crate::announce::Announcements;
 use crate::config::{Config, Global, Peer, Service};
 use crate::diff::{ConfigDiff, CEASE_OTHER_CONFIGURATION_CHANGE, CEASE_PEER_DECONFIGURED};
-use crate::peer::{self, PeerCommand, PeerHandle, PeerStatus};
+use crate::peer::{self, PeerCommand, PeerHandle};
+use crate::status::PeerStatus;
 use crate::transport;
 use crate::LogFormat;
 

@@ -31,6 +31,7 @@ pub mod locrib;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;
+pub mod status;
 pub mod transport;
 pub mod unnumbered;
 

@@ -48,9 +48,10 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, error, info, warn, Instrument};
 
-use crate::announce::{self, Announcements, PeerView, Warning};
+use crate::announce::{self, Announcements, ChangeSummary, PeerView, Warning};
 use crate::config::{Global, Peer, Ttl};
 use crate::locrib::{RibHandle, RibInput, RibRoute};
+use crate::status::{Applied, ConnectError, LastDown, PeerStatus};
 use crate::transport::{self, TransportOptions, TtlPolicy};
 
 /// Route changes at least this large hand the memory their computation freed back to the
@@ -119,56 +120,6 @@ async fn rib_room_again(rib: Option<&RibHandle>) {
     }
 }
 
-/// How a session (or an attempt at one) ended: the sentence logged and the typed reason it was
-/// made from. Readers take facts (the NOTIFICATIONs, the Shutdown Communication) from
-/// `reason`; the sentence is for display only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastDown {
-    pub sentence: String,
-    pub reason: DownReason,
-}
-
-/// A snapshot of one peer, updated by its task (for logs, the control socket and metrics:
-/// readers clone it from the `watch` channel and never block the task).
-#[derive(Debug, Clone)]
-pub struct PeerStatus {
-    pub name: String,
-    pub address: IpAddr,
-    pub asn: u32,
-    pub state: State,
-    /// When the current session reached Established.
-    pub established_since: Option<SystemTime>,
-    pub negotiated: Option<Arc<Negotiated>>,
-    /// The session's local address, once connected.
-    pub local_address: Option<SocketAddr>,
-    /// Routes in the Adj-RIB-Out / Adj-RIB-In.
-    pub routes_out: usize,
-    pub routes_in: usize,
-    /// Times the session went down after being Established.
-    pub flaps: u64,
-    /// How the last session or attempt ended.
-    pub last_down: Option<LastDown>,
-    pub counters: bgp_fsm::Counters,
-    /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
-    pub end_of_rib_pending: bool,
-    /// The last failed connection attempt since the session was last Established (cleared
-    /// then): why a peer stays Active.
-    pub connect_error: Option<ConnectError>,
-    /// An unnumbered peer's link: its interface and Router Advertisement counters.
-    pub link: Option<crate::unnumbered::LinkStats>,
-}
-
-/// A failed outbound connection attempt, and how many failed in a row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectError {
-    /// The socket error ("Network is unreachable (os error 101)") with a hint when one
-    /// applies.
-    pub error: String,
-    pub at: SystemTime,
-    /// Consecutive failed attempts.
-    pub attempts: u64,
-}
-
 /// The daemon's side of a peer task.
 #[derive(Debug)]
 pub struct PeerHandle {
@@ -223,6 +174,9 @@ pub fn spawn_with(
         routes_in: 0,
         flaps: 0,
         last_down: None,
+        applied: Arc::default(),
+        routes_desired: 0,
+        unsent_nlri: 0,
         counters: bgp_fsm::Counters::default(),
         end_of_rib_pending: false,
         connect_error: None,
@@ -1439,7 +1393,7 @@ impl PeerTask {
 
     /// Computes this peer's routes for the current session and hands them to it.
     fn route_actions(&mut self) -> Option<Vec<Action>> {
-        let diff = self.compute_diff()?;
+        let (diff, _) = self.compute_diff(false)?;
         let mut actions = self.apply_diff(diff);
         if self.services.complete {
             // Known before Established: End-of-RIB follows the first table at once.
@@ -1465,15 +1419,29 @@ impl PeerTask {
         }
     }
 
-    /// After a services change: send the difference to the current session. Routes not
-    /// loaded yet (before OpenConfirm) are computed from the new services when they are.
+    /// After a services change: send the difference to the current session, and publish
+    /// what was applied with the decision it came from ([`Applied`]). Routes not loaded yet
+    /// (before OpenConfirm) are computed from the new services when they are.
     async fn sync_routes(&mut self) {
         if !self.routes_loaded {
             return;
         }
-        if let Some(diff) = self.compute_diff() {
+        if let Some((diff, summary)) = self.compute_diff(true) {
             let large = diff.announced_count() + diff.withdraw.len() >= LARGE_CHANGE;
             self.send_diff(diff).await;
+            let written_at = Instant::now();
+            let decision = self.services.decision.clone();
+            let established = self.main.session.state() == State::Established;
+            self.status.send_modify(|s| {
+                s.unsent_nlri = 0;
+                if let (Some(decision), true) = (decision, established) {
+                    s.push_applied(Applied {
+                        decision,
+                        summary,
+                        written_at,
+                    });
+                }
+            });
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
@@ -1482,7 +1450,9 @@ impl PeerTask {
         }
     }
 
-    fn compute_diff(&mut self) -> Option<announce::Diff> {
+    /// The one route computation of a change: this peer's routes from the current services
+    /// and session, and the diff from its Adj-RIB-Out (with its summary when `summarize`).
+    fn compute_diff(&mut self, summarize: bool) -> Option<(announce::Diff, ChangeSummary)> {
         let negotiated = self.main.session.negotiated()?;
         let local = self.main.conn.as_ref().and_then(|c| c.local)?;
         let view = PeerView::new(&self.peer, &self.global, local.ip(), negotiated);
@@ -1493,7 +1463,18 @@ impl PeerTask {
             }
         }
         let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
-        Some(diff)
+        let summary = if summarize {
+            diff.summary(&routes)
+        } else {
+            ChangeSummary::default()
+        };
+        let desired = routes.len();
+        self.status.send_if_modified(|s| {
+            let changed = s.routes_desired != desired;
+            s.routes_desired = desired;
+            changed
+        });
+        Some((diff, summary))
     }
 
     /// [`PeerTask::apply_diff`] for an established session, with a large announcement
@@ -1509,6 +1490,8 @@ impl PeerTask {
         }
         // Withdrawals first, as apply_diff sends them.
         let groups = std::mem::take(&mut diff.announce);
+        let mut unsent = count;
+        self.status.send_modify(|s| s.unsent_nlri = unsent);
         let actions = self.apply_diff(diff);
         self.handle_actions(Which::Main, actions).await;
         for g in groups {
@@ -1525,6 +1508,7 @@ impl PeerTask {
                     .min(rest.len());
                 let (piece, tail) = rest.split_at(len);
                 rest = tail;
+                unsent -= piece.len();
                 let actions = self.main.session.handle(
                     Instant::now(),
                     Event::AnnounceShared {
@@ -1534,6 +1518,7 @@ impl PeerTask {
                     },
                 );
                 self.handle_actions(Which::Main, actions).await;
+                self.status.send_modify(|s| s.unsent_nlri = unsent);
             }
         }
         info!(

@@ -30,6 +30,39 @@ impl Diff {
     pub fn announced_count(&self) -> usize {
         self.announce.iter().map(|g| g.nlri.len()).sum()
     }
+
+    /// What this diff, which leads to `new`, announces and withdraws, counted: the peer task
+    /// publishes it with what it applied (event lines, `bgpctl`).
+    pub fn summary(&self, new: &RouteSet) -> ChangeSummary {
+        let mut out = ChangeSummary {
+            groups: self.announce.len(),
+            announced: self.announced_count(),
+            withdrawn: self.withdraw.len(),
+            ..ChangeSummary::default()
+        };
+        // Each group lists its NLRI in order; groups interleave, so merge them unless one.
+        match self.announce.as_slice() {
+            [] => {}
+            [one] => one
+                .nlri
+                .iter()
+                .for_each(|n| out.announced_prefixes.add(n.prefix)),
+            groups => {
+                let mut all: Vec<IpNet> = groups
+                    .iter()
+                    .flat_map(|g| g.nlri.iter().map(|n| n.prefix))
+                    .collect();
+                all.sort_unstable();
+                all.into_iter().for_each(|p| out.announced_prefixes.add(p));
+            }
+        }
+        for nlri in &self.withdraw {
+            if !new.has_prefix(nlri.prefix) {
+                out.withdrawn_prefixes.add(nlri.prefix);
+            }
+        }
+        out
+    }
 }
 
 /// Groups announcements by (family, next hop, attributes), in first-seen order.
@@ -148,49 +181,9 @@ impl ChangeSummary {
     }
 }
 
-/// Summarizes `diff(old, new)` in one merge walk.
+/// Summarizes `diff(old, new)`.
 pub fn summarize(old: &RouteSet, new: &RouteSet) -> ChangeSummary {
-    let mut out = ChangeSummary::default();
-    let mut groups: Vec<(Family, NextHop, *const PathAttributes)> = Vec::new();
-    let mut a = old.iter().peekable();
-    let mut b = new.iter().peekable();
-    loop {
-        let (announce, withdraw) = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => (None, a.next()),
-            (None, Some(_)) => (b.next(), None),
-            (Some((x, _)), Some((y, _))) if x < y => (None, a.next()),
-            (Some((x, _)), Some((y, _))) if x > y => (b.next(), None),
-            _ => {
-                let old_route = a.next();
-                let new_route = b.next();
-                match (old_route, new_route) {
-                    (Some((_, o)), Some((n, r))) if o != r => (Some((n, r)), None),
-                    _ => (None, None),
-                }
-            }
-        };
-        if let Some((nlri, route)) = announce {
-            out.announced += 1;
-            out.announced_prefixes.add(nlri.prefix);
-            let key = (
-                family_of(&nlri.prefix),
-                route.next_hop,
-                Arc::as_ptr(&route.attrs),
-            );
-            if !groups.contains(&key) {
-                groups.push(key);
-            }
-        }
-        if let Some((nlri, _)) = withdraw {
-            out.withdrawn += 1;
-            if !new.has_prefix(nlri.prefix) {
-                out.withdrawn_prefixes.add(nlri.prefix);
-            }
-        }
-    }
-    out.groups = groups.len();
-    out
+    diff(old, new).summary(new)
 }
 
 /// `old_keys` in NLRI order; `unchanged(nlri, route)` says whether `old` has exactly it.

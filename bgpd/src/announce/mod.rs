@@ -199,6 +199,9 @@ pub struct Announcements {
     /// Peers drained one by one (`bgpctl neighbor NAME drain`, RFC 8326): their routes carry
     /// GRACEFUL_SHUTDOWN (and LOCAL_PREF 0 on iBGP); the other peers' do not change.
     pub drained_peers: Arc<std::collections::BTreeSet<String>>,
+    /// The decision that made these (`None` outside the daemon's control, e.g. in tests
+    /// that hand services to a peer directly).
+    pub decision: Option<Decision>,
 }
 
 impl Announcements {
@@ -224,6 +227,15 @@ impl Announcements {
         self.len() == 0
     }
 
+    /// Same routes to every peer as `other` (whatever the decision and End-of-RIB
+    /// readiness): nothing for a peer to apply.
+    pub fn same_routes(&self, other: &Announcements) -> bool {
+        self.services == other.services
+            && self.runtime == other.runtime
+            && self.runtime_mode == other.runtime_mode
+            && self.drained_peers == other.drained_peers
+    }
+
     /// Every service as it is sent: the configured ones, then one per runtime entry (named
     /// after its prefix, with the drain changes applied).
     pub fn materialize(&self) -> Vec<Service> {
@@ -240,10 +252,12 @@ impl Announcements {
 }
 
 mod compute;
+mod decision;
 mod diff;
 mod runtime;
 
 pub use compute::{family_of, route_count, routes_for, routes_for_peer, Warning};
+pub use decision::{Cause, Decision, Trigger};
 pub use diff::{diff, diff_rib, summarize, AnnounceGroup, ChangeSummary, Diff, PrefixSummary};
 use runtime::runtime_template;
 pub use runtime::{RuntimeMode, RuntimeSpec, RuntimeTable};

@@ -464,6 +464,7 @@ fn runtime_entries_share_their_spec_and_follow_the_drain_mode() {
         runtime_mode: RuntimeMode::Normal,
         complete: true,
         drained_peers: Arc::default(),
+        decision: None,
     };
     let (routes, warnings) = routes_for(&ann, &peer);
     assert!(warnings.is_empty());

@@ -34,7 +34,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::BfdSettings;
-use crate::peer::{PeerCommand, PeerStatus};
+use crate::peer::PeerCommand;
+use crate::status::PeerStatus;
 
 pub use task::PER_SOURCE_RATE;
 

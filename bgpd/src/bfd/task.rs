@@ -38,7 +38,8 @@ use tracing::{debug, info, warn};
 use super::socket::{self, RecvBatch, RecvSocket, CONTROL_PORT, TTL};
 use super::{state_name, BfdStatus, Command, Drops, EventSink, NewSession};
 use crate::config::BfdSettings;
-use crate::peer::{PeerCommand, PeerStatus};
+use crate::peer::PeerCommand;
+use crate::status::PeerStatus;
 
 /// Packets a second accepted from one source address. A router sends at most one packet
 /// per negotiated interval (10 ms at the shortest we accept) plus Poll/Final answers; more

@@ -223,15 +223,14 @@ impl Shared {
             "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
         );
         for p in &peers {
-            let desired = st.peers.get(&p.name).map(|o| o.desired_len).unwrap_or(0);
-            let out = status_of(p)
+            let pending = status_of(p)
                 .filter(|s| s.state == FsmState::Established)
-                .map(|s| s.routes_out)
+                .map(|s| s.routes_desired.abs_diff(s.routes_out))
                 .unwrap_or(0);
             w.sample(
                 "bgpd_bgp_pending_prefixes_total",
                 &[("peer", &p.name)],
-                desired.abs_diff(out),
+                pending,
             );
         }
         w.family(
@@ -240,11 +239,7 @@ impl Shared {
             "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
         );
         for p in &peers {
-            let depth = st
-                .peers
-                .get(&p.name)
-                .map(PeerOps::pending_nlri)
-                .unwrap_or(0);
+            let depth = status_of(p).map(|s| s.unsent_nlri).unwrap_or(0);
             w.sample("bgpd_bgp_update_queue_depth", &[("peer", &p.name)], depth);
         }
         w.family(
@@ -310,7 +305,7 @@ impl Shared {
             "histogram",
             "Time from a desired change (API, health verdict, reload, drain) to the UPDATE written to the socket.",
         );
-        for cause in [Cause::Api, Cause::Health, Cause::Reload, Cause::Drain] {
+        for cause in Cause::ALL {
             let h = st.latency.get(&cause).cloned().unwrap_or_default();
             h.write(
                 &mut w,

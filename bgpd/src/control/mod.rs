@@ -9,10 +9,12 @@
 //! task; the peer task computes and writes the UPDATEs. All pushes go through the daemon loop,
 //! so they are ordered with reloads.
 //!
-//! Ops watches every peer's `PeerStatus` (the daemon's `watch` channels) for the event
-//! timeline, the metrics and the latency histogram: the time from a desired change (API
-//! request, health verdict, reload, drain step) to the peer task's next UPDATE count
-//! increase, which it publishes right after writing the UPDATE to the socket.
+//! Data flows one way: Ops decides what should be announced and stamps each decision
+//! ([`crate::announce::Decision`]: generation, trigger, `decided_at`); each peer task computes
+//! its diff once, applies it and publishes what it applied in its `PeerStatus`
+//! ([`crate::status::Applied`]). Ops reads those facts for the event timeline, the metrics and
+//! the latency histogram (`written_at - decided_at`, from a desired change to its UPDATEs
+//! written to the socket); it computes no routes itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -34,14 +36,14 @@ use tokio_util::codec::{Framed, LinesCodec};
 use tracing::{error, info, warn};
 
 use crate::announce::{
-    self, Announcements, PeerView, RouteSet, RuntimeMode, RuntimeSpec, RuntimeTable,
+    self, Announcements, Cause, Decision, RuntimeMode, RuntimeSpec, RuntimeTable, Trigger,
 };
 use crate::api::{self, Command, Response};
 use crate::config::{Config, NextHopSpec, OnFail, Peer, PeerSelection, Probe, Service};
 use crate::events::{unix_secs, EventLog, Kind};
 use crate::health::{self, Health, Hysteresis, Target};
 use crate::metrics::{Histogram, TextWriter};
-use crate::peer::PeerStatus;
+use crate::status::PeerStatus;
 
 /// Drain time of `bgpctl drain` when neither `--time` nor `global.drain_time` is given.
 pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(30);
@@ -90,26 +92,6 @@ pub enum DaemonCommand {
     },
 }
 
-/// Why routes changed (label `cause` of the latency histogram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cause {
-    Api,
-    Health,
-    Reload,
-    Drain,
-}
-
-impl Cause {
-    fn as_str(self) -> &'static str {
-        match self {
-            Cause::Api => "api",
-            Cause::Health => "health",
-            Cause::Reload => "reload",
-            Cause::Drain => "drain",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DrainPhase {
     Normal,
@@ -142,33 +124,11 @@ impl Drop for ServiceHealth {
     }
 }
 
+/// What Ops has read of one peer's status.
 #[derive(Default)]
 struct PeerOps {
-    /// The session as the last route computation saw it (while Established): the routes
-    /// it should have are `routes_for(State::last, view)`, computed when needed rather
-    /// than kept (100k routes per peer would double the daemon's memory).
-    view: Option<PeerView>,
-    /// How many routes that computation gave.
-    desired_len: usize,
-    /// Changes waiting for their UPDATEs, oldest first.
-    pending: std::collections::VecDeque<Pending>,
-    /// UPDATEs seen written but not yet matched to a pending change.
-    credit: u64,
-}
-
-/// A change whose UPDATEs the peer task has not yet been seen writing.
-struct Pending {
-    at: Instant,
-    cause: Cause,
-    /// UPDATEs the change needs: one for the withdrawals, one per attribute group.
-    updates: u64,
-    nlri: usize,
-}
-
-impl PeerOps {
-    fn pending_nlri(&self) -> usize {
-        self.pending.iter().map(|p| p.nlri).sum()
-    }
+    /// The last generation whose applied change was turned into events and latency.
+    seen: u64,
 }
 
 /// Where a service comes from.
@@ -220,6 +180,8 @@ struct State {
     drain_since: SystemTime,
     drain_generation: u64,
     peers: BTreeMap<String, PeerOps>,
+    /// The generation of the last decision ([`Shared::routes_changed`]).
+    generation: u64,
     latency: BTreeMap<Cause, Histogram>,
     /// Per configured service: a hash of the last state string and since when (a hash, not
     /// the string: a file may hold 100k services, nearly all "announced").
@@ -292,6 +254,7 @@ impl Ops {
             drain_since: SystemTime::now(),
             drain_generation: 0,
             peers: BTreeMap::new(),
+            generation: 0,
             latency: BTreeMap::new(),
             service_since: since::ServiceSince::default(),
             started,
@@ -320,7 +283,13 @@ impl Ops {
         {
             let mut st = shared.lock();
             st.restored_health.clear();
-            st.last = Arc::new(st.effective());
+            let mut first = st.effective();
+            first.decision = Some(Decision {
+                generation: 0,
+                trigger: Trigger::Start,
+                decided_at: Instant::now(),
+            });
+            st.last = Arc::new(first);
         }
         shared.record_service_states();
         // Whatever is still unknown when the deferral time is over, End-of-RIB goes out.
@@ -425,7 +394,7 @@ impl Ops {
         self.shared
             .events
             .record(Kind::Reload, None, None, "configuration reloaded".into());
-        self.shared.routes_changed(Cause::Reload, "reload");
+        self.shared.routes_changed(Trigger::Reload);
         self.services()
     }
 
@@ -479,7 +448,7 @@ impl Ops {
                 api::HumanDuration(wait)
             ),
         );
-        self.shared.routes_changed(Cause::Drain, "drain");
+        self.shared.routes_changed(Trigger::Drain);
         Some(wait)
     }
 
@@ -492,7 +461,7 @@ impl Ops {
             None,
             "drain time over: withdrawing every route".into(),
         );
-        self.shared.routes_changed(Cause::Drain, "drain");
+        self.shared.routes_changed(Trigger::Drain);
     }
 
     /// Median of the recent change-to-UPDATE latencies (all causes).
@@ -707,66 +676,78 @@ impl Shared {
         for m in messages {
             self.events.record(Kind::Health, None, Some(service), m);
         }
-        self.routes_changed(Cause::Health, "health check");
+        self.routes_changed(Trigger::HealthCheck);
         // The new verdict survives a restart (no one waits for the write).
         self.save_state();
     }
 
-    /// The desired routes changed: compute each Established peer's new routes, record
-    /// announce/withdraw events, mark the change pending for the latency histogram and ask
-    /// the daemon to push the services.
-    fn routes_changed(&self, cause: Cause, why: &str) {
-        let statuses = self.statuses();
-        let mut events = Vec::new();
-        {
+    /// The desired routes may have changed: decide anew. When the routes differ, the
+    /// decision is stamped (next generation, `trigger`, now) and the daemon hands it to the
+    /// peer tasks; each computes its own diff and reports what it applied
+    /// ([`crate::status::Applied`]), from which [`Shared::on_status`] makes the events and the
+    /// latency. Returns the generation to wait for, `None` when no route changes.
+    fn routes_changed(&self, trigger: Trigger) -> Option<u64> {
+        let (generation, resync) = {
             let mut st = self.lock();
-            let services = Arc::new(st.effective());
-            let now = Instant::now();
-            for (name, status) in &statuses {
-                let Some(view) = st.view_for(name, status) else {
-                    continue;
-                };
-                let new = announce::routes_for(&services, &view).0;
-                let old = match st.peers.get(name).and_then(|po| po.view.as_ref()) {
-                    Some(v) => announce::routes_for(&st.last, v).0,
-                    None => RouteSet::new(),
-                };
-                let change = announce::summarize(&old, &new);
-                drop(old);
-                let po = st.peers.entry(name.clone()).or_default();
-                po.view = Some(view);
-                po.desired_len = new.len();
-                if change.is_empty() {
-                    continue;
+            let mut services = st.effective();
+            if services.same_routes(&st.last) {
+                // End-of-RIB readiness may still have moved.
+                let resync = services.complete != st.last.complete;
+                if resync {
+                    services.decision = st.last.decision.clone();
+                    st.last = Arc::new(services);
                 }
-                po.pending.push_back(Pending {
-                    at: now,
-                    cause,
-                    updates: u64::from(change.withdrawn > 0) + change.groups as u64,
-                    nlri: change.announced + change.withdrawn,
+                (None, resync)
+            } else {
+                st.generation += 1;
+                services.decision = Some(Decision {
+                    generation: st.generation,
+                    trigger,
+                    decided_at: Instant::now(),
                 });
-                if let Some(announced) = change.announced_prefixes.describe() {
-                    events.push((
-                        Kind::Announce,
-                        name.clone(),
-                        format!("announced {announced} to {name} ({why})"),
-                    ));
-                }
-                if let Some(withdrawn) = change.withdrawn_prefixes.describe() {
-                    events.push((
-                        Kind::Withdraw,
-                        name.clone(),
-                        format!("withdrew {withdrawn} from {name} ({why})"),
-                    ));
-                }
+                st.last = Arc::new(services);
+                (Some(st.generation), true)
             }
-            st.last = services;
-        }
-        for (kind, peer, msg) in events {
-            self.events.record(kind, Some(&peer), None, msg);
-        }
+        };
         self.record_service_states();
-        let _ = self.tx.send(DaemonCommand::Resync);
+        if resync {
+            let _ = self.tx.send(DaemonCommand::Resync);
+        }
+        generation
+    }
+
+    /// The peers whose routes changed with `generation` (or a later decision), once every
+    /// Established peer applied it (waiting at most [`APPLY_WAIT`]).
+    pub(super) async fn applied_peers(&self, generation: Option<u64>) -> Vec<String> {
+        let Some(generation) = generation else {
+            return Vec::new();
+        };
+        let Some(map) = self.statuses.lock().ok().and_then(|s| s.clone()) else {
+            return Vec::new();
+        };
+        let receivers: Vec<(String, watch::Receiver<PeerStatus>)> = map
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let deadline = tokio::time::Instant::now() + APPLY_WAIT;
+        let mut out = Vec::new();
+        for (name, mut rx) in receivers {
+            let done = |s: &PeerStatus| {
+                s.state != FsmState::Established || s.applied_generation() >= generation
+            };
+            let changed = match tokio::time::timeout_at(deadline, rx.wait_for(done)).await {
+                Ok(Ok(s)) => s
+                    .applied
+                    .iter()
+                    .any(|a| a.decision.generation >= generation && !a.summary.is_empty()),
+                _ => false,
+            };
+            if changed {
+                out.push(name);
+            }
+        }
+        out
     }
 
     /// Remembers when each configured service's state string changed. Runtime services
@@ -801,19 +782,17 @@ impl Shared {
         let was_up = prev.is_some_and(|p| p.state == FsmState::Established);
         let is_up = cur.state == FsmState::Established;
         let mut events: Vec<(Kind, String)> = Vec::new();
+        let mut applied: Vec<(Kind, String)> = Vec::new();
         {
             let mut st = self.lock();
+            let State { peers, latency, .. } = &mut *st;
+            let po = peers.entry(name.to_string()).or_default();
+            if prev.is_none() {
+                // Changes applied before this watcher started are not its to report.
+                po.seen = cur.applied_generation();
+            }
             if is_up && !was_up {
-                let view = st.view_for(name, cur);
-                let n = view
-                    .as_ref()
-                    .map(|v| announce::route_count(&st.last, v))
-                    .unwrap_or(0);
-                let po = st.peers.entry(name.to_string()).or_default();
-                po.view = view;
-                po.desired_len = n;
-                po.pending.clear();
-                po.credit = 0;
+                let n = cur.routes_desired;
                 let hold = cur.negotiated.as_ref().map(|n| n.hold_time).unwrap_or(0);
                 events.push((
                     Kind::Session,
@@ -830,37 +809,33 @@ impl Shared {
                     ),
                 ));
             }
-            if was_up && !is_up {
-                if let Some(po) = st.peers.get_mut(name) {
-                    po.view = None;
-                    po.desired_len = 0;
-                    po.pending.clear();
-                    po.credit = 0;
+            // What the peer task applied since last time, as it reported it.
+            for a in cur.applied.iter() {
+                if a.decision.generation <= po.seen {
+                    continue;
+                }
+                if a.summary.is_empty() {
+                    continue;
+                }
+                latency
+                    .entry(a.decision.trigger.cause())
+                    .or_default()
+                    .observe(a.latency());
+                let why = &a.decision.trigger;
+                if let Some(announced) = a.summary.announced_prefixes.describe() {
+                    applied.push((
+                        Kind::Announce,
+                        format!("announced {announced} to {name} ({why})"),
+                    ));
+                }
+                if let Some(withdrawn) = a.summary.withdrawn_prefixes.describe() {
+                    applied.push((
+                        Kind::Withdraw,
+                        format!("withdrew {withdrawn} from {name} ({why})"),
+                    ));
                 }
             }
-            if let Some(p) = prev {
-                let sent = cur
-                    .counters
-                    .messages_out
-                    .update
-                    .saturating_sub(p.counters.messages_out.update);
-                let mut done = Vec::new();
-                if let (true, Some(po)) = (sent > 0, st.peers.get_mut(name)) {
-                    po.credit += sent;
-                    while po.pending.front().is_some_and(|f| f.updates <= po.credit) {
-                        if let Some(f) = po.pending.pop_front() {
-                            po.credit -= f.updates;
-                            done.push((f.cause, f.at.elapsed()));
-                        }
-                    }
-                    if po.pending.is_empty() {
-                        po.credit = 0;
-                    }
-                }
-                for (cause, d) in done {
-                    st.latency.entry(cause).or_default().observe(d);
-                }
-            }
+            po.seen = po.seen.max(cur.applied_generation());
         }
         // The peer task bumps `flaps` and sets `last_down` together when an Established
         // session goes down; a failed attempt changes only `last_down`.
@@ -890,8 +865,15 @@ impl Shared {
         for (kind, msg) in events {
             self.events.record_unlogged(kind, Some(name), None, msg);
         }
+        for (kind, msg) in applied {
+            self.events.record(kind, Some(name), None, msg);
+        }
     }
 }
+
+/// How long an API change waits for the Established peers to apply it before answering
+/// ([`Shared::applied_peers`]).
+const APPLY_WAIT: Duration = Duration::from_secs(3);
 
 mod bfd;
 mod metrics;

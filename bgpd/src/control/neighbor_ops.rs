@@ -129,7 +129,10 @@ impl Shared {
                     ));
                 }
                 let why = if drain { "drain" } else { "undrain" };
-                self.routes_changed(Cause::Drain, &format!("bgpctl neighbor {name} {why}"));
+                self.routes_changed(Trigger::NeighborDrain {
+                    peer: name.to_string(),
+                    drain,
+                });
                 (
                     why,
                     if drain {

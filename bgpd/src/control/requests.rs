@@ -20,12 +20,14 @@ impl Shared {
                 ..
             } => self.loc_rib(peer, prefix).await,
             Command::Routes { peer, received, .. } => self.routes(peer, received).await,
-            Command::Services => Response::ok(self.services_info()),
-            Command::Announce(args) => self.saved(self.announce(args)).await,
-            Command::Withdraw { prefix } => self.saved(self.withdraw(&prefix)).await,
-            Command::AnnounceMany(args) => self.saved(self.announce_many(args)).await,
-            Command::WithdrawMany { prefixes } => self.saved(self.withdraw_many(prefixes)).await,
-            Command::WithdrawAll => self.saved(self.withdraw_all()).await,
+            Command::Services => Response::ok(self.services_info().await),
+            Command::Announce(args) => self.saved(self.announce(args).await).await,
+            Command::Withdraw { prefix } => self.saved(self.withdraw(&prefix).await).await,
+            Command::AnnounceMany(args) => self.saved(self.announce_many(args).await).await,
+            Command::WithdrawMany { prefixes } => {
+                self.saved(self.withdraw_many(prefixes).await).await
+            }
+            Command::WithdrawAll => self.saved(self.withdraw_all().await).await,
             Command::Runtime => Response::ok(self.runtime_list()),
             Command::NeighborOp { name, op } => self.neighbor_op(&name, op).await,
             Command::Config => Response::ok(api::RunningConfig {
@@ -58,7 +60,6 @@ impl Shared {
         let statuses = self.statuses();
         let bfd = self.bfd_statuses();
         let st = self.lock();
-        let depth = |name: &str| st.peers.get(name).map(PeerOps::pending_nlri).unwrap_or(0);
         st.config
             .peers
             .iter()
@@ -68,7 +69,7 @@ impl Shared {
                     &st.config,
                     p,
                     statuses.get(&p.name),
-                    depth(&p.name),
+                    statuses.get(&p.name).map(|s| s.unsent_nlri).unwrap_or(0),
                     st.drain == DrainPhase::Drained,
                 );
                 n.admin_down = st.admin_down.get(&p.name).cloned();
@@ -103,18 +104,10 @@ impl Shared {
         let effective = self.lock().last.clone();
         let mut out = Vec::new();
         for name in names {
-            let (reply, wait) = oneshot::channel();
-            let cmd = DaemonCommand::AdjRib {
-                peer: name.clone(),
-                received,
-                reply,
-            };
-            if self.tx.send(cmd).is_err() {
-                return Response::error("bgpd is shutting down");
-            }
-            let Ok(Ok(Some(routes))) = tokio::time::timeout(Duration::from_secs(5), wait).await
-            else {
-                continue;
+            let routes = match self.adj_rib(&name, received).await {
+                Ok(Some(routes)) => routes,
+                Ok(None) => continue,
+                Err(e) => return Response::error(e),
             };
             for r in routes {
                 let svc = (!received)
@@ -127,18 +120,47 @@ impl Shared {
         Response::ok(out)
     }
 
-    pub(super) fn services_info(&self) -> Vec<api::ServiceInfo> {
-        let statuses = self.statuses();
+    /// A copy of `peer`'s Adj-RIB-In (`received`) or Adj-RIB-Out from its task; `None` for
+    /// a peer that is not running or does not answer in time.
+    async fn adj_rib(
+        &self,
+        peer: &str,
+        received: bool,
+    ) -> Result<Option<Vec<bgp_fsm::Route>>, &'static str> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = DaemonCommand::AdjRib {
+            peer: peer.to_string(),
+            received,
+            reply,
+        };
+        if self.tx.send(cmd).is_err() {
+            return Err("bgpd is shutting down");
+        }
+        match tokio::time::timeout(Duration::from_secs(5), wait).await {
+            Ok(Ok(routes)) => Ok(routes),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Shared::adj_rib`] out, `None` on any failure.
+    async fn adj_rib_out(&self, peer: &str) -> Option<Vec<bgp_fsm::Route>> {
+        self.adj_rib(peer, false).await.ok().flatten()
+    }
+
+    pub(super) async fn services_info(&self) -> Vec<api::ServiceInfo> {
+        // What each Established peer's session carries, as its task holds it (once per
+        // peer, not per service: there may be 100k services).
+        let mut announced: Vec<(String, HashSet<IpNet>)> = Vec::new();
+        for (name, status) in self.statuses() {
+            if status.state != FsmState::Established {
+                continue;
+            }
+            if let Some(routes) = self.adj_rib_out(&name).await {
+                announced.push((name, routes.iter().map(|r| r.nlri.prefix).collect()));
+            }
+        }
         let st = self.lock();
         let effective = st.last.clone();
-        // Each peer's routes once, not once per service: there may be 100k services.
-        let announced: Vec<(&String, HashSet<ipnet::IpNet>)> = statuses
-            .iter()
-            .filter_map(|(name, status)| {
-                let routes = st.routes_for(&effective, name, status)?;
-                Some((name, routes.keys().map(|n| n.prefix).collect()))
-            })
-            .collect();
         let mut effective_by_name: HashMap<&str, Vec<&Service>> = HashMap::new();
         for e in effective.services.iter() {
             effective_by_name
@@ -164,7 +186,7 @@ impl Shared {
                                     .is_some_and(|es| es.iter().any(|e| e.applies_to(name)))
                             }
                     })
-                    .map(|(n, _)| (*n).clone())
+                    .map(|(n, _)| n.clone())
                     .collect();
                 let (health, targets) = match st.health.get(&svc.name) {
                     Some(h) if source == Source::Config => (
@@ -253,7 +275,7 @@ impl Shared {
     }
 
     /// `withdraw --all`: every runtime service goes; configured services stay.
-    pub(super) fn withdraw_all(&self) -> Response {
+    pub(super) async fn withdraw_all(&self) -> Response {
         let removed = {
             let mut st = self.lock();
             let n = st.runtime.len();
@@ -269,7 +291,9 @@ impl Shared {
                 if removed == 1 { "" } else { "s" }
             ),
         );
-        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        let peers = self
+            .applied_peers(self.routes_changed(Trigger::Withdraw))
+            .await;
         Response::ok(api::ChangeResult {
             prefix: "all runtime services".into(),
             action: format!(
@@ -306,7 +330,7 @@ impl Shared {
             .collect()
     }
 
-    pub(super) fn announce(&self, args: api::AnnounceArgs) -> Response {
+    pub(super) async fn announce(&self, args: api::AnnounceArgs) -> Response {
         // `announce PREFIX` alone for a configured service withdrawn with `bgpctl withdraw`
         // brings the configured one back.
         let bare = api::AnnounceArgs {
@@ -322,8 +346,9 @@ impl Shared {
                     Some(&prefix.to_string()),
                     format!("bgpctl announce {prefix}: configured service announced again"),
                 );
-                let peers =
-                    self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+                let peers = self
+                    .applied_peers(self.routes_changed(Trigger::Announce))
+                    .await;
                 return Response::ok(api::ChangeResult {
                     prefix: prefix.to_string(),
                     action: "announced (configured service restored)".into(),
@@ -359,7 +384,9 @@ impl Shared {
             Some(&prefix.to_string()),
             format!("bgpctl announce {prefix} (runtime service)"),
         );
-        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+        let peers = self
+            .applied_peers(self.routes_changed(Trigger::Announce))
+            .await;
         Response::ok(api::ChangeResult {
             prefix: prefix.to_string(),
             action: "announced".into(),
@@ -368,7 +395,7 @@ impl Shared {
         })
     }
 
-    pub(super) fn withdraw(&self, prefix: &str) -> Response {
+    pub(super) async fn withdraw(&self, prefix: &str) -> Response {
         let prefix = match parse_prefix(prefix) {
             Ok(p) => p,
             Err(e) => return Response::error(e),
@@ -401,7 +428,9 @@ impl Shared {
             Some(&prefix.to_string()),
             format!("bgpctl withdraw {prefix}: {what}"),
         );
-        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        let peers = self
+            .applied_peers(self.routes_changed(Trigger::Withdraw))
+            .await;
         Response::ok(api::ChangeResult {
             prefix: prefix.to_string(),
             action: format!("withdrawn ({what})"),
@@ -413,7 +442,7 @@ impl Shared {
     /// `announce-many`: one runtime service per prefix, all with the same attributes, in
     /// one change (one route computation, UPDATEs packed across all of them). Every prefix
     /// is checked first; a bad one refuses the whole request.
-    pub(super) fn announce_many(&self, mut args: api::AnnounceManyArgs) -> Response {
+    pub(super) async fn announce_many(&self, mut args: api::AnnounceManyArgs) -> Response {
         let parsed = parse_prefixes(&args.prefixes);
         args.prefixes = api::PrefixList::default();
         let mut prefixes = match parsed {
@@ -447,7 +476,9 @@ impl Shared {
             None,
             format!("bgpctl announce {what} (runtime services)"),
         );
-        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl announce"));
+        let peers = self
+            .applied_peers(self.routes_changed(Trigger::Announce))
+            .await;
         Response::ok(api::ChangeResult {
             prefix: what,
             action: "announced".into(),
@@ -459,7 +490,7 @@ impl Shared {
     /// `withdraw-many`: removes runtime services and suppresses configured ones, as
     /// `withdraw` does for each prefix, in one change. A prefix that is neither refuses the
     /// whole request.
-    pub(super) fn withdraw_many(&self, list: api::PrefixList) -> Response {
+    pub(super) async fn withdraw_many(&self, list: api::PrefixList) -> Response {
         let parsed = parse_prefixes(&list);
         drop(list);
         let mut prefixes = match parsed {
@@ -515,7 +546,9 @@ impl Shared {
                 if suppressed == 1 { "" } else { "s" },
             ),
         );
-        let peers = self.changed_peers(|| self.routes_changed(Cause::Api, "bgpctl withdraw"));
+        let peers = self
+            .applied_peers(self.routes_changed(Trigger::Withdraw))
+            .await;
         Response::ok(api::ChangeResult {
             prefix: what,
             action: format!(
@@ -529,21 +562,10 @@ impl Shared {
         })
     }
 
-    /// Runs `f` and returns the peers that got a pending change from it.
-    pub(super) fn changed_peers(&self, f: impl FnOnce()) -> Vec<String> {
-        f();
-        let st = self.lock();
-        st.peers
-            .iter()
-            .filter(|(_, p)| !p.pending.is_empty())
-            .map(|(n, _)| n.clone())
-            .collect()
-    }
-
     /// `explain PREFIX`: why it is or is not announced to each peer, and (router side) its
     /// received paths and their selection.
     pub(super) async fn explain(&self, prefix: &str) -> Response {
-        let mut x = match self.explanation(prefix) {
+        let mut x = match self.explanation(prefix).await {
             Ok(x) => x,
             Err(e) => return Response::error(e),
         };
@@ -589,24 +611,29 @@ impl Shared {
         }
     }
 
-    fn explanation(&self, prefix: &str) -> Result<api::Explanation, String> {
+    async fn explanation(&self, prefix: &str) -> Result<api::Explanation, String> {
         let prefix = parse_prefix(prefix)?;
         let statuses = self.statuses();
+        // Each Established peer's routes for the prefix, as its session carries them.
+        let mut sent: HashMap<String, Vec<api::RouteInfo>> = HashMap::new();
+        for (name, status) in &statuses {
+            if status.state != FsmState::Established {
+                continue;
+            }
+            let routes = self.adj_rib_out(name).await.unwrap_or_default();
+            let routes = routes
+                .iter()
+                .filter(|r| r.nlri.prefix == prefix)
+                .map(|r| route_info(name, "out", &r.nlri, &r.next_hop, &r.attrs, None))
+                .collect();
+            sent.insert(name.clone(), routes);
+        }
         let st = self.lock();
-        let effective = st.last.clone();
         let candidates = st.services_with_prefix(prefix);
         let mut peers = Vec::new();
         for p in &st.config.peers {
             let status = statuses.get(&p.name);
-            let routes: Vec<api::RouteInfo> = status
-                .and_then(|s| st.routes_for(&effective, &p.name, s))
-                .map(|r| {
-                    r.iter()
-                        .filter(|(n, _)| n.prefix == prefix)
-                        .map(|(n, r)| route_info(&p.name, "out", n, &r.next_hop, &r.attrs, None))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let routes: Vec<api::RouteInfo> = sent.remove(&p.name).unwrap_or_default();
             let svc_since = |svc: &Service, source: Source| st.since(svc, source).map(unix_secs);
             let est_since = status.and_then(|s| s.established_since).map(unix_secs);
             let (announced, reason, since) = if candidates.is_empty() {
@@ -710,7 +737,7 @@ impl Shared {
             api::HumanDuration(time)
         );
         self.events.record(Kind::Drain, None, None, message.clone());
-        self.routes_changed(Cause::Drain, "drain");
+        self.routes_changed(Trigger::Drain);
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             tokio::time::sleep(time).await;
@@ -730,7 +757,7 @@ impl Shared {
                 None,
                 "drain time over: withdrawing every route".into(),
             );
-            shared.routes_changed(Cause::Drain, "drain");
+            shared.routes_changed(Trigger::Drain);
             let _ = shared.tx.send(DaemonCommand::StopPeers(Notification::cease(
                 2,
                 Some(DRAIN_MESSAGE),
@@ -764,7 +791,7 @@ impl Shared {
         let message =
             "undrain: routes announced normally again; stopped sessions restart".to_string();
         self.events.record(Kind::Drain, None, None, message.clone());
-        self.routes_changed(Cause::Drain, "undrain");
+        self.routes_changed(Trigger::Undrain);
         let _ = self.tx.send(DaemonCommand::StartPeers);
         Response::ok(api::DrainInfo {
             state: "normal".into(),

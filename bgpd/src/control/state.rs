@@ -95,6 +95,7 @@ impl State {
             runtime_mode,
             complete: self.routes_complete(),
             drained_peers: self.drained_peers.clone(),
+            decision: None,
         }
     }
 
@@ -206,28 +207,6 @@ impl State {
             state = format!("{state}, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw");
         }
         Verdict::Announce { service, state }
-    }
-
-    /// The routes `name` should have with `services` (None unless Established).
-    pub(super) fn routes_for(
-        &self,
-        services: &Announcements,
-        name: &str,
-        status: &PeerStatus,
-    ) -> Option<RouteSet> {
-        let view = self.view_for(name, status)?;
-        Some(announce::routes_for(services, &view).0)
-    }
-
-    /// What the route computation needs of `name`'s session (None unless Established).
-    pub(super) fn view_for(&self, name: &str, status: &PeerStatus) -> Option<PeerView> {
-        if status.state != FsmState::Established {
-            return None;
-        }
-        let peer = self.config.peer(name)?;
-        let n = status.negotiated.as_ref()?;
-        let local = status.local_address?;
-        Some(PeerView::new(peer, &self.config.global, local.ip(), n))
     }
 }
 

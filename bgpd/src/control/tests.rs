@@ -1,4 +1,5 @@
 use super::*;
+use crate::announce::PeerView;
 
 #[test]
 fn notifications_are_shown_from_the_typed_reason() {
@@ -72,6 +73,7 @@ fn state_with(toml: &str) -> State {
         drain_since: SystemTime::now(),
         drain_generation: 0,
         peers: BTreeMap::new(),
+        generation: 0,
         latency: BTreeMap::new(),
         service_since: Default::default(),
         started: Instant::now(),

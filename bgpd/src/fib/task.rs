@@ -459,7 +459,7 @@ impl Worker {
 /// routes that no peer sent again are then removed (docs/fib.md).
 pub async fn sweep_when_converged(
     fib: FibHandle,
-    mut statuses: watch::Receiver<BTreeMap<String, watch::Receiver<crate::peer::PeerStatus>>>,
+    mut statuses: watch::Receiver<BTreeMap<String, watch::Receiver<crate::status::PeerStatus>>>,
     configured: usize,
 ) {
     let all_up = async {
