@@ -141,16 +141,17 @@ pub fn targets(probe: &Probe, nexthops: &[NextHopSpec], v6: bool) -> Vec<Target>
     nexthops
         .iter()
         .enumerate()
-        .map(|(i, nh)| {
+        .filter_map(|(i, nh)| {
             let addr = match nh {
                 NextHopSpec::Addr(a) => a.to_string(),
                 NextHopSpec::Local if v6 => "::1".to_string(),
                 NextHopSpec::Local => "127.0.0.1".to_string(),
+                NextHopSpec::Failing => return None,
             };
-            Target {
+            Some(Target {
                 nexthop: Some(i),
                 probe: substitute(probe, &addr),
-            }
+            })
         })
         .collect()
 }

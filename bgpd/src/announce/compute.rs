@@ -288,8 +288,9 @@ fn resolve_next_hop(spec: NextHopSpec, prefix: IpNet, peer: &PeerView) -> Option
     let family = family_of(&prefix);
     let ext_nh = peer.extended_next_hop.contains(family);
     let addr = match spec {
-        // 0.0.0.0 and :: are never sent as a next hop: the health checks (crate::control) put
-        // them in place of a failing next hop, so the others keep their path ids.
+        // A failing next hop keeps its place (and the others their path ids) but is not sent;
+        // nor is 0.0.0.0 or :: ever a next hop.
+        NextHopSpec::Failing => return None,
         NextHopSpec::Addr(addr) if addr.is_unspecified() => return None,
         NextHopSpec::Addr(addr) => addr,
         NextHopSpec::Local => match (prefix, peer.local_address) {

@@ -254,6 +254,7 @@ impl Announcements {
 mod compute;
 mod decision;
 mod diff;
+pub mod policy;
 mod runtime;
 
 pub use compute::{family_of, route_count, routes_for, routes_for_peer, Warning};

@@ -500,3 +500,127 @@ fn runtime_entries_share_their_spec_and_follow_the_drain_mode() {
     }
     assert_eq!(table, rest);
 }
+
+mod policy_verdicts {
+    use super::*;
+    use crate::announce::policy::{
+        verdict, DrainStep, HealthEffect, HealthInput, Inputs, Source, Verdict, Withheld,
+    };
+    use crate::config::{OnFail, Probe};
+    use crate::health::{Health, Target};
+
+    fn target(nexthop: Option<usize>, addr: &str) -> Target {
+        Target {
+            nexthop,
+            probe: Probe::Tcp {
+                target: format!("{addr}:80"),
+            },
+        }
+    }
+
+    fn inputs<'a>(health: Option<HealthInput<'a>>) -> Inputs<'a> {
+        Inputs {
+            source: Source::Config,
+            drain: DrainStep::Normal,
+            suppressed: false,
+            health,
+        }
+    }
+
+    #[test]
+    fn a_failing_next_hop_keeps_its_place_and_is_never_sent() {
+        let hops = vec![
+            NextHopSpec::Addr("10.0.0.1".parse().expect("a")),
+            NextHopSpec::Addr("10.0.0.2".parse().expect("a")),
+        ];
+        let svc = service("web", "192.0.2.10/32", hops);
+        let (t0, t1) = (target(Some(0), "10.0.0.1"), target(Some(1), "10.0.0.2"));
+        let withdraw = OnFail::Withdraw;
+        let health = HealthInput {
+            on_fail: &withdraw,
+            disabled: false,
+            disable_file: None,
+            targets: vec![(&t0, Health::Down), (&t1, Health::Up)],
+        };
+        let v = verdict(&svc, &inputs(Some(health)));
+        let Verdict::Announce { service, state } = &v else {
+            panic!("announced with one next hop: {v:?}");
+        };
+        assert_eq!(
+            service.nexthops.first(),
+            Some(&NextHopSpec::Failing),
+            "the failing one keeps its position"
+        );
+        assert!(matches!(
+            state.health,
+            HealthEffect::Partial {
+                healthy: 1,
+                of: 2,
+                ..
+            }
+        ));
+        assert_eq!(
+            v.describe(),
+            "announced with 1 of 2 next hops (tcp 10.0.0.1:80 down failing)"
+        );
+        // With ADD-PATH the healthy one keeps path id 2 (RFC 7911); the failing one is not sent.
+        let mut peer = ebgp_v4();
+        peer.add_path_tx.insert(Family::IPV4_UNICAST);
+        let (routes, _) = routes_for_peer(&[service.clone().into_owned()], &peer);
+        let got: Vec<(Option<u32>, NextHop)> = routes
+            .iter()
+            .map(|(n, r)| (n.path_id, r.next_hop))
+            .collect();
+        assert_eq!(got, vec![(Some(2), v4("10.0.0.2"))]);
+    }
+
+    #[test]
+    fn reasons_are_values_until_displayed() {
+        let svc = service("web", "192.0.2.10/32", vec![NextHopSpec::Local]);
+        let mut i = inputs(None);
+        i.suppressed = true;
+        assert_eq!(verdict(&svc, &i), Verdict::Withheld(Withheld::ByApi));
+        assert_eq!(verdict(&svc, &i).describe(), "withdrawn by bgpctl withdraw");
+        // A runtime service is never suppressed by `bgpctl withdraw` of a configured one.
+        i.source = Source::Runtime;
+        assert!(verdict(&svc, &i).is_announced());
+        i.drain = DrainStep::Drained;
+        assert_eq!(verdict(&svc, &i), Verdict::Withheld(Withheld::Drained));
+        let t = target(None, "192.0.2.10");
+        let withdraw = OnFail::Withdraw;
+        let failing = HealthInput {
+            on_fail: &withdraw,
+            disabled: false,
+            disable_file: None,
+            targets: vec![(&t, Health::Init)],
+        };
+        let v = verdict(&svc, &inputs(Some(failing.clone())));
+        assert!(matches!(v, Verdict::Withheld(Withheld::HealthFailing(_))));
+        assert_eq!(
+            v.describe(),
+            "withdrawn: health check failing (tcp 192.0.2.10:80 init)"
+        );
+        let file = std::path::PathBuf::from("/run/web.disabled");
+        let disabled = HealthInput {
+            disabled: true,
+            disable_file: Some(&file),
+            ..failing
+        };
+        assert_eq!(
+            verdict(&svc, &inputs(Some(disabled))).describe(),
+            "disabled: /run/web.disabled exists"
+        );
+        let mut draining = inputs(None);
+        draining.drain = DrainStep::Draining;
+        let v = verdict(&svc, &draining);
+        assert_eq!(
+            v.describe(),
+            "announced, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw"
+        );
+        assert_ne!(v.state_key(), verdict(&svc, &inputs(None)).state_key());
+        assert_eq!(
+            verdict(&svc, &inputs(None)).state_key(),
+            verdict(&svc, &inputs(None)).state_key()
+        );
+    }
+}

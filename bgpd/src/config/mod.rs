@@ -362,6 +362,10 @@ pub enum NextHopSpec {
     /// when the route's family differs from the session's.
     Local,
     Addr(IpAddr),
+    /// Never in a configuration: a next hop whose health check fails, kept in its position
+    /// so the healthy ones keep their ADD-PATH path ids (RFC 7911); never sent
+    /// ([`crate::announce::policy`]).
+    Failing,
 }
 
 /// Which peers a service is announced to.
@@ -554,6 +558,7 @@ impl fmt::Display for NextHopSpec {
         match self {
             NextHopSpec::Local => f.write_str("self"),
             NextHopSpec::Addr(a) => write!(f, "{a}"),
+            NextHopSpec::Failing => f.write_str("(failing)"),
         }
     }
 }

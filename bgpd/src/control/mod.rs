@@ -24,9 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::State as FsmState;
-use bgp_proto::{
-    AsSegment, AsSegmentType, Community, NextHop, Nlri, Notification, Origin, PathAttributes,
-};
+use bgp_proto::{AsSegment, AsSegmentType, NextHop, Nlri, Notification, Origin, PathAttributes};
 use futures::{SinkExt, StreamExt};
 use ipnet::IpNet;
 use tokio::net::{UnixListener, UnixStream};
@@ -35,11 +33,12 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, LinesCodec};
 use tracing::{error, info, warn};
 
+use crate::announce::policy::{self, DrainStep, HealthInput, Source, Verdict};
 use crate::announce::{
     self, Announcements, Cause, Decision, RuntimeMode, RuntimeSpec, RuntimeTable, Trigger,
 };
 use crate::api::{self, Command, Response};
-use crate::config::{Config, NextHopSpec, OnFail, Peer, PeerSelection, Probe, Service};
+use crate::config::{Config, NextHopSpec, Peer, PeerSelection, Probe, Service};
 use crate::events::{unix_secs, EventLog, Kind};
 use crate::health::{self, Health, Hysteresis, Target};
 use crate::metrics::{Histogram, TextWriter};
@@ -129,42 +128,6 @@ impl Drop for ServiceHealth {
 struct PeerOps {
     /// The last generation whose applied change was turned into events and latency.
     seen: u64,
-}
-
-/// Where a service comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
-    /// A `[[services]]` entry of the configuration file.
-    Config,
-    /// `bgpctl announce` (kept in the state file).
-    Runtime,
-}
-
-impl Source {
-    /// "config" or "runtime", as the API, metrics labels and explanations show it.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Source::Config => "config",
-            Source::Runtime => "runtime",
-        }
-    }
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a service is treated right now.
-#[derive(Debug, Clone, PartialEq)]
-enum Verdict<'a> {
-    Announce {
-        /// Borrowed unless health or drain changed it.
-        service: std::borrow::Cow<'a, Service>,
-        state: String,
-    },
-    Withheld(String),
 }
 
 struct State {
@@ -762,11 +725,7 @@ impl Shared {
             .enumerate()
             .filter(|(_, s)| st.is_configured(s))
             .filter_map(|(i, svc)| {
-                let state = match st.verdict(svc, Source::Config) {
-                    Verdict::Announce { state, .. } => state,
-                    Verdict::Withheld(r) => r,
-                };
-                let state = state_hash(&state);
+                let state = st.verdict(svc, Source::Config).state_key();
                 (st.service_since.state(i) != Some(state)).then_some((i, state))
             })
             .collect();
@@ -883,14 +842,6 @@ mod restart;
 mod since;
 mod state;
 mod tasks;
-/// Tells state strings apart for `service_since` (a changed state restarts "since").
-fn state_hash(state: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.hash(&mut h);
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests;
 

@@ -171,9 +171,7 @@ impl Shared {
         st.all_services()
             .into_iter()
             .map(|(svc, source)| {
-                let state = match st.verdict(&svc, source) {
-                    Verdict::Announce { state, .. } | Verdict::Withheld(state) => state,
-                };
+                let state = st.verdict(&svc, source).describe();
                 let announced_to = announced
                     .iter()
                     .filter(|(name, prefixes)| {
@@ -644,9 +642,7 @@ impl Shared {
                 )
             } else if !routes.is_empty() {
                 let svc = &candidates[0].0;
-                let state = match st.verdict(svc, candidates[0].1) {
-                    Verdict::Announce { state, .. } | Verdict::Withheld(state) => state,
-                };
+                let state = st.verdict(svc, candidates[0].1).describe();
                 (
                     true,
                     format!("service {} ({}): {state}", svc.name, candidates[0].1),

@@ -99,114 +99,35 @@ impl State {
         }
     }
 
-    pub(super) fn verdict<'a>(&self, svc: &'a Service, source: Source) -> Verdict<'a> {
-        if self.drain == DrainPhase::Drained {
-            return Verdict::Withheld(
-                "drained: withdrawn (bgpctl undrain to announce again)".into(),
-            );
-        }
-        // The state strings never change with time ("since" carries the time).
-        if source == Source::Config && self.suppressed.contains_key(&svc.prefix.trunc()) {
-            return Verdict::Withheld("withdrawn by bgpctl withdraw".into());
-        }
-        let mut service = std::borrow::Cow::Borrowed(svc);
-        let mut state = "announced".to_string();
-        if let (Some(h), Source::Config) = (self.health.get(&svc.name), source) {
-            if h.disabled {
-                let file = h
-                    .check
-                    .disable_file
-                    .as_ref()
-                    .map(|f| f.display().to_string())
-                    .unwrap_or_default();
-                return Verdict::Withheld(format!("disabled: {file} exists"));
-            }
-            let single = h.targets.iter().all(|t| t.target.nexthop.is_none());
-            let healthy: Vec<usize> = if single {
-                if h.targets.iter().all(|t| t.machine.state() == Health::Up) {
-                    (0..svc.nexthops.len()).collect()
-                } else {
-                    Vec::new()
-                }
-            } else {
-                h.targets
+    /// The announce policy's verdict on `svc` now ([`policy::verdict`] with this state).
+    pub(super) fn verdict<'a>(&'a self, svc: &'a Service, source: Source) -> Verdict<'a> {
+        let drain = match self.drain {
+            DrainPhase::Normal => DrainStep::Normal,
+            DrainPhase::Draining { .. } => DrainStep::Draining,
+            DrainPhase::Drained => DrainStep::Drained,
+        };
+        let configured = source == Source::Config;
+        let health = self
+            .health
+            .get(&svc.name)
+            .filter(|_| configured)
+            .map(|h| HealthInput {
+                on_fail: &h.check.on_fail,
+                disabled: h.disabled,
+                disable_file: h.check.disable_file.as_deref(),
+                targets: h
+                    .targets
                     .iter()
-                    .filter(|t| t.machine.state() == Health::Up)
-                    .filter_map(|t| t.target.nexthop)
-                    .collect()
-            };
-            let failing: Vec<String> = h
-                .targets
-                .iter()
-                .filter(|t| t.machine.state() != Health::Up)
-                .map(|t| format!("{} {}", t.target.describe(), t.machine.state().as_str()))
-                .collect();
-            if healthy.is_empty() {
-                match &h.check.on_fail {
-                    OnFail::Withdraw => {
-                        return Verdict::Withheld(format!(
-                            "withdrawn: health check failing ({})",
-                            failing.join(", ")
-                        ))
-                    }
-                    OnFail::Demote {
-                        med,
-                        communities,
-                        as_path_prepend,
-                    } => {
-                        let s = service.to_mut();
-                        if med.is_some() {
-                            s.med = *med;
-                        }
-                        s.communities = s.communities.iter().chain(communities).copied().collect();
-                        s.as_path_prepend =
-                            s.as_path_prepend.saturating_add(*as_path_prepend).min(64);
-                        state = format!("demoted: health check failing ({})", failing.join(", "));
-                    }
-                }
-            } else if healthy.len() < svc.nexthops.len() {
-                // A failing next hop becomes the unspecified address, which announce never
-                // sends: the healthy ones keep their positions, so their ADD-PATH path ids
-                // (RFC 7911) stay the same.
-                let unspecified = match svc.prefix {
-                    IpNet::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                    IpNet::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                };
-                service.to_mut().nexthops = svc
-                    .nexthops
-                    .iter()
-                    .enumerate()
-                    .map(|(i, nh)| {
-                        if healthy.contains(&i) {
-                            *nh
-                        } else {
-                            NextHopSpec::Addr(unspecified)
-                        }
-                    })
-                    .collect();
-                state = format!(
-                    "announced with {} of {} next hops ({} failing)",
-                    healthy.len(),
-                    svc.nexthops.len(),
-                    failing.join(", ")
-                );
-            }
-        }
-        if let DrainPhase::Draining { .. } = self.drain {
-            let s = service.to_mut();
-            if !s.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
-                s.communities = s
-                    .communities
-                    .iter()
-                    .copied()
-                    .chain([Community::GRACEFUL_SHUTDOWN])
-                    .collect();
-            }
-            // RFC 8326 §4: LOCAL_PREF 0 towards iBGP peers (announce sends it on iBGP only).
-            s.local_pref = Some(0);
-            state = format!("{state}, draining: GRACEFUL_SHUTDOWN 65535:0 until the withdraw");
-        }
-        Verdict::Announce { service, state }
+                    .map(|t| (&t.target, t.machine.state()))
+                    .collect(),
+            });
+        let inputs = policy::Inputs {
+            source,
+            drain,
+            suppressed: configured && self.suppressed.contains_key(&svc.prefix.trunc()),
+            health,
+        };
+        policy::verdict(svc, &inputs)
     }
 }
 

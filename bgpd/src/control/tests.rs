@@ -1,5 +1,6 @@
 use super::*;
 use crate::announce::PeerView;
+use bgp_proto::Community;
 
 #[test]
 fn notifications_are_shown_from_the_typed_reason() {
@@ -155,7 +156,10 @@ fn per_nexthop_health_announces_only_healthy_nexthops() {
     feed(&mut st, "web", 2, false, 2);
     let svc = st.config.services[0].clone();
     match st.verdict(&svc, Source::Config) {
-        Verdict::Withheld(why) => assert!(why.contains("health check failing"), "{why}"),
+        Verdict::Withheld(why) => {
+            let why = why.to_string();
+            assert!(why.contains("health check failing"), "{why}")
+        }
         other => panic!("expected a withdraw, got {other:?}"),
     }
 }
