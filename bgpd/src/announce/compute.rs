@@ -61,6 +61,7 @@ pub fn routes_for(ann: &Announcements, peer: &PeerView) -> (RouteSet, Vec<Warnin
 }
 
 /// How many routes [`routes_for`] gives, without building them.
+#[cfg(test)]
 pub fn route_count(ann: &Announcements, peer: &PeerView) -> usize {
     let mut n = 0usize;
     visit(ann, peer, |_, paths| n = n.saturating_add(paths.len()));

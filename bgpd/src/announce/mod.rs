@@ -257,7 +257,9 @@ mod diff;
 pub mod policy;
 mod runtime;
 
-pub use compute::{family_of, route_count, routes_for, routes_for_peer, Warning};
+#[cfg(test)]
+pub use compute::route_count;
+pub use compute::{family_of, routes_for, routes_for_peer, Warning};
 pub use decision::{Cause, Decision, Trigger};
 pub use diff::{diff, diff_rib, summarize, AnnounceGroup, ChangeSummary, Diff, PrefixSummary};
 use runtime::runtime_template;

@@ -1,3 +1,4 @@
+use super::checks::TargetState;
 use super::*;
 use crate::announce::PeerView;
 use bgp_proto::Community;
