@@ -162,26 +162,12 @@ pub fn spawn_with(
     link: Option<crate::unnumbered::LinkNeighbor>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::channel(64);
-    let initial = PeerStatus {
-        name: peer.name.clone(),
-        address: peer.address,
-        asn: peer.asn.0,
-        state: State::Idle,
-        established_since: None,
-        negotiated: None,
-        local_address: None,
-        routes_out: 0,
-        routes_in: 0,
-        flaps: 0,
-        last_down: None,
-        applied: Arc::default(),
-        routes_desired: 0,
-        unsent_nlri: 0,
-        counters: bgp_fsm::Counters::default(),
-        end_of_rib_pending: false,
-        connect_error: None,
-        link: link.as_ref().map(crate::unnumbered::LinkNeighbor::stats),
-    };
+    let initial = PeerStatus::idle(
+        peer.name.clone(),
+        peer.address,
+        peer.asn.0,
+        link.as_ref().map(crate::unnumbered::LinkNeighbor::stats),
+    );
     let (status_tx, status_rx) = watch::channel(initial);
     let span = tracing::info_span!(
         "peer",

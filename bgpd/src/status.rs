@@ -98,6 +98,35 @@ pub struct ConnectError {
 }
 
 impl PeerStatus {
+    /// The status of a peer task that has not started a session yet.
+    pub fn idle(
+        name: String,
+        address: IpAddr,
+        asn: u32,
+        link: Option<crate::unnumbered::LinkStats>,
+    ) -> PeerStatus {
+        PeerStatus {
+            name,
+            address,
+            asn,
+            state: State::Idle,
+            established_since: None,
+            negotiated: None,
+            local_address: None,
+            routes_out: 0,
+            routes_in: 0,
+            flaps: 0,
+            last_down: None,
+            applied: Arc::default(),
+            routes_desired: 0,
+            unsent_nlri: 0,
+            counters: bgp_fsm::Counters::default(),
+            end_of_rib_pending: false,
+            connect_error: None,
+            link,
+        }
+    }
+
     /// The generation of the last decision this peer applied (0: none).
     pub fn applied_generation(&self) -> u64 {
         self.applied

@@ -347,3 +347,80 @@ fn saved_state_keeps_verdicts_but_not_init() {
         "fall = 3 from a restored up"
     );
 }
+
+#[test]
+fn applied_changes_become_events_and_latency_once_even_when_updates_coalesce() {
+    use crate::announce::ChangeSummary;
+    use crate::status::Applied;
+    let shared = Shared {
+        state: Mutex::new(state_with(BASE)),
+        events: EventLog::new(64),
+        tx: mpsc::unbounded_channel().0,
+        statuses: Mutex::new(None),
+        bfd: Mutex::new(None),
+        fib: Mutex::new(None),
+        started: Instant::now(),
+        writer: None,
+    };
+    let mut cur = PeerStatus::idle("tor".into(), "10.0.0.1".parse().expect("a"), 64500, None);
+    cur.state = FsmState::Established;
+    shared.on_status("tor", None, &cur);
+    let prev = cur.clone();
+    let decided_at = Instant::now();
+    let applied = |generation: u64, trigger: Trigger, summary: ChangeSummary| Applied {
+        decision: Decision {
+            generation,
+            trigger,
+            decided_at,
+        },
+        summary,
+        written_at: decided_at + Duration::from_millis(2),
+    };
+    let mut announced = ChangeSummary {
+        announced: 1,
+        groups: 1,
+        ..ChangeSummary::default()
+    };
+    announced
+        .announced_prefixes
+        .add("192.0.2.1/32".parse().expect("p"));
+    let mut withdrawn = ChangeSummary {
+        withdrawn: 1,
+        ..ChangeSummary::default()
+    };
+    withdrawn
+        .withdrawn_prefixes
+        .add("192.0.2.2/32".parse().expect("p"));
+    // Three changes applied before the watcher looked again: each counts once; an empty one
+    // (the session already had those routes) makes no event and no latency sample.
+    cur.push_applied(applied(1, Trigger::Announce, announced));
+    cur.push_applied(applied(2, Trigger::HealthCheck, withdrawn));
+    cur.push_applied(applied(3, Trigger::Reload, ChangeSummary::default()));
+    let messages = |s: &Shared| -> Vec<String> {
+        s.events.list(None).into_iter().map(|e| e.message).collect()
+    };
+    // The session-up lines come first; what follows is this change.
+    let before = messages(&shared).len();
+    shared.on_status("tor", Some(&prev), &cur);
+    assert_eq!(
+        messages(&shared)[before..],
+        vec![
+            "announced 192.0.2.1/32 to tor (bgpctl announce)".to_string(),
+            "withdrew 192.0.2.2/32 from tor (health check)".to_string(),
+        ]
+    );
+    {
+        let st = shared.lock();
+        assert_eq!(st.latency.get(&Cause::Api).map(Histogram::count), Some(1));
+        assert_eq!(
+            st.latency.get(&Cause::Health).map(Histogram::count),
+            Some(1)
+        );
+        assert!(!st.latency.contains_key(&Cause::Reload));
+        let median = st.latency[&Cause::Api].median().expect("one sample");
+        assert_eq!(median, Duration::from_millis(2), "written_at - decided_at");
+    }
+    // Another status change (say, a keepalive counted) reports nothing again.
+    shared.on_status("tor", Some(&cur), &cur);
+    assert_eq!(messages(&shared).len(), before + 2);
+}
