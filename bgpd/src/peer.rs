@@ -1441,7 +1441,13 @@ impl PeerTask {
     fn compute_diff(&mut self, summarize: bool) -> Option<(announce::Diff, ChangeSummary)> {
         let negotiated = self.main.session.negotiated()?;
         let local = self.main.conn.as_ref().and_then(|c| c.local)?;
-        let view = PeerView::new(&self.peer, &self.global, local.ip(), negotiated);
+        let view = PeerView::new(
+            &self.peer,
+            &self.global,
+            local.ip(),
+            negotiated,
+            crate::link::global_ipv6_of,
+        );
         let (routes, warnings) = announce::routes_for(&self.services, &view);
         for w in warnings {
             if self.warned.insert(w.clone()) {

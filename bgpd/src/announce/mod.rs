@@ -64,16 +64,18 @@ pub struct PeerView {
 
 impl PeerView {
     /// The view of `peer`'s established session (local address from its socket).
+    /// `interface_global` gives an interface's global IPv6 address: the caller reads it from
+    /// the system (`crate::link::global_ipv6_of`), so this module does no I/O.
     pub fn new(
         peer: &crate::config::Peer,
         global: &crate::config::Global,
         local_address: IpAddr,
         negotiated: &bgp_fsm::Negotiated,
+        interface_global: impl FnOnce(&str) -> Option<std::net::Ipv6Addr>,
     ) -> PeerView {
         let (next_hop_v6, link_local) = match (local_address, &peer.interface) {
             (IpAddr::V6(ll), Some(ifname)) if crate::link::is_link_local(ll) => (
-                peer.ipv6_nexthop
-                    .or_else(|| crate::link::global_ipv6_of(ifname)),
+                peer.ipv6_nexthop.or_else(|| interface_global(ifname)),
                 Some(ll),
             ),
             _ => (peer.ipv6_nexthop, None),
