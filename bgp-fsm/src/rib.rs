@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bgp_proto::{Afi, Family, NextHop, Nlri, PathAttributes, Safi};
+use bgp_proto::{Family, NextHop, Nlri, PathAttributes};
 use ipnet::IpNet;
 
 /// One route: an NLRI (prefix and, with ADD-PATH, path identifier), its next hop and its
@@ -25,13 +25,8 @@ impl Route {
     }
 }
 
-/// The unicast family of an NLRI's prefix.
-pub fn family_of(nlri: &Nlri) -> Family {
-    match nlri.prefix {
-        IpNet::V4(_) => Family::new(Afi::IPV4, Safi::UNICAST),
-        IpNet::V6(_) => Family::new(Afi::IPV6, Safi::UNICAST),
-    }
-}
+/// The unicast family of an NLRI, prefix or address (owned by `bgp-proto`).
+pub use bgp_proto::family_of;
 
 /// A set of routes keyed by NLRI (prefix, path id), iterated in prefix order.
 ///

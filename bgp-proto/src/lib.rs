@@ -101,6 +101,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod attr;
 pub mod capability;
 pub mod capture;
@@ -119,6 +120,7 @@ pub mod update;
 
 pub use ipnet;
 
+pub use addr::{family_of, is_martian, IpVersion};
 pub use attr::{
     Aggregator, AsPath, AsSegment, AsSegmentType, Community, ExtCommunity, LargeCommunity, NextHop,
     Nlri, Origin, PathAttributes, RawAttr,

@@ -609,10 +609,3 @@ impl Iterator for RawAttrIter<'_> {
         })
     }
 }
-
-/// True for next hops that can never be valid (decision D5): 0.0.0.0/8, 127.0.0.0/8,
-/// 224.0.0.0/4 (multicast) and 255.255.255.255.
-pub fn is_martian_v4(a: Ipv4Addr) -> bool {
-    let [o, ..] = a.octets();
-    o == 0 || o == 127 || a.is_multicast() || a.is_broadcast()
-}
