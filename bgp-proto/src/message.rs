@@ -4,12 +4,12 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, HeaderError};
 use crate::header::{frame_len, put_header, KEEPALIVE_LEN};
-use crate::iana::MessageType;
+use crate::iana::{AttrType, MessageType};
 use crate::notification::Notification;
 use crate::open::Open;
 use crate::route_refresh::RouteRefresh;
 use crate::session::SessionContext;
-use crate::update::UpdateView;
+use crate::update::{UpdateView, UpdateVisitor, Verdict};
 
 /// A decoded message. UPDATEs stay a checked view over the received bytes; the other
 /// types are small and decoded into owned values.
@@ -49,25 +49,130 @@ impl Message {
 /// answered, RFC 4271 §6.4). An
 /// UPDATE is checked by [`UpdateView::new_checked`]; its RFC 7606 verdict is on the view.
 pub fn decode(msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
-    let declared = msg
-        .get(16..18)
-        .and_then(|s| s.first_chunk::<2>())
-        .map_or(0, |b| u16::from_be_bytes(*b));
-    let is_notification = msg.get(18) == Some(&MessageType::NOTIFICATION.0);
-    let header = match frame_len(&msg, cx.max_message_len()) {
+    let kind = check_header(&msg, cx)?;
+    decode_body(kind, msg, cx)
+}
+
+/// What [`decode_with`] made of one message. The RFC 7606 verdict of an UPDATE is in the
+/// variant, so a caller reaches the visited values only by matching on it.
+#[must_use = "an UPDATE's values are only valid when its verdict is accept (RFC 7606 §2)"]
+#[derive(Debug)]
+pub enum Decoded<V> {
+    /// An UPDATE whose verdict is accept: `values` received exactly what the view's
+    /// accessors report. Some attributes may have been discarded (RFC 7606 §2 "attribute
+    /// discard", [`UpdateView::discarded`]); a discarded attribute was never visited.
+    Update {
+        /// The checked view over the message.
+        view: UpdateView<Bytes>,
+        /// The visitor, after every value of the message.
+        values: V,
+    },
+    /// An UPDATE to treat as withdraw (RFC 7606 §2): every prefix in it, withdrawn or
+    /// announced, is to be handled as withdrawn; [`UpdateView::prefixes`] lists them. The
+    /// visitor saw the values before the verdict was known and has been dropped.
+    WithdrawAll {
+        /// The checked view over the message.
+        view: UpdateView<Bytes>,
+        /// The attribute that caused it (or the missing one).
+        attr: AttrType,
+        /// Why, with the RFC section.
+        reason: &'static str,
+    },
+    /// OPEN, NOTIFICATION, KEEPALIVE or ROUTE-REFRESH (never [`Message::Update`]).
+    Other(Message),
+}
+
+/// Decodes one framed message as [`decode`] does, and an UPDATE in one fused walk that checks
+/// it and hands every value to `visitor` on the way ([`UpdateView::decode_with`]): prefixes,
+/// next hops, ORIGIN, AS_PATH, MED, LOCAL_PREF, communities, ... This is the fast way to read
+/// UPDATEs: nothing is walked twice and nothing is allocated.
+///
+/// The visitor is taken by value and handed back only with an accept verdict
+/// ([`Decoded::Update`]); on treat-as-withdraw it is dropped, so values that RFC 7606 §2 says
+/// to ignore cannot be used by mistake. Build a fresh visitor for each message (or keep the
+/// state to reuse outside it and move it in and out).
+///
+/// ```
+/// use bgp_proto::attr::Nlri;
+/// use bgp_proto::{decode_with, Decoded, SessionContext, UpdateVisitor};
+/// use bytes::Bytes;
+///
+/// /// What we keep of an UPDATE: its prefixes.
+/// #[derive(Default)]
+/// struct Prefixes(Vec<String>, Vec<String>);
+/// impl UpdateVisitor for Prefixes {
+///     fn announced(&mut self, n: Nlri) {
+///         self.0.push(n.prefix.to_string());
+///     }
+///     fn withdrawn(&mut self, n: Nlri) {
+///         self.1.push(n.prefix.to_string());
+///     }
+/// }
+///
+/// let msg = Bytes::from_static(&[
+///     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+///     0xff, 0xff, 0x00, 0x19, 0x02, // header: length 25, UPDATE
+///     0x00, 0x02, 0x08, 0x0a, // Withdrawn Routes: 10.0.0.0/8
+///     0x00, 0x00, // no path attributes, no NLRI
+/// ]);
+/// let cx = SessionContext::for_capture(true, false);
+/// match decode_with(msg, &cx, Prefixes::default())? {
+///     Decoded::Update { values, .. } => assert_eq!(values.1, ["10.0.0.0/8"]),
+///     Decoded::WithdrawAll { reason, .. } => panic!("treat-as-withdraw: {reason}"),
+///     Decoded::Other(m) => panic!("not an UPDATE: {:?}", m.kind()),
+/// }
+/// # Ok::<(), bgp_proto::DecodeError>(())
+/// ```
+#[inline]
+pub fn decode_with<V: UpdateVisitor>(
+    msg: Bytes,
+    cx: &SessionContext,
+    mut visitor: V,
+) -> Result<Decoded<V>, DecodeError> {
+    match check_header(&msg, cx)? {
+        MessageType::UPDATE => {
+            let view = UpdateView::decode_with(msg, cx, &mut visitor)?;
+            Ok(match view.verdict() {
+                Verdict::Accept => Decoded::Update {
+                    view,
+                    values: visitor,
+                },
+                Verdict::TreatAsWithdraw { attr, reason } => {
+                    Decoded::WithdrawAll { view, attr, reason }
+                }
+            })
+        }
+        kind => decode_body(kind, msg, cx).map(Decoded::Other),
+    }
+}
+
+/// The header checks of [`decode`] (RFC 4271 §6.1), again against `cx.max_message_len()`:
+/// the message type when `msg` is exactly one well-formed message.
+#[inline]
+fn check_header(msg: &Bytes, cx: &SessionContext) -> Result<MessageType, DecodeError> {
+    let header = match frame_len(msg, cx.max_message_len()) {
         Ok(Some(len)) if len == msg.len() => Ok(()),
-        Ok(_) => Err(HeaderError::BadLength(declared)),
+        Ok(_) => {
+            let declared = msg
+                .get(16..18)
+                .and_then(|s| s.first_chunk::<2>())
+                .map_or(0, |b| u16::from_be_bytes(*b));
+            Err(HeaderError::BadLength(declared))
+        }
         Err(e) => Err(e),
     };
     match header {
-        Ok(()) => {}
+        Ok(()) => Ok(MessageType(msg.get(18).copied().unwrap_or(0))),
         // A NOTIFICATION is never answered with a NOTIFICATION (RFC 4271 §6.4).
-        Err(HeaderError::BadLength(_)) if is_notification => {
-            return Err(DecodeError::BadNotification("bad NOTIFICATION length"))
+        Err(HeaderError::BadLength(_)) if msg.get(18) == Some(&MessageType::NOTIFICATION.0) => {
+            Err(DecodeError::BadNotification("bad NOTIFICATION length"))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    let kind = MessageType(msg.get(18).copied().unwrap_or(0));
+}
+
+/// Decodes a message of type `kind` whose header [`check_header`] passed.
+fn decode_body(kind: MessageType, msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
     match kind {
         MessageType::OPEN => Open::decode(&msg).map(Message::Open),
         MessageType::UPDATE => UpdateView::new_checked(msg, cx).map(Message::Update),
