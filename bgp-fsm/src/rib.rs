@@ -13,8 +13,11 @@ use ipnet::IpNet;
 /// UPDATE packer groups routes whose attributes and next hop are equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// The prefix and, with ADD-PATH (RFC 7911), its path identifier.
     pub nlri: Nlri,
+    /// The next hop: NEXT_HOP (RFC 4271 §5.1.3) or the MP_REACH_NLRI one (RFC 4760 §3).
     pub next_hop: NextHop,
+    /// The path attributes, shared with the other routes that carry the same ones.
     pub attrs: Arc<PathAttributes>,
 }
 
@@ -61,14 +64,17 @@ impl Eq for AdjRib {}
 const REBUILD_BATCH: usize = 512;
 
 impl AdjRib {
+    /// An empty Adj-RIB-Out.
     pub fn new() -> AdjRib {
         AdjRib::default()
     }
 
+    /// The number of routes.
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
+    /// True when there is no route.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
@@ -78,6 +84,7 @@ impl AdjRib {
         self.routes.get(nlri).map(|p| route(nlri, p))
     }
 
+    /// True when a route for `nlri` (prefix and path id) is stored.
     pub fn contains(&self, nlri: &Nlri) -> bool {
         self.routes.contains_key(nlri)
     }

@@ -32,6 +32,7 @@ pub enum Timer {
 }
 
 impl Timer {
+    /// Every timer, for drivers that keep one deadline per kind.
     pub const ALL: [Timer; 8] = [
         Timer::ConnectRetry,
         Timer::Hold,
