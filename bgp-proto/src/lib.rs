@@ -19,10 +19,11 @@
 //!    attribute, each NLRI prefix) and classifies the attributes per RFC 7606 into a
 //!    [`Verdict`]. The verdict is the variant of the answer ([`Decoded`]): your visitor
 //!    comes back only when it is accept, so values RFC 7606 §2 says to ignore cannot be used.
-//! 3. With the visitor comes an [`UpdateView`] over the same `Bytes`, whose accessors and
-//!    iterators cannot fail, panic or run past the end: they re-read bytes whose bounds were
-//!    already proved. Nothing is copied until you ask for an owned value (`to_owned`,
-//!    `attributes`).
+//! 3. An accepted UPDATE comes back as your visitor, with the message's `Bytes` and whether
+//!    it is an End-of-RIB marker; a treat-as-withdraw one as an [`UpdateView`] over the same
+//!    `Bytes`, whose `prefixes()` are all to be withdrawn. A view's accessors and iterators
+//!    cannot fail, panic or run past the end: they re-read bytes whose bounds were already
+//!    proved. Nothing is copied until you ask for an owned value (`to_owned`, `attributes`).
 //!
 //! An `Err` from any step is a [`DecodeError`] or [`HeaderError`] that carries the exact
 //! NOTIFICATION to send ([`DecodeError::notification`]); errors that RFC 7606 handles

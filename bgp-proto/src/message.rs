@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, HeaderError};
 use crate::header::{frame_len, put_header, KEEPALIVE_LEN};
-use crate::iana::{AttrType, MessageType};
+use crate::iana::{AttrType, Family, MessageType};
 use crate::notification::Notification;
 use crate::open::Open;
 use crate::route_refresh::RouteRefresh;
@@ -58,14 +58,20 @@ pub fn decode(msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
 #[must_use = "an UPDATE's values are only valid when its verdict is accept (RFC 7606 §2)"]
 #[derive(Debug)]
 pub enum Decoded<V> {
-    /// An UPDATE whose verdict is accept: `values` received exactly what the view's
-    /// accessors report. Some attributes may have been discarded (RFC 7606 §2 "attribute
-    /// discard", [`UpdateView::discarded`]); a discarded attribute was never visited.
+    /// An UPDATE whose verdict is accept: `values` received every value of the message,
+    /// exactly what [`UpdateView`]'s accessors report. An attribute discarded under RFC 7606
+    /// §2 ("attribute discard") was never visited. There is no view here: building one costs
+    /// more than the rest of the decode on typical messages (docs/benchmarks.md); for
+    /// [`UpdateView::discarded`] or the raw attributes, use [`decode`] (or
+    /// `UpdateView::new_checked(msg, cx)`).
     Update {
-        /// The checked view over the message.
-        view: UpdateView<Bytes>,
         /// The visitor, after every value of the message.
         values: V,
+        /// `Some(family)` when the message is an End-of-RIB marker (RFC 4724 §2), as
+        /// [`UpdateView::end_of_rib`].
+        end_of_rib: Option<Family>,
+        /// The message, header included.
+        msg: Bytes,
     },
     /// An UPDATE to treat as withdraw (RFC 7606 §2): every prefix in it, withdrawn or
     /// announced, is to be handled as withdrawn; [`UpdateView::prefixes`] lists them. The
@@ -123,7 +129,7 @@ pub enum Decoded<V> {
 /// }
 /// # Ok::<(), bgp_proto::DecodeError>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn decode_with<V: UpdateVisitor>(
     msg: Bytes,
     cx: &SessionContext,
@@ -131,18 +137,25 @@ pub fn decode_with<V: UpdateVisitor>(
 ) -> Result<Decoded<V>, DecodeError> {
     match check_header(&msg, cx)? {
         MessageType::UPDATE => {
-            let view = UpdateView::decode_with(msg, cx, &mut visitor)?;
-            Ok(match view.verdict() {
+            // The walk runs on the slice (see `UpdateView::rebuf`).
+            let checked = UpdateView::decode_with(&msg[..], cx, &mut visitor)?;
+            Ok(match checked.verdict() {
                 Verdict::Accept => Decoded::Update {
-                    view,
                     values: visitor,
+                    end_of_rib: checked.end_of_rib(),
+                    msg,
                 },
                 Verdict::TreatAsWithdraw { attr, reason } => {
-                    Decoded::WithdrawAll { view, attr, reason }
+                    let layout = checked.rebuf(());
+                    Decoded::WithdrawAll {
+                        view: layout.rebuf(msg),
+                        attr,
+                        reason,
+                    }
                 }
             })
         }
-        kind => decode_body(kind, msg, cx).map(Decoded::Other),
+        kind => decode_other(kind, msg, cx).map(Decoded::Other),
     }
 }
 
@@ -171,11 +184,26 @@ fn check_header(msg: &Bytes, cx: &SessionContext) -> Result<MessageType, DecodeE
     }
 }
 
+/// [`decode_body`] for the rarer types, out of line so the UPDATE path of [`decode_with`]
+/// stays small enough to inline with its visitor.
+#[cold]
+#[inline(never)]
+fn decode_other(
+    kind: MessageType,
+    msg: Bytes,
+    cx: &SessionContext,
+) -> Result<Message, DecodeError> {
+    decode_body(kind, msg, cx)
+}
+
 /// Decodes a message of type `kind` whose header [`check_header`] passed.
 fn decode_body(kind: MessageType, msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
     match kind {
         MessageType::OPEN => Open::decode(&msg).map(Message::Open),
-        MessageType::UPDATE => UpdateView::new_checked(msg, cx).map(Message::Update),
+        MessageType::UPDATE => {
+            let layout = UpdateView::new_checked(&msg[..], cx)?.rebuf(());
+            Ok(Message::Update(layout.rebuf(msg)))
+        }
         MessageType::NOTIFICATION => Notification::decode_bytes(&msg).map(Message::Notification),
         MessageType::KEEPALIVE => Ok(Message::Keepalive),
         MessageType::ROUTE_REFRESH => RouteRefresh::decode(&msg).map(Message::RouteRefresh),

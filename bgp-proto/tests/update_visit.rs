@@ -346,7 +346,14 @@ fn message_level_agrees(msg: &[u8], cx: &SessionContext) -> Result<Option<bool>,
     let one = decode_with(bytes, cx, fused::Recorder::default());
     match (two, one) {
         (Err(a), Err(b)) if a == b => Ok(None),
-        (Ok(Message::Update(view)), Ok(Decoded::Update { view: v1, values })) => {
+        (
+            Ok(Message::Update(view)),
+            Ok(Decoded::Update {
+                values,
+                end_of_rib,
+                msg: m1,
+            }),
+        ) => {
             let Routes::Update {
                 withdrawn,
                 announced,
@@ -356,7 +363,8 @@ fn message_level_agrees(msg: &[u8], cx: &SessionContext) -> Result<Option<bool>,
             };
             let same = withdrawn.collect::<Vec<_>>() == values.withdrawn
                 && announced.collect::<Vec<_>>() == values.announced
-                && v1.as_bytes() == view.as_bytes();
+                && m1[..] == *view.as_bytes()
+                && end_of_rib == view.end_of_rib();
             same.then_some(Some(true))
                 .ok_or_else(|| "visited prefixes differ from routes()".into())
         }
@@ -433,4 +441,23 @@ fn message_decode_with_matches_decode_and_routes() {
         message_level_agrees(&open, &SessionContext::default()),
         Ok(None)
     );
+    // An End-of-RIB marker (RFC 4724 §2): the empty UPDATE for IPv4 unicast.
+    let mut eor = vec![0xff; 16];
+    eor.extend_from_slice(&[0, 23, 2, 0, 0, 0, 0]);
+    assert_eq!(
+        message_level_agrees(&eor, &SessionContext::default()),
+        Ok(Some(true))
+    );
+    let got = bgp_proto::decode_with(
+        eor.into(),
+        &SessionContext::default(),
+        fused::Recorder::default(),
+    );
+    assert!(matches!(
+        got,
+        Ok(bgp_proto::Decoded::Update {
+            end_of_rib: Some(Family::IPV4_UNICAST),
+            ..
+        })
+    ));
 }
