@@ -13,8 +13,8 @@
 //!    each message as `split_to(len).freeze()`, a [`bytes::Bytes`] sharing the read buffer.
 //! 2. [`decode_with`] takes one framed message, the negotiated [`SessionContext`] (4-octet
 //!    AS, ADD-PATH, Extended Message, families) and an [`UpdateVisitor`] of yours. OPEN,
-//!    NOTIFICATION and ROUTE-REFRESH are small and become owned values ([`Message`]). An
-//!    UPDATE is checked in one walk over its bytes that visits each value as it passes it
+//!    NOTIFICATION, KEEPALIVE and ROUTE-REFRESH come back as they are for [`decode`], which
+//!    makes small owned values of them ([`Message`]). An UPDATE is checked in one walk over its bytes that visits each value as it passes it
 //!    (every length field checked exactly once: withdrawn routes, path attributes, each
 //!    attribute, each NLRI prefix) and classifies the attributes per RFC 7606 into a
 //!    [`Verdict`]. The verdict is the variant of the answer ([`Decoded`]): your visitor
@@ -40,7 +40,8 @@
 //! use bgp_proto::attr::Nlri;
 //! use bgp_proto::capability::Capability;
 //! use bgp_proto::ipnet::IpNet;
-//! use bgp_proto::{decode_with, frame_len, Decoded, Family, Message, Open, SessionContext};
+//! use bgp_proto::{decode, decode_with, frame_len, Decoded, Family, Message, Open};
+//! use bgp_proto::SessionContext;
 //! use bgp_proto::UpdateVisitor;
 //! use bytes::{BufMut, BytesMut};
 //!
@@ -113,8 +114,11 @@
 //!         Decoded::WithdrawAll { view, reason, .. } => {
 //!             eprintln!("treat-as-withdraw ({reason}): {} prefixes", view.prefixes().count());
 //!         }
-//!         Decoded::Other(Message::Open(peer)) => cx = SessionContext::from_opens(&ours, &peer),
-//!         Decoded::Other(other) => panic!("unexpected {:?}", other.kind()),
+//!         // Not an UPDATE: decode it whole.
+//!         Decoded::Other(msg) => match decode(msg, &cx)? {
+//!             Message::Open(peer) => cx = SessionContext::from_opens(&ours, &peer),
+//!             other => panic!("unexpected {:?}", other.kind()),
+//!         },
 //!     }
 //! }
 //! assert_eq!(installed, ["10.0.0.0/8".parse::<IpNet>().unwrap()]);

@@ -84,14 +84,17 @@ pub enum Decoded<V> {
         /// Why, with the RFC section.
         reason: &'static str,
     },
-    /// OPEN, NOTIFICATION, KEEPALIVE or ROUTE-REFRESH (never [`Message::Update`]).
-    Other(Message),
+    /// Not an UPDATE: an OPEN, NOTIFICATION, KEEPALIVE or ROUTE-REFRESH whose header passed
+    /// the checks; [`decode`] it. (Kept as `Bytes` rather than a decoded [`Message`]: a
+    /// `Message` in this enum makes every UPDATE slower, docs/benchmarks.md.)
+    Other(Bytes),
 }
 
-/// Decodes one framed message as [`decode`] does, and an UPDATE in one fused walk that checks
-/// it and hands every value to `visitor` on the way ([`UpdateView::decode_with`]): prefixes,
-/// next hops, ORIGIN, AS_PATH, MED, LOCAL_PREF, communities, ... This is the fast way to read
-/// UPDATEs: nothing is walked twice and nothing is allocated.
+/// Checks one framed message's header as [`decode`] does and an UPDATE in one fused walk that
+/// checks it and hands every value to `visitor` on the way ([`UpdateView::decode_with`]):
+/// prefixes, next hops, ORIGIN, AS_PATH, MED, LOCAL_PREF, communities, ... This is the fast
+/// way to read UPDATEs: nothing is walked twice and nothing is allocated. Other message types
+/// come back as [`Decoded::Other`] for [`decode`].
 ///
 /// The visitor is taken by value and handed back only with an accept verdict
 /// ([`Decoded::Update`]); on treat-as-withdraw it is dropped, so values that RFC 7606 §2 says
@@ -125,7 +128,7 @@ pub enum Decoded<V> {
 /// match decode_with(msg, &cx, Prefixes::default())? {
 ///     Decoded::Update { values, .. } => assert_eq!(values.1, ["10.0.0.0/8"]),
 ///     Decoded::WithdrawAll { reason, .. } => panic!("treat-as-withdraw: {reason}"),
-///     Decoded::Other(m) => panic!("not an UPDATE: {:?}", m.kind()),
+///     Decoded::Other(m) => panic!("not an UPDATE: {:?}", bgp_proto::decode(m, &cx)?.kind()),
 /// }
 /// # Ok::<(), bgp_proto::DecodeError>(())
 /// ```
@@ -155,7 +158,7 @@ pub fn decode_with<V: UpdateVisitor>(
                 }
             })
         }
-        kind => decode_other(kind, msg, cx).map(Decoded::Other),
+        _ => Ok(Decoded::Other(msg)),
     }
 }
 
@@ -182,18 +185,6 @@ fn check_header(msg: &Bytes, cx: &SessionContext) -> Result<MessageType, DecodeE
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// [`decode_body`] for the rarer types, out of line so the UPDATE path of [`decode_with`]
-/// stays small enough to inline with its visitor.
-#[cold]
-#[inline(never)]
-fn decode_other(
-    kind: MessageType,
-    msg: Bytes,
-    cx: &SessionContext,
-) -> Result<Message, DecodeError> {
-    decode_body(kind, msg, cx)
 }
 
 /// Decodes a message of type `kind` whose header [`check_header`] passed.
