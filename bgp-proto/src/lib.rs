@@ -129,8 +129,8 @@
 //! [`decode`] is the same without a visitor: an UPDATE comes back as a [`Message::Update`]
 //! view, and [`UpdateView::routes`] hands out its prefixes with the verdict applied, the
 //! accessors (`next_hop_attr`, `as_path`, `communities`, ...) its attributes. That reads the
-//! message twice (the check, then the accessors), about 1.8 times the time of `decode_with`
-//! (docs/benchmarks.md); use it when you need the whole view rather than values.
+//! message twice (the check, then the accessors), about 2.2-2.5 times the time of
+//! `decode_with` (docs/benchmarks.md); use it when you need the whole view rather than values.
 //!
 //! Codepoints ([`MessageType`], [`CapabilityCode`], [`AttrType`], [`Afi`], [`Safi`],
 //! [`ErrorCode`]) are open sets: unknown values are representable and pass through.

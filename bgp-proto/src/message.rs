@@ -60,7 +60,7 @@ pub fn decode(msg: Bytes, cx: &SessionContext) -> Result<Message, DecodeError> {
 pub enum Decoded<V> {
     /// An UPDATE whose verdict is accept: `values` received every value of the message,
     /// exactly what [`UpdateView`]'s accessors report. An attribute discarded under RFC 7606
-    /// §2 ("attribute discard") was never visited. There is no view here: building one costs
+    /// §2 ("attribute discard") was never visited. There is no view here: returning one costs
     /// about half as much again as the whole fused walk (docs/benchmarks.md); for
     /// [`UpdateView::discarded`] or the raw attributes, use [`decode`] (or
     /// `UpdateView::new_checked(msg, cx)`).
