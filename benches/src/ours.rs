@@ -176,12 +176,50 @@ fn view_attributes<B: AsRef<[u8]>>(v: &UpdateView<B>, d: &mut Digest) {
     }
 }
 
-/// Decodes one UPDATE through the API `bgp-proto`'s crate docs show first: `decode` on the
-/// message's `Bytes` (a refcount, no copy), then the verdict-bearing `routes()` and the same
-/// zero-copy accessors as the two-pass row. Prefixes of a treat-as-withdraw message are
-/// counted as withdrawn, as the documented API hands them out.
+/// Decodes one UPDATE through the API `bgp-proto`'s crate docs show first:
+/// `bgp_proto::decode_with` on the message's `Bytes` (a refcount, no copy) with a visitor
+/// taken by value, as the docs' example does: it folds every value the fused row folds into
+/// its own per-message digest, which is merged only when the verdict is accept. A
+/// treat-as-withdraw message's prefixes (`view.prefixes()`) are counted as withdrawn, as the
+/// API hands them out.
 #[inline(always)]
 pub fn decode_one_documented(
+    m: &bytes::Bytes,
+    cx: &SessionContext,
+    d: &mut Digest,
+) -> Result<(), DecodeError> {
+    match bgp_proto::decode_with(m.clone(), cx, Fold(Digest::default()))? {
+        bgp_proto::Decoded::Update { values, .. } => {
+            let v = values.0;
+            d.messages += 1;
+            d.announced += v.announced;
+            d.withdrawn += v.withdrawn;
+            d.prefix_len_sum += v.prefix_len_sum;
+            d.as_path_asns += v.as_path_asns;
+            d.communities += v.communities;
+            d.large_communities += v.large_communities;
+            d.ext_communities += v.ext_communities;
+            d.touch(v.touch);
+        }
+        bgp_proto::Decoded::WithdrawAll { view, .. } => {
+            d.messages += 1;
+            for n in view.prefixes() {
+                d.withdrawn += 1;
+                d.prefix_len_sum += u64::from(n.prefix.prefix_len());
+                d.touch(addr_bits(&n.prefix));
+            }
+        }
+        bgp_proto::Decoded::Other(_) => {}
+    }
+    Ok(())
+}
+
+/// Decodes one UPDATE with `decode` on the message's `Bytes`, then the verdict-bearing
+/// `routes()` and the same zero-copy accessors as the two-pass row (the form the crate docs
+/// showed first until the fused `decode_with` led them). Prefixes of a treat-as-withdraw
+/// message are counted as withdrawn, as `routes()` hands them out.
+#[inline(always)]
+pub fn decode_one_routes(
     m: &bytes::Bytes,
     cx: &SessionContext,
     d: &mut Digest,
@@ -227,94 +265,102 @@ pub fn decode_one_documented(
 /// treat-as-withdraw; here, as in the other rows, they are all counted.
 #[inline(always)]
 pub fn decode_one_fused(m: &[u8], cx: &SessionContext, d: &mut Digest) -> Result<(), DecodeError> {
-    let mut fold = Fold(d);
+    let mut fold = Fold(&mut *d);
     let v = UpdateView::decode_with(m, cx, &mut fold)?;
     d.messages += 1;
     d.touch(matches!(v.verdict(), bgp_proto::Verdict::Accept) as u64);
     Ok(())
 }
 
-/// The fused row's visitor: folds every value into the digest, as `view_attributes` does.
-struct Fold<'a>(&'a mut Digest);
+/// The fused rows' visitor: folds every value into a digest (borrowed, or owned per
+/// message), as `view_attributes` does.
+struct Fold<D>(D);
 
-impl bgp_proto::UpdateVisitor for Fold<'_> {
+impl<D: std::borrow::BorrowMut<Digest>> Fold<D> {
+    #[inline(always)]
+    fn d(&mut self) -> &mut Digest {
+        self.0.borrow_mut()
+    }
+}
+
+impl<D: std::borrow::BorrowMut<Digest>> bgp_proto::UpdateVisitor for Fold<D> {
     #[inline(always)]
     fn withdrawn(&mut self, n: bgp_proto::attr::Nlri) {
-        self.0.withdrawn += 1;
-        self.0.prefix_len_sum += u64::from(n.prefix.prefix_len());
-        self.0.touch(addr_bits(&n.prefix));
+        self.d().withdrawn += 1;
+        self.d().prefix_len_sum += u64::from(n.prefix.prefix_len());
+        self.d().touch(addr_bits(&n.prefix));
     }
     #[inline(always)]
     fn announced(&mut self, n: bgp_proto::attr::Nlri) {
-        self.0.announced += 1;
-        self.0.prefix_len_sum += u64::from(n.prefix.prefix_len());
-        self.0.touch(addr_bits(&n.prefix));
+        self.d().announced += 1;
+        self.d().prefix_len_sum += u64::from(n.prefix.prefix_len());
+        self.d().touch(addr_bits(&n.prefix));
     }
     #[inline(always)]
     fn origin(&mut self, o: bgp_proto::attr::Origin) {
-        self.0.touch(o as u64);
+        self.d().touch(o as u64);
     }
     #[inline(always)]
     fn atomic_aggregate(&mut self) {
-        self.0.touch(1 << 8);
+        self.d().touch(1 << 8);
     }
     #[inline(always)]
     fn as_path_segment(&mut self, kind: bgp_proto::attr::AsSegmentType, _count: u8) {
-        self.0.touch(kind as u64);
+        self.d().touch(kind as u64);
     }
     #[inline(always)]
     fn as_path_asn(&mut self, _kind: bgp_proto::attr::AsSegmentType, asn: u32) {
-        self.0.as_path_asns += 1;
-        self.0.touch(u64::from(asn));
+        self.d().as_path_asns += 1;
+        self.d().touch(u64::from(asn));
     }
     #[inline(always)]
     fn med(&mut self, v: u32) {
-        self.0.touch(u64::from(v));
+        self.d().touch(u64::from(v));
     }
     #[inline(always)]
     fn local_pref(&mut self, v: u32) {
-        self.0.touch(u64::from(v));
+        self.d().touch(u64::from(v));
     }
     #[inline(always)]
     fn aggregator(&mut self, ag: bgp_proto::attr::Aggregator) {
-        self.0
+        self.d()
             .touch(u64::from(ag.asn) ^ u64::from(u32::from(ag.address)));
     }
     #[inline(always)]
     fn originator_id(&mut self, id: std::net::Ipv4Addr) {
-        self.0.touch(u64::from(u32::from(id)));
+        self.d().touch(u64::from(u32::from(id)));
     }
     #[inline(always)]
     fn cluster_id(&mut self, id: std::net::Ipv4Addr) {
-        self.0.touch(u64::from(u32::from(id)));
+        self.d().touch(u64::from(u32::from(id)));
     }
     #[inline(always)]
     fn otc(&mut self, v: u32) {
-        self.0.touch(u64::from(v));
+        self.d().touch(u64::from(v));
     }
     #[inline(always)]
     fn community(&mut self, c: bgp_proto::attr::Community) {
-        self.0.communities += 1;
-        self.0.touch(u64::from(c.0));
+        self.d().communities += 1;
+        self.d().touch(u64::from(c.0));
     }
     #[inline(always)]
     fn large_community(&mut self, c: bgp_proto::attr::LargeCommunity) {
-        self.0.large_communities += 1;
-        self.0
+        self.d().large_communities += 1;
+        self.d()
             .touch(u64::from(c.global) ^ u64::from(c.local1) ^ u64::from(c.local2));
     }
     #[inline(always)]
     fn ext_community(&mut self, c: bgp_proto::attr::ExtCommunity) {
-        self.0.ext_communities += 1;
-        self.0.touch(u64::from_be_bytes(c.0));
+        self.d().ext_communities += 1;
+        self.d().touch(u64::from_be_bytes(c.0));
     }
     #[inline(always)]
     fn next_hop(&mut self, a: std::net::Ipv4Addr) {
-        self.0.touch(u64::from(u32::from(a)));
+        self.d().touch(u64::from(u32::from(a)));
     }
     #[inline(always)]
     fn mp_next_hop(&mut self, _f: Family, nh: bgp_proto::NextHop) {
-        self.0.touch(next_hop_bits(&nh));
+        self.d().touch(next_hop_bits(&nh));
     }
 }
 

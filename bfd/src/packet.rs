@@ -68,41 +68,14 @@ impl State {
     }
 }
 
-macro_rules! codepoint {
-    ($(#[$m:meta])* $name:ident($int:ty) { $($(#[$vm:meta])* $c:ident = $v:expr => $s:expr,)* }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(pub $int);
-        impl $name {
-            $($(#[$vm])* pub const $c: $name = $name($v);)*
-            /// The registry name of a known codepoint.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 { $($v => Some($s),)* _ => None }
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({})", n, self.0),
-                    None => write!(f, "{}({})", stringify!($name), self.0),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() { Some(n) => f.write_str(n), None => write!(f, "{}", self.0) }
-            }
-        }
-        impl From<$int> for $name { fn from(v: $int) -> Self { $name(v) } }
-        impl From<$name> for $int { fn from(v: $name) -> Self { v.0 } }
-    };
-}
+use proto_util::codepoint;
 
 // IANA "BFD Diagnostic Codes":
 // <https://www.iana.org/assignments/bfd-parameters/bfd-parameters.xhtml#bfd-parameters-1>
 codepoint! {
     /// The Diag field (RFC 5880 §4.1): the local system's reason for the last change in
     /// session state. An open set of 5-bit values; only the low five bits are encoded.
+    #[derive(Default)]
     Diagnostic(u8) {
         /// 0 -- No Diagnostic.
         NONE = 0 => "No Diagnostic",
@@ -129,6 +102,7 @@ codepoint! {
 // <https://www.iana.org/assignments/bfd-parameters/bfd-parameters.xhtml#bfd-parameters-2>
 codepoint! {
     /// The Auth Type field of the optional Authentication Section (RFC 5880 §4.1).
+    #[derive(Default)]
     AuthType(u8) {
         /// 0 -- Reserved.
         RESERVED = 0 => "Reserved",

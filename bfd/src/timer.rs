@@ -5,8 +5,6 @@
 //! keeps the same deadline here, so a late or duplicate `Event::TimerFired` (for a timer
 //! that was stopped or restarted since) is recognised and ignored.
 
-use std::time::Instant;
-
 /// The session's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
@@ -20,6 +18,10 @@ pub enum Timer {
 impl Timer {
     /// Every timer.
     pub const ALL: [Timer; 2] = [Timer::Transmit, Timer::Detection];
+}
+
+impl proto_util::TimerKind for Timer {
+    const ALL: &'static [Timer] = &Timer::ALL;
 
     fn index(self) -> usize {
         match self {
@@ -29,39 +31,5 @@ impl Timer {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 2],
-}
-
-impl TimerTable {
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines.get(timer.index()).copied().flatten()
-    }
-
-    pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
-        if let Some(slot) = self.deadlines.get_mut(timer.index()) {
-            *slot = at;
-        }
-    }
-
-    /// True when `timer` is armed and its deadline has passed: the firing is genuine. The
-    /// timer is disarmed.
-    pub(crate) fn take_expired(&mut self, timer: Timer, now: Instant) -> bool {
-        match self.get(timer) {
-            Some(at) if at <= now => {
-                self.set(timer, None);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The earliest deadline, with its timer.
-    pub(crate) fn next(&self) -> Option<(Timer, Instant)> {
-        Timer::ALL
-            .iter()
-            .filter_map(|&t| self.get(t).map(|at| (t, at)))
-            .min_by_key(|&(t, at)| (at, t))
-    }
-}
+/// The deadline of each [`Timer`].
+pub(crate) type TimerTable = proto_util::TimerTable<Timer, 2>;

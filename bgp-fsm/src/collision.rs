@@ -24,7 +24,9 @@ pub enum Direction {
 /// One end's identity for collision resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Speaker {
+    /// The BGP Identifier, compared as a 4-octet unsigned integer (RFC 4271 §6.8).
     pub bgp_id: Ipv4Addr,
+    /// The AS number, compared when the Identifiers are equal (RFC 6286 §2.3).
     pub asn: u32,
 }
 

@@ -11,8 +11,11 @@ use crate::import::ImportPolicy;
 /// paths per prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddPathConfig {
+    /// The family the ADD-PATH capability entry is for.
     pub family: Family,
+    /// We offer to send several paths per prefix (Send/Receive value 2 or 3, RFC 7911 §4).
     pub send: bool,
+    /// We offer to receive several paths per prefix (Send/Receive value 1 or 3, RFC 7911 §4).
     pub receive: bool,
 }
 

@@ -56,6 +56,7 @@ fn is_bfd_down(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::BFD_DOWN
 }
 
+/// True for Cease/Hard Reset (6/9, RFC 8538 §3): the peer's routes are not kept as stale.
 pub fn is_hard_reset(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::HARD_RESET
 }

@@ -114,6 +114,7 @@ impl PrefixRange {
         Ok(PrefixRange { prefix, ge, le })
     }
 
+    /// The prefix the entry matches inside (without `ge` and `le`: the only prefix it matches).
     pub fn prefix(&self) -> IpNet {
         self.prefix
     }

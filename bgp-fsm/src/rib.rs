@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bgp_proto::{Afi, Family, NextHop, Nlri, PathAttributes, Safi};
+use bgp_proto::{Family, NextHop, Nlri, PathAttributes};
 use ipnet::IpNet;
 
 /// One route: an NLRI (prefix and, with ADD-PATH, path identifier), its next hop and its
@@ -13,8 +13,11 @@ use ipnet::IpNet;
 /// UPDATE packer groups routes whose attributes and next hop are equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// The prefix and, with ADD-PATH (RFC 7911), its path identifier.
     pub nlri: Nlri,
+    /// The next hop: NEXT_HOP (RFC 4271 §5.1.3) or the MP_REACH_NLRI one (RFC 4760 §3).
     pub next_hop: NextHop,
+    /// The path attributes, shared with the other routes that carry the same ones.
     pub attrs: Arc<PathAttributes>,
 }
 
@@ -25,13 +28,8 @@ impl Route {
     }
 }
 
-/// The unicast family of an NLRI's prefix.
-pub fn family_of(nlri: &Nlri) -> Family {
-    match nlri.prefix {
-        IpNet::V4(_) => Family::new(Afi::IPV4, Safi::UNICAST),
-        IpNet::V6(_) => Family::new(Afi::IPV6, Safi::UNICAST),
-    }
-}
+/// The unicast family of an NLRI, prefix or address (owned by `bgp-proto`).
+pub use bgp_proto::family_of;
 
 /// A set of routes keyed by NLRI (prefix, path id), iterated in prefix order.
 ///
@@ -66,14 +64,17 @@ impl Eq for AdjRib {}
 const REBUILD_BATCH: usize = 512;
 
 impl AdjRib {
+    /// An empty Adj-RIB-Out.
     pub fn new() -> AdjRib {
         AdjRib::default()
     }
 
+    /// The number of routes.
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
+    /// True when there is no route.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
@@ -83,6 +84,7 @@ impl AdjRib {
         self.routes.get(nlri).map(|p| route(nlri, p))
     }
 
+    /// True when a route for `nlri` (prefix and path id) is stored.
     pub fn contains(&self, nlri: &Nlri) -> bool {
         self.routes.contains_key(nlri)
     }

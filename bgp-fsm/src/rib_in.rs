@@ -43,18 +43,22 @@ impl PartialEq for AdjRibIn {
 impl Eq for AdjRibIn {}
 
 impl AdjRibIn {
+    /// An empty Adj-RIB-In.
     pub fn new() -> AdjRibIn {
         AdjRibIn::default()
     }
 
+    /// The number of routes.
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
+    /// True when there is no route.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
 
+    /// True when a route for `nlri` (prefix and path id) is stored.
     pub fn contains(&self, nlri: &Nlri) -> bool {
         self.routes.contains_key(nlri)
     }

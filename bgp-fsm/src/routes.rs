@@ -528,23 +528,8 @@ impl Session {
     }
 }
 
-/// RFC 4271 §6.3 and decision D5: next hops that cannot be right (this host, unspecified,
-/// 0/8, loopback, multicast, broadcast).
+/// RFC 4271 §6.3 and decision D5: next hops that cannot be right (this host, or a martian:
+/// unspecified, 0/8, loopback, multicast, broadcast; [`NextHop::is_martian`]).
 pub(crate) fn is_martian_next_hop(nh: &NextHop, local: &[IpAddr]) -> bool {
-    match nh {
-        NextHop::V4(a) => {
-            a.is_unspecified()
-                || a.octets()[0] == 0
-                || a.is_loopback()
-                || a.is_multicast()
-                || a.is_broadcast()
-                || local.contains(&IpAddr::V4(*a))
-        }
-        NextHop::V6 { global, .. } => {
-            global.is_unspecified()
-                || global.is_loopback()
-                || global.is_multicast()
-                || local.contains(&IpAddr::V6(*global))
-        }
-    }
+    nh.is_martian() || local.contains(&nh.addr())
 }

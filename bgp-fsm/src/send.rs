@@ -28,6 +28,7 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
+    /// An empty queue.
     pub fn new() -> SendQueue {
         SendQueue::default()
     }
@@ -45,6 +46,7 @@ impl SendQueue {
         self.queue.front().map(|b| &b[..])
     }
 
+    /// True when nothing waits to be written.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

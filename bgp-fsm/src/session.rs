@@ -22,11 +22,17 @@ use crate::timer::{Timer, TimerTable};
 /// The states of RFC 4271 §8.2.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
+    /// Refuses connections; waits for a start event (§8.2.2, Idle state).
     Idle,
+    /// Waiting for our TCP connection to complete.
     Connect,
+    /// Listening for the peer's TCP connection.
     Active,
+    /// Our OPEN is sent; waiting for the peer's.
     OpenSent,
+    /// The OPENs are exchanged; waiting for the peer's KEEPALIVE.
     OpenConfirm,
+    /// UPDATEs, NOTIFICATIONs and KEEPALIVEs flow.
     Established,
 }
 
@@ -58,10 +64,15 @@ impl Phase {
 /// Messages per type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MessageCounts {
+    /// OPEN messages (RFC 4271 §4.2).
     pub open: u64,
+    /// UPDATE messages (RFC 4271 §4.3).
     pub update: u64,
+    /// NOTIFICATION messages (RFC 4271 §4.5).
     pub notification: u64,
+    /// KEEPALIVE messages (RFC 4271 §4.4).
     pub keepalive: u64,
+    /// ROUTE-REFRESH messages (RFC 2918 §3).
     pub route_refresh: u64,
 }
 
@@ -82,7 +93,9 @@ impl MessageCounts {
 /// Session counters, kept across connections.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Messages received, per type.
     pub messages_in: MessageCounts,
+    /// Messages sent, per type.
     pub messages_out: MessageCounts,
     /// Routes announced to the peer (each NLRI sent in an UPDATE counts once).
     pub prefixes_out: u64,
@@ -315,6 +328,7 @@ impl Session {
         self.phase.state()
     }
 
+    /// The configuration the session was created with.
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }
@@ -350,6 +364,7 @@ impl Session {
         self.gr_stale.contains(nlri)
     }
 
+    /// The message and route counters, kept across connections.
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

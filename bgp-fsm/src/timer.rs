@@ -4,8 +4,6 @@
 //! the same deadline here, so a late or duplicate `Event::TimerFired` (one for a timer that
 //! was stopped or restarted since) is recognised and ignored.
 
-use std::time::Instant;
-
 /// The session's timers (RFC 4271 §8.1.3 Events 9-13, RFC 9687 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
@@ -32,6 +30,7 @@ pub enum Timer {
 }
 
 impl Timer {
+    /// Every timer, for drivers that keep one deadline per kind.
     pub const ALL: [Timer; 8] = [
         Timer::ConnectRetry,
         Timer::Hold,
@@ -42,6 +41,10 @@ impl Timer {
         Timer::GracefulRestart,
         Timer::EndOfRib,
     ];
+}
+
+impl proto_util::TimerKind for Timer {
+    const ALL: &'static [Timer] = &Timer::ALL;
 
     fn index(self) -> usize {
         match self {
@@ -57,43 +60,5 @@ impl Timer {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 8],
-}
-
-impl TimerTable {
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines.get(timer.index()).copied().flatten()
-    }
-
-    pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
-        if let Some(slot) = self.deadlines.get_mut(timer.index()) {
-            *slot = at;
-        }
-    }
-
-    pub(crate) fn is_running(&self, timer: Timer) -> bool {
-        self.get(timer).is_some()
-    }
-
-    /// True when `timer` is armed and its deadline has passed: the firing is genuine. The
-    /// timer is disarmed.
-    pub(crate) fn take_expired(&mut self, timer: Timer, now: Instant) -> bool {
-        match self.get(timer) {
-            Some(at) if at <= now => {
-                self.set(timer, None);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The earliest deadline, with its timer.
-    pub(crate) fn next(&self) -> Option<(Timer, Instant)> {
-        Timer::ALL
-            .iter()
-            .filter_map(|&t| self.get(t).map(|at| (t, at)))
-            .min_by_key(|&(t, at)| (at, t))
-    }
-}
+/// The deadline of each [`Timer`].
+pub(crate) type TimerTable = proto_util::TimerTable<Timer, 8>;

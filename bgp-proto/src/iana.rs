@@ -8,37 +8,7 @@
 
 use core::fmt;
 
-macro_rules! codepoint {
-    ($(#[$m:meta])* $name:ident($int:ty) { $($(#[$vm:meta])* $c:ident = $v:expr => $s:expr,)* }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub $int);
-        impl $name {
-            $($(#[$vm])*
-            #[doc = concat!("`", $s, "` (", stringify!($v), ").")]
-            pub const $c: $name = $name($v);)*
-            /// The registry name of a known codepoint.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 { $($v => Some($s),)* _ => None }
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({})", n, self.0),
-                    None => write!(f, "{}({})", stringify!($name), self.0),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() { Some(n) => f.write_str(n), None => write!(f, "{}", self.0) }
-            }
-        }
-        impl From<$int> for $name { fn from(v: $int) -> Self { $name(v) } }
-        impl From<$name> for $int { fn from(v: $name) -> Self { v.0 } }
-    };
-}
+use proto_util::codepoint;
 
 codepoint! {
     /// BGP message type, RFC 4271 §4.1.

@@ -11,29 +11,59 @@
 //!    19..=4096, or 65535 with Extended Message, type-specific minimums, known type). It
 //!    reads only the 19-octet header. [`BgpCodec`] wraps it for `tokio_util` and hands out
 //!    each message as `split_to(len).freeze()`, a [`bytes::Bytes`] sharing the read buffer.
-//! 2. [`decode`] takes one framed message and the negotiated [`SessionContext`] (4-octet AS,
-//!    ADD-PATH, Extended Message, families) and returns a [`Message`]. OPEN, NOTIFICATION
-//!    and ROUTE-REFRESH are small and become owned values. An UPDATE becomes an
-//!    [`UpdateView`] over the same `Bytes`: `new_checked` walks every length field exactly
-//!    once (withdrawn routes, path attributes, each attribute, each NLRI prefix) and
-//!    classifies the attributes per RFC 7606 into a [`Verdict`].
-//! 3. After that check, the view's accessors and iterators cannot fail, panic or run past
-//!    the end: they re-read bytes whose bounds were already proved. Nothing is copied until
-//!    you ask for an owned value (`to_owned`, `attributes`).
+//! 2. [`decode_with`] takes one framed message, the negotiated [`SessionContext`] (4-octet
+//!    AS, ADD-PATH, Extended Message, families) and an [`UpdateVisitor`] of yours. OPEN,
+//!    NOTIFICATION, KEEPALIVE and ROUTE-REFRESH come back as they are for [`decode`], which
+//!    makes small owned values of them ([`Message`]). An UPDATE is checked in one walk over its bytes that visits each value as it passes it
+//!    (every length field checked exactly once: withdrawn routes, path attributes, each
+//!    attribute, each NLRI prefix) and classifies the attributes per RFC 7606 into a
+//!    [`Verdict`]. The verdict is the variant of the answer ([`Decoded`]): your visitor
+//!    comes back only when it is accept, so values RFC 7606 §2 says to ignore cannot be used.
+//! 3. An accepted UPDATE comes back as your visitor, with the message's `Bytes` and whether
+//!    it is an End-of-RIB marker; a treat-as-withdraw one as an [`UpdateView`] over the same
+//!    `Bytes`, whose `prefixes()` are all to be withdrawn. A view's accessors and iterators
+//!    cannot fail, panic or run past the end: they re-read bytes whose bounds were already
+//!    proved. Nothing is copied until you ask for an owned value (`to_owned`, `attributes`).
 //!
 //! An `Err` from any step is a [`DecodeError`] or [`HeaderError`] that carries the exact
 //! NOTIFICATION to send ([`DecodeError::notification`]); errors that RFC 7606 handles
 //! without a reset (treat-as-withdraw, attribute discard) are not `Err`, they are the
-//! view's verdict.
+//! verdict.
 //!
 //! Sending is the reverse: owned values ([`Open`], [`Notification`], [`RouteRefresh`],
 //! `update::Update`) and the [`UpdateBuilder`] have `encode(&self, dst: &mut BytesMut)`
 //! (the UPDATE ones take the context too) and append whole messages, header included.
 //!
 //! ```
+//! use std::net::Ipv4Addr;
+//!
+//! use bgp_proto::attr::Nlri;
 //! use bgp_proto::capability::Capability;
-//! use bgp_proto::{decode, frame_len, Family, Message, Open, Routes, SessionContext};
+//! use bgp_proto::ipnet::IpNet;
+//! use bgp_proto::{decode, decode_with, frame_len, Decoded, Family, Message, Open};
+//! use bgp_proto::SessionContext;
+//! use bgp_proto::UpdateVisitor;
 //! use bytes::{BufMut, BytesMut};
+//!
+//! /// What this program keeps of an UPDATE. Every visitor method has an empty default:
+//! /// implement the values you need (AS_PATH ASNs, communities, MED, ... are there too).
+//! #[derive(Default)]
+//! struct Keep {
+//!     announced: Vec<IpNet>,
+//!     withdrawn: Vec<IpNet>,
+//!     next_hop: Option<Ipv4Addr>,
+//! }
+//! impl UpdateVisitor for Keep {
+//!     fn announced(&mut self, n: Nlri) {
+//!         self.announced.push(n.prefix);
+//!     }
+//!     fn withdrawn(&mut self, n: Nlri) {
+//!         self.withdrawn.push(n.prefix);
+//!     }
+//!     fn next_hop(&mut self, a: Ipv4Addr) {
+//!         self.next_hop = Some(a);
+//!     }
+//! }
 //!
 //! // The OPEN we sent, and a stream holding the peer's OPEN and an UPDATE, as read from a
 //! // socket.
@@ -73,24 +103,34 @@
 //! let mut installed = Vec::new();
 //! while let Some(len) = frame_len(&stream, cx.max_message_len())? {
 //!     let msg = stream.split_to(len).freeze(); // no copy
-//!     match decode(msg, &cx)? {
-//!         Message::Open(peer) => cx = SessionContext::from_opens(&ours, &peer),
-//!         // The verdict (RFC 7606) is part of the answer: no way to read routes past it.
-//!         Message::Update(view) => match view.routes() {
-//!             Routes::Update { withdrawn, announced } => {
-//!                 assert_eq!(withdrawn.count(), 0);
-//!                 assert_eq!(view.next_hop_attr(), Some("192.0.2.1".parse().unwrap()));
-//!                 installed.extend(announced.map(|n| n.prefix.to_string()));
-//!             }
-//!             Routes::WithdrawAll { reason, .. } => panic!("treat-as-withdraw: {reason}"),
+//!     match decode_with(msg, &cx, Keep::default())? {
+//!         Decoded::Update { values, .. } => {
+//!             assert!(values.withdrawn.is_empty());
+//!             assert_eq!(values.next_hop, Some(Ipv4Addr::new(192, 0, 2, 1)));
+//!             installed.extend(values.announced);
+//!         }
+//!         // Treat-as-withdraw (RFC 7606 §2): the visitor is gone; every prefix of the
+//!         // message is withdrawn.
+//!         Decoded::WithdrawAll { view, reason, .. } => {
+//!             eprintln!("treat-as-withdraw ({reason}): {} prefixes", view.prefixes().count());
+//!         }
+//!         // Not an UPDATE: decode it whole.
+//!         Decoded::Other(msg) => match decode(msg, &cx)? {
+//!             Message::Open(peer) => cx = SessionContext::from_opens(&ours, &peer),
+//!             other => panic!("unexpected {:?}", other.kind()),
 //!         },
-//!         other => panic!("unexpected {:?}", other.kind()),
 //!     }
 //! }
-//! assert_eq!(installed, ["10.0.0.0/8"]);
+//! assert_eq!(installed, ["10.0.0.0/8".parse::<IpNet>().unwrap()]);
 //! assert!(stream.is_empty());
 //! # Ok::<(), bgp_proto::DecodeError>(())
 //! ```
+//!
+//! [`decode`] is the same without a visitor: an UPDATE comes back as a [`Message::Update`]
+//! view, and [`UpdateView::routes`] hands out its prefixes with the verdict applied, the
+//! accessors (`next_hop_attr`, `as_path`, `communities`, ...) its attributes. That reads the
+//! message twice (the check, then the accessors), about 2.2-2.5 times the time of
+//! `decode_with` (docs/benchmarks.md); use it when you need the whole view rather than values.
 //!
 //! Codepoints ([`MessageType`], [`CapabilityCode`], [`AttrType`], [`Afi`], [`Safi`],
 //! [`ErrorCode`]) are open sets: unknown values are representable and pass through.
@@ -101,6 +141,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod attr;
 pub mod capability;
 pub mod capture;
@@ -119,6 +160,7 @@ pub mod update;
 
 pub use ipnet;
 
+pub use addr::{family_of, is_martian, IpVersion};
 pub use attr::{
     Aggregator, AsPath, AsSegment, AsSegmentType, Community, ExtCommunity, LargeCommunity, NextHop,
     Nlri, Origin, PathAttributes, RawAttr,
@@ -131,7 +173,7 @@ pub use codec::BgpCodec;
 pub use error::{DecodeError, HeaderError};
 pub use header::{frame_len, HEADER_LEN};
 pub use iana::{Afi, AttrType, CapabilityCode, ErrorCode, Family, MessageType, Safi, AS_TRANS};
-pub use message::{decode, encode_keepalive, Message};
+pub use message::{decode, decode_with, encode_keepalive, Decoded, Message};
 pub use notification::Notification;
 pub use open::Open;
 pub use route_refresh::RouteRefresh;

@@ -83,18 +83,48 @@ pub enum Reason {
     /// The path carries LLGR_STALE and the best does not (or the other way round).
     LlgrStale,
     /// A different degree of preference than the best path.
-    LocalPref { path: u32, best: u32 },
+    LocalPref {
+        /// This path's LOCAL_PREF (RFC 4271 §9.1.1).
+        path: u32,
+        /// The best path's LOCAL_PREF (RFC 4271 §9.1.1).
+        best: u32,
+    },
     /// A different AS_PATH length than the best path.
-    AsPathLength { path: usize, best: usize },
+    AsPathLength {
+        /// This path's AS_PATH length (RFC 4271 §9.1.2.2 a).
+        path: usize,
+        /// The best path's AS_PATH length (RFC 4271 §9.1.2.2 a).
+        best: usize,
+    },
     /// A different ORIGIN than the best path.
-    Origin { path: Origin, best: Origin },
+    Origin {
+        /// This path's ORIGIN (RFC 4271 §9.1.2.2 b).
+        path: Origin,
+        /// The best path's ORIGIN (RFC 4271 §9.1.2.2 b).
+        best: Origin,
+    },
     /// The same neighbouring AS as the best path but a different MED.
-    Med { path: u32, best: u32 },
+    Med {
+        /// This path's MULTI_EXIT_DISC (RFC 4271 §9.1.2.2 c).
+        path: u32,
+        /// The best path's MULTI_EXIT_DISC (RFC 4271 §9.1.2.2 c).
+        best: u32,
+    },
     /// A different neighbouring AS than the best path (multipath needs the same one unless
     /// `as_path_relax`).
-    NeighbourAs { path: u32, best: u32 },
+    NeighbourAs {
+        /// This path's neighbouring AS.
+        path: u32,
+        /// The best path's neighbouring AS.
+        best: u32,
+    },
     /// Learned over eBGP where the best was learned over iBGP, or the other way round.
-    PeerKind { path: Kind, best: Kind },
+    PeerKind {
+        /// This path's session kind (RFC 4271 §9.1.2.2 d).
+        path: Kind,
+        /// The best path's session kind (RFC 4271 §9.1.2.2 d).
+        best: Kind,
+    },
     /// Its next hop is already a member (an earlier-ranked path has it).
     SameNextHop(IpAddr),
     /// Equal to the best, but `max_paths` members were already chosen.
@@ -153,7 +183,9 @@ impl fmt::Display for Verdict {
 /// One path of a prefix with its verdict, in rank order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
+    /// The path.
     pub path: Path,
+    /// Whether it forwards traffic, and if not, why.
     pub verdict: Verdict,
     /// The decision step where another path beat this one in the selection of the best;
     /// `None` for the best path and for paths excluded before selection.
@@ -162,10 +194,16 @@ pub struct Ranked {
     pub weight: Option<u32>,
     /// The path's link bandwidth (bytes per second), when it carries the community.
     pub bandwidth: Option<f32>,
-    /// The values the decision compared (for display).
+    /// The LOCAL_PREF the decision compared (RFC 4271 §9.1.1; for display, as the
+    /// following fields).
     pub local_pref: u32,
+    /// The AS_PATH length compared (RFC 4271 §9.1.2.2 a; an AS_SET counts 1, confederation
+    /// segments 0, RFC 5065 §5.3).
     pub as_path_len: usize,
+    /// The neighbouring AS (RFC 4271 §9.1.2.2 c, neighborAS()): the first AS of the
+    /// AS_PATH, or our AS for a route originated inside it.
     pub neighbour_as: u32,
+    /// Learned over eBGP or iBGP (RFC 4271 §9.1.2.2 d).
     pub kind: Kind,
 }
 

@@ -29,6 +29,7 @@
 //! [`LocRib::decision`] answers "what is selected for this prefix, and why" at any time.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
@@ -55,7 +56,9 @@ pub struct PeerId(pub u32);
 /// Whether a path was learned over eBGP or iBGP (RFC 4271 §9.1.2.2 d).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// eBGP: the peer is in another AS.
     External,
+    /// iBGP: the peer is in our AS.
     Internal,
 }
 
@@ -71,7 +74,9 @@ impl fmt::Display for Kind {
 /// What the decision process needs to know about a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
+    /// The peer's AS.
     pub remote_as: u32,
+    /// Our AS on the session with the peer.
     pub local_as: u32,
     /// The peer's BGP Identifier (RFC 4271 §9.1.2.2 f).
     pub bgp_id: Ipv4Addr,
@@ -93,6 +98,7 @@ impl Peer {
 /// One path in the Loc-RIB's input: a route of one peer's Adj-RIB-In.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
+    /// The peer whose Adj-RIB-In holds the path.
     pub peer: PeerId,
     /// The ADD-PATH path identifier (RFC 7911 §3), `None` without ADD-PATH.
     pub path_id: Option<u32>,
@@ -203,14 +209,20 @@ pub enum FibChange {
     /// Forward `prefix` to these next hops with these weights (sorted by next hop; never
     /// empty). Replaces what was set before.
     Set {
+        /// The prefix.
         prefix: IpNet,
+        /// (next hop, weight) pairs.
         next_hops: Vec<(IpAddr, u32)>,
     },
     /// No usable path is left for `prefix`.
-    Remove { prefix: IpNet },
+    Remove {
+        /// The prefix.
+        prefix: IpNet,
+    },
 }
 
 impl FibChange {
+    /// The prefix the change is for.
     pub fn prefix(&self) -> IpNet {
         match self {
             FibChange::Set { prefix, .. } | FibChange::Remove { prefix } => *prefix,
@@ -261,6 +273,7 @@ struct Entry {
 }
 
 impl LocRib {
+    /// An empty Loc-RIB with the multipath settings `config`.
     pub fn new(config: RibConfig) -> LocRib {
         LocRib {
             config,
@@ -268,6 +281,7 @@ impl LocRib {
         }
     }
 
+    /// The multipath settings.
     pub fn config(&self) -> &RibConfig {
         &self.config
     }
@@ -295,6 +309,7 @@ impl LocRib {
         n
     }
 
+    /// What is known of peer `id`, if it was introduced with [`LocRib::set_peer`].
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(&id)
     }
@@ -435,6 +450,7 @@ impl LocRib {
         )
     }
 
+    /// True when no prefix has a path.
     pub fn is_empty(&self) -> bool {
         self.with_paths == 0
     }

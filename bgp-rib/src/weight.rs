@@ -43,11 +43,16 @@ pub enum Weighting {
     Equal,
     /// Equal weights: `missing` of the members carry no usable Link Bandwidth (or all carry
     /// zero), so it is ignored for all.
-    EqualMissingBandwidth { missing: usize },
+    EqualMissingBandwidth {
+        /// How many members lack it.
+        missing: usize,
+    },
     /// `draining` members carry GRACEFUL_SHUTDOWN (RFC 8326): they have weight 1, the others
     /// `base` (how the weights were chosen before) times [`MAX_WEIGHT`].
     GracefulShutdown {
+        /// How many members carry GRACEFUL_SHUTDOWN.
         draining: usize,
+        /// How the other members' weights were chosen.
         base: BaseWeighting,
     },
 }
@@ -56,7 +61,9 @@ pub enum Weighting {
 /// ([`Weighting::GracefulShutdown`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BaseWeighting {
+    /// By the Link Bandwidth extended community (draft-ietf-idr-link-bandwidth).
     LinkBandwidth,
+    /// Equal.
     Equal,
 }
 

@@ -10,7 +10,8 @@ use super::nlri::{check_nlri, walk_nlri, NlriError};
 use super::rules::{judge, rule, rule_of, Action, Env, Reason, Slot, NSLOTS};
 use super::values::{check_as_path, checked_next_hop, visit_value};
 use super::visit::{Sink, UpdateVisitor};
-use super::{is_martian_v4, MpInfo, UpdateView, MAX_DISCARDED};
+use super::{MpInfo, UpdateView, MAX_DISCARDED};
+use crate::addr::{is_martian_v4, is_martian_v6};
 use crate::attr::{FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_TRANSITIVE};
 use crate::error::HeaderError;
 use crate::iana::{AttrType, ErrorCode, Family, MessageType, Safi};
@@ -507,10 +508,7 @@ fn martian_mp_next_hop(nh: Option<&[u8]>) -> bool {
     match nh {
         Some(&[a, b, c, d]) => is_martian_v4([a, b, c, d].into()),
         Some(v) if v.len() >= 16 => match v.first_chunk::<16>() {
-            Some(g) => {
-                let g = Ipv6Addr::from(*g);
-                g.is_unspecified() || g.is_loopback() || g.is_multicast()
-            }
+            Some(g) => is_martian_v6(Ipv6Addr::from(*g)),
             None => false,
         },
         _ => false,

@@ -524,6 +524,30 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     }
 }
 
+impl<B> UpdateView<B> {
+    /// The same checked layout over `buf`, which must hold the same octets as the buffer
+    /// checked (e.g. the `Bytes` a `&[u8]` view was made from). `rebuf(())` detaches the
+    /// layout from a borrowed buffer. Lets `decode` run the check on `&[u8]`: the walk is
+    /// then the same code for every buffer type, with no owner to drop on its error paths.
+    #[inline(always)]
+    pub(crate) fn rebuf<C>(self, buf: C) -> UpdateView<C> {
+        UpdateView {
+            buf,
+            withdrawn: self.withdrawn,
+            attrs: self.attrs,
+            nlri: self.nlri,
+            slots: self.slots,
+            present: self.present,
+            mp_reach: self.mp_reach,
+            mp_unreach: self.mp_unreach,
+            has_other: self.has_other,
+            out: self.out,
+            four_octet_as: self.four_octet_as,
+            add_path_v4: self.add_path_v4,
+        }
+    }
+}
+
 impl<B: AsRef<[u8]>> AsRef<[u8]> for UpdateView<B> {
     fn as_ref(&self) -> &[u8] {
         self.buf.as_ref()
@@ -608,11 +632,4 @@ impl Iterator for RawAttrIter<'_> {
             value: bytes::Bytes::copy_from_slice(value),
         })
     }
-}
-
-/// True for next hops that can never be valid (decision D5): 0.0.0.0/8, 127.0.0.0/8,
-/// 224.0.0.0/4 (multicast) and 255.255.255.255.
-pub fn is_martian_v4(a: Ipv4Addr) -> bool {
-    let [o, ..] = a.octets();
-    o == 0 || o == 127 || a.is_multicast() || a.is_broadcast()
 }

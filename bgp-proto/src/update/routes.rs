@@ -64,27 +64,32 @@ impl<B: AsRef<[u8]>> UpdateView<B> {
     /// The routes of this UPDATE with its verdict applied; see [`Routes`].
     #[inline]
     pub fn routes(&self) -> Routes<'_> {
-        let withdrawn = self.withdrawn_pair();
-        let announced = self.announced_pair();
         match self.verdict() {
             super::Verdict::Accept => Routes::Update {
                 withdrawn: Prefixes {
-                    cur: withdrawn,
+                    cur: self.withdrawn_pair(),
                     then: None,
                 },
                 announced: Prefixes {
-                    cur: announced,
+                    cur: self.announced_pair(),
                     then: None,
                 },
             },
             super::Verdict::TreatAsWithdraw { attr, reason } => Routes::WithdrawAll {
-                prefixes: Prefixes {
-                    cur: withdrawn,
-                    then: Some(announced),
-                },
+                prefixes: self.prefixes(),
                 attr,
                 reason,
             },
+        }
+    }
+
+    /// Every prefix of this UPDATE, withdrawn ones first, then announced ones, whatever the
+    /// verdict: what a treat-as-withdraw message (RFC 7606 §2) withdraws.
+    #[inline]
+    pub fn prefixes(&self) -> Prefixes<'_> {
+        Prefixes {
+            cur: self.withdrawn_pair(),
+            then: Some(self.announced_pair()),
         }
     }
 

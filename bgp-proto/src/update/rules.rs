@@ -4,8 +4,8 @@
 //! path and on its fast path alike, so the fast path cannot drift from it. Session resets
 //! (MP_REACH_NLRI / MP_UNREACH_NLRI, §5.3) stay in the walk, which owns the NOTIFICATION data.
 
-use super::is_martian_v4;
 use super::values::{as4_path_ok, has_as_zero};
+use crate::addr::is_martian_v4;
 use crate::attr::{decode_ipv4, FLAG_OPTIONAL, FLAG_TRANSITIVE};
 
 /// Index of a modelled attribute in the view's table.

@@ -514,7 +514,7 @@ impl Service {
 
     /// The unicast family of the prefix.
     pub fn family(&self) -> Family {
-        family_of(self.prefix.addr())
+        family_of(&self.prefix)
     }
 }
 
@@ -570,12 +570,7 @@ fn display_lines(d: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-pub(crate) fn family_of(addr: IpAddr) -> Family {
-    match addr {
-        IpAddr::V4(_) => Family::IPV4_UNICAST,
-        IpAddr::V6(_) => Family::IPV6_UNICAST,
-    }
-}
+pub(crate) use bgp_proto::family_of;
 
 #[cfg(test)]
 mod tests;

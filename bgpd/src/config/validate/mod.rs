@@ -546,7 +546,7 @@ impl Validator<'_> {
                 let mut peer = d.peer;
                 if !d.families_set {
                     let mut set = BTreeSet::new();
-                    set.insert(family_of(peer.address));
+                    set.insert(family_of(&peer.address));
                     for (_, s) in services.iter().filter(|(_, s)| s.applies_to(&peer.name)) {
                         set.insert(s.family());
                     }
