@@ -3,6 +3,7 @@
 
 mod graceful;
 mod import;
+mod neighbor;
 mod pair;
 mod prop;
 mod restart;
