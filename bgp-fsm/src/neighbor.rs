@@ -221,6 +221,17 @@ impl Neighbor {
             || self.second.as_ref().and_then(Slot::conn_id) == Some(conn)
     }
 
+    /// The configuration new sessions are built from ([`Neighbor::set_config`]).
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The routes were handed to the current session (`Output::LoadRoutes` was given for it
+    /// and it has not gone down since): changes to them go to it as they happen.
+    pub fn routes_loaded(&self) -> bool {
+        self.routes_loaded
+    }
+
     /// Shut down by the operator ([`Neighbor::shutdown`]) and not enabled since.
     pub fn is_admin_down(&self) -> bool {
         self.admin_down

@@ -33,13 +33,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::{
-    resolve, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
-    Negotiated, Resolution, Route, SendQueue, Session, SessionConfig, Speaker, State,
+    AddPathConfig, Admin, CollisionStep, ConnId, Direction, DownReason, Event,
+    GracefulRestartConfig, Negotiated, Neighbor, Output, Refusal, Route, RouteEvents, SendQueue,
+    SessionConfig, State,
 };
 use bgp_proto::codec::BgpCodec;
 use bgp_proto::{HeaderError, Nlri, Notification};
 use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, StreamExt};
+use ipnet::IpNet;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -238,14 +240,15 @@ pub fn spawn_with(
     let task_peer = peer.clone();
     let task = tokio::spawn(
         async move {
-            let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            // Shut down: never started, it waits for `Enable`.
+            let admin = if admin_down.is_some() {
+                Admin::Shutdown
+            } else {
+                Admin::Enabled
+            };
+            let mut task = PeerTask::new(global, task_peer, services, rx, status_tx, admin);
             task.rib = rib;
             task.link = link;
-            if admin_down.is_some() {
-                // Never started: it waits for `Enable`.
-                task.started = true;
-                task.admin_down = true;
-            }
             loop {
                 match AssertUnwindSafe(task.run()).catch_unwind().await {
                     Ok(()) => break,
@@ -339,19 +342,24 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
     cfg
 }
 
-/// `Event::SharedSubnets` for a new connection of a directly connected eBGP session: the
-/// prefixes of the interface holding the connection's local address.
-fn shared_subnets(session: &Session, local: Option<SocketAddr>, peer: IpAddr) -> Option<Event> {
-    if !session.config().directly_connected {
-        return None;
+/// The subnets of the interface holding a new connection and the connection's remote address,
+/// for the RFC 4271 §6.3 next-hop check of a directly connected eBGP session (nothing is
+/// looked up otherwise).
+fn link_of(
+    config: &SessionConfig,
+    stream: &TcpStream,
+    peer: IpAddr,
+) -> (Vec<IpNet>, Option<IpAddr>) {
+    if !config.directly_connected {
+        return (Vec::new(), None);
     }
-    let subnets = local
+    let subnets = stream
+        .local_addr()
         .map(|l| crate::link::interface_subnets(l.ip()))
         .unwrap_or_default();
-    Some(Event::SharedSubnets {
-        subnets,
-        peer: Some(peer),
-    })
+    // The connection's remote address: an unnumbered peer's is learned, not configured.
+    let remote = stream.peer_addr().map_or(peer, |r| r.ip());
+    (subnets, Some(remote))
 }
 
 /// The socket options for `peer`'s connections.
@@ -373,14 +381,14 @@ pub fn transport_options(peer: &Peer) -> TransportOptions {
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
-/// One TCP connection: the framed reader (dropped after a header error) and the writer with
-/// its queue.
+/// One TCP connection, named as the [`Neighbor`] names it: the framed reader (dropped after
+/// a header error) and the writer with its queue.
 struct Conn {
+    id: ConnId,
     reader: Option<FramedRead<OwnedReadHalf, BgpCodec>>,
     writer: Option<Writer>,
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
-    direction: Direction,
 }
 
 struct Writer {
@@ -390,11 +398,12 @@ struct Writer {
 }
 
 impl Conn {
-    fn new(stream: TcpStream, direction: Direction) -> Conn {
+    fn new(stream: TcpStream, id: ConnId) -> Conn {
         let local = stream.local_addr().ok();
         let remote = stream.peer_addr().ok();
         let (read, write) = stream.into_split();
         Conn {
+            id,
             reader: Some(FramedRead::new(read, BgpCodec::new())),
             writer: Some(Writer {
                 half: write,
@@ -402,28 +411,8 @@ impl Conn {
             }),
             local,
             remote,
-            direction,
         }
     }
-}
-
-/// A session and its connection: the main one, or the second one of a collision.
-struct Slot {
-    session: Session,
-    conn: Option<Conn>,
-}
-
-#[derive(Clone, Copy)]
-enum Which {
-    Main,
-    Second,
-}
-
-/// What `handle_actions` found that the task loop must act on.
-#[derive(Default)]
-struct Outcome {
-    /// The session left Established (or an OPEN-exchanged connection went away).
-    down: bool,
 }
 
 struct PeerTask {
@@ -432,21 +421,19 @@ struct PeerTask {
     services: Arc<Announcements>,
     rx: mpsc::Receiver<PeerCommand>,
     status: watch::Sender<PeerStatus>,
-    main: Slot,
-    second: Option<Slot>,
+    /// The sessions and the connection policy (bgp-fsm): this task carries out its outputs.
+    neighbor: Neighbor,
+    /// The open connections (at most the neighbor's two).
+    conns: Vec<Conn>,
     connecting: Option<ConnectFuture>,
     warned: HashSet<Warning>,
     /// RFC 7606 outcomes already logged in this session (attribute type, reason).
     logged_errors: HashSet<(u8, &'static str)>,
-    /// The routes were handed to the current session (from OpenConfirm on).
-    routes_loaded: bool,
     /// The largest Adj-RIB-In since memory was last handed back ([`Self::release_rib_in`]).
     rib_in_high: usize,
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
-    /// Shut down by the operator: stays Idle until `Enable`.
-    admin_down: bool,
     seed: u64,
     /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
     rib: Option<RibHandle>,
@@ -461,28 +448,25 @@ impl PeerTask {
         services: Arc<Announcements>,
         rx: mpsc::Receiver<PeerCommand>,
         status: watch::Sender<PeerStatus>,
+        admin: Admin,
     ) -> PeerTask {
         let seed = seed_for(&peer);
-        let session = Session::new(session_config(&global, &peer), seed);
+        let neighbor = Neighbor::new(session_config(&global, &peer), seed, admin);
         PeerTask {
             global,
             peer,
             services,
             rx,
             status,
-            main: Slot {
-                session,
-                conn: None,
-            },
-            second: None,
+            neighbor,
+            conns: Vec::new(),
             connecting: None,
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
-            routes_loaded: false,
             rib_in_high: 0,
             deferred_log: None,
-            started: false,
-            admin_down: false,
+            // A peer shut down at start is never started: it waits for `Enable`.
+            started: admin == Admin::Shutdown,
             seed,
             rib: None,
             link: None,
@@ -499,43 +483,58 @@ impl PeerTask {
         }
     }
 
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == id)
+    }
+
+    fn take_conn(&mut self, id: ConnId) -> Option<Conn> {
+        let at = self.conns.iter().position(|c| c.id == id)?;
+        Some(self.conns.swap_remove(at))
+    }
+
+    /// The current session's connection.
+    fn main_conn(&self) -> Option<&Conn> {
+        let id = self.neighbor.conn()?;
+        self.conns.iter().find(|c| c.id == id)
+    }
+
     /// After a panic: drop every connection and start over with a new session.
     fn reset_after_failure(&mut self) {
         self.seed = self.seed.wrapping_add(1);
-        self.main = Slot {
-            session: Session::new(session_config(&self.global, &self.peer), self.seed),
-            conn: None,
+        // A peer the operator shut down stays down.
+        let admin = if self.neighbor.is_admin_down() {
+            Admin::Shutdown
+        } else {
+            Admin::Enabled
         };
-        self.second = None;
+        let cfg = session_config(&self.global, &self.peer);
+        self.neighbor = Neighbor::new(cfg, self.seed, admin);
+        self.conns.clear();
         self.connecting = None;
         self.rib_send(RibInput::Down {
             peer: self.peer.name.clone(),
             kept: Vec::new(),
         });
-        self.routes_loaded = false;
         self.deferred_log = None;
-        // A peer the operator shut down stays down.
-        self.started = self.admin_down;
+        self.started = admin == Admin::Shutdown;
         self.publish(None);
     }
 
     async fn run(&mut self) {
         if !self.started {
             self.started = true;
-            let passive = self.peer.passive;
-            self.feed(Which::Main, Event::Start { passive }).await;
+            let outputs = self.neighbor.start(Instant::now());
+            self.carry_out(outputs).await;
             // The state the start led to (Connect, Active), not Idle until the first event.
             self.publish(None);
         }
         loop {
-            let deadline = earliest(
-                self.main.session.next_timeout(),
-                self.second.as_ref().and_then(|s| s.session.next_timeout()),
-            );
-            let (main_reader, main_writer) = split_conn(self.main.conn.as_mut());
-            let (second_reader, second_writer) =
-                split_conn(self.second.as_mut().and_then(|s| s.conn.as_mut()));
-            let main_writes = main_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
+            let deadline = self.neighbor.next_timeout();
+            let ids = [0, 1].map(|i| self.conns.get(i).map(|c| c.id));
+            let mut conns = self.conns.iter_mut();
+            let (first_reader, first_writer) = split_conn(conns.next());
+            let (second_reader, second_writer) = split_conn(conns.next());
+            let first_writes = first_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
             // Backpressure from the Loc-RIB: while too many received routes wait for it,
             // the sockets are not read (the peer is held back by TCP); timers, writes and
             // commands go on, so keepalives still leave (locrib::RIB_IN_FLIGHT).
@@ -554,18 +553,18 @@ impl PeerTask {
                         return;
                     }
                 },
-                frame = read_frame(main_reader), if rib_room => {
-                    self.on_frame(Which::Main, frame).await;
+                frame = read_frame(first_reader), if rib_room => {
+                    self.on_frame(ids[0], frame).await;
                 }
                 frame = read_frame(second_reader), if rib_room => {
-                    self.on_frame(Which::Second, frame).await;
+                    self.on_frame(ids[1], frame).await;
                 }
                 () = rib_room_again(self.rib.as_ref()), if !rib_room => {}
-                res = write_some(main_writer), if main_writes => {
-                    self.on_written(Which::Main, res).await;
+                res = write_some(first_writer), if first_writes => {
+                    self.on_written(ids[0], res).await;
                 }
                 res = write_some(second_writer), if second_writes => {
-                    self.on_written(Which::Second, res).await;
+                    self.on_written(ids[1], res).await;
                 }
                 addr = crate::unnumbered::changed(self.link.as_mut()) => {
                     self.on_neighbor(addr).await;
@@ -575,13 +574,8 @@ impl PeerTask {
                     self.on_connected(res).await;
                 }
                 () = sleep_until(deadline) => {
-                    let now = Instant::now();
-                    let actions = self.main.session.handle_timeout(now);
-                    self.handle_actions(Which::Main, actions).await;
-                    if let Some(second) = self.second.as_mut() {
-                        let actions = second.session.handle_timeout(now);
-                        self.handle_actions(Which::Second, actions).await;
-                    }
+                    let outputs = self.neighbor.handle_timeout(Instant::now());
+                    self.carry_out(outputs).await;
                 }
             }
             self.publish(None);
@@ -599,6 +593,9 @@ impl PeerTask {
             }
             PeerCommand::Settings(peer) => {
                 self.peer = peer;
+                // For sessions built from now on (the current one keeps its own).
+                self.neighbor
+                    .set_config(session_config(&self.global, &self.peer));
                 self.apply_import().await;
                 self.sync_routes().await;
                 false
@@ -617,17 +614,8 @@ impl PeerTask {
                     "resetting the session with {} ({notification})",
                     self.label()
                 );
-                if self.second.is_some() {
-                    let stop = Event::Stop {
-                        notification: Some(notification.clone()),
-                    };
-                    self.feed(Which::Second, stop).await;
-                    self.second = None;
-                }
-                let stop = Event::AutomaticStop {
-                    notification: Some(notification),
-                };
-                self.feed(Which::Main, stop).await;
+                let outputs = self.neighbor.reset(Instant::now(), notification);
+                self.carry_out(outputs).await;
                 false
             }
             PeerCommand::Shutdown(notification) => {
@@ -635,33 +623,22 @@ impl PeerTask {
                     "shutting down the session with {} by operator request ({notification})",
                     self.label()
                 );
-                self.admin_down = true;
-                if self.second.is_some() {
-                    let stop = Event::Stop {
-                        notification: Some(notification.clone()),
-                    };
-                    self.feed(Which::Second, stop).await;
-                    self.second = None;
-                }
-                self.connecting = None;
-                let stop = Event::Stop {
-                    notification: Some(notification),
-                };
-                self.feed(Which::Main, stop).await;
+                let outputs = self.neighbor.shutdown(Instant::now(), notification);
+                self.carry_out(outputs).await;
                 false
             }
             PeerCommand::Enable => {
-                if std::mem::take(&mut self.admin_down) {
+                if self.neighbor.is_admin_down() {
                     info!("enabling the session with {} again", self.label());
-                    let passive = self.peer.passive;
-                    self.feed(Which::Main, Event::Start { passive }).await;
+                    let outputs = self.neighbor.enable(Instant::now());
+                    self.carry_out(outputs).await;
                 }
                 false
             }
             PeerCommand::Refresh => {
                 let families: Vec<bgp_proto::Family> = self
-                    .main
-                    .session
+                    .neighbor
+                    .session()
                     .negotiated()
                     .map(|n| n.families.clone())
                     .unwrap_or_default();
@@ -670,142 +647,65 @@ impl PeerTask {
                     self.label()
                 );
                 for f in families {
-                    self.feed(Which::Main, Event::RequestRefresh(f)).await;
-                    self.feed(Which::Main, Event::ResendRoutes(f)).await;
+                    self.feed(Event::RequestRefresh(f)).await;
+                    self.feed(Event::ResendRoutes(f)).await;
                 }
                 false
             }
             PeerCommand::AdjRibIn(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_in().iter().collect());
+                let _ = reply.send(self.neighbor.session().adj_rib_in().iter().collect());
                 false
             }
             PeerCommand::ReceivedRoutes(nlri, reply) => {
-                let rib_in = self.main.session.adj_rib_in();
+                let rib_in = self.neighbor.session().adj_rib_in();
                 let _ = reply.send(nlri.iter().map(|n| rib_in.get(n)).collect());
                 false
             }
             PeerCommand::AdjRibOut(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_out().iter().collect());
+                let _ = reply.send(self.neighbor.session().adj_rib_out().iter().collect());
                 false
             }
         }
     }
 
     async fn stop(&mut self, notification: Notification) {
-        if self.second.is_some() {
-            self.feed(
-                Which::Second,
-                Event::Stop {
-                    notification: Some(notification.clone()),
-                },
-            )
-            .await;
-            self.second = None;
-        }
-        self.feed(
-            Which::Main,
-            Event::Stop {
-                notification: Some(notification),
-            },
-        )
-        .await;
+        let outputs = self.neighbor.stop(Instant::now(), notification);
+        self.carry_out(outputs).await;
         self.connecting = None;
-        if let Some(conn) = self.main.conn.take() {
+        for conn in std::mem::take(&mut self.conns) {
             close_conn(conn).await;
         }
         self.publish(None);
     }
 
+    /// The peer connected to one of our listeners: the neighbor decides (RFC 4271 §6.8).
     async fn on_inbound(&mut self, stream: TcpStream) {
-        let remote = stream.peer_addr().ok();
         if let Err(e) = transport::prepare_accepted(&stream, &transport_options(&self.peer)) {
             warn!(
                 "cannot set socket options on the connection from {}: {e}",
                 self.label()
             );
         }
-        match self.main.session.state() {
-            State::Idle => {
-                debug!("refused a connection from {} while Idle", self.label());
-                // Dropping the stream closes it; the peer retries later.
-            }
-            State::Connect | State::Active if self.main.conn.is_none() => {
-                info!("accepted a connection from {} ({:?})", self.label(), remote);
-                self.connecting = None;
-                self.main.conn = Some(Conn::new(stream, Direction::Inbound));
-                self.feed_shared_subnets();
-                self.feed(Which::Main, Event::Connected).await;
-            }
-            State::Established => {
-                info!(
-                    "refused a second connection from {}: session already established \
-                     (sent NOTIFICATION 6/7)",
-                    self.label()
-                );
-                reject(stream, Notification::cease(7, None)).await;
-            }
-            _ if self.second.is_none() => {
-                info!(
-                    "connection collision with {}: running both connections until OPENs are \
-                     exchanged (RFC 4271 §6.8)",
-                    self.label()
-                );
-                let mut cfg = session_config(&self.global, &self.peer);
-                // RFC 4724 §4.1: the R bit only until a session was Established, which the
-                // main session knows (it clears its own copy).
-                if let (Some(gr), Some(main)) = (
-                    cfg.graceful_restart.as_mut(),
-                    self.main.session.config().graceful_restart.as_ref(),
-                ) {
-                    gr.restarting = main.restarting;
-                }
-                let mut slot = Slot {
-                    session: Session::new(cfg, self.seed.wrapping_add(0x5eed)),
-                    conn: Some(Conn::new(stream, Direction::Inbound)),
-                };
-                let now = Instant::now();
-                let local = slot.conn.as_ref().and_then(|c| c.local);
-                let remote = slot.conn.as_ref().and_then(|c| c.remote);
-                let peer = remote.map_or(self.peer.address, |r| r.ip());
-                if let Some(ev) = shared_subnets(&slot.session, local, peer) {
-                    // Sets the session's subnets; no actions.
-                    slot.session.handle(now, ev);
-                }
-                let mut actions = slot.session.handle(now, Event::Start { passive: true });
-                self.second = Some(slot);
-                actions.extend(
-                    self.second
-                        .as_mut()
-                        .map(|s| s.session.handle(now, Event::Connected))
-                        .unwrap_or_default(),
-                );
-                self.handle_actions(Which::Second, actions).await;
-            }
-            _ => {
-                info!(
-                    "refused a third connection from {} during a collision (sent NOTIFICATION 6/7)",
-                    self.label()
-                );
-                reject(stream, Notification::cease(7, None)).await;
-            }
-        }
+        self.on_stream(stream, Direction::Inbound).await;
+    }
+
+    /// Hands a new connection to the neighbor and carries out its verdict.
+    async fn on_stream(&mut self, stream: TcpStream, direction: Direction) {
+        let (subnets, remote) = link_of(self.neighbor.config(), &stream, self.peer.address);
+        let (id, outputs) = self
+            .neighbor
+            .connected(Instant::now(), direction, subnets, remote);
+        self.conns.push(Conn::new(stream, id));
+        self.carry_out(outputs).await;
     }
 
     async fn on_connected(&mut self, res: io::Result<TcpStream>) {
         match res {
-            Ok(stream) => {
-                if self.main.conn.is_some() {
-                    // An inbound connection won the race; this one is surplus.
-                    return;
-                }
-                debug!("connected to {}", self.label());
-                self.main.conn = Some(Conn::new(stream, Direction::Outbound));
-                self.feed_shared_subnets();
-                self.feed(Which::Main, Event::Connected).await;
-            }
+            Ok(stream) => self.on_stream(stream, Direction::Outbound).await,
             Err(e) => {
                 self.connect_failed(&e);
-                self.feed(Which::Main, Event::ConnectFailed).await;
+                let outputs = self.neighbor.connect_failed(Instant::now());
+                self.carry_out(outputs).await;
             }
         }
     }
@@ -844,44 +744,47 @@ impl PeerTask {
 
     async fn on_frame(
         &mut self,
-        which: Which,
+        id: Option<ConnId>,
         frame: Option<Result<Result<Bytes, HeaderError>, io::Error>>,
     ) {
+        let Some(id) = id else { return };
         let event = match frame {
             Some(Ok(Ok(msg))) => Event::Message(msg),
             Some(Ok(Err(header))) => {
-                if let Some(conn) = self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
+                if let Some(conn) = self.conn_mut(id) {
                     conn.reader = None;
                 }
                 Event::HeaderError(header)
             }
             Some(Err(e)) => {
                 debug!("read from {} failed: {e}", self.label());
-                self.drop_conn(&which);
+                self.take_conn(id);
                 Event::Closed
             }
             None => {
-                self.drop_conn(&which);
+                self.take_conn(id);
                 Event::Closed
             }
         };
-        self.feed(which, event).await;
+        let outputs = self.neighbor.handle_conn(Instant::now(), id, event);
+        self.carry_out(outputs).await;
     }
 
     /// The `select!` write branch wrote: report progress (or a full socket) to the session
     /// (RFC 9687), as `flush_now` does for its writes.
-    async fn on_written(&mut self, which: Which, res: io::Result<Vec<Event>>) {
-        match res {
-            Ok(events) => {
-                for event in events {
-                    self.feed(which, event).await;
-                }
-            }
+    async fn on_written(&mut self, id: Option<ConnId>, res: io::Result<Vec<Event>>) {
+        let Some(id) = id else { return };
+        let events = match res {
+            Ok(events) => events,
             Err(e) => {
                 debug!("write to {} failed: {e}", self.label());
-                self.drop_conn(&which);
-                self.feed(which, Event::Closed).await;
+                self.take_conn(id);
+                vec![Event::Closed]
             }
+        };
+        for event in events {
+            let outputs = self.neighbor.handle_conn(Instant::now(), id, event);
+            self.carry_out(outputs).await;
         }
     }
 
@@ -921,41 +824,20 @@ impl PeerTask {
     async fn on_neighbor(&mut self, addr: std::net::Ipv6Addr) {
         self.status.send_modify(|s| s.address = IpAddr::V6(addr));
         let elsewhere = |c: &Conn| c.remote.is_some_and(|r| r.ip() != IpAddr::V6(addr));
-        if self.main.conn.as_ref().is_some_and(elsewhere) && !self.admin_down {
+        if self.main_conn().is_some_and(elsewhere) && !self.neighbor.is_admin_down() {
             info!(
                 "the neighbor of {} is now {addr}: closing the session with the previous \
                  address and connecting to the new one",
                 self.label()
             );
-            let notification = Notification::cease(6, None);
-            if self.second.is_some() {
-                let stop = Event::Stop {
-                    notification: Some(notification.clone()),
-                };
-                self.feed(Which::Second, stop).await;
-                self.second = None;
-            }
-            let stop = Event::Stop {
-                notification: Some(notification),
-            };
-            self.feed(Which::Main, stop).await;
-            let passive = self.peer.passive;
-            self.feed(Which::Main, Event::Start { passive }).await;
-        } else if self.connecting.is_some() && self.main.conn.is_none() {
+            let outputs = self
+                .neighbor
+                .stop(Instant::now(), Notification::cease(6, None));
+            self.carry_out(outputs).await;
+            let outputs = self.neighbor.start(Instant::now());
+            self.carry_out(outputs).await;
+        } else if self.connecting.is_some() && self.main_conn().is_none() {
             self.start_connect();
-        }
-    }
-
-    /// Hands the main session the subnets of its new connection (RFC 4271 §6.3 next-hop
-    /// check); the event sets them and returns no actions.
-    fn feed_shared_subnets(&mut self) {
-        let local = self.main.conn.as_ref().and_then(|c| c.local);
-        // The connection's remote address: an unnumbered peer's is learned, not configured.
-        let remote = self.main.conn.as_ref().and_then(|c| c.remote);
-        let peer = remote.map_or(self.peer.address, |r| r.ip());
-        if let Some(ev) = shared_subnets(&self.main.session, local, peer) {
-            let actions = self.main.session.handle(Instant::now(), ev);
-            debug_assert!(actions.is_empty());
         }
     }
 
@@ -965,7 +847,7 @@ impl PeerTask {
     async fn apply_import(&mut self) {
         let policy = self.peer.import.clone();
         let allow_own_as = self.peer.allow_own_as;
-        let cfg = self.main.session.config();
+        let cfg = self.neighbor.session().config();
         if cfg.import == policy && cfg.allow_own_as == allow_own_as {
             return;
         }
@@ -974,90 +856,40 @@ impl PeerTask {
              without a session reset",
             self.label()
         );
-        if self.second.is_some() {
-            let ev = Event::SetImport {
-                policy: policy.clone(),
-                allow_own_as,
-            };
-            self.feed(Which::Second, ev).await;
-        }
-        let ev = Event::SetImport {
-            policy,
-            allow_own_as,
-        };
-        self.feed(Which::Main, ev).await;
+        let outputs = self
+            .neighbor
+            .set_import(Instant::now(), policy, allow_own_as);
+        self.carry_out(outputs).await;
     }
 
-    fn slot_mut(&mut self, which: &Which) -> Option<&mut Slot> {
-        match which {
-            Which::Main => Some(&mut self.main),
-            Which::Second => self.second.as_mut(),
-        }
+    /// Feeds one event to the current session and carries out the outputs.
+    async fn feed(&mut self, event: Event) {
+        let outputs = self.neighbor.handle(Instant::now(), event);
+        self.carry_out(outputs).await;
     }
 
-    fn drop_conn(&mut self, which: &Which) {
-        if let Some(slot) = self.slot_mut(which) {
-            slot.conn = None;
-        }
-    }
-
-    /// Feeds one event to a slot's session and carries out the actions.
-    async fn feed(&mut self, which: Which, event: Event) {
-        let Some(slot) = self.slot_mut(&which) else {
-            return;
-        };
-        let actions = slot.session.handle(Instant::now(), event);
-        self.handle_actions(which, actions).await;
-    }
-
-    /// Carries out `actions` in order, then whatever they lead to (collision resolution,
-    /// route announcements after SessionUp).
-    async fn handle_actions(&mut self, which: Which, actions: Vec<Action>) {
-        let mut work: VecDeque<(Which, Vec<Action>)> = VecDeque::from([(which, actions)]);
-        while let Some((which, actions)) = work.pop_front() {
-            let outcome = self.execute(&which, actions).await;
+    /// Carries out the neighbor's `outputs` in order, then what they lead to (routes loaded
+    /// for a session, a send queue over its cap).
+    async fn carry_out(&mut self, outputs: Vec<Output>) {
+        let mut work: VecDeque<Vec<Output>> = VecDeque::from([outputs]);
+        while let Some(outputs) = work.pop_front() {
+            for output in outputs {
+                self.execute(output, &mut work).await;
+            }
             // Write what the socket takes now, so only data the peer has not read counts.
             self.flush_now();
-            let over_cap = self.queue_over_cap(&which);
-            if let Which::Second = which {
-                if self.second.as_ref().is_some_and(|s| s.conn.is_none()) {
-                    // The second connection is finished (lost the collision or failed).
-                    self.second = None;
-                }
-            }
-            if let Some(actions) = over_cap {
-                // The slot's own session answers with NOTIFICATION 6/8 and Close.
-                work.push_back((which, actions));
-            }
-            self.resolve_collision();
-            if outcome.down {
-                // The Adj-RIB-Out is recomputed when the next session comes up: the local
-                // address, families and ADD-PATH may differ.
-                if !self.main.session.adj_rib_out().is_empty() {
-                    let actions = self.main.session.handle(Instant::now(), Event::WithdrawAll);
-                    work.push_back((Which::Main, actions));
-                }
-            }
-            if outcome.down {
-                self.routes_loaded = false;
-                self.deferred_log = None;
-            }
-            // Load the routes as soon as the OPENs are exchanged (OpenConfirm): the session
-            // then sends them right after Established and before End-of-RIB (RFC 4724 §2).
-            let ready = matches!(
-                self.main.session.state(),
-                State::OpenConfirm | State::Established
-            );
-            if ready && !self.routes_loaded && self.second.is_none() {
-                if let Some(actions) = self.route_actions() {
-                    self.routes_loaded = true;
-                    work.push_back((Which::Main, actions));
-                    if self.main.session.adj_rib_out().len() >= LARGE_CHANGE {
-                        crate::daemon::release_freed_memory();
-                    }
+            let ids: Vec<ConnId> = self.conns.iter().map(|c| c.id).collect();
+            for id in ids {
+                if let Some(outputs) = self.queue_over_cap(id) {
+                    // The connection's own session answers with NOTIFICATION 6/8 and Close.
+                    work.push_back(outputs);
                 }
             }
         }
+        // A connection the neighbor no longer holds is closed (it always says so; this
+        // only keeps the two lists from ever drifting apart).
+        let neighbor = &self.neighbor;
+        self.conns.retain(|c| neighbor.holds(c.id));
         self.release_rib_in();
         self.flush_now();
     }
@@ -1069,7 +901,7 @@ impl PeerTask {
     /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
     /// the minimum leaves behind is about 150 KB.
     fn release_rib_in(&mut self) {
-        let held = self.main.session.adj_rib_in().len();
+        let held = self.neighbor.session().adj_rib_in().len();
         self.rib_in_high = self.rib_in_high.max(held);
         let freed = self.rib_in_high - held;
         if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
@@ -1078,23 +910,21 @@ impl PeerTask {
         }
     }
 
-    /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a slot's connection
+    /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a connection
     /// exceeds the cap, the peer is not reading fast enough. Rather than letting memory grow,
     /// drop the queued messages that have not started to go out (the partly written one is
     /// kept so the stream stays framed) and stop the session with Cease 6/8, Out of Resources
     /// (RFC 4486). It restarts after the IdleHoldTime like any failure; with the RFC 8538 N
     /// bit on both sides this Cease keeps graceful-restart semantics (routes stay stale).
-    fn queue_over_cap(&mut self, which: &Which) -> Option<Vec<Action>> {
+    fn queue_over_cap(&mut self, id: ConnId) -> Option<Vec<Output>> {
         let cap = self.peer.max_queued_bytes;
-        let slot = self.slot_mut(which)?;
-        let queued = slot.conn.as_ref()?.writer.as_ref()?.queue.queued_bytes() as u64;
+        let queued = self.conn_mut(id)?.writer.as_ref()?.queue.queued_bytes() as u64;
         if queued <= cap {
             return None;
         }
         // Only now: this runs after every flush (each keepalive), the label is a format!.
         let name = self.label();
-        let slot = self.slot_mut(which)?;
-        let w = slot.conn.as_mut()?.writer.as_mut()?;
+        let w = self.conn_mut(id)?.writer.as_mut()?;
         warn!(
             "{queued} bytes are queued for {name}, more than max_queued_bytes ({cap}): the peer \
              is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
@@ -1104,7 +934,7 @@ impl PeerTask {
         let stop = Event::AutomaticStop {
             notification: Some(Notification::cease(8, None)),
         };
-        Some(slot.session.handle(Instant::now(), stop))
+        Some(self.neighbor.handle_conn(Instant::now(), id, stop))
     }
 
     /// Writes as much queued data as the sockets take without waiting, and reports to the
@@ -1115,14 +945,8 @@ impl PeerTask {
     /// healthy peer with 8/0 one SendHoldTime later.
     fn flush_now(&mut self) {
         let now = Instant::now();
-        for slot in [Some(&mut self.main), self.second.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let Some(Conn {
-                writer: Some(w), ..
-            }) = slot.conn.as_mut()
-            else {
+        for conn in &mut self.conns {
+            let Some(w) = conn.writer.as_mut() else {
                 continue;
             };
             let mut events = Vec::new();
@@ -1140,313 +964,279 @@ impl PeerTask {
             }
             events.extend(w.queue.stalled());
             for event in events {
-                // Not re-entering handle_actions: these events only (re)arm or stop the
-                // SendHoldTimer.
-                for action in slot.session.handle(now, event) {
-                    if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
-                        debug!("unexpected action after a send report: {action:?}");
-                    }
+                // Not re-entering carry_out: these events only (re)arm or stop the
+                // SendHoldTimer, which the neighbor keeps to itself.
+                for output in self.neighbor.handle_conn(now, conn.id, event) {
+                    debug!("unexpected output after a send report: {output:?}");
                 }
             }
         }
     }
 
-    async fn execute(&mut self, which: &Which, actions: Vec<Action>) -> Outcome {
-        let mut outcome = Outcome::default();
-        for action in actions {
-            match action {
-                Action::Connect => {
-                    if matches!(which, Which::Main) {
-                        self.start_connect();
+    /// Carries out one neighbor output; outputs it leads to (routes for a new session) go
+    /// to the back of `work`.
+    async fn execute(&mut self, output: Output, work: &mut VecDeque<Vec<Output>>) {
+        match output {
+            Output::Connect => self.start_connect(),
+            Output::StopConnecting { unanswered } => {
+                // A pending connect dropped for a retry (still in Connect) got no answer:
+                // with MD5 or GTSM configured, say what that usually means.
+                if unanswered && self.connecting.is_some() {
+                    let opts = transport_options(&self.peer);
+                    let waited = self.peer.connect_retry;
+                    // (An unnumbered peer that has no address yet was not asked.)
+                    if let Some(remote) = self.connect_target() {
+                        transport::report_unanswered(remote, &opts, waited);
                     }
                 }
-                Action::Send(bytes) => {
-                    if let Some(Conn {
-                        writer: Some(w), ..
-                    }) = self.slot_mut(which).and_then(|s| s.conn.as_mut())
-                    {
-                        w.queue.push(bytes);
+                self.connecting = None;
+            }
+            Output::Accepted(id, Direction::Inbound) => {
+                let remote = self.conn_mut(id).and_then(|c| c.remote);
+                info!("accepted a connection from {} ({:?})", self.label(), remote);
+            }
+            Output::Accepted(_, Direction::Outbound) => debug!("connected to {}", self.label()),
+            Output::Refuse {
+                conn,
+                notification,
+                why,
+            } => {
+                match why {
+                    Refusal::Idle => {
+                        debug!("refused a connection from {} while Idle", self.label())
                     }
+                    Refusal::Established => info!(
+                        "refused a second connection from {}: session already established \
+                         (sent NOTIFICATION 6/7)",
+                        self.label()
+                    ),
+                    Refusal::ThirdConnection => info!(
+                        "refused a third connection from {} during a collision (sent \
+                         NOTIFICATION 6/7)",
+                        self.label()
+                    ),
+                    // An inbound connection won the race; our own is surplus.
+                    Refusal::Surplus => {}
                 }
-                Action::StartTimer { .. } | Action::StopTimer(_) => {
-                    // The session keeps the deadlines; the loop sleeps until next_timeout().
-                }
-                Action::Close => {
-                    if matches!(which, Which::Main) {
-                        // A pending connect dropped for a retry (still in Connect) got no
-                        // answer: with MD5 or GTSM configured, say what that usually means.
-                        if self.connecting.is_some() && self.main.session.state() == State::Connect
-                        {
-                            let opts = transport_options(&self.peer);
-                            let waited = self.peer.connect_retry;
-                            // (An unnumbered peer that has no address yet was not asked.)
-                            if let Some(remote) = self.connect_target() {
-                                transport::report_unanswered(remote, &opts, waited);
-                            }
-                        }
-                        self.connecting = None;
-                    }
-                    if let Some(conn) = self.slot_mut(which).and_then(|s| s.conn.take()) {
+                // Without a NOTIFICATION, dropping the stream closes it; the peer retries.
+                if let Some(mut conn) = self.take_conn(conn) {
+                    if let (Some(n), Some(w)) = (notification, conn.writer.as_mut()) {
+                        let mut buf = BytesMut::new();
+                        n.encode(&mut buf);
+                        w.queue.push(buf.freeze());
                         close_conn(conn).await;
                     }
                 }
-                Action::SessionUp(negotiated) => {
-                    if matches!(which, Which::Second) {
-                        // Cannot normally happen: collisions are resolved in OpenConfirm.
-                        // Promote the second connection so the established one is kept.
-                        if let Some(second) = self.second.take() {
-                            let old = std::mem::replace(&mut self.main, second);
-                            if let Some(conn) = old.conn {
-                                close_conn(conn).await;
-                            }
-                        }
-                    }
-                    if let Some(conn) = self.main.conn.as_mut() {
-                        if let Some(reader) = conn.reader.as_mut() {
-                            reader.decoder_mut().set_max_len(negotiated.max_message_len);
-                        }
-                    }
-                    self.logged_errors.clear();
-                    self.rib_send(RibInput::Up {
-                        peer: self.peer.name.clone(),
-                        info: bgp_rib::Peer {
-                            remote_as: negotiated.peer_asn,
-                            local_as: negotiated.local_asn,
-                            bgp_id: negotiated.peer_id,
-                            // The session's far end: an unnumbered peer's is learned.
-                            address: self
-                                .main
-                                .conn
-                                .as_ref()
-                                .and_then(|c| c.remote)
-                                .map_or(self.peer.address, |r| r.ip()),
-                        },
-                    });
-                    info!("{}", established_sentence(&self.peer, &negotiated));
-                    if let Some(sentence) = self.deferred_log.take() {
-                        info!("{sentence}");
-                    }
-                    if self.main.session.end_of_rib_pending() {
-                        info!(
-                            "holding End-of-RIB to {} until every route is known (restored \
-                             state, first health verdicts, `bgpctl sync end`; at most {:?})",
-                            self.label(),
-                            self.main
-                                .session
-                                .config()
-                                .graceful_restart
-                                .as_ref()
-                                .and_then(|g| g.end_of_rib_deferral)
-                                .unwrap_or_default()
-                        );
-                    }
-                    self.publish(Some(SystemTime::now()));
-                }
-                Action::SessionDown(reason) => {
-                    let sentence = down_sentence(&self.peer, &reason);
-                    if reason.was_established {
-                        warn!("{sentence}");
-                    } else {
-                        info!("{sentence}");
-                    }
-                    let was_established = reason.was_established;
-                    let last = LastDown { sentence, reason };
-                    self.status.send_modify(|s| {
-                        if was_established {
-                            s.flaps += 1;
-                            s.established_since = None;
-                        }
-                        s.last_down = Some(last);
-                    });
-                    if matches!(which, Which::Main) {
-                        outcome.down = true;
-                        // What the Adj-RIB-In still holds is kept stale for the peer's
-                        // graceful restart (`DownReason::stale_routes_kept`); it stays in the
-                        // Loc-RIB (and leaves later through `Received`), every other path goes
-                        // at once.
-                        self.rib_send(RibInput::Down {
-                            peer: self.peer.name.clone(),
-                            kept: self
-                                .main
-                                .session
-                                .adj_rib_in()
-                                .iter()
-                                .map(|r| RibRoute::from(&r))
-                                .collect(),
-                        });
-                    }
-                }
-                Action::Received(events) => {
-                    // RFC 7606 §6 asks for a log; once per kind and session keeps a peer that
-                    // repeats the same error from flooding it (the counters keep the totals).
-                    if let Some((attr, why)) = events.treat_as_withdraw {
-                        if self.logged_errors.insert((attr.0, why)) {
-                            warn!(
-                                "UPDATE from {} treated as withdraw: {why} (attribute {attr}; \
-                                 further ones of this kind are logged at debug level)",
-                                self.label()
-                            );
-                        } else {
-                            debug!("UPDATE from {} treated as withdraw: {why}", self.label());
-                        }
-                    }
-                    for (attr, why) in &events.discarded {
-                        if self.logged_errors.insert((attr.0, why)) {
-                            info!("attribute {attr} from {} discarded: {why}", self.label());
-                        }
-                    }
-                    // Type code 0 is reserved: these keys never clash with an attribute's.
-                    if let Some(first) = events.looped.first() {
-                        if self.logged_errors.insert((0, "as loop")) {
-                            warn!(
-                                "route {} from {} discarded: its AS_PATH holds our AS {} \
-                                 (RFC 4271 §9.1.2 loop; allow_own_as {}) or it is our own \
-                                 route reflected back; further ones are only counted",
-                                first.prefix,
-                                self.label(),
-                                self.main.session.config().local_asn,
-                                self.main.session.config().allow_own_as,
-                            );
-                        }
-                    }
-                    if let Some(first) = events.rejected_next_hop.first() {
-                        if self.logged_errors.insert((0, "next hop")) {
-                            warn!(
-                                "route {} from {} treated as withdrawn: its next hop is our own \
-                                 address, a martian, or not on a subnet shared with the peer \
-                                 (RFC 4271 §6.3); further ones are only counted",
-                                first.prefix,
-                                self.label(),
-                            );
-                        }
-                    }
-                    if let Some(max) = events.prefix_limit_crossed {
-                        // Once per crossing (the session reports it again only after the
-                        // table was below the limit).
-                        warn!(
-                            "{} sent more routes than max_prefixes ({max}): routes beyond the \
-                             limit are dropped and counted, the session stays up \
-                             (max_prefixes_action = \"drop\", decision D6)",
-                            self.label()
-                        );
-                    }
-                    debug!(
-                        "received {} routes and {} withdrawals from {} ({} not kept by the \
-                         import policy)",
-                        events.announced.len(),
-                        events.withdrawn.len(),
-                        self.label(),
-                        events.import_rejected,
-                    );
-                    if !events.announced.is_empty() || !events.withdrawn.is_empty() {
-                        self.rib_send(RibInput::Received {
-                            peer: self.peer.name.clone(),
-                            announced: events.announced.iter().map(RibRoute::from).collect(),
-                            withdrawn: events.withdrawn,
-                            read_at: std::time::Instant::now(),
-                        });
-                    }
-                }
-                #[allow(unreachable_patterns)]
-                other => debug!("unhandled action {other:?}"),
             }
-        }
-        outcome
-    }
-
-    /// Two connections to the peer ([`bgp_fsm::resolve`]): once one of two connections in
-    /// opposite directions knows the peer's BGP Identifier, close the one
-    /// `collision_loser` names (RFC 4271 §6.8, Cease 6/7, sent by the losing session); two
-    /// inbound connections are no collision: the newer one replaces the older once it has
-    /// the peer's OPEN (issue 17 item 3). Closing is carried out on its own task so the
-    /// survivor is not delayed.
-    fn resolve_collision(&mut self) {
-        let Some(second) = self.second.as_ref() else {
-            return;
-        };
-        let states = (self.main.session.state(), second.session.state());
-        let open = |s: State| matches!(s, State::OpenSent | State::OpenConfirm);
-        if !(open(states.0) && open(states.1)) {
-            return;
-        }
-        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
-            return;
-        };
-        let Some(second_dir) = second.conn.as_ref().map(|c| c.direction) else {
-            return;
-        };
-        let local = Speaker {
-            bgp_id: self.global.router_id,
-            asn: self.peer.local_asn(&self.global).0,
-        };
-        let remote = self
-            .main
-            .session
-            .peer_id()
-            .or(second.session.peer_id())
-            .map(|bgp_id| Speaker {
-                bgp_id,
-                asn: self.peer.asn.0,
-            });
-        let newer_has_open = second.session.peer_id().is_some();
-        let loser = match resolve(main_dir, second_dir, newer_has_open, local, remote) {
-            Resolution::Wait => return,
-            Resolution::Collision(loser) => loser,
-            Resolution::ReplaceOlder => {
-                info!(
-                    "a new connection from {} completed its OPEN while an older one from it \
-                     had not: the router reconnected (RFC 4271 §6.8 compares connections in \
-                     opposite directions only); closing the older connection, no NOTIFICATION",
-                    self.label()
-                );
-                let Some(second) = self.second.take() else {
-                    return;
-                };
-                self.routes_loaded = false;
-                self.deferred_log = None;
-                let old = std::mem::replace(&mut self.main, second);
-                if let Some(conn) = old.conn {
+            Output::Send(id, bytes) => {
+                if let Some(w) = self.conn_mut(id).and_then(|c| c.writer.as_mut()) {
+                    w.queue.push(bytes);
+                }
+            }
+            Output::Close(id) => {
+                if let Some(conn) = self.take_conn(id) {
+                    close_conn(conn).await;
+                }
+            }
+            Output::Abandon(id) => {
+                // Closed on its own task so the surviving connection is not delayed.
+                if let Some(conn) = self.take_conn(id) {
                     tokio::spawn(close_conn(conn));
                 }
-                return;
             }
-        };
-        info!(
-            "connection collision with {} resolved: closing the {} connection (sent \
-             NOTIFICATION 6/7)",
-            self.label(),
-            if loser == Direction::Outbound {
-                "outbound"
-            } else {
-                "inbound"
-            }
-        );
-        let Some(second) = self.second.take() else {
-            return;
-        };
-        let mut lost = if main_dir == loser {
-            // The second connection survives and becomes the main one, with a fresh
-            // session (its Adj-RIB-Out is empty; routes are loaded below).
-            self.routes_loaded = false;
-            self.deferred_log = None;
-            std::mem::replace(&mut self.main, second)
+            Output::SessionUp(negotiated) => self.session_up(&negotiated),
+            Output::SessionDown { reason, current } => self.session_down(reason, current),
+            Output::Received(events) => self.received(events),
+            Output::LoadRoutes => match self.route_actions() {
+                Some(outputs) => {
+                    work.push_back(outputs);
+                    if self.neighbor.session().adj_rib_out().len() >= LARGE_CHANGE {
+                        crate::daemon::release_freed_memory();
+                    }
+                }
+                None => self.neighbor.routes_not_loaded(),
+            },
+            Output::RoutesReset => self.deferred_log = None,
+            Output::Collision(CollisionStep::Started) => info!(
+                "connection collision with {}: running both connections until OPENs are \
+                 exchanged (RFC 4271 §6.8)",
+                self.label()
+            ),
+            Output::Collision(CollisionStep::Resolved { closed }) => info!(
+                "connection collision with {} resolved: closing the {} connection (sent \
+                 NOTIFICATION 6/7)",
+                self.label(),
+                if closed == Direction::Outbound {
+                    "outbound"
+                } else {
+                    "inbound"
+                }
+            ),
+            Output::Collision(CollisionStep::Replaced) => info!(
+                "a new connection from {} completed its OPEN while an older one from it \
+                 had not: the router reconnected (RFC 4271 §6.8 compares connections in \
+                 opposite directions only); closing the older connection, no NOTIFICATION",
+                self.label()
+            ),
+        }
+    }
+
+    fn session_up(&mut self, negotiated: &Negotiated) {
+        let main = self.neighbor.conn();
+        if let Some(reader) = main
+            .and_then(|id| self.conn_mut(id))
+            .and_then(|c| c.reader.as_mut())
+        {
+            reader.decoder_mut().set_max_len(negotiated.max_message_len);
+        }
+        self.logged_errors.clear();
+        self.rib_send(RibInput::Up {
+            peer: self.peer.name.clone(),
+            info: bgp_rib::Peer {
+                remote_as: negotiated.peer_asn,
+                local_as: negotiated.local_asn,
+                bgp_id: negotiated.peer_id,
+                // The session's far end: an unnumbered peer's is learned.
+                address: self
+                    .main_conn()
+                    .and_then(|c| c.remote)
+                    .map_or(self.peer.address, |r| r.ip()),
+            },
+        });
+        info!("{}", established_sentence(&self.peer, negotiated));
+        if let Some(sentence) = self.deferred_log.take() {
+            info!("{sentence}");
+        }
+        let session = self.neighbor.session();
+        if session.end_of_rib_pending() {
+            info!(
+                "holding End-of-RIB to {} until every route is known (restored \
+                 state, first health verdicts, `bgpctl sync end`; at most {:?})",
+                self.label(),
+                session
+                    .config()
+                    .graceful_restart
+                    .as_ref()
+                    .and_then(|g| g.end_of_rib_deferral)
+                    .unwrap_or_default()
+            );
+        }
+        self.publish(Some(SystemTime::now()));
+    }
+
+    fn session_down(&mut self, reason: DownReason, current: bool) {
+        let sentence = down_sentence(&self.peer, &reason);
+        if reason.was_established {
+            warn!("{sentence}");
         } else {
-            second
-        };
-        let actions = lost.session.handle(Instant::now(), Event::CollisionLost);
-        tokio::spawn(finish_loser(lost.conn.take(), actions));
+            info!("{sentence}");
+        }
+        let was_established = reason.was_established;
+        let last = LastDown { sentence, reason };
+        self.status.send_modify(|s| {
+            if was_established {
+                s.flaps += 1;
+                s.established_since = None;
+            }
+            s.last_down = Some(last);
+        });
+        if current {
+            // What the Adj-RIB-In still holds is kept stale for the peer's graceful restart
+            // (`DownReason::stale_routes_kept`); it stays in the Loc-RIB (and leaves later
+            // through `Received`), every other path goes at once.
+            self.rib_send(RibInput::Down {
+                peer: self.peer.name.clone(),
+                kept: self
+                    .neighbor
+                    .session()
+                    .adj_rib_in()
+                    .iter()
+                    .map(|r| RibRoute::from(&r))
+                    .collect(),
+            });
+        }
+    }
+
+    fn received(&mut self, events: RouteEvents) {
+        // RFC 7606 §6 asks for a log; once per kind and session keeps a peer that repeats
+        // the same error from flooding it (the counters keep the totals).
+        if let Some((attr, why)) = events.treat_as_withdraw {
+            if self.logged_errors.insert((attr.0, why)) {
+                warn!(
+                    "UPDATE from {} treated as withdraw: {why} (attribute {attr}; further \
+                     ones of this kind are logged at debug level)",
+                    self.label()
+                );
+            } else {
+                debug!("UPDATE from {} treated as withdraw: {why}", self.label());
+            }
+        }
+        for (attr, why) in &events.discarded {
+            if self.logged_errors.insert((attr.0, why)) {
+                info!("attribute {attr} from {} discarded: {why}", self.label());
+            }
+        }
+        // Type code 0 is reserved: these keys never clash with an attribute's.
+        if let Some(first) = events.looped.first() {
+            if self.logged_errors.insert((0, "as loop")) {
+                let config = self.neighbor.session().config();
+                warn!(
+                    "route {} from {} discarded: its AS_PATH holds our AS {} (RFC 4271 \
+                     §9.1.2 loop; allow_own_as {}) or it is our own route reflected back; \
+                     further ones are only counted",
+                    first.prefix,
+                    self.label(),
+                    config.local_asn,
+                    config.allow_own_as,
+                );
+            }
+        }
+        if let Some(first) = events.rejected_next_hop.first() {
+            if self.logged_errors.insert((0, "next hop")) {
+                warn!(
+                    "route {} from {} treated as withdrawn: its next hop is our own \
+                     address, a martian, or not on a subnet shared with the peer \
+                     (RFC 4271 §6.3); further ones are only counted",
+                    first.prefix,
+                    self.label(),
+                );
+            }
+        }
+        if let Some(max) = events.prefix_limit_crossed {
+            // Once per crossing (the session reports it again only after the table was
+            // below the limit).
+            warn!(
+                "{} sent more routes than max_prefixes ({max}): routes beyond the limit are \
+                 dropped and counted, the session stays up (max_prefixes_action = \"drop\", \
+                 decision D6)",
+                self.label()
+            );
+        }
+        debug!(
+            "received {} routes and {} withdrawals from {} ({} not kept by the import \
+             policy)",
+            events.announced.len(),
+            events.withdrawn.len(),
+            self.label(),
+            events.import_rejected,
+        );
+        if !events.announced.is_empty() || !events.withdrawn.is_empty() {
+            self.rib_send(RibInput::Received {
+                peer: self.peer.name.clone(),
+                announced: events.announced.iter().map(RibRoute::from).collect(),
+                withdrawn: events.withdrawn,
+                read_at: std::time::Instant::now(),
+            });
+        }
     }
 
     /// Computes this peer's routes for the current session and hands them to it.
-    fn route_actions(&mut self) -> Option<Vec<Action>> {
+    fn route_actions(&mut self) -> Option<Vec<Output>> {
         let diff = self.compute_diff()?;
         let mut actions = self.apply_diff(diff);
         if self.services.complete {
             // Known before Established: End-of-RIB follows the first table at once.
-            let complete = self
-                .main
-                .session
-                .handle(Instant::now(), Event::RoutesComplete);
+            let complete = self.neighbor.handle(Instant::now(), Event::RoutesComplete);
             actions.extend(complete);
         }
         Some(actions)
@@ -1458,9 +1248,9 @@ impl PeerTask {
         if !self.services.complete {
             return;
         }
-        let pending = self.main.session.end_of_rib_pending();
-        self.feed(Which::Main, Event::RoutesComplete).await;
-        if pending && !self.main.session.end_of_rib_pending() {
+        let pending = self.neighbor.session().end_of_rib_pending();
+        self.feed(Event::RoutesComplete).await;
+        if pending && !self.neighbor.session().end_of_rib_pending() {
             info!("sent End-of-RIB to {}: every route is known", self.label());
         }
     }
@@ -1468,7 +1258,7 @@ impl PeerTask {
     /// After a services change: send the difference to the current session. Routes not
     /// loaded yet (before OpenConfirm) are computed from the new services when they are.
     async fn sync_routes(&mut self) {
-        if !self.routes_loaded {
+        if !self.neighbor.routes_loaded() {
             return;
         }
         if let Some(diff) = self.compute_diff() {
@@ -1483,8 +1273,8 @@ impl PeerTask {
     }
 
     fn compute_diff(&mut self) -> Option<announce::Diff> {
-        let negotiated = self.main.session.negotiated()?;
-        let local = self.main.conn.as_ref().and_then(|c| c.local)?;
+        let negotiated = self.neighbor.session().negotiated()?;
+        let local = self.main_conn().and_then(|c| c.local)?;
         let view = PeerView::new(&self.peer, &self.global, local.ip(), negotiated);
         let (routes, warnings) = announce::routes_for(&self.services, &view);
         for w in warnings {
@@ -1492,7 +1282,7 @@ impl PeerTask {
                 warn!("{w} (peer {})", self.label());
             }
         }
-        let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
+        let diff = announce::diff_rib(self.neighbor.session().adj_rib_out(), &routes);
         Some(diff)
     }
 
@@ -1502,30 +1292,32 @@ impl PeerTask {
     /// (its routes are computed afresh for the next one).
     async fn send_diff(&mut self, mut diff: announce::Diff) {
         let count = diff.announced_count();
-        if count <= ANNOUNCE_PIECE || self.main.session.state() != State::Established {
+        if count <= ANNOUNCE_PIECE || self.neighbor.session().state() != State::Established {
             let actions = self.apply_diff(diff);
-            self.handle_actions(Which::Main, actions).await;
+            self.carry_out(actions).await;
             return;
         }
         // Withdrawals first, as apply_diff sends them.
         let groups = std::mem::take(&mut diff.announce);
         let actions = self.apply_diff(diff);
-        self.handle_actions(Which::Main, actions).await;
+        self.carry_out(actions).await;
         for g in groups {
             let mut rest: &[Nlri] = &g.nlri;
             while !rest.is_empty() {
-                if !self.routes_loaded || self.main.session.state() != State::Established {
+                if !self.neighbor.routes_loaded()
+                    || self.neighbor.session().state() != State::Established
+                {
                     return;
                 }
                 // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
                 // is as large as the table so far, so adding it is one merge, not an insert
                 // per NLRI.
                 let len = ANNOUNCE_PIECE
-                    .max(self.main.session.adj_rib_out().len())
+                    .max(self.neighbor.session().adj_rib_out().len())
                     .min(rest.len());
                 let (piece, tail) = rest.split_at(len);
                 rest = tail;
-                let actions = self.main.session.handle(
+                let actions = self.neighbor.handle(
                     Instant::now(),
                     Event::AnnounceShared {
                         next_hop: g.next_hop,
@@ -1533,7 +1325,7 @@ impl PeerTask {
                         nlri: piece.to_vec(),
                     },
                 );
-                self.handle_actions(Which::Main, actions).await;
+                self.carry_out(actions).await;
             }
         }
         info!(
@@ -1543,21 +1335,20 @@ impl PeerTask {
         );
     }
 
-    fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {
+    fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Output> {
         let now = Instant::now();
         let mut actions = Vec::new();
         if !diff.withdraw.is_empty() {
             info!("{}", withdrew_sentence(&self.peer, &diff.withdraw));
             actions.extend(
-                self.main
-                    .session
+                self.neighbor
                     .handle(now, Event::Withdraw(diff.withdraw.clone())),
             );
         }
         let count = diff.announced_count();
         if count > 0 {
             for g in diff.announce {
-                actions.extend(self.main.session.handle(
+                actions.extend(self.neighbor.handle(
                     now,
                     Event::AnnounceShared {
                         next_hop: g.next_hop,
@@ -1571,7 +1362,7 @@ impl PeerTask {
                 if count == 1 { "" } else { "es" },
                 self.peer.name
             );
-            if self.main.session.state() == State::Established {
+            if self.neighbor.session().state() == State::Established {
                 info!("{sentence}");
             } else {
                 // Logged after the "established" line, when the routes actually leave.
@@ -1582,8 +1373,8 @@ impl PeerTask {
     }
 
     fn publish(&self, established: Option<SystemTime>) {
-        let session = &self.main.session;
-        let local = self.main.conn.as_ref().and_then(|c| c.local);
+        let session = self.neighbor.session();
+        let local = self.main_conn().and_then(|c| c.local);
         self.status.send_if_modified(|s| {
             let mut changed = false;
             // The negotiated parameters change only with the state (OpenConfirm onwards) or
@@ -1624,24 +1415,6 @@ impl PeerTask {
     }
 }
 
-/// Carries out the actions of a connection that lost collision resolution (Send of the
-/// Cease 6/7, Close) on its own, so the surviving session is not delayed.
-async fn finish_loser(conn: Option<Conn>, actions: Vec<Action>) {
-    let Some(mut conn) = conn else { return };
-    for action in actions {
-        match action {
-            Action::Send(bytes) => {
-                if let Some(w) = conn.writer.as_mut() {
-                    w.queue.push(bytes);
-                }
-            }
-            Action::Close => break,
-            _ => {}
-        }
-    }
-    close_conn(conn).await;
-}
-
 /// Writes the queued bytes (bounded in time), then shuts the connection down.
 async fn close_conn(mut conn: Conn) {
     conn.reader = None;
@@ -1654,17 +1427,6 @@ async fn close_conn(mut conn: Conn) {
         };
         let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
     }
-}
-
-/// Sends `notification` on a connection we will not use, then closes it.
-async fn reject(mut stream: TcpStream, notification: Notification) {
-    let mut buf = BytesMut::new();
-    notification.encode(&mut buf);
-    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
-        stream.write_all(&buf).await?;
-        stream.shutdown().await
-    })
-    .await;
 }
 
 type Reader = FramedRead<OwnedReadHalf, BgpCodec>;
@@ -1722,13 +1484,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
