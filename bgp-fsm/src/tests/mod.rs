@@ -4,6 +4,7 @@
 mod graceful;
 mod import;
 mod neighbor;
+mod neighbor_pair;
 mod pair;
 mod prop;
 mod restart;
