@@ -314,7 +314,12 @@ impl PeerTask {
                 // Not re-entering carry_out: these events only (re)arm or stop the
                 // SendHoldTimer, which the neighbor keeps to itself.
                 for output in self.neighbor.handle_conn(now, conn.id, event) {
-                    debug!("unexpected output after a send report: {output:?}");
+                    if output == Output::LoadRoutes {
+                        // Asked again after the next event, where it can be carried out.
+                        self.neighbor.routes_not_loaded();
+                    } else {
+                        debug!("unexpected output after a send report: {output:?}");
+                    }
                 }
             }
         }
