@@ -18,7 +18,12 @@ pub enum Action {
     /// after everything sent before.
     Send(Bytes),
     /// Arm `timer` to fire at `at` (replacing any earlier deadline for it).
-    StartTimer { timer: Timer, at: Instant },
+    StartTimer {
+        /// The timer.
+        timer: Timer,
+        /// Its deadline.
+        at: Instant,
+    },
     /// Disarm `timer`.
     StopTimer(Timer),
     /// Close the TCP connection (after writing what was sent), or abort a connection
@@ -49,6 +54,7 @@ pub enum Initiator {
 /// Why a session went down, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownReason {
+    /// Who ended it.
     pub initiator: Initiator,
     /// The NOTIFICATION we sent, if any.
     pub sent: Option<Notification>,
@@ -106,6 +112,7 @@ pub struct RouteEvents {
 }
 
 impl RouteEvents {
+    /// Whether the UPDATE changed nothing and there is nothing to report.
     pub fn is_empty(&self) -> bool {
         *self == RouteEvents::default()
     }

@@ -11,8 +11,11 @@ use crate::import::ImportPolicy;
 /// paths per prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddPathConfig {
+    /// The AFI/SAFI.
     pub family: Family,
+    /// We offer to send several paths (Send/Receive value 2 or 3).
     pub send: bool,
+    /// We offer to receive several paths (Send/Receive value 1 or 3).
     pub receive: bool,
 }
 

@@ -22,14 +22,23 @@ pub enum Event {
     /// `passive` (or [`crate::SessionConfig::passive`]) is set. The automatic starts
     /// (Events 3, 5, 6, 7) happen inside the session when the IdleHoldTimer expires and
     /// [`crate::SessionConfig::auto_restart`] is on.
-    Start { passive: bool },
+    Start {
+        /// Wait for the peer to connect (PassiveTcpEstablishment) for this start.
+        passive: bool,
+    },
     /// ManualStop (Event 2): close with `notification` (default Cease 6/2, Administrative
     /// Shutdown, RFC 4486; use `Notification::cease(2, Some(text))` for an RFC 9003
     /// Shutdown Communication) and stay Idle until the next `Start`.
-    Stop { notification: Option<Notification> },
+    Stop {
+        /// The NOTIFICATION to send (default Cease 6/2).
+        notification: Option<Notification>,
+    },
     /// AutomaticStop (Event 8): close with `notification` (default Cease 6/4,
     /// Administrative Reset) and, with `auto_restart`, start again after IdleHoldTime.
-    AutomaticStop { notification: Option<Notification> },
+    AutomaticStop {
+        /// The NOTIFICATION to send (default Cease 6/4).
+        notification: Option<Notification>,
+    },
     /// The TCP connection is up: Tcp_CR_Acked (Event 16, our connect succeeded) or
     /// TcpConnectionConfirmed (Event 17, we accepted the peer's connection).
     Connected,
@@ -52,8 +61,11 @@ pub enum Event {
     /// Like `Announce`, for many NLRI sharing one next hop and one attribute set (the
     /// common case for a speaker: no per-route copy of the shared values is made).
     AnnounceShared {
+        /// The next hop of every route.
         next_hop: NextHop,
+        /// The path attributes of every route.
         attrs: Arc<PathAttributes>,
+        /// The prefixes (with path ids for ADD-PATH, RFC 7911).
         nlri: Vec<Nlri>,
     },
     /// Remove routes (prefix and path id) from the Adj-RIB-Out; withdrawn at once when
@@ -73,7 +85,10 @@ pub enum Event {
     SendBlocked,
     /// RFC 9687: the driver wrote some queued bytes. `drained`: the queue is now empty
     /// (the SendHoldTimer stops); otherwise the timer restarts.
-    SendProgress { drained: bool },
+    SendProgress {
+        /// The driver's send queue is empty.
+        drained: bool,
+    },
     /// Every route the caller will announce is now in the Adj-RIB-Out (after a restart: its
     /// state restored and its first health verdicts known). An End-of-RIB held back by
     /// [`crate::GracefulRestartConfig::end_of_rib_deferral`] goes out now; later sessions
@@ -86,7 +101,9 @@ pub enum Event {
     /// family (RFC 2918 §3) so the peer sends them again. Without Route Refresh the wider
     /// rules apply to the routes the peer announces from then on.
     SetImport {
+        /// The routes to keep.
         policy: ImportPolicy,
+        /// How often our AS may appear in a received AS_PATH (RFC 4271 §9.1.2 loop check).
         allow_own_as: u8,
     },
     /// The subnets of the interface that carries the connection, and the peer's address, for
@@ -94,7 +111,9 @@ pub enum Event {
     /// (`SessionConfig::directly_connected`, RFC 4271 §6.3). Give it with (or before)
     /// `Connected`; kept until the next `SharedSubnets`. Empty: nothing is known, no check.
     SharedSubnets {
+        /// The prefixes of the connection's interface.
         subnets: Vec<IpNet>,
+        /// The peer's address on the connection.
         peer: Option<IpAddr>,
     },
     /// OpenCollisionDump (Event 23): this connection lost collision resolution

@@ -56,6 +56,8 @@ fn is_bfd_down(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::BFD_DOWN
 }
 
+/// Whether `n` is Cease / Hard Reset (6/9, RFC 8538 §3): the routes go at once, graceful
+/// restart or not.
 pub fn is_hard_reset(n: &Notification) -> bool {
     n.code == ErrorCode::CEASE && n.subcode == cease::HARD_RESET
 }

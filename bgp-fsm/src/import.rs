@@ -114,6 +114,7 @@ impl PrefixRange {
         Ok(PrefixRange { prefix, ge, le })
     }
 
+    /// The covering prefix of the range.
     pub fn prefix(&self) -> IpNet {
         self.prefix
     }

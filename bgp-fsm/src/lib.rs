@@ -110,6 +110,7 @@
 //!   Reset keeps the routes; Cease 6/1-6/3 we send go out as Hard Reset ([`hard_reset`]).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 // No panics on any input: no unchecked indexing or unwrap outside tests.
 #![cfg_attr(
     not(test),

@@ -17,9 +17,11 @@ use crate::config::SessionConfig;
 /// ([`crate::Session::negotiated`]) and carried by `Action::SessionUp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
+    /// Our AS.
     pub local_asn: u32,
     /// The peer's AS (from the 4-octet AS capability when present, RFC 6793).
     pub peer_asn: u32,
+    /// Our BGP Identifier.
     pub local_id: Ipv4Addr,
     /// The peer's BGP Identifier.
     pub peer_id: Ipv4Addr,
@@ -61,9 +63,11 @@ pub struct Negotiated {
     pub local_llgr: Option<Vec<LlgrFamily>>,
     /// Our BGP Role and the peer's (RFC 9234).
     pub local_role: Option<Role>,
+    /// The peer's BGP Role, if it sent one (RFC 9234).
     pub peer_role: Option<Role>,
     /// The peer's FQDN capability (hostname, domain).
     pub peer_hostname: Option<String>,
+    /// The domain name of the peer's FQDN capability.
     pub peer_domain: Option<String>,
     /// The codec context for this session (what `bgp_proto::decode` and `UpdateBuilder`
     /// take).

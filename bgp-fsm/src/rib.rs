@@ -13,8 +13,11 @@ use ipnet::IpNet;
 /// UPDATE packer groups routes whose attributes and next hop are equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// The prefix and, with ADD-PATH (RFC 7911), the path id.
     pub nlri: Nlri,
+    /// The next hop (NEXT_HOP, or the MP_REACH_NLRI next hop, RFC 4760).
     pub next_hop: NextHop,
+    /// The other path attributes, shared with the routes that carry the same ones.
     pub attrs: Arc<PathAttributes>,
 }
 
@@ -66,14 +69,17 @@ impl Eq for AdjRib {}
 const REBUILD_BATCH: usize = 512;
 
 impl AdjRib {
+    /// An empty Adj-RIB-Out.
     pub fn new() -> AdjRib {
         AdjRib::default()
     }
 
+    /// The number of routes (paths).
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
+    /// Whether there is no route.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
@@ -83,6 +89,7 @@ impl AdjRib {
         self.routes.get(nlri).map(|p| route(nlri, p))
     }
 
+    /// Whether there is a route for `nlri` (prefix and path id).
     pub fn contains(&self, nlri: &Nlri) -> bool {
         self.routes.contains_key(nlri)
     }

@@ -43,18 +43,22 @@ impl PartialEq for AdjRibIn {
 impl Eq for AdjRibIn {}
 
 impl AdjRibIn {
+    /// An empty Adj-RIB-In.
     pub fn new() -> AdjRibIn {
         AdjRibIn::default()
     }
 
+    /// The number of routes kept (stale ones included).
     pub fn len(&self) -> usize {
         self.routes.len()
     }
 
+    /// Whether no route is kept.
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
 
+    /// Whether a route is kept for `nlri` (prefix and path id).
     pub fn contains(&self, nlri: &Nlri) -> bool {
         self.routes.contains_key(nlri)
     }

@@ -28,6 +28,7 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
+    /// An empty queue, not blocked.
     pub fn new() -> SendQueue {
         SendQueue::default()
     }
@@ -45,6 +46,7 @@ impl SendQueue {
         self.queue.front().map(|b| &b[..])
     }
 
+    /// Whether every queued byte was written.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

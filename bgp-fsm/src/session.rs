@@ -22,11 +22,17 @@ use crate::timer::{Timer, TimerTable};
 /// The states of RFC 4271 §8.2.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
+    /// Refuses connections; waits for a start (or the IdleHoldTimer).
     Idle,
+    /// Waits for our TCP connection attempt to complete.
     Connect,
+    /// Waits for the peer to connect (and, unless passive, retries ours).
     Active,
+    /// Our OPEN is sent; waits for the peer's.
     OpenSent,
+    /// OPENs exchanged; waits for the peer's KEEPALIVE.
     OpenConfirm,
+    /// UPDATEs flow.
     Established,
 }
 
@@ -58,10 +64,15 @@ impl Phase {
 /// Messages per type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MessageCounts {
+    /// OPEN messages.
     pub open: u64,
+    /// UPDATE messages.
     pub update: u64,
+    /// NOTIFICATION messages.
     pub notification: u64,
+    /// KEEPALIVE messages.
     pub keepalive: u64,
+    /// ROUTE-REFRESH messages (RFC 2918).
     pub route_refresh: u64,
 }
 
@@ -82,7 +93,9 @@ impl MessageCounts {
 /// Session counters, kept across connections.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Messages received.
     pub messages_in: MessageCounts,
+    /// Messages sent.
     pub messages_out: MessageCounts,
     /// Routes announced to the peer (each NLRI sent in an UPDATE counts once).
     pub prefixes_out: u64,
@@ -315,6 +328,7 @@ impl Session {
         self.phase.state()
     }
 
+    /// The configuration the session was built with.
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }
@@ -350,6 +364,7 @@ impl Session {
         self.gr_stale.contains(nlri)
     }
 
+    /// The message and route counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -32,6 +32,7 @@ pub enum Timer {
 }
 
 impl Timer {
+    /// Every timer, for tables indexed by timer.
     pub const ALL: [Timer; 8] = [
         Timer::ConnectRetry,
         Timer::Hold,
