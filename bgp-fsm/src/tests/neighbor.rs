@@ -4,6 +4,8 @@
 
 use std::net::Ipv4Addr;
 
+use std::time::Duration;
+
 use bgp_proto::{Capability, Message, Notification, Open, SessionContext};
 
 use super::*;
@@ -446,4 +448,147 @@ fn open_sent_stop_closes_both_connections() {
         assert!(!n.holds(id));
     }
     assert_eq!(n.session().state(), State::Idle);
+}
+
+/// Property: whatever connections come and go and whatever arrives on them, the neighbor
+/// holds at most two connections, never writes to one it closed, closes (or leaves to the
+/// driver's `Closed`) every connection it lets go, sends Cease 6/7 only on a connection it
+/// drops, and asks for routes once per session.
+mod prop {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Connected(bool),
+        Open(usize),
+        Keepalive(usize),
+        Cease(usize),
+        Closed(usize),
+        Wait(u64),
+        Stop,
+        Start,
+        Reset,
+        Shutdown,
+        Enable,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => any::<bool>().prop_map(Step::Connected),
+            3 => (0usize..4).prop_map(Step::Open),
+            2 => (0usize..4).prop_map(Step::Keepalive),
+            1 => (0usize..4).prop_map(Step::Cease),
+            2 => (0usize..4).prop_map(Step::Closed),
+            2 => (0u64..40).prop_map(Step::Wait),
+            1 => Just(Step::Stop),
+            1 => Just(Step::Start),
+            1 => Just(Step::Reset),
+            1 => Just(Step::Shutdown),
+            1 => Just(Step::Enable),
+        ]
+    }
+
+    /// The driver's view: the connections it has open, and whether routes are loaded.
+    #[derive(Default)]
+    struct Driver {
+        open: BTreeSet<ConnId>,
+        loaded: bool,
+    }
+
+    impl Driver {
+        fn check(&mut self, n: &Neighbor, out: &[Output]) -> Result<(), TestCaseError> {
+            let dropped: BTreeSet<ConnId> = out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Abandon(c) | Output::Refuse { conn: c, .. } => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            for o in out {
+                match o {
+                    Output::Send(c, _) => {
+                        prop_assert!(self.open.contains(c), "send on closed {c:?}: {out:?}");
+                        if notification_on(std::slice::from_ref(o), *c) == Some(cease_6_7()) {
+                            prop_assert!(dropped.contains(c), "6/7 on a kept connection");
+                        }
+                    }
+                    Output::Close(c) | Output::Abandon(c) => {
+                        prop_assert!(self.open.remove(c), "closed twice {c:?}: {out:?}");
+                    }
+                    Output::Refuse { conn, .. } => {
+                        prop_assert!(self.open.remove(conn), "refused twice");
+                    }
+                    Output::LoadRoutes => {
+                        prop_assert!(!self.loaded, "routes asked twice: {out:?}");
+                        self.loaded = true;
+                    }
+                    Output::RoutesReset => self.loaded = false,
+                    _ => {}
+                }
+            }
+            let held: BTreeSet<ConnId> =
+                self.open.iter().copied().filter(|&c| n.holds(c)).collect();
+            prop_assert_eq!(&held, &self.open, "a connection was let go without a close");
+            prop_assert!(held.len() <= 2);
+            prop_assert_eq!(
+                held.len(),
+                usize::from(n.conn().is_some()) + usize::from(n.second_session().is_some())
+            );
+            Ok(())
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn neighbor_any_connections_and_messages_keep_the_invariants(
+            higher in any::<bool>(),
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            let id = if higher { HIGHER } else { LOWER };
+            let mut n = Neighbor::new(config_with_id(id), 7, Admin::Enabled);
+            let mut d = Driver::default();
+            let mut now = at(0);
+            let out = n.start(now);
+            d.check(&n, &out)?;
+            for s in steps {
+                // Events go to a connection the driver has open.
+                let conn = |d: &Driver, i: usize| d.open.iter().nth(i % d.open.len().max(1)).copied();
+                let out = match s {
+                    Step::Connected(inbound) => {
+                        let dir = if inbound { IN } else { OUT };
+                        let (c, out) = n.connected(now, dir, Vec::new(), None);
+                        d.open.insert(c);
+                        out
+                    }
+                    Step::Open(i) | Step::Keepalive(i) | Step::Cease(i) | Step::Closed(i) => {
+                        let Some(c) = conn(&d, i) else { continue };
+                        let event = match s {
+                            Step::Open(_) => Event::Message(peer_open_msg()),
+                            Step::Keepalive(_) => Event::Message(keepalive()),
+                            Step::Cease(_) => Event::Message(notification_bytes(&Notification::cease(4, None))),
+                            _ => {
+                                d.open.remove(&c);
+                                Event::Closed
+                            }
+                        };
+                        n.handle_conn(now, c, event)
+                    }
+                    Step::Wait(secs) => {
+                        now += Duration::from_secs(secs);
+                        n.handle_timeout(now)
+                    }
+                    Step::Stop => n.stop(now, Notification::cease(2, None)),
+                    Step::Start => n.start(now),
+                    Step::Reset => n.reset(now, Notification::cease(4, None)),
+                    Step::Shutdown => n.shutdown(now, Notification::cease(2, None)),
+                    Step::Enable => n.enable(now),
+                };
+                d.check(&n, &out)?;
+            }
+        }
+    }
 }
