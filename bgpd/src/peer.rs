@@ -797,7 +797,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn config(peer_extra: &str) -> Config {
+    /// A configuration with one peer, tor-a, and `peer_extra` in its table.
+    pub(super) fn config(peer_extra: &str) -> Config {
         let text = format!(
             "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = [\"127.0.0.1:11179\"]\n\n\
              [[peers]]\nname = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n{peer_extra}\n"

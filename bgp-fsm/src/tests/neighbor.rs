@@ -79,6 +79,15 @@ fn open_on(out: &[Output], conn: ConnId) -> Option<Open> {
     })
 }
 
+/// The only output for a refused connection.
+fn refused(conn: ConnId, notification: Option<Notification>, why: Refusal) -> Vec<Output> {
+    vec![Output::Refuse {
+        conn,
+        notification,
+        why,
+    }]
+}
+
 fn cease_6_7() -> Notification {
     Notification::cease(7, None)
 }
@@ -94,14 +103,7 @@ fn collision_resolved(out: &[Output]) -> Option<Direction> {
 fn idle_inbound_refused_without_notification() {
     let mut n = Neighbor::new(config(), 1, Admin::Shutdown);
     let (id, out) = connect(&mut n, IN);
-    assert_eq!(
-        out,
-        vec![Output::Refuse {
-            conn: id,
-            notification: None,
-            why: Refusal::Idle
-        }]
-    );
+    assert_eq!(out, refused(id, None, Refusal::Idle));
     assert_eq!(n.conn(), None);
 }
 
@@ -122,14 +124,7 @@ fn open_sent_outbound_connected_after_an_inbound_is_surplus() {
     let mut n = started(LOWER);
     let (in_id, _) = connect(&mut n, IN);
     let (out_id, out) = connect(&mut n, OUT);
-    assert_eq!(
-        out,
-        vec![Output::Refuse {
-            conn: out_id,
-            notification: None,
-            why: Refusal::Surplus
-        }]
-    );
+    assert_eq!(out, refused(out_id, None, Refusal::Surplus));
     assert_eq!(n.conn(), Some(in_id));
 }
 
@@ -250,14 +245,7 @@ fn established_inbound_refused_with_cease_6_7() {
     n.handle_conn(at(2), out_id, Event::Message(keepalive()));
     assert_eq!(n.session().state(), State::Established);
     let (in_id, out) = connect(&mut n, IN);
-    assert_eq!(
-        out,
-        vec![Output::Refuse {
-            conn: in_id,
-            notification: Some(cease_6_7()),
-            why: Refusal::Established
-        }]
-    );
+    assert_eq!(out, refused(in_id, Some(cease_6_7()), Refusal::Established));
     assert_eq!(n.conn(), Some(out_id));
     assert_eq!(n.session().state(), State::Established);
 }
@@ -269,11 +257,7 @@ fn open_sent_third_connection_refused_with_cease_6_7() {
     let (third, out) = connect(&mut n, IN);
     assert_eq!(
         out,
-        vec![Output::Refuse {
-            conn: third,
-            notification: Some(cease_6_7()),
-            why: Refusal::ThirdConnection
-        }]
+        refused(third, Some(cease_6_7()), Refusal::ThirdConnection)
     );
 }
 
@@ -419,14 +403,7 @@ fn established_shutdown_sends_the_notification_and_refuses_until_enabled() {
     assert!(out.contains(&Output::Close(out_id)));
     assert!(n.is_admin_down());
     let (id, out) = connect(&mut n, IN);
-    assert_eq!(
-        out,
-        vec![Output::Refuse {
-            conn: id,
-            notification: None,
-            why: Refusal::Idle
-        }]
-    );
+    assert_eq!(out, refused(id, None, Refusal::Idle));
     for secs in 4..60 {
         assert!(!n.handle_timeout(at(secs)).contains(&Output::Connect));
     }

@@ -10,24 +10,9 @@ use bgp_proto::{Message, Notification, SessionContext};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::pair::pair_config;
+use super::pair::{pair_config, Side};
 use super::*;
 use crate::{Admin, CollisionStep, ConnId, Direction, Neighbor, Output};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
-    A,
-    B,
-}
-
-impl Side {
-    fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-}
 
 #[derive(Debug)]
 enum Delivery {
@@ -321,19 +306,17 @@ fn decode_notification(msg: &Bytes) -> Option<Notification> {
     }
 }
 
-/// Both speakers connect at once: two connections, each seen from both ends. Each side's
-/// `Neighbor` resolves the collision on its own (RFC 4271 §6.8); both must close the same
-/// connection with Cease 6/7, and the other reaches Established. Returns the direction (as
-/// A sees it) of the connection closed.
-pub(super) fn collision(a_id: [u8; 4], b_id: [u8; 4]) -> Direction {
-    let mut p = NeighborPair::new(1, a_id, b_id, Duration::ZERO);
+/// Both started and both connects completed at the connector before either listener sees
+/// the other's: each side has an outbound connection in OpenSent when the inbound one
+/// arrives, so both run a second session. Returns the pair and the connections, named
+/// `[A's outbound, B's outbound, A's inbound, B's inbound]`.
+fn colliding(seed: u64, a_id: [u8; 4], b_id: [u8; 4]) -> (NeighborPair, [ConnId; 4]) {
+    let mut p = NeighborPair::new(seed, a_id, b_id, Duration::ZERO);
     for side in [Side::A, Side::B] {
         let now = p.now;
         let out = p.neighbor(side).start(now);
         assert!(out.contains(&Output::Connect));
     }
-    // Both connects complete at the connector before either listener sees the other's: both
-    // sides have an outbound connection in OpenSent when the inbound one arrives.
     let now = p.now;
     let (a_out, xa) = p.a.connected(now, Direction::Outbound, Vec::new(), None);
     let (b_out, xb) = p.b.connected(now, Direction::Outbound, Vec::new(), None);
@@ -345,6 +328,15 @@ pub(super) fn collision(a_id: [u8; 4], b_id: [u8; 4]) -> Direction {
     for (side, out) in [(Side::A, xa), (Side::B, xb), (Side::A, ya), (Side::B, yb)] {
         p.carry_out(side, out);
     }
+    (p, [a_out, b_out, a_in, b_in])
+}
+
+/// Both speakers connect at once: two connections, each seen from both ends. Each side's
+/// `Neighbor` resolves the collision on its own (RFC 4271 §6.8); both must close the same
+/// connection with Cease 6/7, and the other reaches Established. Returns the direction (as
+/// A sees it) of the connection closed.
+pub(super) fn collision(a_id: [u8; 4], b_id: [u8; 4]) -> Direction {
+    let (mut p, [a_out, b_out, a_in, b_in]) = colliding(1, a_id, b_id);
     p.run_until(at(5));
     assert!(
         p.settled(),
@@ -425,21 +417,7 @@ fn neighbor_pair_both_active_settle_on_one_connection() {
 /// to B's inbound connection. When that session breaks, A connects out again itself.
 #[test]
 fn collision_won_by_inbound_connection_still_connects_out_after_a_failure() {
-    let mut p = NeighborPair::new(2, [10, 0, 0, 1], [10, 0, 0, 9], Duration::ZERO);
-    for side in [Side::A, Side::B] {
-        let now = p.now;
-        p.neighbor(side).start(now);
-    }
-    let now = p.now;
-    let (a_out, xa) = p.a.connected(now, Direction::Outbound, Vec::new(), None);
-    let (b_out, xb) = p.b.connected(now, Direction::Outbound, Vec::new(), None);
-    let (a_in, ya) = p.a.connected(now, Direction::Inbound, Vec::new(), None);
-    let (b_in, yb) = p.b.connected(now, Direction::Inbound, Vec::new(), None);
-    p.links.push(Link::open(a_out, b_in, Side::A));
-    p.links.push(Link::open(a_in, b_out, Side::B));
-    for (side, out) in [(Side::A, xa), (Side::B, xb), (Side::A, ya), (Side::B, yb)] {
-        p.carry_out(side, out);
-    }
+    let (mut p, [_, _, a_in, _]) = colliding(2, [10, 0, 0, 1], [10, 0, 0, 9]);
     p.run_until(at(5));
     assert!(p.settled());
     assert_eq!(p.a.conn(), Some(a_in), "B's connection won");

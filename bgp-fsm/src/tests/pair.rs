@@ -14,13 +14,13 @@ use rand::{Rng, SeedableRng};
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Side {
+pub(super) enum Side {
     A,
     B,
 }
 
 impl Side {
-    fn other(self) -> Side {
+    pub(super) fn other(self) -> Side {
         match self {
             Side::A => Side::B,
             Side::B => Side::A,

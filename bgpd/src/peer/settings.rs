@@ -115,18 +115,7 @@ pub fn transport_options(peer: &Peer) -> TransportOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-
-    fn config(peer_extra: &str) -> Config {
-        let text = format!(
-            "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = [\"127.0.0.1:11179\"]\n\n\
-             [[peers]]\nname = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n{peer_extra}\n"
-        );
-        match Config::parse(&text, "test.toml") {
-            Ok(c) => c,
-            Err(e) => panic!("test config invalid: {e}"),
-        }
-    }
+    use crate::peer::tests::config;
 
     #[test]
     fn ttl_policy_follows_the_peer_settings() {
