@@ -7,8 +7,9 @@
 //! [`crate::Event::CollisionLost`] to that connection's session, which sends Cease 6/7
 //! (RFC 4486) and closes. A collision with an Established session normally closes the
 //! newcomer instead (RFC 4271 §6.8, last paragraph); that choice is the caller's.
-//! [`resolve`] wraps this for the caller: it compares only connections in opposite
-//! directions, and lets a newer connection in the same direction replace an older one.
+//! [`resolve`] wraps this: it compares only connections in opposite directions, and lets a
+//! newer connection in the same direction replace an older one. [`crate::Neighbor`] is the
+//! caller in production: it runs the second session and carries out the resolution.
 
 use std::net::Ipv4Addr;
 

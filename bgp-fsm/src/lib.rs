@@ -5,7 +5,8 @@
 //!
 //! # Driving contract
 //!
-//! One [`Session`] per peer connection. The caller (bgpd's per-peer task) does this:
+//! One [`Session`] per peer connection, under one [`Neighbor`] per peer (item 4). The caller
+//! (bgpd's per-peer task) does this:
 //!
 //! 1. `Session::new(config, seed)`, optionally `Event::Announce` the routes to send (they
 //!    wait in the Adj-RIB-Out until the session is Established), then
@@ -47,14 +48,16 @@
 //!    each complete message as `Event::Message(bytes)`; a framing error goes in as
 //!    `Event::HeaderError(e)` (the session answers with the RFC 4271 §6.1 NOTIFICATION and
 //!    closes). EOF or a socket error is `Event::Closed`.
-//! 4. An inbound connection for this peer: if the session is in Active, pass it in with
-//!    `Event::Connected`. Otherwise create a second `Session` for it
-//!    (`Start { passive: true }`, `Connected`, with the same announced routes); when either
-//!    session has the peer's OPEN ([`Session::peer_id`]), ask [`resolve`]: feed
-//!    `Event::CollisionLost` to the loser of a §6.8 collision (Cease 6/7), or, for two
-//!    connections in the same direction, drop the older one once the newer has its OPEN.
-//!    The second session's `passive` start applies to that connection only; after a failure
-//!    the configured `SessionConfig::passive` decides whether it connects out again.
+//! 4. Connections of one peer, inbound and outbound, go through a [`Neighbor`] that owns
+//!    up to two sessions (quinn-proto's `Endpoint` for one peer): it refuses or takes each
+//!    new connection ([`Neighbor::connected`] names it with a [`ConnId`]), runs a second
+//!    session during a possible collision and resolves it (RFC 4271 §6.8, [`resolve`]:
+//!    Cease 6/7 to the loser; two connections in one direction: the newer one with an OPEN
+//!    replaces the older), copies the graceful-restart R bit, asks for the routes
+//!    ([`Output::LoadRoutes`]) at OpenConfirm and withdraws them when the session goes down.
+//!    Its [`Output`]s carry the connection they are about. A second session's
+//!    `Start { passive: true }` applies to that connection only; after a failure the
+//!    configured `SessionConfig::passive` decides whether it connects out again.
 //! 5. `Event::Stop { notification }` for an operator shutdown (Cease 6/2, with an RFC 9003
 //!    message via `Notification::cease(2, Some(text))`); the session stays Idle until the next
 //!    `Start`. After any other failure the session restarts by itself after the IdleHoldTimer
@@ -81,7 +84,7 @@
 //!
 //! # Choices where RFC 4271 §8 leaves room (or where we differ)
 //! - One TCP connection per `Session`; a second connection gets its own session and the
-//!   caller resolves the collision ([`collision_loser`], §6.8).
+//!   [`Neighbor`] resolves the collision ([`collision_loser`], §6.8).
 //! - A failed connection in Connect or Active waits in Active for the ConnectRetryTimer
 //!   (as FRR and BIRD do) instead of going to Idle; the ConnectRetryCounter still counts it.
 //! - Passive sessions never connect out (no ConnectRetryTimer in Active). "Passive" is
@@ -123,6 +126,7 @@ mod fsm;
 mod graceful;
 mod import;
 mod negotiate;
+mod neighbor;
 mod restarting;
 mod rib;
 mod rib_in;
@@ -138,6 +142,7 @@ pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};
 pub use negotiate::{roles_match, Negotiated};
+pub use neighbor::{Admin, CollisionStep, ConnId, Neighbor, Output, Refusal};
 pub use rib::{family_of, AdjRib, Route};
 pub use rib_in::AdjRibIn;
 pub use send::SendQueue;

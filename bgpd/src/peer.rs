@@ -1,58 +1,53 @@
-//! One tokio task per peer: the thin driver around a [`bgp_fsm::Session`].
+//! One tokio task per peer: the thin driver around a [`bgp_fsm::Neighbor`].
 //!
-//! The task owns the session, the framed socket, one `sleep_until` for the session's
-//! earliest timer deadline, and a command channel. It `select!`s on socket reads and writes,
-//! the timer, a connect attempt in progress and commands, feeds the session the matching
-//! [`Event`]s and carries out the returned [`Action`]s in order. It makes no protocol
-//! decisions: what to send, when to close and what a message means are the session's.
+//! The task owns the neighbor (its sessions and connection policy), the framed sockets (at
+//! most two: `peer/socket.rs`), one `sleep_until` for the earliest timer deadline
+//! ([`Neighbor::next_timeout`]), and a command channel. It `select!`s on socket reads and
+//! writes, the timer, a connect attempt in progress and commands, feeds the neighbor the
+//! matching events and carries out the returned [`Output`]s in order (`peer/driver.rs`). It makes
+//! no protocol decisions: what to send, when to close, which connection to accept or refuse
+//! and which one survives a collision (RFC 4271 §6.8), when routes are loaded and what a
+//! message means are the neighbor's and its sessions'.
 //!
-//! Driving contract (bgp-fsm `Session` docs): `Connect` starts one connect attempt, whose
-//! outcome comes back as `Connected` / `ConnectFailed`; `Send` bytes are queued and written in
-//! order; `Close` writes what is queued (bounded by [`CLOSE_FLUSH_TIMEOUT`]) and drops the
-//! socket; the session keeps its own timer table, so `StartTimer`/`StopTimer` need no work
-//! here beyond re-arming the one sleep at [`Session::next_timeout`]. RFC 9687 send hold: when
-//! the socket does not take all queued bytes the session is told `SendBlocked`, and
-//! `SendProgress` as they drain.
-//!
-//! Connection collisions (RFC 4271 §6.8): an inbound connection that arrives while the
-//! session already has one runs a second `Session` until one of the two knows the peer's BGP
-//! Identifier; [`bgp_fsm::collision_loser`] then picks the connection to close with Cease 6/7.
-//! An inbound connection while Established is refused with Cease 6/7 at once.
+//! Driving contract (bgp-fsm `Neighbor` docs): `Connect` starts one connect attempt, whose
+//! outcome comes back through `Neighbor::connected` / `connect_failed`; `Send` bytes are
+//! queued and written in order; `Close` writes what is queued (bounded by
+//! [`CLOSE_FLUSH_TIMEOUT`]) and drops the socket, `Abandon` does so on its own task (a
+//! collision loser must not delay the survivor); `LoadRoutes` computes this peer's routes
+//! ([`crate::announce`]) and hands them to the session. RFC 9687 send hold: when the socket
+//! does not take all queued bytes the session is told `SendBlocked`, and `SendProgress` as
+//! they drain.
 //!
 //! A panic inside the task is caught, logged, and the task restarts with a fresh session:
 //! one misbehaving peer never affects another (no locks are shared between peer tasks).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bgp_fsm::{
-    resolve, Action, AddPathConfig, Direction, DownReason, Event, GracefulRestartConfig,
-    Negotiated, Resolution, Route, SendQueue, Session, SessionConfig, Speaker, State,
-};
-use bgp_proto::codec::BgpCodec;
-use bgp_proto::{HeaderError, Nlri, Notification};
-use bytes::{Bytes, BytesMut};
-use futures::{FutureExt, StreamExt};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use bgp_fsm::{Admin, ConnId, DownReason, Event, Negotiated, Neighbor, Output, Route, State};
+use bgp_proto::{Nlri, Notification};
+use futures::FutureExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_util::codec::FramedRead;
-use tracing::{debug, error, info, warn, Instrument};
+use tracing::{error, info, warn, Instrument};
 
+mod driver;
+mod settings;
+mod socket;
+
+pub use settings::{session_config, transport_options};
+
+use self::socket::{close_conn, Conn, ConnectFuture};
+use self::socket::{poll_connect, read_frame, rib_room_again, sleep_until, split_conn, write_some};
 use crate::announce::{self, Announcements, ChangeSummary, PeerView, Warning};
-use crate::config::{Global, Peer, Ttl};
-use crate::locrib::{RibHandle, RibInput, RibRoute};
-use crate::status::{Applied, ConnectError, LastDown, PeerStatus};
-use crate::transport::{self, TransportOptions, TtlPolicy};
+use crate::config::{Global, Peer};
+use crate::locrib::{RibHandle, RibInput};
+use crate::status::{Applied, PeerStatus};
+pub(crate) use crate::status::{ConnectError, LastDown};
 
 /// Route changes at least this large hand the memory their computation freed back to the
 /// kernel ([`crate::alloc::release_freed_memory`]).
@@ -110,14 +105,6 @@ pub enum PeerCommand {
     /// The received routes for these NLRI (`None` where there is none), in order: the
     /// Loc-RIB keeps only decision keys and reads the attributes it displays from here.
     ReceivedRoutes(Vec<Nlri>, oneshot::Sender<Vec<Option<Route>>>),
-}
-
-/// Returns once the Loc-RIB has room for more received routes (never without a Loc-RIB).
-async fn rib_room_again(rib: Option<&RibHandle>) {
-    match rib {
-        Some(rib) => rib.room().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The daemon's side of a peer task.
@@ -178,14 +165,15 @@ pub fn spawn_with(
     let task_peer = peer.clone();
     let task = tokio::spawn(
         async move {
-            let mut task = PeerTask::new(global, task_peer, services, rx, status_tx);
+            // Shut down: never started, it waits for `Enable`.
+            let admin = if admin_down.is_some() {
+                Admin::Shutdown
+            } else {
+                Admin::Enabled
+            };
+            let mut task = PeerTask::new(global, task_peer, services, rx, status_tx, admin);
             task.rib = rib;
             task.link = link;
-            if admin_down.is_some() {
-                // Never started: it waits for `Enable`.
-                task.started = true;
-                task.admin_down = true;
-            }
             loop {
                 match AssertUnwindSafe(task.run()).catch_unwind().await {
                     Ok(()) => break,
@@ -215,178 +203,25 @@ pub fn spawn_with(
     }
 }
 
-/// The session configuration for `peer` (RFC 4271 §8.1.1 session attributes).
-pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
-    let mut cfg = SessionConfig::new(peer.local_asn(global).0, peer.asn.0, global.router_id);
-    cfg.hold_time = peer.hold_time.secs();
-    cfg.keepalive = Some(u16::try_from(peer.keepalive.as_secs()).unwrap_or(u16::MAX));
-    cfg.connect_retry = peer.connect_retry;
-    cfg.passive = peer.passive;
-    cfg.delay_open = peer.delay_open;
-    cfg.open_hold_time = peer.open_hold_time;
-    cfg.send_hold_time = peer.send_hold_time;
-    cfg.min_hold_time = peer.min_hold_time;
-    cfg.max_prefixes_action = peer.max_prefixes_action;
-    cfg.families = peer.families.clone();
-    if peer.add_path {
-        cfg.add_path = peer
-            .families
-            .iter()
-            .map(|&family| AddPathConfig {
-                family,
-                send: true,
-                receive: true,
-            })
-            .collect();
-    }
-    cfg.extended_message = true;
-    // Graceful restart (RFC 4724 §4.1, issue 7): a session built here belongs to a bgpd that
-    // has just started, so the R bit is set (the session clears it once Established). bgpd
-    // installs no forwarding state, so forwarding is preserved for every family (F bits):
-    // the routers keep using the nodes while bgpd restarts.
-    cfg.graceful_restart = peer.graceful_restart.map(|gr| GracefulRestartConfig {
-        restart_time: u16::try_from(gr.restart_time.as_secs())
-            .unwrap_or(4095)
-            .min(4095),
-        restarting: true,
-        notification: gr.notification,
-        preserve_forwarding: peer.families.clone(),
-        llgr_stale_time: gr
-            .llgr_stale_time
-            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
-        // End-of-RIB waits for the routes restored and learned after the restart (issue 13).
-        end_of_rib_deferral: Some(global.end_of_rib_deferral(gr.restart_time))
-            .filter(|d| !d.is_zero()),
-        ..GracefulRestartConfig::default()
-    });
-    cfg.role = peer.role;
-    cfg.strict_role = peer.role_strict;
-    if peer.extended_next_hop {
-        cfg.extended_next_hop = vec![bgp_proto::Family::IPV4_UNICAST];
-    }
-    cfg.max_prefixes = peer.max_prefixes;
-    cfg.max_prefixes_restart = peer.max_prefixes_restart;
-    cfg.idle_hold_time = peer.idle_hold_time;
-    cfg.max_idle_hold_time = crate::config::MAX_IDLE_HOLD_TIME;
-    cfg.damp_peer_oscillations = peer.damp_peer_oscillations;
-    cfg.enforce_first_as = peer.enforce_first_as;
-    cfg.local_addresses = peer.local_address.into_iter().collect();
-    cfg.import = peer.import.clone();
-    cfg.allow_own_as = peer.allow_own_as;
-    // RFC 4271 §6.3: the shared-subnet next-hop rule is for eBGP peers one IP hop away: not
-    // with ebgp_multihop; GTSM (ttl_security) is single-hop here (TtlPolicy hops 1).
-    cfg.directly_connected = !peer.ibgp && matches!(peer.ttl, Ttl::Default | Ttl::Security);
-    cfg
-}
-
-/// `Event::SharedSubnets` for a new connection of a directly connected eBGP session: the
-/// prefixes of the interface holding the connection's local address.
-fn shared_subnets(session: &Session, local: Option<SocketAddr>, peer: IpAddr) -> Option<Event> {
-    if !session.config().directly_connected {
-        return None;
-    }
-    let subnets = local
-        .map(|l| crate::link::interface_subnets(l.ip()))
-        .unwrap_or_default();
-    Some(Event::SharedSubnets {
-        subnets,
-        peer: Some(peer),
-    })
-}
-
-/// The socket options for `peer`'s connections.
-pub fn transport_options(peer: &Peer) -> TransportOptions {
-    let ttl = match peer.ttl {
-        // Directly connected eBGP uses TTL 1, as routers expect (RFC 4271 leaves it to
-        // implementations; FRR and BIRD do the same); iBGP keeps the system default.
-        Ttl::Default if peer.ibgp => TtlPolicy::SystemDefault,
-        Ttl::Default => TtlPolicy::Fixed(1),
-        Ttl::Multihop(n) => TtlPolicy::Fixed(n),
-        Ttl::Security => TtlPolicy::Security { hops: 1 },
-    };
-    TransportOptions {
-        local_address: peer.local_address,
-        md5_password: peer.password.clone(),
-        ttl,
-    }
-}
-
-type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
-
-/// One TCP connection: the framed reader (dropped after a header error) and the writer with
-/// its queue.
-struct Conn {
-    reader: Option<FramedRead<OwnedReadHalf, BgpCodec>>,
-    writer: Option<Writer>,
-    local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
-    direction: Direction,
-}
-
-struct Writer {
-    half: OwnedWriteHalf,
-    /// The queue and its RFC 9687 state: every write below reports through it.
-    queue: SendQueue,
-}
-
-impl Conn {
-    fn new(stream: TcpStream, direction: Direction) -> Conn {
-        let local = stream.local_addr().ok();
-        let remote = stream.peer_addr().ok();
-        let (read, write) = stream.into_split();
-        Conn {
-            reader: Some(FramedRead::new(read, BgpCodec::new())),
-            writer: Some(Writer {
-                half: write,
-                queue: SendQueue::new(),
-            }),
-            local,
-            remote,
-            direction,
-        }
-    }
-}
-
-/// A session and its connection: the main one, or the second one of a collision.
-struct Slot {
-    session: Session,
-    conn: Option<Conn>,
-}
-
-#[derive(Clone, Copy)]
-enum Which {
-    Main,
-    Second,
-}
-
-/// What `handle_actions` found that the task loop must act on.
-#[derive(Default)]
-struct Outcome {
-    /// The session left Established (or an OPEN-exchanged connection went away).
-    down: bool,
-}
-
 struct PeerTask {
     global: Arc<Global>,
     peer: Arc<Peer>,
     services: Arc<Announcements>,
     rx: mpsc::Receiver<PeerCommand>,
     status: watch::Sender<PeerStatus>,
-    main: Slot,
-    second: Option<Slot>,
+    /// The sessions and the connection policy (bgp-fsm): this task carries out its outputs.
+    neighbor: Neighbor,
+    /// The open connections (at most the neighbor's two).
+    conns: Vec<Conn>,
     connecting: Option<ConnectFuture>,
     warned: HashSet<Warning>,
     /// RFC 7606 outcomes already logged in this session (attribute type, reason).
     logged_errors: HashSet<(u8, &'static str)>,
-    /// The routes were handed to the current session (from OpenConfirm on).
-    routes_loaded: bool,
     /// The largest Adj-RIB-In since memory was last handed back ([`Self::release_rib_in`]).
     rib_in_high: usize,
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
-    /// Shut down by the operator: stays Idle until `Enable`.
-    admin_down: bool,
     seed: u64,
     /// The Loc-RIB owner ([`crate::locrib`]): received routes and session losses go there.
     rib: Option<RibHandle>,
@@ -401,28 +236,25 @@ impl PeerTask {
         services: Arc<Announcements>,
         rx: mpsc::Receiver<PeerCommand>,
         status: watch::Sender<PeerStatus>,
+        admin: Admin,
     ) -> PeerTask {
         let seed = seed_for(&peer);
-        let session = Session::new(session_config(&global, &peer), seed);
+        let neighbor = Neighbor::new(session_config(&global, &peer), seed, admin);
         PeerTask {
             global,
             peer,
             services,
             rx,
             status,
-            main: Slot {
-                session,
-                conn: None,
-            },
-            second: None,
+            neighbor,
+            conns: Vec::new(),
             connecting: None,
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
-            routes_loaded: false,
             rib_in_high: 0,
             deferred_log: None,
-            started: false,
-            admin_down: false,
+            // A peer shut down at start is never started: it waits for `Enable`.
+            started: admin == Admin::Shutdown,
             seed,
             rib: None,
             link: None,
@@ -439,43 +271,58 @@ impl PeerTask {
         }
     }
 
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == id)
+    }
+
+    fn take_conn(&mut self, id: ConnId) -> Option<Conn> {
+        let at = self.conns.iter().position(|c| c.id == id)?;
+        Some(self.conns.swap_remove(at))
+    }
+
+    /// The current session's connection.
+    fn main_conn(&self) -> Option<&Conn> {
+        let id = self.neighbor.conn()?;
+        self.conns.iter().find(|c| c.id == id)
+    }
+
     /// After a panic: drop every connection and start over with a new session.
     fn reset_after_failure(&mut self) {
         self.seed = self.seed.wrapping_add(1);
-        self.main = Slot {
-            session: Session::new(session_config(&self.global, &self.peer), self.seed),
-            conn: None,
+        // A peer the operator shut down stays down.
+        let admin = if self.neighbor.is_admin_down() {
+            Admin::Shutdown
+        } else {
+            Admin::Enabled
         };
-        self.second = None;
+        let cfg = session_config(&self.global, &self.peer);
+        self.neighbor = Neighbor::new(cfg, self.seed, admin);
+        self.conns.clear();
         self.connecting = None;
         self.rib_send(RibInput::Down {
             peer: self.peer.name.clone(),
             kept: Vec::new(),
         });
-        self.routes_loaded = false;
         self.deferred_log = None;
-        // A peer the operator shut down stays down.
-        self.started = self.admin_down;
+        self.started = admin == Admin::Shutdown;
         self.publish(None);
     }
 
     async fn run(&mut self) {
         if !self.started {
             self.started = true;
-            let passive = self.peer.passive;
-            self.feed(Which::Main, Event::Start { passive }).await;
+            let outputs = self.neighbor.start(Instant::now());
+            self.carry_out(outputs).await;
             // The state the start led to (Connect, Active), not Idle until the first event.
             self.publish(None);
         }
         loop {
-            let deadline = earliest(
-                self.main.session.next_timeout(),
-                self.second.as_ref().and_then(|s| s.session.next_timeout()),
-            );
-            let (main_reader, main_writer) = split_conn(self.main.conn.as_mut());
-            let (second_reader, second_writer) =
-                split_conn(self.second.as_mut().and_then(|s| s.conn.as_mut()));
-            let main_writes = main_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
+            let deadline = self.neighbor.next_timeout();
+            let ids = [0, 1].map(|i| self.conns.get(i).map(|c| c.id));
+            let mut conns = self.conns.iter_mut();
+            let (first_reader, first_writer) = split_conn(conns.next());
+            let (second_reader, second_writer) = split_conn(conns.next());
+            let first_writes = first_writer.as_ref().is_some_and(|w| !w.queue.is_empty());
             // Backpressure from the Loc-RIB: while too many received routes wait for it,
             // the sockets are not read (the peer is held back by TCP); timers, writes and
             // commands go on, so keepalives still leave (locrib::RIB_IN_FLIGHT).
@@ -494,18 +341,18 @@ impl PeerTask {
                         return;
                     }
                 },
-                frame = read_frame(main_reader), if rib_room => {
-                    self.on_frame(Which::Main, frame).await;
+                frame = read_frame(first_reader), if rib_room => {
+                    self.on_frame(ids[0], frame).await;
                 }
                 frame = read_frame(second_reader), if rib_room => {
-                    self.on_frame(Which::Second, frame).await;
+                    self.on_frame(ids[1], frame).await;
                 }
                 () = rib_room_again(self.rib.as_ref()), if !rib_room => {}
-                res = write_some(main_writer), if main_writes => {
-                    self.on_written(Which::Main, res).await;
+                res = write_some(first_writer), if first_writes => {
+                    self.on_written(ids[0], res).await;
                 }
                 res = write_some(second_writer), if second_writes => {
-                    self.on_written(Which::Second, res).await;
+                    self.on_written(ids[1], res).await;
                 }
                 addr = crate::unnumbered::changed(self.link.as_mut()) => {
                     self.on_neighbor(addr).await;
@@ -515,13 +362,8 @@ impl PeerTask {
                     self.on_connected(res).await;
                 }
                 () = sleep_until(deadline) => {
-                    let now = Instant::now();
-                    let actions = self.main.session.handle_timeout(now);
-                    self.handle_actions(Which::Main, actions).await;
-                    if let Some(second) = self.second.as_mut() {
-                        let actions = second.session.handle_timeout(now);
-                        self.handle_actions(Which::Second, actions).await;
-                    }
+                    let outputs = self.neighbor.handle_timeout(Instant::now());
+                    self.carry_out(outputs).await;
                 }
             }
             self.publish(None);
@@ -539,6 +381,9 @@ impl PeerTask {
             }
             PeerCommand::Settings(peer) => {
                 self.peer = peer;
+                // For sessions built from now on (the current one keeps its own).
+                self.neighbor
+                    .set_config(session_config(&self.global, &self.peer));
                 self.apply_import().await;
                 self.sync_routes().await;
                 false
@@ -557,17 +402,8 @@ impl PeerTask {
                     "resetting the session with {} ({notification})",
                     self.label()
                 );
-                if self.second.is_some() {
-                    let stop = Event::Stop {
-                        notification: Some(notification.clone()),
-                    };
-                    self.feed(Which::Second, stop).await;
-                    self.second = None;
-                }
-                let stop = Event::AutomaticStop {
-                    notification: Some(notification),
-                };
-                self.feed(Which::Main, stop).await;
+                let outputs = self.neighbor.reset(Instant::now(), notification);
+                self.carry_out(outputs).await;
                 false
             }
             PeerCommand::Shutdown(notification) => {
@@ -575,33 +411,22 @@ impl PeerTask {
                     "shutting down the session with {} by operator request ({notification})",
                     self.label()
                 );
-                self.admin_down = true;
-                if self.second.is_some() {
-                    let stop = Event::Stop {
-                        notification: Some(notification.clone()),
-                    };
-                    self.feed(Which::Second, stop).await;
-                    self.second = None;
-                }
-                self.connecting = None;
-                let stop = Event::Stop {
-                    notification: Some(notification),
-                };
-                self.feed(Which::Main, stop).await;
+                let outputs = self.neighbor.shutdown(Instant::now(), notification);
+                self.carry_out(outputs).await;
                 false
             }
             PeerCommand::Enable => {
-                if std::mem::take(&mut self.admin_down) {
+                if self.neighbor.is_admin_down() {
                     info!("enabling the session with {} again", self.label());
-                    let passive = self.peer.passive;
-                    self.feed(Which::Main, Event::Start { passive }).await;
+                    let outputs = self.neighbor.enable(Instant::now());
+                    self.carry_out(outputs).await;
                 }
                 false
             }
             PeerCommand::Refresh => {
                 let families: Vec<bgp_proto::Family> = self
-                    .main
-                    .session
+                    .neighbor
+                    .session()
                     .negotiated()
                     .map(|n| n.families.clone())
                     .unwrap_or_default();
@@ -610,783 +435,44 @@ impl PeerTask {
                     self.label()
                 );
                 for f in families {
-                    self.feed(Which::Main, Event::RequestRefresh(f)).await;
-                    self.feed(Which::Main, Event::ResendRoutes(f)).await;
+                    self.feed(Event::RequestRefresh(f)).await;
+                    self.feed(Event::ResendRoutes(f)).await;
                 }
                 false
             }
             PeerCommand::AdjRibIn(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_in().iter().collect());
+                let _ = reply.send(self.neighbor.session().adj_rib_in().iter().collect());
                 false
             }
             PeerCommand::ReceivedRoutes(nlri, reply) => {
-                let rib_in = self.main.session.adj_rib_in();
+                let rib_in = self.neighbor.session().adj_rib_in();
                 let _ = reply.send(nlri.iter().map(|n| rib_in.get(n)).collect());
                 false
             }
             PeerCommand::AdjRibOut(reply) => {
-                let _ = reply.send(self.main.session.adj_rib_out().iter().collect());
+                let _ = reply.send(self.neighbor.session().adj_rib_out().iter().collect());
                 false
             }
         }
     }
 
     async fn stop(&mut self, notification: Notification) {
-        if self.second.is_some() {
-            self.feed(
-                Which::Second,
-                Event::Stop {
-                    notification: Some(notification.clone()),
-                },
-            )
-            .await;
-            self.second = None;
-        }
-        self.feed(
-            Which::Main,
-            Event::Stop {
-                notification: Some(notification),
-            },
-        )
-        .await;
+        let outputs = self.neighbor.stop(Instant::now(), notification);
+        self.carry_out(outputs).await;
         self.connecting = None;
-        if let Some(conn) = self.main.conn.take() {
+        for conn in std::mem::take(&mut self.conns) {
             close_conn(conn).await;
         }
         self.publish(None);
     }
 
-    async fn on_inbound(&mut self, stream: TcpStream) {
-        let remote = stream.peer_addr().ok();
-        if let Err(e) = transport::prepare_accepted(&stream, &transport_options(&self.peer)) {
-            warn!(
-                "cannot set socket options on the connection from {}: {e}",
-                self.label()
-            );
-        }
-        match self.main.session.state() {
-            State::Idle => {
-                debug!("refused a connection from {} while Idle", self.label());
-                // Dropping the stream closes it; the peer retries later.
-            }
-            State::Connect | State::Active if self.main.conn.is_none() => {
-                info!("accepted a connection from {} ({:?})", self.label(), remote);
-                self.connecting = None;
-                self.main.conn = Some(Conn::new(stream, Direction::Inbound));
-                self.feed_shared_subnets();
-                self.feed(Which::Main, Event::Connected).await;
-            }
-            State::Established => {
-                info!(
-                    "refused a second connection from {}: session already established \
-                     (sent NOTIFICATION 6/7)",
-                    self.label()
-                );
-                reject(stream, Notification::cease(7, None)).await;
-            }
-            _ if self.second.is_none() => {
-                info!(
-                    "connection collision with {}: running both connections until OPENs are \
-                     exchanged (RFC 4271 §6.8)",
-                    self.label()
-                );
-                let mut cfg = session_config(&self.global, &self.peer);
-                // RFC 4724 §4.1: the R bit only until a session was Established, which the
-                // main session knows (it clears its own copy).
-                if let (Some(gr), Some(main)) = (
-                    cfg.graceful_restart.as_mut(),
-                    self.main.session.config().graceful_restart.as_ref(),
-                ) {
-                    gr.restarting = main.restarting;
-                }
-                let mut slot = Slot {
-                    session: Session::new(cfg, self.seed.wrapping_add(0x5eed)),
-                    conn: Some(Conn::new(stream, Direction::Inbound)),
-                };
-                let now = Instant::now();
-                let local = slot.conn.as_ref().and_then(|c| c.local);
-                let remote = slot.conn.as_ref().and_then(|c| c.remote);
-                let peer = remote.map_or(self.peer.address, |r| r.ip());
-                if let Some(ev) = shared_subnets(&slot.session, local, peer) {
-                    // Sets the session's subnets; no actions.
-                    slot.session.handle(now, ev);
-                }
-                let mut actions = slot.session.handle(now, Event::Start { passive: true });
-                self.second = Some(slot);
-                actions.extend(
-                    self.second
-                        .as_mut()
-                        .map(|s| s.session.handle(now, Event::Connected))
-                        .unwrap_or_default(),
-                );
-                self.handle_actions(Which::Second, actions).await;
-            }
-            _ => {
-                info!(
-                    "refused a third connection from {} during a collision (sent NOTIFICATION 6/7)",
-                    self.label()
-                );
-                reject(stream, Notification::cease(7, None)).await;
-            }
-        }
-    }
-
-    async fn on_connected(&mut self, res: io::Result<TcpStream>) {
-        match res {
-            Ok(stream) => {
-                if self.main.conn.is_some() {
-                    // An inbound connection won the race; this one is surplus.
-                    return;
-                }
-                debug!("connected to {}", self.label());
-                self.main.conn = Some(Conn::new(stream, Direction::Outbound));
-                self.feed_shared_subnets();
-                self.feed(Which::Main, Event::Connected).await;
-            }
-            Err(e) => {
-                self.connect_failed(&e);
-                self.feed(Which::Main, Event::ConnectFailed).await;
-            }
-        }
-    }
-
-    /// Records a failed connection attempt (why the peer is down, for `bgpctl` and metrics)
-    /// and logs it at WARN on the 1st, 10th, 100th, ... attempt in a row, so a peer that
-    /// cannot be reached is visible without flooding the log.
-    fn connect_failed(&mut self, e: &io::Error) {
-        let error = match connect_hint(e, &self.peer) {
-            Some(hint) => format!("{e} ({hint})"),
-            None => e.to_string(),
-        };
-        let mut attempts = 0;
-        self.status.send_modify(|s| {
-            attempts = s.connect_error.as_ref().map_or(0, |c| c.attempts) + 1;
-            s.connect_error = Some(ConnectError {
-                error: error.clone(),
-                at: SystemTime::now(),
-                attempts,
-            });
-        });
-        // 1, 10, 100, 1000, ...: a rate that falls as the outage lasts.
-        let mut n = attempts;
-        while n % 10 == 0 {
-            n /= 10;
-        }
-        if n == 1 {
-            warn!(
-                "cannot connect to {} (attempt {attempts} in a row): {error}",
-                self.label()
-            );
-        } else {
-            debug!("connection to {} failed: {error}", self.label());
-        }
-    }
-
-    async fn on_frame(
-        &mut self,
-        which: Which,
-        frame: Option<Result<Result<Bytes, HeaderError>, io::Error>>,
-    ) {
-        let event = match frame {
-            Some(Ok(Ok(msg))) => Event::Message(msg),
-            Some(Ok(Err(header))) => {
-                if let Some(conn) = self.slot_mut(&which).and_then(|s| s.conn.as_mut()) {
-                    conn.reader = None;
-                }
-                Event::HeaderError(header)
-            }
-            Some(Err(e)) => {
-                debug!("read from {} failed: {e}", self.label());
-                self.drop_conn(&which);
-                Event::Closed
-            }
-            None => {
-                self.drop_conn(&which);
-                Event::Closed
-            }
-        };
-        self.feed(which, event).await;
-    }
-
-    /// The `select!` write branch wrote: report progress (or a full socket) to the session
-    /// (RFC 9687), as `flush_now` does for its writes.
-    async fn on_written(&mut self, which: Which, res: io::Result<Vec<Event>>) {
-        match res {
-            Ok(events) => {
-                for event in events {
-                    self.feed(which, event).await;
-                }
-            }
-            Err(e) => {
-                debug!("write to {} failed: {e}", self.label());
-                self.drop_conn(&which);
-                self.feed(which, Event::Closed).await;
-            }
-        }
-    }
-
-    /// Starts the connection attempt the session asked for. An unnumbered peer's attempt
-    /// waits for its neighbor's address, and says so in the status meanwhile.
-    fn start_connect(&mut self) {
-        let opts = transport_options(&self.peer);
-        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
-        let port = self.peer.port;
-        let Some(link) = self.link.clone() else {
-            let remote = self.peer.socket_addr();
-            self.connecting = Some(Box::pin(async move {
-                transport::connect(remote, &opts, timeout).await
-            }));
-            return;
-        };
-        if let Some(waiting) = link.waiting() {
-            self.connect_failed(&waiting);
-        }
-        self.connecting = Some(Box::pin(async move {
-            let remote = link.resolve(port).await;
-            transport::connect(remote, &opts, timeout).await
-        }));
-    }
-
-    /// Where connections go: the configured address, or an unnumbered peer's learned one.
-    fn connect_target(&self) -> Option<SocketAddr> {
-        match &self.link {
-            Some(link) => link.current(self.peer.port),
-            None => Some(self.peer.socket_addr()),
-        }
-    }
-
-    /// An unnumbered peer's neighbor is known, or changed (the router was replaced): a
-    /// session with another address ends (Cease 6/6, Other Configuration Change, RFC 4486)
-    /// and starts again towards `addr` at once; an attempt in progress is redirected.
-    async fn on_neighbor(&mut self, addr: std::net::Ipv6Addr) {
-        self.status.send_modify(|s| s.address = IpAddr::V6(addr));
-        let elsewhere = |c: &Conn| c.remote.is_some_and(|r| r.ip() != IpAddr::V6(addr));
-        if self.main.conn.as_ref().is_some_and(elsewhere) && !self.admin_down {
-            info!(
-                "the neighbor of {} is now {addr}: closing the session with the previous \
-                 address and connecting to the new one",
-                self.label()
-            );
-            let notification = Notification::cease(6, None);
-            if self.second.is_some() {
-                let stop = Event::Stop {
-                    notification: Some(notification.clone()),
-                };
-                self.feed(Which::Second, stop).await;
-                self.second = None;
-            }
-            let stop = Event::Stop {
-                notification: Some(notification),
-            };
-            self.feed(Which::Main, stop).await;
-            let passive = self.peer.passive;
-            self.feed(Which::Main, Event::Start { passive }).await;
-        } else if self.connecting.is_some() && self.main.conn.is_none() {
-            self.start_connect();
-        }
-    }
-
-    /// Hands the main session the subnets of its new connection (RFC 4271 §6.3 next-hop
-    /// check); the event sets them and returns no actions.
-    fn feed_shared_subnets(&mut self) {
-        let local = self.main.conn.as_ref().and_then(|c| c.local);
-        // The connection's remote address: an unnumbered peer's is learned, not configured.
-        let remote = self.main.conn.as_ref().and_then(|c| c.remote);
-        let peer = remote.map_or(self.peer.address, |r| r.ip());
-        if let Some(ev) = shared_subnets(&self.main.session, local, peer) {
-            let actions = self.main.session.handle(Instant::now(), ev);
-            debug_assert!(actions.is_empty());
-        }
-    }
-
-    /// A reload changed `import` or `allow_own_as`: the live sessions apply them without a
-    /// reset (issue 13 §3); the session withdraws what the new rules refuse and asks the peer
-    /// for a route refresh when they may accept more.
-    async fn apply_import(&mut self) {
-        let policy = self.peer.import.clone();
-        let allow_own_as = self.peer.allow_own_as;
-        let cfg = self.main.session.config();
-        if cfg.import == policy && cfg.allow_own_as == allow_own_as {
-            return;
-        }
-        info!(
-            "import policy for {} is now {policy} (allow_own_as {allow_own_as}), applied \
-             without a session reset",
-            self.label()
-        );
-        if self.second.is_some() {
-            let ev = Event::SetImport {
-                policy: policy.clone(),
-                allow_own_as,
-            };
-            self.feed(Which::Second, ev).await;
-        }
-        let ev = Event::SetImport {
-            policy,
-            allow_own_as,
-        };
-        self.feed(Which::Main, ev).await;
-    }
-
-    fn slot_mut(&mut self, which: &Which) -> Option<&mut Slot> {
-        match which {
-            Which::Main => Some(&mut self.main),
-            Which::Second => self.second.as_mut(),
-        }
-    }
-
-    fn drop_conn(&mut self, which: &Which) {
-        if let Some(slot) = self.slot_mut(which) {
-            slot.conn = None;
-        }
-    }
-
-    /// Feeds one event to a slot's session and carries out the actions.
-    async fn feed(&mut self, which: Which, event: Event) {
-        let Some(slot) = self.slot_mut(&which) else {
-            return;
-        };
-        let actions = slot.session.handle(Instant::now(), event);
-        self.handle_actions(which, actions).await;
-    }
-
-    /// Carries out `actions` in order, then whatever they lead to (collision resolution,
-    /// route announcements after SessionUp).
-    async fn handle_actions(&mut self, which: Which, actions: Vec<Action>) {
-        let mut work: VecDeque<(Which, Vec<Action>)> = VecDeque::from([(which, actions)]);
-        while let Some((which, actions)) = work.pop_front() {
-            let outcome = self.execute(&which, actions).await;
-            // Write what the socket takes now, so only data the peer has not read counts.
-            self.flush_now();
-            let over_cap = self.queue_over_cap(&which);
-            if let Which::Second = which {
-                if self.second.as_ref().is_some_and(|s| s.conn.is_none()) {
-                    // The second connection is finished (lost the collision or failed).
-                    self.second = None;
-                }
-            }
-            if let Some(actions) = over_cap {
-                // The slot's own session answers with NOTIFICATION 6/8 and Close.
-                work.push_back((which, actions));
-            }
-            self.resolve_collision();
-            if outcome.down {
-                // The Adj-RIB-Out is recomputed when the next session comes up: the local
-                // address, families and ADD-PATH may differ.
-                if !self.main.session.adj_rib_out().is_empty() {
-                    let actions = self.main.session.handle(Instant::now(), Event::WithdrawAll);
-                    work.push_back((Which::Main, actions));
-                }
-            }
-            if outcome.down {
-                self.routes_loaded = false;
-                self.deferred_log = None;
-            }
-            // Load the routes as soon as the OPENs are exchanged (OpenConfirm): the session
-            // then sends them right after Established and before End-of-RIB (RFC 4724 §2).
-            let ready = matches!(
-                self.main.session.state(),
-                State::OpenConfirm | State::Established
-            );
-            if ready && !self.routes_loaded && self.second.is_none() {
-                if let Some(actions) = self.route_actions() {
-                    self.routes_loaded = true;
-                    work.push_back((Which::Main, actions));
-                    if self.main.session.adj_rib_out().len() >= LARGE_CHANGE {
-                        crate::alloc::release_freed_memory();
-                    }
-                }
-            }
-        }
-        self.release_rib_in();
-        self.flush_now();
-    }
-
-    /// Hands the memory of received routes back to the kernel once the Adj-RIB-In has
-    /// shrunk to half of its largest size since the last time (or less: a withdrawn table, a
-    /// session down), by at least [`RIB_IN_RELEASE`] routes: the freed blocks otherwise stay
-    /// in the allocator's heaps, and RSS at the peak. Halving keeps the trims few (about
-    /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
-    /// the minimum leaves behind is about 150 KB.
-    fn release_rib_in(&mut self) {
-        let held = self.main.session.adj_rib_in().len();
-        self.rib_in_high = self.rib_in_high.max(held);
-        let freed = self.rib_in_high - held;
-        if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
-            crate::alloc::release_freed_memory_soon();
-            self.rib_in_high = held;
-        }
-    }
-
-    /// Send-queue cap (issue 7, `max_queued_bytes`): when the unsent data of a slot's connection
-    /// exceeds the cap, the peer is not reading fast enough. Rather than letting memory grow,
-    /// drop the queued messages that have not started to go out (the partly written one is
-    /// kept so the stream stays framed) and stop the session with Cease 6/8, Out of Resources
-    /// (RFC 4486). It restarts after the IdleHoldTime like any failure; with the RFC 8538 N
-    /// bit on both sides this Cease keeps graceful-restart semantics (routes stay stale).
-    fn queue_over_cap(&mut self, which: &Which) -> Option<Vec<Action>> {
-        let cap = self.peer.max_queued_bytes;
-        let slot = self.slot_mut(which)?;
-        let queued = slot.conn.as_ref()?.writer.as_ref()?.queue.queued_bytes() as u64;
-        if queued <= cap {
-            return None;
-        }
-        // Only now: this runs after every flush (each keepalive), the label is a format!.
-        let name = self.label();
-        let slot = self.slot_mut(which)?;
-        let w = slot.conn.as_mut()?.writer.as_mut()?;
-        warn!(
-            "{queued} bytes are queued for {name}, more than max_queued_bytes ({cap}): the peer \
-             is not reading fast enough; resetting the session with NOTIFICATION 6/8 (Out of \
-             Resources)"
-        );
-        w.queue.drop_unsent();
-        let stop = Event::AutomaticStop {
-            notification: Some(Notification::cease(8, None)),
-        };
-        Some(slot.session.handle(Instant::now(), stop))
-    }
-
-    /// Writes as much queued data as the sockets take without waiting, and reports to the
-    /// session both the bytes written (`SendProgress`, which restarts or stops the
-    /// SendHoldTimer) and a socket that takes no more (`SendBlocked`), RFC 9687. The rest is
-    /// written by the `select!` loop. Issue 17: this path used to drain the queue without
-    /// telling the session, so the timer armed by the first `SendBlocked` ran on and reset a
-    /// healthy peer with 8/0 one SendHoldTime later.
-    fn flush_now(&mut self) {
-        let now = Instant::now();
-        for slot in [Some(&mut self.main), self.second.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let Some(Conn {
-                writer: Some(w), ..
-            }) = slot.conn.as_mut()
-            else {
-                continue;
-            };
-            let mut events = Vec::new();
-            while let Some(front) = w.queue.front() {
-                let len = front.len();
-                match w.half.try_write(front) {
-                    Ok(n) if n > 0 => {
-                        events.extend(w.queue.wrote(n));
-                        if n < len {
-                            break;
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            events.extend(w.queue.stalled());
-            for event in events {
-                // Not re-entering handle_actions: these events only (re)arm or stop the
-                // SendHoldTimer.
-                for action in slot.session.handle(now, event) {
-                    if !matches!(action, Action::StartTimer { .. } | Action::StopTimer(_)) {
-                        debug!("unexpected action after a send report: {action:?}");
-                    }
-                }
-            }
-        }
-    }
-
-    async fn execute(&mut self, which: &Which, actions: Vec<Action>) -> Outcome {
-        let mut outcome = Outcome::default();
-        for action in actions {
-            match action {
-                Action::Connect => {
-                    if matches!(which, Which::Main) {
-                        self.start_connect();
-                    }
-                }
-                Action::Send(bytes) => {
-                    if let Some(Conn {
-                        writer: Some(w), ..
-                    }) = self.slot_mut(which).and_then(|s| s.conn.as_mut())
-                    {
-                        w.queue.push(bytes);
-                    }
-                }
-                Action::StartTimer { .. } | Action::StopTimer(_) => {
-                    // The session keeps the deadlines; the loop sleeps until next_timeout().
-                }
-                Action::Close => {
-                    if matches!(which, Which::Main) {
-                        // A pending connect dropped for a retry (still in Connect) got no
-                        // answer: with MD5 or GTSM configured, say what that usually means.
-                        if self.connecting.is_some() && self.main.session.state() == State::Connect
-                        {
-                            let opts = transport_options(&self.peer);
-                            let waited = self.peer.connect_retry;
-                            // (An unnumbered peer that has no address yet was not asked.)
-                            if let Some(remote) = self.connect_target() {
-                                transport::report_unanswered(remote, &opts, waited);
-                            }
-                        }
-                        self.connecting = None;
-                    }
-                    if let Some(conn) = self.slot_mut(which).and_then(|s| s.conn.take()) {
-                        close_conn(conn).await;
-                    }
-                }
-                Action::SessionUp(negotiated) => {
-                    if matches!(which, Which::Second) {
-                        // Cannot normally happen: collisions are resolved in OpenConfirm.
-                        // Promote the second connection so the established one is kept.
-                        if let Some(second) = self.second.take() {
-                            let old = std::mem::replace(&mut self.main, second);
-                            if let Some(conn) = old.conn {
-                                close_conn(conn).await;
-                            }
-                        }
-                    }
-                    if let Some(conn) = self.main.conn.as_mut() {
-                        if let Some(reader) = conn.reader.as_mut() {
-                            reader.decoder_mut().set_max_len(negotiated.max_message_len);
-                        }
-                    }
-                    self.logged_errors.clear();
-                    self.rib_send(RibInput::Up {
-                        peer: self.peer.name.clone(),
-                        info: bgp_rib::Peer {
-                            remote_as: negotiated.peer_asn,
-                            local_as: negotiated.local_asn,
-                            bgp_id: negotiated.peer_id,
-                            // The session's far end: an unnumbered peer's is learned.
-                            address: self
-                                .main
-                                .conn
-                                .as_ref()
-                                .and_then(|c| c.remote)
-                                .map_or(self.peer.address, |r| r.ip()),
-                        },
-                    });
-                    info!("{}", established_sentence(&self.peer, &negotiated));
-                    if let Some(sentence) = self.deferred_log.take() {
-                        info!("{sentence}");
-                    }
-                    if self.main.session.end_of_rib_pending() {
-                        info!(
-                            "holding End-of-RIB to {} until every route is known (restored \
-                             state, first health verdicts, `bgpctl sync end`; at most {:?})",
-                            self.label(),
-                            self.main
-                                .session
-                                .config()
-                                .graceful_restart
-                                .as_ref()
-                                .and_then(|g| g.end_of_rib_deferral)
-                                .unwrap_or_default()
-                        );
-                    }
-                    self.publish(Some(SystemTime::now()));
-                }
-                Action::SessionDown(reason) => {
-                    let sentence = down_sentence(&self.peer, &reason);
-                    if reason.was_established {
-                        warn!("{sentence}");
-                    } else {
-                        info!("{sentence}");
-                    }
-                    let was_established = reason.was_established;
-                    let last = LastDown { sentence, reason };
-                    self.status.send_modify(|s| {
-                        if was_established {
-                            s.flaps += 1;
-                            s.established_since = None;
-                        }
-                        s.last_down = Some(last);
-                    });
-                    if matches!(which, Which::Main) {
-                        outcome.down = true;
-                        // What the Adj-RIB-In still holds is kept stale for the peer's
-                        // graceful restart (`DownReason::stale_routes_kept`); it stays in the
-                        // Loc-RIB (and leaves later through `Received`), every other path goes
-                        // at once.
-                        self.rib_send(RibInput::Down {
-                            peer: self.peer.name.clone(),
-                            kept: self
-                                .main
-                                .session
-                                .adj_rib_in()
-                                .iter()
-                                .map(|r| RibRoute::from(&r))
-                                .collect(),
-                        });
-                    }
-                }
-                Action::Received(events) => {
-                    // RFC 7606 §6 asks for a log; once per kind and session keeps a peer that
-                    // repeats the same error from flooding it (the counters keep the totals).
-                    if let Some((attr, why)) = events.treat_as_withdraw {
-                        if self.logged_errors.insert((attr.0, why)) {
-                            warn!(
-                                "UPDATE from {} treated as withdraw: {why} (attribute {attr}; \
-                                 further ones of this kind are logged at debug level)",
-                                self.label()
-                            );
-                        } else {
-                            debug!("UPDATE from {} treated as withdraw: {why}", self.label());
-                        }
-                    }
-                    for (attr, why) in &events.discarded {
-                        if self.logged_errors.insert((attr.0, why)) {
-                            info!("attribute {attr} from {} discarded: {why}", self.label());
-                        }
-                    }
-                    // Type code 0 is reserved: these keys never clash with an attribute's.
-                    if let Some(first) = events.looped.first() {
-                        if self.logged_errors.insert((0, "as loop")) {
-                            warn!(
-                                "route {} from {} discarded: its AS_PATH holds our AS {} \
-                                 (RFC 4271 §9.1.2 loop; allow_own_as {}) or it is our own \
-                                 route reflected back; further ones are only counted",
-                                first.prefix,
-                                self.label(),
-                                self.main.session.config().local_asn,
-                                self.main.session.config().allow_own_as,
-                            );
-                        }
-                    }
-                    if let Some(first) = events.rejected_next_hop.first() {
-                        if self.logged_errors.insert((0, "next hop")) {
-                            warn!(
-                                "route {} from {} treated as withdrawn: its next hop is our own \
-                                 address, a martian, or not on a subnet shared with the peer \
-                                 (RFC 4271 §6.3); further ones are only counted",
-                                first.prefix,
-                                self.label(),
-                            );
-                        }
-                    }
-                    if let Some(max) = events.prefix_limit_crossed {
-                        // Once per crossing (the session reports it again only after the
-                        // table was below the limit).
-                        warn!(
-                            "{} sent more routes than max_prefixes ({max}): routes beyond the \
-                             limit are dropped and counted, the session stays up \
-                             (max_prefixes_action = \"drop\", decision D6)",
-                            self.label()
-                        );
-                    }
-                    debug!(
-                        "received {} routes and {} withdrawals from {} ({} not kept by the \
-                         import policy)",
-                        events.announced.len(),
-                        events.withdrawn.len(),
-                        self.label(),
-                        events.import_rejected,
-                    );
-                    if !events.announced.is_empty() || !events.withdrawn.is_empty() {
-                        self.rib_send(RibInput::Received {
-                            peer: self.peer.name.clone(),
-                            announced: events.announced.iter().map(RibRoute::from).collect(),
-                            withdrawn: events.withdrawn,
-                            read_at: std::time::Instant::now(),
-                        });
-                    }
-                }
-                #[allow(unreachable_patterns)]
-                other => debug!("unhandled action {other:?}"),
-            }
-        }
-        outcome
-    }
-
-    /// Two connections to the peer ([`bgp_fsm::resolve`]): once one of two connections in
-    /// opposite directions knows the peer's BGP Identifier, close the one
-    /// `collision_loser` names (RFC 4271 §6.8, Cease 6/7, sent by the losing session); two
-    /// inbound connections are no collision: the newer one replaces the older once it has
-    /// the peer's OPEN (issue 17 item 3). Closing is carried out on its own task so the
-    /// survivor is not delayed.
-    fn resolve_collision(&mut self) {
-        let Some(second) = self.second.as_ref() else {
-            return;
-        };
-        let states = (self.main.session.state(), second.session.state());
-        let open = |s: State| matches!(s, State::OpenSent | State::OpenConfirm);
-        if !(open(states.0) && open(states.1)) {
-            return;
-        }
-        let Some(main_dir) = self.main.conn.as_ref().map(|c| c.direction) else {
-            return;
-        };
-        let Some(second_dir) = second.conn.as_ref().map(|c| c.direction) else {
-            return;
-        };
-        let local = Speaker {
-            bgp_id: self.global.router_id,
-            asn: self.peer.local_asn(&self.global).0,
-        };
-        let remote = self
-            .main
-            .session
-            .peer_id()
-            .or(second.session.peer_id())
-            .map(|bgp_id| Speaker {
-                bgp_id,
-                asn: self.peer.asn.0,
-            });
-        let newer_has_open = second.session.peer_id().is_some();
-        let loser = match resolve(main_dir, second_dir, newer_has_open, local, remote) {
-            Resolution::Wait => return,
-            Resolution::Collision(loser) => loser,
-            Resolution::ReplaceOlder => {
-                info!(
-                    "a new connection from {} completed its OPEN while an older one from it \
-                     had not: the router reconnected (RFC 4271 §6.8 compares connections in \
-                     opposite directions only); closing the older connection, no NOTIFICATION",
-                    self.label()
-                );
-                let Some(second) = self.second.take() else {
-                    return;
-                };
-                self.routes_loaded = false;
-                self.deferred_log = None;
-                let old = std::mem::replace(&mut self.main, second);
-                if let Some(conn) = old.conn {
-                    tokio::spawn(close_conn(conn));
-                }
-                return;
-            }
-        };
-        info!(
-            "connection collision with {} resolved: closing the {} connection (sent \
-             NOTIFICATION 6/7)",
-            self.label(),
-            if loser == Direction::Outbound {
-                "outbound"
-            } else {
-                "inbound"
-            }
-        );
-        let Some(second) = self.second.take() else {
-            return;
-        };
-        let mut lost = if main_dir == loser {
-            // The second connection survives and becomes the main one, with a fresh
-            // session (its Adj-RIB-Out is empty; routes are loaded below).
-            self.routes_loaded = false;
-            self.deferred_log = None;
-            std::mem::replace(&mut self.main, second)
-        } else {
-            second
-        };
-        let actions = lost.session.handle(Instant::now(), Event::CollisionLost);
-        tokio::spawn(finish_loser(lost.conn.take(), actions));
-    }
-
     /// Computes this peer's routes for the current session and hands them to it.
-    fn route_actions(&mut self) -> Option<Vec<Action>> {
+    fn route_actions(&mut self) -> Option<Vec<Output>> {
         let (diff, _) = self.compute_diff(false)?;
         let mut actions = self.apply_diff(diff);
         if self.services.complete {
             // Known before Established: End-of-RIB follows the first table at once.
-            let complete = self
-                .main
-                .session
-                .handle(Instant::now(), Event::RoutesComplete);
+            let complete = self.neighbor.handle(Instant::now(), Event::RoutesComplete);
             actions.extend(complete);
         }
         Some(actions)
@@ -1398,9 +484,9 @@ impl PeerTask {
         if !self.services.complete {
             return;
         }
-        let pending = self.main.session.end_of_rib_pending();
-        self.feed(Which::Main, Event::RoutesComplete).await;
-        if pending && !self.main.session.end_of_rib_pending() {
+        let pending = self.neighbor.session().end_of_rib_pending();
+        self.feed(Event::RoutesComplete).await;
+        if pending && !self.neighbor.session().end_of_rib_pending() {
             info!("sent End-of-RIB to {}: every route is known", self.label());
         }
     }
@@ -1409,7 +495,7 @@ impl PeerTask {
     /// what was applied with the decision it came from ([`Applied`]). Routes not loaded yet
     /// (before OpenConfirm) are computed from the new services when they are.
     async fn sync_routes(&mut self) {
-        if !self.routes_loaded {
+        if !self.neighbor.routes_loaded() {
             return;
         }
         if let Some((diff, summary)) = self.compute_diff(true) {
@@ -1417,7 +503,7 @@ impl PeerTask {
             self.send_diff(diff).await;
             let written_at = Instant::now();
             let decision = self.services.decision.clone();
-            let established = self.main.session.state() == State::Established;
+            let established = self.neighbor.session().state() == State::Established;
             self.status.send_modify(|s| {
                 s.unsent_nlri = 0;
                 if let (Some(decision), true) = (decision, established) {
@@ -1439,8 +525,8 @@ impl PeerTask {
     /// The one route computation of a change: this peer's routes from the current services
     /// and session, and the diff from its Adj-RIB-Out (with its summary when `summarize`).
     fn compute_diff(&mut self, summarize: bool) -> Option<(announce::Diff, ChangeSummary)> {
-        let negotiated = self.main.session.negotiated()?;
-        let local = self.main.conn.as_ref().and_then(|c| c.local)?;
+        let negotiated = self.neighbor.session().negotiated()?;
+        let local = self.main_conn().and_then(|c| c.local)?;
         let view = PeerView::new(
             &self.peer,
             &self.global,
@@ -1454,7 +540,7 @@ impl PeerTask {
                 warn!("{w} (peer {})", self.label());
             }
         }
-        let diff = announce::diff_rib(self.main.session.adj_rib_out(), &routes);
+        let diff = announce::diff_rib(self.neighbor.session().adj_rib_out(), &routes);
         let summary = if summarize {
             diff.summary(&routes)
         } else {
@@ -1475,9 +561,9 @@ impl PeerTask {
     /// (its routes are computed afresh for the next one).
     async fn send_diff(&mut self, mut diff: announce::Diff) {
         let count = diff.announced_count();
-        if count <= ANNOUNCE_PIECE || self.main.session.state() != State::Established {
+        if count <= ANNOUNCE_PIECE || self.neighbor.session().state() != State::Established {
             let actions = self.apply_diff(diff);
-            self.handle_actions(Which::Main, actions).await;
+            self.carry_out(actions).await;
             return;
         }
         // Withdrawals first, as apply_diff sends them.
@@ -1485,23 +571,25 @@ impl PeerTask {
         let mut unsent = count;
         self.status.send_modify(|s| s.unsent_nlri = unsent);
         let actions = self.apply_diff(diff);
-        self.handle_actions(Which::Main, actions).await;
+        self.carry_out(actions).await;
         for g in groups {
             let mut rest: &[Nlri] = &g.nlri;
             while !rest.is_empty() {
-                if !self.routes_loaded || self.main.session.state() != State::Established {
+                if !self.neighbor.routes_loaded()
+                    || self.neighbor.session().state() != State::Established
+                {
                     return;
                 }
                 // Pieces grow with the Adj-RIB-Out: the first leaves early, and each later one
                 // is as large as the table so far, so adding it is one merge, not an insert
                 // per NLRI.
                 let len = ANNOUNCE_PIECE
-                    .max(self.main.session.adj_rib_out().len())
+                    .max(self.neighbor.session().adj_rib_out().len())
                     .min(rest.len());
                 let (piece, tail) = rest.split_at(len);
                 rest = tail;
                 unsent -= piece.len();
-                let actions = self.main.session.handle(
+                let actions = self.neighbor.handle(
                     Instant::now(),
                     Event::AnnounceShared {
                         next_hop: g.next_hop,
@@ -1509,7 +597,7 @@ impl PeerTask {
                         nlri: piece.to_vec(),
                     },
                 );
-                self.handle_actions(Which::Main, actions).await;
+                self.carry_out(actions).await;
                 self.status.send_modify(|s| s.unsent_nlri = unsent);
             }
         }
@@ -1520,21 +608,20 @@ impl PeerTask {
         );
     }
 
-    fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Action> {
+    fn apply_diff(&mut self, diff: announce::Diff) -> Vec<Output> {
         let now = Instant::now();
         let mut actions = Vec::new();
         if !diff.withdraw.is_empty() {
             info!("{}", withdrew_sentence(&self.peer, &diff.withdraw));
             actions.extend(
-                self.main
-                    .session
+                self.neighbor
                     .handle(now, Event::Withdraw(diff.withdraw.clone())),
             );
         }
         let count = diff.announced_count();
         if count > 0 {
             for g in diff.announce {
-                actions.extend(self.main.session.handle(
+                actions.extend(self.neighbor.handle(
                     now,
                     Event::AnnounceShared {
                         next_hop: g.next_hop,
@@ -1548,7 +635,7 @@ impl PeerTask {
                 if count == 1 { "" } else { "es" },
                 self.peer.name
             );
-            if self.main.session.state() == State::Established {
+            if self.neighbor.session().state() == State::Established {
                 info!("{sentence}");
             } else {
                 // Logged after the "established" line, when the routes actually leave.
@@ -1559,8 +646,8 @@ impl PeerTask {
     }
 
     fn publish(&self, established: Option<SystemTime>) {
-        let session = &self.main.session;
-        let local = self.main.conn.as_ref().and_then(|c| c.local);
+        let session = self.neighbor.session();
+        let local = self.main_conn().and_then(|c| c.local);
         self.status.send_if_modified(|s| {
             let mut changed = false;
             // The negotiated parameters change only with the state (OpenConfirm onwards) or
@@ -1598,114 +685,6 @@ impl PeerTask {
             }
             changed
         });
-    }
-}
-
-/// Carries out the actions of a connection that lost collision resolution (Send of the
-/// Cease 6/7, Close) on its own, so the surviving session is not delayed.
-async fn finish_loser(conn: Option<Conn>, actions: Vec<Action>) {
-    let Some(mut conn) = conn else { return };
-    for action in actions {
-        match action {
-            Action::Send(bytes) => {
-                if let Some(w) = conn.writer.as_mut() {
-                    w.queue.push(bytes);
-                }
-            }
-            Action::Close => break,
-            _ => {}
-        }
-    }
-    close_conn(conn).await;
-}
-
-/// Writes the queued bytes (bounded in time), then shuts the connection down.
-async fn close_conn(mut conn: Conn) {
-    conn.reader = None;
-    if let Some(mut w) = conn.writer.take() {
-        let flush = async {
-            while let Some(front) = w.queue.pop_front() {
-                w.half.write_all(&front).await?;
-            }
-            w.half.shutdown().await
-        };
-        let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
-    }
-}
-
-/// Sends `notification` on a connection we will not use, then closes it.
-async fn reject(mut stream: TcpStream, notification: Notification) {
-    let mut buf = BytesMut::new();
-    notification.encode(&mut buf);
-    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, async {
-        stream.write_all(&buf).await?;
-        stream.shutdown().await
-    })
-    .await;
-}
-
-type Reader = FramedRead<OwnedReadHalf, BgpCodec>;
-
-fn split_conn(conn: Option<&mut Conn>) -> (Option<&mut Reader>, Option<&mut Writer>) {
-    match conn {
-        Some(c) => (c.reader.as_mut(), c.writer.as_mut()),
-        None => (None, None),
-    }
-}
-
-async fn read_frame(
-    reader: Option<&mut Reader>,
-) -> Option<Result<Result<Bytes, HeaderError>, io::Error>> {
-    match reader {
-        Some(reader) => reader.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Writes from the front of the queue once; returns the RFC 9687 events for the session
-/// (`SendProgress` when it was told `SendBlocked`; `SendBlocked` after a short write, the
-/// socket being full). Cancel-safe: `write` either wrote (and the queue is updated) or did
-/// nothing.
-async fn write_some(writer: Option<&mut Writer>) -> io::Result<Vec<Event>> {
-    let Some(w) = writer else {
-        return std::future::pending().await;
-    };
-    let Some(front) = w.queue.front() else {
-        return Ok(Vec::new());
-    };
-    let len = front.len();
-    let n = w.half.write(front).await?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            "connection closed while writing",
-        ));
-    }
-    let mut events: Vec<Event> = w.queue.wrote(n).into_iter().collect();
-    if n < len {
-        events.extend(w.queue.stalled());
-    }
-    Ok(events)
-}
-
-async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {
-    match connecting.as_mut() {
-        Some(fut) => fut.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
@@ -1790,35 +769,13 @@ fn withdrew_sentence(peer: &Peer, withdrawn: &[Nlri]) -> String {
     }
 }
 
-/// A hint for the connect errors operators trip over.
-fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
-    let link_local = matches!(peer.address, IpAddr::V6(a) if crate::link::is_link_local(a));
-    match e.raw_os_error() {
-        Some(libc::EINVAL) if link_local => {
-            Some("a link-local peer address needs the interface it is reached on")
-        }
-        Some(libc::ECONNREFUSED) => {
-            Some("nothing accepts BGP on the peer's port: is the peer configured there?")
-        }
-        Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => {
-            Some("no route to the peer from this host")
-        }
-        _ if e.kind() == io::ErrorKind::TimedOut && peer.password.is_some() => Some(
-            "no answer: with a TCP MD5 password, a key mismatch is dropped silently by the peer",
-        ),
-        _ if e.kind() == io::ErrorKind::TimedOut && matches!(peer.ttl, Ttl::Security) => {
-            Some("no answer: with ttl_security the peer must send with TTL 255 too (GTSM)")
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn config(peer_extra: &str) -> Config {
+    /// A configuration with one peer, tor-a, and `peer_extra` in its table.
+    pub(super) fn config(peer_extra: &str) -> Config {
         let text = format!(
             "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = [\"127.0.0.1:11179\"]\n\n\
              [[peers]]\nname = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n{peer_extra}\n"
@@ -1880,48 +837,5 @@ mod tests {
             withdrew_sentence(&c.peers[0], &many),
             "withdrew 20 prefixes from tor-a"
         );
-    }
-
-    #[test]
-    fn ttl_policy_follows_the_peer_settings() {
-        let ebgp = config("");
-        assert_eq!(transport_options(&ebgp.peers[0]).ttl, TtlPolicy::Fixed(1));
-        let multihop = config("ebgp_multihop = 3");
-        assert_eq!(
-            transport_options(&multihop.peers[0]).ttl,
-            TtlPolicy::Fixed(3)
-        );
-        let gtsm = config("ttl_security = true");
-        assert_eq!(
-            transport_options(&gtsm.peers[0]).ttl,
-            TtlPolicy::Security { hops: 1 }
-        );
-        let keyed = config("password = \"secret\"\nlocal_address = \"10.255.0.2\"");
-        let opts = transport_options(&keyed.peers[0]);
-        assert_eq!(opts.md5_password.as_deref(), Some("secret"));
-        assert_eq!(opts.local_address, Some("10.255.0.2".parse().expect("ip")));
-    }
-
-    #[test]
-    fn session_config_carries_the_peer_settings() {
-        let c = config(
-            "hold_time = 9\npassive = true\nadd_path = true\nmax_prefixes = 10\n\
-             families = [\"ipv4-unicast\", \"ipv6-unicast\"]",
-        );
-        let s = session_config(&c.global, &c.peers[0]);
-        assert_eq!((s.local_asn, s.peer_asn), (64512, 64500));
-        assert_eq!(s.local_id, std::net::Ipv4Addr::new(10, 255, 0, 2));
-        assert_eq!(s.hold_time, 9);
-        assert!(s.passive);
-        assert_eq!(s.max_prefixes, Some(10));
-        assert_eq!(
-            s.families,
-            vec![
-                bgp_proto::Family::IPV4_UNICAST,
-                bgp_proto::Family::IPV6_UNICAST
-            ]
-        );
-        assert_eq!(s.add_path.len(), 2);
-        assert!(s.add_path.iter().all(|a| a.send && a.receive));
     }
 }

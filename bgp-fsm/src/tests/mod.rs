@@ -3,6 +3,8 @@
 
 mod graceful;
 mod import;
+mod neighbor;
+mod neighbor_pair;
 mod pair;
 mod prop;
 mod restart;

@@ -12,16 +12,15 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::{collision_loser, Direction, Speaker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Side {
+pub(super) enum Side {
     A,
     B,
 }
 
 impl Side {
-    fn other(self) -> Side {
+    pub(super) fn other(self) -> Side {
         match self {
             Side::A => Side::B,
             Side::B => Side::A,
@@ -62,7 +61,7 @@ struct Pair {
     stale_kept: usize,
 }
 
-fn pair_config(local: u32, peer: u32, id: [u8; 4]) -> SessionConfig {
+pub(super) fn pair_config(local: u32, peer: u32, id: [u8; 4]) -> SessionConfig {
     let mut c = SessionConfig::new(local, peer, Ipv4Addr::from(id));
     c.families = vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST];
     c.hold_time = 9;
@@ -452,86 +451,6 @@ fn pump(
     }
 }
 
-/// Both speakers connect at once: two connections, four sessions. Each side resolves the
-/// collision on its own with `collision_loser`; both must close the same connection, and the
-/// other reaches Established.
-fn collision(a_id: [u8; 4], b_id: [u8; 4]) -> Direction {
-    let now = at(0);
-    let ac = pair_config(LOCAL_AS, PEER_AS, a_id);
-    let bc = pair_config(PEER_AS, LOCAL_AS, b_id);
-    // Connection 1: A -> B. Connection 2: B -> A.
-    let mut a_out = Session::new(ac.clone(), 1);
-    let mut b_in = Session::new(bc.clone(), 2);
-    let mut b_out = Session::new(bc.clone(), 3);
-    let mut a_in = Session::new(ac.clone(), 4);
-    a_out.handle(now, Event::Start { passive: false });
-    b_out.handle(now, Event::Start { passive: false });
-    b_in.handle(now, Event::Start { passive: true });
-    a_in.handle(now, Event::Start { passive: true });
-    let x1 = a_out.handle(now, Event::Connected);
-    let y1 = b_in.handle(now, Event::Connected);
-    let x2 = b_out.handle(now, Event::Connected);
-    let y2 = a_in.handle(now, Event::Connected);
-    // Exchange OPENs only (stop before the KEEPALIVEs would be read).
-    let open_of = |acts: &[Action]| {
-        acts.iter()
-            .find(|a| matches!(a, Action::Send(_)))
-            .cloned()
-            .unwrap()
-    };
-    for (s, a) in [
-        (&mut b_in, open_of(&x1)),
-        (&mut a_out, open_of(&y1)),
-        (&mut a_in, open_of(&x2)),
-        (&mut b_out, open_of(&y2)),
-    ] {
-        let Action::Send(b) = a else { unreachable!() };
-        s.handle(now, Event::Message(b));
-        assert_eq!(s.state(), State::OpenConfirm);
-    }
-    let a = Speaker {
-        bgp_id: Ipv4Addr::from(a_id),
-        asn: LOCAL_AS,
-    };
-    let b = Speaker {
-        bgp_id: Ipv4Addr::from(b_id),
-        asn: PEER_AS,
-    };
-    let a_loses = collision_loser(a, b);
-    let b_loses = collision_loser(b, a);
-    let (a_dead, a_live) = match a_loses {
-        Direction::Outbound => (&mut a_out, &mut a_in),
-        Direction::Inbound => (&mut a_in, &mut a_out),
-    };
-    let acts = a_dead.handle(now, Event::CollisionLost);
-    assert_eq!(sent_notification(&acts), Some(Notification::cease(7, None)));
-    let (b_dead, b_live) = match b_loses {
-        Direction::Outbound => (&mut b_out, &mut b_in),
-        Direction::Inbound => (&mut b_in, &mut b_out),
-    };
-    b_dead.handle(now, Event::CollisionLost);
-    // Both sides closed the same TCP connection: A's outbound is B's inbound.
-    assert_ne!(a_loses, b_loses);
-    // The survivors finish: KEEPALIVEs in both directions.
-    let ka = keepalive();
-    let xa = a_live.handle(now, Event::Message(ka.clone()));
-    let xb = b_live.handle(now, Event::Message(ka));
-    pump(a_live, b_live, now, xa, xb);
-    assert_eq!(a_live.state(), State::Established);
-    assert_eq!(b_live.state(), State::Established);
-    a_loses
-}
-
-#[test]
-fn collision_higher_local_id_keeps_its_outbound_connection() {
-    assert_eq!(collision([10, 0, 0, 9], [10, 0, 0, 1]), Direction::Inbound);
-}
-
-#[test]
-fn collision_lower_local_id_keeps_the_peers_connection() {
-    assert_eq!(collision([10, 0, 0, 1], [10, 0, 0, 9]), Direction::Outbound);
-}
-
 #[test]
 fn pair_with_graceful_restart_recovers_after_drops() {
     let mut kept_total = 0;
@@ -608,12 +527,13 @@ fn pair_process_restart_helper_keeps_routes_until_end_of_rib() {
     assert_eq!(p.b.timer(Timer::GracefulRestart), None);
 }
 
-/// Issue 17 item 2 (RFC 4271 §8.1.1, PassiveTcpEstablishment is the peer's attribute): A is
-/// configured active, but the session that survived a collision was started for B's inbound
+/// Issue 17 item 2 (RFC 4271 §8.1.1, PassiveTcpEstablishment is the peer's attribute), at the
+/// session level (the collision itself: `neighbor_pair.rs`): A is configured active, but the
+/// session that survived a collision was started for B's inbound
 /// connection (`Start { passive: true }`). After that session fails, A connects out again;
 /// it does not wait in Active for B.
 #[test]
-fn collision_won_by_inbound_connection_still_connects_out_after_a_failure() {
+fn session_started_for_an_inbound_connection_still_connects_out_after_a_failure() {
     let now = at(0);
     let ac = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 1]);
     let bc = pair_config(PEER_AS, LOCAL_AS, [10, 0, 0, 9]);
@@ -662,71 +582,5 @@ fn configured_passive_session_stays_passive_after_a_failure() {
     a.handle(at(1), Event::Closed);
     for secs in 2..60 {
         assert!(!a.handle_timeout(at(secs)).contains(&Action::Connect));
-    }
-}
-
-/// Issue 17 item 3: two connections opened by B (its old one half-open after a restart,
-/// never carrying an OPEN, then a new one) are no §6.8 collision: `resolve` waits until the
-/// new one has B's OPEN, then replaces the old one (no Cease 6/7 on either), and the new one
-/// reaches Established with B, whatever the identifiers.
-#[test]
-fn two_inbound_connections_the_newer_replaces_the_half_open_one() {
-    for b_id in [[10, 0, 0, 9], [10, 0, 0, 1]] {
-        let now = at(0);
-        let ac = pair_config(LOCAL_AS, PEER_AS, [10, 0, 0, 5]);
-        let bc = pair_config(PEER_AS, LOCAL_AS, b_id);
-        let mut a_old = Session::new(ac.clone(), 1);
-        a_old.handle(now, Event::Start { passive: true });
-        a_old.handle(now, Event::Connected);
-        assert_eq!(a_old.state(), State::OpenSent);
-        // B restarted: a new connection, a new session on each side.
-        let mut a_new = Session::new(ac, 2);
-        let mut b = Session::new(bc, 3);
-        a_new.handle(now, Event::Start { passive: true });
-        b.handle(now, Event::Start { passive: false });
-        let y = a_new.handle(now, Event::Connected);
-        let local = Speaker {
-            bgp_id: Ipv4Addr::new(10, 0, 0, 5),
-            asn: LOCAL_AS,
-        };
-        let remote = Speaker {
-            bgp_id: Ipv4Addr::from(b_id),
-            asn: PEER_AS,
-        };
-        assert_eq!(
-            crate::resolve(
-                Direction::Inbound,
-                Direction::Inbound,
-                a_new.peer_id().is_some(),
-                local,
-                None
-            ),
-            crate::Resolution::Wait
-        );
-        let x = b.handle(now, Event::Connected);
-        // Only B's OPEN reaches A's new session first.
-        let open = x.iter().find(|a| matches!(a, Action::Send(_))).cloned();
-        let Some(Action::Send(open)) = open else {
-            panic!("B sent no OPEN")
-        };
-        let back = a_new.handle(now, Event::Message(open));
-        assert_eq!(a_new.state(), State::OpenConfirm);
-        assert_eq!(
-            crate::resolve(
-                Direction::Inbound,
-                Direction::Inbound,
-                a_new.peer_id().is_some(),
-                local,
-                Some(remote)
-            ),
-            crate::Resolution::ReplaceOlder
-        );
-        // The old one is simply dropped (no NOTIFICATION); the new one finishes.
-        drop(a_old);
-        let mut y = y;
-        y.extend(back);
-        pump(&mut a_new, &mut b, now, y, Vec::new());
-        assert_eq!(a_new.state(), State::Established);
-        assert_eq!(b.state(), State::Established);
     }
 }

@@ -38,13 +38,8 @@ impl fmt::Display for Warning {
     }
 }
 
-/// The address family of a prefix (unicast).
-pub fn family_of(prefix: &IpNet) -> Family {
-    match prefix {
-        IpNet::V4(_) => Family::IPV4_UNICAST,
-        IpNet::V6(_) => Family::IPV6_UNICAST,
-    }
-}
+/// The address family of a prefix (unicast; owned by `bgp-proto`).
+pub use bgp_proto::family_of;
 
 /// Computes the routes `peer` should receive from configured `services` only.
 pub fn routes_for_peer(services: &[Service], peer: &PeerView) -> (RouteSet, Vec<Warning>) {
