@@ -65,6 +65,17 @@ pub(crate) struct ServiceFields<'a> {
     pub health: Option<&'a RawHealth>,
 }
 
+impl<'a> ServiceFields<'a> {
+    /// The same fields with a shorter lifetime (what a `dyn Iterator` of them cannot give by
+    /// itself when chained with fields borrowed for less).
+    pub(crate) fn shorter<'b>(self) -> ServiceFields<'b>
+    where
+        'a: 'b,
+    {
+        self
+    }
+}
+
 impl RawService {
     /// The fields of this service, borrowed.
     pub(crate) fn fields(&self) -> ServiceFields<'_> {

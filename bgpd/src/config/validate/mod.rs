@@ -253,8 +253,7 @@ impl Validator<'_> {
         let mut named = Vec::with_capacity(services.capacity());
         let services_path = root.key("services");
         let listed = raw.services.iter().map(RawService::fields);
-        // (`map` lets the lean services' lifetime shrink to the listed ones'.)
-        for (i, rs) in listed.chain(more.map(|s| s)).enumerate() {
+        for (i, rs) in listed.chain(more.map(ServiceFields::shorter)).enumerate() {
             let path = services_path.index(i);
             let has_name = rs.name.is_some();
             let Some(s) = self.service(rs, &path, &peer_names) else {
