@@ -376,8 +376,10 @@ fn main() {
                 target(
                     (!a.is_nan() && !b.is_nan()).then_some(a <= b),
                     format!(
-                        "100k-service config reload ({} receiver, {} path(s) per prefix from both) in <= 1.0x BIRD's time: bgpd {} s, {} {} s ({})",
+                        "100k-service config reload ({} receiver; paths per prefix: bgpd {}, {} {}) in <= 1.0x BIRD's time: bgpd {} s, {} {} s ({})",
                         rx.name(),
+                        Kind::BgpdSighup.paths_per_prefix(rx == RxKind::Frr),
+                        reference.name(),
                         reference.paths_per_prefix(rx == RxKind::Frr),
                         secs(a),
                         reference.name(),
