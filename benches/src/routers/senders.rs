@@ -436,16 +436,20 @@ impl<'t> Sender<'t> {
         let _ = writeln!(s, "  local {} as {};", self.node.ipv4, self.kind.asn());
         let _ = writeln!(s, "  neighbor {} as {};", self.peer, self.peer_as);
         let _ = writeln!(s, "  passive on;\n  hold time 90;\n  error wait time 1, 4;");
+        // On eBGP BIRD drops the MED and sends its own address as next hop unless the export
+        // filter set them (RFC 4271 §5.1.3, §5.1.4): set both again there, so that the wire
+        // carries what bgpd sends (MED 10; the second paths' own next hops).
         if two_paths {
-            // On eBGP BIRD sends its own address as next hop unless the export filter set
-            // one (RFC 4271 §5.1.3): set the second paths' next hop again there.
             let _ = writeln!(
                 s,
-                "  ipv4 {{ import none; add paths tx; export filter {{ \
+                "  ipv4 {{ import none; add paths tx; export filter {{ bgp_med = bgp_med; \
                  if proto != \"bench\" then bgp_next_hop = bgp_next_hop; accept; }}; }};\n}}"
             );
         } else {
-            let _ = writeln!(s, "  ipv4 {{ import none; export all; }};\n}}");
+            let _ = writeln!(
+                s,
+                "  ipv4 {{ import none; export filter {{ bgp_med = bgp_med; accept; }}; }};\n}}"
+            );
         }
         s
     }
