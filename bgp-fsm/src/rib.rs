@@ -150,7 +150,8 @@ impl AdjRib {
     }
 
     /// Inserts or replaces every route; returns the NLRI whose stored route changed, in
-    /// input order. A batch of new NLRI at least half the set's size rebuilds the map.
+    /// input order, or in (prefix, path id) order for a batch at least half the set's size
+    /// (which rebuilds the map).
     pub(crate) fn insert_many(&mut self, routes: Vec<Route>) -> Vec<Nlri> {
         let items: Vec<(Nlri, Arc<Path>)> = routes
             .into_iter()
