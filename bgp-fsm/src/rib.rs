@@ -152,7 +152,8 @@ impl AdjRib {
     }
 
     /// Inserts or replaces every route; returns the NLRI whose stored route changed, in
-    /// input order. A batch of new NLRI at least half the set's size rebuilds the map.
+    /// input order, or in (prefix, path id) order for a batch at least half the set's size
+    /// (which rebuilds the map).
     pub(crate) fn insert_many(&mut self, routes: Vec<Route>) -> Vec<Nlri> {
         let items: Vec<(Nlri, Arc<Path>)> = routes
             .into_iter()
@@ -175,15 +176,17 @@ impl AdjRib {
             let mut nlri = nlri;
             nlri.sort_unstable();
             nlri.dedup();
-            self.routes = build_sorted(nlri.iter().map(|n| (*n, path.clone())));
+            self.routes = nlri.iter().map(|n| (*n, path.clone())).collect();
             return nlri;
         }
         self.insert_paths(nlri.into_iter().map(|n| (n, path.clone())).collect())
     }
 
     fn insert_paths(&mut self, items: Vec<(Nlri, Arc<Path>)>) -> Vec<Nlri> {
+        if items.len() >= REBUILD_BATCH && items.len() >= self.routes.len() / 2 {
+            return self.merge_paths(items);
+        }
         let mut changed = Vec::with_capacity(items.len());
-        let mut fresh: Vec<(Nlri, Arc<Path>)> = Vec::new();
         for (nlri, path) in items {
             match self.routes.get_mut(&nlri) {
                 Some(old) if **old == *path => {}
@@ -192,44 +195,49 @@ impl AdjRib {
                     changed.push(nlri);
                 }
                 None => {
-                    fresh.push((nlri, path));
+                    self.routes.insert(nlri, path);
                     changed.push(nlri);
                 }
             }
         }
-        if fresh.len() >= REBUILD_BATCH && fresh.len() >= self.routes.len() / 2 {
-            // Stable sort, then keep the last of equal NLRI (as inserting in order would).
-            fresh.sort_by_key(|a| a.0);
-            fresh.dedup_by(|later, earlier| {
-                if later.0 == earlier.0 {
-                    std::mem::swap(later, earlier);
-                    true
-                } else {
-                    false
+        changed
+    }
+
+    /// [`AdjRib::insert_paths`] for a batch at least half the set's size: the batch sorted,
+    /// then one walk beside the map's entries decides what changed and yields the new
+    /// entries in order, and the map is rebuilt from them with full nodes. No lookup per
+    /// route. The changed NLRI come out in (prefix, path id) order.
+    fn merge_paths(&mut self, mut items: Vec<(Nlri, Arc<Path>)>) -> Vec<Nlri> {
+        // Stable sort, then keep the last of equal NLRI (as inserting in order would).
+        items.sort_by_key(|a| a.0);
+        items.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
+        let mut changed = Vec::with_capacity(items.len());
+        let mut merged: Vec<(Nlri, Arc<Path>)> =
+            Vec::with_capacity(self.routes.len() + items.len());
+        let mut old = std::mem::take(&mut self.routes).into_iter().peekable();
+        for (nlri, path) in items {
+            while let Some(entry) = old.next_if(|(k, _)| *k < nlri) {
+                merged.push(entry);
+            }
+            match old.next_if(|(k, _)| *k == nlri) {
+                Some((k, p)) if *p == *path => merged.push((k, p)),
+                _ => {
+                    changed.push(nlri);
+                    merged.push((nlri, path));
                 }
-            });
-            let old = std::mem::take(&mut self.routes);
-            let mut a = old.into_iter().peekable();
-            let mut b = fresh.into_iter().peekable();
-            let merged = std::iter::from_fn(move || {
-                let take_old = match (a.peek(), b.peek()) {
-                    (Some(x), Some(y)) => x.0 < y.0,
-                    (Some(_), None) => true,
-                    (None, Some(_)) => false,
-                    (None, None) => return None,
-                };
-                if take_old {
-                    a.next()
-                } else {
-                    b.next()
-                }
-            });
-            self.routes = build_sorted(merged);
-        } else {
-            for (n, p) in fresh {
-                self.routes.insert(n, p);
             }
         }
+        merged.extend(old);
+        // Sorted and unique: `collect` finds the one run and bulk-builds the map. (Its sort
+        // buffer is never written for sorted input, so its pages are never touched.)
+        self.routes = merged.into_iter().collect();
         changed
     }
 
@@ -241,28 +249,6 @@ impl AdjRib {
         self.routes.clear();
         self.last = None;
     }
-}
-
-/// A map of sorted, unique entries, with full nodes. `collect` would do it in one go, but it
-/// sorts a copy of every entry with a scratch buffer as large again (8 MB of transient memory
-/// for 100k routes); appending pieces of a tenth of the map's size each bulk-builds too, with
-/// the pieces as the only copies.
-fn build_sorted(items: impl Iterator<Item = (Nlri, Arc<Path>)>) -> BTreeMap<Nlri, Arc<Path>> {
-    const MIN_PIECE: usize = 4096;
-    let mut map = BTreeMap::new();
-    let mut piece: Vec<(Nlri, Arc<Path>)> = Vec::with_capacity(MIN_PIECE);
-    for item in items {
-        piece.push(item);
-        if piece.len() >= MIN_PIECE.max(map.len() / 10) {
-            let mut part: BTreeMap<Nlri, Arc<Path>> =
-                std::mem::take(&mut piece).into_iter().collect();
-            map.append(&mut part);
-            piece = Vec::with_capacity(MIN_PIECE.max(map.len() / 10));
-        }
-    }
-    let mut part: BTreeMap<Nlri, Arc<Path>> = piece.into_iter().collect();
-    map.append(&mut part);
-    map
 }
 
 fn route(nlri: &Nlri, path: &Path) -> Route {

@@ -65,20 +65,22 @@ struct Packer {
 }
 
 impl Packer {
-    fn announce(&mut self, route: &Route, nlri: Nlri) {
+    /// `nlri` with `next_hop` and `attrs` (the route's family is the NLRI's).
+    fn announce(&mut self, next_hop: NextHop, attrs: &Arc<PathAttributes>, nlri: Nlri) {
+        let family = family_of(&nlri);
         // Consecutive routes usually share their group: skip hashing the attributes then.
         if let Some(&i) = self.last.as_ref() {
             if let Some(group) = self.announce.get_mut(i) {
-                if group.0 == route.next_hop
-                    && Arc::ptr_eq(&group.1, &route.attrs)
-                    && group.2.first().map(family_of) == Some(route.family())
+                if group.0 == next_hop
+                    && Arc::ptr_eq(&group.1, attrs)
+                    && group.2.first().map(family_of) == Some(family)
                 {
                     group.2.push(nlri);
                     return;
                 }
             }
         }
-        let key = (route.family(), route.next_hop, route.attrs.clone());
+        let key = (family, next_hop, attrs.clone());
         match self.index.get(&key) {
             Some(&i) => {
                 if let Some(group) = self.announce.get_mut(i) {
@@ -89,8 +91,7 @@ impl Packer {
             None => {
                 self.last = Some(self.announce.len());
                 self.index.insert(key, self.announce.len());
-                self.announce
-                    .push((route.next_hop, route.attrs.clone(), vec![nlri]));
+                self.announce.push((next_hop, attrs.clone(), vec![nlri]));
             }
         }
     }
@@ -135,8 +136,28 @@ impl Session {
         nlri: Vec<Nlri>,
         out: &mut Vec<Action>,
     ) {
-        let changed = self.rib_out.insert_shared(next_hop, attrs, nlri);
-        self.send_changes(now, &changed, out);
+        let changed = self.rib_out.insert_shared(next_hop, attrs.clone(), nlri);
+        if self.state() != State::Established || changed.is_empty() {
+            return;
+        }
+        let cx = self.context();
+        // With ADD-PATH for every family involved, each changed NLRI is now stored with
+        // exactly this path: packed as it is, without looking each one up again.
+        let mut families = changed.iter().map(family_of);
+        let first = families.next();
+        let direct = first.is_some_and(|f| cx.add_path_tx(f) && cx.families.contains(f))
+            && families.all(|f| Some(f) == first);
+        if !direct {
+            self.send_changes(now, &changed, out);
+            return;
+        }
+        let mut packer = Packer::default();
+        for nlri in changed {
+            packer.announce(next_hop, &attrs, nlri);
+        }
+        let mut buf = BytesMut::new();
+        let (messages, prefixes) = packer.encode(&cx, &mut buf);
+        self.send_updates(now, buf.freeze(), messages, prefixes, out);
     }
 
     /// Event::Withdraw: remove from the Adj-RIB-Out; withdraw when Established.
@@ -168,7 +189,7 @@ impl Session {
         }
         if cx.add_path_tx(family) {
             match self.rib_out.get(&nlri) {
-                Some(r) => packer.announce(&r, nlri),
+                Some(r) => packer.announce(r.next_hop, &r.attrs, nlri),
                 None => packer.withdraw(nlri),
             }
         } else {
@@ -180,7 +201,7 @@ impl Session {
                 path_id: None,
             };
             match self.rib_out.paths(nlri.prefix).next() {
-                Some(r) => packer.announce(&r, bare),
+                Some(r) => packer.announce(r.next_hop, &r.attrs, bare),
                 None => packer.withdraw(bare),
             }
         }

@@ -90,20 +90,38 @@ impl ConfigDiff {
             .cloned()
             .collect();
 
-        // By name through a map: a file may hold 100k services (names are unique).
-        fn by_name(c: &Config) -> std::collections::HashMap<&str, &Service> {
-            c.services.iter().map(|s| (s.name.as_str(), s)).collect()
+        // A file may hold 100k services (names are unique). The leading run in which both
+        // files name the same services in the same order (an edited file mostly keeps its
+        // order) is compared in place; the rest by name through maps, built only when the
+        // old rest is not empty (a first load or a file that only grew needs none).
+        let common = old
+            .services
+            .iter()
+            .zip(new.services.iter())
+            .take_while(|(o, n)| o.name == n.name)
+            .count();
+        for (o, s) in old.services[..common].iter().zip(&new.services[..common]) {
+            if o != s {
+                d.services_changed.push(ServiceChange::new(o, s));
+            }
         }
-        let (old_by_name, new_by_name) = (by_name(old), by_name(new));
-        for s in new.services.iter() {
+        let (old_rest, new_rest) = (&old.services[common..], &new.services[common..]);
+        if old_rest.is_empty() {
+            d.services_added = new_rest.iter().map(|s| s.name.clone()).collect();
+            return d;
+        }
+        fn by_name(list: &[Service]) -> std::collections::HashMap<&str, &Service> {
+            list.iter().map(|s| (s.name.as_str(), s)).collect()
+        }
+        let (old_by_name, new_by_name) = (by_name(old_rest), by_name(new_rest));
+        for s in new_rest {
             match old_by_name.get(s.name.as_str()) {
                 None => d.services_added.push(s.name.clone()),
                 Some(o) if *o != s => d.services_changed.push(ServiceChange::new(o, s)),
                 Some(_) => {}
             }
         }
-        d.services_removed = old
-            .services
+        d.services_removed = old_rest
             .iter()
             .filter(|s| !new_by_name.contains_key(s.name.as_str()))
             .map(|s| s.name.clone())
@@ -379,6 +397,55 @@ prefix = "192.0.2.53/32"
         assert_eq!(d.services_changed[0].new.name, "dns");
         assert_eq!(d.services_changed[0].fields, ["med"]);
         assert!(d.peers_changed.is_empty());
+    }
+
+    /// Services matched in place while both files keep the same order, by name after: the
+    /// result is what a match by name alone gives.
+    #[test]
+    fn reordered_services_match_by_name() {
+        let svc = |name: &str, octet: u8, med: u32| {
+            format!(
+                "\n[[services]]\nname = \"{name}\"\nprefix = \"192.0.2.{octet}/32\"\nmed = {med}\n"
+            )
+        };
+        let head = BASE.split("\n[[services]]").next().unwrap_or(BASE);
+        let old = [
+            svc("a", 1, 0),
+            svc("b", 2, 0),
+            svc("c", 3, 0),
+            svc("d", 4, 0),
+            svc("x", 9, 0),
+        ];
+        let new = [
+            svc("a", 1, 0),
+            svc("b", 2, 5),
+            svc("d", 4, 0),
+            svc("e", 5, 0),
+            svc("c", 3, 7),
+        ];
+        let d = ConfigDiff::between(
+            &cfg(&format!("{head}{}", old.concat())),
+            &cfg(&format!("{head}{}", new.concat())),
+        );
+        let changed: Vec<&str> = d
+            .services_changed
+            .iter()
+            .map(|c| c.new.name.as_str())
+            .collect();
+        assert_eq!(changed, ["b", "c"]);
+        assert_eq!(d.services_added, ["e"]);
+        assert_eq!(d.services_removed, ["x"]);
+        // From nothing, and to nothing.
+        let empty = cfg(head);
+        let full = cfg(&format!("{head}{}", old.concat()));
+        assert_eq!(
+            ConfigDiff::between(&empty, &full).services_added,
+            ["a", "b", "c", "d", "x"]
+        );
+        assert_eq!(
+            ConfigDiff::between(&full, &empty).services_removed,
+            ["a", "b", "c", "d", "x"]
+        );
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! installs them, builds bgpd and runs this.
 //!
 //! Environment: `ROUTERS_N` (default `1000,10000,100000`), `ROUTERS_RUNS` (3),
-//! `ROUTERS_PARTS` (`throughput,latency,scale`), `ROUTERS_SENDERS` (`bgpd,BIRD,FRR,GoBGP`),
+//! `ROUTERS_PARTS` (`throughput,latency,scale`), `ROUTERS_SENDERS`
+//! (`bgpd,bgpd-sighup,BIRD,BIRD-addpath,FRR,GoBGP`),
 //! `ROUTERS_RECEIVERS` (`FRR,BIRD`), `ROUTERS_TOGGLES` (1000), `ROUTERS_PEERS` (1000),
 //! `ROUTERS_PEER_ROUTES` (100), `ROUTERS_PERF` (a directory: record bgpd's announce and
 //! withdraw phases with `perf record -g`), `ROUTERS_SIGHUP_NEXTHOPS` (`1`: bgpd-sighup's
-//! services get one next hop, one path per prefix as BIRD sends; default two), `BGPD_BIN` /
+//! services get one next hop, one path per prefix, compared with BIRD; default two, two paths
+//! per prefix with ADD-PATH, compared with BIRD-addpath), `BGPD_BIN` /
 //! `BGPCTL_BIN` (default: next to this binary).
 
 #[path = "../routers/mod.rs"]
@@ -184,11 +186,28 @@ fn throughput_table(res: &Results, rx: RxKind, n: u32, senders: &[Kind]) -> Stri
     table
 }
 
+/// The BIRD that sends bgpd-sighup's paths: BIRD-addpath (two paths per prefix) when
+/// bgpd-sighup sends two to this receiver and BIRD-addpath ran, else BIRD (one path).
+fn reload_reference(res: &Results, rx: RxKind, n: u32) -> Kind {
+    let two = Kind::BgpdSighup.paths_per_prefix(rx == RxKind::Frr) == 2;
+    let ran = res
+        .samples
+        .get(&(rx.name(), n, Kind::BirdAddPath.name()))
+        .is_some_and(|v| !v.is_empty());
+    if two && ran {
+        Kind::BirdAddPath
+    } else {
+        Kind::Bird
+    }
+}
+
 /// bgpd-sighup next to BIRD, both reloading a config file that holds the N routes with their
 /// attributes: the reload time, the peak RSS and what is held afterwards (issue 14 item 6).
+/// The BIRD row is the one sending the same paths ([`reload_reference`]).
 fn reload_table(res: &Results, rx: RxKind, n: u32) -> Option<String> {
     let sighup = (rx.name(), n, Kind::BgpdSighup.name());
-    let bird = (rx.name(), n, Kind::Bird.name());
+    let reference = reload_reference(res, rx, n);
+    let bird = (rx.name(), n, reference.name());
     if [sighup, bird]
         .iter()
         .any(|k| res.samples.get(k).is_none_or(Vec::is_empty))
@@ -204,18 +223,20 @@ fn reload_table(res: &Results, rx: RxKind, n: u32) -> Option<String> {
         ]
     };
     let r = |f: &dyn Fn(&Sample) -> f64| ratio(res.med(sighup, f), res.med(bird, f));
+    let paths = Kind::BgpdSighup.paths_per_prefix(rx == RxKind::Frr);
+    let both = reference.paths_per_prefix(rx == RxKind::Frr);
     Some(render(
         &[
-            "config reload",
-            "reload s (to routes at receiver)",
+            &format!("config reload ({paths} / {both} paths per prefix)"),
+            "reload s (to every path at receiver)",
             "peak RSS MB",
             "held RSS MB",
         ],
         &[
             row("bgpd-sighup", sighup),
-            row("BIRD", bird),
+            row(reference.name(), bird),
             vec![
-                "bgpd-sighup / BIRD".to_string(),
+                format!("bgpd-sighup / {}", reference.name()),
                 r(&|s| s.announce_s),
                 r(&|s| s.hwm_announce_kb as f64),
                 r(&|s| s.rss_held_kb as f64),
@@ -237,10 +258,13 @@ fn main() {
         .collect();
     let runs = env_num("ROUTERS_RUNS", 3).max(1);
     let parts = env_list("ROUTERS_PARTS", "throughput,latency,scale");
-    let senders: Vec<Kind> = env_list("ROUTERS_SENDERS", "bgpd,bgpd-sighup,BIRD,FRR,GoBGP")
-        .iter()
-        .filter_map(|s| Kind::parse(s))
-        .collect();
+    let senders: Vec<Kind> = env_list(
+        "ROUTERS_SENDERS",
+        "bgpd,bgpd-sighup,BIRD,BIRD-addpath,FRR,GoBGP",
+    )
+    .iter()
+    .filter_map(|s| Kind::parse(s))
+    .collect();
     let receivers: Vec<RxKind> = env_list("ROUTERS_RECEIVERS", "FRR,BIRD")
         .iter()
         .filter_map(|s| RxKind::parse(s))
@@ -341,17 +365,24 @@ fn main() {
         }
         // Targets.
         let n = 100_000;
-        if senders.contains(&Kind::BgpdSighup) && senders.contains(&Kind::Bird) {
+        if senders.contains(&Kind::BgpdSighup)
+            && (senders.contains(&Kind::Bird) || senders.contains(&Kind::BirdAddPath))
+        {
             for &rx in &receivers {
                 let k = (rx.name(), n, Kind::BgpdSighup.name());
+                let reference = reload_reference(&res, rx, n);
                 let a = res.med(k, |s| s.announce_s);
-                let b = res.med((rx.name(), n, Kind::Bird.name()), |s| s.announce_s);
+                let b = res.med((rx.name(), n, reference.name()), |s| s.announce_s);
                 target(
                     (!a.is_nan() && !b.is_nan()).then_some(a <= b),
                     format!(
-                        "100k-service config reload ({} receiver) in <= 1.0x BIRD's time: bgpd {} s, BIRD {} s ({})",
+                        "100k-service config reload ({} receiver; paths per prefix: bgpd {}, {} {}) in <= 1.0x BIRD's time: bgpd {} s, {} {} s ({})",
                         rx.name(),
+                        Kind::BgpdSighup.paths_per_prefix(rx == RxKind::Frr),
+                        reference.name(),
+                        reference.paths_per_prefix(rx == RxKind::Frr),
                         secs(a),
+                        reference.name(),
                         secs(b),
                         ratio(a, b)
                     ),

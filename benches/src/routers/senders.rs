@@ -6,6 +6,7 @@
 //! | bgpd | `bgpctl announce --file` (N prefixes) | `bgpctl withdraw --file` |
 //! | bgpd-sighup | config with N `[[services]]` (name, prefix, two next hops, communities, large community, MED, prepend, peers), SIGHUP | config without services, SIGHUP |
 //! | BIRD | `protocol static` with N `blackhole` routes carrying the same attributes, `birdc configure` | same protocol empty, `birdc configure` |
+//! | BIRD-addpath | as BIRD, plus each route's second path (the same attributes, bgpd-sighup's second next hop, from 250 more static protocols) sent with `add paths tx`: bgpd-sighup's paths on the wire | the protocols emptied, `birdc configure` |
 //! | FRR | `vtysh -f FILE` with N `network` lines | `vtysh -f FILE` with N `no network` lines |
 //! | GoBGP | `gobgp mrt inject global FILE` (TABLE_DUMP_V2 with N entries; the missing tail re-injected, see [`Sender::apply`]) | `gobgp global rib del all -a ipv4` |
 
@@ -30,15 +31,18 @@ pub enum Kind {
     /// bgpd told with a rewritten configuration file and SIGHUP.
     BgpdSighup,
     Bird,
+    /// BIRD sending two paths per prefix with ADD-PATH, as bgpd-sighup's two next hops do.
+    BirdAddPath,
     Frr,
     Gobgp,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Bgpd,
         Kind::BgpdSighup,
         Kind::Bird,
+        Kind::BirdAddPath,
         Kind::Frr,
         Kind::Gobgp,
     ];
@@ -48,6 +52,7 @@ impl Kind {
             Kind::Bgpd => "bgpd",
             Kind::BgpdSighup => "bgpd-sighup",
             Kind::Bird => "BIRD",
+            Kind::BirdAddPath => "BIRD-addpath",
             Kind::Frr => "FRR",
             Kind::Gobgp => "GoBGP",
         }
@@ -65,9 +70,30 @@ impl Kind {
             Kind::Bgpd => 65001,
             Kind::BgpdSighup => 65005,
             Kind::Bird => 65002,
+            Kind::BirdAddPath => 65006,
             Kind::Frr => 65003,
             Kind::Gobgp => 65004,
         }
+    }
+
+    /// Paths per prefix the receiver gets from this sender: two for bgpd-sighup (unless
+    /// `ROUTERS_SIGHUP_NEXTHOPS=1`) and BIRD-addpath where the receiver takes ADD-PATH (FRR
+    /// offers to receive it; the BIRD receiver does not), one otherwise. The clock stops
+    /// when the receiver has all of them.
+    pub fn paths_per_prefix(self, receiver_add_path: bool) -> u32 {
+        match self {
+            Kind::BgpdSighup if receiver_add_path => sighup_nexthops(),
+            Kind::BirdAddPath if receiver_add_path => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Next hops per bgpd-sighup service: `ROUTERS_SIGHUP_NEXTHOPS` (`1`), else two.
+pub fn sighup_nexthops() -> u32 {
+    match std::env::var("ROUTERS_SIGHUP_NEXTHOPS") {
+        Ok(v) if v.trim() == "1" => 1,
+        _ => 2,
     }
 }
 
@@ -122,7 +148,7 @@ impl<'t> Sender<'t> {
                 // Info level: one line per session change, nothing per route.
                 s.pid = topo.spawn(node, "bgpd", &bin, &["run", "-c", &conf], &log);
             }
-            Kind::Bird => {
+            Kind::Bird | Kind::BirdAddPath => {
                 s.conf = node.dir.join("bird.conf");
                 fs::write(&s.conf, s.bird_config(0)).map_err(|e| e.to_string())?;
                 let conf = s.conf.display().to_string();
@@ -205,8 +231,12 @@ impl<'t> Sender<'t> {
             }
             (Kind::BgpdSighup, Change::Announce(n)) => write(self.bgpd_config(n).as_bytes()),
             (Kind::BgpdSighup, Change::WithdrawAll(_)) => write(self.bgpd_config(0).as_bytes()),
-            (Kind::Bird, Change::Announce(n)) => write(self.bird_config(n).as_bytes()),
-            (Kind::Bird, Change::WithdrawAll(_)) => write(self.bird_config(0).as_bytes()),
+            (Kind::Bird | Kind::BirdAddPath, Change::Announce(n)) => {
+                write(self.bird_config(n).as_bytes())
+            }
+            (Kind::Bird | Kind::BirdAddPath, Change::WithdrawAll(_)) => {
+                write(self.bird_config(0).as_bytes())
+            }
             (Kind::Frr, Change::Announce(n)) => write(self.frr_networks(n, false).as_bytes()),
             (Kind::Frr, Change::WithdrawAll(n)) => write(self.frr_networks(n, true).as_bytes()),
             (Kind::Gobgp, Change::Announce(n)) => {
@@ -241,7 +271,7 @@ impl<'t> Sender<'t> {
                 self.topo.signal(self.pid, libc::SIGHUP);
                 Ok(())
             }
-            (Kind::Bird, _) => {
+            (Kind::Bird | Kind::BirdAddPath, _) => {
                 let ctl = self.ctl.display().to_string();
                 let out = run("birdc", &["-s", &ctl, "configure"])?;
                 if out.contains("Reconfigur") {
@@ -337,7 +367,7 @@ impl<'t> Sender<'t> {
         let _ = writeln!(s, "add_path = true");
         // `ROUTERS_SIGHUP_NEXTHOPS=1`: one next hop per service, so that bgpd sends one path
         // per prefix, as BIRD does (a cross-check of the memory comparison).
-        let one_nexthop = std::env::var("ROUTERS_SIGHUP_NEXTHOPS").is_ok_and(|v| v.trim() == "1");
+        let one_nexthop = sighup_nexthops() == 1;
         for i in 0..n {
             let nexthops = if one_nexthop {
                 "\"self\"".to_string()
@@ -372,22 +402,55 @@ impl<'t> Sender<'t> {
         // The attributes of bgpd-sighup's services (see `bgpd_config`), set once for all routes
         // as a BIRD user would (per-route blocks made BIRD's reload 3x slower).
         let asn = self.kind.asn();
+        let attrs = format!(
+            "bgp_community.add(({asn},100)); bgp_community.add((65535,65281)); \
+             bgp_large_community.add(({asn},1,1)); bgp_med = 10; bgp_path.prepend({asn});"
+        );
         let _ = writeln!(
             s,
-            "protocol static bench {{\n  ipv4 {{ import filter {{ \
-             bgp_community.add(({asn},100)); bgp_community.add((65535,65281)); \
-             bgp_large_community.add(({asn},1,1)); bgp_med = 10; bgp_path.prepend({asn}); \
-             accept; }}; }};"
+            "protocol static bench {{\n  ipv4 {{ import filter {{ {attrs} accept; }}; }};"
         );
         for i in 0..n {
             let _ = writeln!(s, "  route {}/32 blackhole;", route(i));
         }
         let _ = writeln!(s, "}}");
+        let two_paths = self.kind == Kind::BirdAddPath;
+        if two_paths {
+            // Each route's second path, with bgpd-sighup's second next hop: one static
+            // protocol per next hop (250), the next hop set once in its import filter. A
+            // protocol is a path source of its own, so the prefix has two paths to send.
+            for k in 0..SECOND_NEXTHOPS {
+                let nh = second_nexthop(k);
+                let _ = writeln!(
+                    s,
+                    "protocol static bench2_{k} {{\n  ipv4 {{ import filter {{ {attrs} \
+                     bgp_next_hop = {nh}; accept; }}; }};"
+                );
+                for i in (k..n).step_by(SECOND_NEXTHOPS as usize) {
+                    let _ = writeln!(s, "  route {}/32 blackhole;", route(i));
+                }
+                let _ = writeln!(s, "}}");
+            }
+        }
         let _ = writeln!(s, "protocol bgp bench_rx {{");
         let _ = writeln!(s, "  local {} as {};", self.node.ipv4, self.kind.asn());
         let _ = writeln!(s, "  neighbor {} as {};", self.peer, self.peer_as);
         let _ = writeln!(s, "  passive on;\n  hold time 90;\n  error wait time 1, 4;");
-        let _ = writeln!(s, "  ipv4 {{ import none; export all; }};\n}}");
+        // On eBGP BIRD drops the MED and sends its own address as next hop unless the export
+        // filter set them (RFC 4271 §5.1.3, §5.1.4): set both again there, so that the wire
+        // carries what bgpd sends (MED 10; the second paths' own next hops).
+        if two_paths {
+            let _ = writeln!(
+                s,
+                "  ipv4 {{ import none; add paths tx; export filter {{ bgp_med = bgp_med; \
+                 if proto != \"bench\" then bgp_next_hop = bgp_next_hop; accept; }}; }};\n}}"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  ipv4 {{ import none; export filter {{ bgp_med = bgp_med; accept; }}; }};\n}}"
+            );
+        }
         s
     }
 
@@ -432,7 +495,10 @@ impl<'t> Sender<'t> {
     }
 }
 
+/// How many distinct second next hops bgpd-sighup's services have.
+const SECOND_NEXTHOPS: u32 = 250;
+
 /// The second next hop of service `i` in bgpd-sighup's file: one of 250 node addresses.
 fn second_nexthop(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(198, 51, 100, 1 + (i % 250) as u8)
+    Ipv4Addr::new(198, 51, 100, 1 + (i % SECOND_NEXTHOPS) as u8)
 }

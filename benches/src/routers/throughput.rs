@@ -183,6 +183,8 @@ fn run_in_topology(
     let receiver = Receiver::start(rx, topo, &rx_node, tx_node.ipv4, tx.asn());
     let pid = sender.pid();
     let timeout = phase_timeout(n);
+    // Every path counts: with ADD-PATH a prefix may arrive with two (see `paths_per_prefix`).
+    let paths = u64::from(n) * u64::from(tx.paths_per_prefix(rx == RxKind::Frr));
     poll_until(
         Duration::from_secs(60),
         || receiver.status(),
@@ -206,7 +208,7 @@ fn run_in_topology(
     let (t1, _) = poll_until(
         timeout,
         || receiver.status(),
-        |s| s.is_some_and(|s| s.count >= u64::from(n)),
+        |s| s.is_some_and(|s| s.count >= paths),
     )
     .map_err(|(e, s)| format!("announce: {e}; receiver has {s:?}"))?;
     out.announce_s = (t1 - t0).as_secs_f64();
@@ -248,13 +250,13 @@ fn run_in_topology(
         |s| s.is_some_and(|s| s.established),
     )
     .map_err(|(e, s)| format!("re-establish: {e}; receiver has {s:?}"))?;
-    let t_full = if st.is_some_and(|s| s.count >= u64::from(n)) {
+    let t_full = if st.is_some_and(|s| s.count >= paths) {
         t_est
     } else {
         poll_until(
             timeout,
             || receiver.status(),
-            |s| s.is_some_and(|s| s.count >= u64::from(n)),
+            |s| s.is_some_and(|s| s.count >= paths),
         )
         .map_err(|(e, s)| format!("session start: {e}; receiver has {s:?}"))?
         .0

@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::config::raw::RawService;
+use crate::config::raw::{RawHealth, RawService};
 
 /// `text` split before its first `[[services]]` header line: the head (global and peers, for
 /// `toml`) and a reader of the services from that line on. `None` when there is no such line.
@@ -47,8 +47,124 @@ pub(crate) fn split(text: &str) -> Option<(&str, ServiceLines<'_>)> {
     None
 }
 
-/// The services after the head, one [`RawService`] per `[[services]]` table. Stops early, with
-/// [`ServiceLines::gave_up`] set, at the first line it does not take.
+/// One `[[services]]` table as written, borrowed from the file's text (the lean reader makes
+/// one without allocating) or from a [`RawService`]: what validation reads.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ServiceFields<'a> {
+    pub name: Option<&'a str>,
+    pub prefix: Option<&'a str>,
+    pub nexthops: Option<StrList<'a>>,
+    pub communities: Option<StrList<'a>>,
+    pub large_communities: Option<StrList<'a>>,
+    pub med: Option<i64>,
+    pub local_pref: Option<i64>,
+    pub as_path_prepend: Option<i64>,
+    pub weight: Option<i64>,
+    pub peers: Option<StrList<'a>>,
+    /// Only the document path reads `[services.health]`.
+    pub health: Option<&'a RawHealth>,
+}
+
+impl<'a> ServiceFields<'a> {
+    /// The same fields with a shorter lifetime (what a `dyn Iterator` of them cannot give by
+    /// itself when chained with fields borrowed for less).
+    pub(crate) fn shorter<'b>(self) -> ServiceFields<'b>
+    where
+        'a: 'b,
+    {
+        self
+    }
+}
+
+impl RawService {
+    /// The fields of this service, borrowed.
+    pub(crate) fn fields(&self) -> ServiceFields<'_> {
+        fn list(l: &Option<Vec<String>>) -> Option<StrList<'_>> {
+            l.as_deref().map(StrList::Owned)
+        }
+        ServiceFields {
+            name: self.name.as_deref(),
+            prefix: self.prefix.as_deref(),
+            nexthops: list(&self.nexthops),
+            communities: list(&self.communities),
+            large_communities: list(&self.large_communities),
+            med: self.med,
+            local_pref: self.local_pref,
+            as_path_prepend: self.as_path_prepend,
+            weight: self.weight,
+            peers: list(&self.peers),
+            health: self.health.as_ref(),
+        }
+    }
+}
+
+/// A list of strings: owned by a [`RawService`], or the inside of a one-line array in the
+/// text (`"self", "10.0.0.1"`), checked once by the lean reader and read again on demand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StrList<'a> {
+    Owned(&'a [String]),
+    Lean { inner: &'a str, len: usize },
+}
+
+impl<'a> StrList<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            StrList::Owned(l) => l.len(),
+            StrList::Lean { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> StrListIter<'a> {
+        match *self {
+            StrList::Owned(l) => StrListIter::Owned(l.iter()),
+            StrList::Lean { inner, .. } => StrListIter::Lean(inner),
+        }
+    }
+}
+
+/// The items of a [`StrList`], in order.
+pub(crate) enum StrListIter<'a> {
+    Owned(std::slice::Iter<'a, String>),
+    Lean(&'a str),
+}
+
+impl<'a> Iterator for StrListIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            StrListIter::Owned(it) => it.next().map(String::as_str),
+            StrListIter::Lean(rest) => {
+                let (item, after) = next_item(rest)?;
+                *rest = after;
+                Some(item)
+            }
+        }
+    }
+}
+
+/// The first string of the inside of a one-line array and what follows its comma; `None` at
+/// the end or at anything that is not a plain string.
+fn next_item(inner: &str) -> Option<(&str, &str)> {
+    let inner = trim_blank_start(inner);
+    if inner.is_empty() {
+        return None;
+    }
+    let (item, rest) = string(inner)?;
+    let rest = trim_blank_start(rest);
+    match rest.strip_prefix(',') {
+        Some(r) => Some((item, r)),
+        None if rest.is_empty() => Some((item, rest)),
+        None => None,
+    }
+}
+
+/// The services after the head, one [`ServiceFields`] per `[[services]]` table. Stops early,
+/// with [`ServiceLines::gave_up`] set, at the first line it does not take.
 pub(crate) struct ServiceLines<'a> {
     lines: Lines<'a>,
     /// Byte offset of the next line in the whole text.
@@ -74,18 +190,18 @@ impl ServiceLines<'_> {
     }
 }
 
-impl Iterator for ServiceLines<'_> {
-    type Item = RawService;
+impl<'a> Iterator for ServiceLines<'a> {
+    type Item = ServiceFields<'a>;
 
-    fn next(&mut self) -> Option<RawService> {
+    fn next(&mut self) -> Option<ServiceFields<'a>> {
         if self.gave_up || !self.in_table {
             return None;
         }
-        let mut service = RawService::default();
+        let mut service = ServiceFields::default();
         for line in self.lines.by_ref() {
             let at = self.pos;
             self.pos += line.len();
-            let trimmed = line.trim();
+            let trimmed = trim_line(line);
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
@@ -95,7 +211,8 @@ impl Iterator for ServiceLines<'_> {
             }
             let taken = match split_at_byte(trimmed, b'=') {
                 Some((key, value)) if !trimmed.starts_with('[') => {
-                    Value::parse(value.trim()).and_then(|v| set(&mut service, key.trim(), v))
+                    Value::parse(trim_blank_start(value))
+                        .and_then(|v| set(&mut service, trim_blank_end(key), v))
                 }
                 _ => None,
             };
@@ -113,8 +230,7 @@ impl Iterator for ServiceLines<'_> {
     }
 }
 
-/// The lines of a text, each with its `\n` (as `str::split_inclusive('\n')`). Lines here are
-/// short: a plain byte loop beats the general searcher's setup per line.
+/// The lines of a text, each with its `\n` (as `str::split_inclusive('\n')`).
 struct Lines<'a>(&'a str);
 
 impl<'a> Iterator for Lines<'a> {
@@ -141,6 +257,31 @@ fn split_at_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
+/// TOML's whitespace: space and tab (TOML 1.0, "Whitespace"). Anything else around a key or
+/// a value makes the reader give up, and toml decides.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_blank_start(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| is_blank(b)).count();
+    &s[n..]
+}
+
+fn trim_blank_end(s: &str) -> &str {
+    let n = s.bytes().rev().take_while(|&b| is_blank(b)).count();
+    &s[..s.len() - n]
+}
+
+/// A line without its newline (`\n` or `\r\n`) and the blanks around it.
+fn trim_line(line: &str) -> &str {
+    let line = line
+        .strip_suffix("\r\n")
+        .or_else(|| line.strip_suffix('\n'))
+        .unwrap_or(line);
+    trim_blank_end(trim_blank_start(line))
+}
+
 /// `[[services]]`, alone on its line but for blanks and a comment.
 pub(crate) fn is_services_header(line: &str) -> bool {
     line.trim_start()
@@ -152,38 +293,33 @@ pub(crate) fn is_services_header(line: &str) -> bool {
 }
 
 /// A value of a form the line reader takes.
-enum Value {
-    Str(String),
+enum Value<'a> {
+    Str(&'a str),
     Int(i64),
-    List(Vec<String>),
+    List(StrList<'a>),
 }
 
-impl Value {
-    fn parse(s: &str) -> Option<Value> {
-        if s.starts_with('[') {
-            let (inner, rest) = split_at_byte(s.strip_prefix('[')?, b']')?;
+impl<'a> Value<'a> {
+    fn parse(s: &'a str) -> Option<Value<'a>> {
+        if let Some(after) = s.strip_prefix('[') {
+            let (inner, rest) = split_at_byte(after, b']')?;
             if !is_end(rest) {
                 return None;
             }
-            let mut list = Vec::new();
-            let mut inner = inner.trim();
-            while !inner.is_empty() {
-                let (item, rest) = string(inner)?;
-                list.push(item);
-                let rest = rest.trim_start();
-                inner = match rest.strip_prefix(',') {
-                    Some(r) => r.trim_start(),
-                    None if rest.is_empty() => rest,
-                    None => return None,
-                };
+            // Checked here once; validation reads it again without allocating.
+            let mut len = 0;
+            let mut left = inner;
+            while !trim_blank_start(left).is_empty() {
+                left = next_item(left)?.1;
+                len += 1;
             }
-            return Some(Value::List(list));
+            return Some(Value::List(StrList::Lean { inner, len }));
         }
         if s.starts_with('"') || s.starts_with('\'') {
             let (v, rest) = string(s)?;
             return is_end(rest).then_some(Value::Str(v));
         }
-        let v = s.split_once('#').map_or(s, |(v, _)| v).trim();
+        let v = trim_blank_end(split_at_byte(s, b'#').map_or(s, |(v, _)| v));
         let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
         // TOML: decimal digits, no leading zero; underscores and other bases are left to toml.
         let plain = !digits.is_empty()
@@ -197,7 +333,7 @@ impl Value {
 }
 
 /// A basic string without escapes or a literal string at the start of `s`; the rest after it.
-pub(crate) fn string(s: &str) -> Option<(String, &str)> {
+pub(crate) fn string(s: &str) -> Option<(&str, &str)> {
     let quote = *s
         .as_bytes()
         .first()
@@ -217,17 +353,17 @@ pub(crate) fn string(s: &str) -> Option<(String, &str)> {
     {
         return None;
     }
-    Some((v.to_owned(), rest))
+    Some((v, rest))
 }
 
 /// Nothing but blanks and a comment.
 fn is_end(rest: &str) -> bool {
-    let rest = rest.trim();
+    let rest = trim_blank_start(rest);
     rest.is_empty() || rest.starts_with('#')
 }
 
 /// Sets `key` of `s`; `None` for an unknown or repeated key or a value of the wrong type.
-fn set(s: &mut RawService, key: &str, value: Value) -> Option<()> {
+fn set<'a>(s: &mut ServiceFields<'a>, key: &str, value: Value<'a>) -> Option<()> {
     fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
         if slot.is_some() {
             return None;
@@ -254,10 +390,14 @@ fn set(s: &mut RawService, key: &str, value: Value) -> Option<()> {
 mod tests {
     use super::*;
 
-    fn services(text: &str) -> Option<(String, Vec<RawService>)> {
+    fn services(text: &str) -> Option<(String, Vec<ServiceFields<'_>>)> {
         let (head, mut lines) = split(text)?;
-        let list: Vec<RawService> = lines.by_ref().collect();
+        let list: Vec<ServiceFields<'_>> = lines.by_ref().collect();
         (!lines.gave_up()).then(|| (head.to_owned(), list))
+    }
+
+    fn items<'a>(l: Option<StrList<'a>>) -> Option<Vec<&'a str>> {
+        l.map(|l| l.iter().collect())
     }
 
     #[test]
@@ -269,15 +409,13 @@ mod tests {
         let (head, list) = services(text).unwrap();
         assert_eq!(head, "[global]\nasn = 1\n\n");
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0].name.as_deref(), Some("web"));
-        assert_eq!(list[0].prefix.as_deref(), Some("192.0.2.1/32"));
-        assert_eq!(
-            list[0].nexthops.as_deref(),
-            Some(&["self".to_string(), "10.0.0.1".to_string()][..])
-        );
+        assert_eq!(list[0].name, Some("web"));
+        assert_eq!(list[0].prefix, Some("192.0.2.1/32"));
+        assert_eq!(items(list[0].nexthops), Some(vec!["self", "10.0.0.1"]));
+        assert_eq!(list[0].nexthops.map(|l| l.len()), Some(2));
         assert_eq!(list[0].med, Some(10));
-        assert_eq!(list[1].prefix.as_deref(), Some("192.0.2.2/32"));
-        assert_eq!(list[1].peers.as_deref(), Some(&[][..]));
+        assert_eq!(list[1].prefix, Some("192.0.2.2/32"));
+        assert_eq!(items(list[1].peers), Some(vec![]));
     }
 
     /// The lean path gives what the document path gives: services, defaults and warnings.
@@ -369,10 +507,25 @@ mod tests {
             "[[services]]\nprefix = \"a\" \"b\"\n",
             "[[services]]\nhealth.type = \"tcp\"\n",
             "[[services]]\n[global]\n",
+            // Only space and tab are TOML whitespace; a lone CR is not a newline.
+            "[[services]]\nprefix = \"a\"\u{a0}\n",
+            "[[services]]\n\u{2003}prefix = \"a\"\n",
+            "[[services]]\nprefix = \"a\"\r\n\r",
+            "[[services]]\nprefix = \"a\"\rmed = 1\n",
+            "[[services]]\npeers = [\"a\" \"b\"]\n",
+            "[[services]]\npeers = [\"a\",, \"b\"]\n",
         ] {
             assert!(services(text).is_none(), "{text:?}");
         }
         assert!(split("[global]\nasn = 1\n").is_none());
+    }
+
+    #[test]
+    fn crlf_lines_are_plain() {
+        let (_, list) =
+            services("[[services]]\r\nprefix = \"a\"\r\nnexthops = ['self', \"b\"]\r\n").unwrap();
+        assert_eq!(list[0].prefix, Some("a"));
+        assert_eq!(items(list[0].nexthops), Some(vec!["self", "b"]));
     }
 
     proptest::proptest! {

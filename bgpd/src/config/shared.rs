@@ -12,12 +12,16 @@ use crate::config::NextHopSpec;
 /// Distinct lists seen so far, of one element type.
 pub(crate) struct Interner<T> {
     seen: HashSet<Arc<[T]>>,
+    /// The list handed out last: consecutive services mostly repeat it, and comparing with it
+    /// is cheaper than hashing.
+    last: Option<Arc<[T]>>,
 }
 
 impl<T> Default for Interner<T> {
     fn default() -> Self {
         Interner {
             seen: HashSet::new(),
+            last: None,
         }
     }
 }
@@ -25,12 +29,37 @@ impl<T> Default for Interner<T> {
 impl<T: Hash + Eq + Clone> Interner<T> {
     /// The shared copy of `list`, made on first sight.
     pub fn share(&mut self, list: &[T]) -> Arc<[T]> {
-        if let Some(shared) = self.seen.get(list) {
-            return shared.clone();
+        if let Some(last) = self.last.as_ref().filter(|l| ***l == *list) {
+            return last.clone();
         }
-        let shared: Arc<[T]> = Arc::from(list);
-        self.seen.insert(shared.clone());
+        let shared = match self.seen.get(list) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<[T]> = Arc::from(list);
+                self.seen.insert(shared.clone());
+                shared
+            }
+        };
+        self.last = Some(shared.clone());
         shared
+    }
+
+    /// [`Interner::share`] for borrowed items (`&str` for `String`): the owned list is only
+    /// made when `list` is not the one handed out last.
+    pub fn share_borrowed<Q>(&mut self, list: &[&Q]) -> Arc<[T]>
+    where
+        Q: ?Sized + PartialEq + ToOwned<Owned = T>,
+        T: std::borrow::Borrow<Q>,
+    {
+        if let Some(last) = self
+            .last
+            .as_ref()
+            .filter(|l| l.len() == list.len() && l.iter().zip(list).all(|(a, b)| a.borrow() == *b))
+        {
+            return last.clone();
+        }
+        let owned: Vec<T> = list.iter().map(|q| (*q).to_owned()).collect();
+        self.share(&owned)
     }
 }
 
@@ -59,5 +88,20 @@ mod tests {
         let e1 = i.share(&[]);
         let e2 = i.share(&[]);
         assert!(Arc::ptr_eq(&e1, &e2));
+        // Back to a list seen before, not the last one: still the first copy.
+        let a2 = i.share(&[Community(1), Community(2)]);
+        assert!(Arc::ptr_eq(&a, &a2));
+    }
+
+    #[test]
+    fn borrowed_lists_share_the_owned_copy() {
+        let mut i: Interner<String> = Interner::default();
+        let a = i.share_borrowed(&["x", "y"]);
+        let b = i.share_borrowed(&["x", "y"]);
+        let c = i.share_borrowed(&["y"]);
+        let d = i.share_borrowed(&["x", "y"]);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(Arc::ptr_eq(&a, &d));
+        assert_eq!(&*c, &["y".to_string()]);
     }
 }

@@ -15,6 +15,7 @@ mod fib;
 mod peer;
 mod service;
 
+use crate::config::fast::ServiceFields;
 use crate::config::locate::{FieldPath, Locator};
 use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
 use crate::config::values::{
@@ -157,7 +158,7 @@ impl Validator<'_> {
     fn config(
         &mut self,
         raw: RawConfig,
-        more: &mut dyn Iterator<Item = RawService>,
+        more: &mut dyn Iterator<Item = ServiceFields<'_>>,
     ) -> Option<Config> {
         let root = FieldPath::root();
         let global = match raw.global {
@@ -251,7 +252,8 @@ impl Validator<'_> {
         // Whether each service wrote its name (a duplicate is reported there, else at the prefix).
         let mut named = Vec::with_capacity(services.capacity());
         let services_path = root.key("services");
-        for (i, rs) in raw.services.into_iter().chain(more).enumerate() {
+        let listed = raw.services.iter().map(RawService::fields);
+        for (i, rs) in listed.chain(more.map(ServiceFields::shorter)).enumerate() {
             let path = services_path.index(i);
             let has_name = rs.name.is_some();
             let Some(s) = self.service(rs, &path, &peer_names) else {

@@ -4,9 +4,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use super::Validator;
+use crate::config::fast::ServiceFields;
 use crate::config::locate::FieldPath;
-use crate::config::raw::{RawDemote, RawHealth, RawService};
+use crate::config::raw::{RawDemote, RawHealth};
 use crate::config::values::{
     nonzero, parse_community, parse_duration, parse_large_community, parse_prefix,
 };
@@ -18,14 +21,16 @@ const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RISE_FALL: u32 = 3;
 
 impl Validator<'_> {
-    /// `r` is taken by value: its name moves into the service rather than being copied.
+    /// One service as written (borrowed: from the lean reader's text or from a
+    /// [`crate::config::raw::RawService`]). The lists are checked into small inline buffers
+    /// and kept once per distinct list, so a valid service costs one allocation, its name.
     pub(super) fn service(
         &mut self,
-        mut r: RawService,
+        r: ServiceFields<'_>,
         path: &FieldPath,
         peer_names: &[String],
     ) -> Option<Service> {
-        let prefix = match &r.prefix {
+        let prefix = match r.prefix {
             Some(p) => self.check_at(|| path.key("prefix"), parse_prefix(p)),
             None => {
                 self.err(
@@ -35,7 +40,7 @@ impl Validator<'_> {
                 None
             }
         };
-        let name = match r.name.take() {
+        let name = match r.name {
             Some(n) if n.trim().is_empty() => {
                 self.err(
                     &path.key("name"),
@@ -43,71 +48,65 @@ impl Validator<'_> {
                 );
                 None
             }
-            Some(n) => Some(n),
+            Some(n) => Some(n.to_owned()),
             None => prefix.map(|p| p.to_string()),
         };
-        let nexthops =
-            match &r.nexthops {
-                None => vec![NextHopSpec::Local],
-                Some(list) => {
-                    // Key paths are built only for an error (about a dozen per service).
-                    let p = || path.key("nexthops");
-                    if list.is_empty() {
-                        self.err(
-                            &p(),
-                            "must list at least one next hop (\"self\" or an address)",
-                        );
-                    }
-                    let mut out = Vec::with_capacity(list.len());
-                    for (i, s) in list.iter().enumerate() {
-                        let np = || p().index(i);
-                        let nh =
-                            if s == "self" {
-                                NextHopSpec::Local
-                            } else {
-                                let Some(a) = self.check_at(np, s.parse::<IpAddr>().map_err(|_| {
+        let nexthops = match r.nexthops {
+            None => self.lists.nexthops.share(&[NextHopSpec::Local]),
+            Some(list) => {
+                // Key paths are built only for an error (about a dozen per service).
+                let p = || path.key("nexthops");
+                if list.is_empty() {
+                    self.err(
+                        &p(),
+                        "must list at least one next hop (\"self\" or an address)",
+                    );
+                }
+                let mut out: SmallVec<[NextHopSpec; 4]> = SmallVec::new();
+                for (i, s) in list.iter().enumerate() {
+                    let np = || p().index(i);
+                    let nh = if s == "self" {
+                        NextHopSpec::Local
+                    } else {
+                        let parsed = s.parse::<IpAddr>().map_err(|_| {
                             format!("expected \"self\" or an IPv4/IPv6 address, got \"{s}\"")
-                        })) else {
+                        });
+                        let Some(a) = self.check_at(np, parsed) else {
                             continue;
                         };
-                                if let Some(pf) = prefix {
-                                    if pf.addr().is_ipv4() != a.is_ipv4() {
-                                        self.err(
-                                            &np(),
-                                            format!(
-                                    "next hop {a} is not of the same family as the prefix {pf}"
-                                ),
-                                        );
-                                        continue;
-                                    }
-                                }
-                                NextHopSpec::Addr(a)
-                            };
-                        if out.contains(&nh) {
-                            self.err(&np(), format!("next hop {nh} is listed twice"));
-                        } else {
-                            out.push(nh);
+                        if let Some(pf) = prefix {
+                            if pf.addr().is_ipv4() != a.is_ipv4() {
+                                self.err(
+                                    &np(),
+                                    format!(
+                                        "next hop {a} is not of the same family as the prefix {pf}"
+                                    ),
+                                );
+                                continue;
+                            }
                         }
+                        NextHopSpec::Addr(a)
+                    };
+                    if out.contains(&nh) {
+                        self.err(&np(), format!("next hop {nh} is listed twice"));
+                    } else {
+                        out.push(nh);
                     }
-                    out
                 }
-            };
-        let nexthops = self.lists.nexthops.share(&nexthops);
-        let communities = self.communities(|| path.key("communities"), r.communities.as_deref());
-        let communities = self.lists.communities.share(&communities);
-        let large_communities: Vec<LargeCommunity> = match &r.large_communities {
-            None => Vec::new(),
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    self.check_at(
-                        || path.key("large_communities").index(i),
-                        parse_large_community(s),
-                    )
-                })
-                .collect(),
+                self.lists.nexthops.share(&out)
+            }
         };
+        let communities: SmallVec<[Community; 4]> = self.parse_list(
+            || path.key("communities"),
+            r.communities.iter().flat_map(|l| l.iter()),
+            parse_community,
+        );
+        let communities = self.lists.communities.share(&communities);
+        let large_communities: SmallVec<[LargeCommunity; 2]> = self.parse_list(
+            || path.key("large_communities"),
+            r.large_communities.iter().flat_map(|l| l.iter()),
+            parse_large_community,
+        );
         let large_communities = self.lists.large_communities.share(&large_communities);
         let med = r.med.and_then(|m| self.u32_value(|| path.key("med"), m));
         let local_pref = r
@@ -127,34 +126,33 @@ impl Validator<'_> {
                     }),
             )
         });
-        let peers = match &r.peers {
+        let peers = match r.peers {
             None => PeerSelection::All,
             Some(list) => {
                 if list.is_empty() {
                     self.warn(&path.key("peers"), "the service is announced to no peer");
                 }
-                let mut out = Vec::with_capacity(list.len());
+                let mut out: SmallVec<[&str; 4]> = SmallVec::new();
                 for (i, n) in list.iter().enumerate() {
                     let pp = || path.key("peers").index(i);
-                    if !peer_names.contains(n) {
+                    if !peer_names.iter().any(|p| p == n) {
                         let known = if peer_names.is_empty() {
                             "none are configured".to_owned()
                         } else {
                             format!("configured: {}", peer_names.join(", "))
                         };
                         self.err(&pp(), format!("no peer named \"{n}\" ({known})"));
-                    } else if out.contains(n) {
+                    } else if out.contains(&n) {
                         self.err(&pp(), format!("peer \"{n}\" is listed twice"));
                     } else {
-                        out.push(n.clone());
+                        out.push(n);
                     }
                 }
-                PeerSelection::Only(self.lists.peers.share(&out))
+                PeerSelection::Only(self.lists.peers.share_borrowed(&out))
             }
         };
         let health = r
             .health
-            .as_ref()
             .and_then(|h| self.health(h, &path.key("health")))
             .map(Box::new);
         Some(Service {
@@ -178,11 +176,27 @@ impl Validator<'_> {
         path: impl Fn() -> FieldPath,
         list: Option<&[String]>,
     ) -> Vec<bgp_proto::Community> {
-        list.unwrap_or_default()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| self.check_at(|| path().index(i), parse_community(s)))
-            .collect()
+        self.parse_list(
+            path,
+            list.unwrap_or_default().iter().map(String::as_str),
+            parse_community,
+        )
+    }
+
+    /// Each item of a list parsed with `parse`, an error at `path[i]` for each that fails.
+    fn parse_list<'s, T, C: Default + Extend<T>>(
+        &mut self,
+        path: impl Fn() -> FieldPath,
+        items: impl Iterator<Item = &'s str>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> C {
+        let mut out = C::default();
+        for (i, s) in items.enumerate() {
+            if let Some(v) = self.check_at(|| path().index(i), parse(s)) {
+                out.extend(Some(v));
+            }
+        }
+        out
     }
 
     pub(super) fn u32_value(&mut self, path: impl FnOnce() -> FieldPath, v: i64) -> Option<u32> {
