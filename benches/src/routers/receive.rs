@@ -384,6 +384,24 @@ fn settled_rss(pid: u32) -> Result<u64, String> {
                 let pick: Vec<&str> = st.lines().filter(|l| l.starts_with("Rss")).collect();
                 eprintln!("pid {pid}: {}", pick.join(", "));
                 eprintln!("pid {pid}: {}, {}", smaps_summary(pid), cpu_summary(pid));
+                let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                    .unwrap_or_default();
+                let pick: Vec<String> = rollup
+                    .lines()
+                    .filter(|l| {
+                        [
+                            "Rss:",
+                            "Anonymous:",
+                            "Shared_Clean:",
+                            "Private_Clean:",
+                            "Private_Dirty:",
+                        ]
+                        .iter()
+                        .any(|k| l.starts_with(k))
+                    })
+                    .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .collect();
+                eprintln!("pid {pid}: smaps_rollup {}", pick.join(", "));
             }
             return Ok(now);
         }
