@@ -933,6 +933,16 @@ pub(crate) fn release_freed_memory() {
     // SAFETY: malloc_trim only releases free heap pages; it has no preconditions and touches no
     // memory that is in use.
     unsafe {
+        // What the heap held and how much of it was in use (what a trim cannot return):
+        // mallinfo2 walks the free lists, so only when asked for.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let heap = libc::mallinfo2();
+            debug!(
+                "handing freed memory back: heap {} MB, {} MB of it in use",
+                heap.arena >> 20,
+                heap.uordblks >> 20
+            );
+        }
         libc::malloc_trim(0);
     }
 }

@@ -319,11 +319,14 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budge
         }
         // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
         // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
-        // back to the kernel rather than keep RSS at the peak (issue 17 item 5).
-        if shrink.halved(owner.rib.prefix_count()) {
+        // back to the kernel rather than keep RSS at the peak (issue 17 item 5). Asked for
+        // once the forwarding changes are published and dropped: a lost table makes one per
+        // prefix (50 MB for a million), and memory freed after the trim would stay.
+        let release = shrink.halved(owner.rib.prefix_count());
+        owner.publish();
+        if release {
             crate::daemon::release_freed_memory_soon();
         }
-        owner.publish();
     }
 }
 
