@@ -517,6 +517,29 @@ fn measure(
     poll_until(timeout, || rx.status(), |s| matches!(s, Some((false, 0))))
         .map_err(|(e, last)| format!("waiting for the session to close: {e} ({last:?})"))?;
     s.rss_closed_kb = settled_rss(pid)?;
+    if std::env::var_os("RECEIVE_DEBUG").is_some() {
+        eprintln!("receiver log, last lines:\n{}", rx.log_tail());
+        if s.rss_closed_kb > 2 * s.rss_before_kb && matches!(rx, Receiver::Bgpd(_)) {
+            // Freed but not handed back, or still in use? Trim from outside and look again.
+            let out = std::process::Command::new("gdb")
+                .args([
+                    "-p",
+                    &pid.to_string(),
+                    "-batch",
+                    "-ex",
+                    "call (int)malloc_trim(0)",
+                ])
+                .output();
+            eprintln!(
+                "gdb malloc_trim: {:?}; RSS now {} KiB",
+                out.map(|o| String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .last()
+                    .map(str::to_string)),
+                rss(pid)?
+            );
+        }
+    }
     Ok(s)
 }
 
