@@ -27,6 +27,7 @@ pub mod fib;
 pub mod health;
 pub mod link;
 pub mod locrib;
+pub mod memory;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;
