@@ -64,7 +64,7 @@ pub enum DaemonError {
 /// could not start (e.g. a listener cannot be bound).
 pub fn run(config: Config, config_path: PathBuf, log_format: LogFormat) -> ExitCode {
     let _ = log_format; // the subscriber is installed by main
-    crate::alloc::tune_allocator();
+    crate::memory::tune_allocator();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,7 +124,7 @@ pub async fn run_until(
     // announce is `services`, in which health-checked services wait for their verdict.
     let admin_down = ops.admin_down();
     let mut daemon = Daemon::start_with(config_path, config, services, admin_down)?;
-    crate::alloc::release_freed_memory();
+    crate::memory::release_freed_memory();
     ops.attach(daemon.statuses());
     ops.attach_bfd(daemon.bfd_view());
     daemon.set_bfd_events(ops.bfd_event_sink());
@@ -532,7 +532,7 @@ impl Daemon {
         for w in std::mem::take(&mut new.warnings) {
             warn!("configuration: {w}");
         }
-        crate::alloc::release_freed_memory();
+        crate::memory::release_freed_memory();
         let old = std::mem::replace(&mut self.config, new);
 
         // Listeners: bind the new ones first, so a failure leaves the old ones in place.
@@ -661,7 +661,7 @@ impl Daemon {
         // (a 100k-service file leaves tens of megabytes free in the heap).
         drop(old);
         drop(diff);
-        crate::alloc::release_freed_memory();
+        crate::memory::release_freed_memory();
         info!("reloaded {path}: {}", diff_summary);
     }
 

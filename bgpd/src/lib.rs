@@ -14,7 +14,6 @@
 // which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
 #![deny(unsafe_code)]
 
-pub(crate) mod alloc;
 pub mod announce;
 pub mod api;
 pub mod bfd;
@@ -28,6 +27,7 @@ pub mod fib;
 pub mod health;
 pub mod link;
 pub mod locrib;
+pub mod memory;
 pub mod metrics;
 pub mod peer;
 pub mod statefile;

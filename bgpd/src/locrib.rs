@@ -265,6 +265,34 @@ struct Owner {
 /// handed back to the kernel.
 const RIB_RELEASE: usize = 1000;
 
+/// When the table has shrunk enough for its freed memory to be worth handing back.
+#[derive(Debug, Default)]
+struct Shrink {
+    /// The most prefixes held since memory was last handed back.
+    high: usize,
+}
+
+impl Shrink {
+    /// Notes a size the table had. Called around every input, not once per drain of the
+    /// channel: while peers feed faster than the table is built the drain runs without a
+    /// break, and a session lost at the end of it (a table loaded, then closed) must still
+    /// count the table it took away.
+    fn seen(&mut self, held: usize) {
+        self.high = self.high.max(held);
+    }
+
+    /// True (once) when `held` is at most half of the high mark, at least [`RIB_RELEASE`]
+    /// below it; the mark then starts again from `held`.
+    fn halved(&mut self, held: usize) -> bool {
+        self.seen(held);
+        let release = held <= self.high / 2 && self.high - held >= RIB_RELEASE;
+        if release {
+            self.high = held;
+        }
+        release
+    }
+}
+
 async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budget: Arc<Budget>) {
     let mut owner = Owner {
         rib: LocRib::new(config),
@@ -273,31 +301,32 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budge
         subscribers: Vec::new(),
         oldest_read: None,
     };
-    // The most prefixes held since memory was last handed back.
-    let mut high = 0usize;
-    let apply = |owner: &mut Owner, input: RibInput| {
+    let mut shrink = Shrink::default();
+    let apply = |owner: &mut Owner, shrink: &mut Shrink, input: RibInput| {
         let n = input.routes();
+        shrink.seen(owner.rib.prefix_count());
         owner.apply(input);
+        shrink.seen(owner.rib.prefix_count());
         if n > 0 {
             budget.in_flight.fetch_sub(n, Ordering::Relaxed);
             budget.drained.notify_waiters();
         }
     };
     while let Some(first) = rx.recv().await {
-        apply(&mut owner, first);
+        apply(&mut owner, &mut shrink, first);
         while let Ok(more) = rx.try_recv() {
-            apply(&mut owner, more);
+            apply(&mut owner, &mut shrink, more);
         }
         // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
         // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
-        // back to the kernel rather than keep RSS at the peak (issue 17 item 5).
-        let held = owner.rib.prefix_count();
-        high = high.max(held);
-        if held <= high / 2 && high - held >= RIB_RELEASE {
-            crate::alloc::release_freed_memory_soon();
-            high = held;
-        }
+        // back to the kernel rather than keep RSS at the peak (issue 17 item 5). Asked for
+        // once the forwarding changes are published and dropped: a lost table makes one per
+        // prefix (50 MB for a million), and memory freed after the trim would stay.
+        let release = shrink.halved(owner.rib.prefix_count());
         owner.publish();
+        if release {
+            crate::memory::release_freed_memory_soon();
+        }
     }
 }
 
@@ -500,6 +529,34 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
     use std::sync::Arc;
+
+    #[test]
+    fn a_table_loaded_and_lost_within_one_drain_is_handed_back() {
+        let mut shrink = Shrink::default();
+        // Inputs applied back to back, the channel never empty: the table grows to 1M
+        // prefixes, then the session is lost; the drain ends only then.
+        for held in (0..=1_000_000).step_by(50_000) {
+            shrink.seen(held);
+        }
+        shrink.seen(0);
+        assert!(shrink.halved(0));
+        // Once: nothing more was freed since.
+        assert!(!shrink.halved(0));
+        // A table that shrinks by less than half, or by fewer than RIB_RELEASE prefixes, is
+        // left alone.
+        shrink.seen(10_000);
+        assert!(!shrink.halved(6_000));
+        let mut small = Shrink::default();
+        small.seen(RIB_RELEASE - 1);
+        assert!(!small.halved(0));
+        // Withdrawn in steps, drain by drain: each halving asks once.
+        let mut steps = Shrink::default();
+        assert!(!steps.halved(100_000));
+        assert!(!steps.halved(60_000));
+        assert!(steps.halved(50_000));
+        assert!(!steps.halved(30_000));
+        assert!(steps.halved(25_000));
+    }
 
     use bgp_proto::{AsPath, PathAttributes};
 

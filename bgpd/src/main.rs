@@ -107,6 +107,13 @@ fn main() -> ExitCode {
 
 fn run(config_path: PathBuf, log_format: LogFormat) -> ExitCode {
     init_tracing(log_format);
+    // Received tables must give their memory back when they go (docs/runtime.md).
+    if let Err(e) = bgpd::memory::exec_without_thread_cache() {
+        tracing::warn!(
+            "cannot restart with glibc's per-thread allocation cache off ({e}); memory \
+             freed by a large table may stay resident (about 2 MB)"
+        );
+    }
     let mut config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {

@@ -50,7 +50,7 @@ use crate::status::{Applied, PeerStatus};
 pub(crate) use crate::status::{ConnectError, LastDown};
 
 /// Route changes at least this large hand the memory their computation freed back to the
-/// kernel ([`crate::alloc::release_freed_memory`]).
+/// kernel ([`crate::memory::release_freed_memory`]).
 const LARGE_CHANGE: usize = 10_000;
 
 /// NLRI in the first piece when a large change goes to an established session: each piece is
@@ -517,7 +517,7 @@ impl PeerTask {
             if large {
                 // The computation's temporary copies (several MB for 100k routes) are free
                 // now; hand them back rather than keep RSS at the peak.
-                crate::alloc::release_freed_memory();
+                crate::memory::release_freed_memory();
             }
         }
     }

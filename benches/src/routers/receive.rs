@@ -383,11 +383,82 @@ fn settled_rss(pid: u32) -> Result<u64, String> {
                 let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
                 let pick: Vec<&str> = st.lines().filter(|l| l.starts_with("Rss")).collect();
                 eprintln!("pid {pid}: {}", pick.join(", "));
+                eprintln!("pid {pid}: {}, {}", smaps_summary(pid), cpu_summary(pid));
+                let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                    .unwrap_or_default();
+                let pick: Vec<String> = rollup
+                    .lines()
+                    .filter(|l| {
+                        [
+                            "Rss:",
+                            "Anonymous:",
+                            "Shared_Clean:",
+                            "Private_Clean:",
+                            "Private_Dirty:",
+                        ]
+                        .iter()
+                        .any(|k| l.starts_with(k))
+                    })
+                    .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .collect();
+                eprintln!("pid {pid}: smaps_rollup {}", pick.join(", "));
             }
             return Ok(now);
         }
         last = now;
     }
+}
+
+/// Resident KiB by kind of mapping (`/proc/PID/smaps`), for `RECEIVE_DEBUG`: the brk heap,
+/// other anonymous mappings (thread stacks, mmap'd blocks), and file-backed pages split into
+/// the receiver's own binary and the rest (shared libraries, locale).
+fn smaps_summary(pid: u32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (mut heap, mut anon, mut bin, mut lib, mut anon_maps) = (0u64, 0u64, 0u64, 0u64, 0u32);
+    let mut kind = 0;
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            kind = if path == "[heap]" {
+                0
+            } else if path.starts_with('/') && path == exe {
+                2
+            } else if path.starts_with('/') {
+                3
+            } else {
+                anon_maps += 1;
+                1
+            };
+        } else if first == "Rss:" {
+            let kb: u64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match kind {
+                0 => heap += kb,
+                1 => anon += kb,
+                2 => bin += kb,
+                _ => lib += kb,
+            }
+        }
+    }
+    format!(
+        "smaps KiB: [heap] {heap}, other anon {anon} ({anon_maps} mappings), binary {bin}, other files {lib}"
+    )
+}
+
+/// CPU time used so far (user + system, `/proc/PID/stat`), for `RECEIVE_DEBUG`.
+fn cpu_summary(pid: u32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of proc(5), the 12th and 13th after the name.
+    let hz = 100.0; // USER_HZ on Linux
+    format!("cpu {:.2} s", (ticks(11) + ticks(12)) as f64 / hz)
 }
 
 fn wait_count(rx: &Receiver<'_>, want: u64, timeout: Duration) -> Result<Instant, String> {
@@ -446,6 +517,29 @@ fn measure(
     poll_until(timeout, || rx.status(), |s| matches!(s, Some((false, 0))))
         .map_err(|(e, last)| format!("waiting for the session to close: {e} ({last:?})"))?;
     s.rss_closed_kb = settled_rss(pid)?;
+    if std::env::var_os("RECEIVE_DEBUG").is_some() {
+        eprintln!("receiver log, last lines:\n{}", rx.log_tail());
+        if s.rss_closed_kb > 2 * s.rss_before_kb && matches!(rx, Receiver::Bgpd(_)) {
+            // Freed but not handed back, or still in use? Trim from outside and look again.
+            let out = std::process::Command::new("gdb")
+                .args([
+                    "-p",
+                    &pid.to_string(),
+                    "-batch",
+                    "-ex",
+                    "call (int)malloc_trim(0)",
+                ])
+                .output();
+            eprintln!(
+                "gdb malloc_trim: {:?}; RSS now {} KiB",
+                out.map(|o| String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .last()
+                    .map(str::to_string)),
+                rss(pid)?
+            );
+        }
+    }
     Ok(s)
 }
 

@@ -130,7 +130,7 @@ pub(super) async fn serve_client(stream: UnixStream, shared: Arc<Shared>) {
             if framed.read_buffer().is_empty() {
                 *framed.read_buffer_mut() = bytes::BytesMut::new();
             }
-            crate::alloc::release_freed_memory();
+            crate::memory::release_freed_memory();
         }
         if let Some(sub) = sub.as_mut() {
             follow_events(&mut framed, sub).await;

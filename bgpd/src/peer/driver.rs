@@ -252,7 +252,7 @@ impl PeerTask {
         self.rib_in_high = self.rib_in_high.max(held);
         let freed = self.rib_in_high - held;
         if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
-            crate::alloc::release_freed_memory_soon();
+            crate::memory::release_freed_memory_soon();
             self.rib_in_high = held;
         }
     }
@@ -403,7 +403,7 @@ impl PeerTask {
                 Some(outputs) => {
                     work.push_back(outputs);
                     if self.neighbor.session().adj_rib_out().len() >= LARGE_CHANGE {
-                        crate::alloc::release_freed_memory();
+                        crate::memory::release_freed_memory();
                     }
                 }
                 None => self.neighbor.routes_not_loaded(),
