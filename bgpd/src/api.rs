@@ -34,11 +34,13 @@ pub const SOCKET_ENV: &str = "BGPD_SOCKET";
 pub struct Request {
     /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// The command and its arguments (`cmd` and its fields, flattened into the same object).
     #[serde(flatten)]
     pub command: Command,
 }
 
 impl Request {
+    /// A request of this build's protocol version ([`API_VERSION`]).
     pub fn new(command: Command) -> Request {
         Request {
             v: API_VERSION,
@@ -54,11 +56,16 @@ pub enum Command {
     /// Every peer ([`Neighbor`] list).
     Neighbors,
     /// One peer by name (or address).
-    Neighbor { name: String },
+    Neighbor {
+        /// The peer's name or address.
+        name: String,
+    },
     /// Adj-RIB-Out (or, with `received`, Adj-RIB-In) of every peer or of `peer`.
     Routes {
+        /// Only this peer (name or address); all peers when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer: Option<String>,
+        /// The Adj-RIB-In (routes received, after the import policy) instead of the Adj-RIB-Out.
         #[serde(default)]
         received: bool,
         /// The Loc-RIB instead ([`LocRibEntry`] list): every received path per prefix,
@@ -74,25 +81,37 @@ pub enum Command {
     /// Announce a runtime service (not written to the configuration file).
     Announce(AnnounceArgs),
     /// Withdraw a runtime service, or suppress a configured one until restart or `announce`.
-    Withdraw { prefix: String },
+    Withdraw {
+        /// The prefix to withdraw.
+        prefix: String,
+    },
     /// Announce many runtime services with the same attributes in one change
     /// (`bgpctl announce --file`).
     AnnounceMany(AnnounceManyArgs),
     /// Withdraw many prefixes in one change, each as `withdraw` would
     /// (`bgpctl withdraw --file`).
-    WithdrawMany { prefixes: PrefixList },
+    WithdrawMany {
+        /// The prefixes to withdraw.
+        prefixes: PrefixList,
+    },
     /// The event timeline; `since_ms` limits it to the last milliseconds; `follow` streams.
     Events {
+        /// Only the events of the last this many milliseconds; every kept event when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_ms: Option<u64>,
+        /// Keep the connection open and stream new events as [`EventLine`]s.
         #[serde(default)]
         follow: bool,
     },
     /// Why `prefix` is or is not announced to each peer.
-    Explain { prefix: String },
+    Explain {
+        /// The prefix asked about.
+        prefix: String,
+    },
     /// RFC 8326 graceful shutdown of every session: GRACEFUL_SHUTDOWN for `time_ms`
     /// (default `global.drain_time`, else 30 s), then withdraw and Cease 6/2.
     Drain {
+        /// How long routes carry GRACEFUL_SHUTDOWN before they are withdrawn, in milliseconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         time_ms: Option<u64>,
     },
@@ -104,7 +123,12 @@ pub enum Command {
     Runtime,
     /// An operation on one peer (`bgpctl neighbor NAME ACTION`), answered with
     /// [`NeighborOpResult`]; the other peers are not touched.
-    NeighborOp { name: String, op: NeighborOp },
+    NeighborOp {
+        /// The peer's name or address.
+        name: String,
+        /// What to do.
+        op: NeighborOp,
+    },
     /// The running configuration with every default filled in, secrets masked
     /// ([`RunningConfig`]): what the last successful start or reload applied.
     Config,
@@ -122,16 +146,21 @@ pub enum Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceArgs {
+    /// The prefix to announce, e.g. `192.0.2.10/32` or `2001:db8::10/128`.
     pub prefix: String,
     /// `"self"` or addresses; empty means `["self"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<String>,
+    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<String>,
+    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
     /// Peer names; empty means every peer.
@@ -143,17 +172,24 @@ pub struct AnnounceArgs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceManyArgs {
+    /// The prefixes to announce, each with the same attributes.
     pub prefixes: PrefixList,
+    /// `"self"` or addresses; empty means `["self"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<String>,
+    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<String>,
+    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
+    /// Peer names; empty means every peer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
 }
@@ -165,6 +201,7 @@ pub struct AnnounceManyArgs {
 pub struct PrefixList(String);
 
 impl PrefixList {
+    /// A list of the given prefixes (not checked here).
     pub fn new<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> PrefixList {
         let mut text = String::new();
         for item in items {
@@ -181,10 +218,12 @@ impl PrefixList {
         self.0.split_whitespace()
     }
 
+    /// How many prefixes the list holds (counts them: O(n)).
     pub fn len(&self) -> usize {
         self.iter().count()
     }
 
+    /// Whether the list holds no prefix.
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
@@ -251,15 +290,20 @@ impl AnnounceManyArgs {
 /// One response line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
+    /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// Whether the request succeeded; `error` is set when not.
     pub ok: bool,
+    /// Why the request failed, as a sentence for the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The answer of a successful request; its shape depends on the command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
 
 impl Response {
+    /// A successful response carrying `data` serialized to JSON.
     pub fn ok(data: impl Serialize) -> Response {
         match serde_json::to_value(data) {
             Ok(v) => Response {
@@ -272,6 +316,7 @@ impl Response {
         }
     }
 
+    /// A failed response with the sentence `message`.
     pub fn error(message: impl Into<String>) -> Response {
         Response {
             v: API_VERSION,
@@ -294,7 +339,9 @@ impl Response {
 /// A streamed event line of `events --follow`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventLine {
+    /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// The new event.
     pub event: EventInfo,
 }
 
@@ -363,10 +410,15 @@ fn skeleton(request: &Request) -> Request {
 /// Messages per type (RFC 4271 §4.1 types, RFC 2918 ROUTE-REFRESH).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageCounts {
+    /// OPEN messages.
     pub open: u64,
+    /// UPDATE messages.
     pub update: u64,
+    /// NOTIFICATION messages.
     pub notification: u64,
+    /// KEEPALIVE messages.
     pub keepalive: u64,
+    /// ROUTE-REFRESH messages (RFC 2918).
     pub route_refresh: u64,
 }
 
@@ -383,6 +435,7 @@ impl From<bgp_fsm::MessageCounts> for MessageCounts {
 }
 
 impl MessageCounts {
+    /// Messages of every type.
     pub fn total(&self) -> u64 {
         self.open + self.update + self.notification + self.keepalive + self.route_refresh
     }
@@ -392,25 +445,40 @@ impl MessageCounts {
 /// negotiation reveals them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideCapabilities {
+    /// Hold Time offered in the OPEN, in seconds (RFC 4271 §4.2).
     pub hold_time: u16,
+    /// Address families offered (RFC 4760 Multiprotocol capability).
     pub families: Vec<String>,
+    /// ADD-PATH families and directions offered (RFC 7911).
     pub add_path: Vec<String>,
+    /// Graceful Restart time offered, in seconds (RFC 4724); none without the capability.
     pub graceful_restart: Option<u16>,
+    /// Route Refresh capability offered (RFC 2918).
     pub route_refresh: bool,
+    /// Extended Message capability offered (RFC 8654).
     pub extended_message: bool,
 }
 
 /// What the session negotiated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NegotiatedInfo {
+    /// Negotiated Hold Time, in seconds: the smaller of both offers (RFC 4271 §4.2).
     pub hold_time: u16,
+    /// KEEPALIVE interval in use, in seconds.
     pub keepalive: u16,
+    /// Address families both sides offered (RFC 4760).
     pub families: Vec<String>,
+    /// Families we send several paths for (RFC 7911 ADD-PATH).
     pub add_path_send: Vec<String>,
+    /// Families we receive several paths for (RFC 7911 ADD-PATH).
     pub add_path_receive: Vec<String>,
+    /// Both sides speak 4-octet AS numbers (RFC 6793).
     pub four_octet_as: bool,
+    /// Messages up to 65535 bytes (RFC 8654).
     pub extended_message: bool,
+    /// Families whose IPv4 routes may carry an IPv6 next hop (RFC 8950).
     pub extended_next_hop: Vec<String>,
+    /// The peer's BGP Identifier, dotted quad.
     pub peer_id: String,
 }
 
@@ -419,6 +487,7 @@ pub struct NegotiatedInfo {
 pub struct NotificationInfo {
     /// "6/2"
     pub code: String,
+    /// The RFC 9003 Shutdown Communication it carried, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_message: Option<String>,
 }
@@ -426,27 +495,41 @@ pub struct NotificationInfo {
 /// One peer (`neighbors`, `neighbor NAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Neighbor {
+    /// The peer's name in the configuration.
     pub name: String,
+    /// The peer's address.
     pub address: String,
+    /// The peer's AS number.
     pub asn: u32,
+    /// Our AS number on this session.
     pub local_asn: u32,
+    /// Whether the session is iBGP (same AS on both sides).
     pub ibgp: bool,
+    /// The RFC 4271 §8.2.2 state: "Idle", "Connect", "Active", "OpenSent", "OpenConfirm" or "Established".
     pub state: String,
     /// Seconds since Established (0 when not Established).
     pub uptime_secs: u64,
     /// Unix time (seconds) of the last Established.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub established_since: Option<u64>,
+    /// Our local address of the TCP connection, once connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_address: Option<String>,
+    /// Capabilities we offer.
     pub local: SideCapabilities,
+    /// Capabilities the peer offered, once it sent an OPEN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<SideCapabilities>,
+    /// What the session negotiated, while Established.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negotiated: Option<NegotiatedInfo>,
+    /// Messages received, per type.
     pub messages_in: MessageCounts,
+    /// Messages sent, per type.
     pub messages_out: MessageCounts,
+    /// Prefixes we announce to the peer (its Adj-RIB-Out).
     pub prefixes_announced: usize,
+    /// Prefixes received from the peer and kept (its Adj-RIB-In).
     pub prefixes_received: usize,
     /// The `import` policy in force: "none", "all" or the prefix ranges (issue 13 §3).
     #[serde(default)]
@@ -461,6 +544,7 @@ pub struct Neighbor {
     /// Received routes treated as withdrawn for their next hop (RFC 4271 §6.3, D5).
     #[serde(default)]
     pub routes_rejected_next_hop: u64,
+    /// How often the session left Established.
     pub flaps: u64,
     /// Shut down by the operator (`bgpctl neighbor NAME shutdown`), with the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,14 +552,17 @@ pub struct Neighbor {
     /// Drained by itself (`bgpctl neighbor NAME drain`): its routes carry GRACEFUL_SHUTDOWN.
     #[serde(default)]
     pub peer_drained: bool,
+    /// Why the session last went down, as a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// The last failed connection attempt since the last Established, with the count of
     /// failed attempts in a row: why a peer stays Active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_error: Option<ConnectErrorInfo>,
+    /// The last NOTIFICATION we sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_notification_sent: Option<NotificationInfo>,
+    /// The last NOTIFICATION the peer sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_notification_received: Option<NotificationInfo>,
     /// PeerCommands waiting in the peer task's queue.
@@ -494,10 +581,15 @@ pub struct Neighbor {
 /// and received there, and messages dropped by the §6.1 checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnnumberedInfo {
+    /// The interface name.
     pub interface: String,
+    /// Router Advertisements we sent.
     pub adverts_sent: u64,
+    /// Router Advertisements we received.
     pub adverts_received: u64,
+    /// Router Solicitations we received.
     pub solicitations_received: u64,
+    /// Messages dropped by the RFC 4861 §6.1 validity checks.
     pub dropped: u64,
 }
 
@@ -506,19 +598,27 @@ pub struct UnnumberedInfo {
 pub struct BfdInfo {
     /// "AdminDown", "Down", "Init" or "Up".
     pub state: String,
+    /// The state the router last reported, as `state`.
     pub remote_state: String,
     /// Seconds since the state last changed.
     pub state_secs: u64,
+    /// Our source address of the BFD packets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_address: Option<String>,
+    /// Our discriminator (bfd.LocalDiscr).
     pub local_discriminator: u32,
+    /// The router's discriminator (bfd.RemoteDiscr); 0 before it sent.
     pub remote_discriminator: u32,
+    /// The `[bfd.profile]` the settings come from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     /// Configured: bfd.RequiredMinRxInterval, bfd.DesiredMinTxInterval (µs), bfd.DetectMult.
     pub min_rx_us: u64,
+    /// Configured bfd.DesiredMinTxInterval, µs.
     pub min_tx_us: u64,
+    /// Configured bfd.DetectMult.
     pub multiplier: u8,
+    /// Whether we wait for the router to send first (RFC 5880 §6.1 passive role).
     pub passive: bool,
     /// Negotiated transmit interval (RFC 5880 §6.8.2), µs.
     pub tx_interval_us: u64,
@@ -526,12 +626,16 @@ pub struct BfdInfo {
     pub rx_interval_us: u64,
     /// Detection Time (§6.8.4), µs (0 before the router sent).
     pub detection_time_us: u64,
+    /// The router's Detect Mult, once it sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_multiplier: Option<u8>,
     /// bfd.LocalDiag: why the state last changed.
     pub diagnostic: String,
+    /// How often the state changed.
     pub state_changes: u64,
+    /// BFD control packets received.
     pub packets_in: u64,
+    /// BFD control packets sent.
     pub packets_out: u64,
     /// Packets the session discarded (RFC 5880 §6.8.6).
     pub packets_dropped: u64,
@@ -543,20 +647,30 @@ pub struct BfdInfo {
 /// One route of an Adj-RIB (`routes`, `explain`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteInfo {
+    /// The peer's name.
     pub peer: String,
     /// "out" (Adj-RIB-Out) or "in" (Adj-RIB-In).
     pub direction: String,
+    /// The prefix.
     pub prefix: String,
+    /// The ADD-PATH path identifier (RFC 7911), when the family uses ADD-PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_id: Option<u32>,
+    /// NEXT_HOP (or MP_REACH next hop), as an address.
     pub next_hop: String,
+    /// ORIGIN (RFC 4271 §5.1.1).
     pub origin: String,
+    /// AS_PATH, space separated (RFC 4271 §5.1.2).
     pub as_path: String,
+    /// MULTI_EXIT_DISC (RFC 4271 §5.1.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF (RFC 4271 §5.1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
+    /// Communities (RFC 1997).
     pub communities: Vec<String>,
+    /// Large communities (RFC 8092).
     pub large_communities: Vec<String>,
     /// The service it comes from (Adj-RIB-Out only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -568,12 +682,14 @@ pub struct RouteInfo {
 pub struct TargetHealth {
     /// The next hop this check is for, or "service" for one check of the whole service.
     pub nexthop: String,
+    /// What is checked, as configured.
     pub target: String,
     /// "init", "up", "down" or "disabled".
     pub state: String,
     /// Unix seconds of the last transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
+    /// The last check's outcome, as a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_result: Option<String>,
 }
@@ -581,16 +697,21 @@ pub struct TargetHealth {
 /// One service (`services`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceInfo {
+    /// The service's name (configuration section, or the prefix for a runtime service).
     pub name: String,
+    /// The announced prefix.
     pub prefix: String,
     /// "config" or "runtime".
     pub source: String,
+    /// Next hops announced: "self" or addresses.
     pub nexthops: Vec<String>,
     /// "announced", "demoted", "withdrawn (health)", "disabled", "withdrawn (bgpctl)",
     /// "draining", "drained", "replaced by runtime".
     pub state: String,
+    /// The health summary, when the service has checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
+    /// Every check and its state.
     pub targets: Vec<TargetHealth>,
     /// Peers with an Established session that currently receive it.
     pub announced_to: Vec<String>,
@@ -599,24 +720,31 @@ pub struct ServiceInfo {
 /// One timeline event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
+    /// Sequence number, increasing by one per event.
     pub seq: u64,
     /// Unix time in milliseconds.
     pub ts_ms: u64,
     /// "session", "bfd", "notification", "announce", "withdraw", "health", "reload", "drain",
     /// "api".
     pub kind: String,
+    /// The peer it concerns, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// The service it concerns, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// What happened, as a sentence.
     pub message: String,
 }
 
 /// `explain PREFIX`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
+    /// The prefix asked about.
     pub prefix: String,
+    /// Services that announce it.
     pub services: Vec<String>,
+    /// The verdict per peer.
     pub peers: Vec<PeerExplanation>,
     /// The prefix in the Loc-RIB (received paths and their selection), when any peer sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -654,6 +782,7 @@ pub struct FibView {
 /// One route of ours in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FibRouteInfo {
+    /// The prefix.
     pub prefix: String,
     /// The next-hop group id, when the route points at one of our groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -667,15 +796,18 @@ pub struct FibRouteInfo {
 /// A member of a programmed group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FibMemberInfo {
+    /// The next hop's address.
     pub next_hop: String,
     /// Next-hop object id.
     pub id: u32,
+    /// Its kernel weight in the group (1..=256).
     pub weight: u16,
 }
 
 /// One prefix of the Loc-RIB (`routes --best`): the forwarding set and every path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocRibEntry {
+    /// The prefix.
     pub prefix: String,
     /// The forwarding set: next hops and weights (sorted by next hop; empty when no path
     /// is usable).
@@ -689,23 +821,33 @@ pub struct LocRibEntry {
 /// A member of a forwarding set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocRibNextHop {
+    /// The next hop's address.
     pub next_hop: String,
+    /// Its share of the traffic, relative to the other members.
     pub weight: u32,
 }
 
 /// One received path of a Loc-RIB prefix, with the decision's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocRibPath {
+    /// The peer the path came from.
     pub peer: String,
+    /// The ADD-PATH path identifier (RFC 7911), when the peer sends several paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_id: Option<u32>,
+    /// The path's next hop.
     pub next_hop: String,
+    /// AS_PATH, space separated.
     pub as_path: String,
+    /// ORIGIN (RFC 4271 §5.1.1).
     pub origin: String,
+    /// MULTI_EXIT_DISC (RFC 4271 §5.1.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
     /// The degree of preference used (LOCAL_PREF, or 100 for eBGP paths).
     pub local_pref: u32,
+    /// The neighbouring AS: MED is compared only among paths from the same one
+    /// (RFC 4271 §9.1.2.2 c).
     pub neighbour_as: u32,
     /// "eBGP" or "iBGP".
     pub session: String,
@@ -730,24 +872,32 @@ pub struct LocRibPath {
     pub bandwidth: Option<u64>,
 }
 
+/// Why one peer does or does not receive a prefix (`explain`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerExplanation {
+    /// The peer's name.
     pub peer: String,
+    /// Whether the prefix is in the peer's Adj-RIB-Out.
     pub announced: bool,
+    /// Why, as a sentence.
     pub reason: String,
     /// Unix seconds since when this has been so (as far as bgpd knows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
+    /// The routes of the prefix in the peer's Adj-RIBs.
     pub routes: Vec<RouteInfo>,
 }
 
 /// Result of `announce` / `withdraw`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeResult {
+    /// The prefix changed.
     pub prefix: String,
+    /// What was done to it.
     pub action: String,
     /// Peers whose routes changed.
     pub peers: Vec<String>,
+    /// A note for the operator (e.g. that runtime changes are not in the configuration file).
     pub note: String,
 }
 
@@ -756,17 +906,21 @@ pub struct ChangeResult {
 pub struct DrainInfo {
     /// "normal", "draining", "drained".
     pub state: String,
+    /// How long routes carry GRACEFUL_SHUTDOWN before the withdrawal, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
+    /// What happened, as a sentence.
     pub message: String,
 }
 
 /// A failed connection attempt (`Neighbor::connect_error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectErrorInfo {
+    /// Why the attempt failed, as a sentence.
     pub error: String,
     /// Unix seconds of the last attempt.
     pub at: u64,
+    /// Failed attempts in a row.
     pub attempts: u64,
 }
 
@@ -777,6 +931,7 @@ pub enum NeighborOp {
     /// Cease 6/2 with the RFC 9003 Shutdown Communication `message`; the peer stays down
     /// (across reloads and restarts) until `enable`.
     Shutdown {
+        /// The RFC 9003 Shutdown Communication sent with the Cease.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
@@ -785,6 +940,7 @@ pub enum NeighborOp {
     /// Close with Cease 6/4 (Administrative Reset) and start again; `hard`: as an RFC 8538
     /// Hard Reset (6/9), so the peer drops our routes instead of keeping them stale.
     Reset {
+        /// Send Cease 6/9 Hard Reset (RFC 8538) instead of 6/4.
         #[serde(default)]
         hard: bool,
     },
@@ -793,15 +949,18 @@ pub enum NeighborOp {
     /// RFC 8326 for this peer only: its routes carry GRACEFUL_SHUTDOWN (LOCAL_PREF 0 on
     /// iBGP) until `undrain`.
     Drain,
+    /// End a per-peer drain: routes are sent again without GRACEFUL_SHUTDOWN.
     Undrain,
 }
 
 /// Result of `neighbor-op`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeighborOpResult {
+    /// The peer's name.
     pub peer: String,
     /// "shutdown", "enable", "reset", "hard-reset", "refresh", "drain", "undrain".
     pub op: String,
+    /// What was done, as a sentence.
     pub message: String,
 }
 
@@ -818,6 +977,7 @@ pub struct RunningConfig {
 pub struct SyncResult {
     /// End-of-RIB is held for sessions after the restart.
     pub holding: bool,
+    /// What changed, as a sentence.
     pub message: String,
     /// Peers whose session holds End-of-RIB back right now.
     #[serde(default)]
@@ -827,15 +987,20 @@ pub struct SyncResult {
 /// One runtime service (`bgpctl runtime`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
+    /// The prefix.
     pub prefix: String,
     /// "self" or addresses.
     pub nexthops: Vec<String>,
+    /// Communities attached (RFC 1997).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Large communities attached (RFC 8092).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<String>,
+    /// MULTI_EXIT_DISC sent (RFC 4271 §5.1.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF sent to iBGP peers (RFC 4271 §5.1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
     /// Peer names; empty = every peer.
