@@ -44,7 +44,7 @@ pub enum RibInput {
     Up {
         /// The peer's name.
         peer: String,
-        /// The session's facts the decision uses (AS numbers, identifiers, iBGP or eBGP).
+        /// What the decision uses of the session (AS numbers, BGP Identifier, address).
         info: bgp_rib::Peer,
     },
     /// One received UPDATE's effect on the peer's Adj-RIB-In (`bgp_fsm::RouteEvents`):
