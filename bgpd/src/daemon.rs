@@ -49,11 +49,18 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaemonError {
+    /// A `global.listen` socket could not be bound.
     #[error(
         "cannot listen on {addr}: {source} (port 179 needs root or CAP_NET_BIND_SERVICE; \
          set global.listen = [] for outbound-only peering)"
     )]
-    Listen { addr: SocketAddr, source: io::Error },
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The SIGHUP, SIGTERM or SIGINT handler could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signal(io::Error),
 }

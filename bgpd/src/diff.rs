@@ -42,14 +42,18 @@ pub struct ConfigDiff {
     pub peers_changed: Vec<PeerChange>,
     /// Names of the services added and removed (names, not copies: a file may hold 100k).
     pub services_added: Vec<String>,
+    /// Names of the services removed.
     pub services_removed: Vec<String>,
+    /// Services whose settings changed.
     pub services_changed: Vec<ServiceChange>,
 }
 
 /// One peer, before and after, with the keys that differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerChange {
+    /// The peer as configured before.
     pub old: Peer,
+    /// The peer as configured now.
     pub new: Peer,
     /// Keys that are negotiated in the OPEN or set on the socket: the session must be reset
     /// with Cease 6/6 for them to take effect.
@@ -62,12 +66,16 @@ pub struct PeerChange {
 /// One service, before and after, with the keys that differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceChange {
+    /// The service as configured before.
     pub old: Service,
+    /// The service as configured now.
     pub new: Service,
+    /// Keys that differ.
     pub fields: Vec<&'static str>,
 }
 
 impl ConfigDiff {
+    /// What changes from `old` to `new`.
     pub fn between(old: &Config, new: &Config) -> ConfigDiff {
         let mut d = ConfigDiff::default();
         global(&old.global, &new.global, &mut d);

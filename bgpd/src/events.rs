@@ -18,21 +18,30 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 /// What an event is about (`kind` in the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A BGP session changed state.
     Session,
     /// A BFD session changed state (issue 12).
     Bfd,
+    /// A NOTIFICATION was sent or received.
     Notification,
+    /// A service was announced.
     Announce,
+    /// A service was withdrawn.
     Withdraw,
+    /// A health check changed its verdict.
     Health,
+    /// The configuration was reloaded.
     Reload,
+    /// The speaker or a peer was drained or undrained (RFC 8326).
     Drain,
+    /// A change made through the control API.
     Api,
     /// The kernel FIB changed, or refused a change (issue 16).
     Fib,
 }
 
 impl Kind {
+    /// The name of the kind on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Session => "session",
@@ -64,6 +73,7 @@ struct Ring {
 }
 
 impl EventLog {
+    /// An empty log that keeps the last `capacity` events.
     pub fn new(capacity: usize) -> EventLog {
         let (tx, _) = broadcast::channel(1024);
         EventLog {
@@ -137,12 +147,14 @@ impl EventLog {
     }
 }
 
+/// `t` as Unix milliseconds (0 before 1970).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
+/// `t` as Unix seconds (0 before 1970).
 pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -21,11 +21,14 @@ pub enum Health {
     /// No verdict yet (fewer than `rise` successes or `fall` failures since start): treated
     /// as failing, so nothing is announced on a guess.
     Init,
+    /// The check passes: `rise` successes in a row.
     Up,
+    /// The check fails: `fall` failures in a row.
     Down,
 }
 
 impl Health {
+    /// The name shown by `bgpctl services`: "init", "up" or "down".
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Init => "init",
@@ -68,6 +71,7 @@ impl Hysteresis {
         }
     }
 
+    /// The current verdict.
     pub fn state(&self) -> Health {
         self.state
     }
@@ -111,10 +115,12 @@ impl Hysteresis {
 pub struct Target {
     /// Index into the service's `nexthops`, or `None` for one check of the whole service.
     pub nexthop: Option<usize>,
+    /// The check, with `{nexthop}` already replaced.
     pub probe: Probe,
 }
 
 impl Target {
+    /// The check as one line, e.g. `tcp 127.0.0.1:80` (the state file keys verdicts on it).
     pub fn describe(&self) -> String {
         match &self.probe {
             Probe::Tcp { target } => format!("tcp {target}"),

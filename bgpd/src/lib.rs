@@ -13,6 +13,7 @@
 // `deny`, not `forbid`: transport.rs needs `setsockopt` for TCP_MD5SIG and IP_MINTTL,
 // which socket2 does not wrap; it opts in with `#![allow(unsafe_code)]`.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod announce;
 pub mod api;

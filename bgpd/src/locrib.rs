@@ -41,13 +41,21 @@ use crate::api;
 #[derive(Debug)]
 pub enum RibInput {
     /// The session with `peer` is Established: what the decision needs to know of it.
-    Up { peer: String, info: bgp_rib::Peer },
+    Up {
+        /// The peer's name.
+        peer: String,
+        /// What the decision uses of the session (AS numbers, BGP Identifier, address).
+        info: bgp_rib::Peer,
+    },
     /// One received UPDATE's effect on the peer's Adj-RIB-In (`bgp_fsm::RouteEvents`):
     /// withdrawals first, then announcements (RFC 4271 §4.3: a prefix in both counts as
     /// announced).
     Received {
+        /// The peer's name.
         peer: String,
+        /// Routes announced (or replaced).
         announced: Vec<RibRoute>,
+        /// NLRI withdrawn.
         withdrawn: Vec<Nlri>,
         /// When the peer task took the UPDATE's routes from the session (right after it was
         /// read and decoded): the start of `bgpd_fib_update_to_kernel_seconds`.
@@ -55,17 +63,32 @@ pub enum RibInput {
     },
     /// The session is lost. `kept`: the routes the session keeps stale for the peer's
     /// graceful restart (empty when none are kept); every other path of the peer goes.
-    Down { peer: String, kept: Vec<RibRoute> },
+    Down {
+        /// The peer's name.
+        peer: String,
+        /// The routes kept stale.
+        kept: Vec<RibRoute>,
+    },
     /// The peer is no longer configured.
-    Removed { peer: String },
+    Removed {
+        /// The peer's name.
+        peer: String,
+    },
     /// Whether `next_hop` is usable (the FIB thread's finding: a connected route and a link
     /// that is up); paths through an unusable one are not selected (RFC 4271 §9.1.2).
-    NextHopReachable { next_hop: IpAddr, reachable: bool },
+    NextHopReachable {
+        /// The next hop.
+        next_hop: IpAddr,
+        /// Whether it is usable.
+        reachable: bool,
+    },
     /// New `[rib]` settings (a reload).
     Config(RibConfig),
     /// A snapshot: one prefix, or all.
     Query {
+        /// Only this prefix.
         prefix: Option<IpNet>,
+        /// Where the snapshot goes.
         reply: oneshot::Sender<Vec<Snapshot>>,
     },
     /// Send every forwarding change to `sink`, starting with the current sets.
@@ -78,6 +101,7 @@ pub struct RibBatch {
     /// When the oldest UPDATE behind this batch was read (`None` for the current sets sent
     /// at subscription, and for changes no UPDATE caused).
     pub read_at: Option<Instant>,
+    /// The forwarding sets that changed.
     pub changes: Vec<FibChange>,
 }
 
@@ -85,8 +109,11 @@ pub struct RibBatch {
 /// decision keys (about 80 octets, where a decoded route holds its whole attribute set).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RibRoute {
+    /// The prefix and, with ADD-PATH, the path identifier (RFC 7911).
     pub nlri: Nlri,
+    /// The address packets are forwarded to.
     pub next_hop: IpAddr,
+    /// What the decision process compares (RFC 4271 §9.1.2).
     pub keys: bgp_rib::PathKeys,
 }
 
@@ -168,7 +195,9 @@ impl RibHandle {
 /// One prefix of a snapshot, with the prefix typed (the entry holds its text).
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The prefix.
     pub prefix: IpNet,
+    /// Its paths and forwarding set, as `bgpctl routes --best` shows them.
     pub entry: api::LocRibEntry,
 }
 

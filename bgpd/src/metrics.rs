@@ -30,6 +30,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// Records one observation.
     pub fn observe(&mut self, d: Duration) {
         let s = d.as_secs_f64();
         for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
@@ -45,6 +46,7 @@ impl Histogram {
         self.recent.push_back(d);
     }
 
+    /// Observations recorded.
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -95,10 +97,12 @@ impl Histogram {
 /// Builds the text format: `# HELP` / `# TYPE` once per family, then samples.
 #[derive(Debug, Default)]
 pub struct TextWriter {
+    /// The text written so far.
     pub out: String,
 }
 
 impl TextWriter {
+    /// Starts a metric family: its `# HELP` and `# TYPE` lines.
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} {kind}");

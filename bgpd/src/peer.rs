@@ -83,7 +83,9 @@ pub enum PeerCommand {
     /// Stop the session with `notification` (sent if a connection exists) and end the task.
     /// `done` is answered once the NOTIFICATION was written and the socket closed.
     Stop {
+        /// The NOTIFICATION to send.
         notification: Notification,
+        /// Answered once the socket is closed.
         done: oneshot::Sender<()>,
     },
     /// Reset the session: close it with `notification` (e.g. Cease 6/4, Administrative
@@ -110,9 +112,13 @@ pub enum PeerCommand {
 /// The daemon's side of a peer task.
 #[derive(Debug)]
 pub struct PeerHandle {
+    /// The peer's configuration in force.
     pub peer: Arc<Peer>,
+    /// The task's command queue.
     pub commands: mpsc::Sender<PeerCommand>,
+    /// The task's status snapshots.
     pub status: watch::Receiver<PeerStatus>,
+    /// The task itself.
     pub task: JoinHandle<()>,
 }
 

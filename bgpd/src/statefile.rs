@@ -44,13 +44,18 @@ const TEMP_NAME: &str = ".state.json.tmp";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
+    /// Format version ([`FORMAT_VERSION`] when written by this build).
     pub version: u32,
+    /// Runtime services (`bgpctl announce`), one entry per request.
     #[serde(default)]
     pub runtime: Vec<RuntimeGroup>,
+    /// Configured services withdrawn with `bgpctl withdraw`.
     #[serde(default)]
     pub suppressed: Vec<Suppressed>,
+    /// The last health-check verdicts, so a restart does not announce a failing service.
     #[serde(default)]
     pub health: Vec<HealthVerdict>,
+    /// Peers shut down or drained by the operator.
     #[serde(default)]
     pub peers: Vec<PeerState>,
 }
@@ -59,15 +64,18 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerState {
+    /// The peer's name.
     pub name: String,
     /// Shut down, with the Shutdown Communication (empty when none was given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown: Option<String>,
+    /// Drained by itself (`bgpctl neighbor NAME drain`).
     #[serde(default)]
     pub drained: bool,
 }
 
 impl PeerState {
+    /// A peer with nothing done to it.
     pub fn new(name: &str) -> PeerState {
         PeerState {
             name: name.to_string(),
@@ -94,7 +102,9 @@ pub struct RuntimeGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suppressed {
+    /// The service's prefix.
     pub prefix: IpNet,
+    /// When it was withdrawn (Unix seconds).
     pub since: u64,
 }
 
@@ -102,6 +112,7 @@ pub struct Suppressed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthVerdict {
+    /// The service's name.
     pub service: String,
     /// The target as `bgpctl services` describes it (`tcp 127.0.0.1:80`): a verdict is
     /// restored only to the same check of the same service.
@@ -113,7 +124,9 @@ pub struct HealthVerdict {
 /// What the runtime groups of a snapshot become: one table, every prefix checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoredGroup {
+    /// The request's arguments; its `prefix` is empty.
     pub request: AnnounceArgs,
+    /// When it was announced.
     pub since: SystemTime,
     /// Sorted, unique, canonical.
     pub prefixes: Vec<IpNet>,
@@ -123,15 +136,33 @@ pub struct RestoredGroup {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
+    /// The file exists but could not be read.
     #[error("cannot read the state file {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not valid JSON of the expected shape.
     #[error("the state file {path} is not valid: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong, as a sentence.
+        reason: String,
+    },
+    /// The file was written in a newer format than this build reads.
     #[error(
         "the state file {path} has format version {found}; this bgpd reads up to version \
          {FORMAT_VERSION} (written by a newer bgpd?)"
     )]
-    Newer { path: PathBuf, found: u32 },
+    Newer {
+        /// The state file.
+        path: PathBuf,
+        /// The format version it has.
+        found: u32,
+    },
 }
 
 /// The state file's path in `dir`.
@@ -231,9 +262,13 @@ pub fn set_aside(dir: &Path) -> io::Result<PathBuf> {
 /// table is shared, the rest is small).
 #[derive(Debug, Clone, Default)]
 pub struct State {
+    /// The runtime services.
     pub runtime: Arc<RuntimeTable>,
+    /// Configured services withdrawn with `bgpctl withdraw`, and since when.
     pub suppressed: Vec<(IpNet, SystemTime)>,
+    /// The last health-check verdicts.
     pub health: Vec<HealthVerdict>,
+    /// Peers shut down or drained by the operator.
     pub peers: Vec<PeerState>,
 }
 

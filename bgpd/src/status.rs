@@ -45,7 +45,9 @@ impl Applied {
 /// `reason`; the sentence is for display only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastDown {
+    /// The sentence logged, for display.
     pub sentence: String,
+    /// The typed reason.
     pub reason: DownReason,
 }
 
@@ -53,17 +55,23 @@ pub struct LastDown {
 /// readers clone it from the `watch` channel and never block the task).
 #[derive(Debug, Clone)]
 pub struct PeerStatus {
+    /// The peer's name.
     pub name: String,
+    /// The peer's address.
     pub address: IpAddr,
+    /// The peer's AS number.
     pub asn: u32,
+    /// The session's RFC 4271 §8.2.2 state.
     pub state: State,
     /// When the current session reached Established.
     pub established_since: Option<SystemTime>,
+    /// What the current session negotiated, while Established.
     pub negotiated: Option<Arc<Negotiated>>,
     /// The session's local address, once connected.
     pub local_address: Option<SocketAddr>,
-    /// Routes in the Adj-RIB-Out / Adj-RIB-In.
+    /// Routes in the Adj-RIB-Out.
     pub routes_out: usize,
+    /// Routes in the Adj-RIB-In.
     pub routes_in: usize,
     /// Times the session went down after being Established.
     pub flaps: u64,
@@ -76,6 +84,7 @@ pub struct PeerStatus {
     pub routes_desired: usize,
     /// NLRI of the change being written that are not yet handed to the session.
     pub unsent_nlri: usize,
+    /// Messages and routes counted by the session.
     pub counters: bgp_fsm::Counters,
     /// End-of-RIB is held back after a restart (RFC 4724 §4.1 deferral, issue 13).
     pub end_of_rib_pending: bool,
@@ -92,6 +101,7 @@ pub struct ConnectError {
     /// The socket error ("Network is unreachable (os error 101)") with a hint when one
     /// applies.
     pub error: String,
+    /// When the last attempt failed.
     pub at: SystemTime,
     /// Consecutive failed attempts.
     pub attempts: u64,

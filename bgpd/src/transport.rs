@@ -39,7 +39,10 @@ pub enum TtlPolicy {
     Fixed(u8),
     /// GTSM (RFC 5082 §3): send with TTL 255 and drop packets arriving with a TTL below
     /// `256 - hops`, i.e. `IP_MINTTL = 255 - (hops - 1)`.
-    Security { hops: u8 },
+    Security {
+        /// How many hops away the peer may be (1 = directly connected).
+        hops: u8,
+    },
 }
 
 impl TtlPolicy {

@@ -7,12 +7,27 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Warning {
     /// The prefix's family was not negotiated on the session.
-    FamilyNotNegotiated { service: String, family: Family },
+    FamilyNotNegotiated {
+        /// The service's name.
+        service: String,
+        /// The prefix's address family.
+        family: Family,
+    },
     /// No usable next hop of the right family exists for this prefix.
-    NoNextHop { service: String, prefix: IpNet },
+    NoNextHop {
+        /// The service's name.
+        service: String,
+        /// The prefix without a next hop.
+        prefix: IpNet,
+    },
     /// Several next hops are configured, but ADD-PATH send was not negotiated: only the
     /// first one is sent.
-    OnlyFirstNextHop { service: String, family: Family },
+    OnlyFirstNextHop {
+        /// The service's name.
+        service: String,
+        /// The prefix's address family.
+        family: Family,
+    },
 }
 
 impl fmt::Display for Warning {

@@ -40,15 +40,23 @@ impl Cause {
 pub enum Trigger {
     /// The first decision, at start.
     Start,
+    /// The configuration was reloaded.
     Reload,
+    /// A health check changed its verdict.
     HealthCheck,
+    /// `bgpctl announce`.
     Announce,
+    /// `bgpctl withdraw`.
     Withdraw,
+    /// `bgpctl drain` (RFC 8326).
     Drain,
+    /// `bgpctl undrain`.
     Undrain,
     /// `bgpctl neighbor PEER drain` (`drain`) or `undrain`.
     NeighborDrain {
+        /// The peer's name.
         peer: String,
+        /// `true` for drain, `false` for undrain.
         drain: bool,
     },
 }
@@ -89,7 +97,9 @@ impl fmt::Display for Trigger {
 pub struct Decision {
     /// Increases with each decision that changes the routes.
     pub generation: u64,
+    /// What caused the decision.
     pub trigger: Trigger,
+    /// When it was made.
     pub decided_at: Instant,
 }
 

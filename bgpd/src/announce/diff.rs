@@ -15,13 +15,18 @@ pub struct Diff {
 /// NLRI that share a next hop and attributes, so they can go in one UPDATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceGroup {
+    /// The family of every NLRI in the group.
     pub family: Family,
+    /// The NEXT_HOP they share.
     pub next_hop: NextHop,
+    /// The path attributes they share.
     pub attrs: Arc<PathAttributes>,
+    /// The NLRI.
     pub nlri: Vec<Nlri>,
 }
 
 impl Diff {
+    /// Whether there is nothing to announce or withdraw.
     pub fn is_empty(&self) -> bool {
         self.announce.is_empty() && self.withdraw.is_empty()
     }
@@ -131,6 +136,7 @@ pub struct PrefixSummary {
 }
 
 impl PrefixSummary {
+    /// Counts `prefix` unless it equals the previous one.
     pub fn add(&mut self, prefix: IpNet) {
         if self.last == Some(prefix) {
             return;
@@ -142,6 +148,7 @@ impl PrefixSummary {
         }
     }
 
+    /// How many distinct prefixes were added.
     pub fn count(&self) -> usize {
         self.count
     }
@@ -169,13 +176,16 @@ pub struct ChangeSummary {
     pub groups: usize,
     /// NLRI announced and withdrawn.
     pub announced: usize,
+    /// NLRI withdrawn.
     pub withdrawn: usize,
+    /// Prefixes announced.
     pub announced_prefixes: PrefixSummary,
     /// Prefixes withdrawn with no path left.
     pub withdrawn_prefixes: PrefixSummary,
 }
 
 impl ChangeSummary {
+    /// Whether nothing was announced or withdrawn.
     pub fn is_empty(&self) -> bool {
         self.announced == 0 && self.withdrawn == 0
     }

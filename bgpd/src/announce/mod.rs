@@ -38,13 +38,17 @@ pub const DEFAULT_LOCAL_PREF: u32 = 100;
 /// What one established session contributes to the route computation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerView {
+    /// The peer's name.
     pub name: String,
+    /// Our AS number on this session.
     pub local_asn: u32,
+    /// The peer's AS number.
     pub peer_asn: u32,
     /// The session's local address (from the socket).
     pub local_address: IpAddr,
     /// Next hops to use for "self" in the other address family than the session's.
     pub next_hop_v4: Option<std::net::Ipv4Addr>,
+    /// The IPv6 next hop for "self" on an IPv4 session.
     pub next_hop_v6: Option<std::net::Ipv6Addr>,
     /// Families negotiated on the session.
     pub families: FamilySet,
@@ -96,6 +100,7 @@ impl PeerView {
         }
     }
 
+    /// Whether the session is iBGP (same AS on both sides).
     pub fn is_ibgp(&self) -> bool {
         self.local_asn == self.peer_asn
     }
@@ -104,7 +109,9 @@ impl PeerView {
 /// One route to send: the next hop and the (shared) attributes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// The NEXT_HOP to send.
     pub next_hop: NextHop,
+    /// The path attributes, shared between the routes that have the same.
     pub attrs: Arc<PathAttributes>,
 }
 
@@ -118,6 +125,7 @@ pub struct RouteSet {
 }
 
 impl RouteSet {
+    /// An empty set.
     pub fn new() -> RouteSet {
         RouteSet::default()
     }
@@ -143,19 +151,23 @@ impl RouteSet {
         &self.routes[i as usize]
     }
 
+    /// How many routes the set holds.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the set holds no route.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// The route for `nlri`, if any.
     pub fn get(&self, nlri: &Nlri) -> Option<&Route> {
         let i = self.entries.binary_search_by(|(n, _)| n.cmp(nlri)).ok()?;
         self.entries.get(i).map(|(_, r)| self.route(*r))
     }
 
+    /// Whether the set holds a route for `nlri`.
     pub fn contains_key(&self, nlri: &Nlri) -> bool {
         self.get(nlri).is_some()
     }
@@ -175,10 +187,12 @@ impl RouteSet {
         self.entries.iter().map(|(n, r)| (n, self.route(*r)))
     }
 
+    /// The NLRI of every route.
     pub fn keys(&self) -> impl Iterator<Item = &Nlri> + '_ {
         self.entries.iter().map(|(n, _)| n)
     }
 
+    /// Every route.
     pub fn values(&self) -> impl Iterator<Item = &Route> + '_ {
         self.entries.iter().map(|(_, r)| self.route(*r))
     }
@@ -193,6 +207,7 @@ pub struct Announcements {
     /// Runtime services (shared with the control state; copied only when it changes while
     /// a peer still holds this value).
     pub runtime: Arc<RuntimeTable>,
+    /// How runtime services are sent now (normal, draining, drained).
     pub runtime_mode: RuntimeMode,
     /// Every route to announce is known (after a restart: state restored, first health
     /// verdicts in, no `bgpctl sync` open): sessions may send End-of-RIB
@@ -225,6 +240,7 @@ impl Announcements {
         self.services.len() + runtime
     }
 
+    /// Whether there is no service at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

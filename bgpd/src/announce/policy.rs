@@ -41,6 +41,7 @@ impl fmt::Display for Source {
 /// The drain step of the whole speaker (RFC 8326, `bgpctl drain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DrainStep {
+    /// Routes are sent as configured.
     Normal,
     /// Routes carry GRACEFUL_SHUTDOWN (and LOCAL_PREF 0 on iBGP) until the withdraw.
     Draining,
@@ -51,9 +52,11 @@ pub enum DrainStep {
 /// What the health check of one service says now: a snapshot of control's probes.
 #[derive(Debug, Clone)]
 pub struct HealthInput<'a> {
+    /// What a failing check does to the service.
     pub on_fail: &'a OnFail,
     /// The check's `disable_file` exists (`disable_file` names it).
     pub disabled: bool,
+    /// The `disable_file` path, for the explanation.
     pub disable_file: Option<&'a Path>,
     /// Each probed target and its verdict.
     pub targets: Vec<(&'a Target, Health)>,
@@ -62,7 +65,9 @@ pub struct HealthInput<'a> {
 /// Everything [`verdict`] reads besides the service.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
+    /// Configured or runtime service.
     pub source: Source,
+    /// The speaker's drain step.
     pub drain: DrainStep,
     /// A configured service withdrawn with `bgpctl withdraw`.
     pub suppressed: bool,
@@ -73,17 +78,21 @@ pub struct Inputs<'a> {
 /// How a service is treated right now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict<'a> {
+    /// Send the service's routes.
     Announce {
         /// Borrowed unless health or drain changed it.
         service: Cow<'a, Service>,
+        /// Why it is sent as it is.
         state: Announced<'a>,
     },
+    /// Do not send it, and why.
     Withheld(Withheld<'a>),
 }
 
 /// Why an announced service is sent as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Announced<'a> {
+    /// What health checks changed.
     pub health: HealthEffect<'a>,
     /// Draining: GRACEFUL_SHUTDOWN until the withdraw (RFC 8326).
     pub draining: bool,
@@ -98,8 +107,11 @@ pub enum HealthEffect<'a> {
     Demoted(Failing<'a>),
     /// Only the next hops whose checks pass are sent.
     Partial {
+        /// Next hops whose checks pass.
         healthy: usize,
+        /// Next hops checked.
         of: usize,
+        /// The next hops that fail.
         failing: Failing<'a>,
     },
 }

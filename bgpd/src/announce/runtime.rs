@@ -13,7 +13,9 @@ pub struct RuntimeTable {
 /// the first prefix of the request; each entry's own prefix is the table key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeSpec {
+    /// The service the request describes, as a configured one would be.
     pub service: Service,
+    /// When it was announced.
     pub since: std::time::SystemTime,
     /// The request as received, without its prefixes: what the state file keeps
     /// ([`crate::statefile`]), so a restart rebuilds `service` the same way.
@@ -21,14 +23,17 @@ pub struct RuntimeSpec {
 }
 
 impl RuntimeTable {
+    /// An empty table.
     pub fn new() -> RuntimeTable {
         RuntimeTable::default()
     }
 
+    /// How many runtime services the table holds.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the table holds none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -37,11 +42,13 @@ impl RuntimeTable {
         self.entries.binary_search_by(|(p, _)| p.cmp(prefix))
     }
 
+    /// The runtime service for `prefix`, if any.
     pub fn get(&self, prefix: &IpNet) -> Option<&Arc<RuntimeSpec>> {
         let i = self.find(prefix).ok()?;
         self.entries.get(i).map(|(_, s)| s)
     }
 
+    /// Whether a runtime service for `prefix` exists.
     pub fn contains(&self, prefix: &IpNet) -> bool {
         self.find(prefix).is_ok()
     }
@@ -127,6 +134,7 @@ impl RuntimeTable {
 /// How runtime services are sent right now (drain, RFC 8326).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RuntimeMode {
+    /// Sent as requested.
     #[default]
     Normal,
     /// Draining: GRACEFUL_SHUTDOWN added, LOCAL_PREF 0 on iBGP.

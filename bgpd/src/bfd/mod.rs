@@ -45,16 +45,21 @@ pub type EventSink = Arc<dyn Fn(&str, String) + Send + Sync>;
 /// One peer's BFD session as `bgpctl neighbor` and the metrics show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BfdStatus {
+    /// The peer's name.
     pub peer: String,
+    /// The router's address.
     pub remote: IpAddr,
     /// Our address and source port, once known.
     pub local: Option<SocketAddr>,
+    /// The settings in force (RFC 5880 §6.8.1: intervals and multiplier).
     pub settings: BfdSettings,
     /// bfd.SessionState; AdminDown until the local address is known.
     pub state: ::bfd::State,
     /// bfd.RemoteSessionState.
     pub remote_state: ::bfd::State,
+    /// Our discriminator (bfd.LocalDiscr).
     pub local_discr: u32,
+    /// The router's discriminator (bfd.RemoteDiscr); 0 before it sent.
     pub remote_discr: u32,
     /// Our transmit interval: the larger of our desired interval and the router's Required
     /// Min RX (RFC 5880 §6.8.2, §6.8.7).
@@ -71,6 +76,7 @@ pub struct BfdStatus {
     pub since: SystemTime,
     /// State changes since the session was created.
     pub state_changes: u64,
+    /// Packets received, sent and dropped.
     pub counters: ::bfd::Counters,
     /// Why the session has not started (no local address yet, socket error).
     pub waiting: Option<String>,
@@ -112,20 +118,27 @@ impl Drops {
 /// What readers (control socket, metrics) see: every session's status and the drops.
 #[derive(Debug, Clone)]
 pub struct BfdView {
+    /// Every session's status, by peer name.
     pub sessions: watch::Receiver<BTreeMap<String, BfdStatus>>,
+    /// Datagrams dropped before reaching a session.
     pub drops: Arc<Drops>,
 }
 
 /// A new BFD session for a peer.
 #[derive(Debug)]
 pub struct NewSession {
+    /// The peer's name.
     pub peer: String,
+    /// The router's address.
     pub remote: IpAddr,
     /// `local_address` from the configuration; without it the address comes from the BGP
     /// connection, or a route lookup until there is one.
     pub local: Option<IpAddr>,
+    /// The session's intervals and multiplier.
     pub settings: BfdSettings,
+    /// The BGP session's status, which the BFD session follows.
     pub peer_status: watch::Receiver<PeerStatus>,
+    /// The peer task's command queue: a BFD Down closes the BGP session through it.
     pub peer_commands: mpsc::Sender<PeerCommand>,
 }
 

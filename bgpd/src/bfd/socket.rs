@@ -31,9 +31,11 @@ pub struct RecvSocket {
 
 /// One received datagram.
 pub struct Datagram {
+    /// The sender's address and port.
     pub from: SocketAddr,
     /// The IPv4 TTL or IPv6 Hop Limit it arrived with; `None` if the kernel did not say.
     pub ttl: Option<u8>,
+    /// The datagram's length in octets.
     pub len: usize,
 }
 

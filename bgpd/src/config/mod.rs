@@ -72,6 +72,7 @@ pub const BGP_PORT: u16 = 179;
 /// A validated bgpd configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// `[global]`: settings shared by every peer.
     pub global: Global,
     /// Peers in file order; names are unique.
     pub peers: Vec<Peer>,
@@ -97,7 +98,9 @@ pub struct Global {
     pub listen: Vec<SocketAddr>,
     /// Peers inherit these three unless they set their own.
     pub hold_time: HoldTime,
+    /// KEEPALIVE interval (RFC 4271 §4.4); a third of the hold time by default.
     pub keepalive: Duration,
+    /// ConnectRetryTimer (RFC 4271 §10): wait between connection attempts.
     pub connect_retry: Duration,
     /// Unix socket of the control API (issue 6).
     pub control_socket: PathBuf,
@@ -142,19 +145,25 @@ pub struct Peer {
     pub name: String,
     /// `::` for an unnumbered peer ([`Peer::unnumbered`]).
     pub address: IpAddr,
+    /// The peer's AS number.
     pub asn: Asn,
     /// Same AS as `global.asn` (RFC 4271 §1.1 "internal peer").
     pub ibgp: bool,
+    /// The peer's TCP port (179 by default, [`BGP_PORT`]).
     pub port: u16,
     /// Never connect out; wait for the peer to connect to a `listen` socket.
     pub passive: bool,
     /// Source address to bind before connecting; same family as `address`.
     pub local_address: Option<IpAddr>,
+    /// Hold Time offered in the OPEN (RFC 4271 §4.2).
     pub hold_time: HoldTime,
+    /// KEEPALIVE interval (RFC 4271 §4.4).
     pub keepalive: Duration,
+    /// ConnectRetryTimer (RFC 4271 §10): wait between connection attempts.
     pub connect_retry: Duration,
     /// TCP MD5 signature key (RFC 2385), at most 80 octets (TCP_MD5SIG_MAXKEYLEN).
     pub password: Option<String>,
+    /// IP TTL of our packets and the check of received ones (`ebgp_multihop`, GTSM).
     pub ttl: Ttl,
     /// Families offered in the OPEN (RFC 4760 §8), in a stable order.
     pub families: Vec<Family>,
@@ -229,8 +238,11 @@ pub struct Peer {
 /// each service's own, the other values replace the service's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerAnnounce {
+    /// Communities on every route to this peer (RFC 1997), added to the service's.
     pub communities: Vec<Community>,
+    /// Large communities on every route to this peer (RFC 8092), added to the service's.
     pub large_communities: Vec<LargeCommunity>,
+    /// MULTI_EXIT_DISC to this peer (RFC 4271 §5.1.4), instead of the service's.
     pub med: Option<u32>,
     /// iBGP only (RFC 4271 §5.1.5).
     pub local_pref: Option<u32>,
@@ -239,6 +251,7 @@ pub struct PeerAnnounce {
 }
 
 impl PeerAnnounce {
+    /// Whether the peer overrides nothing.
     pub fn is_empty(&self) -> bool {
         *self == PeerAnnounce::default()
     }
@@ -317,11 +330,15 @@ pub struct GracefulRestart {
 pub struct Service {
     /// Unique; defaults to the prefix.
     pub name: String,
+    /// The announced prefix (/32 or /128 for a service address, or any length).
     pub prefix: IpNet,
     /// Non-empty. Without ADD-PATH only the first is announced.
     pub nexthops: Arc<[NextHopSpec]>,
+    /// Communities attached (RFC 1997).
     pub communities: Arc<[Community]>,
+    /// Large communities attached (RFC 8092).
     pub large_communities: Arc<[LargeCommunity]>,
+    /// MULTI_EXIT_DISC sent (RFC 4271 §5.1.4).
     pub med: Option<u32>,
     /// Sent to iBGP peers only (RFC 4271 §5.1.5).
     pub local_pref: Option<u32>,
@@ -331,7 +348,9 @@ pub struct Service {
     /// multipath members, sent as the Link Bandwidth extended community
     /// (draft-ietf-idr-link-bandwidth) of `weight` Mbit/s ([`Service::link_bandwidth`]).
     pub weight: Option<u32>,
+    /// The peers that receive the service.
     pub peers: PeerSelection,
+    /// The health check; the service is announced unconditionally without one.
     pub health: Option<Box<HealthCheck>>,
 }
 
@@ -361,6 +380,7 @@ pub enum NextHopSpec {
     /// `"self"`: the session's local address, or the peer's `ipv4_nexthop`/`ipv6_nexthop`
     /// when the route's family differs from the session's.
     Local,
+    /// This address.
     Addr(IpAddr),
     /// Never in a configuration: a next hop whose health check fails, kept in its position
     /// so the healthy ones keep their ADD-PATH path ids (RFC 7911); never sent
@@ -371,6 +391,7 @@ pub enum NextHopSpec {
 /// Which peers a service is announced to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerSelection {
+    /// Every configured peer.
     All,
     /// Names of configured peers (checked).
     Only(Arc<[String]>),
@@ -379,13 +400,17 @@ pub enum PeerSelection {
 /// `[services.health]`: announce the service only while the check passes (issue 6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
+    /// What is checked.
     pub probe: Probe,
+    /// Time between checks.
     pub interval: Duration,
+    /// How long one check may take before it counts as failed.
     pub timeout: Duration,
     /// Consecutive successes before a failing service is announced again.
     pub rise: u32,
     /// Consecutive failures before an announced service is withdrawn or demoted.
     pub fall: u32,
+    /// What happens to the routes while the check fails.
     pub on_fail: OnFail,
     /// While this file exists the service is withdrawn, whatever the check says.
     pub disable_file: Option<PathBuf>,
@@ -396,24 +421,36 @@ pub struct HealthCheck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// TCP connect to `host:port`.
-    Tcp { target: String },
+    Tcp {
+        /// `host:port`.
+        target: String,
+    },
     /// HTTP GET; success is a 2xx status, or exactly `expect_status`.
     Http {
+        /// The URL.
         target: String,
+        /// The only status that counts as success; any 2xx when absent.
         expect_status: Option<u16>,
     },
     /// Run a program (no shell); success is exit status 0.
-    Exec { command: Vec<String> },
+    Exec {
+        /// The program and its arguments.
+        command: Vec<String>,
+    },
 }
 
 /// What a failing health check does to the service's routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnFail {
+    /// Withdraw the routes.
     Withdraw,
     /// Keep announcing, with these changes applied while failing.
     Demote {
+        /// MULTI_EXIT_DISC sent while failing, instead of the service's.
         med: Option<u32>,
+        /// Communities added while failing.
         communities: Vec<Community>,
+        /// Extra copies of our AS prepended on eBGP sessions while failing.
         as_path_prepend: u8,
     },
 }
@@ -426,9 +463,11 @@ pub struct Diagnostic {
     /// 1-based line and column (in characters) of the offending value; when the key is
     /// absent, of the table that should hold it.
     pub line: usize,
+    /// See `line`.
     pub column: usize,
     /// Key path, e.g. `peers[0].hold_time`.
     pub field: String,
+    /// What is wrong, as a sentence.
     pub message: String,
 }
 
@@ -436,8 +475,14 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// The file could not be read.
     #[error("{file}: cannot read: {message}")]
-    Read { file: String, message: String },
+    Read {
+        /// The path as given by the user.
+        file: String,
+        /// The operating system's error.
+        message: String,
+    },
     /// One or more errors, in file order; `Display` prints one per line.
     #[error("{}", display_lines(.0))]
     Invalid(Vec<Diagnostic>),
@@ -464,10 +509,12 @@ impl Config {
         render::to_toml(self)
     }
 
+    /// The peer named `name`.
     pub fn peer(&self, name: &str) -> Option<&Peer> {
         self.peers.iter().find(|p| p.name == name)
     }
 
+    /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
@@ -505,6 +552,7 @@ impl Peer {
 }
 
 impl Service {
+    /// Whether the service is announced to the peer `peer_name` (its `peers` selection).
     pub fn applies_to(&self, peer_name: &str) -> bool {
         match &self.peers {
             PeerSelection::All => true,
@@ -528,10 +576,12 @@ impl HoldTime {
         }
     }
 
+    /// The hold time in seconds.
     pub const fn secs(self) -> u16 {
         self.0
     }
 
+    /// The hold time as a [`Duration`].
     pub const fn as_duration(self) -> Duration {
         Duration::from_secs(self.0 as u64)
     }

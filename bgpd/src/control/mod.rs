@@ -65,28 +65,43 @@ pub enum DaemonCommand {
     /// `bgpctl neighbor NAME shutdown`: close with this Cease 6/2 and keep the peer down
     /// (across reloads and restarts) until [`DaemonCommand::Enable`].
     Shutdown {
+        /// The peer's name.
         peer: String,
+        /// The Cease to send, with the Shutdown Communication (RFC 9003).
         notification: Notification,
     },
     /// `bgpctl neighbor NAME enable`.
-    Enable { peer: String },
+    Enable {
+        /// The peer's name.
+        peer: String,
+    },
     /// `bgpctl neighbor NAME reset`: close with this NOTIFICATION and start again.
     Reset {
+        /// The peer's name.
         peer: String,
+        /// The Cease to send (6/4 Administrative Reset, or 6/9 Hard Reset per RFC 8538).
         notification: Notification,
     },
     /// `bgpctl neighbor NAME refresh`: route refresh in, routes sent again out.
-    Refresh { peer: String },
+    Refresh {
+        /// The peer's name.
+        peer: String,
+    },
     /// A copy of `peer`'s Adj-RIB-In (`received`) or Adj-RIB-Out; `None` for a peer that
     /// is not running.
     AdjRib {
+        /// The peer's name.
         peer: String,
+        /// The Adj-RIB-In instead of the Adj-RIB-Out.
         received: bool,
+        /// Where the copy goes.
         reply: oneshot::Sender<Option<Vec<bgp_fsm::Route>>>,
     },
     /// A snapshot of the Loc-RIB: `prefix`, or every prefix.
     LocRib {
+        /// Only this prefix.
         prefix: Option<IpNet>,
+        /// Where the snapshot goes.
         reply: oneshot::Sender<Vec<api::LocRibEntry>>,
     },
 }

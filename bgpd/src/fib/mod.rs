@@ -88,7 +88,12 @@ impl Default for FibSettings {
 pub enum NextHopError {
     /// The kernel routes the address through another gateway.
     #[error("is not directly connected (the kernel reaches it via {via}, interface index {oif})")]
-    NotConnected { via: IpAddr, oif: u32 },
+    NotConnected {
+        /// The gateway the kernel uses instead.
+        via: IpAddr,
+        /// The interface index of that route.
+        oif: u32,
+    },
     /// No route at all, or an unreachable/prohibit/blackhole route.
     #[error("has no route")]
     NoRoute,
@@ -107,19 +112,32 @@ pub enum NextHopError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FibError {
+    /// A next hop cannot be programmed.
     #[error("next hop {next_hop} {reason}")]
     NextHop {
+        /// The next hop.
         next_hop: IpAddr,
+        /// Why.
         reason: NextHopError,
     },
     /// The kernel refused an operation.
     #[error("{op}: {error}")]
-    Kernel { op: String, error: NetlinkError },
+    Kernel {
+        /// The operation, as a sentence.
+        op: String,
+        /// The kernel's answer.
+        error: NetlinkError,
+    },
     /// Another protocol's route has the prefix in our table; it is not touched.
     #[error(
         "table {table} already has a route to {prefix} from another protocol; it is left alone"
     )]
-    ForeignRoute { prefix: IpNet, table: u32 },
+    ForeignRoute {
+        /// The prefix.
+        prefix: IpNet,
+        /// The routing table (`[fib] table`).
+        table: u32,
+    },
     /// The kernel has no next-hop objects (Linux < 5.3) or refuses to list them.
     #[error("the kernel does not support next-hop objects (RTM_GETNEXTHOP: {0}); Linux 5.3 or later is needed, 5.13 for resilient groups")]
     Unsupported(NetlinkError),

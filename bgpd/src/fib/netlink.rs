@@ -34,7 +34,12 @@ const NLMSGHDR_LEN: usize = 16;
 pub enum NetlinkError {
     /// The kernel refused: errno and its extended-ack text when it gave one.
     #[error("{}{}", errno_text(*errno), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Kernel { errno: i32, message: Option<String> },
+    Kernel {
+        /// The positive errno.
+        errno: i32,
+        /// The extended-ack text (`NLMSGERR_ATTR_MSG`), when given.
+        message: Option<String>,
+    },
     /// The socket failed (or the kernel did not answer within 5 s).
     #[error("netlink socket: {0}")]
     Io(String),
@@ -88,6 +93,7 @@ impl From<io::Error> for NetlinkError {
 /// A message of the route family: netlink-packet-route's, or a next-hop one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RtnlMessage {
+    /// A route, link or address message, as netlink-packet-route decodes it.
     Route(RouteNetlinkMessage),
     /// Message type (`RTM_*NEXTHOP*`) and body.
     Nexthop(u16, NexthopMessage),

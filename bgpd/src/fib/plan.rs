@@ -119,6 +119,7 @@ pub enum GroupKind {
     Multipath,
     /// `NEXTHOP_GRP_TYPE_RES`: a fixed table of buckets (kernel >= 5.13).
     Resilient {
+        /// Size of the bucket table (`[fib] buckets`); fixed for the group's life.
         buckets: u16,
         /// Seconds a bucket must be idle before it may move to another member.
         idle_timer: u32,
@@ -144,6 +145,7 @@ impl GroupKind {
 /// One of our next-hop objects with a gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelNexthop {
+    /// The next hop's address (`NHA_GATEWAY`).
     pub gateway: IpAddr,
     /// The device (`NHA_OIF`).
     pub oif: u32,
@@ -154,6 +156,7 @@ pub struct KernelNexthop {
 pub struct KernelGroup {
     /// Member ids and weights, in the kernel's order.
     pub members: Vec<(NhId, Weight)>,
+    /// Multipath or resilient, with the resilient table's parameters.
     pub kind: GroupKind,
 }
 
@@ -165,50 +168,76 @@ pub enum RouteTarget {
     /// Anything else (a gateway route, a single next hop, a group we do not fully know): a
     /// leftover that is replaced or removed, never adopted. `nh` is the object it points at,
     /// kept alive until the route is gone (deleting it would make the kernel drop the route).
-    Other { nh: Option<NhId> },
+    Other {
+        /// The next-hop object it points at, if any.
+        nh: Option<NhId>,
+    },
 }
 
 /// The mirror of the kernel objects that carry our protocol number in our table, plus the ids
 /// that others use (never reused, never touched).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelState {
+    /// Our next-hop objects with a gateway, by id.
     pub nexthops: BTreeMap<NhId, KernelNexthop>,
+    /// Our next-hop groups, by id.
     pub groups: BTreeMap<NhId, KernelGroup>,
+    /// Our routes, by prefix.
     pub routes: BTreeMap<IpNet, RouteTarget>,
+    /// Next-hop ids used by others: never reused, never touched.
     pub foreign_ids: BTreeSet<NhId>,
 }
 
 /// One kernel operation, in the order of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
+    /// `RTM_NEWNEXTHOP`: a next-hop object with a gateway.
     AddNexthop {
+        /// The new object's id.
         id: NhId,
+        /// The next hop's address (`NHA_GATEWAY`).
         gateway: IpAddr,
+        /// The device (`NHA_OIF`).
         oif: u32,
     },
     /// A group changed in place: buckets of members that stay do not move.
     ReplaceGroup {
+        /// The group's id.
         id: NhId,
+        /// Member ids and weights.
         members: Vec<(NhId, Weight)>,
+        /// Multipath or resilient (unchanged: see [`GroupKind::same_table`]).
         kind: GroupKind,
     },
+    /// `RTM_NEWNEXTHOP` with `NHA_GROUP`: a new group.
     AddGroup {
+        /// The new group's id.
         id: NhId,
+        /// Member ids and weights.
         members: Vec<(NhId, Weight)>,
+        /// Multipath or resilient.
         kind: GroupKind,
     },
     /// `RTM_NEWROUTE` with `NLM_F_CREATE | NLM_F_REPLACE`: one atomic switch.
     ReplaceRoute {
+        /// The route's prefix.
         prefix: IpNet,
+        /// The group it points at (`RTA_NH_ID`).
         group: NhId,
     },
+    /// `RTM_DELROUTE`: remove one of our routes.
     DelRoute {
+        /// The route's prefix.
         prefix: IpNet,
     },
+    /// `RTM_DELNEXTHOP` of a group no route uses any more.
     DelGroup {
+        /// The group's id.
         id: NhId,
     },
+    /// `RTM_DELNEXTHOP` of a next-hop object no group uses any more.
     DelNexthop {
+        /// The object's id.
         id: NhId,
     },
 }
@@ -216,15 +245,20 @@ pub enum Op {
 /// Why a prefix's change was not planned; the prefix stays as it is in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused<E> {
+    /// The prefix left as it is.
     pub prefix: IpNet,
+    /// The next hop that could not be programmed.
     pub next_hop: IpAddr,
+    /// Why.
     pub error: E,
 }
 
 /// The output of [`plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan<E> {
+    /// Kernel operations, in the order they must be sent.
     pub ops: Vec<Op>,
+    /// Prefixes whose change was not planned.
     pub refused: Vec<Refused<E>>,
 }
 

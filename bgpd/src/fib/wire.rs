@@ -65,7 +65,12 @@ pub enum WireError {
     Attribute(String),
     /// An attribute value of the wrong length.
     #[error("{attr} has {len} octets")]
-    Length { attr: &'static str, len: usize },
+    Length {
+        /// The attribute's name, e.g. `NHA_ID`.
+        attr: &'static str,
+        /// Its length in octets.
+        len: usize,
+    },
 }
 
 /// `struct nhmsg`.
@@ -84,6 +89,7 @@ pub struct NhHeader {
 /// One entry of `NHA_GROUP` (`struct nexthop_grp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupEntry {
+    /// The member's next-hop object id.
     pub id: u32,
     /// The weight, from 1: the kernel stores weight - 1 in one octet, and newer kernels
     /// the high bits in the next octet (`weight_high`).
@@ -93,8 +99,11 @@ pub struct GroupEntry {
 /// `NHA_RES_GROUP`: the parameters of a resilient group. Timers are in `clock_t` (1/100 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ResGroup {
+    /// Number of buckets (`NHA_RES_GROUP_BUCKETS`).
     pub buckets: Option<u16>,
+    /// `NHA_RES_GROUP_IDLE_TIMER`, `clock_t`.
     pub idle_timer: Option<u32>,
+    /// `NHA_RES_GROUP_UNBALANCED_TIMER`, `clock_t`; 0 = never.
     pub unbalanced_timer: Option<u32>,
     /// Reported only: how long the group has been unbalanced.
     pub unbalanced_time: Option<u64>,
@@ -103,25 +112,36 @@ pub struct ResGroup {
 /// `NHA_RES_BUCKET`: one bucket of a resilient group (bucket dumps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ResBucket {
+    /// The bucket's index (`NHA_RES_BUCKET_INDEX`).
     pub index: Option<u16>,
     /// `clock_t` since the bucket last forwarded a packet.
     pub idle_time: Option<u64>,
+    /// The next-hop object the bucket forwards to (`NHA_RES_BUCKET_NH_ID`).
     pub nexthop: Option<u32>,
 }
 
 /// A next-hop object, or a bucket of one, as requested or reported.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NexthopMessage {
+    /// The `struct nhmsg` header.
     pub header: NhHeader,
+    /// `NHA_ID`: the object's id.
     pub id: Option<u32>,
+    /// `NHA_GROUP`: the members, for a group.
     pub group: Option<Vec<GroupEntry>>,
+    /// `NHA_GROUP_TYPE`: `NEXTHOP_GRP_TYPE_MPATH` or `NEXTHOP_GRP_TYPE_RES`.
     pub group_type: Option<u16>,
+    /// `NHA_BLACKHOLE`: drops packets.
     pub blackhole: bool,
+    /// `NHA_OIF`: the device.
     pub oif: Option<u32>,
+    /// `NHA_GATEWAY`: the next hop's address.
     pub gateway: Option<IpAddr>,
     /// Dump filter: groups only.
     pub groups_only: bool,
+    /// `NHA_RES_GROUP`: the resilient group's parameters.
     pub res_group: Option<ResGroup>,
+    /// `NHA_RES_BUCKET`: one bucket, in a bucket dump.
     pub res_bucket: Option<ResBucket>,
 }
 

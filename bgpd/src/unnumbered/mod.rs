@@ -70,8 +70,11 @@ pub struct LinkView {
 /// Counters of one link (dropped messages are never logged one by one).
 #[derive(Debug, Default)]
 pub struct LinkCounters {
+    /// Router Advertisements sent.
     pub adverts_sent: AtomicU64,
+    /// Router Advertisements received.
     pub adverts_received: AtomicU64,
+    /// Router Solicitations received.
     pub solicitations_received: AtomicU64,
     /// Messages that failed an RFC 4861 §6.1 check.
     pub dropped: AtomicU64,
@@ -80,7 +83,9 @@ pub struct LinkCounters {
 /// What `bgpctl` and metrics show of an unnumbered peer's link.
 #[derive(Debug, Clone)]
 pub struct LinkStats {
+    /// The interface name.
     pub interface: String,
+    /// The link's counters.
     pub counters: Arc<LinkCounters>,
 }
 
@@ -90,6 +95,7 @@ pub struct Link {
     ifname: String,
     view: watch::Receiver<LinkView>,
     inbound: mpsc::Sender<Ipv6Addr>,
+    /// The link's counters (shared with the task).
     pub counters: Arc<LinkCounters>,
     task: JoinHandle<()>,
 }

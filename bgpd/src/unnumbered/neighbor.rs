@@ -22,7 +22,12 @@ pub enum Decision {
     /// The first neighbor: connect to it.
     Learned(Ipv6Addr),
     /// The neighbor changed: the session moves to `to`.
-    Moved { from: Ipv6Addr, to: Ipv6Addr },
+    Moved {
+        /// The previous neighbor.
+        from: Ipv6Addr,
+        /// The new neighbor.
+        to: Ipv6Addr,
+    },
     /// The current neighbor again (its silence restarts).
     Refreshed,
     /// Another address while the current neighbor is still heard: kept as the candidate.

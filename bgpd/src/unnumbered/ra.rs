@@ -41,6 +41,7 @@ pub const ND_HOP_LIMIT: u8 = 255;
 /// warns about a non-zero value that differs from its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RouterAdvert {
+    /// Cur Hop Limit (RFC 4861 §4.2); 0 = unspecified.
     pub cur_hop_limit: u8,
     /// M flag: addresses are available via DHCPv6.
     pub managed: bool,

@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod view;
+pub use view::*;
+
 /// The protocol version spoken by this build.
 pub const API_VERSION: u32 = 1;
 
@@ -34,11 +37,13 @@ pub const SOCKET_ENV: &str = "BGPD_SOCKET";
 pub struct Request {
     /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// The command and its arguments (`cmd` and its fields, flattened into the same object).
     #[serde(flatten)]
     pub command: Command,
 }
 
 impl Request {
+    /// A request of this build's protocol version ([`API_VERSION`]).
     pub fn new(command: Command) -> Request {
         Request {
             v: API_VERSION,
@@ -54,11 +59,16 @@ pub enum Command {
     /// Every peer ([`Neighbor`] list).
     Neighbors,
     /// One peer by name (or address).
-    Neighbor { name: String },
+    Neighbor {
+        /// The peer's name or address.
+        name: String,
+    },
     /// Adj-RIB-Out (or, with `received`, Adj-RIB-In) of every peer or of `peer`.
     Routes {
+        /// Only this peer (name or address); all peers when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer: Option<String>,
+        /// The Adj-RIB-In (routes received, after the import policy) instead of the Adj-RIB-Out.
         #[serde(default)]
         received: bool,
         /// The Loc-RIB instead ([`LocRibEntry`] list): every received path per prefix,
@@ -74,25 +84,37 @@ pub enum Command {
     /// Announce a runtime service (not written to the configuration file).
     Announce(AnnounceArgs),
     /// Withdraw a runtime service, or suppress a configured one until restart or `announce`.
-    Withdraw { prefix: String },
+    Withdraw {
+        /// The prefix to withdraw.
+        prefix: String,
+    },
     /// Announce many runtime services with the same attributes in one change
     /// (`bgpctl announce --file`).
     AnnounceMany(AnnounceManyArgs),
     /// Withdraw many prefixes in one change, each as `withdraw` would
     /// (`bgpctl withdraw --file`).
-    WithdrawMany { prefixes: PrefixList },
+    WithdrawMany {
+        /// The prefixes to withdraw.
+        prefixes: PrefixList,
+    },
     /// The event timeline; `since_ms` limits it to the last milliseconds; `follow` streams.
     Events {
+        /// Only the events of the last this many milliseconds; every kept event when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_ms: Option<u64>,
+        /// Keep the connection open and stream new events as [`EventLine`]s.
         #[serde(default)]
         follow: bool,
     },
     /// Why `prefix` is or is not announced to each peer.
-    Explain { prefix: String },
+    Explain {
+        /// The prefix asked about.
+        prefix: String,
+    },
     /// RFC 8326 graceful shutdown of every session: GRACEFUL_SHUTDOWN for `time_ms`
     /// (default `global.drain_time`, else 30 s), then withdraw and Cease 6/2.
     Drain {
+        /// How long routes carry GRACEFUL_SHUTDOWN before they are withdrawn, in milliseconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         time_ms: Option<u64>,
     },
@@ -104,7 +126,12 @@ pub enum Command {
     Runtime,
     /// An operation on one peer (`bgpctl neighbor NAME ACTION`), answered with
     /// [`NeighborOpResult`]; the other peers are not touched.
-    NeighborOp { name: String, op: NeighborOp },
+    NeighborOp {
+        /// The peer's name or address.
+        name: String,
+        /// What to do.
+        op: NeighborOp,
+    },
     /// The running configuration with every default filled in, secrets masked
     /// ([`RunningConfig`]): what the last successful start or reload applied.
     Config,
@@ -122,16 +149,21 @@ pub enum Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceArgs {
+    /// The prefix to announce, e.g. `192.0.2.10/32` or `2001:db8::10/128`.
     pub prefix: String,
     /// `"self"` or addresses; empty means `["self"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<String>,
+    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<String>,
+    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
     /// Peer names; empty means every peer.
@@ -143,17 +175,24 @@ pub struct AnnounceArgs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceManyArgs {
+    /// The prefixes to announce, each with the same attributes.
     pub prefixes: PrefixList,
+    /// `"self"` or addresses; empty means `["self"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<String>,
+    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<String>,
+    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<u32>,
+    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_pref: Option<u32>,
+    /// Peer names; empty means every peer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
 }
@@ -165,6 +204,7 @@ pub struct AnnounceManyArgs {
 pub struct PrefixList(String);
 
 impl PrefixList {
+    /// A list of the given prefixes (not checked here).
     pub fn new<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> PrefixList {
         let mut text = String::new();
         for item in items {
@@ -181,10 +221,12 @@ impl PrefixList {
         self.0.split_whitespace()
     }
 
+    /// How many prefixes the list holds (counts them: O(n)).
     pub fn len(&self) -> usize {
         self.iter().count()
     }
 
+    /// Whether the list holds no prefix.
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
@@ -251,15 +293,20 @@ impl AnnounceManyArgs {
 /// One response line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
+    /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// Whether the request succeeded; `error` is set when not.
     pub ok: bool,
+    /// Why the request failed, as a sentence for the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The answer of a successful request; its shape depends on the command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
 
 impl Response {
+    /// A successful response carrying `data` serialized to JSON.
     pub fn ok(data: impl Serialize) -> Response {
         match serde_json::to_value(data) {
             Ok(v) => Response {
@@ -272,6 +319,7 @@ impl Response {
         }
     }
 
+    /// A failed response with the sentence `message`.
     pub fn error(message: impl Into<String>) -> Response {
         Response {
             v: API_VERSION,
@@ -294,7 +342,9 @@ impl Response {
 /// A streamed event line of `events --follow`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventLine {
+    /// Protocol version ([`API_VERSION`]).
     pub v: u32,
+    /// The new event.
     pub event: EventInfo,
 }
 
@@ -357,419 +407,6 @@ fn skeleton(request: &Request) -> Request {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Response data
-
-/// Messages per type (RFC 4271 §4.1 types, RFC 2918 ROUTE-REFRESH).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageCounts {
-    pub open: u64,
-    pub update: u64,
-    pub notification: u64,
-    pub keepalive: u64,
-    pub route_refresh: u64,
-}
-
-impl From<bgp_fsm::MessageCounts> for MessageCounts {
-    fn from(c: bgp_fsm::MessageCounts) -> Self {
-        MessageCounts {
-            open: c.open,
-            update: c.update,
-            notification: c.notification,
-            keepalive: c.keepalive,
-            route_refresh: c.route_refresh,
-        }
-    }
-}
-
-impl MessageCounts {
-    pub fn total(&self) -> u64 {
-        self.open + self.update + self.notification + self.keepalive + self.route_refresh
-    }
-}
-
-/// Capabilities one side offered (ours from the configuration, the peer's as far as the
-/// negotiation reveals them).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SideCapabilities {
-    pub hold_time: u16,
-    pub families: Vec<String>,
-    pub add_path: Vec<String>,
-    pub graceful_restart: Option<u16>,
-    pub route_refresh: bool,
-    pub extended_message: bool,
-}
-
-/// What the session negotiated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NegotiatedInfo {
-    pub hold_time: u16,
-    pub keepalive: u16,
-    pub families: Vec<String>,
-    pub add_path_send: Vec<String>,
-    pub add_path_receive: Vec<String>,
-    pub four_octet_as: bool,
-    pub extended_message: bool,
-    pub extended_next_hop: Vec<String>,
-    pub peer_id: String,
-}
-
-/// A NOTIFICATION as seen in the last session-down sentence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationInfo {
-    /// "6/2"
-    pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shutdown_message: Option<String>,
-}
-
-/// One peer (`neighbors`, `neighbor NAME`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Neighbor {
-    pub name: String,
-    pub address: String,
-    pub asn: u32,
-    pub local_asn: u32,
-    pub ibgp: bool,
-    pub state: String,
-    /// Seconds since Established (0 when not Established).
-    pub uptime_secs: u64,
-    /// Unix time (seconds) of the last Established.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub established_since: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_address: Option<String>,
-    pub local: SideCapabilities,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote: Option<SideCapabilities>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negotiated: Option<NegotiatedInfo>,
-    pub messages_in: MessageCounts,
-    pub messages_out: MessageCounts,
-    pub prefixes_announced: usize,
-    pub prefixes_received: usize,
-    /// The `import` policy in force: "none", "all" or the prefix ranges (issue 13 §3).
-    #[serde(default)]
-    pub import_policy: String,
-    /// Received routes the import policy refused (counted, not kept).
-    #[serde(default)]
-    pub routes_import_rejected: u64,
-    /// Received routes discarded as AS loops (RFC 4271 §9.1.2) or reflected copies of our
-    /// own (RFC 4456 §8).
-    #[serde(default)]
-    pub routes_looped: u64,
-    /// Received routes treated as withdrawn for their next hop (RFC 4271 §6.3, D5).
-    #[serde(default)]
-    pub routes_rejected_next_hop: u64,
-    pub flaps: u64,
-    /// Shut down by the operator (`bgpctl neighbor NAME shutdown`), with the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admin_down: Option<String>,
-    /// Drained by itself (`bgpctl neighbor NAME drain`): its routes carry GRACEFUL_SHUTDOWN.
-    #[serde(default)]
-    pub peer_drained: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// The last failed connection attempt since the last Established, with the count of
-    /// failed attempts in a row: why a peer stays Active.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connect_error: Option<ConnectErrorInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_notification_sent: Option<NotificationInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_notification_received: Option<NotificationInfo>,
-    /// PeerCommands waiting in the peer task's queue.
-    pub queue_depth: usize,
-    /// Stopped by `drain` (started again by `undrain`).
-    pub drained: bool,
-    /// The BFD session (issue 12), when the peer has `bfd` set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bfd: Option<BfdInfo>,
-    /// An unnumbered peer's link (`interface` alone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unnumbered: Option<UnnumberedInfo>,
-}
-
-/// The link an unnumbered peer's neighbor is learned on: RFC 4861 Router Advertisements sent
-/// and received there, and messages dropped by the §6.1 checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnnumberedInfo {
-    pub interface: String,
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub solicitations_received: u64,
-    pub dropped: u64,
-}
-
-/// A peer's BFD session (RFC 5880 §6.8.1 variables, as negotiated).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BfdInfo {
-    /// "AdminDown", "Down", "Init" or "Up".
-    pub state: String,
-    pub remote_state: String,
-    /// Seconds since the state last changed.
-    pub state_secs: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_address: Option<String>,
-    pub local_discriminator: u32,
-    pub remote_discriminator: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    /// Configured: bfd.RequiredMinRxInterval, bfd.DesiredMinTxInterval (µs), bfd.DetectMult.
-    pub min_rx_us: u64,
-    pub min_tx_us: u64,
-    pub multiplier: u8,
-    pub passive: bool,
-    /// Negotiated transmit interval (RFC 5880 §6.8.2), µs.
-    pub tx_interval_us: u64,
-    /// The router's transmit interval to us, µs (0 before it sent).
-    pub rx_interval_us: u64,
-    /// Detection Time (§6.8.4), µs (0 before the router sent).
-    pub detection_time_us: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_multiplier: Option<u8>,
-    /// bfd.LocalDiag: why the state last changed.
-    pub diagnostic: String,
-    pub state_changes: u64,
-    pub packets_in: u64,
-    pub packets_out: u64,
-    /// Packets the session discarded (RFC 5880 §6.8.6).
-    pub packets_dropped: u64,
-    /// Why the session has not started yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiting: Option<String>,
-}
-
-/// One route of an Adj-RIB (`routes`, `explain`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteInfo {
-    pub peer: String,
-    /// "out" (Adj-RIB-Out) or "in" (Adj-RIB-In).
-    pub direction: String,
-    pub prefix: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_id: Option<u32>,
-    pub next_hop: String,
-    pub origin: String,
-    pub as_path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_pref: Option<u32>,
-    pub communities: Vec<String>,
-    pub large_communities: Vec<String>,
-    /// The service it comes from (Adj-RIB-Out only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-}
-
-/// Health of one checked target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetHealth {
-    /// The next hop this check is for, or "service" for one check of the whole service.
-    pub nexthop: String,
-    pub target: String,
-    /// "init", "up", "down" or "disabled".
-    pub state: String,
-    /// Unix seconds of the last transition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_result: Option<String>,
-}
-
-/// One service (`services`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceInfo {
-    pub name: String,
-    pub prefix: String,
-    /// "config" or "runtime".
-    pub source: String,
-    pub nexthops: Vec<String>,
-    /// "announced", "demoted", "withdrawn (health)", "disabled", "withdrawn (bgpctl)",
-    /// "draining", "drained", "replaced by runtime".
-    pub state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<String>,
-    pub targets: Vec<TargetHealth>,
-    /// Peers with an Established session that currently receive it.
-    pub announced_to: Vec<String>,
-}
-
-/// One timeline event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventInfo {
-    pub seq: u64,
-    /// Unix time in milliseconds.
-    pub ts_ms: u64,
-    /// "session", "bfd", "notification", "announce", "withdraw", "health", "reload", "drain",
-    /// "api".
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    pub message: String,
-}
-
-/// `explain PREFIX`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Explanation {
-    pub prefix: String,
-    pub services: Vec<String>,
-    pub peers: Vec<PeerExplanation>,
-    /// The prefix in the Loc-RIB (received paths and their selection), when any peer sent it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loc_rib: Option<LocRibEntry>,
-}
-
-/// `bgpctl fib`: bgpd's routes in the kernel, as the FIB thread last programmed or read them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FibView {
-    /// `[fib] table`.
-    pub table: u32,
-    /// `[fib] protocol` of every route and next hop shown.
-    pub protocol: u8,
-    /// Next-hop groups of ours in the kernel.
-    pub groups: usize,
-    /// Next-hop objects of ours in the kernel.
-    pub nexthops: usize,
-    /// Whether the routes adopted at start that no peer sent again have been removed.
-    pub swept: bool,
-    /// Routes adopted at start and not yet confirmed by the Loc-RIB.
-    pub adopted: usize,
-    /// Median of the recent (1024) times from a received UPDATE to its changes programmed
-    /// (`bgpd_fib_update_to_kernel_seconds`), microseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update_to_kernel_median_us: Option<u64>,
-    /// Median time to program one batch (`bgpd_fib_program_seconds`), microseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub program_median_us: Option<u64>,
-    /// Next hops the FIB found unreachable (their link is down or no connected route).
-    pub unreachable: Vec<String>,
-    /// One line per route, in prefix order.
-    pub routes: Vec<FibRouteInfo>,
-}
-
-/// One route of ours in the kernel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FibRouteInfo {
-    pub prefix: String,
-    /// The next-hop group id, when the route points at one of our groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<u32>,
-    /// "resilient", "multipath", or "other" (a leftover not yet replaced).
-    pub kind: String,
-    /// Members and their kernel weights (1..=256).
-    pub next_hops: Vec<FibMemberInfo>,
-}
-
-/// A member of a programmed group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FibMemberInfo {
-    pub next_hop: String,
-    /// Next-hop object id.
-    pub id: u32,
-    pub weight: u16,
-}
-
-/// One prefix of the Loc-RIB (`routes --best`): the forwarding set and every path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocRibEntry {
-    pub prefix: String,
-    /// The forwarding set: next hops and weights (sorted by next hop; empty when no path
-    /// is usable).
-    pub next_hops: Vec<LocRibNextHop>,
-    /// How the weights were chosen ("equal", "link bandwidth", ...).
-    pub weighting: String,
-    /// Every path, best first, in the order the decision process ranks them.
-    pub paths: Vec<LocRibPath>,
-}
-
-/// A member of a forwarding set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocRibNextHop {
-    pub next_hop: String,
-    pub weight: u32,
-}
-
-/// One received path of a Loc-RIB prefix, with the decision's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocRibPath {
-    pub peer: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_id: Option<u32>,
-    pub next_hop: String,
-    pub as_path: String,
-    pub origin: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    /// The degree of preference used (LOCAL_PREF, or 100 for eBGP paths).
-    pub local_pref: u32,
-    pub neighbour_as: u32,
-    /// "eBGP" or "iBGP".
-    pub session: String,
-    /// "best", "multipath" or "not-multipath".
-    pub status: String,
-    /// Why it is not multipath (a stable code: "as-path-length", "neighbour-as", "med",
-    /// "local-pref", "origin", "peer-kind", "same-next-hop", "max-paths", "llgr-stale",
-    /// "next-hop-unreachable").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_code: Option<String>,
-    /// The same as a sentence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The decision step where it lost the selection of the best path (RFC 4271 §9.1.2.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lost_at: Option<String>,
-    /// Its weight, when a member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u32>,
-    /// Its link bandwidth (draft-ietf-idr-link-bandwidth), bytes per second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bandwidth: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerExplanation {
-    pub peer: String,
-    pub announced: bool,
-    pub reason: String,
-    /// Unix seconds since when this has been so (as far as bgpd knows).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<u64>,
-    pub routes: Vec<RouteInfo>,
-}
-
-/// Result of `announce` / `withdraw`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeResult {
-    pub prefix: String,
-    pub action: String,
-    /// Peers whose routes changed.
-    pub peers: Vec<String>,
-    pub note: String,
-}
-
-/// Result of `drain` / `undrain`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DrainInfo {
-    /// "normal", "draining", "drained".
-    pub state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_ms: Option<u64>,
-    pub message: String,
-}
-
-/// A failed connection attempt (`Neighbor::connect_error`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectErrorInfo {
-    pub error: String,
-    /// Unix seconds of the last attempt.
-    pub at: u64,
-    pub attempts: u64,
-}
-
 /// What `neighbor-op` does to one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
@@ -777,6 +414,7 @@ pub enum NeighborOp {
     /// Cease 6/2 with the RFC 9003 Shutdown Communication `message`; the peer stays down
     /// (across reloads and restarts) until `enable`.
     Shutdown {
+        /// The RFC 9003 Shutdown Communication sent with the Cease.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
@@ -785,6 +423,7 @@ pub enum NeighborOp {
     /// Close with Cease 6/4 (Administrative Reset) and start again; `hard`: as an RFC 8538
     /// Hard Reset (6/9), so the peer drops our routes instead of keeping them stale.
     Reset {
+        /// Send Cease 6/9 Hard Reset (RFC 8538) instead of 6/4.
         #[serde(default)]
         hard: bool,
     },
@@ -793,56 +432,8 @@ pub enum NeighborOp {
     /// RFC 8326 for this peer only: its routes carry GRACEFUL_SHUTDOWN (LOCAL_PREF 0 on
     /// iBGP) until `undrain`.
     Drain,
+    /// End a per-peer drain: routes are sent again without GRACEFUL_SHUTDOWN.
     Undrain,
-}
-
-/// Result of `neighbor-op`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NeighborOpResult {
-    pub peer: String,
-    /// "shutdown", "enable", "reset", "hard-reset", "refresh", "drain", "undrain".
-    pub op: String,
-    pub message: String,
-}
-
-/// Result of `config`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunningConfig {
-    /// TOML in the file's own shape (`bgpd check` prints the same for a file); passwords are
-    /// `********`.
-    pub toml: String,
-}
-
-/// Result of `sync-begin` / `sync-end`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncResult {
-    /// End-of-RIB is held for sessions after the restart.
-    pub holding: bool,
-    pub message: String,
-    /// Peers whose session holds End-of-RIB back right now.
-    #[serde(default)]
-    pub waiting_peers: Vec<String>,
-}
-
-/// One runtime service (`bgpctl runtime`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuntimeInfo {
-    pub prefix: String,
-    /// "self" or addresses.
-    pub nexthops: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub communities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub large_communities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_pref: Option<u32>,
-    /// Peer names; empty = every peer.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
-    /// Unix seconds.
-    pub since: u64,
 }
 
 /// The note every runtime change carries.
