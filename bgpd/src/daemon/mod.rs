@@ -500,6 +500,11 @@ impl Daemon {
             return;
         }
         self.services = services;
+        self.push_services().await;
+    }
+
+    /// Hands the current announcements to every peer task, which sends its difference.
+    async fn push_services(&self) {
         for handle in self.peers.values() {
             if handle
                 .commands

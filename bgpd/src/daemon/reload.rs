@@ -136,16 +136,7 @@ impl Daemon {
             None => Arc::new(Announcements::from_services(self.config.services.clone())),
         };
         if services_changed {
-            for handle in self.peers.values() {
-                if handle
-                    .commands
-                    .send(PeerCommand::Services(self.services.clone()))
-                    .await
-                    .is_err()
-                {
-                    warn!("peer task for {} is gone", peer::label(&handle.peer));
-                }
-            }
+            self.push_services().await;
         }
 
         let diff_summary = diff.summary();
