@@ -33,6 +33,8 @@ use bgp_proto::{NextHop, Nlri};
 use bgp_rib::{Decision, FibChange, LocRib, PeerId, Reason, RibConfig, Verdict};
 use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::memory::Shrink;
 use tracing::{debug, info, warn};
 
 use crate::api;
@@ -290,38 +292,6 @@ struct Owner {
     oldest_read: Option<Instant>,
 }
 
-/// Prefixes that must have left the Loc-RIB (with at least half of it) before their memory is
-/// handed back to the kernel.
-const RIB_RELEASE: usize = 1000;
-
-/// When the table has shrunk enough for its freed memory to be worth handing back.
-#[derive(Debug, Default)]
-struct Shrink {
-    /// The most prefixes held since memory was last handed back.
-    high: usize,
-}
-
-impl Shrink {
-    /// Notes a size the table had. Called around every input, not once per drain of the
-    /// channel: while peers feed faster than the table is built the drain runs without a
-    /// break, and a session lost at the end of it (a table loaded, then closed) must still
-    /// count the table it took away.
-    fn seen(&mut self, held: usize) {
-        self.high = self.high.max(held);
-    }
-
-    /// True (once) when `held` is at most half of the high mark, at least [`RIB_RELEASE`]
-    /// below it; the mark then starts again from `held`.
-    fn halved(&mut self, held: usize) -> bool {
-        self.seen(held);
-        let release = held <= self.high / 2 && self.high - held >= RIB_RELEASE;
-        if release {
-            self.high = held;
-        }
-        release
-    }
-}
-
 async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budget: Arc<Budget>) {
     let mut owner = Owner {
         rib: LocRib::new(config),
@@ -347,7 +317,7 @@ async fn run(config: RibConfig, mut rx: mpsc::UnboundedReceiver<RibInput>, budge
             apply(&mut owner, &mut shrink, more);
         }
         // As the peer tasks do for their Adj-RIB-In: once the table has shrunk to half, by
-        // at least RIB_RELEASE prefixes (withdrawn, or a session lost), the freed paths go
+        // at least RELEASE_MIN prefixes (withdrawn, or a session lost), the freed paths go
         // back to the kernel rather than keep RSS at the peak (issue 17 item 5). Asked for
         // once the forwarding changes are published and dropped: a lost table makes one per
         // prefix (50 MB for a million), and memory freed after the trim would stay.
@@ -556,6 +526,7 @@ pub fn reason_code(r: &Reason) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::RELEASE_MIN;
     use std::net::Ipv4Addr;
     use std::sync::Arc;
 
@@ -571,12 +542,12 @@ mod tests {
         assert!(shrink.halved(0));
         // Once: nothing more was freed since.
         assert!(!shrink.halved(0));
-        // A table that shrinks by less than half, or by fewer than RIB_RELEASE prefixes, is
+        // A table that shrinks by less than half, or by fewer than RELEASE_MIN prefixes, is
         // left alone.
         shrink.seen(10_000);
         assert!(!shrink.halved(6_000));
         let mut small = Shrink::default();
-        small.seen(RIB_RELEASE - 1);
+        small.seen(RELEASE_MIN - 1);
         assert!(!small.halved(0));
         // Withdrawn in steps, drain by drain: each halving asks once.
         let mut steps = Shrink::default();

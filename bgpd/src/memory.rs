@@ -138,3 +138,39 @@ pub(crate) fn release_freed_memory_soon() {
 
 /// How long [`release_freed_memory_soon`] waits.
 const RELEASE_DELAY: Duration = Duration::from_millis(500);
+
+/// Items (routes, prefixes) that must have left a table, with at least half of it, before its
+/// freed memory is handed back ([`Shrink::halved`]). What a table below this leaves behind is
+/// about 150 KB.
+pub(crate) const RELEASE_MIN: usize = 1000;
+
+/// When a table (a peer's Adj-RIB-In, the Loc-RIB) has shrunk enough for its freed memory to
+/// be worth handing back: to half of its largest size since the last time (or less: a
+/// withdrawn table, a session down), by at least [`RELEASE_MIN`] items. Halving keeps the
+/// trims few (about log2 of the table size for a table going away UPDATE by UPDATE).
+#[derive(Debug, Default)]
+pub(crate) struct Shrink {
+    /// The largest size seen since memory was last handed back.
+    high: usize,
+}
+
+impl Shrink {
+    /// Notes a size the table had. The Loc-RIB calls it around every input, not once per
+    /// drain of its channel: while peers feed faster than the table is built the drain runs
+    /// without a break, and a session lost at the end of it (a table loaded, then closed)
+    /// must still count the table it took away.
+    pub(crate) fn seen(&mut self, held: usize) {
+        self.high = self.high.max(held);
+    }
+
+    /// True (once) when `held` is at most half of the high mark, at least [`RELEASE_MIN`]
+    /// below it; the mark then starts again from `held`.
+    pub(crate) fn halved(&mut self, held: usize) -> bool {
+        self.seen(held);
+        let release = held <= self.high / 2 && self.high - held >= RELEASE_MIN;
+        if release {
+            self.high = held;
+        }
+        release
+    }
+}

@@ -58,10 +58,6 @@ const LARGE_CHANGE: usize = 10_000;
 /// (about 35) while bgpd encodes the rest. Later pieces are as large as the Adj-RIB-Out.
 const ANNOUNCE_PIECE: usize = 16_384;
 
-/// Received routes that must have gone from the Adj-RIB-In (with at least half of it) before
-/// their memory is handed back to the kernel ([`PeerTask::release_rib_in`]).
-const RIB_IN_RELEASE: usize = 1000;
-
 /// How long `Close` may spend writing queued bytes (a final NOTIFICATION) before the socket
 /// is dropped anyway.
 pub const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -223,8 +219,8 @@ struct PeerTask {
     warned: HashSet<Warning>,
     /// RFC 7606 outcomes already logged in this session (attribute type, reason).
     logged_errors: HashSet<(u8, &'static str)>,
-    /// The largest Adj-RIB-In since memory was last handed back ([`Self::release_rib_in`]).
-    rib_in_high: usize,
+    /// When the Adj-RIB-In has shrunk enough to hand memory back ([`Self::release_rib_in`]).
+    rib_in_shrink: crate::memory::Shrink,
     /// "announced N prefixes" for routes loaded before Established.
     deferred_log: Option<String>,
     started: bool,
@@ -257,7 +253,7 @@ impl PeerTask {
             connecting: None,
             warned: HashSet::new(),
             logged_errors: HashSet::new(),
-            rib_in_high: 0,
+            rib_in_shrink: crate::memory::Shrink::default(),
             deferred_log: None,
             // A peer shut down at start is never started: it waits for `Enable`.
             started: admin == Admin::Shutdown,

@@ -17,10 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::settings::{link_of, transport_options};
 use super::socket::{close_conn, connect_hint, Conn};
-use super::{
-    down_sentence, established_sentence, ConnectError, LastDown, PeerTask, LARGE_CHANGE,
-    RIB_IN_RELEASE,
-};
+use super::{down_sentence, established_sentence, ConnectError, LastDown, PeerTask, LARGE_CHANGE};
 use crate::locrib::{RibInput, RibRoute};
 use crate::transport;
 
@@ -242,18 +239,12 @@ impl PeerTask {
     }
 
     /// Hands the memory of received routes back to the kernel once the Adj-RIB-In has
-    /// shrunk to half of its largest size since the last time (or less: a withdrawn table, a
-    /// session down), by at least [`RIB_IN_RELEASE`] routes: the freed blocks otherwise stay
-    /// in the allocator's heaps, and RSS at the peak. Halving keeps the trims few (about
-    /// log2 of the table size for a table going away UPDATE by UPDATE); what a table below
-    /// the minimum leaves behind is about 150 KB.
+    /// shrunk enough ([`crate::memory::Shrink`]): the freed blocks otherwise stay in the
+    /// allocator's heaps, and RSS at the peak.
     pub(super) fn release_rib_in(&mut self) {
         let held = self.neighbor.session().adj_rib_in().len();
-        self.rib_in_high = self.rib_in_high.max(held);
-        let freed = self.rib_in_high - held;
-        if held <= self.rib_in_high / 2 && freed >= RIB_IN_RELEASE {
+        if self.rib_in_shrink.halved(held) {
             crate::memory::release_freed_memory_soon();
-            self.rib_in_high = held;
         }
     }
 
