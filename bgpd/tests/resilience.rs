@@ -5,77 +5,20 @@
 //! The test peer is a raw TCP socket with a tiny receive buffer: it completes the OPEN
 //! exchange, then reads nothing while bgpd sends a table of 40,000 routes (about 200 KB).
 
+#[path = "support/bgpd_process.rs"]
+mod bgpd_process;
 #[path = "support/state_dir.rs"]
 mod state_dir;
-use state_dir::own_state_dir;
+use bgpd_process::Bgpd;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bgp_proto::{Capability, Family, Message, Open, SessionContext};
 use bytes::{Bytes, BytesMut};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Bgpd {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Bgpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!(
-                "---- bgpd log (last lines) ----\n{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
-    }
-}
-
-impl Bgpd {
-    fn start(config: &str) -> Bgpd {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("bgpd.toml");
-        std::fs::write(&path, own_state_dir(config, dir.path())).expect("write config");
-        let log = std::fs::File::create(dir.path().join("bgpd.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn bgpd");
-        Bgpd { child, dir }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("bgpd.log")).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
-                return line.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "bgpd never logged {needle:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
 
 /// Reads one whole BGP message (blocking).
 fn read_message(s: &mut TcpStream, buf: &mut BytesMut) -> Option<Bytes> {
@@ -150,7 +93,7 @@ fn slow_peer_over_max_queued_bytes_is_reset_with_cease_6_8() {
     assert!(matches!(decode(ka), Message::Keepalive));
 
     // Now read nothing: bgpd's table piles up in its send queue.
-    let line = bgpd.wait_log("more than max_queued_bytes (65535)");
+    let line = bgpd.wait_log("more than max_queued_bytes (65535)", WAIT);
     println!("{line}");
     assert!(
         line.contains("slow (127.0.0.1)")
@@ -177,7 +120,7 @@ fn slow_peer_over_max_queued_bytes_is_reset_with_cease_6_8() {
     // framed); everything queued behind it was dropped.
     assert!(updates > 0, "{updates} UPDATEs");
     // bgpd itself is fine and says the session went down.
-    bgpd.wait_log("Out of Resources");
+    bgpd.wait_log("Out of Resources", WAIT);
     assert!(bgpd.log().contains("session with slow"));
 }
 
@@ -404,7 +347,7 @@ fn peer_that_stops_reading_is_closed_after_the_send_hold_time() {
     let (s, _buf) = establish(&listener);
     let stop = keepalives(&s);
     let started = Instant::now();
-    let line = bgpd.wait_log("send hold timer expired");
+    let line = bgpd.wait_log("send hold timer expired", WAIT);
     let waited = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     println!("{line} (after {waited:?})");
