@@ -47,7 +47,6 @@ use crate::announce::{self, Announcements, ChangeSummary, PeerView, Warning};
 use crate::config::{Global, Peer};
 use crate::locrib::{RibHandle, RibInput};
 use crate::status::{Applied, PeerStatus};
-pub(crate) use crate::status::{ConnectError, LastDown};
 
 /// Route changes at least this large hand the memory their computation freed back to the
 /// kernel ([`crate::memory::release_freed_memory`]).

@@ -17,8 +17,9 @@ use tracing::{debug, info, warn};
 
 use super::settings::{link_of, transport_options};
 use super::socket::{close_conn, connect_hint, Conn};
-use super::{down_sentence, established_sentence, ConnectError, LastDown, PeerTask, LARGE_CHANGE};
+use super::{down_sentence, established_sentence, PeerTask, LARGE_CHANGE};
 use crate::locrib::{RibInput, RibRoute};
+use crate::status::{ConnectError, LastDown};
 use crate::transport;
 
 impl PeerTask {
