@@ -17,26 +17,7 @@ use std::time::{Duration, Instant};
 
 use routers::receive::{build_feed, run_receive, Rx, RxSample};
 use routers::table::{mb, ratio, render, secs};
-use routers::{loadavg, median, sibling_binary, utc_now};
-
-fn env_num(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn version(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| {
-            let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
-            t.push_str(&String::from_utf8_lossy(&o.stderr));
-            t.lines().next().unwrap_or("").trim().to_string()
-        })
-        .unwrap_or_else(|e| format!("missing ({e})"))
-}
+use routers::{env_num, loadavg, median, sibling_binary, utc_now, version};
 
 fn main() {
     routers::install_signal_handlers();

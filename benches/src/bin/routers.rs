@@ -24,7 +24,7 @@ use routers::receivers::RxKind;
 use routers::senders::Kind;
 use routers::table::{mb, ratio, render, secs};
 use routers::throughput::Sample;
-use routers::{latency, loadavg, median, scale, throughput, utc_now};
+use routers::{env_num, latency, loadavg, median, scale, throughput, utc_now, version};
 
 fn env_list(key: &str, default: &str) -> Vec<String> {
     std::env::var(key)
@@ -33,25 +33,6 @@ fn env_list(key: &str, default: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-fn env_num(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn version(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| {
-            let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
-            t.push_str(&String::from_utf8_lossy(&o.stderr));
-            t.lines().next().unwrap_or("").trim().to_string()
-        })
-        .unwrap_or_else(|e| format!("missing ({e})"))
 }
 
 /// Runs `f`, turning a panic (interop's runners panic on setup failures) into an error; the
