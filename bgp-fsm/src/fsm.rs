@@ -50,6 +50,17 @@ pub(crate) enum Input {
     CollisionLost,
 }
 
+/// Who ended the connection a teardown closes, with the NOTIFICATION that went with it.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// We did; the NOTIFICATION we send, if any.
+    Local(Option<Notification>),
+    /// The peer did; the NOTIFICATION it sent, if any could be read.
+    Remote(Option<Notification>),
+    /// The TCP connection broke without a NOTIFICATION.
+    Transport,
+}
+
 /// How a teardown treats the ConnectRetryCounter and the automatic restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum After {
@@ -148,15 +159,7 @@ impl Session {
                 } else {
                     After::Manual
                 };
-                self.teardown(
-                    now,
-                    out,
-                    sent,
-                    None,
-                    Initiator::Local,
-                    "stopped".into(),
-                    after,
-                );
+                self.teardown(now, out, Ended::Local(sent), "stopped".into(), after);
             }
             (S::Connect, I::Timer(Timer::ConnectRetry)) => {
                 // "drops the TCP connection, restarts the ConnectRetryTimer, stops the
@@ -238,12 +241,12 @@ impl Session {
             (S::Connect | S::Active, I::Notification(n)) => {
                 let after = notif_after(n.as_ref());
                 let reason = received_reason(n.as_ref());
-                self.teardown(now, out, None, n, Initiator::Remote, reason, after);
+                self.teardown(now, out, Ended::Remote(n), reason, after);
             }
             (S::Connect | S::Active, I::CollisionLost) => {
                 let sent = (self.conn == Conn::Up).then(collision_notification);
                 let reason = "connection collision".to_string();
-                self.teardown(now, out, sent, None, Initiator::Local, reason, After::Dump);
+                self.teardown(now, out, Ended::Local(sent), reason, After::Dump);
             }
             (S::Connect | S::Active, input) => {
                 // "In response to any other event ... drops the TCP connection, ... changes
@@ -251,15 +254,7 @@ impl Session {
                 let sent = (self.conn == Conn::Up)
                     .then(|| Notification::fsm_error(fsm::UNSPECIFIED, input_kind(&input)));
                 let reason = format!("unexpected {} in {:?}", input_name(&input), self.state());
-                self.teardown(
-                    now,
-                    out,
-                    sent,
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Failure,
-                );
+                self.teardown(now, out, Ended::Local(sent), reason, After::Failure);
             }
 
             // --- OpenSent -------------------------------------------------------------
@@ -279,7 +274,7 @@ impl Session {
                     After::Manual
                 };
                 let reason = format!("stopped ({n})");
-                self.teardown(now, out, Some(n), None, Initiator::Local, reason, after);
+                self.teardown(now, out, Ended::Local(Some(n)), reason, after);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, I::Timer(Timer::Hold)) => {
                 // HoldTimer_Expires (Event 10): NOTIFICATION 4/0 (RFC 4271 §6.5).
@@ -338,21 +333,13 @@ impl Session {
                 // OpenCollisionDump (Event 23): Cease 6/7 (RFC 4486).
                 let reason = "connection collision".to_string();
                 let n = collision_notification();
-                self.teardown(
-                    now,
-                    out,
-                    Some(n),
-                    None,
-                    Initiator::Local,
-                    reason,
-                    After::Dump,
-                );
+                self.teardown(now, out, Ended::Local(Some(n)), reason, After::Dump);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, I::Notification(n)) => {
                 // NotifMsgVerErr / NotifMsg (Events 24/25). Never answered (§6.4).
                 let after = notif_after(n.as_ref());
                 let reason = received_reason(n.as_ref());
-                self.teardown(now, out, None, n, Initiator::Remote, reason, after);
+                self.teardown(now, out, Ended::Remote(n), reason, after);
             }
             (S::OpenSent, input) => {
                 // RFC 6608 §4: unexpected message in OpenSent, 5/1 with the type as Data.
@@ -367,15 +354,7 @@ impl Session {
                 // The connection is already gone: nothing to close.
                 self.conn = Conn::None;
                 let reason = "connection closed by peer without NOTIFICATION".to_string();
-                self.teardown(
-                    now,
-                    out,
-                    None,
-                    None,
-                    Initiator::Transport,
-                    reason,
-                    After::Failure,
-                );
+                self.teardown(now, out, Ended::Transport, reason, After::Failure);
             }
             (S::OpenConfirm | S::Established, I::Timer(Timer::Keepalive)) => {
                 // KeepaliveTimer_Expires (Event 11): "sends a KEEPALIVE message, restarts the
@@ -525,9 +504,7 @@ impl Session {
         self.teardown(
             now,
             out,
-            Some(notification),
-            None,
-            Initiator::Local,
+            Ended::Local(Some(notification)),
             reason,
             After::Failure,
         );
@@ -535,17 +512,19 @@ impl Session {
 
     /// Ends the connection and goes to Idle: NOTIFICATION (if any), Close, timers,
     /// SessionDown, then the automatic restart's IdleHoldTimer.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn teardown(
         &mut self,
         now: Instant,
         out: &mut Vec<Action>,
-        sent: Option<Notification>,
-        received: Option<Notification>,
-        initiator: Initiator,
+        ended: Ended,
         reason: String,
         after: After,
     ) {
+        let (initiator, sent, received) = match ended {
+            Ended::Local(sent) => (Initiator::Local, sent, None),
+            Ended::Remote(received) => (Initiator::Remote, None, received),
+            Ended::Transport => (Initiator::Transport, None, None),
+        };
         // RFC 8538 §5: Cease 6/1-6/3 go out as Hard Reset when both sides set the N bit.
         let sent = sent.map(|n| self.wrap_hard_reset(n));
         let prefix_limit = sent.as_ref().is_some_and(is_prefix_limit);

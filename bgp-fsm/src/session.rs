@@ -61,8 +61,9 @@ impl Phase {
     }
 }
 
-/// Messages per type.
+/// Messages per type (RFC 4271 §4.1 types, RFC 2918 ROUTE-REFRESH).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MessageCounts {
     /// OPEN messages (RFC 4271 §4.2).
     pub open: u64,
@@ -77,6 +78,11 @@ pub struct MessageCounts {
 }
 
 impl MessageCounts {
+    /// Messages of every type.
+    pub fn total(&self) -> u64 {
+        self.open + self.update + self.notification + self.keepalive + self.route_refresh
+    }
+
     fn add(&mut self, kind: MessageType, n: u64) {
         let slot = match kind {
             MessageType::OPEN => &mut self.open,

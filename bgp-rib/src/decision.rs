@@ -523,43 +523,30 @@ fn multipath_reason(
     if p.stale != b.stale {
         return Some(Reason::LlgrStale);
     }
-    if p.pref != b.pref {
-        return Some(Reason::LocalPref {
-            path: p.pref,
-            best: b.pref,
-        });
+    // A step where the path differs from the best names both values (`=> field` when the
+    // value shown is not the one compared).
+    macro_rules! differs {
+        ($reason:ident: $key:ident) => {
+            differs!($reason: $key => $key)
+        };
+        ($reason:ident: $key:ident => $($shown:ident).+) => {
+            if p.$key != b.$key {
+                return Some(Reason::$reason {
+                    path: p.$($shown).+,
+                    best: b.$($shown).+,
+                });
+            }
+        };
     }
-    if p.as_len != b.as_len {
-        return Some(Reason::AsPathLength {
-            path: p.as_len,
-            best: b.as_len,
-        });
-    }
-    if p.origin != b.origin {
-        return Some(Reason::Origin {
-            path: p.path.attrs.origin,
-            best: b.path.attrs.origin,
-        });
-    }
+    differs!(LocalPref: pref);
+    differs!(AsPathLength: as_len);
+    differs!(Origin: origin => path.attrs.origin);
     if p.neighbour_as == b.neighbour_as {
-        if p.med != b.med {
-            return Some(Reason::Med {
-                path: p.med,
-                best: b.med,
-            });
-        }
+        differs!(Med: med);
     } else if !config.as_path_relax {
-        return Some(Reason::NeighbourAs {
-            path: p.neighbour_as,
-            best: b.neighbour_as,
-        });
+        differs!(NeighbourAs: neighbour_as);
     }
-    if p.kind != b.kind {
-        return Some(Reason::PeerKind {
-            path: p.kind,
-            best: b.kind,
-        });
-    }
+    differs!(PeerKind: kind);
     let taken = members.iter().any(|&m| {
         cands
             .get(m)

@@ -19,6 +19,42 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Defines a struct with the attributes a runtime route carries (communities, large
+/// communities, MED, LOCAL_PREF and the peers it goes to) after its own leading fields and
+/// before its trailing ones: the one list of those fields, shared by [`AnnounceArgs`],
+/// [`AnnounceManyArgs`] and [`RuntimeInfo`] (the field order is the JSON key order).
+macro_rules! with_route_attrs {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+            ..route_attrs
+            $($(#[$tmeta:meta])* pub $tfield:ident: $tty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Communities (RFC 1997), as `ASN:VALUE`.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub communities: Vec<String>,
+            /// Large communities (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub large_communities: Vec<String>,
+            /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub med: Option<u32>,
+            /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub local_pref: Option<u32>,
+            /// Peer names; empty means every peer.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub peers: Vec<String>,
+            $($(#[$tmeta])* pub $tfield: $tty,)*
+        }
+    };
+}
+
 mod view;
 pub use view::*;
 
@@ -145,56 +181,32 @@ pub enum Command {
     Fib,
 }
 
-/// Arguments of `announce`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnnounceArgs {
-    /// The prefix to announce, e.g. `192.0.2.10/32` or `2001:db8::10/128`.
-    pub prefix: String,
-    /// `"self"` or addresses; empty means `["self"]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nexthops: Vec<String>,
-    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub communities: Vec<String>,
-    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub large_communities: Vec<String>,
-    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_pref: Option<u32>,
-    /// Peer names; empty means every peer.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
+with_route_attrs! {
+    /// Arguments of `announce`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnnounceArgs {
+        /// The prefix to announce, e.g. `192.0.2.10/32` or `2001:db8::10/128`.
+        pub prefix: String,
+        /// `"self"` or addresses; empty means `["self"]`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub nexthops: Vec<String>,
+        ..route_attrs
+    }
 }
 
-/// Arguments of `announce-many`: [`AnnounceArgs`] with a list of prefixes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnnounceManyArgs {
-    /// The prefixes to announce, each with the same attributes.
-    pub prefixes: PrefixList,
-    /// `"self"` or addresses; empty means `["self"]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nexthops: Vec<String>,
-    /// Communities to attach (RFC 1997), as `ASN:VALUE`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub communities: Vec<String>,
-    /// Large communities to attach (RFC 8092), as `GLOBAL:LOCAL1:LOCAL2`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub large_communities: Vec<String>,
-    /// MULTI_EXIT_DISC to send (RFC 4271 §5.1.4); none when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    /// LOCAL_PREF to send to iBGP peers (RFC 4271 §5.1.5); the default when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_pref: Option<u32>,
-    /// Peer names; empty means every peer.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
+with_route_attrs! {
+    /// Arguments of `announce-many`: [`AnnounceArgs`] with a list of prefixes.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnnounceManyArgs {
+        /// The prefixes to announce, each with the same attributes.
+        pub prefixes: PrefixList,
+        /// `"self"` or addresses; empty means `["self"]`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub nexthops: Vec<String>,
+        ..route_attrs
+    }
 }
 
 /// The prefixes of a bulk request. On the wire either a JSON array of strings or one string
@@ -272,6 +284,21 @@ impl<'de> Deserialize<'de> for PrefixList {
             }
         }
         d.deserialize_any(Visitor)
+    }
+}
+
+impl AnnounceArgs {
+    /// The same attributes for a list of prefixes (`prefix` is dropped).
+    pub fn with_prefixes(self, prefixes: PrefixList) -> AnnounceManyArgs {
+        AnnounceManyArgs {
+            prefixes,
+            nexthops: self.nexthops,
+            communities: self.communities,
+            large_communities: self.large_communities,
+            med: self.med,
+            local_pref: self.local_pref,
+            peers: self.peers,
+        }
     }
 }
 
@@ -387,15 +414,9 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
 /// `request` with its prefix lists emptied (the keys stay).
 fn skeleton(request: &Request) -> Request {
     let command = match &request.command {
-        Command::AnnounceMany(a) => Command::AnnounceMany(AnnounceManyArgs {
-            prefixes: PrefixList::default(),
-            nexthops: a.nexthops.clone(),
-            communities: a.communities.clone(),
-            large_communities: a.large_communities.clone(),
-            med: a.med,
-            local_pref: a.local_pref,
-            peers: a.peers.clone(),
-        }),
+        Command::AnnounceMany(a) => {
+            Command::AnnounceMany(a.template().with_prefixes(PrefixList::default()))
+        }
         Command::WithdrawMany { .. } => Command::WithdrawMany {
             prefixes: PrefixList::default(),
         },

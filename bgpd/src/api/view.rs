@@ -2,39 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Messages per type (RFC 4271 §4.1 types, RFC 2918 ROUTE-REFRESH).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageCounts {
-    /// OPEN messages.
-    pub open: u64,
-    /// UPDATE messages.
-    pub update: u64,
-    /// NOTIFICATION messages.
-    pub notification: u64,
-    /// KEEPALIVE messages.
-    pub keepalive: u64,
-    /// ROUTE-REFRESH messages (RFC 2918).
-    pub route_refresh: u64,
-}
-
-impl From<bgp_fsm::MessageCounts> for MessageCounts {
-    fn from(c: bgp_fsm::MessageCounts) -> Self {
-        MessageCounts {
-            open: c.open,
-            update: c.update,
-            notification: c.notification,
-            keepalive: c.keepalive,
-            route_refresh: c.route_refresh,
-        }
-    }
-}
-
-impl MessageCounts {
-    /// Messages of every type.
-    pub fn total(&self) -> u64 {
-        self.open + self.update + self.notification + self.keepalive + self.route_refresh
-    }
-}
+pub use bgp_fsm::MessageCounts;
 
 /// Capabilities one side offered (ours from the configuration, the peer's as far as the
 /// negotiation reveals them).
@@ -550,28 +518,16 @@ pub struct SyncResult {
     pub waiting_peers: Vec<String>,
 }
 
-/// One runtime service (`bgpctl runtime`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuntimeInfo {
-    /// The prefix.
-    pub prefix: String,
-    /// "self" or addresses.
-    pub nexthops: Vec<String>,
-    /// Communities attached (RFC 1997).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub communities: Vec<String>,
-    /// Large communities attached (RFC 8092).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub large_communities: Vec<String>,
-    /// MULTI_EXIT_DISC sent (RFC 4271 §5.1.4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub med: Option<u32>,
-    /// LOCAL_PREF sent to iBGP peers (RFC 4271 §5.1.5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_pref: Option<u32>,
-    /// Peer names; empty = every peer.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
-    /// Unix seconds.
-    pub since: u64,
+with_route_attrs! {
+    /// One runtime service (`bgpctl runtime`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RuntimeInfo {
+        /// The prefix.
+        pub prefix: String,
+        /// "self" or addresses.
+        pub nexthops: Vec<String>,
+        ..route_attrs
+        /// Unix seconds.
+        pub since: u64,
+    }
 }

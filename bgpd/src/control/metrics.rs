@@ -127,11 +127,11 @@ impl Shared {
             for p in &peers {
                 let c = status_of(p)
                     .map(|s| {
-                        api::MessageCounts::from(if dir {
+                        if dir {
                             s.counters.messages_out
                         } else {
                             s.counters.messages_in
-                        })
+                        }
                     })
                     .unwrap_or_default();
                 for (t, v) in [

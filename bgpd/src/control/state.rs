@@ -384,12 +384,8 @@ pub(super) fn neighbor_info(
         local,
         remote,
         negotiated: neg,
-        messages_in: status
-            .map(|s| s.counters.messages_in.into())
-            .unwrap_or_default(),
-        messages_out: status
-            .map(|s| s.counters.messages_out.into())
-            .unwrap_or_default(),
+        messages_in: status.map(|s| s.counters.messages_in).unwrap_or_default(),
+        messages_out: status.map(|s| s.counters.messages_out).unwrap_or_default(),
         prefixes_announced: status.map(|s| s.routes_out).unwrap_or(0),
         prefixes_received: status.map(|s| s.routes_in).unwrap_or(0),
         import_policy: p.import.to_string(),

@@ -13,9 +13,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use bgpd::api::{
-    self, AnnounceArgs, AnnounceManyArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine,
-    Explanation, Neighbor, Request, Response, RouteInfo, RunningConfig, RuntimeInfo, ServiceInfo,
-    SyncResult,
+    self, AnnounceArgs, ChangeResult, Command, DrainInfo, EventInfo, EventLine, Explanation,
+    Neighbor, Request, Response, RouteInfo, RunningConfig, RuntimeInfo, ServiceInfo, SyncResult,
 };
 
 mod format;
@@ -290,17 +289,8 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
             med,
             local_pref,
             peers,
-        } => match file {
-            Some(file) => Command::AnnounceMany(AnnounceManyArgs {
-                prefixes: read_prefixes(file)?,
-                nexthops: nexthops.clone(),
-                communities: communities.clone(),
-                large_communities: large_communities.clone(),
-                med: *med,
-                local_pref: *local_pref,
-                peers: peers.clone(),
-            }),
-            None => Command::Announce(AnnounceArgs {
+        } => {
+            let args = AnnounceArgs {
                 prefix: prefix.clone().unwrap_or_default(),
                 nexthops: nexthops.clone(),
                 communities: communities.clone(),
@@ -308,8 +298,12 @@ fn command_of(cmd: &Cmd) -> Result<Command, String> {
                 med: *med,
                 local_pref: *local_pref,
                 peers: peers.clone(),
-            }),
-        },
+            };
+            match file {
+                Some(file) => Command::AnnounceMany(args.with_prefixes(read_prefixes(file)?)),
+                None => Command::Announce(args),
+            }
+        }
         Cmd::Withdraw { all: true, .. } => Command::WithdrawAll,
         Cmd::Withdraw { prefix, file, .. } => match file {
             Some(file) => Command::WithdrawMany {
