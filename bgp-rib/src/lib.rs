@@ -36,6 +36,7 @@
 )]
 
 pub mod decision;
+pub mod fib;
 pub mod weight;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

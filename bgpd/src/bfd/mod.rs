@@ -1,7 +1,7 @@
 //! BFD for BGP sessions: RFC 5881 single hop, coupled to BGP per RFC 5882.
 //!
 //! The protocol lives in the sans-IO `bfd` crate; this module is the driver. One thread
-//! ([`task`], no async runtime) owns every peer's [`bfd::Session`] and the shared receive
+//! (`task`, no async runtime) owns every peer's [`bfd::Session`] and the shared receive
 //! socket of each family on UDP port 3784 ([`socket`]); it sleeps in `ppoll(2)` until the
 //! earliest deadline or a datagram, reads what is queued, drops what is not for us cheaply,
 //! feeds the rest to the sessions and carries out their actions. Each session sends from its

@@ -4,7 +4,7 @@
 //!
 //! std, tokio and socket2 do not read ancillary data, hence `recvmsg(2)` through libc and
 //! the one `#![allow(unsafe_code)]` below; the BFD thread waits in `ppoll(2)` ([`wait`]),
-//! which chooses per wait which sockets may wake it (see [`super::task`]).
+//! which chooses per wait which sockets may wake it (see `bfd::task`).
 #![allow(unsafe_code)]
 
 use std::io;

@@ -23,7 +23,7 @@
 mod kernel;
 pub mod monitor;
 pub mod netlink;
-pub mod plan;
+pub use bgp_rib::fib as plan;
 pub mod task;
 pub mod wire;
 

@@ -1,7 +1,10 @@
-//! The pure half of the FIB: what bgpd wants (a next-hop set per prefix) and what the kernel
-//! holds (a mirror of our own next hops, groups and routes) in, an ordered list of kernel
-//! operations out. No IO, no clock: [`super::Fib`] resolves next hops, runs the operations and
-//! updates the mirror with [`KernelState::apply`] after each one the kernel accepted.
+//! The FIB plan, the pure half of installing the Loc-RIB's forwarding sets in the Linux kernel
+//! as next-hop objects and (resilient) groups: what the caller wants (a next-hop set per
+//! prefix, as [`crate::FibChange`]s give it) and what the kernel holds (a mirror of the
+//! caller's own next hops, groups and routes) in, an ordered list of kernel operations out. No
+//! IO, no clock: the caller (bgpd's FIB thread) resolves next hops, runs the operations over
+//! netlink and updates the mirror with [`KernelState::apply`] after each one the kernel
+//! accepted.
 //!
 //! # Groups and buckets
 //! A prefix always points at a next-hop group (even with one member, so that a second member can
