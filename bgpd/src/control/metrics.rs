@@ -50,18 +50,16 @@ impl Shared {
                 );
             }
         }
-        w.family(
-            "bgpd_bgp_session_flaps_total",
-            "counter",
-            "Times the session went down after being Established.",
-        );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_session_flaps_total",
-                &[("peer", &p.name)],
-                status_of(p).map(|s| s.flaps).unwrap_or(0),
-            );
-        }
+                "counter",
+                "Times the session went down after being Established.",
+            ),
+            |p| status_of(p).map(|s| s.flaps).unwrap_or(0),
+        );
         // Unnumbered peers' links (RFC 4861 Router Advertisements).
         use std::sync::atomic::Ordering::Relaxed;
         let links: Vec<(&Peer, &crate::unnumbered::LinkStats)> = peers
@@ -97,20 +95,20 @@ impl Shared {
                 link.counters.dropped.load(Relaxed),
             );
         }
-        w.family(
-            "bgpd_bgp_connect_failures",
-            "gauge",
-            "Failed outbound connection attempts in a row (0 once the session is Established).",
-        );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_connect_failures",
-                &[("peer", &p.name)],
+                "gauge",
+                "Failed outbound connection attempts in a row (0 once the session is Established).",
+            ),
+            |p| {
                 status_of(p)
                     .and_then(|s| s.connect_error.as_ref())
-                    .map_or(0, |c| c.attempts),
-            );
-        }
+                    .map_or(0, |c| c.attempts)
+            },
+        );
         for (name, help, dir) in [
             (
                 "bgpd_bgp_messages_sent_total",
@@ -145,34 +143,34 @@ impl Shared {
                 }
             }
         }
-        w.family(
-            "bgpd_bgp_updates_total",
-            "counter",
-            "UPDATE messages sent (metallb_bgp_updates_total).",
-        );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_updates_total",
-                &[("peer", &p.name)],
+                "counter",
+                "UPDATE messages sent (metallb_bgp_updates_total).",
+            ),
+            |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_out.update)
-                    .unwrap_or(0),
-            );
-        }
-        w.family(
-            "bgpd_bgp_updates_received_total",
-            "counter",
-            "UPDATE messages received (metallb_bgp_updates_total_received).",
+                    .unwrap_or(0)
+            },
         );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_updates_received_total",
-                &[("peer", &p.name)],
+                "counter",
+                "UPDATE messages received (metallb_bgp_updates_total_received).",
+            ),
+            |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_in.update)
-                    .unwrap_or(0),
-            );
-        }
+                    .unwrap_or(0)
+            },
+        );
         w.family(
             "bgpd_bgp_received_routes_not_kept_total",
             "counter",
@@ -193,55 +191,51 @@ impl Shared {
                 );
             }
         }
-        w.family(
-            "bgpd_bgp_announced_prefixes_total",
-            "gauge",
-            "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",
-        );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_announced_prefixes_total",
-                &[("peer", &p.name)],
-                status_of(p).map(|s| s.routes_out).unwrap_or(0),
-            );
-        }
-        w.family(
-            "bgpd_bgp_received_prefixes",
-            "gauge",
-            "Routes in the Adj-RIB-In.",
+                "gauge",
+                "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",
+            ),
+            |p| status_of(p).map(|s| s.routes_out).unwrap_or(0),
         );
-        for p in &peers {
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_received_prefixes",
-                &[("peer", &p.name)],
-                status_of(p).map(|s| s.routes_in).unwrap_or(0),
-            );
-        }
-        w.family(
-            "bgpd_bgp_pending_prefixes_total",
-            "gauge",
-            "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
+                "gauge",
+                "Routes in the Adj-RIB-In.",
+            ),
+            |p| status_of(p).map(|s| s.routes_in).unwrap_or(0),
         );
-        for p in &peers {
-            let pending = status_of(p)
-                .filter(|s| s.state == FsmState::Established)
-                .map(|s| s.routes_desired.abs_diff(s.routes_out))
-                .unwrap_or(0);
-            w.sample(
+        per_peer(
+            &mut w,
+            &peers,
+            (
                 "bgpd_bgp_pending_prefixes_total",
-                &[("peer", &p.name)],
-                pending,
-            );
-        }
-        w.family(
-            "bgpd_bgp_update_queue_depth",
-            "gauge",
-            "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
+                "gauge",
+                "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
+            ),
+            |p| {
+                status_of(p)
+                    .filter(|s| s.state == FsmState::Established)
+                    .map(|s| s.routes_desired.abs_diff(s.routes_out))
+                    .unwrap_or(0)
+            },
         );
-        for p in &peers {
-            let depth = status_of(p).map(|s| s.unsent_nlri).unwrap_or(0);
-            w.sample("bgpd_bgp_update_queue_depth", &[("peer", &p.name)], depth);
-        }
+        per_peer(
+            &mut w,
+            &peers,
+            (
+                "bgpd_bgp_update_queue_depth",
+                "gauge",
+                "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
+            ),
+            |p| status_of(p).map(|s| s.unsent_nlri).unwrap_or(0),
+        );
         w.family(
             "bgpd_service_health",
             "gauge",
@@ -339,5 +333,18 @@ impl Shared {
             w.out.push_str(&fib.metrics());
         }
         w.out
+    }
+}
+
+/// One metric family with a sample per configured peer, labelled `peer`.
+fn per_peer<V: std::fmt::Display>(
+    w: &mut TextWriter,
+    peers: &[&Peer],
+    (name, kind, help): (&str, &str, &str),
+    value: impl Fn(&Peer) -> V,
+) {
+    w.family(name, kind, help);
+    for p in peers {
+        w.sample(name, &[("peer", &p.name)], value(p));
     }
 }
