@@ -270,14 +270,25 @@ fn apply_ttl(sock: &SockRef<'_>, v6: bool, ttl: TtlPolicy) -> io::Result<()> {
 
 #[cfg(target_os = "linux")]
 fn set_min_ttl(sock: &SockRef<'_>, v6: bool, min: u8) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let value: libc::c_int = libc::c_int::from(min);
     let (level, name) = if v6 {
         (libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT)
     } else {
         (libc::IPPROTO_IP, libc::IP_MINTTL)
     };
-    // SAFETY: `value` is a live c_int and the length passed is its size.
+    setsockopt_int(&**sock, level, name, value)
+}
+
+/// `setsockopt(2)` with an `int` value, for the options socket2 does not name (IP_MINTTL,
+/// IPV6_MINHOPCOUNT, BFD's IP_RECVTTL family): the one place bgpd passes an int option.
+pub(crate) fn setsockopt_int(
+    sock: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` is a live c_int and the length passed is its size; the fd is open for
+    // as long as `sock` is borrowed.
     let rc = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),

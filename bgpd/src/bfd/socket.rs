@@ -58,9 +58,14 @@ impl RecvSocket {
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         if ipv6 {
             socket.set_only_v6(true)?;
-            set_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+            crate::transport::setsockopt_int(
+                &socket,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVHOPLIMIT,
+                1,
+            )?;
         } else {
-            set_int(&socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
+            crate::transport::setsockopt_int(&socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
         }
         // No SO_REUSEADDR: with it a second BFD daemon on this host (FRR's bfdd) could bind
         // the same port and silently take some of our packets; EADDRINUSE is better.
@@ -170,29 +175,6 @@ pub fn route_source(remote: IpAddr) -> io::Result<IpAddr> {
     let s = std::net::UdpSocket::bind(SocketAddr::new(unspecified, 0))?;
     s.connect(SocketAddr::new(remote, CONTROL_PORT))?;
     Ok(s.local_addr()?.ip())
-}
-
-fn set_int(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    v: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `v` lives across the call and its size is passed; the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&v as *const libc::c_int).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Room for one datagram: a Control packet with the longest Authentication Section fits.
