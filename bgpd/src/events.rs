@@ -147,6 +147,15 @@ impl EventLog {
     }
 }
 
+/// `"s"` after a count other than one, for event sentences.
+pub fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// `t` as Unix milliseconds (0 before 1970).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)

@@ -86,7 +86,7 @@ impl Shared {
                                         " (cannot connect: {}, {} attempt{} in a row)",
                                         c.error,
                                         c.attempts,
-                                        if c.attempts == 1 { "" } else { "s" }
+                                        plural(c.attempts)
                                     ),
                                     (None, Some(d)) => format!(" (last: {})", d.sentence),
                                     (None, None) => String::new(),

@@ -39,7 +39,7 @@ use crate::announce::{
 };
 use crate::api::{self, Command, Response};
 use crate::config::{Config, NextHopSpec, Peer, PeerSelection, Probe, Service};
-use crate::events::{unix_secs, EventLog, Kind};
+use crate::events::{plural, unix_secs, EventLog, Kind};
 use crate::health::{self, Health, Hysteresis, Target};
 use crate::metrics::{Histogram, TextWriter};
 use crate::status::PeerStatus;
@@ -362,10 +362,7 @@ impl Ops {
             format!(
                 "reload refused, still running the previous configuration: {first}{}",
                 if more > 0 {
-                    format!(
-                        " (and {more} more error{})",
-                        if more == 1 { "" } else { "s" }
-                    )
+                    format!(" (and {more} more error{})", plural(more))
                 } else {
                     String::new()
                 }
@@ -590,7 +587,7 @@ impl Shared {
                     Kind::Announce,
                     format!(
                         "announced {n} route{} to {name} (session established)",
-                        if n == 1 { "" } else { "s" }
+                        plural(n)
                     ),
                 ));
             }

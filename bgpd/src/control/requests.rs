@@ -280,27 +280,20 @@ impl Shared {
             st.runtime = Arc::new(RuntimeTable::new());
             n
         };
-        self.events.record(
-            Kind::Api,
-            None,
-            None,
+        self.changed(
+            Trigger::Withdraw,
+            "all runtime services",
+            false,
             format!(
                 "bgpctl withdraw --all: {removed} runtime service{} removed",
-                if removed == 1 { "" } else { "s" }
+                plural(removed)
             ),
-        );
-        let peers = self
-            .applied_peers(self.routes_changed(Trigger::Withdraw))
-            .await;
-        Response::ok(api::ChangeResult {
-            prefix: "all runtime services".into(),
-            action: format!(
+            format!(
                 "withdrawn ({removed} runtime service{} removed)",
-                if removed == 1 { "" } else { "s" }
+                plural(removed)
             ),
-            peers,
-            note: api::RUNTIME_NOTE.into(),
-        })
+        )
+        .await
     }
 
     /// `runtime`: the runtime table, in prefix order.
@@ -338,21 +331,15 @@ impl Shared {
         if let (true, Ok(prefix)) = (bare, parse_prefix(&args.prefix)) {
             let restored = self.lock().suppressed.remove(&prefix).is_some();
             if restored {
-                self.events.record(
-                    Kind::Api,
-                    None,
-                    Some(&prefix.to_string()),
-                    format!("bgpctl announce {prefix}: configured service announced again"),
-                );
-                let peers = self
-                    .applied_peers(self.routes_changed(Trigger::Announce))
+                return self
+                    .changed(
+                        Trigger::Announce,
+                        &prefix.to_string(),
+                        true,
+                        format!("bgpctl announce {prefix}: configured service announced again"),
+                        "announced (configured service restored)".into(),
+                    )
                     .await;
-                return Response::ok(api::ChangeResult {
-                    prefix: prefix.to_string(),
-                    action: "announced (configured service restored)".into(),
-                    peers,
-                    note: api::RUNTIME_NOTE.into(),
-                });
             }
         }
         let prefix = match parse_prefix(&args.prefix) {
@@ -376,21 +363,14 @@ impl Shared {
             });
             Arc::make_mut(&mut st.runtime).insert_many(&[prefix], spec);
         }
-        self.events.record(
-            Kind::Api,
-            None,
-            Some(&prefix.to_string()),
+        self.changed(
+            Trigger::Announce,
+            &prefix.to_string(),
+            true,
             format!("bgpctl announce {prefix} (runtime service)"),
-        );
-        let peers = self
-            .applied_peers(self.routes_changed(Trigger::Announce))
-            .await;
-        Response::ok(api::ChangeResult {
-            prefix: prefix.to_string(),
-            action: "announced".into(),
-            peers,
-            note: api::RUNTIME_NOTE.into(),
-        })
+            "announced".into(),
+        )
+        .await
     }
 
     pub(super) async fn withdraw(&self, prefix: &str) -> Response {
@@ -420,21 +400,14 @@ impl Shared {
                 (_, true) => "configured service withdrawn until `bgpctl announce`",
             }
         };
-        self.events.record(
-            Kind::Api,
-            None,
-            Some(&prefix.to_string()),
+        self.changed(
+            Trigger::Withdraw,
+            &prefix.to_string(),
+            true,
             format!("bgpctl withdraw {prefix}: {what}"),
-        );
-        let peers = self
-            .applied_peers(self.routes_changed(Trigger::Withdraw))
-            .await;
-        Response::ok(api::ChangeResult {
-            prefix: prefix.to_string(),
-            action: format!("withdrawn ({what})"),
-            peers,
-            note: api::RUNTIME_NOTE.into(),
-        })
+            format!("withdrawn ({what})"),
+        )
+        .await
     }
 
     /// `announce-many`: one runtime service per prefix, all with the same attributes, in
@@ -468,21 +441,14 @@ impl Shared {
             Arc::make_mut(&mut st.runtime).insert_many(&prefixes, spec);
         }
         let what = list_sorted(prefixes.into_iter());
-        self.events.record(
-            Kind::Api,
-            None,
-            None,
+        self.changed(
+            Trigger::Announce,
+            &what,
+            false,
             format!("bgpctl announce {what} (runtime services)"),
-        );
-        let peers = self
-            .applied_peers(self.routes_changed(Trigger::Announce))
-            .await;
-        Response::ok(api::ChangeResult {
-            prefix: what,
-            action: "announced".into(),
-            peers,
-            note: api::RUNTIME_NOTE.into(),
-        })
+            "announced".into(),
+        )
+        .await
     }
 
     /// `withdraw-many`: removes runtime services and suppresses configured ones, as
@@ -533,31 +499,24 @@ impl Shared {
             (removed, suppressed)
         };
         let what = list_sorted(prefixes.into_iter());
-        self.events.record(
-            Kind::Api,
-            None,
-            None,
+        self.changed(
+            Trigger::Withdraw,
+            &what,
+            false,
             format!(
                 "bgpctl withdraw {what}: {removed} runtime service{} removed, {suppressed} \
                  configured service{} withdrawn until `bgpctl announce`",
-                if removed == 1 { "" } else { "s" },
-                if suppressed == 1 { "" } else { "s" },
+                plural(removed),
+                plural(suppressed),
             ),
-        );
-        let peers = self
-            .applied_peers(self.routes_changed(Trigger::Withdraw))
-            .await;
-        Response::ok(api::ChangeResult {
-            prefix: what,
-            action: format!(
+            format!(
                 "withdrawn ({removed} runtime service{} removed, {suppressed} configured \
                  service{} suppressed)",
-                if removed == 1 { "" } else { "s" },
-                if suppressed == 1 { "" } else { "s" },
+                plural(removed),
+                plural(suppressed),
             ),
-            peers,
-            note: api::RUNTIME_NOTE.into(),
-        })
+        )
+        .await
     }
 
     /// `routes --best [--prefix P] [--peer NAME]`: the Loc-RIB.
@@ -714,4 +673,28 @@ fn service_of(ann: &Announcements, prefix: IpNet, peer: &str) -> Option<String> 
     }
     let spec = ann.runtime.get(&prefix)?;
     spec.service.applies_to(peer).then(|| prefix.to_string())
+}
+
+impl Shared {
+    /// The end of every route change the API makes: the `api` event (about the service
+    /// `prefix` names when `names_service`), then the answer once every Established peer has
+    /// applied the change ([`Shared::applied_peers`]).
+    async fn changed(
+        &self,
+        trigger: Trigger,
+        prefix: &str,
+        names_service: bool,
+        event: String,
+        action: String,
+    ) -> Response {
+        let service = names_service.then_some(prefix);
+        self.events.record(Kind::Api, None, service, event);
+        let peers = self.applied_peers(self.routes_changed(trigger)).await;
+        Response::ok(api::ChangeResult {
+            prefix: prefix.to_string(),
+            action,
+            peers,
+            note: api::RUNTIME_NOTE.into(),
+        })
+    }
 }

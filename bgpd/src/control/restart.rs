@@ -71,7 +71,7 @@ pub(super) fn open(config: &Config) -> (Writer, Restored) {
             Err(e) => warn!(
                 "state file: {} runtime service{} ({}{}) not restored: {e}",
                 g.prefixes.len(),
-                if g.prefixes.len() == 1 { "" } else { "s" },
+                plural(g.prefixes.len()),
                 g.prefixes
                     .first()
                     .map(|p| p.to_string())
@@ -112,7 +112,7 @@ pub(super) fn open(config: &Config) -> (Writer, Restored) {
         "restored from {}: {runtime_count} runtime service{}, {} withdrawn configured \
          service{}, {} health verdict{}",
         statefile::path_in(&dir).display(),
-        if runtime_count == 1 { "" } else { "s" },
+        plural(runtime_count),
         restored.suppressed.len(),
         if restored.suppressed.len() == 1 {
             ""
@@ -120,7 +120,7 @@ pub(super) fn open(config: &Config) -> (Writer, Restored) {
             "s"
         },
         restored.health.len(),
-        if restored.health.len() == 1 { "" } else { "s" },
+        plural(restored.health.len()),
     );
     (writer, restored)
 }

@@ -34,6 +34,7 @@ use tracing::{debug, error, info, warn};
 use crate::announce::Announcements;
 use crate::config::{Config, Global, Peer, Service};
 use crate::diff::{ConfigDiff, CEASE_OTHER_CONFIGURATION_CHANGE, CEASE_PEER_DECONFIGURED};
+use crate::events::plural;
 use crate::peer::{self, PeerCommand, PeerHandle};
 use crate::status::PeerStatus;
 use crate::transport;
@@ -693,14 +694,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

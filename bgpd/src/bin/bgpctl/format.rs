@@ -114,7 +114,7 @@ fn bfd_detail(b: &bgpd::api::BfdInfo, kv: &mut impl FnMut(&str, String)) {
             HumanDuration(Duration::from_secs(b.state_secs)),
             b.remote_state,
             b.state_changes,
-            if b.state_changes == 1 { "" } else { "s" }
+            bgpd::events::plural(b.state_changes)
         ),
     );
     if let Some(w) = &b.waiting {
