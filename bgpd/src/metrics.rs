@@ -108,6 +108,20 @@ impl TextWriter {
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
     }
 
+    /// A family with one sample per peer, labelled `peer`: `rows` gives each peer's name and
+    /// what `value` reads the sample from.
+    pub fn per_peer<'a, T, V: std::fmt::Display>(
+        &mut self,
+        (name, kind, help): (&str, &str, &str),
+        rows: impl IntoIterator<Item = (&'a str, T)>,
+        value: impl Fn(T) -> V,
+    ) {
+        self.family(name, kind, help);
+        for (peer, row) in rows {
+            self.sample(name, &[("peer", peer)], value(row));
+        }
+    }
+
     /// One sample; `labels` are (key, value) pairs, values escaped here.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
         self.out.push_str(name);
@@ -246,6 +260,21 @@ mod tests {
             .contains("x_seconds_bucket{cause=\"api\",le=\"+Inf\"} 3\n"));
         assert!(w.out.contains("x_seconds_count{cause=\"api\"} 3\n"));
         assert_eq!(h.median(), Some(Duration::from_millis(3)));
+    }
+
+    #[test]
+    fn per_peer_writes_one_family_and_a_sample_per_peer() {
+        let mut w = TextWriter::default();
+        w.per_peer(
+            ("x_total", "counter", "Things."),
+            [("a", 1u64), ("b\"", 20)],
+            |n| n * 2,
+        );
+        assert_eq!(
+            w.out,
+            "# HELP x_total Things.\n# TYPE x_total counter\n\
+             x_total{peer=\"a\"} 2\nx_total{peer=\"b\\\"\"} 40\n"
+        );
     }
 
     #[test]

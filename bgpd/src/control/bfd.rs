@@ -48,30 +48,24 @@ impl Shared {
                 u8::from(s.state == ::bfd::State::Up),
             );
         }
-        w.family(
-            "bgpd_bfd_state_changes_total",
-            "counter",
-            "BFD session state changes.",
-        );
-        for (name, s) in &sessions {
-            w.sample(
+        w.per_peer(
+            (
                 "bgpd_bfd_state_changes_total",
-                &[("peer", name)],
-                s.state_changes,
-            );
-        }
-        w.family(
-            "bgpd_bfd_detection_time_seconds",
-            "gauge",
-            "Detection Time of the router (RFC 5880 §6.8.4); 0 before it sent.",
+                "counter",
+                "BFD session state changes.",
+            ),
+            sessions.iter().map(|(name, s)| (name.as_str(), s)),
+            |s| s.state_changes,
         );
-        for (name, s) in &sessions {
-            w.sample(
+        w.per_peer(
+            (
                 "bgpd_bfd_detection_time_seconds",
-                &[("peer", name)],
-                s.detection_time.map_or(0.0, |d| d.as_secs_f64()),
-            );
-        }
+                "gauge",
+                "Detection Time of the router (RFC 5880 §6.8.4); 0 before it sent.",
+            ),
+            sessions.iter().map(|(name, s)| (name.as_str(), s)),
+            |s| s.detection_time.map_or(0.0, |d| d.as_secs_f64()),
+        );
         w.family(
             "bgpd_bfd_packets_total",
             "counter",

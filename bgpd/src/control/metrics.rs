@@ -50,14 +50,13 @@ impl Shared {
                 );
             }
         }
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_session_flaps_total",
                 "counter",
                 "Times the session went down after being Established.",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| status_of(p).map(|s| s.flaps).unwrap_or(0),
         );
         // Unnumbered peers' links (RFC 4861 Router Advertisements).
@@ -95,14 +94,13 @@ impl Shared {
                 link.counters.dropped.load(Relaxed),
             );
         }
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_connect_failures",
                 "gauge",
                 "Failed outbound connection attempts in a row (0 once the session is Established).",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| {
                 status_of(p)
                     .and_then(|s| s.connect_error.as_ref())
@@ -143,28 +141,26 @@ impl Shared {
                 }
             }
         }
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_updates_total",
                 "counter",
                 "UPDATE messages sent (metallb_bgp_updates_total).",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_out.update)
                     .unwrap_or(0)
             },
         );
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_updates_received_total",
                 "counter",
                 "UPDATE messages received (metallb_bgp_updates_total_received).",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_in.update)
@@ -191,34 +187,31 @@ impl Shared {
                 );
             }
         }
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_announced_prefixes_total",
                 "gauge",
                 "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| status_of(p).map(|s| s.routes_out).unwrap_or(0),
         );
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_received_prefixes",
                 "gauge",
                 "Routes in the Adj-RIB-In.",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| status_of(p).map(|s| s.routes_in).unwrap_or(0),
         );
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_pending_prefixes_total",
                 "gauge",
                 "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| {
                 status_of(p)
                     .filter(|s| s.state == FsmState::Established)
@@ -226,14 +219,13 @@ impl Shared {
                     .unwrap_or(0)
             },
         );
-        per_peer(
-            &mut w,
-            &peers,
+        w.per_peer(
             (
                 "bgpd_bgp_update_queue_depth",
                 "gauge",
                 "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
             ),
+            peers.iter().map(|p| (p.name.as_str(), *p)),
             |p| status_of(p).map(|s| s.unsent_nlri).unwrap_or(0),
         );
         w.family(
@@ -333,18 +325,5 @@ impl Shared {
             w.out.push_str(&fib.metrics());
         }
         w.out
-    }
-}
-
-/// One metric family with a sample per configured peer, labelled `peer`.
-fn per_peer<V: std::fmt::Display>(
-    w: &mut TextWriter,
-    peers: &[&Peer],
-    (name, kind, help): (&str, &str, &str),
-    value: impl Fn(&Peer) -> V,
-) {
-    w.family(name, kind, help);
-    for p in peers {
-        w.sample(name, &[("peer", &p.name)], value(p));
     }
 }
