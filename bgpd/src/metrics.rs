@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -230,9 +230,6 @@ pub async fn start(
     let listener = TcpListener::bind(addr).await?;
     Ok(tokio::spawn(serve(listener, render)))
 }
-
-/// Shared histogram handle.
-pub type SharedHistogram = Arc<Mutex<Histogram>>;
 
 #[cfg(test)]
 mod tests {

@@ -413,14 +413,6 @@ impl Ops {
         );
         self.shared.routes_changed(Trigger::Drain);
     }
-
-    /// Median of the recent change-to-UPDATE latencies (all causes).
-    pub fn latency_median(&self) -> Option<Duration> {
-        let st = self.shared.lock();
-        let mut all: Vec<Duration> = st.latency.values().flat_map(Histogram::samples).collect();
-        all.sort();
-        all.get(all.len() / 2).copied()
-    }
 }
 
 fn bind_control_socket(path: &Path) -> std::io::Result<UnixListener> {
