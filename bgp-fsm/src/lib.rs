@@ -134,6 +134,7 @@ mod routes;
 mod send;
 mod session;
 mod timer;
+pub mod unnumbered;
 
 pub use action::{Action, DownReason, Initiator, RouteEvents};
 pub use collision::{collision_loser, resolve, Direction, Resolution, Speaker};

@@ -20,8 +20,7 @@
 
 #![allow(unsafe_code)]
 
-pub mod neighbor;
-pub mod ra;
+pub use bgp_fsm::unnumbered::{neighbor, ra};
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -168,18 +168,19 @@ pub fn decode(msg: &[u8], hop_limit: u8, source: Ipv6Addr) -> Result<NdMessage, 
         }
         return Ok(NdMessage::RouterSolicit);
     }
-    if !crate::link::is_link_local(source) {
+    if !source.is_unicast_link_local() {
         return Err(NdError::SourceNotLinkLocal);
     }
-    let be16 = |i: usize| u16::from_be_bytes([head[i], head[i + 1]]);
-    let be32 = |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    let Ok(h) = <&[u8; RA_LEN]>::try_from(head) else {
+        return Err(NdError::TooShort(msg.len()));
+    };
     Ok(NdMessage::RouterAdvert(RouterAdvert {
-        cur_hop_limit: head[4],
-        managed: head[5] & 0x80 != 0,
-        other: head[5] & 0x40 != 0,
-        router_lifetime: be16(6),
-        reachable_time: be32(8),
-        retrans_timer: be32(12),
+        cur_hop_limit: h[4],
+        managed: h[5] & 0x80 != 0,
+        other: h[5] & 0x40 != 0,
+        router_lifetime: u16::from_be_bytes([h[6], h[7]]),
+        reachable_time: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+        retrans_timer: u32::from_be_bytes([h[12], h[13], h[14], h[15]]),
     }))
 }
 
