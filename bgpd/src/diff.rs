@@ -359,7 +359,7 @@ prefix = "192.0.2.53/32"
 "#;
 
     fn cfg(text: &str) -> Config {
-        match Config::parse(text, "bgpd.toml") {
+        match Config::parse(text, "bgpd.toml", &crate::config::host::TestHost) {
             Ok(c) => c,
             Err(e) => panic!("test config is invalid: {e}"),
         }

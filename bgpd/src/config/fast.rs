@@ -429,8 +429,12 @@ mod tests {
                     large_communities = ['65001:1:1']\nmed = 0\nlocal_pref = 200\n\
                     as_path_prepend = 2\npeers = [\"a\"] # only a\n\n\
                     # a comment\n[[services]]\nprefix = \"2001:db8::10/128\"\n";
-        let lean = crate::config::validate::parse_lean(text, "t.toml").expect("the lean path");
-        let document = crate::config::validate::parse_document(text, "t.toml").unwrap();
+        let lean =
+            crate::config::validate::parse_lean(text, "t.toml", &crate::config::host::TestHost)
+                .expect("the lean path");
+        let document =
+            crate::config::validate::parse_document(text, "t.toml", &crate::config::host::TestHost)
+                .unwrap();
         assert_eq!(lean, document);
         assert_eq!(lean.services.len(), 2);
         assert!(
@@ -481,8 +485,15 @@ mod tests {
     fn services_in_the_head_is_left_to_toml() {
         let text = "services = []\n[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\n\
                     listen = []\n\n[[services]]\nprefix = \"192.0.2.1/32\"\n";
-        assert!(crate::config::validate::parse_lean(text, "t.toml").is_none());
-        assert!(crate::config::Config::parse(text, "t.toml").is_err());
+        assert!(crate::config::validate::parse_lean(
+            text,
+            "t.toml",
+            &crate::config::host::TestHost
+        )
+        .is_none());
+        assert!(
+            crate::config::Config::parse(text, "t.toml", &crate::config::host::TestHost).is_err()
+        );
     }
 
     #[test]
@@ -582,12 +593,12 @@ mod tests {
                     _ => {}
                 }
             }
-            let document = crate::config::validate::parse_document(&text, "t.toml");
-            if let Some(lean) = crate::config::validate::parse_lean(&text, "t.toml") {
+            let document = crate::config::validate::parse_document(&text, "t.toml", &crate::config::host::TestHost);
+            if let Some(lean) = crate::config::validate::parse_lean(&text, "t.toml", &crate::config::host::TestHost) {
                 proptest::prop_assert_eq!(Some(&lean), document.as_ref().ok(), "{}", text);
             }
             // And the public entry point gives exactly what the document path gives.
-            let parsed = crate::config::validate::parse(&text, "t.toml");
+            let parsed = crate::config::validate::parse(&text, "t.toml", &crate::config::host::TestHost);
             proptest::prop_assert_eq!(
                 parsed.as_ref().map_err(ToString::to_string),
                 document.as_ref().map_err(ToString::to_string),

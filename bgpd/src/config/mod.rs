@@ -12,6 +12,8 @@
 //! §4.2), got 2`.
 
 mod fast;
+pub mod fib;
+pub(crate) mod host;
 mod locate;
 mod raw;
 mod render;
@@ -29,6 +31,7 @@ pub use bgp_fsm::{ImportPolicy, PrefixLimitAction, PrefixRange};
 use bgp_proto::{Community, Family, LargeCommunity};
 use ipnet::IpNet;
 
+pub use host::Host;
 pub use values::{parse_community, parse_large_community};
 
 /// Default `global.listen`: every IPv4 and IPv6 address, port 179.
@@ -81,7 +84,7 @@ pub struct Config {
     pub services: Arc<Vec<Service>>,
     /// `[fib]`: program the routes bgpd selects into the kernel; `None` (no table) = never
     /// touch the kernel's routes.
-    pub fib: Option<crate::fib::FibSettings>,
+    pub fib: Option<crate::config::fib::FibSettings>,
     /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
     /// them, the daemon logs them on start and reload.
     pub warnings: Vec<Diagnostic>,
@@ -489,19 +492,20 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`. Errors name `path` as given.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads (through `host`) and validates the file at `path`. Errors name `path` as given.
+    pub fn load(path: &Path, host: &dyn Host) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = host.read_file(path).map_err(|e| ConfigError::Read {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        Config::parse(&text, &file)
+        Config::parse(&text, &file, host)
     }
 
-    /// Validates `text`; `file` is only used in diagnostics.
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        validate::parse(text, file)
+    /// Validates `text`; `file` is only used in diagnostics. `host` answers whether a peer's
+    /// `interface` exists and reads `password_file`s.
+    pub fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, ConfigError> {
+        validate::parse(text, file, host)
     }
 
     /// The effective configuration as TOML, every default written out (`bgpd check`).
@@ -539,11 +543,12 @@ impl Peer {
     }
 
     /// Where to connect.
-    /// The peer's socket address; a link-local address carries the scope of `interface`.
-    pub fn socket_addr(&self) -> SocketAddr {
+    /// The peer's socket address; a link-local address carries the scope of `interface`
+    /// (its index, from `host`).
+    pub fn socket_addr(&self, host: &dyn Host) -> SocketAddr {
         match (self.address, &self.interface) {
-            (IpAddr::V6(a), Some(ifname)) if crate::link::is_link_local(a) => {
-                let scope = crate::link::interface_index(ifname).unwrap_or(0);
+            (IpAddr::V6(a), Some(ifname)) if a.is_unicast_link_local() => {
+                let scope = host.interface_index(ifname).unwrap_or(0);
                 SocketAddr::V6(std::net::SocketAddrV6::new(a, self.port, 0, scope))
             }
             _ => SocketAddr::new(self.address, self.port),

@@ -68,7 +68,7 @@ impl NeighborTracker {
     /// `addr` was heard at `now` (`own`: this host's addresses on the interface, never a
     /// neighbor).
     pub fn heard(&mut self, now: Instant, addr: Ipv6Addr, own: &[Ipv6Addr]) -> Decision {
-        if !crate::link::is_link_local(addr) || own.contains(&addr) {
+        if !addr.is_unicast_link_local() || own.contains(&addr) {
             return Decision::Ignored;
         }
         match self.current {

@@ -168,7 +168,7 @@ pub fn decode(msg: &[u8], hop_limit: u8, source: Ipv6Addr) -> Result<NdMessage, 
         }
         return Ok(NdMessage::RouterSolicit);
     }
-    if !crate::link::is_link_local(source) {
+    if !source.is_unicast_link_local() {
         return Err(NdError::SourceNotLinkLocal);
     }
     let be16 = |i: usize| u16::from_be_bytes([head[i], head[i + 1]]);

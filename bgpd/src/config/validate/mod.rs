@@ -24,17 +24,17 @@ use crate::config::values::{
 };
 use crate::config::*;
 
-pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    match parse_lean(text, file) {
+pub(crate) fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, ConfigError> {
+    match parse_lean(text, file, host) {
         Some(config) => Ok(config),
-        None => parse_document(text, file),
+        None => parse_document(text, file, host),
     }
 }
 
 /// The lean path (`fast.rs`): the head through `toml`, the services line by line, each
 /// validated as it is read. `None` whenever it cannot give exactly what [`parse_document`]
 /// gives: a form the line reader does not take, or any error (the general path reports it).
-pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
+pub(in crate::config) fn parse_lean(text: &str, file: &str, host: &dyn Host) -> Option<Config> {
     let (head, mut services) = crate::config::fast::split(text)?;
     // The head must not hold `services` in any form (`services = []` would make the
     // `[[services]]` that follow a duplicate key for toml). It is small: parsed twice.
@@ -48,6 +48,7 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
     let mut v = Validator {
         loc: Locator::new(text).with_service_starts(services.starts()),
         file,
+        host,
         errors: Vec::new(),
         warnings: Vec::new(),
         lists: Default::default(),
@@ -62,7 +63,11 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
 }
 
 /// The general path: the whole file as one TOML document.
-pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config, ConfigError> {
+pub(in crate::config) fn parse_document(
+    text: &str,
+    file: &str,
+    host: &dyn Host,
+) -> Result<Config, ConfigError> {
     let loc = Locator::new(text);
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -87,6 +92,7 @@ pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config
     let mut v = Validator {
         loc,
         file,
+        host,
         errors: Vec::new(),
         warnings: Vec::new(),
         lists: Default::default(),
@@ -109,6 +115,8 @@ pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config
 struct Validator<'a> {
     loc: Locator<'a>,
     file: &'a str,
+    /// Interfaces and password files.
+    host: &'a dyn Host,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     /// The services' lists, each distinct one kept once.

@@ -102,9 +102,7 @@ impl Validator<'_> {
             let p = path.key("local_address");
             let a = self.check(&p, parse_ip(s))?;
             match address {
-                _ if unnumbered
-                    && !matches!(a, IpAddr::V6(v6) if crate::link::is_link_local(v6)) =>
-                {
+                _ if unnumbered && !matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local()) => {
                     self.err(
                         &p,
                         format!(
@@ -162,7 +160,7 @@ impl Validator<'_> {
             }
             (Some(file), None) => {
                 let p = path.key("password_file");
-                self.check(&p, read_password_file(file))
+                self.check(&p, read_password_file(self.host, file))
             }
         };
         let mut ttl = Ttl::Default;
@@ -518,10 +516,10 @@ impl Validator<'_> {
                  extended_next_hop = true (RFC 8950)",
             );
         }
-        let link_local = matches!(address, Some(IpAddr::V6(a)) if crate::link::is_link_local(a));
+        let link_local = matches!(address, Some(IpAddr::V6(a)) if a.is_unicast_link_local());
         let interface = match &r.interface {
             Some(name) => {
-                if crate::link::interface_index(name).is_none() {
+                if self.host.interface_index(name).is_none() {
                     self.err(
                         &path.key("interface"),
                         format!("no interface named \"{name}\" on this host"),
@@ -666,11 +664,10 @@ impl Validator<'_> {
 /// `password_file`: the TCP MD5 key from a file only its owner (and group) can read, so the
 /// configuration itself holds no secret. Read at every load and reload. The key never
 /// appears in an error.
-fn read_password_file(file: &str) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(file)
+fn read_password_file(host: &dyn Host, file: &str) -> Result<String, String> {
+    let mode = host
+        .file_mode(std::path::Path::new(file))
         .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
-    let mode = meta.permissions().mode();
     if mode & 0o007 != 0 {
         return Err(format!(
             "the password file {file} is accessible to every user (mode {:o}); \
@@ -678,7 +675,8 @@ fn read_password_file(file: &str) -> Result<String, String> {
             mode & 0o777
         ));
     }
-    let text = std::fs::read_to_string(file)
+    let text = host
+        .read_file(std::path::Path::new(file))
         .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
     let key = text.strip_suffix('\n').unwrap_or(&text);
     let key = key.strip_suffix('\r').unwrap_or(key);
