@@ -7,13 +7,13 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::Validator;
-use crate::config::fast::ServiceFields;
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawDemote, RawHealth};
-use crate::config::values::{
+use crate::fast::ServiceFields;
+use crate::locate::FieldPath;
+use crate::raw::{RawDemote, RawHealth};
+use crate::values::{
     nonzero, parse_community, parse_duration, parse_large_community, parse_prefix,
 };
-use crate::config::*;
+use crate::*;
 
 const MAX_AS_PATH_PREPEND: i64 = 64;
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
@@ -22,7 +22,7 @@ const DEFAULT_RISE_FALL: u32 = 3;
 
 impl Validator<'_> {
     /// One service as written (borrowed: from the lean reader's text or from a
-    /// [`crate::config::raw::RawService`]). The lists are checked into small inline buffers
+    /// [`crate::raw::RawService`]). The lists are checked into small inline buffers
     /// and kept once per distinct list, so a valid service costs one allocation, its name.
     pub(super) fn service(
         &mut self,

@@ -5,10 +5,10 @@ use std::num::NonZeroU8;
 use std::time::Duration;
 
 use super::Validator;
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawBfd, RawBfdProfile};
-use crate::config::values::parse_duration;
-use crate::config::{
+use crate::locate::FieldPath;
+use crate::raw::{RawBfd, RawBfdProfile};
+use crate::values::parse_duration;
+use crate::{
     BfdSettings, DEFAULT_BFD_INTERVAL, DEFAULT_BFD_MULTIPLIER, MAX_BFD_INTERVAL, MIN_BFD_INTERVAL,
 };
 
@@ -103,11 +103,7 @@ impl Validator<'_> {
         }
     }
 
-    fn bfd_interval(
-        &mut self,
-        v: Option<&crate::config::raw::IntOrStr>,
-        path: &FieldPath,
-    ) -> Duration {
+    fn bfd_interval(&mut self, v: Option<&crate::raw::IntOrStr>, path: &FieldPath) -> Duration {
         let Some(v) = v else {
             return DEFAULT_BFD_INTERVAL;
         };

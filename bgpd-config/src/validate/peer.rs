@@ -6,10 +6,10 @@ use std::str::FromStr;
 use bgp_proto::Family;
 
 use super::{PeerDraft, Validator};
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawPeer, StrOrList};
-use crate::config::values::{parse_asn, parse_ip, parse_whole_seconds};
-use crate::config::*;
+use crate::locate::FieldPath;
+use crate::raw::{RawPeer, StrOrList};
+use crate::values::{parse_asn, parse_ip, parse_whole_seconds};
+use crate::*;
 
 /// RFC 2385 keys are limited by Linux's TCP_MD5SIG_MAXKEYLEN.
 const MAX_PASSWORD_LEN: usize = 80;
@@ -31,7 +31,7 @@ impl Validator<'_> {
         bfd_profiles: &std::collections::BTreeMap<String, BfdSettings>,
     ) -> Option<PeerDraft> {
         // An unnumbered peer (`interface` alone): the neighbor's link-local address is learned
-        // from the link at run time (`crate::unnumbered`); `address` holds `::` until then.
+        // from the link at run time (bgpd's `unnumbered`); `address` holds `::` until then.
         let unnumbered = r.address.is_none() && r.interface.is_some();
         let address = match &r.address {
             Some(a) => match self.check(&path.key("address"), parse_ip(a)) {
@@ -283,7 +283,7 @@ impl Validator<'_> {
             None => DEFAULT_MAX_PREFIXES_RESTART,
             Some(v) => {
                 let p = path.key("max_prefixes_restart");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d.is_zero() => {
                         self.err(&p, "must be at least 1 second, got 0");
                         DEFAULT_MAX_PREFIXES_RESTART
@@ -297,7 +297,7 @@ impl Validator<'_> {
             None => DEFAULT_IDLE_HOLD_TIME,
             Some(v) => {
                 let p = path.key("idle_hold_time");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d > MAX_IDLE_HOLD_TIME => {
                         self.err(
                             &p,
@@ -347,7 +347,7 @@ impl Validator<'_> {
             None => DEFAULT_OPEN_HOLD_TIME,
             Some(v) => {
                 let p = path.key("open_hold_time");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d >= MIN_OPEN_HOLD_TIME => d,
                     Some(d) => {
                         self.err(
@@ -365,7 +365,7 @@ impl Validator<'_> {
         };
         let send_hold_time = r.send_hold_time.as_ref().and_then(|v| {
             let p = path.key("send_hold_time");
-            let d = self.check(&p, crate::config::values::parse_duration(v))?;
+            let d = self.check(&p, crate::values::parse_duration(v))?;
             // RFC 9687: the SendHoldTime must be longer than the HoldTime, so that a peer is
             // declared dead by its own silence before it is for not reading.
             let hold = Duration::from_secs(u64::from(hold_time.secs()));
@@ -599,11 +599,7 @@ impl Validator<'_> {
     }
 
     /// `[peers.announce]`, checked like the same keys of a service.
-    fn peer_announce(
-        &mut self,
-        path: &FieldPath,
-        a: &crate::config::raw::RawPeerAnnounce,
-    ) -> PeerAnnounce {
+    fn peer_announce(&mut self, path: &FieldPath, a: &crate::raw::RawPeerAnnounce) -> PeerAnnounce {
         let communities = self.communities(|| path.key("communities"), a.communities.as_deref());
         let large_communities = a
             .large_communities
@@ -613,7 +609,7 @@ impl Validator<'_> {
             .filter_map(|(i, s)| {
                 self.check(
                     &path.key("large_communities").index(i),
-                    crate::config::parse_large_community(s),
+                    crate::parse_large_community(s),
                 )
             })
             .collect();

@@ -1,19 +1,27 @@
-//! bgpd configuration: the TOML file (see `docs/configuration.md`) parsed into validated types.
+//! `bgpd-config`: bgpd's configuration as a sans-IO library. TOML text in, a validated
+//! [`Config`] or located errors out; an old and a new `Config` in, a typed [`diff::ConfigDiff`]
+//! out. It opens no socket, makes no system call and uses no async runtime: what a
+//! configuration needs from the host (does interface `eth0` exist, what is in this
+//! `password_file`) is asked through the [`Host`] trait, which the daemon implements.
 //!
-//! "Parse, don't validate": [`Config::load`] reads the file, deserialises it into serde
-//! structs with `deny_unknown_fields` (`raw.rs`), then converts every value into the types
-//! below (`validate.rs`), filling in defaults. Once a [`Config`] exists, every value in it is
-//! usable as is: hold times are 0 or at least 3 s, ASNs are not 0 or AS_TRANS, service `peers`
-//! name configured peers, and so on. A reload builds a whole new `Config` and applies it
-//! completely or not at all (see [`crate::diff`]).
+//! "Parse, don't validate": [`Config::parse`] deserialises the text into serde structs with
+//! `deny_unknown_fields` (`raw.rs`), then converts every value into the types below
+//! (`validate/`), filling in defaults. Once a [`Config`] exists, every value in it is usable
+//! as is: hold times are 0 or at least 3 s, ASNs are not 0 or AS_TRANS, service `peers` name
+//! configured peers, and so on. A reload builds a whole new `Config` and applies it
+//! completely or not at all (see [`diff`]). The file format is in `docs/configuration.md`.
 //!
 //! Every error and warning is a [`Diagnostic`] naming the file, line, column and key path, e.g.
 //! `bgpd.toml:14:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271
 //! §4.2), got 2`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod diff;
 mod fast;
 pub mod fib;
-pub(crate) mod host;
+mod host;
 mod locate;
 mod raw;
 mod render;
@@ -84,7 +92,7 @@ pub struct Config {
     pub services: Arc<Vec<Service>>,
     /// `[fib]`: program the routes bgpd selects into the kernel; `None` (no table) = never
     /// touch the kernel's routes.
-    pub fib: Option<crate::config::fib::FibSettings>,
+    pub fib: Option<crate::fib::FibSettings>,
     /// Things that are allowed but probably not what the operator meant. `bgpd check` prints
     /// them, the daemon logs them on start and reload.
     pub warnings: Vec<Diagnostic>,
@@ -112,7 +120,7 @@ pub struct Global {
     /// RFC 8326 graceful shutdown on SIGTERM: announce with GRACEFUL_SHUTDOWN, wait this long,
     /// then withdraw and close. `None` = close at once.
     pub drain_time: Option<Duration>,
-    /// Where runtime state is kept across restarts (`crate::statefile`).
+    /// Where runtime state is kept across restarts (bgpd's `statefile`).
     pub state_dir: PathBuf,
     /// After a restart, End-of-RIB waits at most this long for the runtime state, the first
     /// health verdicts and `bgpctl sync end`; zero sends it with the first table.
@@ -387,7 +395,7 @@ pub enum NextHopSpec {
     Addr(IpAddr),
     /// Never in a configuration: a next hop whose health check fails, kept in its position
     /// so the healthy ones keep their ADD-PATH path ids (RFC 7911); never sent
-    /// ([`crate::announce::policy`]).
+    /// (bgpd's `announce::policy`).
     Failing,
 }
 
@@ -534,7 +542,7 @@ impl Config {
 impl Peer {
     /// The interface of an unnumbered peer (`interface` without `address`, as FRR's `neighbor
     /// eth0 interface`): its link-local address is learned from the link
-    /// ([`crate::unnumbered`]) and `address` is `::` meanwhile. `None` for every other peer.
+    /// (bgpd's `unnumbered`) and `address` is `::` meanwhile. `None` for every other peer.
     pub fn unnumbered(&self) -> Option<&str> {
         match self.address {
             IpAddr::V6(a) if a.is_unspecified() => self.interface.as_deref(),

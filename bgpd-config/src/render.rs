@@ -54,8 +54,8 @@ pub(crate) fn to_toml(c: &Config) -> String {
     doc.to_string()
 }
 
-fn fib(f: &crate::config::fib::FibSettings) -> Table {
-    use crate::config::fib::GroupKind;
+fn fib(f: &crate::fib::FibSettings) -> Table {
+    use crate::fib::GroupKind;
     let mut t = Table::new();
     t["table"] = value(i64::from(f.table));
     t["protocol"] = value(i64::from(f.protocol));

@@ -11,7 +11,7 @@
 //! IPv4-only peer changes `families`, and that needs a new OPEN. Setting `families`
 //! explicitly avoids it.
 
-use crate::config::{Config, Global, Peer, Service};
+use crate::{Config, Global, Peer, Service};
 
 /// Cease subcode for a peer that was removed from the configuration (RFC 4486 §4).
 pub const CEASE_PEER_DECONFIGURED: u8 = 3;
@@ -359,7 +359,7 @@ prefix = "192.0.2.53/32"
 "#;
 
     fn cfg(text: &str) -> Config {
-        match Config::parse(text, "bgpd.toml", &crate::config::host::TestHost) {
+        match Config::parse(text, "bgpd.toml", &crate::host::TestHost) {
             Ok(c) => c,
             Err(e) => panic!("test config is invalid: {e}"),
         }

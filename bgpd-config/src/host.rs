@@ -14,7 +14,7 @@ pub trait Host {
     /// The permission bits of the file at `path` (`st_mode`): a `password_file` readable by
     /// every user is refused.
     fn file_mode(&self, path: &Path) -> io::Result<u32>;
-    /// The whole text of the file at `path`: the configuration file ([`crate::config::Config::load`])
+    /// The whole text of the file at `path`: the configuration file ([`crate::Config::load`])
     /// and a `password_file`.
     fn read_file(&self, path: &Path) -> io::Result<String>;
 }

@@ -1,15 +1,15 @@
-//! `[fib]`: the kernel FIB of a router's bgpd (`crate::fib`).
+//! `[fib]`: the kernel FIB of a router's bgpd (bgpd's `fib`).
 
 use std::time::Duration;
 
 use super::Validator;
-use crate::config::fib::{
+use crate::fib::{
     FibSettings, GroupKind, DEFAULT_BUCKETS, DEFAULT_IDLE_TIMER, DEFAULT_PROTOCOL, DEFAULT_TABLE,
     DEFAULT_UNBALANCED_TIMER,
 };
-use crate::config::locate::FieldPath;
-use crate::config::raw::{IntOrStr, RawFib};
-use crate::config::values::parse_whole_seconds;
+use crate::locate::FieldPath;
+use crate::raw::{IntOrStr, RawFib};
+use crate::values::parse_whole_seconds;
 
 /// The longest `idle_timer` / `unbalanced_timer`: one day, far inside the kernel's `clock_t`.
 const MAX_FIB_TIMER: Duration = Duration::from_secs(86_400);

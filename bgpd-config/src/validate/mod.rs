@@ -15,14 +15,14 @@ mod fib;
 mod peer;
 mod service;
 
-use crate::config::fast::ServiceFields;
-use crate::config::locate::{FieldPath, Locator};
-use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
-use crate::config::values::{
+use crate::fast::ServiceFields;
+use crate::locate::{FieldPath, Locator};
+use crate::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
+use crate::values::{
     parse_asn, parse_duration, parse_hold_time, parse_router_id, parse_socket_addr,
     parse_whole_seconds,
 };
-use crate::config::*;
+use crate::*;
 
 pub(crate) fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, ConfigError> {
     match parse_lean(text, file, host) {
@@ -34,8 +34,8 @@ pub(crate) fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, C
 /// The lean path (`fast.rs`): the head through `toml`, the services line by line, each
 /// validated as it is read. `None` whenever it cannot give exactly what [`parse_document`]
 /// gives: a form the line reader does not take, or any error (the general path reports it).
-pub(in crate::config) fn parse_lean(text: &str, file: &str, host: &dyn Host) -> Option<Config> {
-    let (head, mut services) = crate::config::fast::split(text)?;
+pub(crate) fn parse_lean(text: &str, file: &str, host: &dyn Host) -> Option<Config> {
+    let (head, mut services) = crate::fast::split(text)?;
     // The head must not hold `services` in any form (`services = []` would make the
     // `[[services]]` that follow a duplicate key for toml). It is small: parsed twice.
     if toml::from_str::<toml::Table>(head)
@@ -63,7 +63,7 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str, host: &dyn Host) -> 
 }
 
 /// The general path: the whole file as one TOML document.
-pub(in crate::config) fn parse_document(
+pub(crate) fn parse_document(
     text: &str,
     file: &str,
     host: &dyn Host,
@@ -120,7 +120,7 @@ struct Validator<'a> {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     /// The services' lists, each distinct one kept once.
-    lists: crate::config::shared::SharedLists,
+    lists: crate::shared::SharedLists,
 }
 
 /// A peer as validated, before defaults that depend on the services are filled in.
