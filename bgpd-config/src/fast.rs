@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::raw::{RawHealth, RawService};
+use crate::raw::{Int, RawHealth, RawService};
 
 /// `text` split before its first `[[services]]` header line: the head (global and peers, for
 /// `toml`) and a reader of the services from that line on. `None` when there is no such line.
@@ -88,10 +88,10 @@ impl RawService {
             nexthops: list(&self.nexthops),
             communities: list(&self.communities),
             large_communities: list(&self.large_communities),
-            med: self.med,
-            local_pref: self.local_pref,
-            as_path_prepend: self.as_path_prepend,
-            weight: self.weight,
+            med: self.med.map(Int::get),
+            local_pref: self.local_pref.map(Int::get),
+            as_path_prepend: self.as_path_prepend.map(Int::get),
+            weight: self.weight.map(Int::get),
             peers: list(&self.peers),
             health: self.health.as_ref(),
         }

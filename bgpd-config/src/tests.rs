@@ -1072,3 +1072,32 @@ fn service_weight_out_of_range_names_file_line_and_column() {
         ["bgpd.toml:11:10: services[0].weight: must be 1..=1000000 (Mbit/s of the Link Bandwidth community sent), got 0"]
     );
 }
+
+#[test]
+fn integer_keys_of_every_table_say_expected_an_integer() {
+    // One `Int` type carries the message for every integer key (raw.rs): check one per table.
+    for (extra, field) in [
+        ("[fib]\nbuckets = \"many\"\n", "fib.buckets"),
+        ("[rib]\nmax_paths = 1.5\n", "rib.max_paths"),
+        (
+            "[[services]]\nprefix = \"192.0.2.20/32\"\nweight = \"heavy\"\n",
+            "services[1].weight",
+        ),
+        (
+            "[services.health]\ntype = \"tcp\"\ntarget = \"{nexthop}:80\"\nrise = true\n",
+            "services[0].health.rise",
+        ),
+        (
+            "[bfd_profiles.fast]\nmultiplier = \"3\"\n",
+            "bfd_profiles.fast.multiplier",
+        ),
+    ] {
+        let e = errors(&format!("{MINIMAL}{extra}"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains(&format!("{field}: invalid type: "))
+                && e[0].ends_with(", expected an integer"),
+            "{extra}: {e:?}"
+        );
+    }
+}

@@ -17,7 +17,7 @@ mod service;
 
 use crate::fast::ServiceFields;
 use crate::locate::{FieldPath, Locator};
-use crate::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
+use crate::raw::{Int, IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
 use crate::values::{
     parse_asn, parse_duration, parse_hold_time, parse_router_id, parse_socket_addr,
     parse_whole_seconds,
@@ -417,7 +417,7 @@ impl Validator<'_> {
     fn rib(&mut self, r: Option<&RawRib>, path: &FieldPath) -> bgp_rib::RibConfig {
         let mut out = bgp_rib::RibConfig::default();
         let Some(r) = r else { return out };
-        if let Some(m) = r.max_paths {
+        if let Some(m) = r.max_paths.map(Int::get) {
             match u16::try_from(m).ok().filter(|m| (1..=256).contains(m)) {
                 Some(n) => {
                     if let Some(n) = std::num::NonZeroU16::new(n) {

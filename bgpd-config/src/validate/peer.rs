@@ -7,7 +7,7 @@ use bgp_proto::Family;
 
 use super::{PeerDraft, Validator};
 use crate::locate::FieldPath;
-use crate::raw::{RawPeer, StrOrList};
+use crate::raw::{Int, RawPeer, StrOrList};
 use crate::values::{parse_asn, parse_ip, parse_whole_seconds};
 use crate::*;
 
@@ -79,7 +79,7 @@ impl Validator<'_> {
             None if unnumbered => r.interface.clone(),
             None => address.map(|a| a.to_string()),
         };
-        let port = match r.port {
+        let port = match r.port.map(Int::get) {
             None => BGP_PORT,
             Some(p) => self
                 .check(
@@ -164,7 +164,7 @@ impl Validator<'_> {
             }
         };
         let mut ttl = Ttl::Default;
-        if let Some(h) = r.ebgp_multihop {
+        if let Some(h) = r.ebgp_multihop.map(Int::get) {
             let p = path.key("ebgp_multihop");
             match u8::try_from(h) {
                 Ok(h) if h >= 1 => ttl = Ttl::Multihop(h),
@@ -203,7 +203,7 @@ impl Validator<'_> {
                 out
             }
         };
-        let max_prefixes = r.max_prefixes.and_then(|m| {
+        let max_prefixes = r.max_prefixes.map(Int::get).and_then(|m| {
             let p = path.key("max_prefixes");
             match u32::try_from(m) {
                 Ok(m) if m > 0 => Some(m),
@@ -314,7 +314,7 @@ impl Validator<'_> {
                 }
             }
         };
-        let max_queued_bytes = match r.max_queued_bytes {
+        let max_queued_bytes = match r.max_queued_bytes.map(Int::get) {
             None => DEFAULT_MAX_QUEUED_BYTES,
             Some(m) if m >= MIN_QUEUED_BYTES => m as u64,
             Some(m) => {
@@ -459,7 +459,7 @@ impl Validator<'_> {
             None => ImportPolicy::None,
             Some(v) => self.import(&path.key("import"), v),
         };
-        let allow_own_as = match r.allow_own_as {
+        let allow_own_as = match r.allow_own_as.map(Int::get) {
             None => 0,
             Some(n) => match u8::try_from(n) {
                 Ok(n) if n <= MAX_ALLOW_OWN_AS => n,
@@ -616,13 +616,20 @@ impl Validator<'_> {
         PeerAnnounce {
             communities,
             large_communities,
-            med: a.med.and_then(|m| self.u32_value(|| path.key("med"), m)),
+            med: a
+                .med
+                .map(Int::get)
+                .and_then(|m| self.u32_value(|| path.key("med"), m)),
             local_pref: a
                 .local_pref
+                .map(Int::get)
                 .and_then(|m| self.u32_value(|| path.key("local_pref"), m)),
-            as_path_prepend: a
-                .as_path_prepend
-                .map(|_| self.prepend(|| path.key("as_path_prepend"), a.as_path_prepend)),
+            as_path_prepend: a.as_path_prepend.map(|_| {
+                self.prepend(
+                    || path.key("as_path_prepend"),
+                    a.as_path_prepend.map(Int::get),
+                )
+            }),
         }
     }
 

@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 use super::Validator;
 use crate::fast::ServiceFields;
 use crate::locate::FieldPath;
-use crate::raw::{RawDemote, RawHealth};
+use crate::raw::{Int, RawDemote, RawHealth};
 use crate::values::{
     nonzero, parse_community, parse_duration, parse_large_community, parse_prefix,
 };
@@ -279,7 +279,7 @@ impl Validator<'_> {
                     if !t.starts_with("http://") {
                         self.err(&p, format!("expected an http:// URL, e.g. \"http://{{nexthop}}:8080/healthz\", got \"{t}\""));
                     }
-                    let expect_status = h.expect_status.and_then(|s| {
+                    let expect_status = h.expect_status.map(Int::get).and_then(|s| {
                         let sp = path.key("expect_status");
                         self.check(
                             &sp,
@@ -347,8 +347,8 @@ impl Validator<'_> {
                 }
             }
         };
-        let rise = count("rise", h.rise);
-        let fall = count("fall", h.fall);
+        let rise = count("rise", h.rise.map(Int::get));
+        let fall = count("fall", h.fall.map(Int::get));
         let on_fail = match (h.on_fail.as_deref(), &h.demote) {
             (None | Some("withdraw"), None) => OnFail::Withdraw,
             (None | Some("withdraw"), Some(_)) => {
@@ -381,9 +381,15 @@ impl Validator<'_> {
     }
 
     fn demote(&mut self, d: &RawDemote, path: &FieldPath) -> OnFail {
-        let med = d.med.and_then(|m| self.u32_value(|| path.key("med"), m));
+        let med = d
+            .med
+            .map(Int::get)
+            .and_then(|m| self.u32_value(|| path.key("med"), m));
         let communities = self.communities(|| path.key("communities"), d.communities.as_deref());
-        let as_path_prepend = self.prepend(|| path.key("as_path_prepend"), d.as_path_prepend);
+        let as_path_prepend = self.prepend(
+            || path.key("as_path_prepend"),
+            d.as_path_prepend.map(Int::get),
+        );
         if med.is_none() && communities.is_empty() && as_path_prepend == 0 {
             self.err(
                 path,
