@@ -266,35 +266,8 @@ impl PeerChange {
 
 impl ServiceChange {
     fn new(old: &Service, new: &Service) -> ServiceChange {
-        let mut fields = Vec::new();
-        let Service {
-            name: _,
-            prefix: _,
-            nexthops: _,
-            communities: _,
-            large_communities: _,
-            med: _,
-            local_pref: _,
-            as_path_prepend: _,
-            weight: _,
-            peers: _,
-            health: _,
-        } = new;
-        macro_rules! cmp {
-            ($($f:ident),*) => { $(if old.$f != new.$f { fields.push(stringify!($f)); })* };
-        }
-        cmp!(
-            prefix,
-            nexthops,
-            communities,
-            large_communities,
-            med,
-            local_pref,
-            as_path_prepend,
-            weight,
-            peers,
-            health
-        );
+        // Services are matched by name: `name` never differs here, every other field counts.
+        let fields = old.changed_fields(new);
         ServiceChange {
             old: old.clone(),
             new: new.clone(),

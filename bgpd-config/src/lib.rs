@@ -332,6 +332,32 @@ pub struct GracefulRestart {
     pub notification: bool,
 }
 
+/// Defines [`Service`] from its one field list and, from the same list,
+/// [`Service::changed_fields`]: a field added to the struct is compared by a reload without
+/// being listed anywhere else.
+macro_rules! service_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct Service { $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )* }
+    ) => {
+        $(#[$meta])*
+        pub struct Service { $( $(#[$field_meta])* pub $field: $ty, )* }
+
+        impl Service {
+            /// The names of the fields in which `self` and `other` differ, in declaration
+            /// order: what a reload reports for a service ([`diff::ServiceChange`]).
+            pub fn changed_fields(&self, other: &Service) -> Vec<&'static str> {
+                let mut changed = Vec::new();
+                $(if self.$field != other.$field {
+                    changed.push(stringify!($field));
+                })*
+                changed
+            }
+        }
+    };
+}
+
+service_struct! {
 /// One `[[services]]` entry: a prefix announced to a set of peers.
 ///
 /// The lists are shared slices: a file of 100k services holds few distinct lists (the same
@@ -363,6 +389,7 @@ pub struct Service {
     pub peers: PeerSelection,
     /// The health check; the service is announced unconditionally without one.
     pub health: Option<Box<HealthCheck>>,
+}
 }
 
 /// The largest `[[services]] weight`.
