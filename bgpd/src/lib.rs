@@ -4,8 +4,9 @@
 //! signals, the tracing subscriber (installed by the `bgpd` binary only). The protocol lives
 //! in `bgp-proto` (codec) and `bgp-fsm` (session state machine).
 //!
-//! - [`config`]: the configuration file, parsed into validated types ([`config::Config::load`]).
-//! - [`diff`]: what a reload changes ([`diff::ConfigDiff::between`]).
+//! - [`config`]: the configuration file, parsed into validated types ([`config::Config::load`]
+//!   with [`link::ThisHost`]); the `bgpd-config` crate, re-exported.
+//! - [`diff`]: what a reload changes ([`diff::ConfigDiff::between`]), from `bgpd-config` too.
 //! - [`decode`]: BGP messages (hex, raw, MRT, pcap) to JSON lines, for `bgpd decode`.
 //! - [`fib`]: a router's kernel FIB over rtnetlink (`[fib]`): shared next-hop groups changed
 //!   in place, so resilient buckets of staying next hops never move.
@@ -18,11 +19,9 @@
 pub mod announce;
 pub mod api;
 pub mod bfd;
-pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod decode;
-pub mod diff;
 pub mod events;
 pub mod fib;
 pub mod health;
@@ -35,6 +34,12 @@ pub mod statefile;
 pub mod status;
 pub mod transport;
 pub mod unnumbered;
+
+/// The configuration ([`bgpd_config`], sans-IO); [`link::ThisHost`] answers its questions
+/// about this host.
+pub use bgpd_config as config;
+/// What a reload changes ([`bgpd_config::diff`]).
+pub use bgpd_config::diff;
 
 /// Log output format of the daemon (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -35,6 +35,26 @@ pub fn interface_subnets(local: IpAddr) -> Vec<IpNet> {
     out
 }
 
+/// This host as the configuration sees it ([`crate::config::Host`]): interfaces by
+/// `if_nametoindex(3)`, files through `std::fs`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThisHost;
+
+impl crate::config::Host for ThisHost {
+    fn interface_index(&self, name: &str) -> Option<u32> {
+        interface_index(name)
+    }
+
+    fn file_mode(&self, path: &std::path::Path) -> std::io::Result<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::metadata(path)?.permissions().mode())
+    }
+
+    fn read_file(&self, path: &std::path::Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
 /// The index of interface `name` (`if_nametoindex(3)`), `None` when there is none: the scope
 /// of a link-local peer address.
 pub fn interface_index(name: &str) -> Option<u32> {
@@ -69,7 +89,7 @@ pub fn global_ipv6_of(name: &str) -> Option<Ipv6Addr> {
         .into_iter()
         .filter(|a| a.name == name)
         .find_map(|a| match a.net.addr() {
-            IpAddr::V6(v6) if !is_link_local(v6) && !v6.is_loopback() => Some(v6),
+            IpAddr::V6(v6) if !v6.is_unicast_link_local() && !v6.is_loopback() => Some(v6),
             _ => None,
         })
 }
@@ -85,11 +105,6 @@ pub fn ipv6_addresses_of(name: &str) -> Vec<Ipv6Addr> {
             IpAddr::V4(_) => None,
         })
         .collect()
-}
-
-/// fe80::/10 (RFC 4291 §2.5.6).
-pub fn is_link_local(a: Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// One address of one interface.

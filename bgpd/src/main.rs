@@ -114,7 +114,7 @@ fn run(config_path: PathBuf, log_format: LogFormat) -> ExitCode {
              freed by a large table may stay resident (about 2 MB)"
         );
     }
-    let mut config = match Config::load(&config_path) {
+    let mut config = match Config::load(&config_path, &bgpd::link::ThisHost) {
         Ok(c) => c,
         Err(e) => {
             // One line per error, each naming file:line:column: field.
@@ -137,7 +137,7 @@ fn daemon_run(config: Config, config_path: PathBuf, log_format: LogFormat) -> Ex
 }
 
 fn check(config_path: PathBuf) -> ExitCode {
-    match Config::load(&config_path) {
+    match Config::load(&config_path, &bgpd::link::ThisHost) {
         Ok(config) => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(

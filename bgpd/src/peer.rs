@@ -781,7 +781,7 @@ mod tests {
             "[global]\nasn = 64512\nrouter_id = \"10.255.0.2\"\nlisten = [\"127.0.0.1:11179\"]\n\n\
              [[peers]]\nname = \"tor-a\"\naddress = \"10.255.0.1\"\nasn = 64500\n{peer_extra}\n"
         );
-        match Config::parse(&text, "test.toml") {
+        match Config::parse(&text, "test.toml", &crate::link::ThisHost) {
             Ok(c) => c,
             Err(e) => panic!("test config invalid: {e}"),
         }
@@ -793,8 +793,7 @@ mod tests {
         assert_eq!(label(&c.peers[0]), "tor-a (10.255.0.1)");
         let c = Config::parse(
             "[global]\nasn = 1\nrouter_id = \"1.1.1.1\"\n[[peers]]\naddress = \"10.0.0.1\"\nasn = 2\n",
-            "t",
-        )
+            "t", &crate::link::ThisHost)
         .expect("valid");
         assert_eq!(
             label(&c.peers[0]),

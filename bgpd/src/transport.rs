@@ -95,7 +95,7 @@ pub async fn connect(
         }
         let bind = match (local, remote) {
             // A link-local source needs the scope of the link, as the peer address has it.
-            (IpAddr::V6(l), SocketAddr::V6(r)) if crate::link::is_link_local(l) => {
+            (IpAddr::V6(l), SocketAddr::V6(r)) if l.is_unicast_link_local() => {
                 SocketAddr::V6(std::net::SocketAddrV6::new(l, 0, 0, r.scope_id()))
             }
             _ => SocketAddr::new(local, 0),

@@ -17,7 +17,7 @@ prefix = \"192.0.2.10/32\"
 ";
 
 fn error(text: &str) -> String {
-    match Config::parse(text, "bgpd.toml") {
+    match Config::parse(text, "bgpd.toml", &bgpd::link::ThisHost) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(e) => e.to_string(),
     }
@@ -33,7 +33,7 @@ fn with_service_line(line: &str) -> String {
 
 #[test]
 fn base_is_valid() {
-    assert!(Config::parse(BASE, "bgpd.toml").is_ok());
+    assert!(Config::parse(BASE, "bgpd.toml", &bgpd::link::ThisHost).is_ok());
 }
 
 #[test]
@@ -277,7 +277,11 @@ fn health_check_errors() {
 
 #[test]
 fn unreadable_file() {
-    let e = Config::load(std::path::Path::new("/nonexistent/bgpd.toml")).unwrap_err();
+    let e = Config::load(
+        std::path::Path::new("/nonexistent/bgpd.toml"),
+        &bgpd::link::ThisHost,
+    )
+    .unwrap_err();
     assert!(matches!(e, ConfigError::Read { .. }));
     assert_eq!(
         e.to_string(),
@@ -290,7 +294,9 @@ fn load_names_the_path_as_given() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bgpd.toml");
     std::fs::write(&path, with_peer_line("hold_time = 1")).unwrap();
-    let e = Config::load(&path).unwrap_err().to_string();
+    let e = Config::load(&path, &bgpd::link::ThisHost)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         format!("{}:8:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271 §4.2), got 1", path.display())
@@ -301,7 +307,7 @@ fn load_names_the_path_as_given() {
 #[test]
 fn dist_example_is_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/bgpd.toml");
-    let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let c = Config::load(&path, &bgpd::link::ThisHost).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.peers.len(), 2);
     assert_eq!(c.services.len(), 2);

@@ -14,11 +14,12 @@ fn with_fib(lines: &str) -> String {
 }
 
 fn parse(text: &str) -> Config {
-    Config::parse(text, "bgpd.toml").unwrap_or_else(|e| panic!("{e}\n{text}"))
+    Config::parse(text, "bgpd.toml", &bgpd::link::ThisHost)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 fn error(text: &str) -> String {
-    match Config::parse(text, "bgpd.toml") {
+    match Config::parse(text, "bgpd.toml", &bgpd::link::ThisHost) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(ConfigError::Invalid(d)) => d
             .iter()

@@ -1074,7 +1074,8 @@ async fn in_process_daemon_resets_a_peer_and_reports_its_ribs() {
     let text = global("10.0.0.2", "")
         + &peer_toml(&tp, 64500, "")
         + &service_toml("a", "192.0.2.1/32", "nexthops = [\"self\"]");
-    let config = bgpd::config::Config::parse(&text, "inline.toml").expect("valid config");
+    let config = bgpd::config::Config::parse(&text, "inline.toml", &bgpd::link::ThisHost)
+        .expect("valid config");
     let daemon =
         bgpd::daemon::Daemon::start(PathBuf::from("inline.toml"), config).expect("daemon starts");
     tp.wait_for("the route", |o| o.routes.len() == 1).await;
@@ -1126,13 +1127,15 @@ async fn hundred_thousand_services_leave_in_a_few_extended_updates() {
     cfg.extended_message = true;
     let tp = TestPeer::start(cfg).await;
     let text = global("10.0.0.2", "") + &peer_toml(&tp, 64500, "");
-    let config = bgpd::config::Config::parse(&text, "inline.toml").expect("valid config");
+    let config = bgpd::config::Config::parse(&text, "inline.toml", &bgpd::link::ThisHost)
+        .expect("valid config");
     let mut daemon =
         bgpd::daemon::Daemon::start(PathBuf::from("inline.toml"), config).expect("daemon starts");
     tp.wait_for("the session", |o| o.established == 1).await;
     let template = bgpd::config::Config::parse(
         &(text.clone() + &service_toml("t", "10.0.0.0/32", "nexthops = [\"self\"]")),
         "inline.toml",
+        &bgpd::link::ThisHost,
     )
     .expect("valid")
     .services[0]

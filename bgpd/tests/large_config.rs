@@ -134,7 +134,8 @@ fn a_large_realistic_file_is_held_compactly() {
 
     let base = mark();
     let t0 = std::time::Instant::now();
-    let config = Config::parse(&text, "bgpd.toml").expect("the bench's file is valid");
+    let config = Config::parse(&text, "bgpd.toml", &bgpd::link::ThisHost)
+        .expect("the bench's file is valid");
     let parse_s = t0.elapsed().as_secs_f64();
     let parse_peak = PEAK.load(Ordering::Relaxed) - base;
     let held = LIVE.load(Ordering::Relaxed) - base;

@@ -78,7 +78,7 @@ impl PeerView {
         interface_global: impl FnOnce(&str) -> Option<std::net::Ipv6Addr>,
     ) -> PeerView {
         let (next_hop_v6, link_local) = match (local_address, &peer.interface) {
-            (IpAddr::V6(ll), Some(ifname)) if crate::link::is_link_local(ll) => (
+            (IpAddr::V6(ll), Some(ifname)) if ll.is_unicast_link_local() => (
                 peer.ipv6_nexthop.or_else(|| interface_global(ifname)),
                 Some(ll),
             ),

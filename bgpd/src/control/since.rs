@@ -103,7 +103,7 @@ mod tests {
             .map(|(i, n)| format!("[[services]]\nname = \"{n}\"\nprefix = \"192.0.2.{i}/32\"\n"))
             .collect();
         let text = format!("[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\nlisten = []\n{text}");
-        crate::config::Config::parse(&text, "t.toml")
+        crate::config::Config::parse(&text, "t.toml", &crate::link::ThisHost)
             .expect("valid")
             .services
             .to_vec()

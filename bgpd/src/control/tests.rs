@@ -38,7 +38,7 @@ fn notifications_are_shown_from_the_typed_reason() {
 }
 
 fn state_with(toml: &str) -> State {
-    let config = Config::parse(toml, "t.toml").expect("valid config");
+    let config = Config::parse(toml, "t.toml", &crate::link::ThisHost).expect("valid config");
     let mut health_map = BTreeMap::new();
     for svc in config.services.iter() {
         let Some(check) = svc.health.clone() else {

@@ -176,7 +176,7 @@ impl Directory {
         let SocketAddr::V6(v6) = remote else {
             return None;
         };
-        if !crate::link::is_link_local(*v6.ip()) {
+        if !v6.ip().is_unicast_link_local() {
             return None;
         }
         let ifname = crate::link::interface_name(v6.scope_id())?;

@@ -15,7 +15,7 @@ impl Daemon {
                 ops.reload_failed(&why);
             }
         };
-        let new = match Config::load(&self.path) {
+        let new = match Config::load(&self.path, &crate::link::ThisHost) {
             Ok(c) => c,
             Err(e) => return refuse(self, e.to_string()),
         };

@@ -140,7 +140,7 @@ impl PeerTask {
         let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
         let port = self.peer.port;
         let Some(link) = self.link.clone() else {
-            let remote = self.peer.socket_addr();
+            let remote = self.peer.socket_addr(&crate::link::ThisHost);
             self.connecting = Some(Box::pin(async move {
                 transport::connect(remote, &opts, timeout).await
             }));
@@ -159,7 +159,7 @@ impl PeerTask {
     pub(super) fn connect_target(&self) -> Option<SocketAddr> {
         match &self.link {
             Some(link) => link.current(self.peer.port),
-            None => Some(self.peer.socket_addr()),
+            None => Some(self.peer.socket_addr(&crate::link::ThisHost)),
         }
     }
 

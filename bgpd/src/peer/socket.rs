@@ -139,7 +139,7 @@ pub(super) async fn sleep_until(deadline: Option<Instant>) {
 
 /// A hint for the connect errors operators trip over.
 pub(super) fn connect_hint(e: &io::Error, peer: &Peer) -> Option<&'static str> {
-    let link_local = matches!(peer.address, IpAddr::V6(a) if crate::link::is_link_local(a));
+    let link_local = matches!(peer.address, IpAddr::V6(a) if a.is_unicast_link_local());
     match e.raw_os_error() {
         Some(libc::EINVAL) if link_local => {
             Some("a link-local peer address needs the interface it is reached on")

@@ -337,7 +337,7 @@ async fn run(
                     // link-local, and the kernel would pick a global one when the interface
                     // has no link-local address.
                     let own = crate::link::ipv6_addresses_of(&ifname);
-                    let has_link_local = own.iter().any(|a| crate::link::is_link_local(*a));
+                    let has_link_local = own.iter().any(|a| a.is_unicast_link_local());
                     if !has_link_local && !warned_no_link_local {
                         warn!(
                             "{ifname} has no IPv6 link-local address: no router advertisement \

@@ -15,27 +15,27 @@ mod fib;
 mod peer;
 mod service;
 
-use crate::config::fast::ServiceFields;
-use crate::config::locate::{FieldPath, Locator};
-use crate::config::raw::{IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
-use crate::config::values::{
+use crate::fast::ServiceFields;
+use crate::locate::{FieldPath, Locator};
+use crate::raw::{Int, IntOrStr, RawConfig, RawGlobal, RawRib, RawService};
+use crate::values::{
     parse_asn, parse_duration, parse_hold_time, parse_router_id, parse_socket_addr,
     parse_whole_seconds,
 };
-use crate::config::*;
+use crate::*;
 
-pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    match parse_lean(text, file) {
+pub(crate) fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, ConfigError> {
+    match parse_lean(text, file, host) {
         Some(config) => Ok(config),
-        None => parse_document(text, file),
+        None => parse_document(text, file, host),
     }
 }
 
 /// The lean path (`fast.rs`): the head through `toml`, the services line by line, each
 /// validated as it is read. `None` whenever it cannot give exactly what [`parse_document`]
 /// gives: a form the line reader does not take, or any error (the general path reports it).
-pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
-    let (head, mut services) = crate::config::fast::split(text)?;
+pub(crate) fn parse_lean(text: &str, file: &str, host: &dyn Host) -> Option<Config> {
+    let (head, mut services) = crate::fast::split(text)?;
     // The head must not hold `services` in any form (`services = []` would make the
     // `[[services]]` that follow a duplicate key for toml). It is small: parsed twice.
     if toml::from_str::<toml::Table>(head)
@@ -48,6 +48,7 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
     let mut v = Validator {
         loc: Locator::new(text).with_service_starts(services.starts()),
         file,
+        host,
         errors: Vec::new(),
         warnings: Vec::new(),
         lists: Default::default(),
@@ -62,7 +63,11 @@ pub(in crate::config) fn parse_lean(text: &str, file: &str) -> Option<Config> {
 }
 
 /// The general path: the whole file as one TOML document.
-pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config, ConfigError> {
+pub(crate) fn parse_document(
+    text: &str,
+    file: &str,
+    host: &dyn Host,
+) -> Result<Config, ConfigError> {
     let loc = Locator::new(text);
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -87,6 +92,7 @@ pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config
     let mut v = Validator {
         loc,
         file,
+        host,
         errors: Vec::new(),
         warnings: Vec::new(),
         lists: Default::default(),
@@ -109,10 +115,12 @@ pub(in crate::config) fn parse_document(text: &str, file: &str) -> Result<Config
 struct Validator<'a> {
     loc: Locator<'a>,
     file: &'a str,
+    /// Interfaces and password files.
+    host: &'a dyn Host,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     /// The services' lists, each distinct one kept once.
-    lists: crate::config::shared::SharedLists,
+    lists: crate::shared::SharedLists,
 }
 
 /// A peer as validated, before defaults that depend on the services are filled in.
@@ -409,7 +417,7 @@ impl Validator<'_> {
     fn rib(&mut self, r: Option<&RawRib>, path: &FieldPath) -> bgp_rib::RibConfig {
         let mut out = bgp_rib::RibConfig::default();
         let Some(r) = r else { return out };
-        if let Some(m) = r.max_paths {
+        if let Some(m) = r.max_paths.map(Int::get) {
             match u16::try_from(m).ok().filter(|m| (1..=256).contains(m)) {
                 Some(n) => {
                     if let Some(n) = std::num::NonZeroU16::new(n) {

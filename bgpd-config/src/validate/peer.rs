@@ -6,10 +6,10 @@ use std::str::FromStr;
 use bgp_proto::Family;
 
 use super::{PeerDraft, Validator};
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawPeer, StrOrList};
-use crate::config::values::{parse_asn, parse_ip, parse_whole_seconds};
-use crate::config::*;
+use crate::locate::FieldPath;
+use crate::raw::{Int, RawPeer, StrOrList};
+use crate::values::{parse_asn, parse_ip, parse_whole_seconds};
+use crate::*;
 
 /// RFC 2385 keys are limited by Linux's TCP_MD5SIG_MAXKEYLEN.
 const MAX_PASSWORD_LEN: usize = 80;
@@ -31,7 +31,7 @@ impl Validator<'_> {
         bfd_profiles: &std::collections::BTreeMap<String, BfdSettings>,
     ) -> Option<PeerDraft> {
         // An unnumbered peer (`interface` alone): the neighbor's link-local address is learned
-        // from the link at run time (`crate::unnumbered`); `address` holds `::` until then.
+        // from the link at run time (bgpd's `unnumbered`); `address` holds `::` until then.
         let unnumbered = r.address.is_none() && r.interface.is_some();
         let address = match &r.address {
             Some(a) => match self.check(&path.key("address"), parse_ip(a)) {
@@ -79,7 +79,7 @@ impl Validator<'_> {
             None if unnumbered => r.interface.clone(),
             None => address.map(|a| a.to_string()),
         };
-        let port = match r.port {
+        let port = match r.port.map(Int::get) {
             None => BGP_PORT,
             Some(p) => self
                 .check(
@@ -102,9 +102,7 @@ impl Validator<'_> {
             let p = path.key("local_address");
             let a = self.check(&p, parse_ip(s))?;
             match address {
-                _ if unnumbered
-                    && !matches!(a, IpAddr::V6(v6) if crate::link::is_link_local(v6)) =>
-                {
+                _ if unnumbered && !matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local()) => {
                     self.err(
                         &p,
                         format!(
@@ -162,11 +160,11 @@ impl Validator<'_> {
             }
             (Some(file), None) => {
                 let p = path.key("password_file");
-                self.check(&p, read_password_file(file))
+                self.check(&p, read_password_file(self.host, file))
             }
         };
         let mut ttl = Ttl::Default;
-        if let Some(h) = r.ebgp_multihop {
+        if let Some(h) = r.ebgp_multihop.map(Int::get) {
             let p = path.key("ebgp_multihop");
             match u8::try_from(h) {
                 Ok(h) if h >= 1 => ttl = Ttl::Multihop(h),
@@ -205,7 +203,7 @@ impl Validator<'_> {
                 out
             }
         };
-        let max_prefixes = r.max_prefixes.and_then(|m| {
+        let max_prefixes = r.max_prefixes.map(Int::get).and_then(|m| {
             let p = path.key("max_prefixes");
             match u32::try_from(m) {
                 Ok(m) if m > 0 => Some(m),
@@ -285,7 +283,7 @@ impl Validator<'_> {
             None => DEFAULT_MAX_PREFIXES_RESTART,
             Some(v) => {
                 let p = path.key("max_prefixes_restart");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d.is_zero() => {
                         self.err(&p, "must be at least 1 second, got 0");
                         DEFAULT_MAX_PREFIXES_RESTART
@@ -299,7 +297,7 @@ impl Validator<'_> {
             None => DEFAULT_IDLE_HOLD_TIME,
             Some(v) => {
                 let p = path.key("idle_hold_time");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d > MAX_IDLE_HOLD_TIME => {
                         self.err(
                             &p,
@@ -316,7 +314,7 @@ impl Validator<'_> {
                 }
             }
         };
-        let max_queued_bytes = match r.max_queued_bytes {
+        let max_queued_bytes = match r.max_queued_bytes.map(Int::get) {
             None => DEFAULT_MAX_QUEUED_BYTES,
             Some(m) if m >= MIN_QUEUED_BYTES => m as u64,
             Some(m) => {
@@ -349,7 +347,7 @@ impl Validator<'_> {
             None => DEFAULT_OPEN_HOLD_TIME,
             Some(v) => {
                 let p = path.key("open_hold_time");
-                match self.check(&p, crate::config::values::parse_duration(v)) {
+                match self.check(&p, crate::values::parse_duration(v)) {
                     Some(d) if d >= MIN_OPEN_HOLD_TIME => d,
                     Some(d) => {
                         self.err(
@@ -367,7 +365,7 @@ impl Validator<'_> {
         };
         let send_hold_time = r.send_hold_time.as_ref().and_then(|v| {
             let p = path.key("send_hold_time");
-            let d = self.check(&p, crate::config::values::parse_duration(v))?;
+            let d = self.check(&p, crate::values::parse_duration(v))?;
             // RFC 9687: the SendHoldTime must be longer than the HoldTime, so that a peer is
             // declared dead by its own silence before it is for not reading.
             let hold = Duration::from_secs(u64::from(hold_time.secs()));
@@ -461,7 +459,7 @@ impl Validator<'_> {
             None => ImportPolicy::None,
             Some(v) => self.import(&path.key("import"), v),
         };
-        let allow_own_as = match r.allow_own_as {
+        let allow_own_as = match r.allow_own_as.map(Int::get) {
             None => 0,
             Some(n) => match u8::try_from(n) {
                 Ok(n) if n <= MAX_ALLOW_OWN_AS => n,
@@ -518,10 +516,10 @@ impl Validator<'_> {
                  extended_next_hop = true (RFC 8950)",
             );
         }
-        let link_local = matches!(address, Some(IpAddr::V6(a)) if crate::link::is_link_local(a));
+        let link_local = matches!(address, Some(IpAddr::V6(a)) if a.is_unicast_link_local());
         let interface = match &r.interface {
             Some(name) => {
-                if crate::link::interface_index(name).is_none() {
+                if self.host.interface_index(name).is_none() {
                     self.err(
                         &path.key("interface"),
                         format!("no interface named \"{name}\" on this host"),
@@ -601,11 +599,7 @@ impl Validator<'_> {
     }
 
     /// `[peers.announce]`, checked like the same keys of a service.
-    fn peer_announce(
-        &mut self,
-        path: &FieldPath,
-        a: &crate::config::raw::RawPeerAnnounce,
-    ) -> PeerAnnounce {
+    fn peer_announce(&mut self, path: &FieldPath, a: &crate::raw::RawPeerAnnounce) -> PeerAnnounce {
         let communities = self.communities(|| path.key("communities"), a.communities.as_deref());
         let large_communities = a
             .large_communities
@@ -615,20 +609,27 @@ impl Validator<'_> {
             .filter_map(|(i, s)| {
                 self.check(
                     &path.key("large_communities").index(i),
-                    crate::config::parse_large_community(s),
+                    crate::parse_large_community(s),
                 )
             })
             .collect();
         PeerAnnounce {
             communities,
             large_communities,
-            med: a.med.and_then(|m| self.u32_value(|| path.key("med"), m)),
+            med: a
+                .med
+                .map(Int::get)
+                .and_then(|m| self.u32_value(|| path.key("med"), m)),
             local_pref: a
                 .local_pref
+                .map(Int::get)
                 .and_then(|m| self.u32_value(|| path.key("local_pref"), m)),
-            as_path_prepend: a
-                .as_path_prepend
-                .map(|_| self.prepend(|| path.key("as_path_prepend"), a.as_path_prepend)),
+            as_path_prepend: a.as_path_prepend.map(|_| {
+                self.prepend(
+                    || path.key("as_path_prepend"),
+                    a.as_path_prepend.map(Int::get),
+                )
+            }),
         }
     }
 
@@ -666,11 +667,10 @@ impl Validator<'_> {
 /// `password_file`: the TCP MD5 key from a file only its owner (and group) can read, so the
 /// configuration itself holds no secret. Read at every load and reload. The key never
 /// appears in an error.
-fn read_password_file(file: &str) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(file)
+fn read_password_file(host: &dyn Host, file: &str) -> Result<String, String> {
+    let mode = host
+        .file_mode(std::path::Path::new(file))
         .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
-    let mode = meta.permissions().mode();
     if mode & 0o007 != 0 {
         return Err(format!(
             "the password file {file} is accessible to every user (mode {:o}); \
@@ -678,7 +678,8 @@ fn read_password_file(file: &str) -> Result<String, String> {
             mode & 0o777
         ));
     }
-    let text = std::fs::read_to_string(file)
+    let text = host
+        .read_file(std::path::Path::new(file))
         .map_err(|e| format!("cannot read the password file {file}: {e}"))?;
     let key = text.strip_suffix('\n').unwrap_or(&text);
     let key = key.strip_suffix('\r').unwrap_or(key);

@@ -1,15 +1,15 @@
-//! `[fib]`: the kernel FIB of a router's bgpd (`crate::fib`).
+//! `[fib]`: the kernel FIB of a router's bgpd (bgpd's `fib`).
 
 use std::time::Duration;
 
 use super::Validator;
-use crate::config::locate::FieldPath;
-use crate::config::raw::{IntOrStr, RawFib};
-use crate::config::values::parse_whole_seconds;
 use crate::fib::{
     FibSettings, GroupKind, DEFAULT_BUCKETS, DEFAULT_IDLE_TIMER, DEFAULT_PROTOCOL, DEFAULT_TABLE,
     DEFAULT_UNBALANCED_TIMER,
 };
+use crate::locate::FieldPath;
+use crate::raw::{Int, IntOrStr, RawFib};
+use crate::values::parse_whole_seconds;
 
 /// The longest `idle_timer` / `unbalanced_timer`: one day, far inside the kernel's `clock_t`.
 const MAX_FIB_TIMER: Duration = Duration::from_secs(86_400);
@@ -53,7 +53,7 @@ const TAKEN_PROTOCOLS: &[(u8, &str)] = &[
 impl Validator<'_> {
     /// `[fib]` with every default filled in.
     pub(super) fn fib(&mut self, r: &RawFib, path: &FieldPath) -> FibSettings {
-        let table = match r.table {
+        let table = match r.table.map(Int::get) {
             None => DEFAULT_TABLE,
             Some(t @ (0 | 255)) => {
                 self.err(
@@ -80,7 +80,7 @@ impl Validator<'_> {
                 }
             },
         };
-        let protocol = match r.protocol {
+        let protocol = match r.protocol.map(Int::get) {
             None => DEFAULT_PROTOCOL,
             Some(p) => match u8::try_from(p) {
                 Ok(p) => match TAKEN_PROTOCOLS.iter().find(|(n, _)| *n == p) {
@@ -107,7 +107,7 @@ impl Validator<'_> {
             },
         };
         let resilient = r.resilient.unwrap_or(true);
-        let buckets = match r.buckets {
+        let buckets = match r.buckets.map(Int::get) {
             None => DEFAULT_BUCKETS,
             Some(b) => match u16::try_from(b) {
                 Ok(b) if b > 0 => b,

@@ -6,7 +6,7 @@
 //! 900 MB at its peak for 21 MB of text, most of the time spent in the allocator. Here the part
 //! before the first `[[services]]` line (`[global]`, `[[peers]]`) still goes through `toml`,
 //! and each following service becomes a [`RawService`] that validation turns into a
-//! [`crate::config::Service`] before the next one is read.
+//! [`crate::Service`] before the next one is read.
 //!
 //! The line reader only accepts forms whose meaning is plain: a bare known key, `=`, then a
 //! basic string without escapes, a literal string, a decimal integer or a one-line array of
@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::config::raw::{RawHealth, RawService};
+use crate::raw::{Int, RawHealth, RawService};
 
 /// `text` split before its first `[[services]]` header line: the head (global and peers, for
 /// `toml`) and a reader of the services from that line on. `None` when there is no such line.
@@ -88,10 +88,10 @@ impl RawService {
             nexthops: list(&self.nexthops),
             communities: list(&self.communities),
             large_communities: list(&self.large_communities),
-            med: self.med,
-            local_pref: self.local_pref,
-            as_path_prepend: self.as_path_prepend,
-            weight: self.weight,
+            med: self.med.map(Int::get),
+            local_pref: self.local_pref.map(Int::get),
+            as_path_prepend: self.as_path_prepend.map(Int::get),
+            weight: self.weight.map(Int::get),
             peers: list(&self.peers),
             health: self.health.as_ref(),
         }
@@ -429,8 +429,10 @@ mod tests {
                     large_communities = ['65001:1:1']\nmed = 0\nlocal_pref = 200\n\
                     as_path_prepend = 2\npeers = [\"a\"] # only a\n\n\
                     # a comment\n[[services]]\nprefix = \"2001:db8::10/128\"\n";
-        let lean = crate::config::validate::parse_lean(text, "t.toml").expect("the lean path");
-        let document = crate::config::validate::parse_document(text, "t.toml").unwrap();
+        let lean = crate::validate::parse_lean(text, "t.toml", &crate::host::TestHost)
+            .expect("the lean path");
+        let document =
+            crate::validate::parse_document(text, "t.toml", &crate::host::TestHost).unwrap();
         assert_eq!(lean, document);
         assert_eq!(lean.services.len(), 2);
         assert!(
@@ -442,7 +444,7 @@ mod tests {
     /// Locations read from the services' own lines are the ones the document tree gives.
     #[test]
     fn lean_locations_match_the_document() {
-        use crate::config::locate::{FieldPath, Locator};
+        use crate::locate::{FieldPath, Locator};
         let text =
             "[global]\nasn = 1\n\n[[services]]\nname = \"a\"\n  prefix  =   \"192.0.2.1/32\" # x\n\
                     nexthops = [ \"self\" ,\"10.0.0.1\",  '10.0.0.2' ]\n\n  [[services]]\n\
@@ -481,8 +483,8 @@ mod tests {
     fn services_in_the_head_is_left_to_toml() {
         let text = "services = []\n[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\n\
                     listen = []\n\n[[services]]\nprefix = \"192.0.2.1/32\"\n";
-        assert!(crate::config::validate::parse_lean(text, "t.toml").is_none());
-        assert!(crate::config::Config::parse(text, "t.toml").is_err());
+        assert!(crate::validate::parse_lean(text, "t.toml", &crate::host::TestHost).is_none());
+        assert!(crate::Config::parse(text, "t.toml", &crate::host::TestHost).is_err());
     }
 
     #[test]
@@ -582,12 +584,12 @@ mod tests {
                     _ => {}
                 }
             }
-            let document = crate::config::validate::parse_document(&text, "t.toml");
-            if let Some(lean) = crate::config::validate::parse_lean(&text, "t.toml") {
+            let document = crate::validate::parse_document(&text, "t.toml", &crate::host::TestHost);
+            if let Some(lean) = crate::validate::parse_lean(&text, "t.toml", &crate::host::TestHost) {
                 proptest::prop_assert_eq!(Some(&lean), document.as_ref().ok(), "{}", text);
             }
             // And the public entry point gives exactly what the document path gives.
-            let parsed = crate::config::validate::parse(&text, "t.toml");
+            let parsed = crate::validate::parse(&text, "t.toml", &crate::host::TestHost);
             proptest::prop_assert_eq!(
                 parsed.as_ref().map_err(ToString::to_string),
                 document.as_ref().map_err(ToString::to_string),

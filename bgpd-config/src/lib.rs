@@ -1,17 +1,27 @@
-//! bgpd configuration: the TOML file (see `docs/configuration.md`) parsed into validated types.
+//! `bgpd-config`: bgpd's configuration as a sans-IO library. TOML text in, a validated
+//! [`Config`] or located errors out; an old and a new `Config` in, a typed [`diff::ConfigDiff`]
+//! out. It opens no socket, makes no system call and uses no async runtime: what a
+//! configuration needs from the host (does interface `eth0` exist, what is in this
+//! `password_file`) is asked through the [`Host`] trait, which the daemon implements.
 //!
-//! "Parse, don't validate": [`Config::load`] reads the file, deserialises it into serde
-//! structs with `deny_unknown_fields` (`raw.rs`), then converts every value into the types
-//! below (`validate.rs`), filling in defaults. Once a [`Config`] exists, every value in it is
-//! usable as is: hold times are 0 or at least 3 s, ASNs are not 0 or AS_TRANS, service `peers`
-//! name configured peers, and so on. A reload builds a whole new `Config` and applies it
-//! completely or not at all (see [`crate::diff`]).
+//! "Parse, don't validate": [`Config::parse`] deserialises the text into serde structs with
+//! `deny_unknown_fields` (`raw.rs`), then converts every value into the types below
+//! (`validate/`), filling in defaults. Once a [`Config`] exists, every value in it is usable
+//! as is: hold times are 0 or at least 3 s, ASNs are not 0 or AS_TRANS, service `peers` name
+//! configured peers, and so on. A reload builds a whole new `Config` and applies it
+//! completely or not at all (see [`diff`]). The file format is in `docs/configuration.md`.
 //!
 //! Every error and warning is a [`Diagnostic`] naming the file, line, column and key path, e.g.
 //! `bgpd.toml:14:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271
 //! §4.2), got 2`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod diff;
 mod fast;
+pub mod fib;
+mod host;
 mod locate;
 mod raw;
 mod render;
@@ -29,6 +39,7 @@ pub use bgp_fsm::{ImportPolicy, PrefixLimitAction, PrefixRange};
 use bgp_proto::{Community, Family, LargeCommunity};
 use ipnet::IpNet;
 
+pub use host::Host;
 pub use values::{parse_community, parse_large_community};
 
 /// Default `global.listen`: every IPv4 and IPv6 address, port 179.
@@ -109,7 +120,7 @@ pub struct Global {
     /// RFC 8326 graceful shutdown on SIGTERM: announce with GRACEFUL_SHUTDOWN, wait this long,
     /// then withdraw and close. `None` = close at once.
     pub drain_time: Option<Duration>,
-    /// Where runtime state is kept across restarts (`crate::statefile`).
+    /// Where runtime state is kept across restarts (bgpd's `statefile`).
     pub state_dir: PathBuf,
     /// After a restart, End-of-RIB waits at most this long for the runtime state, the first
     /// health verdicts and `bgpctl sync end`; zero sends it with the first table.
@@ -321,6 +332,32 @@ pub struct GracefulRestart {
     pub notification: bool,
 }
 
+/// Defines [`Service`] from its one field list and, from the same list,
+/// [`Service::changed_fields`]: a field added to the struct is compared by a reload without
+/// being listed anywhere else.
+macro_rules! service_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct Service { $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )* }
+    ) => {
+        $(#[$meta])*
+        pub struct Service { $( $(#[$field_meta])* pub $field: $ty, )* }
+
+        impl Service {
+            /// The names of the fields in which `self` and `other` differ, in declaration
+            /// order: what a reload reports for a service ([`diff::ServiceChange`]).
+            pub fn changed_fields(&self, other: &Service) -> Vec<&'static str> {
+                let mut changed = Vec::new();
+                $(if self.$field != other.$field {
+                    changed.push(stringify!($field));
+                })*
+                changed
+            }
+        }
+    };
+}
+
+service_struct! {
 /// One `[[services]]` entry: a prefix announced to a set of peers.
 ///
 /// The lists are shared slices: a file of 100k services holds few distinct lists (the same
@@ -353,6 +390,7 @@ pub struct Service {
     /// The health check; the service is announced unconditionally without one.
     pub health: Option<Box<HealthCheck>>,
 }
+}
 
 /// The largest `[[services]] weight`.
 pub const MAX_SERVICE_WEIGHT: u32 = 1_000_000;
@@ -384,7 +422,7 @@ pub enum NextHopSpec {
     Addr(IpAddr),
     /// Never in a configuration: a next hop whose health check fails, kept in its position
     /// so the healthy ones keep their ADD-PATH path ids (RFC 7911); never sent
-    /// ([`crate::announce::policy`]).
+    /// (bgpd's `announce::policy`).
     Failing,
 }
 
@@ -489,19 +527,20 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`. Errors name `path` as given.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads (through `host`) and validates the file at `path`. Errors name `path` as given.
+    pub fn load(path: &Path, host: &dyn Host) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = host.read_file(path).map_err(|e| ConfigError::Read {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        Config::parse(&text, &file)
+        Config::parse(&text, &file, host)
     }
 
-    /// Validates `text`; `file` is only used in diagnostics.
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        validate::parse(text, file)
+    /// Validates `text`; `file` is only used in diagnostics. `host` answers whether a peer's
+    /// `interface` exists and reads `password_file`s.
+    pub fn parse(text: &str, file: &str, host: &dyn Host) -> Result<Config, ConfigError> {
+        validate::parse(text, file, host)
     }
 
     /// The effective configuration as TOML, every default written out (`bgpd check`).
@@ -530,7 +569,7 @@ impl Config {
 impl Peer {
     /// The interface of an unnumbered peer (`interface` without `address`, as FRR's `neighbor
     /// eth0 interface`): its link-local address is learned from the link
-    /// ([`crate::unnumbered`]) and `address` is `::` meanwhile. `None` for every other peer.
+    /// (bgpd's `unnumbered`) and `address` is `::` meanwhile. `None` for every other peer.
     pub fn unnumbered(&self) -> Option<&str> {
         match self.address {
             IpAddr::V6(a) if a.is_unspecified() => self.interface.as_deref(),
@@ -539,11 +578,12 @@ impl Peer {
     }
 
     /// Where to connect.
-    /// The peer's socket address; a link-local address carries the scope of `interface`.
-    pub fn socket_addr(&self) -> SocketAddr {
+    /// The peer's socket address; a link-local address carries the scope of `interface`
+    /// (its index, from `host`).
+    pub fn socket_addr(&self, host: &dyn Host) -> SocketAddr {
         match (self.address, &self.interface) {
-            (IpAddr::V6(a), Some(ifname)) if crate::link::is_link_local(a) => {
-                let scope = crate::link::interface_index(ifname).unwrap_or(0);
+            (IpAddr::V6(a), Some(ifname)) if a.is_unicast_link_local() => {
+                let scope = host.interface_index(ifname).unwrap_or(0);
                 SocketAddr::V6(std::net::SocketAddrV6::new(a, self.port, 0, scope))
             }
             _ => SocketAddr::new(self.address, self.port),

@@ -11,7 +11,7 @@
 //! IPv4-only peer changes `families`, and that needs a new OPEN. Setting `families`
 //! explicitly avoids it.
 
-use crate::config::{Config, Global, Peer, Service};
+use crate::{Config, Global, Peer, Service};
 
 /// Cease subcode for a peer that was removed from the configuration (RFC 4486 §4).
 pub const CEASE_PEER_DECONFIGURED: u8 = 3;
@@ -266,35 +266,8 @@ impl PeerChange {
 
 impl ServiceChange {
     fn new(old: &Service, new: &Service) -> ServiceChange {
-        let mut fields = Vec::new();
-        let Service {
-            name: _,
-            prefix: _,
-            nexthops: _,
-            communities: _,
-            large_communities: _,
-            med: _,
-            local_pref: _,
-            as_path_prepend: _,
-            weight: _,
-            peers: _,
-            health: _,
-        } = new;
-        macro_rules! cmp {
-            ($($f:ident),*) => { $(if old.$f != new.$f { fields.push(stringify!($f)); })* };
-        }
-        cmp!(
-            prefix,
-            nexthops,
-            communities,
-            large_communities,
-            med,
-            local_pref,
-            as_path_prepend,
-            weight,
-            peers,
-            health
-        );
+        // Services are matched by name: `name` never differs here, every other field counts.
+        let fields = old.changed_fields(new);
         ServiceChange {
             old: old.clone(),
             new: new.clone(),
@@ -359,7 +332,7 @@ prefix = "192.0.2.53/32"
 "#;
 
     fn cfg(text: &str) -> Config {
-        match Config::parse(text, "bgpd.toml") {
+        match Config::parse(text, "bgpd.toml", &crate::host::TestHost) {
             Ok(c) => c,
             Err(e) => panic!("test config is invalid: {e}"),
         }

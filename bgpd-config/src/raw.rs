@@ -28,13 +28,10 @@ pub(crate) struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFib {
-    #[serde(default, deserialize_with = "opt_int")]
-    pub table: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub protocol: Option<i64>,
+    pub table: Option<Int>,
+    pub protocol: Option<Int>,
     pub resilient: Option<bool>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub buckets: Option<i64>,
+    pub buckets: Option<Int>,
     pub idle_timer: Option<IntOrStr>,
     pub unbalanced_timer: Option<IntOrStr>,
     pub retain_on_stop: Option<bool>,
@@ -43,8 +40,7 @@ pub(crate) struct RawFib {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRib {
-    #[serde(default, deserialize_with = "opt_int")]
-    pub max_paths: Option<i64>,
+    pub max_paths: Option<Int>,
     pub as_path_relax: Option<bool>,
 }
 
@@ -70,28 +66,24 @@ pub(crate) struct RawPeer {
     pub name: Option<String>,
     pub address: Option<String>,
     pub asn: Option<IntOrStr>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub port: Option<i64>,
+    pub port: Option<Int>,
     pub passive: Option<bool>,
     pub local_address: Option<String>,
     pub hold_time: Option<IntOrStr>,
     pub keepalive: Option<IntOrStr>,
     pub connect_retry: Option<IntOrStr>,
     pub password: Option<String>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub ebgp_multihop: Option<i64>,
+    pub ebgp_multihop: Option<Int>,
     pub ttl_security: Option<bool>,
     pub families: Option<Vec<String>>,
     pub add_path: Option<bool>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub max_prefixes: Option<i64>,
+    pub max_prefixes: Option<Int>,
     pub graceful_restart: Option<bool>,
     pub restart_time: Option<IntOrStr>,
     pub llgr_stale_time: Option<IntOrStr>,
     pub graceful_notification: Option<bool>,
     pub max_prefixes_restart: Option<IntOrStr>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub max_queued_bytes: Option<i64>,
+    pub max_queued_bytes: Option<Int>,
     pub idle_hold_time: Option<IntOrStr>,
     pub damp_peer_oscillations: Option<bool>,
     pub delay_open: Option<IntOrStr>,
@@ -104,8 +96,7 @@ pub(crate) struct RawPeer {
     pub ipv4_nexthop: Option<String>,
     pub ipv6_nexthop: Option<String>,
     pub import: Option<StrOrList>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub allow_own_as: Option<i64>,
+    pub allow_own_as: Option<Int>,
     pub local_as: Option<IntOrStr>,
     pub announce: Option<RawPeerAnnounce>,
     pub role: Option<String>,
@@ -122,12 +113,9 @@ pub(crate) struct RawPeer {
 pub(crate) struct RawPeerAnnounce {
     pub communities: Option<Vec<String>>,
     pub large_communities: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub med: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub local_pref: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub as_path_prepend: Option<i64>,
+    pub med: Option<Int>,
+    pub local_pref: Option<Int>,
+    pub as_path_prepend: Option<Int>,
 }
 
 /// `bfd = true`, `bfd = "profile"` or `bfd = { min_rx = "50ms", ... }`.
@@ -144,8 +132,7 @@ pub(crate) enum RawBfd {
 pub(crate) struct RawBfdProfile {
     pub min_rx: Option<IntOrStr>,
     pub min_tx: Option<IntOrStr>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub multiplier: Option<i64>,
+    pub multiplier: Option<Int>,
     pub passive: Option<bool>,
 }
 
@@ -183,14 +170,10 @@ pub(crate) struct RawService {
     pub nexthops: Option<Vec<String>>,
     pub communities: Option<Vec<String>>,
     pub large_communities: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub med: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub local_pref: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub as_path_prepend: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub weight: Option<i64>,
+    pub med: Option<Int>,
+    pub local_pref: Option<Int>,
+    pub as_path_prepend: Option<Int>,
+    pub weight: Option<Int>,
     pub peers: Option<Vec<String>>,
     pub health: Option<RawHealth>,
 }
@@ -202,14 +185,11 @@ pub(crate) struct RawHealth {
     pub kind: Option<String>,
     pub target: Option<String>,
     pub command: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub expect_status: Option<i64>,
+    pub expect_status: Option<Int>,
     pub interval: Option<IntOrStr>,
     pub timeout: Option<IntOrStr>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub rise: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub fall: Option<i64>,
+    pub rise: Option<Int>,
+    pub fall: Option<Int>,
     pub on_fail: Option<String>,
     pub demote: Option<RawDemote>,
     pub disable_file: Option<String>,
@@ -218,11 +198,9 @@ pub(crate) struct RawHealth {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDemote {
-    #[serde(default, deserialize_with = "opt_int")]
-    pub med: Option<i64>,
+    pub med: Option<Int>,
     pub communities: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub as_path_prepend: Option<i64>,
+    pub as_path_prepend: Option<Int>,
 }
 
 /// A value written either as an integer or as a string: durations (`90` or `"1500ms"`) and
@@ -288,20 +266,35 @@ impl<'de> Deserialize<'de> for StrOrList {
     }
 }
 
-/// An optional integer, with "expected an integer" rather than serde's "expected i64".
-fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = i64;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an integer")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-            Ok(v)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-            i64::try_from(v).map_err(|_| E::custom("integer out of range"))
-        }
+/// An integer as written. Its own type so that a wrong value reads "expected an integer"
+/// rather than serde's "expected i64", for every integer key at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Int(pub i64);
+
+impl Int {
+    /// The value.
+    pub fn get(self) -> i64 {
+        self.0
     }
-    d.deserialize_any(V).map(Some)
+}
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Int, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Int;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v)
+                    .map(Int)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -22,14 +22,14 @@ prefix = "192.0.2.10/32"
 "#;
 
 fn parse(text: &str) -> Config {
-    match Config::parse(text, "bgpd.toml") {
+    match Config::parse(text, "bgpd.toml", &crate::host::TestHost) {
         Ok(c) => c,
         Err(e) => panic!("expected a valid config, got:\n{e}"),
     }
 }
 
 fn errors(text: &str) -> Vec<String> {
-    match Config::parse(text, "bgpd.toml") {
+    match Config::parse(text, "bgpd.toml", &crate::host::TestHost) {
         Ok(_) => panic!("expected errors"),
         Err(ConfigError::Invalid(d)) => d.iter().map(ToString::to_string).collect(),
         Err(e) => panic!("unexpected error {e}"),
@@ -483,7 +483,7 @@ mod never_panics {
         /// the file.
         #[test]
         fn arbitrary_text(text in "\\PC{0,200}") {
-            if let Err(ConfigError::Invalid(d)) = Config::parse(&text, "f.toml") {
+            if let Err(ConfigError::Invalid(d)) = Config::parse(&text, "f.toml", &crate::host::TestHost) {
                 prop_assert!(!d.is_empty());
                 for e in d {
                     prop_assert!(e.line >= 1 && e.line <= lines_of(&text));
@@ -504,11 +504,11 @@ mod never_panics {
                 *l = format!("{key} = {value}");
             }
             let text = lines.join("\n");
-            match Config::parse(&text, "f.toml") {
+            match Config::parse(&text, "f.toml", &crate::host::TestHost) {
                 Ok(c) => {
                     // Same values; warnings may point at other lines in the rendered text.
                     let strip = |mut c: Config| { c.warnings.clear(); c };
-                    let again = Config::parse(&c.to_toml(), "f.toml").ok().map(strip);
+                    let again = Config::parse(&c.to_toml(), "f.toml", &crate::host::TestHost).ok().map(strip);
                     prop_assert_eq!(again, Some(strip(c)));
                 }
                 Err(ConfigError::Invalid(d)) => {
@@ -774,7 +774,7 @@ fn link_local_peers_need_an_existing_interface() {
     let c = parse(&format!(
         "{base}address = \"fe80::1\"\ninterface = \"lo\"\n"
     ));
-    let scope = c.peers[0].socket_addr();
+    let scope = c.peers[0].socket_addr(&crate::host::TestHost);
     match scope {
         std::net::SocketAddr::V6(a) => assert_ne!(a.scope_id(), 0, "scope of lo"),
         other => panic!("{other}"),
@@ -1071,4 +1071,33 @@ fn service_weight_out_of_range_names_file_line_and_column() {
         e,
         ["bgpd.toml:11:10: services[0].weight: must be 1..=1000000 (Mbit/s of the Link Bandwidth community sent), got 0"]
     );
+}
+
+#[test]
+fn integer_keys_of_every_table_say_expected_an_integer() {
+    // One `Int` type carries the message for every integer key (raw.rs): check one per table.
+    for (extra, field) in [
+        ("[fib]\nbuckets = \"many\"\n", "fib.buckets"),
+        ("[rib]\nmax_paths = 1.5\n", "rib.max_paths"),
+        (
+            "[[services]]\nprefix = \"192.0.2.20/32\"\nweight = \"heavy\"\n",
+            "services[1].weight",
+        ),
+        (
+            "[services.health]\ntype = \"tcp\"\ntarget = \"{nexthop}:80\"\nrise = true\n",
+            "services[0].health.rise",
+        ),
+        (
+            "[bfd_profiles.fast]\nmultiplier = \"3\"\n",
+            "bfd_profiles.fast.multiplier",
+        ),
+    ] {
+        let e = errors(&format!("{MINIMAL}{extra}"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains(&format!("{field}: invalid type: "))
+                && e[0].ends_with(", expected an integer"),
+            "{extra}: {e:?}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bgp_proto::{Community, LargeCommunity};
 
-use crate::config::NextHopSpec;
+use crate::NextHopSpec;
 
 /// Distinct lists seen so far, of one element type.
 pub(crate) struct Interner<T> {

@@ -167,7 +167,7 @@ impl<'a> Locator<'a> {
         };
         let mut at = start + header_line.len();
         for line in self.text.get(at..)?.split_inclusive('\n') {
-            if crate::config::fast::is_services_header(line) {
+            if crate::fast::is_services_header(line) {
                 break;
             }
             let line_at = at;
@@ -195,7 +195,7 @@ impl<'a> Locator<'a> {
                 if n == j {
                     return Some(elem_at);
                 }
-                let Some((_, after)) = crate::config::fast::string(rest) else {
+                let Some((_, after)) = crate::fast::string(rest) else {
                     break;
                 };
                 elem_at += rest.len() - after.len();

@@ -7,13 +7,13 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::Validator;
-use crate::config::fast::ServiceFields;
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawDemote, RawHealth};
-use crate::config::values::{
+use crate::fast::ServiceFields;
+use crate::locate::FieldPath;
+use crate::raw::{Int, RawDemote, RawHealth};
+use crate::values::{
     nonzero, parse_community, parse_duration, parse_large_community, parse_prefix,
 };
-use crate::config::*;
+use crate::*;
 
 const MAX_AS_PATH_PREPEND: i64 = 64;
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
@@ -22,7 +22,7 @@ const DEFAULT_RISE_FALL: u32 = 3;
 
 impl Validator<'_> {
     /// One service as written (borrowed: from the lean reader's text or from a
-    /// [`crate::config::raw::RawService`]). The lists are checked into small inline buffers
+    /// [`crate::raw::RawService`]). The lists are checked into small inline buffers
     /// and kept once per distinct list, so a valid service costs one allocation, its name.
     pub(super) fn service(
         &mut self,
@@ -279,7 +279,7 @@ impl Validator<'_> {
                     if !t.starts_with("http://") {
                         self.err(&p, format!("expected an http:// URL, e.g. \"http://{{nexthop}}:8080/healthz\", got \"{t}\""));
                     }
-                    let expect_status = h.expect_status.and_then(|s| {
+                    let expect_status = h.expect_status.map(Int::get).and_then(|s| {
                         let sp = path.key("expect_status");
                         self.check(
                             &sp,
@@ -347,8 +347,8 @@ impl Validator<'_> {
                 }
             }
         };
-        let rise = count("rise", h.rise);
-        let fall = count("fall", h.fall);
+        let rise = count("rise", h.rise.map(Int::get));
+        let fall = count("fall", h.fall.map(Int::get));
         let on_fail = match (h.on_fail.as_deref(), &h.demote) {
             (None | Some("withdraw"), None) => OnFail::Withdraw,
             (None | Some("withdraw"), Some(_)) => {
@@ -381,9 +381,15 @@ impl Validator<'_> {
     }
 
     fn demote(&mut self, d: &RawDemote, path: &FieldPath) -> OnFail {
-        let med = d.med.and_then(|m| self.u32_value(|| path.key("med"), m));
+        let med = d
+            .med
+            .map(Int::get)
+            .and_then(|m| self.u32_value(|| path.key("med"), m));
         let communities = self.communities(|| path.key("communities"), d.communities.as_deref());
-        let as_path_prepend = self.prepend(|| path.key("as_path_prepend"), d.as_path_prepend);
+        let as_path_prepend = self.prepend(
+            || path.key("as_path_prepend"),
+            d.as_path_prepend.map(Int::get),
+        );
         if med.is_none() && communities.is_empty() && as_path_prepend == 0 {
             self.err(
                 path,

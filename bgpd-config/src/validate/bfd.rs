@@ -5,10 +5,10 @@ use std::num::NonZeroU8;
 use std::time::Duration;
 
 use super::Validator;
-use crate::config::locate::FieldPath;
-use crate::config::raw::{RawBfd, RawBfdProfile};
-use crate::config::values::parse_duration;
-use crate::config::{
+use crate::locate::FieldPath;
+use crate::raw::{Int, RawBfd, RawBfdProfile};
+use crate::values::parse_duration;
+use crate::{
     BfdSettings, DEFAULT_BFD_INTERVAL, DEFAULT_BFD_MULTIPLIER, MAX_BFD_INTERVAL, MIN_BFD_INTERVAL,
 };
 
@@ -80,7 +80,7 @@ impl Validator<'_> {
         let min_rx = self.bfd_interval(p.min_rx.as_ref(), &path.key("min_rx"));
         let min_tx = self.bfd_interval(p.min_tx.as_ref(), &path.key("min_tx"));
         let default_mult = NonZeroU8::new(DEFAULT_BFD_MULTIPLIER).unwrap_or(NonZeroU8::MIN);
-        let multiplier = match p.multiplier {
+        let multiplier = match p.multiplier.map(Int::get) {
             None => default_mult,
             Some(m) => match u8::try_from(m).ok().and_then(NonZeroU8::new) {
                 Some(m) => m,
@@ -103,11 +103,7 @@ impl Validator<'_> {
         }
     }
 
-    fn bfd_interval(
-        &mut self,
-        v: Option<&crate::config::raw::IntOrStr>,
-        path: &FieldPath,
-    ) -> Duration {
+    fn bfd_interval(&mut self, v: Option<&crate::raw::IntOrStr>, path: &FieldPath) -> Duration {
         let Some(v) = v else {
             return DEFAULT_BFD_INTERVAL;
         };
