@@ -37,7 +37,36 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::config::fib::GroupKind;
+/// How groups are built (bgpd's `[fib] resilient`, `buckets`, `idle_timer`,
+/// `unbalanced_timer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    /// `NEXTHOP_GRP_TYPE_MPATH`: hash-threshold; a change of members rehashes flows.
+    Multipath,
+    /// `NEXTHOP_GRP_TYPE_RES`: a fixed table of buckets (kernel >= 5.13).
+    Resilient {
+        /// Size of the bucket table (`[fib] buckets`); fixed for the group's life.
+        buckets: u16,
+        /// Seconds a bucket must be idle before it may move to another member.
+        idle_timer: u32,
+        /// Seconds a group may stay unbalanced before busy buckets move too; 0 = never.
+        unbalanced_timer: u32,
+    },
+}
+
+impl GroupKind {
+    /// Whether a group of kind `self` can be replaced in place by one of kind `other`: same
+    /// type and, for resilient groups, the same number of buckets.
+    pub fn same_table(self, other: GroupKind) -> bool {
+        match (self, other) {
+            (GroupKind::Multipath, GroupKind::Multipath) => true,
+            (GroupKind::Resilient { buckets: a, .. }, GroupKind::Resilient { buckets: b, .. }) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
 
 /// A next-hop object id (`NHA_ID`), shared by single next hops and groups in one namespace.
 pub type NhId = u32;

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub use bgp_rib::fib::GroupKind;
+
 /// Default `[fib] protocol`: 179, BGP's TCP port, easy to recognise in `ip route` output. It
 /// is in neither iproute2's `rt_protos` (0-18, 42, 99, 186-192) nor FRR's `rt_protos.d`
 /// (186-197), and BIRD (12) and zebra (11) use theirs: no other daemon's routes carry it.
@@ -43,36 +45,6 @@ impl Default for FibSettings {
                 unbalanced_timer: DEFAULT_UNBALANCED_TIMER.as_secs() as u32,
             },
             retain_on_stop: false,
-        }
-    }
-}
-
-/// How groups are built: `[fib] resilient`, `buckets`, `idle_timer`, `unbalanced_timer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupKind {
-    /// `NEXTHOP_GRP_TYPE_MPATH`: hash-threshold; a change of members rehashes flows.
-    Multipath,
-    /// `NEXTHOP_GRP_TYPE_RES`: a fixed table of buckets (kernel >= 5.13).
-    Resilient {
-        /// Size of the bucket table (`[fib] buckets`); fixed for the group's life.
-        buckets: u16,
-        /// Seconds a bucket must be idle before it may move to another member.
-        idle_timer: u32,
-        /// Seconds a group may stay unbalanced before busy buckets move too; 0 = never.
-        unbalanced_timer: u32,
-    },
-}
-
-impl GroupKind {
-    /// Whether a group of kind `self` can be replaced in place by one of kind `other`: same
-    /// type and, for resilient groups, the same number of buckets.
-    pub fn same_table(self, other: GroupKind) -> bool {
-        match (self, other) {
-            (GroupKind::Multipath, GroupKind::Multipath) => true,
-            (GroupKind::Resilient { buckets: a, .. }, GroupKind::Resilient { buckets: b, .. }) => {
-                a == b
-            }
-            _ => false,
         }
     }
 }
