@@ -142,7 +142,7 @@ pub use config::{AddPathConfig, GracefulRestartConfig, PrefixLimitAction, Sessio
 pub use event::Event;
 pub use graceful::{hard_reset, hard_reset_inner, is_hard_reset};
 pub use import::{ImportPolicy, PrefixRange};
-pub use negotiate::{roles_match, Negotiated};
+pub use negotiate::{otc_on_egress, roles_match, Negotiated};
 pub use neighbor::{Admin, CollisionStep, ConnId, Neighbor, Output, Refusal};
 pub use rib::{family_of, AdjRib, Route};
 pub use rib_in::AdjRibIn;

@@ -86,6 +86,20 @@ impl Negotiated {
     }
 }
 
+/// The Only to Customer value a route without one must carry when advertised on an eBGP
+/// session where our BGP Role is `local` (RFC 9234 §5, egress): "If a route is to be
+/// advertised to a Customer, a Peer, or an RS-Client (when the sender is an RS), and the OTC
+/// Attribute is not present, then when advertising the route, an OTC Attribute MUST be added
+/// with a value equal to the AS number of the local AS." Our role Provider, Peer or
+/// RouteServer means the other side is a Customer, a Peer or an RS-Client; `None` for every
+/// other role and without one.
+pub fn otc_on_egress(local: Option<Role>, local_asn: u32) -> Option<u32> {
+    match local {
+        Some(Role::Provider | Role::Peer | Role::RouteServer) => Some(local_asn),
+        _ => None,
+    }
+}
+
 /// Whether `local` and `peer` form an allowed BGP Role pair (RFC 9234 §4.2, Table 2).
 pub fn roles_match(local: Role, peer: Role) -> bool {
     matches!(
@@ -441,6 +455,18 @@ mod tests {
         assert_eq!(keepalive_interval(Some(0), 9), 3);
         assert_eq!(keepalive_interval(None, 3), 1);
         assert_eq!(keepalive_interval(Some(5), 0), 0);
+    }
+
+    #[test]
+    fn otc_is_added_towards_customers_peers_and_rs_clients_only() {
+        let otc = |r| otc_on_egress(r, 64512);
+        assert_eq!(otc(Some(Role::Provider)), Some(64512), "to a customer");
+        assert_eq!(otc(Some(Role::Peer)), Some(64512), "to a peer");
+        assert_eq!(otc(Some(Role::RouteServer)), Some(64512), "to an RS client");
+        assert_eq!(otc(Some(Role::Customer)), None, "to a provider");
+        assert_eq!(otc(Some(Role::RouteServerClient)), None, "to an RS");
+        assert_eq!(otc(Some(Role::from(9))), None, "an unassigned role");
+        assert_eq!(otc(None), None, "no role");
     }
 
     #[test]

@@ -383,16 +383,8 @@ fn build_attributes(service: &Service, peer: &PeerView) -> PathAttributes {
         as_path,
         med: over.med.or(service.med),
         ext_communities: service.link_bandwidth(peer.local_asn).into_iter().collect(),
-        // RFC 9234 §5: "If a route is to be advertised to a Customer, a Peer, or an RS-Client
-        // (when the sender is an RS), and the OTC Attribute is not present, then when
-        // advertising the route, an OTC Attribute MUST be added with a value equal to the AS
-        // number of the local AS." Our routes are our own: none carries OTC before this.
-        otc: match peer.role {
-            Some(
-                bgp_proto::Role::Provider | bgp_proto::Role::Peer | bgp_proto::Role::RouteServer,
-            ) => Some(peer.local_asn),
-            _ => None,
-        },
+        // Our routes are our own: none carries OTC before this (RFC 9234 §5 egress).
+        otc: bgp_fsm::otc_on_egress(peer.role, peer.local_asn),
         local_pref,
         communities,
         large_communities,
