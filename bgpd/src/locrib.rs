@@ -179,7 +179,7 @@ impl RibHandle {
     }
 
     /// A snapshot of `prefix` (or every prefix); empty if the task is gone. The AS_PATHs
-    /// are left empty: [`fill_as_paths`] reads them from the peers.
+    /// are left empty: `peer::fill_as_paths` reads them from the peers.
     pub async fn query(&self, prefix: Option<IpNet>) -> Vec<Snapshot> {
         let (reply, rx) = oneshot::channel();
         self.send(RibInput::Query { prefix, reply });
@@ -201,55 +201,6 @@ pub struct Snapshot {
     pub prefix: IpNet,
     /// Its paths and forwarding set, as `bgpctl routes --best` shows them.
     pub entry: api::LocRibEntry,
-}
-
-/// Fills each path's AS_PATH from its peer's Adj-RIB-In (one request per peer). `peers`: the
-/// peer tasks' command channels by name. A path whose route left the Adj-RIB-In since the
-/// snapshot was taken (or whose peer is gone) keeps an empty AS_PATH.
-pub async fn fill_as_paths(
-    snaps: Vec<Snapshot>,
-    peers: &BTreeMap<String, mpsc::Sender<crate::peer::PeerCommand>>,
-) -> Vec<api::LocRibEntry> {
-    let mut wanted: BTreeMap<&str, Vec<Nlri>> = BTreeMap::new();
-    for s in &snaps {
-        for p in &s.entry.paths {
-            wanted.entry(p.peer.as_str()).or_default().push(Nlri {
-                prefix: s.prefix,
-                path_id: p.path_id,
-            });
-        }
-    }
-    let mut found: HashMap<(String, Nlri), String> = HashMap::new();
-    for (peer, nlri) in wanted {
-        let Some(tx) = peers.get(peer) else { continue };
-        let (reply, rx) = oneshot::channel();
-        let cmd = crate::peer::PeerCommand::ReceivedRoutes(nlri.clone(), reply);
-        if tx.send(cmd).await.is_err() {
-            continue;
-        }
-        let Ok(routes) = rx.await else { continue };
-        for (n, r) in nlri.into_iter().zip(routes) {
-            if let Some(r) = r {
-                let text = crate::control::as_path_text(&r.attrs.as_path.segments);
-                found.insert((peer.to_string(), n), text);
-            }
-        }
-    }
-    snaps
-        .into_iter()
-        .map(|mut s| {
-            for p in &mut s.entry.paths {
-                let n = Nlri {
-                    prefix: s.prefix,
-                    path_id: p.path_id,
-                };
-                if let Some(text) = found.remove(&(p.peer.clone(), n)) {
-                    p.as_path = text;
-                }
-            }
-            s.entry
-        })
-        .collect()
 }
 
 /// Starts the Loc-RIB task.
@@ -710,7 +661,7 @@ mod tests {
             snaps[0].entry.paths[0].as_path, "",
             "not kept in the Loc-RIB"
         );
-        let entries = fill_as_paths(snaps, &peers).await;
+        let entries = crate::peer::fill_as_paths(snaps, &peers).await;
         assert_eq!(entries[0].paths[0].as_path, "65001 65100");
         assert_eq!(entries[0].paths[0].neighbour_as, 65001);
     }

@@ -36,9 +36,11 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn, Instrument};
 
 mod driver;
+mod query;
 mod settings;
 mod socket;
 
+pub use query::fill_as_paths;
 pub use settings::{session_config, transport_options};
 
 use self::socket::{close_conn, Conn, ConnectFuture};

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_fsm::State as FsmState;
-use bgp_proto::{AsSegment, AsSegmentType, NextHop, Nlri, Notification, Origin, PathAttributes};
+use bgp_proto::{NextHop, Nlri, Notification, Origin, PathAttributes};
 use futures::{SinkExt, StreamExt};
 use ipnet::IpNet;
 use tokio::net::{UnixListener, UnixStream};
@@ -664,6 +664,5 @@ mod tests;
 
 use bfd::bfd_info;
 use checks::ServiceHealth;
-pub(crate) use state::as_path_text;
 use state::*;
 use tasks::*;

@@ -263,7 +263,7 @@ pub(super) fn route_info(
             Origin::Incomplete => "incomplete",
         }
         .to_string(),
-        as_path: as_path_text(&attrs.as_path.segments),
+        as_path: attrs.as_path.to_string(),
         med: attrs.med,
         local_pref: attrs.local_pref,
         communities: attrs.communities.iter().map(ToString::to_string).collect(),
@@ -274,26 +274,6 @@ pub(super) fn route_info(
             .collect(),
         service,
     }
-}
-
-pub(crate) fn as_path_text(segments: &[AsSegment]) -> String {
-    segments
-        .iter()
-        .map(|s| {
-            let asns = s
-                .asns
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(" ");
-            match s.kind {
-                AsSegmentType::Sequence => asns,
-                AsSegmentType::Set => format!("{{{asns}}}"),
-                _ => format!("({asns})"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 pub(super) fn neighbor_info(

@@ -583,7 +583,7 @@ impl Daemon {
                     .collect();
                 tokio::spawn(async move {
                     let snaps = rib.query(prefix).await;
-                    let _ = reply.send(crate::locrib::fill_as_paths(snaps, &peers).await);
+                    let _ = reply.send(crate::peer::fill_as_paths(snaps, &peers).await);
                 });
             }
         }
