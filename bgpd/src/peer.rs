@@ -740,7 +740,7 @@ pub fn down_sentence(peer: &Peer, reason: &DownReason) -> String {
     for (dir, n) in [("sent", &reason.sent), ("received", &reason.received)] {
         if let Some(n) = n {
             let code = format!("{}/{}", n.code.0, n.subcode);
-            if (n.code.0, n.subcode) == (6, 9) {
+            if bgp_fsm::is_hard_reset(n) {
                 // RFC 8538 §3: with the N bit on both sides a Cease travels inside Hard Reset.
                 let _ = write!(s, " ({dir} as NOTIFICATION 6/9 Hard Reset, RFC 8538)");
             } else if !s.contains(&code) {
