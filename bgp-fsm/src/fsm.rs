@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use bgp_proto::notification::{cease, fsm, header as header_err};
+use bgp_proto::notification::{cease, fsm, header as header_err, open as open_err};
 use bgp_proto::{ErrorCode, MessageType, Notification, Open, RouteRefresh};
 use bytes::{Bytes, BytesMut};
 
@@ -650,7 +650,11 @@ fn collision_notification() -> Notification {
 /// NotifMsgVerErr (Event 24, an OPEN version error) does not count as a failure.
 fn notif_after(n: Option<&Notification>) -> After {
     match n {
-        Some(n) if n.code == ErrorCode::OPEN_MESSAGE && n.subcode == 1 => After::Manual,
+        Some(n)
+            if n.code == ErrorCode::OPEN_MESSAGE && n.subcode == open_err::UNSUPPORTED_VERSION =>
+        {
+            After::Manual
+        }
         _ => After::Failure,
     }
 }
