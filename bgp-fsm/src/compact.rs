@@ -29,54 +29,46 @@ use bgp_proto::{
 };
 use bytes::Bytes;
 
-const MED: u8 = 1 << 2;
-const LOCAL_PREF: u8 = 1 << 3;
-const ATOMIC_AGGREGATE: u8 = 1 << 4;
-const AGGREGATOR: u8 = 1 << 5;
-const ORIGINATOR_ID: u8 = 1 << 6;
-const OTC: u8 = 1 << 7;
+/// Bits 2-7 of a header octet: one presence flag each, in the order the module docs list.
+fn flags(present: [bool; 6]) -> u8 {
+    present
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, &p)| acc | (u8::from(p) << (i + 2)))
+}
 
-const AS_PATH: u8 = 1 << 2;
-const COMMUNITIES: u8 = 1 << 3;
-const EXT_COMMUNITIES: u8 = 1 << 4;
-const LARGE_COMMUNITIES: u8 = 1 << 5;
-const CLUSTER_LIST: u8 = 1 << 6;
-const UNKNOWN: u8 = 1 << 7;
+/// The six presence flags [`flags`] packed into `octet`.
+fn present(octet: u8) -> [bool; 6] {
+    std::array::from_fn(|i| octet & (4 << i) != 0)
+}
 
 /// Appends the compact form of (`next_hop`, `attrs`) to `out`.
 pub(crate) fn encode(next_hop: &NextHop, attrs: &PathAttributes, out: &mut Vec<u8>) {
-    let mut h0 = attrs.origin.code() & 3;
-    for (present, bit) in [
-        (attrs.med.is_some(), MED),
-        (attrs.local_pref.is_some(), LOCAL_PREF),
-        (attrs.atomic_aggregate, ATOMIC_AGGREGATE),
-        (attrs.aggregator.is_some(), AGGREGATOR),
-        (attrs.originator_id.is_some(), ORIGINATOR_ID),
-        (attrs.otc.is_some(), OTC),
-    ] {
-        if present {
-            h0 |= bit;
-        }
-    }
-    let mut h1 = match next_hop {
+    let h0 = (attrs.origin.code() & 3)
+        | flags([
+            attrs.med.is_some(),
+            attrs.local_pref.is_some(),
+            attrs.atomic_aggregate,
+            attrs.aggregator.is_some(),
+            attrs.originator_id.is_some(),
+            attrs.otc.is_some(),
+        ]);
+    let next_hop_kind = match next_hop {
         NextHop::V4(_) => 0,
         NextHop::V6 {
             link_local: None, ..
         } => 1,
         NextHop::V6 { .. } => 2,
     };
-    for (present, bit) in [
-        (!attrs.as_path.segments.is_empty(), AS_PATH),
-        (!attrs.communities.is_empty(), COMMUNITIES),
-        (!attrs.ext_communities.is_empty(), EXT_COMMUNITIES),
-        (!attrs.large_communities.is_empty(), LARGE_COMMUNITIES),
-        (!attrs.cluster_list.is_empty(), CLUSTER_LIST),
-        (!attrs.unknown.is_empty(), UNKNOWN),
-    ] {
-        if present {
-            h1 |= bit;
-        }
-    }
+    let h1 = next_hop_kind
+        | flags([
+            !attrs.as_path.segments.is_empty(),
+            !attrs.communities.is_empty(),
+            !attrs.ext_communities.is_empty(),
+            !attrs.large_communities.is_empty(),
+            !attrs.cluster_list.is_empty(),
+            !attrs.unknown.is_empty(),
+        ]);
     out.extend_from_slice(&[h0, h1]);
     match next_hop {
         NextHop::V4(a) => out.extend_from_slice(&a.octets()),
@@ -98,7 +90,7 @@ pub(crate) fn encode(next_hop: &NextHop, attrs: &PathAttributes, out: &mut Vec<u
     for v in u32s.into_iter().flatten() {
         out.extend_from_slice(&v.to_be_bytes());
     }
-    if h1 & AS_PATH != 0 {
+    if !attrs.as_path.segments.is_empty() {
         put_len(out, attrs.as_path.segments.len());
         for s in &attrs.as_path.segments {
             out.push(s.kind.code());
@@ -133,6 +125,9 @@ pub(crate) fn encode(next_hop: &NextHop, attrs: &PathAttributes, out: &mut Vec<u
 pub(crate) fn decode(b: &[u8]) -> Option<(NextHop, PathAttributes)> {
     let mut r = Reader(b);
     let [h0, h1] = r.array::<2>()?;
+    let [med, local_pref, atomic_aggregate, aggregator, originator_id, otc] = present(h0);
+    let [as_path, communities, ext_communities, large_communities, cluster_list, unknown] =
+        present(h1);
     let next_hop = match h1 & 3 {
         0 => NextHop::V4(Ipv4Addr::from(r.array::<4>()?)),
         1 => NextHop::V6 {
@@ -152,27 +147,27 @@ pub(crate) fn decode(b: &[u8]) -> Option<(NextHop, PathAttributes)> {
             2 => Origin::Incomplete,
             _ => return None,
         },
-        atomic_aggregate: h0 & ATOMIC_AGGREGATE != 0,
+        atomic_aggregate,
         ..PathAttributes::default()
     };
-    let opt = |bit: u8, r: &mut Reader<'_>| -> Option<Option<u32>> {
-        if h0 & bit != 0 {
+    let opt = |present: bool, r: &mut Reader<'_>| -> Option<Option<u32>> {
+        if present {
             r.u32().map(Some)
         } else {
             Some(None)
         }
     };
-    attrs.med = opt(MED, &mut r)?;
-    attrs.local_pref = opt(LOCAL_PREF, &mut r)?;
-    if h0 & AGGREGATOR != 0 {
+    attrs.med = opt(med, &mut r)?;
+    attrs.local_pref = opt(local_pref, &mut r)?;
+    if aggregator {
         attrs.aggregator = Some(Aggregator {
             asn: r.u32()?,
             address: Ipv4Addr::from(r.u32()?),
         });
     }
-    attrs.originator_id = opt(ORIGINATOR_ID, &mut r)?.map(Ipv4Addr::from);
-    attrs.otc = opt(OTC, &mut r)?;
-    if h1 & AS_PATH != 0 {
+    attrs.originator_id = opt(originator_id, &mut r)?.map(Ipv4Addr::from);
+    attrs.otc = opt(otc, &mut r)?;
+    if as_path {
         let n = r.len()?;
         let mut segments = Vec::with_capacity(n.min(64));
         for _ in 0..n {
@@ -182,13 +177,13 @@ pub(crate) fn decode(b: &[u8]) -> Option<(NextHop, PathAttributes)> {
         }
         attrs.as_path = AsPath { segments };
     }
-    if h1 & COMMUNITIES != 0 {
+    if communities {
         attrs.communities = r.list(|r| r.u32().map(Community))?;
     }
-    if h1 & EXT_COMMUNITIES != 0 {
+    if ext_communities {
         attrs.ext_communities = r.list(|r| r.array::<8>().map(ExtCommunity))?;
     }
-    if h1 & LARGE_COMMUNITIES != 0 {
+    if large_communities {
         attrs.large_communities = r.list(|r| {
             Some(LargeCommunity {
                 global: r.u32()?,
@@ -197,10 +192,10 @@ pub(crate) fn decode(b: &[u8]) -> Option<(NextHop, PathAttributes)> {
             })
         })?;
     }
-    if h1 & CLUSTER_LIST != 0 {
+    if cluster_list {
         attrs.cluster_list = r.list(|r| r.u32().map(Ipv4Addr::from))?;
     }
-    if h1 & UNKNOWN != 0 {
+    if unknown {
         attrs.unknown = r.list(|r| {
             let [flags, code] = r.array::<2>()?;
             let len = r.len()?;
