@@ -12,7 +12,7 @@
 //!   weights changed).
 //! - `bgpctl routes --best` and `explain` read snapshots ([`RibHandle::query`]). The
 //!   Loc-RIB keeps per path only the decision keys ([`bgp_rib::PathKeys`]); the AS_PATH a
-//!   snapshot shows is read from the owning peer's Adj-RIB-In ([`fill_as_paths`]).
+//!   snapshot shows is read from the owning peer's Adj-RIB-In (`peer::fill_as_paths`).
 //!
 //! The channel carries only decision keys ([`RibRoute`], not decoded attributes), and the
 //! routes queued in it are bounded ([`RIB_IN_FLIGHT`]): a peer task whose sends would pass
