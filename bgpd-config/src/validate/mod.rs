@@ -162,6 +162,23 @@ impl Validator<'_> {
         r.map_err(|m| self.err(&path(), m)).ok()
     }
 
+    /// A required key: `value` is its parse result, `None` when the key is absent, which is
+    /// the error "missing key: {what} is required".
+    fn required<T>(
+        &mut self,
+        path: impl FnOnce() -> FieldPath,
+        value: Option<Result<T, String>>,
+        what: &str,
+    ) -> Option<T> {
+        match value {
+            Some(r) => self.check_at(path, r),
+            None => {
+                self.err(&path(), format!("missing key: {what} is required"));
+                None
+            }
+        }
+    }
+
     /// `more` follows `raw.services` (the lean path's services, read as they are needed).
     fn config(
         &mut self,
@@ -305,29 +322,18 @@ impl Validator<'_> {
     }
 
     fn global(&mut self, g: RawGlobal, path: &FieldPath) -> Option<Global> {
-        let asn = match &g.asn {
-            Some(a) => self.check(&path.key("asn"), parse_asn(a)).map(Asn),
-            None => {
-                self.err(
-                    &path.key("asn"),
-                    "missing key: this speaker's AS number is required",
-                );
-                None
-            }
-        };
-        let router_id = match &g.router_id {
-            Some(r) => {
-                let p = path.key("router_id");
-                self.check(&p, parse_router_id(r))
-            }
-            None => {
-                self.err(
-                    &path.key("router_id"),
-                    "missing key: the BGP identifier (an IPv4 address) is required",
-                );
-                None
-            }
-        };
+        let asn = self
+            .required(
+                || path.key("asn"),
+                g.asn.as_ref().map(parse_asn),
+                "this speaker's AS number",
+            )
+            .map(Asn);
+        let router_id = self.required(
+            || path.key("router_id"),
+            g.router_id.as_ref().map(|r| parse_router_id(r)),
+            "the BGP identifier (an IPv4 address)",
+        );
         let listen = match &g.listen {
             None => DEFAULT_LISTEN
                 .iter()

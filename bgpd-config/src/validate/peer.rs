@@ -57,16 +57,13 @@ impl Validator<'_> {
                 None
             }
         };
-        let asn = match &r.asn {
-            Some(a) => self.check(&path.key("asn"), parse_asn(a)).map(Asn),
-            None => {
-                self.err(
-                    &path.key("asn"),
-                    "missing key: the peer's AS number is required",
-                );
-                None
-            }
-        };
+        let asn = self
+            .required(
+                || path.key("asn"),
+                r.asn.as_ref().map(parse_asn),
+                "the peer's AS number",
+            )
+            .map(Asn);
         let name = match &r.name {
             Some(n) if n.trim().is_empty() => {
                 self.err(

@@ -30,16 +30,11 @@ impl Validator<'_> {
         path: &FieldPath,
         peer_names: &[String],
     ) -> Option<Service> {
-        let prefix = match r.prefix {
-            Some(p) => self.check_at(|| path.key("prefix"), parse_prefix(p)),
-            None => {
-                self.err(
-                    &path.key("prefix"),
-                    "missing key: the prefix to announce is required",
-                );
-                None
-            }
-        };
+        let prefix = self.required(
+            || path.key("prefix"),
+            r.prefix.map(parse_prefix),
+            "the prefix to announce",
+        );
         let name = match r.name {
             Some(n) if n.trim().is_empty() => {
                 self.err(
