@@ -14,6 +14,58 @@
 //! Every error and warning is a [`Diagnostic`] naming the file, line, column and key path, e.g.
 //! `bgpd.toml:14:13: peers[0].hold_time: hold time must be 0 or at least 3 seconds (RFC 4271
 //! §4.2), got 2`.
+//!
+//! # Example: checking a file before it is deployed
+//! A controller or a CI job can validate a configuration where bgpd will not run, answering
+//! the host questions itself (here: the node will have `eth0` as interface 2).
+//!
+//! ```
+//! use std::{io, path::Path};
+//! use bgpd_config::{diff::ConfigDiff, Config, ConfigError, Host};
+//!
+//! struct Node;
+//! impl Host for Node {
+//!     fn interface_index(&self, name: &str) -> Option<u32> {
+//!         (name == "eth0").then_some(2)
+//!     }
+//!     fn file_mode(&self, _: &Path) -> io::Result<u32> {
+//!         Ok(0o600)
+//!     }
+//!     fn read_file(&self, path: &Path) -> io::Result<String> {
+//!         std::fs::read_to_string(path)
+//!     }
+//! }
+//!
+//! let text = r#"
+//! [global]
+//! asn = 64512
+//! router_id = "10.255.0.2"
+//!
+//! [[peers]]
+//! address = "10.255.0.1"
+//! asn = 64500
+//!
+//! [[services]]
+//! prefix = "192.0.2.10/32"
+//! "#;
+//! let old = Config::parse(text, "bgpd.toml", &Node).expect("valid");
+//! assert_eq!(old.peers[0].name, "10.255.0.1");
+//!
+//! // A mistake is named by file, line, column and key; nothing is half-applied.
+//! let bad = text.replace("asn = 64500", "asn = 0");
+//! let Err(ConfigError::Invalid(errors)) = Config::parse(&bad, "bgpd.toml", &Node) else {
+//!     panic!("AS 0 is refused");
+//! };
+//! assert_eq!((errors[0].line, errors[0].field.as_str()), (8, "peers[0].asn"));
+//!
+//! // What a reload would change: a service is named after its prefix unless it has a name.
+//! let new = Config::parse(&text.replace("192.0.2.10", "192.0.2.11"), "bgpd.toml", &Node)
+//!     .expect("valid");
+//! let d = ConfigDiff::between(&old, &new);
+//! assert_eq!(d.services_removed, ["192.0.2.10/32"]);
+//! assert_eq!(d.services_added, ["192.0.2.11/32"]);
+//! assert!(d.peers_changed.is_empty());
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
