@@ -19,6 +19,17 @@ pub struct AddPathConfig {
     pub receive: bool,
 }
 
+impl AddPathConfig {
+    /// Both directions for `family` (Send/Receive value 3, RFC 7911 §4).
+    pub fn send_and_receive(family: Family) -> AddPathConfig {
+        AddPathConfig {
+            family,
+            send: true,
+            receive: true,
+        }
+    }
+}
+
 /// Our Graceful Restart capability (RFC 4724 §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GracefulRestartConfig {

@@ -1780,11 +1780,7 @@ fn announce_100k_routes_is_fast() {
 #[test]
 fn open_sent_add_path_send_receive_4_is_ignored_not_refused() {
     let mut c = config();
-    c.add_path = vec![crate::AddPathConfig {
-        family: Family::IPV4_UNICAST,
-        send: true,
-        receive: true,
-    }];
+    c.add_path = vec![crate::AddPathConfig::send_and_receive(Family::IPV4_UNICAST)];
     let mut s = open_sent_with(c);
     let mut o = peer_open(90);
     o.capabilities.push(Capability::Unknown {

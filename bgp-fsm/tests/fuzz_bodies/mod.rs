@@ -162,11 +162,7 @@ fn configs(inp: &mut Input<'_>) -> (SessionConfig, SessionConfig) {
     if flags2 & 4 != 0 {
         ours.add_path = families
             .iter()
-            .map(|&family| AddPathConfig {
-                family,
-                send: true,
-                receive: true,
-            })
+            .map(|&family| AddPathConfig::send_and_receive(family))
             .collect();
     }
     if flags2 & 8 != 0 {

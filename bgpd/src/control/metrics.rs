@@ -9,6 +9,8 @@ impl Shared {
         let mut w = TextWriter::default();
         let peers: Vec<&Peer> = st.config.peers.iter().collect();
         let status_of = |p: &Peer| statuses.get(&p.name);
+        // Rows of the per-peer families: each configured peer under its name.
+        let by_peer = || peers.iter().map(|p| (p.name.as_str(), *p));
 
         w.family(
             "bgpd_bgp_session_up",
@@ -56,7 +58,7 @@ impl Shared {
                 "counter",
                 "Times the session went down after being Established.",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| status_of(p).map(|s| s.flaps).unwrap_or(0),
         );
         // Unnumbered peers' links (RFC 4861 Router Advertisements).
@@ -100,7 +102,7 @@ impl Shared {
                 "gauge",
                 "Failed outbound connection attempts in a row (0 once the session is Established).",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| {
                 status_of(p)
                     .and_then(|s| s.connect_error.as_ref())
@@ -147,7 +149,7 @@ impl Shared {
                 "counter",
                 "UPDATE messages sent (metallb_bgp_updates_total).",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_out.update)
@@ -160,7 +162,7 @@ impl Shared {
                 "counter",
                 "UPDATE messages received (metallb_bgp_updates_total_received).",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| {
                 status_of(p)
                     .map(|s| s.counters.messages_in.update)
@@ -193,7 +195,7 @@ impl Shared {
                 "gauge",
                 "Routes in the Adj-RIB-Out (metallb_bgp_announced_prefixes_total).",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| status_of(p).map(|s| s.routes_out).unwrap_or(0),
         );
         w.per_peer(
@@ -202,7 +204,7 @@ impl Shared {
                 "gauge",
                 "Routes in the Adj-RIB-In.",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| status_of(p).map(|s| s.routes_in).unwrap_or(0),
         );
         w.per_peer(
@@ -211,7 +213,7 @@ impl Shared {
                 "gauge",
                 "Desired routes not yet in the Adj-RIB-Out (metallb_bgp_pending_prefixes_total).",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| {
                 status_of(p)
                     .filter(|s| s.state == FsmState::Established)
@@ -225,7 +227,7 @@ impl Shared {
                 "gauge",
                 "Route changes (NLRI) decided but not yet seen leaving in an UPDATE.",
             ),
-            peers.iter().map(|p| (p.name.as_str(), *p)),
+            by_peer(),
             |p| status_of(p).map(|s| s.unsent_nlri).unwrap_or(0),
         );
         w.family(

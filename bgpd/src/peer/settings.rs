@@ -28,11 +28,7 @@ pub fn session_config(global: &Global, peer: &Peer) -> SessionConfig {
         cfg.add_path = peer
             .families
             .iter()
-            .map(|&family| AddPathConfig {
-                family,
-                send: true,
-                receive: true,
-            })
+            .map(|&family| AddPathConfig::send_and_receive(family))
             .collect();
     }
     cfg.extended_message = true;
